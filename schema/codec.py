@@ -1,0 +1,195 @@
+"""Plain-data encoding of the domain dataclasses.
+
+The canonical JSON form of a passport is what events carry, what snapshots
+store and what the hash chain covers, so it must be stable: datetimes as UTC
+ISO 8601 with `Z`, dates as ISO dates, enums by member name, `None` kept.
+Converters are compiled once per class from its type hints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Converter = Callable[[Any], Any]
+
+
+class DecodeError(ValueError):
+    """Plain data does not fit the dataclass it is decoded into."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path or '/'}: {message}")
+        self.path = path
+        self.message = message
+
+
+def format_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: times must be timezone-aware")
+    text = value.astimezone(UTC).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def parse_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset")
+    return value.astimezone(UTC)
+
+
+def to_plain(obj: Any) -> Any:
+    """Encode a dataclass instance (or list, enum, time) as JSON-ready data."""
+    return _encoder(type(obj))(obj)
+
+
+def from_plain(cls: type[T], data: Any) -> T:
+    """Decode plain data into `cls`, raising `DecodeError` naming the JSON path."""
+    return _decoder(cls)(data, "")
+
+
+@cache
+def _encoder(tp: Any) -> Converter:
+    if dataclasses.is_dataclass(tp):
+        fields = [(f.name, _encoder_for_hint(h)) for f, h in _fields(tp)]
+        return lambda obj: {name: enc(getattr(obj, name)) for name, enc in fields}
+    return _encoder_for_hint(tp)
+
+
+def _encoder_for_hint(hint: Any) -> Converter:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = _encoder_for_hint(next(a for a in args if a is not type(None)))
+        return lambda v: None if v is None else inner(v)
+    if origin is list:
+        item = _encoder_for_hint(args[0])
+        return lambda v: [item(x) for x in v]
+    if origin is dict:
+        return dict
+    if isinstance(hint, type):
+        if dataclasses.is_dataclass(hint):
+            return lambda v: _encoder(hint)(v)
+        if issubclass(hint, enum.Enum):
+            return lambda v: v.name
+        if issubclass(hint, datetime):
+            return format_datetime
+        if issubclass(hint, date):
+            return date.isoformat
+    return lambda v: v
+
+
+@cache
+def _decoder(tp: Any) -> Callable[[Any, str], Any]:
+    if not dataclasses.is_dataclass(tp):
+        return _decoder_for_hint(tp)
+    fields = [(f.name, _decoder_for_hint(h), _has_default(f)) for f, h in _fields(tp)]
+    names = {name for name, _, _ in fields}
+
+    def decode(data: Any, path: str) -> Any:
+        if not isinstance(data, dict):
+            raise DecodeError(path, f"expected an object for {tp.__name__}")
+        unknown = data.keys() - names
+        if unknown:
+            raise DecodeError(path, f"unknown field {sorted(unknown)[0]!r} in {tp.__name__}")
+        kwargs = {}
+        for name, dec, optional in fields:
+            if name in data:
+                kwargs[name] = dec(data[name], f"{path}/{name}")
+            elif not optional:
+                raise DecodeError(path, f"missing required field {name!r} of {tp.__name__}")
+        return tp(**kwargs)
+
+    return decode
+
+
+def _decoder_for_hint(hint: Any) -> Callable[[Any, str], Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = _decoder_for_hint(next(a for a in args if a is not type(None)))
+        return lambda v, p: None if v is None else inner(v, p)
+    if origin is list:
+        item = _decoder_for_hint(args[0])
+
+        def decode_list(v: Any, p: str) -> list[Any]:
+            if not isinstance(v, list):
+                raise DecodeError(p, "expected an array")
+            return [item(x, f"{p}/{i}") for i, x in enumerate(v)]
+
+        return decode_list
+    if origin is dict:
+        return _checked(dict, "an object")
+    if isinstance(hint, type):
+        if dataclasses.is_dataclass(hint):
+            return lambda v, p: _decoder(hint)(v, p)
+        if issubclass(hint, enum.Enum):
+            return _enum_decoder(hint)
+        if issubclass(hint, datetime):
+            return _parsed(parse_datetime, "a date-time with offset")
+        if issubclass(hint, date):
+            return _parsed(date.fromisoformat, "an ISO date")
+        if hint is float:
+            return _number
+        if hint is bool:
+            return _checked(bool, "a boolean")
+        if hint is int:
+            return _integer
+        if hint is str:
+            return _checked(str, "a string")
+    raise TypeError(f"no decoder for {hint!r}")
+
+
+def _checked(tp: type, what: str) -> Callable[[Any, str], Any]:
+    def decode(v: Any, p: str) -> Any:
+        if not isinstance(v, tp):
+            raise DecodeError(p, f"expected {what}")
+        return v
+
+    return decode
+
+
+def _parsed(parse: Callable[[str], Any], what: str) -> Callable[[Any, str], Any]:
+    def decode(v: Any, p: str) -> Any:
+        try:
+            return parse(v)
+        except (TypeError, ValueError):
+            raise DecodeError(p, f"expected {what}, got {v!r}") from None
+
+    return decode
+
+
+def _enum_decoder(tp: type[enum.Enum]) -> Callable[[Any, str], Any]:
+    def decode(v: Any, p: str) -> Any:
+        try:
+            return tp[v]
+        except (KeyError, TypeError):
+            allowed = ", ".join(tp.__members__)
+            raise DecodeError(p, f"{v!r} is not one of {allowed}") from None
+
+    return decode
+
+
+def _number(v: Any, p: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise DecodeError(p, "expected a number")
+    return float(v)
+
+
+def _integer(v: Any, p: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise DecodeError(p, "expected an integer")
+    return v
+
+
+def _fields(cls: type) -> list[tuple[dataclasses.Field[Any], Any]]:
+    hints = typing.get_type_hints(cls)
+    return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
+
+
+def _has_default(f: dataclasses.Field[Any]) -> bool:
+    return f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING

@@ -1,0 +1,296 @@
+"""A robot's history as an append-only, hash-chained event log.
+
+The passport is the fold of its events. Each event's hash is SHA-256 over the
+canonical JSON of (code, sequence, time, type, payload, previous hash), so
+altering, dropping or reordering any stored event breaks every later link.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from .codec import format_datetime, from_plain, to_plain
+from .passport import (
+    Certification,
+    ConditionSnapshot,
+    Deployment,
+    EndOfLife,
+    Incident,
+    IncidentStatus,
+    MaintenanceRecord,
+    MandatedUpdate,
+    OwnerKind,
+    Ownership,
+    Passport,
+    Recall,
+    RobotStatus,
+    RootCause,
+    Software,
+)
+
+GENESIS = "0" * 64
+
+
+class EventType(enum.Enum):
+    REGISTERED = "REGISTERED"
+    OWNERSHIP_TRANSFERRED = "OWNERSHIP_TRANSFERRED"
+    DEPLOYMENT_STARTED = "DEPLOYMENT_STARTED"
+    DEPLOYMENT_ENDED = "DEPLOYMENT_ENDED"
+    MAINTENANCE_RECORDED = "MAINTENANCE_RECORDED"
+    INCIDENT_REPORTED = "INCIDENT_REPORTED"
+    INCIDENT_UPDATED = "INCIDENT_UPDATED"
+    CONDITION_RECORDED = "CONDITION_RECORDED"
+    SOFTWARE_UPDATED = "SOFTWARE_UPDATED"
+    CERTIFIED = "CERTIFIED"
+    UPDATE_MANDATED = "UPDATE_MANDATED"
+    RECALL_ISSUED = "RECALL_ISSUED"
+    RECALL_REMEDIED = "RECALL_REMEDIED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    END_OF_LIFE = "END_OF_LIFE"
+
+
+class EventError(ValueError):
+    """An event that cannot apply to the passport as it stands."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stored entry of a robot's log."""
+
+    code: str
+    sequence: int
+    at: datetime
+    type: EventType
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """Result of re-computing a chain: `first_bad` is None when intact."""
+
+    length: int
+    head_hash: str
+    first_bad: int | None = None
+    reason: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.first_bad is None
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no white space, UTF-8: the bytes the hash covers."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def event_hash(
+    code: str, sequence: int, at: datetime, type: EventType, payload: dict[str, Any], prev: str
+) -> str:
+    body = {
+        "code": code,
+        "sequence": sequence,
+        "at": format_datetime(at),
+        "type": type.value,
+        "payload": payload,
+        "prev": prev,
+    }
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def chain(
+    code: str, sequence: int, at: datetime, type: EventType, payload: dict[str, Any], prev: str
+) -> Event:
+    """Build the next event of a log whose head is `prev` at `sequence - 1`."""
+    return Event(
+        code, sequence, at, type, payload, prev, event_hash(code, sequence, at, type, payload, prev)
+    )
+
+
+def verify(events: Iterable[Event]) -> ChainReport:
+    """Re-compute every link; report the first sequence number that does not hold."""
+    prev, count = GENESIS, 0
+    for expected, event in enumerate(events, start=1):
+        count = expected
+        if event.sequence != expected:
+            return ChainReport(count, prev, expected, "sequence gap")
+        if event.prev_hash != prev:
+            return ChainReport(count, prev, expected, "previous hash does not match")
+        actual = event_hash(
+            event.code, event.sequence, event.at, event.type, event.payload, event.prev_hash
+        )
+        if actual != event.hash:
+            return ChainReport(count, prev, expected, "content does not match its hash")
+        prev = event.hash
+    return ChainReport(count, prev)
+
+
+# -- the fold ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class OwnershipTransfer:
+    at: datetime
+    owner: str
+    owner_kind: OwnerKind
+    jurisdiction: str
+
+
+@dataclass(slots=True)
+class DeploymentEnd:
+    at: datetime
+    operating_hours: float
+
+
+@dataclass(slots=True)
+class IncidentUpdate:
+    incident_id: str
+    status: IncidentStatus
+    root_cause: RootCause
+    findings: str | None = None
+
+
+@dataclass(slots=True)
+class SoftwareUpdate:
+    at: datetime
+    software: Software
+
+
+@dataclass(slots=True)
+class RecallRemedy:
+    reference: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class StatusChange:
+    status: RobotStatus
+    reason: str
+
+
+PAYLOADS: dict[EventType, type] = {
+    EventType.REGISTERED: Passport,
+    EventType.OWNERSHIP_TRANSFERRED: OwnershipTransfer,
+    EventType.DEPLOYMENT_STARTED: Deployment,
+    EventType.DEPLOYMENT_ENDED: DeploymentEnd,
+    EventType.MAINTENANCE_RECORDED: MaintenanceRecord,
+    EventType.INCIDENT_REPORTED: Incident,
+    EventType.INCIDENT_UPDATED: IncidentUpdate,
+    EventType.CONDITION_RECORDED: ConditionSnapshot,
+    EventType.SOFTWARE_UPDATED: SoftwareUpdate,
+    EventType.CERTIFIED: Certification,
+    EventType.UPDATE_MANDATED: MandatedUpdate,
+    EventType.RECALL_ISSUED: Recall,
+    EventType.RECALL_REMEDIED: RecallRemedy,
+    EventType.STATUS_CHANGED: StatusChange,
+    EventType.END_OF_LIFE: EndOfLife,
+}
+
+
+def payload_of(type: EventType, body: Any) -> dict[str, Any]:
+    """Encode a typed payload; the inverse of `decode_payload`."""
+    if not isinstance(body, PAYLOADS[type]):
+        raise EventError(f"{type.value} carries {PAYLOADS[type].__name__}")
+    return to_plain(body)
+
+
+def decode_payload(type: EventType, payload: dict[str, Any]) -> Any:
+    return from_plain(PAYLOADS[type], payload)
+
+
+def fold(events: Iterable[Event], until: datetime | None = None) -> Passport | None:
+    """The passport after `events`, or as it stood at `until` (events up to that time)."""
+    passport: Passport | None = None
+    for event in events:
+        if until is None or event.at <= until:
+            passport = _apply_in_place(passport, event.type, event.payload)
+    return passport
+
+
+def apply(passport: Passport | None, type: EventType, payload: dict[str, Any]) -> Passport:
+    """The passport after one more event; the input is not modified."""
+    return _apply_in_place(copy.deepcopy(passport), type, payload)
+
+
+def _apply_in_place(
+    passport: Passport | None, type: EventType, payload: dict[str, Any]
+) -> Passport:
+    body = decode_payload(type, payload)
+    if type is EventType.REGISTERED:
+        if passport is not None:
+            raise EventError("robot is already registered")
+        return body
+    if passport is None:
+        raise EventError(f"{type.value} before REGISTERED")
+    _APPLY[type](passport, body)
+    return passport
+
+
+def _transfer(p: Passport, t: OwnershipTransfer) -> None:
+    if p.current_owner is not None:
+        p.current_owner.end = t.at
+    p.ownership.append(Ownership(t.at, None, t.owner, t.owner_kind, t.jurisdiction))
+
+
+def _end_deployment(p: Passport, d: DeploymentEnd) -> None:
+    open_ = [x for x in p.deployments if x.end is None]
+    if not open_:
+        raise EventError("no open deployment to end")
+    open_[-1].end = d.at
+    open_[-1].operating_hours = d.operating_hours
+
+
+def _update_incident(p: Passport, u: IncidentUpdate) -> None:
+    incident = next((i for i in p.incidents if i.id == u.incident_id), None)
+    if incident is None:
+        raise EventError(f"no incident {u.incident_id!r}")
+    incident.status, incident.root_cause = u.status, u.root_cause
+    if u.findings is not None:
+        incident.findings = u.findings
+
+
+def _remedy(p: Passport, r: RecallRemedy) -> None:
+    recall = next((x for x in p.compliance.recalls if x.reference == r.reference), None)
+    if recall is None:
+        raise EventError(f"no recall {r.reference!r}")
+    recall.remedied_at = r.at
+
+
+def _end_of_life(p: Passport, e: EndOfLife) -> None:
+    p.compliance.end_of_life = e
+    p.identity.status = e.disposition
+
+
+def _set_software(p: Passport, u: SoftwareUpdate) -> None:
+    p.software = u.software
+
+
+def _set_status(p: Passport, s: StatusChange) -> None:
+    p.identity.status = s.status
+
+
+_APPLY: dict[EventType, Callable[[Passport, Any], None]] = {
+    EventType.OWNERSHIP_TRANSFERRED: _transfer,
+    EventType.DEPLOYMENT_STARTED: lambda p, d: p.deployments.append(d),
+    EventType.DEPLOYMENT_ENDED: _end_deployment,
+    EventType.MAINTENANCE_RECORDED: lambda p, m: p.maintenance.append(m),
+    EventType.INCIDENT_REPORTED: lambda p, i: p.incidents.append(i),
+    EventType.INCIDENT_UPDATED: _update_incident,
+    EventType.CONDITION_RECORDED: lambda p, c: p.conditions.append(c),
+    EventType.SOFTWARE_UPDATED: _set_software,
+    EventType.CERTIFIED: lambda p, c: p.compliance.certifications.append(c),
+    EventType.UPDATE_MANDATED: lambda p, m: p.compliance.mandated_updates.append(m),
+    EventType.RECALL_ISSUED: lambda p, r: p.compliance.recalls.append(r),
+    EventType.RECALL_REMEDIED: _remedy,
+    EventType.STATUS_CHANGED: _set_status,
+    EventType.END_OF_LIFE: _end_of_life,
+}
