@@ -1,0 +1,127 @@
+"""GraphQL object types derived from the passport dataclasses.
+
+One source of truth: each domain dataclass becomes a strawberry type with the
+same fields, descriptions from the field metadata, camelCase names. Every
+field resolves through a `Node` (the domain object plus the visibility mask
+of the robot it belongs to), so a field's canonical path is checked against
+a set once the mask exists, never through a permission call per field.
+
+Passport fields are nullable in GraphQL: a field the caller may not see
+resolves to null with an error, without nulling its parent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Callable, Container
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from ..passport import Passport
+
+DENIED_CODE = "UNAUTHORIZED_FIELD_OR_TYPE"
+
+
+class Everything:
+    """The mask that hides nothing: the view of a caller no policy restricts."""
+
+    def __contains__(self, path: object) -> bool:
+        return True
+
+
+EVERYTHING: Container[str] = Everything()
+
+
+@dataclasses.dataclass(slots=True)
+class Node:
+    """A domain object on its way through GraphQL, with its robot's mask."""
+
+    obj: Any
+    mask: Container[str]
+
+
+def field_denied(path: str) -> GraphQLError:
+    return GraphQLError(
+        f"Unauthorized field: {path} is not visible to this caller",
+        extensions={"code": DENIED_CODE, "field": path},
+    )
+
+
+def graphql_enum(cls: type[enum.Enum]) -> Any:
+    """Register a domain enum with strawberry once, under its own name."""
+    if not hasattr(cls, "_enum_definition"):
+        strawberry.enum(cls)
+    return cls
+
+
+@cache
+def object_type(cls: type, prefix: str) -> type:
+    """The strawberry type of dataclass `cls` found at canonical `prefix` (e.g. `maintenance.`)."""
+    hints = typing.get_type_hints(cls)
+    namespace: dict[str, Any] = {"__annotations__": {}}
+    for f in dataclasses.fields(cls):
+        path = prefix + f.name
+        gql_type, wrap = _convert(hints[f.name], path + ".")
+        namespace["__annotations__"][f.name] = gql_type | None
+        namespace[f.name] = strawberry.field(
+            resolver=_resolver(f.name, path, wrap, gql_type | None),
+            description=f.metadata["doc"],
+        )
+    new = type(cls.__name__, (), namespace)
+    return strawberry.type(new, description=(cls.__doc__ or "").strip() or None)
+
+
+def passport_fields(prefix: str = "") -> dict[str, Any]:
+    """Strawberry fields of the passport's top level, for types that present a passport."""
+    hints = typing.get_type_hints(Passport)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(Passport):
+        gql_type, wrap = _convert(hints[f.name], prefix + f.name + ".")
+        out[f.name] = (gql_type | None, f.metadata["doc"], _resolver(f.name, f.name, wrap, None))
+    return out
+
+
+def wrap_value(hint: Any, prefix: str) -> Callable[[Any, Container[str]], Any]:
+    """How to hand a value of `hint` on to GraphQL (Nodes for objects)."""
+    return _convert(hint, prefix)[1]
+
+
+def _convert(hint: Any, prefix: str) -> tuple[Any, Callable[[Any, Container[str]], Any]]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return _convert(next(a for a in args if a is not type(None)), prefix)
+    if origin is list:
+        item_type, item_wrap = _convert(args[0], prefix)
+        if item_wrap is _plain:
+            return list[item_type], _plain
+        return list[item_type], lambda v, m: [item_wrap(x, m) for x in v]
+    if dataclasses.is_dataclass(hint):
+        return object_type(hint, prefix), lambda v, m: Node(v, m)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return graphql_enum(hint), _plain
+    if hint in (str, int, float, bool, datetime, date):
+        return hint, _plain
+    raise TypeError(f"no GraphQL type for {hint!r}")
+
+
+def _plain(value: Any, mask: Container[str]) -> Any:
+    return value
+
+
+def _resolver(name: str, path: str, wrap: Callable[..., Any], annotation: Any) -> Any:
+    def resolve(root: strawberry.Parent[Node]) -> Any:
+        if path not in root.mask:
+            raise field_denied(path)
+        value = getattr(root.obj, name)
+        return None if value is None else wrap(value, root.mask)
+
+    resolve.__name__ = f"resolve_{name}"
+    resolve.__annotations__ = {"root": strawberry.Parent[Node], "return": annotation or Any}
+    return resolve

@@ -1,0 +1,71 @@
+"""What the GraphQL layer asks of whoever holds passports: a store, a federation.
+
+The schema package defines the contract; the gateway implements it. Keeping
+the contract here is what lets `schema` import nothing of ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from .events import ChainReport, Event
+from .passport import Passport
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RobotFilter:
+    """Equality filters; None means any."""
+
+    manufacturer: str | None = None
+    category: str | None = None
+    status: str | None = None
+    owner: str | None = None
+    registry: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The version of a passport: the head of its hash chain."""
+
+    sequence: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class RobotRecord:
+    """A passport with the version it was read at; `as_of` is set for past views."""
+
+    passport: Passport
+    head: Head
+    as_of: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+class CursorError(ValueError):
+    """A pagination cursor this API did not issue."""
+
+
+class PassportSource(Protocol):
+    """Read access to passports, as a registry store or a federation provides it."""
+
+    async def robot(self, code: str, as_of: datetime | None = None) -> RobotRecord | None: ...
+
+    async def robots(
+        self, where: RobotFilter, first: int, after: str | None
+    ) -> Page[RobotRecord]: ...
+
+    async def count(self, where: RobotFilter) -> int: ...
+
+    async def history(self, code: str, first: int, after: int) -> Page[Event]: ...
+
+    async def integrity(self, code: str) -> ChainReport | None: ...
