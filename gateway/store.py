@@ -95,15 +95,20 @@ class IdempotencyConflict(StoreError):
     code = "IDEMPOTENCY_CONFLICT"
 
 
-def encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+def encode_cursor(kind: str, key: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(kind: str, cursor: str) -> str:
+    """The key inside a cursor of `kind`; anything else is a `CursorError`."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise CursorError(f"cursor {cursor!r} is not one this API issued") from None
+        text = ""
+    found, _, key = text.partition(":")
+    if found != kind or not key or (kind == "seq" and not key.isdigit()):
+        raise CursorError(f"cursor {cursor!r} is not one this API issued")
+    return key
 
 
 def _dumps(value: Any) -> str:
@@ -286,6 +291,22 @@ class RegistryStore:
         """The passport as it stood at `moment`: the fold of the events up to then."""
         return fold(self.events(code), until=moment)
 
+    def record(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
+        """The passport with its version, now or as it stood at `as_of`."""
+        if as_of is None:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT snapshot, head_sequence, head_hash FROM robots WHERE code = ?", (code,)
+                ).fetchone()
+            if row is None:
+                return None
+            return RobotRecord(from_plain(Passport, orjson.loads(row[0])), Head(row[1], row[2]))
+        events = [e for e in self.events(code) if e.at <= as_of]
+        passport = fold(events)
+        if passport is None:
+            return None
+        return RobotRecord(passport, Head(events[-1].sequence, events[-1].hash), as_of)
+
     def head(self, code: str) -> Head | None:
         with self._lock:
             row = self._db.execute(
@@ -307,7 +328,7 @@ class RegistryStore:
         clauses, params = _filter_sql(where)
         if after is not None:
             clauses.append("code > ?")
-            params.append(decode_cursor(after))
+            params.append(decode_cursor("code", after))
         sql = "SELECT code, snapshot, head_sequence, head_hash FROM robots"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
@@ -318,8 +339,23 @@ class RegistryStore:
             RobotRecord(from_plain(Passport, orjson.loads(r[1])), Head(r[2], r[3]))
             for r in rows[:first]
         ]
-        end = encode_cursor(rows[min(first, len(rows)) - 1][0]) if rows and first else None
-        return Page(items, end, len(rows) > first)
+        return Page(items, [encode_cursor("code", r[0]) for r in rows[:first]], len(rows) > first)
+
+    def history(self, code: str, first: int, after: str | None = None) -> Page[Event]:
+        """A page of the log; the cursor carries the last sequence number seen."""
+        start = int(decode_cursor("seq", after)) if after else 0
+        events = self.events(code, after=start, limit=first + 1)
+        shown = events[:first]
+        return Page(
+            shown, [encode_cursor("seq", str(e.sequence)) for e in shown], len(events) > first
+        )
+
+    def codes(self, limit: int | None = None) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT code FROM robots ORDER BY code LIMIT ?", (-1 if limit is None else limit,)
+            ).fetchall()
+        return [r[0] for r in rows]
 
     def count(self, where: RobotFilter | None = None) -> int:
         clauses, params = _filter_sql(where or RobotFilter())

@@ -40,6 +40,8 @@ GENESIS = "0" * 64
 
 
 class EventType(enum.Enum):
+    """What an event records; each type has one payload dataclass in `PAYLOADS`."""
+
     REGISTERED = "REGISTERED"
     OWNERSHIP_TRANSFERRED = "OWNERSHIP_TRANSFERRED"
     DEPLOYMENT_STARTED = "DEPLOYMENT_STARTED"
@@ -294,3 +296,36 @@ _APPLY: dict[EventType, Callable[[Passport, Any], None]] = {
     EventType.STATUS_CHANGED: _set_status,
     EventType.END_OF_LIFE: _end_of_life,
 }
+
+
+_HISTORIES = ("deployments", "maintenance", "incidents", "conditions", "ownership")
+
+DISCLOSES: dict[EventType, tuple[str, ...]] = {
+    EventType.REGISTERED: (
+        "identity",
+        "manufacturer",
+        "model",
+        "hardware",
+        "software",
+        "compliance",
+        *_HISTORIES,
+    ),
+    EventType.OWNERSHIP_TRANSFERRED: ("ownership",),
+    EventType.DEPLOYMENT_STARTED: ("deployments",),
+    EventType.DEPLOYMENT_ENDED: ("deployments",),
+    EventType.MAINTENANCE_RECORDED: ("maintenance",),
+    EventType.INCIDENT_REPORTED: ("incidents",),
+    EventType.INCIDENT_UPDATED: ("incidents",),
+    EventType.CONDITION_RECORDED: ("conditions",),
+    EventType.SOFTWARE_UPDATED: ("software",),
+    EventType.CERTIFIED: ("compliance.certifications",),
+    EventType.UPDATE_MANDATED: ("compliance.mandated_updates",),
+    EventType.RECALL_ISSUED: ("compliance.recalls",),
+    EventType.RECALL_REMEDIED: ("compliance.recalls",),
+    EventType.STATUS_CHANGED: ("identity.status",),
+    EventType.END_OF_LIFE: ("compliance.end_of_life", "identity.status"),
+}
+"""The canonical subtrees whose content an event's payload reveals.
+
+An event may be shown to a caller only where every path under these is visible.
+"""

@@ -33,6 +33,8 @@ def classified(data_class: DataClass, doc: str, **kwargs: Any) -> Any:
 
 
 class RobotStatus(enum.Enum):
+    """Lifecycle status of a robot in its home registry."""
+
     ACTIVE = "ACTIVE"
     SUSPENDED = "SUSPENDED"
     DECOMMISSIONED = "DECOMMISSIONED"
@@ -40,6 +42,8 @@ class RobotStatus(enum.Enum):
 
 
 class Scenario(enum.Enum):
+    """Kind of use a robot is deployed in."""
+
     MANUFACTURING = "MANUFACTURING"
     SERVICE = "SERVICE"
     EDUCATION = "EDUCATION"
@@ -50,6 +54,8 @@ class Scenario(enum.Enum):
 
 
 class MaintenanceKind(enum.Enum):
+    """Kind of maintenance work."""
+
     INSPECTION = "INSPECTION"
     REPAIR = "REPAIR"
     REPLACEMENT = "REPLACEMENT"
@@ -58,6 +64,8 @@ class MaintenanceKind(enum.Enum):
 
 
 class Severity(enum.Enum):
+    """Severity of an incident."""
+
     MINOR = "MINOR"
     MODERATE = "MODERATE"
     SERIOUS = "SERIOUS"
@@ -65,6 +73,8 @@ class Severity(enum.Enum):
 
 
 class IncidentCategory(enum.Enum):
+    """What kind of incident happened."""
+
     COLLISION = "COLLISION"
     FALL = "FALL"
     MALFUNCTION = "MALFUNCTION"
@@ -74,6 +84,8 @@ class IncidentCategory(enum.Enum):
 
 
 class RootCause(enum.Enum):
+    """Root-cause class of an incident."""
+
     SOFTWARE = "SOFTWARE"
     HARDWARE = "HARDWARE"
     MAINTENANCE = "MAINTENANCE"
@@ -82,12 +94,16 @@ class RootCause(enum.Enum):
 
 
 class IncidentStatus(enum.Enum):
+    """Where the investigation of an incident stands."""
+
     OPEN = "OPEN"
     UNDER_INVESTIGATION = "UNDER_INVESTIGATION"
     CLOSED = "CLOSED"
 
 
 class OwnerKind(enum.Enum):
+    """Whether an owner is an organisation or a natural person."""
+
     ORGANISATION = "ORGANISATION"
     NATURAL_PERSON = "NATURAL_PERSON"
 
@@ -137,6 +153,8 @@ class Model:
 
 @dataclass(slots=True)
 class Sensor:
+    """A kind of sensor fitted to the robot."""
+
     kind: str = classified(PUB, "Sensor kind, e.g. stereo camera, lidar, IMU, force-torque.")
     model: str | None = classified(COM, "Sensor product model.")
     count: int = classified(PUB, "How many of this sensor the robot carries.")
@@ -144,6 +162,8 @@ class Sensor:
 
 @dataclass(slots=True)
 class Actuator:
+    """The actuator driving one joint."""
+
     joint: str = classified(PUB, "Joint name, e.g. left_knee.")
     kind: str = classified(PUB, "Actuator kind, e.g. harmonic drive, planetary, linear.")
     rated_torque_nm: float = classified(COM, "Rated torque in newton-metres.")
@@ -151,6 +171,8 @@ class Actuator:
 
 @dataclass(slots=True)
 class Battery:
+    """The traction battery pack."""
+
     chemistry: str = classified(PUB, "Cell chemistry, e.g. NMC, LFP.")
     capacity_wh: float = classified(PUB, "Rated energy in watt-hours.")
     nominal_voltage_v: float = classified(PUB, "Nominal pack voltage in volts.")
@@ -172,6 +194,8 @@ class Hardware:
 
 @dataclass(slots=True)
 class AiModel:
+    """An AI model embedded in the robot's software."""
+
     name: str = classified(COM, "Name of the embedded AI model.")
     version: str = classified(COM, "Version of the model.")
     provider: str = classified(COM, "Who supplies the model.")
@@ -201,6 +225,8 @@ class Deployment:
 
 @dataclass(slots=True)
 class MaintenanceRecord:
+    """One maintenance intervention."""
+
     at: datetime = classified(MNT, "When the work was done (UTC).")
     kind: MaintenanceKind = classified(MNT, "Kind of maintenance.")
     component: str = classified(MNT, "Component worked on, e.g. left_knee or battery.")
@@ -212,6 +238,8 @@ class MaintenanceRecord:
 
 @dataclass(slots=True)
 class Incident:
+    """A safety or security incident involving the robot."""
+
     id: str = classified(INC, "Registry-unique incident id.")
     at: datetime = classified(INC, "When the incident happened (UTC).")
     severity: Severity = classified(INC, "Severity.")
@@ -225,6 +253,8 @@ class Incident:
 
 @dataclass(slots=True)
 class JointWear:
+    """Wear of one joint."""
+
     joint: str = classified(TEL, "Joint name.")
     wear_pct: float = classified(TEL, "Estimated wear, 0 new to 100 worn out.")
 
@@ -244,6 +274,8 @@ class ConditionSnapshot:
 
 @dataclass(slots=True)
 class Ownership:
+    """One period of ownership."""
+
     start: datetime = classified(PUB, "Start of this ownership (UTC).")
     end: datetime | None = classified(PUB, "End of this ownership, none for the current owner.")
     owner: str = classified(PII, "The owner: an organisation or a natural person.")
@@ -253,6 +285,8 @@ class Ownership:
 
 @dataclass(slots=True)
 class Certification:
+    """A product certification held by the robot or its model."""
+
     name: str = classified(PUB, "Scheme, e.g. CR (China Robot certification) or CE.")
     issuer: str = classified(PUB, "Certification body.")
     number: str = classified(PUB, "Certificate number.")
@@ -261,6 +295,8 @@ class Certification:
 
 @dataclass(slots=True)
 class Recall:
+    """A recall affecting the robot."""
+
     reference: str = classified(PUB, "Recall reference of the authority or manufacturer.")
     issued_at: datetime = classified(PUB, "When the recall was issued (UTC).")
     description: str = classified(PUB, "What is recalled and why.")
@@ -269,6 +305,8 @@ class Recall:
 
 @dataclass(slots=True)
 class MandatedUpdate:
+    """A software update an authority has made compulsory."""
+
     reference: str = classified(PUB, "Reference of the mandated software update.")
     required_version: str = classified(PUB, "Minimum firmware version the mandate requires.")
     due: date = classified(PUB, "Date by which the update is due.")
@@ -276,6 +314,8 @@ class MandatedUpdate:
 
 @dataclass(slots=True)
 class EndOfLife:
+    """How and when the robot left service."""
+
     at: datetime = classified(PUB, "When the robot left service (UTC).")
     disposition: RobotStatus = classified(PUB, "DECOMMISSIONED or SCRAPPED.")
     facility: str | None = classified(COM, "Recycling or storage facility.")
@@ -283,6 +323,8 @@ class EndOfLife:
 
 @dataclass(slots=True)
 class Compliance:
+    """The robot's regulatory standing."""
+
     certifications: list[Certification] = classified(
         PUB, "Certifications held.", default_factory=list
     )

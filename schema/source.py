@@ -46,9 +46,15 @@ class RobotRecord:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
+    """Items with one opaque cursor each; resuming after a cursor never repeats an item."""
+
     items: list[T]
-    end_cursor: str | None
+    cursors: list[str]
     has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
 
 
 class CursorError(ValueError):
@@ -66,6 +72,6 @@ class PassportSource(Protocol):
 
     async def count(self, where: RobotFilter) -> int: ...
 
-    async def history(self, code: str, first: int, after: int) -> Page[Event]: ...
+    async def history(self, code: str, first: int, after: str | None) -> Page[Event]: ...
 
     async def integrity(self, code: str) -> ChainReport | None: ...

@@ -24,8 +24,6 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
-from ..passport import Passport
-
 DENIED_CODE = "UNAUTHORIZED_FIELD_OR_TYPE"
 
 
@@ -57,16 +55,20 @@ def field_denied(path: str) -> GraphQLError:
 def graphql_enum(cls: type[enum.Enum]) -> Any:
     """Register a domain enum with strawberry once, under its own name."""
     if not hasattr(cls, "_enum_definition"):
-        strawberry.enum(cls)
+        strawberry.enum(cls, description=(cls.__doc__ or "").strip() or None)
     return cls
 
 
 @cache
-def object_type(cls: type, prefix: str) -> type:
+def object_type(
+    cls: type, prefix: str, name: str | None = None, exclude: tuple[str, ...] = ()
+) -> type:
     """The strawberry type of dataclass `cls` found at canonical `prefix` (e.g. `maintenance.`)."""
     hints = typing.get_type_hints(cls)
     namespace: dict[str, Any] = {"__annotations__": {}}
     for f in dataclasses.fields(cls):
+        if f.name in exclude:
+            continue
         path = prefix + f.name
         gql_type, wrap = _convert(hints[f.name], path + ".")
         namespace["__annotations__"][f.name] = gql_type | None
@@ -74,23 +76,8 @@ def object_type(cls: type, prefix: str) -> type:
             resolver=_resolver(f.name, path, wrap, gql_type | None),
             description=f.metadata["doc"],
         )
-    new = type(cls.__name__, (), namespace)
+    new = type(name or cls.__name__, (), namespace)
     return strawberry.type(new, description=(cls.__doc__ or "").strip() or None)
-
-
-def passport_fields(prefix: str = "") -> dict[str, Any]:
-    """Strawberry fields of the passport's top level, for types that present a passport."""
-    hints = typing.get_type_hints(Passport)
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(Passport):
-        gql_type, wrap = _convert(hints[f.name], prefix + f.name + ".")
-        out[f.name] = (gql_type | None, f.metadata["doc"], _resolver(f.name, f.name, wrap, None))
-    return out
-
-
-def wrap_value(hint: Any, prefix: str) -> Callable[[Any, Container[str]], Any]:
-    """How to hand a value of `hint` on to GraphQL (Nodes for objects)."""
-    return _convert(hint, prefix)[1]
 
 
 def _convert(hint: Any, prefix: str) -> tuple[Any, Callable[[Any, Container[str]], Any]]:

@@ -1,0 +1,46 @@
+"""The servers a benchmark measures, each run as its own uvicorn process.
+
+`graphql`: the gateway app over a registry file. `static`: uvicorn + Starlette
+answering every request with the same bytes the GraphQL query returns, the
+ceiling of what any GraphQL work on top of this HTTP stack can reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.app import create_app
+from gateway.local import LocalSource
+from gateway.store import RegistryStore
+
+
+def static_app(body: bytes) -> Starlette:
+    async def answer(request) -> Response:
+        await request.body()
+        return Response(body, media_type="application/json")
+
+    return Starlette(routes=[Route("/graphql", answer, methods=["GET", "POST"])])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["graphql", "static"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db")
+    parser.add_argument("--body-file")
+    args = parser.parse_args()
+    if args.mode == "graphql":
+        app = create_app(LocalSource(RegistryStore(args.db)))
+    else:
+        with open(args.body_file, "rb") as f:
+            app = static_app(f.read())
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

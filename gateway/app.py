@@ -1,0 +1,82 @@
+"""The Starlette application: GraphQL endpoint, offline console, health probes."""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from schema.graphql.objects import EVERYTHING
+from schema.graphql.query import build_schema
+from schema.source import PassportSource, RobotRecord
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Per-request context: where passports come from and what this caller may see."""
+
+    source: PassportSource
+    request: Any = None
+
+    def view(self, record: RobotRecord) -> Container[str]:
+        return EVERYTHING
+
+
+class PassportGraphQL(GraphQL):
+    """Strawberry's ASGI app with our context and the offline console for browsers."""
+
+    def __init__(self, source: PassportSource, *, example_code: str | None = None) -> None:
+        super().__init__(build_schema(), graphql_ide="graphiql")
+        self.source = source
+        html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
+        self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
+
+    async def get_context(self, request: Any, response: Any = None) -> RequestContext:
+        return RequestContext(self.source, request)
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        return HTMLResponse(self.console)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson: faster, and invalid UTF-8 is a JSON error (400), not a crash."""
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+def create_app(
+    source: PassportSource,
+    *,
+    example_code: str | None = None,
+    ready: Any = None,
+) -> Starlette:
+    """The gateway app over one passport source; `ready` is an async check for /readyz."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            if ready is not None:
+                await ready()
+        except Exception as exc:  # a probe reports, it does not crash
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    graphql = PassportGraphQL(source, example_code=example_code)
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ]
+    )

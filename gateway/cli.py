@@ -1,0 +1,137 @@
+"""The `robopass` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_ROBOTS = 1000
+
+
+def default_data_dir() -> Path:
+    """Outside the repository, where a user's data belongs (XDG on Linux)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "robopass"
+
+
+def sqlite_path(url: str) -> str:
+    """Accept `sqlite:///path`, `sqlite:///:memory:` or a plain file path."""
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///") or ":memory:"
+    if "://" in url:
+        raise SystemExit(f"robopass: unsupported database URL {url!r}: use sqlite:///PATH")
+    return url
+
+
+def open_store(db: str, registry: str = "cn-heis"):
+    from .store import RegistryStore
+
+    return RegistryStore(sqlite_path(db), registry=registry)
+
+
+def seed(store, robots: int, *, seed_value: int, country: str, quiet: bool = False) -> int:
+    """Add `robots` synthetic robots in batches, with a progress bar on a terminal."""
+    from tqdm import tqdm
+
+    from .synthetic import synthetic_fleet
+
+    fleet = synthetic_fleet(robots, seed=seed_value, country=country, registry=store.registry)
+    batch: list = []
+    with tqdm(total=robots, unit="robot", desc="seeding", disable=quiet) as bar:
+        for history in fleet:
+            batch.append(history)
+            if len(batch) == 200:
+                bar.update(store.import_histories(batch))
+                batch.clear()
+        bar.update(store.import_histories(batch))
+    return robots
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .local import LocalSource
+
+    data_dir = Path(args.data_dir).expanduser()
+    db = args.db or str(data_dir / "demo-cn.db")
+    store = open_store(db)
+    if store.count() == 0:
+        print(f"First run: seeding {args.robots} robots into {sqlite_path(db)}", file=sys.stderr)
+        seed(store, args.robots, seed_value=0, country="CN")
+    example = next(iter(store.codes(limit=1)), None)
+    app = create_app(LocalSource(store), example_code=example)
+    url = f"http://{args.host}:{args.port}/graphql"
+    print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
+    print(f"GraphQL and console: {url}")
+    if example:
+        fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"
+        query = f'{{ robot(code: "{example}") {{ {fields} }} }}'
+        body = json.dumps({"query": query})
+        print(f"Try:\n  curl -s {url} -H 'content-type: application/json' -d '{body}'")
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    store = open_store(args.db, args.registry)
+    before = store.count()
+    seed(store, args.robots, seed_value=args.seed, country=args.country)
+    print(f"{store.count() - before} robots added; {store.count()} in {sqlite_path(args.db)}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    codes = args.codes or store.codes()
+    bad = 0
+    for code in codes:
+        report = store.verify_chain(code)
+        if not report.verified:
+            bad += 1
+            print(f"{code}: BROKEN at sequence {report.first_bad}: {report.reason}")
+    print(f"{len(codes) - bad} of {len(codes)} chains verified")
+    return 1 if bad else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="robopass", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway with its embedded demo registry")
+    serve.add_argument("--host", default=env("ROBOPASS_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(env("ROBOPASS_PORT", "8000")))
+    serve.add_argument("--db", default=env("ROBOPASS_DB"), help="sqlite:///PATH or a path")
+    serve.add_argument("--data-dir", default=env("ROBOPASS_DATA_DIR", str(default_data_dir())))
+    serve.add_argument("--robots", type=int, default=DEFAULT_ROBOTS, help="seeded on first run")
+    serve.add_argument("--log-level", default=env("ROBOPASS_LOG_LEVEL", "info"))
+    serve.set_defaults(func=cmd_serve)
+
+    registry = sub.add_parser("registry", help="registry node tools")
+    reg = registry.add_subparsers(dest="registry_command", required=True)
+    seed_cmd = reg.add_parser("seed", help="add a deterministic synthetic fleet")
+    seed_cmd.add_argument("--robots", type=int, default=DEFAULT_ROBOTS)
+    seed_cmd.add_argument("--db", required=True, help="sqlite:///PATH or a path")
+    seed_cmd.add_argument("--seed", type=int, default=0)
+    seed_cmd.add_argument("--country", default="CN")
+    seed_cmd.add_argument("--registry", default="cn-heis")
+    seed_cmd.set_defaults(func=cmd_seed)
+    verify_cmd = reg.add_parser("verify", help="re-hash every stored event log")
+    verify_cmd.add_argument("--db", required=True)
+    verify_cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
+    verify_cmd.set_defaults(func=cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

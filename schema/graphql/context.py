@@ -1,0 +1,18 @@
+"""What resolvers expect to find in `info.context`."""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from typing import Protocol
+
+from ..source import PassportSource, RobotRecord
+
+
+class PassportContext(Protocol):
+    """Per-request context the gateway provides."""
+
+    source: PassportSource
+
+    def view(self, record: RobotRecord) -> Container[str]:
+        """The canonical paths of this robot the caller may see: computed once per robot."""
+        ...

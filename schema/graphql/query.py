@@ -1,0 +1,156 @@
+"""The query root and the schema object."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+
+from ..code import CodeProfile, RobotCode, RobotCodeError
+from ..source import CursorError, RobotFilter
+from .objects import graphql_enum
+from .robot import (
+    ROBOT_CODE,
+    CodeSegment,
+    PageInfo,
+    Robot,
+    RobotCodeScalar,
+    bad_input,
+    check_first,
+    robot_node,
+)
+
+graphql_enum(CodeProfile)
+
+MAX_PAGE = 100
+
+
+@strawberry.input(description="Equality filters on robots; unset fields match any.")
+class RobotFilterInput:
+    manufacturer: str | None = strawberry.field(default=None, description="Manufacturer name.")
+    category: str | None = strawberry.field(default=None, description="e.g. BIPED_HUMANOID.")
+    status: str | None = strawberry.field(default=None, description="e.g. ACTIVE.")
+    owner: str | None = strawberry.field(default=None, description="Current owner.")
+    registry: str | None = strawberry.field(default=None, description="Home registry id.")
+
+
+@strawberry.type(description="A robot with its cursor.")
+class RobotEdge:
+    cursor: str = strawberry.field(description="Opaque position of this robot.")
+    node: Robot = strawberry.field(description="The robot.")
+
+
+@strawberry.type(description="A page of robots ordered by code (Relay pagination).")
+class RobotConnection:
+    edges: list[RobotEdge] = strawberry.field(description="The robots of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(description="Robots matching the filter.")
+
+
+@strawberry.type(description="The result of checking a robot code, valid or not.")
+class RobotCodeDecoding:
+    valid: bool = strawberry.field(description="Whether the code passes every rule.")
+    code: str | None = strawberry.field(description="The canonical form, when valid.")
+    grouped: str | None = strawberry.field(description="The code split into its groups.")
+    rule: str | None = strawberry.field(
+        description="The rule broken: length, alphabet, country, date or check."
+    )
+    position: int | None = strawberry.field(description="1-based position of the fault.")
+    message: str | None = strawberry.field(description="What is wrong, for a person.")
+    segments: list[CodeSegment] = strawberry.field(description="The decoded segments.")
+
+
+@strawberry.type(description="Reads of robot passports.")
+class Query:
+    @strawberry.field(
+        description=(
+            "One robot by code, or null with NOT_FOUND. With `asOf`, the passport as it stood"
+            " at that moment: the fold of its events up to then."
+        )
+    )
+    async def robot(
+        self, info: strawberry.Info, code: RobotCodeScalar, as_of: datetime | None = None
+    ) -> Robot | None:
+        if as_of is not None and as_of.tzinfo is None:
+            raise bad_input("asOf must carry a UTC offset")
+        record = await info.context.source.robot(code, as_of)
+        if record is None:
+            raise GraphQLError(
+                f"No robot {code}" + (" at that time" if as_of else ""),
+                extensions={"code": "NOT_FOUND"},
+            )
+        return robot_node(record, info.context.view(record))
+
+    @strawberry.field(description="Robots ordered by code, filtered, a page at a time.")
+    async def robots(
+        self,
+        info: strawberry.Info,
+        filter: RobotFilterInput | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> RobotConnection:
+        check_first(first, MAX_PAGE)
+        where = RobotFilter(**vars(filter)) if filter else RobotFilter()
+        try:
+            page = await info.context.source.robots(where, first, after)
+        except CursorError as exc:
+            raise bad_input(str(exc)) from None
+        total = await info.context.source.count(where)
+        edges = [
+            RobotEdge(cursor=cursor, node=robot_node(record, info.context.view(record)))
+            for cursor, record in zip(page.cursors, page.items, strict=True)
+        ]
+        return RobotConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            total_count=total,
+        )
+
+    @strawberry.field(description="Check a code a person typed and explain what is wrong.")
+    def decode_robot_code(
+        self, code: str, profile: CodeProfile = CodeProfile.RPC29
+    ) -> RobotCodeDecoding:
+        try:
+            parsed = RobotCode.parse(code, profile)
+        except RobotCodeError as exc:
+            return RobotCodeDecoding(
+                valid=False,
+                code=None,
+                grouped=None,
+                rule=exc.rule,
+                position=exc.position,
+                message=str(exc),
+                segments=[],
+            )
+        return RobotCodeDecoding(
+            valid=True,
+            code=parsed.value,
+            grouped=parsed.grouped(),
+            rule=None,
+            position=None,
+            message=None,
+            segments=[CodeSegment(name=k, value=v) for k, v in parsed.segments().items()],
+        )
+
+
+class PassportSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
+        """Log only what went wrong on our side: a caller's mistake is an answer, not an alert."""
+        unexpected = [e for e in errors if e.original_error and not e.extensions]
+        super().process_errors(unexpected, execution_context)
+
+
+def build_schema(extensions: list | tuple = ()) -> strawberry.Schema:
+    """The canonical GraphQL schema, with parse and validation caches on."""
+    return PassportSchema(
+        query=Query,
+        config=StrawberryConfig(scalar_map={RobotCodeScalar: ROBOT_CODE}),
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            *extensions,
+        ],
+    )

@@ -1,0 +1,246 @@
+"""The `Robot` type: a passport as the caller may see it, plus its history and integrity."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Container
+from datetime import datetime
+from functools import cache
+from typing import Any, NewType
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.scalars import JSON
+
+from ..code import RobotCode, RobotCodeError
+from ..events import DISCLOSES, ChainReport, Event, EventType
+from ..fields import field_classes
+from ..passport import ConditionSnapshot, Passport
+from ..source import CursorError, RobotRecord
+from .objects import Node, field_denied, graphql_enum, object_type
+
+graphql_enum(EventType)
+
+
+def bad_robot_code(error: RobotCodeError) -> GraphQLError:
+    return GraphQLError(
+        f"Invalid robot code: {error}",
+        extensions={"code": "BAD_ROBOT_CODE", "rule": error.rule, "position": error.position},
+    )
+
+
+def _parse_robot_code(value: Any) -> str:
+    if not isinstance(value, str):
+        raise GraphQLError(
+            "Invalid robot code: expected a string",
+            extensions={"code": "BAD_ROBOT_CODE", "rule": "type", "position": None},
+        )
+    try:
+        return RobotCode.parse(value).value
+    except RobotCodeError as exc:
+        raise bad_robot_code(exc) from None
+
+
+RobotCodeScalar = NewType("RobotCodeScalar", str)
+
+ROBOT_CODE = strawberry.scalar(
+    name="RobotCode",
+    description=(
+        "A 29-character robot code in the RPC-29 profile. Case is folded and spaces or"
+        " hyphens between groups are ignored; a code that breaks a rule is rejected with"
+        " `extensions.code` BAD_ROBOT_CODE and the rule."
+    ),
+    serialize=str,
+    parse_value=_parse_robot_code,
+)
+
+
+@dataclasses.dataclass(slots=True)
+class RobotNode(Node):
+    """A robot's root: the passport, its mask, and the record it was read from."""
+
+    record: RobotRecord
+
+
+@strawberry.type(description="One segment of a decoded robot code.")
+class CodeSegment:
+    name: str = strawberry.field(description="Segment name, e.g. manufacturer.")
+    value: str = strawberry.field(description="The characters of the segment.")
+
+
+@strawberry.type(description="Whether a hash chain re-computes, and its head.")
+class Integrity:
+    verified: bool = strawberry.field(description="True when every stored event re-hashes.")
+    length: int = strawberry.field(description="Events checked.")
+    head_hash: str = strawberry.field(description="SHA-256 of the last intact event.")
+    first_bad_sequence: int | None = strawberry.field(
+        description="First sequence number that does not verify, if any."
+    )
+    reason: str | None = strawberry.field(description="Why that event does not verify.")
+
+    @classmethod
+    def of(cls, report: ChainReport) -> Integrity:
+        return cls(
+            verified=report.verified,
+            length=report.length,
+            head_hash=report.head_hash,
+            first_bad_sequence=report.first_bad,
+            reason=report.reason,
+        )
+
+
+@strawberry.type(description="One entry of a robot's hash-chained event log.")
+class HistoryEvent:
+    sequence: int = strawberry.field(description="Position in the robot's log, from 1.")
+    hash: str = strawberry.field(description="SHA-256 of this event's canonical JSON.")
+    prev_hash: str = strawberry.field(description="Hash of the previous event.")
+    _event: strawberry.Private[Event]
+    _mask: strawberry.Private[Container[str]]
+
+    def _visible(self) -> Event:
+        for prefix in DISCLOSES[self._event.type]:
+            denied = next((p for p in _subtree(prefix) if p not in self._mask), None)
+            if denied is not None:
+                raise field_denied(denied)
+        return self._event
+
+    @strawberry.field(description="When it happened (UTC).")
+    def at(self) -> datetime | None:
+        return self._visible().at
+
+    @strawberry.field(description="What happened.")
+    def type(self) -> EventType | None:
+        return self._visible().type
+
+    @strawberry.field(description="The event's content in canonical plain form.")
+    def payload(self) -> JSON | None:
+        return self._visible().payload
+
+
+@cache
+def _subtree(prefix: str) -> tuple[str, ...]:
+    return tuple(p for p in field_classes() if p == prefix or p.startswith(prefix + "."))
+
+
+@strawberry.type(description="Where a page ends and whether another follows (Relay).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` to get the next page; opaque."
+    )
+
+
+@strawberry.type(description="An event with its cursor.")
+class HistoryEdge:
+    cursor: str = strawberry.field(description="Opaque position of this event.")
+    node: HistoryEvent = strawberry.field(description="The event.")
+
+
+@strawberry.type(description="A page of a robot's event log, oldest first.")
+class HistoryConnection:
+    edges: list[HistoryEdge] = strawberry.field(description="The events of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+
+
+def bad_input(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+
+
+def check_first(first: int, cap: int) -> None:
+    if not 0 <= first <= cap:
+        raise bad_input(f"first must be between 0 and {cap}, got {first}")
+
+
+_Condition = object_type(ConditionSnapshot, "conditions.")
+_PassportFields = object_type(Passport, "", "PassportFields", ("conditions",))
+
+
+@strawberry.type(description="A robot's passport as the caller may see it.")
+class Robot(_PassportFields):
+    @strawberry.field(description="The robot code, always visible: it is the key asked for.")
+    def code(self, root: strawberry.Parent[RobotNode]) -> RobotCodeScalar:
+        return root.record.passport.identity.code
+
+    @strawberry.field(description="The code decoded into its segments.")
+    def code_segments(self, root: strawberry.Parent[RobotNode]) -> list[CodeSegment]:
+        code = RobotCode.parse(root.record.passport.identity.code)
+        return [CodeSegment(name=k, value=v) for k, v in code.segments().items()]
+
+    @strawberry.field(description="Sequence number of the newest event: the passport version.")
+    def version(self, root: strawberry.Parent[RobotNode]) -> int:
+        return root.record.head.sequence
+
+    @strawberry.field(description="For a view in the past, the moment it shows.")
+    def as_of(self, root: strawberry.Parent[RobotNode]) -> datetime | None:
+        return root.record.as_of
+
+    @strawberry.field(description="The latest condition snapshot.")
+    def condition(self, root: strawberry.Parent[RobotNode]) -> _Condition | None:
+        latest = root.record.passport.condition
+        return None if latest is None else _condition_node(latest, root.mask)
+
+    @strawberry.field(description="Condition snapshots, oldest first, within a time window.")
+    def condition_history(
+        self,
+        root: strawberry.Parent[RobotNode],
+        since: datetime | None = None,
+        until: datetime | None = None,
+        last: int = 100,
+    ) -> list[_Condition] | None:
+        check_first(last, 1000)
+        snapshots = [
+            s
+            for s in root.record.passport.conditions
+            if (since is None or s.at >= since) and (until is None or s.at <= until)
+        ]
+        return [_condition_node(s, root.mask) for s in snapshots[-last:] if last]
+
+    @strawberry.field(description="The robot's event log, oldest first (Relay pagination).")
+    async def history(
+        self,
+        root: strawberry.Parent[RobotNode],
+        info: strawberry.Info,
+        first: int = 20,
+        after: str | None = None,
+    ) -> HistoryConnection:
+        check_first(first, 100)
+        try:
+            page = await info.context.source.history(
+                root.record.passport.identity.code, first, after
+            )
+        except CursorError as exc:
+            raise bad_input(str(exc)) from None
+        edges = [
+            HistoryEdge(
+                cursor=cursor,
+                node=HistoryEvent(
+                    sequence=e.sequence,
+                    hash=e.hash,
+                    prev_hash=e.prev_hash,
+                    _event=e,
+                    _mask=root.mask,
+                ),
+            )
+            for cursor, e in zip(page.cursors, page.items, strict=True)
+        ]
+        return HistoryConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        )
+
+    @strawberry.field(description="Re-computes the robot's hash chain now.")
+    async def integrity(
+        self, root: strawberry.Parent[RobotNode], info: strawberry.Info
+    ) -> Integrity:
+        report = await info.context.source.integrity(root.record.passport.identity.code)
+        return Integrity.of(report)
+
+
+def _condition_node(snapshot: ConditionSnapshot, mask: Container[str]) -> Node | None:
+    if "conditions" not in mask:
+        raise field_denied("conditions")
+    return Node(snapshot, mask)
+
+
+def robot_node(record: RobotRecord, mask: Container[str]) -> RobotNode:
+    return RobotNode(record.passport, mask, record)

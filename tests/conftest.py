@@ -1,0 +1,105 @@
+"""Shared fixtures: seeded stores, an in-process GraphQL client, a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.local import LocalSource
+from gateway.store import RegistryStore
+from gateway.synthetic import synthetic_fleet
+from schema.code import RobotCode
+from schema.codec import to_plain
+from schema.events import GENESIS, Event, EventType, chain, fold
+
+
+@pytest.fixture(scope="session")
+def fleet() -> list[list[Event]]:
+    """A 60-robot synthetic fleet, generated once per test session."""
+    return list(synthetic_fleet(60, seed=7))
+
+
+@pytest.fixture
+def store(tmp_path: Path, fleet: list[list[Event]]) -> Iterator[RegistryStore]:
+    s = RegistryStore(tmp_path / "registry.db")
+    s.import_histories(fleet)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def graphql(store: RegistryStore):
+    """POST a query to the app in process; returns the decoded JSON body."""
+    transport = httpx.ASGITransport(app=create_app(LocalSource(store)))
+
+    async def post(body: dict) -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post("/graphql", json=body)
+
+    def run(query: str, variables: dict | None = None) -> dict:
+        response = asyncio.run(post({"query": query, "variables": variables}))
+        assert response.headers["content-type"].startswith("application/json")
+        return response.json()
+
+    return run
+
+
+def clones(template: list[Event], count: int, *, start: int = 0) -> Iterator[list[Event]]:
+    """Cheap one-event histories with distinct valid codes, for volume tests."""
+    registered = fold(template[:1])
+    assert registered is not None
+    for i in range(start, start + count):
+        code = RobotCode.generate("CN", "HD01", "H10001", date(2025, 3, 1), "1", i).value
+        passport = copy.deepcopy(registered)
+        passport.identity = dataclasses.replace(passport.identity, code=code)
+        payload = to_plain(passport)
+        yield [chain(code, 1, template[0].at, EventType.REGISTERED, payload, GENESIS)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`robopass serve` as a real process on loopback with a small demo fleet."""
+    port = free_port()
+    env = {**os.environ, "ROBOPASS_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--robots", "40"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read()) from None
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -1,0 +1,191 @@
+"""The SQLite registry store: snapshots in step with logs, tamper detection, paging."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from gateway.store import (
+    EventRejected,
+    IdempotencyConflict,
+    RegistryStore,
+    RobotExists,
+    UnknownRobot,
+)
+from schema.codec import to_plain
+from schema.events import EventType, fold
+from schema.passport import MaintenanceKind, MaintenanceRecord
+from schema.source import CursorError, RobotFilter
+from tests.conftest import clones
+
+
+def record(hours: float = 1234.0) -> dict:
+    return to_plain(
+        MaintenanceRecord(
+            datetime(2026, 10, 30, 8, tzinfo=UTC),
+            MaintenanceKind.INSPECTION,
+            "left_knee",
+            None,
+            "Shenzhen Robot Care",
+            hours,
+            None,
+        )
+    )
+
+
+def snapshot_of(store: RegistryStore) -> list[tuple]:
+    db = sqlite3.connect(store.path)
+    try:
+        return (
+            db.execute("SELECT * FROM events ORDER BY code, sequence").fetchall()
+            + db.execute(
+                "SELECT code, head_sequence, head_hash, snapshot FROM robots ORDER BY code"
+            ).fetchall()
+        )
+    finally:
+        db.close()
+
+
+def test_snapshot_equals_fold_of_stored_log(store, fleet):
+    for events in fleet[:10]:
+        code = events[0].code
+        assert store.passport(code) == fold(store.events(code)) == fold(events)
+        assert store.head(code).hash == events[-1].hash
+
+
+def test_wal_mode(store):
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize("column", ["payload", "at", "type", "hash", "prev_hash"])
+def test_hand_edit_of_stored_event_is_found_at_its_sequence(store, fleet, column):
+    code = fleet[3][0].code
+    k = len(fleet[3]) // 2 + 1
+    value = {
+        "payload": orjson.dumps({**fleet[3][k - 1].payload, "note": "edited"}).decode(),
+        "at": "2020-01-01T00:00:00Z",
+        "type": "STATUS_CHANGED",
+        "hash": "f" * 64,
+        "prev_hash": "0" * 64,
+    }[column]
+    assert store.verify_chain(code).verified
+    db = sqlite3.connect(store.path)
+    db.execute(f"UPDATE events SET {column} = ? WHERE code = ? AND sequence = ?", (value, code, k))
+    db.commit()
+    db.close()
+    report = store.verify_chain(code)
+    assert not report.verified
+    assert report.first_bad == k
+    assert all(store.verify_chain(e[0].code).verified for e in fleet if e[0].code != code)
+
+
+def test_unreadable_row_and_truncation_are_found(store, fleet):
+    code = fleet[4][0].code
+    db = sqlite3.connect(store.path)
+    db.execute("UPDATE events SET payload = '{not json' WHERE code = ? AND sequence = 2", (code,))
+    last = len(fleet[5])
+    db.execute("DELETE FROM events WHERE code = ? AND sequence = ?", (fleet[5][0].code, last))
+    db.commit()
+    db.close()
+    assert store.verify_chain(code).first_bad == 2
+    assert store.verify_chain(fleet[5][0].code).first_bad == last
+
+
+def test_append_keeps_snapshot_and_chain(store, fleet):
+    code = fleet[0][0].code
+    before = store.passport(code)
+    event = store.append(
+        code, EventType.MAINTENANCE_RECORDED, record(), datetime(2026, 10, 30, 8, tzinfo=UTC)
+    )
+    assert event.sequence == len(fleet[0]) + 1
+    assert event.prev_hash == fleet[0][-1].hash
+    after = store.passport(code)
+    assert len(after.maintenance) == len(before.maintenance) + 1
+    assert store.verify_chain(code).verified
+
+
+def test_idempotent_retry_writes_nothing(store, fleet):
+    code, at = fleet[0][0].code, datetime(2026, 10, 30, 8, tzinfo=UTC)
+    first = store.append(code, EventType.MAINTENANCE_RECORDED, record(), at, idempotency_key="k1")
+    state = snapshot_of(store)
+    again = store.append(code, EventType.MAINTENANCE_RECORDED, record(), at, idempotency_key="k1")
+    assert again == first
+    assert snapshot_of(store) == state
+    with pytest.raises(IdempotencyConflict):
+        store.append(code, EventType.MAINTENANCE_RECORDED, record(9), at, idempotency_key="k1")
+    assert snapshot_of(store) == state
+
+
+def test_bad_writes_change_nothing(store, fleet):
+    code = fleet[0][0].code
+    state = snapshot_of(store)
+    at = datetime(2026, 10, 30, tzinfo=UTC)
+    with pytest.raises(UnknownRobot):
+        store.append("CNH7K2H0A1B32605281000012345A", EventType.MAINTENANCE_RECORDED, record(), at)
+    with pytest.raises(EventRejected):
+        store.append(code, EventType.MAINTENANCE_RECORDED, {"at": "nonsense"}, at)
+    with pytest.raises(EventRejected):
+        store.append(
+            code,
+            EventType.INCIDENT_UPDATED,
+            {"incident_id": "nope", "status": "CLOSED", "root_cause": "UNKNOWN"},
+            at,
+        )
+    with pytest.raises(RobotExists):
+        store.import_histories([fleet[1]])
+    tampered = list(fleet[2])
+    tampered[1] = tampered[2]
+    with pytest.raises(EventRejected, match="sequence 2"):
+        store.import_histories([tampered])
+    assert snapshot_of(store) == state
+
+
+def test_failed_batch_import_stores_none_of_it(tmp_path, fleet):
+    s = RegistryStore(tmp_path / "x.db")
+    with pytest.raises(RobotExists):
+        s.import_histories([fleet[0], fleet[1], fleet[0]])
+    assert s.count() == 0
+
+
+def test_as_of(store, fleet):
+    events = max(fleet, key=len)
+    code = events[0].code
+    moment = events[len(events) // 2].at
+    assert store.passport_as_of(code, moment) == fold(events, until=moment)
+    assert store.passport_as_of(code, events[0].at - timedelta(seconds=1)) is None
+
+
+def test_pages_through_10000_robots_without_duplicate_or_gap(tmp_path, fleet):
+    s = RegistryStore(tmp_path / "big.db")
+    s.import_histories(clones(fleet[0], 10_000))
+    seen, after, pages = [], None, 0
+    while True:
+        page = s.page(RobotFilter(), 100, after)
+        seen += [r.passport.code for r in page.items]
+        pages += 1
+        if not page.has_next_page:
+            break
+        after = page.end_cursor
+    assert pages == 100
+    assert len(seen) == len(set(seen)) == 10_000 == s.count()
+    assert seen == sorted(seen) == s.codes()
+
+
+def test_filters(store, fleet):
+    passports = [fold(e) for e in fleet]
+    maker = passports[0].manufacturer.name
+    expected = sorted(p.code for p in passports if p.manufacturer.name == maker)
+    page = store.page(RobotFilter(manufacturer=maker), 100)
+    assert [r.passport.code for r in page.items] == expected
+    assert store.count(RobotFilter(manufacturer=maker)) == len(expected)
+    assert store.count(RobotFilter(status="NO_SUCH_STATUS")) == 0
+
+
+def test_foreign_cursor_is_rejected(store):
+    with pytest.raises(CursorError):
+        store.page(RobotFilter(), 10, "%%%not-a-cursor")
+    with pytest.raises(CursorError):
+        store.history("x", 10, "Zm9v")
