@@ -34,21 +34,28 @@ def open_store(db: str, registry: str = "cn-heis"):
 
 
 def seed(store, robots: int, *, seed_value: int, country: str, quiet: bool = False) -> int:
-    """Add `robots` synthetic robots in batches, with a progress bar on a terminal."""
+    """Make robots 0..N-1 of a synthetic fleet present, in batches, with a progress bar.
+
+    Robots already stored are skipped, so an interrupted seeding resumes and a
+    repeated one adds nothing. Returns how many robots were added.
+    """
     from tqdm import tqdm
 
     from .synthetic import synthetic_fleet
 
     fleet = synthetic_fleet(robots, seed=seed_value, country=country, registry=store.registry)
     batch: list = []
+    added = 0
     with tqdm(total=robots, unit="robot", desc="seeding", disable=quiet) as bar:
         for history in fleet:
-            batch.append(history)
+            if store.head(history[0].code) is None:
+                batch.append(history)
             if len(batch) == 200:
-                bar.update(store.import_histories(batch))
+                added += store.import_histories(batch)
                 batch.clear()
-        bar.update(store.import_histories(batch))
-    return robots
+            bar.update()
+        added += store.import_histories(batch)
+    return added
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -60,8 +67,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).expanduser()
     db = args.db or str(data_dir / "demo-cn.db")
     store = open_store(db)
-    if store.count() == 0:
-        print(f"First run: seeding {args.robots} robots into {sqlite_path(db)}", file=sys.stderr)
+    # The demo database is ours: complete it, even after an interrupted first run.
+    # A database the user named is theirs: seed it only when it is empty.
+    if store.count() == 0 or (args.db is None and store.count() < args.robots):
+        print(f"Seeding {args.robots} demo robots into {sqlite_path(db)}", file=sys.stderr)
         seed(store, args.robots, seed_value=0, country="CN")
     example = next(iter(store.codes(limit=1)), None)
     app = create_app(LocalSource(store), example_code=example)
@@ -79,9 +88,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     store = open_store(args.db, args.registry)
-    before = store.count()
-    seed(store, args.robots, seed_value=args.seed, country=args.country)
-    print(f"{store.count() - before} robots added; {store.count()} in {sqlite_path(args.db)}")
+    added = seed(store, args.robots, seed_value=args.seed, country=args.country)
+    print(f"{added} robots added; {store.count()} in {sqlite_path(args.db)}")
     return 0
 
 

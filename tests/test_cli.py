@@ -1,0 +1,35 @@
+"""The registry commands of the CLI."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from gateway.cli import main, sqlite_path
+
+
+def test_seed_then_verify_then_tamper(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'fleet.db'}"
+    assert main(["registry", "seed", "--robots", "12", "--db", db, "--seed", "3"]) == 0
+    assert "12 robots added; 12 in" in capsys.readouterr().out
+    assert main(["registry", "seed", "--robots", "15", "--db", db, "--seed", "3"]) == 0
+    assert "3 robots added; 15 in" in capsys.readouterr().out
+    assert main(["registry", "verify", "--db", db]) == 0
+    assert "15 of 15 chains verified" in capsys.readouterr().out
+    conn = sqlite3.connect(sqlite_path(db))
+    code = conn.execute("SELECT code FROM robots ORDER BY code LIMIT 1").fetchone()[0]
+    conn.execute(
+        "UPDATE events SET at = '2020-01-01T00:00:00Z' WHERE code = ? AND sequence = 3", (code,)
+    )
+    conn.commit()
+    conn.close()
+    assert main(["registry", "verify", "--db", db]) == 1
+    out = capsys.readouterr().out
+    assert f"{code}: BROKEN at sequence 3" in out
+    assert "14 of 15 chains verified" in out
+
+
+def test_unsupported_database_url_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="unsupported database URL"):
+        main(["registry", "seed", "--robots", "1", "--db", "mysql://x"])
