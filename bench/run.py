@@ -20,11 +20,11 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from gateway.synthetic import synthetic_fleet
 
 from gateway.app import RequestContext
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
+from gateway.synthetic import synthetic_fleet
 from schema.graphql.query import build_schema
 
 HERE = Path(__file__).parent
