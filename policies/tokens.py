@@ -105,6 +105,8 @@ class TokenVerifier:
 
     async def _introspect(self, token: str) -> Principal:
         """RFC 7662: ask each issuer configured for introspection, in order."""
+        if not any(i.introspection for i in self.issuers.values()):
+            raise InvalidToken("opaque tokens are not accepted")
         for issuer in self.issuers.values():
             if issuer.introspection is None:
                 continue
@@ -180,9 +182,11 @@ def check_claims(
     if not isinstance(audiences, list) or issuer.audience not in audiences:
         raise InvalidClaims("wrong audience")
     exp, iat = _number(claims, "exp"), _number(claims, "iat")
-    if exp is None or exp <= now - leeway:
+    if exp is None or iat is None:
+        raise InvalidClaims("exp and iat must be numeric dates")
+    if exp <= now - leeway:
         raise InvalidClaims("token has expired")
-    if iat is None or iat > now + leeway:
+    if iat > now + leeway:
         raise InvalidClaims("token issued in the future")
     nbf = _number(claims, "nbf")
     if "nbf" in claims and (nbf is None or nbf > now + leeway):
