@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Payload, OAuth2Request
@@ -127,13 +128,34 @@ class _Payload(OAuth2Payload):
         return out
 
 
+class _Request(OAuth2Request):
+    """authlib's request over an already parsed Starlette form."""
+
+    def __init__(self, request: Request, form: dict[str, str]) -> None:
+        super().__init__(request.method, str(request.url), headers=request.headers)
+        self._form = form
+        self.payload = _Payload(form)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+class _ClientCredentials(ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+
 class _Server(AuthorizationServer):
     """authlib's server bound to a client table, answering with Starlette responses."""
 
     def __init__(self, clients: dict[str, Client], generator: TokenGenerator) -> None:
         super().__init__()
         self._clients = clients
-        self.register_grant(ClientCredentialsGrant)
+        self.register_grant(_ClientCredentials)
         self.register_token_generator("default", generator)
 
     def query_client(self, client_id: str) -> Client | None:
@@ -176,10 +198,10 @@ def create_auth_app(
     public_jwks = {"keys": [key.as_dict(private=False)]}
 
     async def token(request: Request) -> Response:
-        form = await request.form()
-        oauth = OAuth2Request(request.method, str(request.url), headers=request.headers)
-        oauth.payload = _Payload({k: v for k, v in form.items() if isinstance(v, str)})
-        return server.create_token_response(oauth)
+        form = await _form(request)
+        if form is None:
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        return server.create_token_response(_Request(request, form))
 
     async def jwks(request: Request) -> Response:
         return JSONResponse(public_jwks, headers={"Cache-Control": "max-age=300"})
@@ -194,6 +216,19 @@ def create_auth_app(
             Route("/.well-known/oauth-authorization-server", meta),
         ]
     )
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The urlencoded body (RFC 6749 section 3.2); None if repeated or of another type."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    try:
+        pairs = parse_qsl((await request.body()).decode(), strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    form = dict(pairs)
+    return form if len(form) == len(pairs) else None
 
 
 def issue_token(
