@@ -58,10 +58,5 @@ class Principal:
     def is_public(self) -> bool:
         return self.role is Role.PUBLIC
 
-    @property
-    def policy_key(self) -> tuple[object, ...]:
-        """The attributes a visibility decision may depend on, for cache keys."""
-        return (self.role, self.jurisdiction, self.organisation, self.purposes)
-
 
 PUBLIC = Principal(issuer="", subject="anonymous", role=Role.PUBLIC)

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
@@ -90,6 +92,14 @@ def raw(header: dict[str, Any], payload: dict[str, Any] | str, sig: bytes = b"")
     return f"{b64(json.dumps(header).encode())}.{b64(body.encode())}.{b64(sig)}"
 
 
+def sign_text(payload: str) -> str:
+    """A genuinely RS256-signed token over a payload text json.dumps would not produce."""
+    header = b64(json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": "cn-rsa"}).encode())
+    signing_input = f"{header}.{b64(payload.encode())}"
+    sig = RSA.get_op_key("sign").sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64(sig)}"
+
+
 def hs256_with_public_key(payload: dict[str, Any]) -> str:
     header = {"alg": "HS256", "typ": "at+jwt", "kid": "cn-rsa"}
     signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
@@ -157,6 +167,11 @@ ATTACKS = {
         {"alg": "RS256", "typ": "at+jwt"}, '{"iss":"x","iss":"' + CN + '"}', b"x"
     ),
     "jwe shaped": lambda: "a.b.c.d.e",
+    "exp NaN": lambda: sign_text(json.dumps(claims()).replace(str(NOW + 600), "NaN")),
+    "exp huge integer": lambda: sign(claims(exp=10**400)),
+    "exp float infinity": lambda: sign_text(json.dumps(claims()).replace(str(NOW + 600), "1e400")),
+    "iss not a string": lambda: sign(claims(iss=[CN])),
+    "b64 header": lambda: sign(claims(), b64=False, crit=["b64"]),
     "garbage": lambda: "not a token!",
     "non base64url": lambda: "e30+.e30/.sig",
     "too long": lambda: "a" * 9000,
