@@ -96,6 +96,8 @@ class PolicySet:
     ) -> Decision:
         """The principal's view; `at` (default now) selects the agreements in force."""
         when = at or datetime.now(UTC)
+        if when.tzinfo is None:
+            raise ValueError("naive datetime: times must be timezone-aware")
         applicable = tuple(
             a for a in self.agreements if a.applies(principal, registry_jurisdiction, when)
         )
