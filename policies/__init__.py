@@ -1,0 +1,68 @@
+"""Who may see what: token verification, principals, visibility rules, agreements, audit.
+
+Imports only `schema` and third-party libraries; the gateway wires these
+functions into HTTP and GraphQL.
+"""
+
+from .agreements import Agreement, from_odrl, load_agreements, to_odrl
+from .audit import AuditLog, AuditRecord, StoredRecord
+from .errors import (
+    AgreementError,
+    InsufficientScope,
+    InvalidClaims,
+    InvalidRequest,
+    InvalidSignature,
+    InvalidToken,
+    IssuerUnavailable,
+    PolicyError,
+    RulesError,
+    TokenError,
+    UntrustedIssuer,
+)
+from .issuers import ClaimMapping, Introspection, TrustedIssuer
+from .mask import VisibilityMask, mask_for, redact
+from .principal import PUBLIC, Principal, Role
+from .rules import Relationship, Rules, load_rules
+from .tokens import TokenVerifier, require_scope, www_authenticate
+from .visibility import Decision, PolicySet, relationship_of
+from .writes import may_write
+
+__all__ = [
+    "PUBLIC",
+    "Agreement",
+    "AgreementError",
+    "AuditLog",
+    "AuditRecord",
+    "ClaimMapping",
+    "Decision",
+    "InsufficientScope",
+    "Introspection",
+    "InvalidClaims",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidToken",
+    "IssuerUnavailable",
+    "PolicyError",
+    "PolicySet",
+    "Principal",
+    "Relationship",
+    "Role",
+    "Rules",
+    "RulesError",
+    "StoredRecord",
+    "TokenError",
+    "TokenVerifier",
+    "TrustedIssuer",
+    "UntrustedIssuer",
+    "VisibilityMask",
+    "from_odrl",
+    "load_agreements",
+    "load_rules",
+    "mask_for",
+    "may_write",
+    "redact",
+    "relationship_of",
+    "require_scope",
+    "to_odrl",
+    "www_authenticate",
+]

@@ -1,0 +1,56 @@
+"""Who may append which event to a robot's log.
+
+Writes are narrower than reads: each role may append only the events of its
+trade, and only for robots it stands in the right relationship to. Authority
+writes (findings, mandates, recalls, status) also need the registry's own
+jurisdiction, so a foreign regulator can read under an agreement but never
+write into another country's record.
+"""
+
+from __future__ import annotations
+
+from schema.events import EventType
+
+from .principal import Principal, Role
+from .rules import Relationship
+
+E = EventType
+R = Relationship
+ANY: frozenset[Relationship] = frozenset(Relationship)
+
+WRITES: dict[tuple[Role, EventType], frozenset[Relationship]] = {
+    (Role.OWNER, E.OWNERSHIP_TRANSFERRED): frozenset({R.CURRENT_OWNER}),
+    (Role.OWNER, E.DEPLOYMENT_STARTED): frozenset({R.CURRENT_OWNER}),
+    (Role.OWNER, E.END_OF_LIFE): frozenset({R.CURRENT_OWNER}),
+    (Role.OWNER, E.INCIDENT_REPORTED): frozenset({R.CURRENT_OWNER}),
+    (Role.SERVICE_PROVIDER, E.MAINTENANCE_RECORDED): ANY,
+    (Role.OPERATOR, E.CONDITION_RECORDED): frozenset({R.OPERATOR}),
+    (Role.OPERATOR, E.DEPLOYMENT_ENDED): frozenset({R.OPERATOR}),
+    (Role.OPERATOR, E.INCIDENT_REPORTED): frozenset({R.OPERATOR}),
+    (Role.MANUFACTURER, E.SOFTWARE_UPDATED): frozenset({R.MANUFACTURER}),
+    (Role.MANUFACTURER, E.RECALL_ISSUED): frozenset({R.MANUFACTURER}),
+    (Role.MANUFACTURER, E.RECALL_REMEDIED): frozenset({R.MANUFACTURER}),
+    (Role.MANUFACTURER, E.CERTIFIED): frozenset({R.MANUFACTURER}),
+    (Role.REGULATOR, E.INCIDENT_REPORTED): ANY,
+    (Role.REGULATOR, E.INCIDENT_UPDATED): ANY,
+    (Role.REGULATOR, E.UPDATE_MANDATED): ANY,
+    (Role.REGULATOR, E.RECALL_ISSUED): ANY,
+    (Role.REGULATOR, E.STATUS_CHANGED): ANY,
+}
+
+HOME_ONLY = frozenset({Role.REGULATOR})
+
+
+def may_write(
+    principal: Principal,
+    relationship: Relationship,
+    event_type: EventType,
+    registry_jurisdiction: str | None = None,
+) -> bool:
+    """Whether the principal may append `event_type`; deny when not in the table."""
+    allowed = WRITES.get((principal.role, event_type))
+    if allowed is None or relationship not in allowed:
+        return False
+    if principal.role in HOME_ONLY:
+        return registry_jurisdiction is not None and principal.jurisdiction == registry_jurisdiction
+    return True
