@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--body-file")
     args = parser.parse_args()
     if args.mode == "graphql":
-        app = create_app(LocalSource(RegistryStore(args.db)))
+        app = create_app(LocalSource(RegistryStore(args.db)), policy=None)
     else:
         with open(args.body_file, "rb") as f:
             app = static_app(f.read())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -11,36 +11,54 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
+from policies import PUBLIC, PolicySet, Principal, TokenVerifier, relationship_of
 from schema.graphql.objects import EVERYTHING
 from schema.graphql.query import build_schema
 from schema.source import PassportSource, RobotRecord
 
+from .auth import Authenticated
+
 
 @dataclass(slots=True)
 class RequestContext:
-    """Per-request context: where passports come from and what this caller may see."""
+    """Per-request context: where passports come from and what this caller may see.
+
+    With no policy set, nothing is hidden: that is for benchmarks' baselines and
+    trusted in-process use only; `create_app` callers choose it explicitly.
+    """
 
     source: PassportSource
+    principal: Principal = PUBLIC
+    policy: PolicySet | None = None
     request: Any = None
 
     def view(self, record: RobotRecord) -> Container[str]:
-        return EVERYTHING
+        """The mask for this caller and robot; the policy set caches it per class of caller."""
+        if self.policy is None:
+            return EVERYTHING
+        passport = record.passport
+        relationship = relationship_of(self.principal, passport)
+        return self.policy.decide(self.principal, relationship, passport.code[:2]).mask
 
 
 class PassportGraphQL(GraphQL):
     """Strawberry's ASGI app with our context and the offline console for browsers."""
 
-    def __init__(self, source: PassportSource, *, example_code: str | None = None) -> None:
+    def __init__(
+        self, source: PassportSource, policy: PolicySet | None, *, example_code: str | None = None
+    ) -> None:
         super().__init__(build_schema(), graphql_ide="graphiql")
         self.source = source
+        self.policy = policy
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
         self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
-        return RequestContext(self.source, request)
+        principal = request.scope.get("state", {}).get("principal", PUBLIC)
+        return RequestContext(self.source, principal, self.policy, request)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         return HTMLResponse(self.console)
@@ -56,10 +74,19 @@ class PassportGraphQL(GraphQL):
 def create_app(
     source: PassportSource,
     *,
+    policy: PolicySet | None,
+    verifier: TokenVerifier | None = None,
+    mounts: Sequence[Mount] = (),
     example_code: str | None = None,
     ready: Any = None,
 ) -> Starlette:
-    """The gateway app over one passport source; `ready` is an async check for /readyz."""
+    """The gateway app over one passport source.
+
+    `policy` None serves every field to everyone (say so explicitly); without a
+    `verifier` every request is the public principal and any token is refused.
+    `mounts` adds sub-applications such as the demo authorization server;
+    `ready` is an async check for /readyz.
+    """
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -72,11 +99,12 @@ def create_app(
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    graphql = PassportGraphQL(source, example_code=example_code)
+    graphql = Authenticated(PassportGraphQL(source, policy, example_code=example_code), verifier)
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *mounts,
         ]
     )

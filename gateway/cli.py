@@ -60,8 +60,13 @@ def seed(store, robots: int, *, seed_value: int, country: str, quiet: bool = Fal
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from starlette.routing import Mount
+
+    from policies import PolicySet, TokenVerifier
+    from policies.authserver import create_auth_app
 
     from .app import create_app
+    from .auth import demo_issuer
     from .local import LocalSource
 
     data_dir = Path(args.data_dir).expanduser()
@@ -73,16 +78,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Seeding {args.robots} demo robots into {sqlite_path(db)}", file=sys.stderr)
         seed(store, args.robots, seed_value=0, country="CN")
     example = next(iter(store.codes(limit=1)), None)
-    app = create_app(LocalSource(store), example_code=example)
+    issuer = issuer_url(args)
+    app = create_app(
+        LocalSource(store),
+        policy=PolicySet.demo(),
+        verifier=TokenVerifier([demo_issuer(issuer, data_dir)]),
+        mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
+        example_code=example,
+    )
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
     print(f"GraphQL and console: {url}")
+    print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
     if example:
         fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"
         query = f'{{ robot(code: "{example}") {{ {fields} }} }}'
         body = json.dumps({"query": query})
         print(f"Try:\n  curl -s {url} -H 'content-type: application/json' -d '{body}'")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def issuer_url(args: argparse.Namespace) -> str:
+    return f"http://{args.host}:{args.port}/auth"
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print an access token of a demo client, signed with the demo server's key."""
+    from policies.authserver import issue_token
+
+    try:
+        print(issue_token(args.client, Path(args.data_dir).expanduser(), issuer_url(args)))
+    except KeyError as exc:
+        print(f"robopass: {exc.args[0]}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -119,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--robots", type=int, default=DEFAULT_ROBOTS, help="seeded on first run")
     serve.add_argument("--log-level", default=env("ROBOPASS_LOG_LEVEL", "info"))
     serve.set_defaults(func=cmd_serve)
+
+    token = sub.add_parser("token", help="print an access token of a demo client")
+    token.add_argument("client", help="de-msa, us-insurer, fleet-owner, used-robot-buyer, ...")
+    token.add_argument("--host", default=env("ROBOPASS_HOST", "127.0.0.1"))
+    token.add_argument("--port", type=int, default=int(env("ROBOPASS_PORT", "8000")))
+    token.add_argument("--data-dir", default=env("ROBOPASS_DATA_DIR", str(default_data_dir())))
+    token.set_defaults(func=cmd_token)
 
     registry = sub.add_parser("registry", help="registry node tools")
     reg = registry.add_subparsers(dest="registry_command", required=True)

@@ -43,7 +43,7 @@ def store(tmp_path: Path, fleet: list[list[Event]]) -> Iterator[RegistryStore]:
 @pytest.fixture
 def graphql(store: RegistryStore):
     """POST a query to the app in process; returns the decoded JSON body."""
-    transport = httpx.ASGITransport(app=create_app(LocalSource(store)))
+    transport = httpx.ASGITransport(app=create_app(LocalSource(store), policy=None))
 
     async def post(body: dict) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -81,7 +81,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "ROBOPASS_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--robots", "40"],
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--robots", "200"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -12,7 +12,7 @@ QUERY = "{ robots(first: 3) { totalCount edges { node { code manufacturer { name
 def test_serve_seeds_and_answers_robot_queries(served):
     body = httpx.post(f"{served}/graphql", json={"query": QUERY}).json()
     robots = body["data"]["robots"]
-    assert robots["totalCount"] == 40
+    assert robots["totalCount"] == 200
     code = robots["edges"][0]["node"]["code"]
     one = httpx.post(
         f"{served}/graphql",

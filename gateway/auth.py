@@ -1,0 +1,68 @@
+"""Authentication at the HTTP edge: a bearer token becomes a `Principal` or a 401.
+
+It runs before GraphQL so that a bad token gets the RFC 6750 answer (status,
+`WWW-Authenticate`) and no data, whatever the operation asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from policies import TokenError, TokenVerifier, TrustedIssuer, www_authenticate
+from policies.authserver import DEFAULT_AUDIENCE, signing_key
+
+
+class Authenticated:
+    """ASGI wrapper that puts the caller's principal into `scope["state"]`."""
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier | None) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = Headers(scope=scope).get("authorization")
+            try:
+                principal = await self._principal(header)
+            except TokenError as exc:
+                response = JSONResponse(
+                    {
+                        "errors": [
+                            {
+                                "message": exc.error_description,
+                                "extensions": {"code": "UNAUTHENTICATED"},
+                            }
+                        ]
+                    },
+                    status_code=exc.status_code,
+                    headers={"WWW-Authenticate": www_authenticate(exc)},
+                )
+                await response(scope, receive, send)
+                return
+            scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+    async def _principal(self, header: str | None):
+        if self.verifier is None:
+            from policies import PUBLIC, InvalidToken
+
+            if header is not None:
+                raise InvalidToken("this gateway trusts no token issuer")
+            return PUBLIC
+        return await self.verifier.authenticate(header)
+
+
+def demo_issuer(issuer_url: str, data_dir: str | Path) -> TrustedIssuer:
+    """The embedded development authorization server, trusted with its key read from disk."""
+    key = signing_key(data_dir)
+    return TrustedIssuer(
+        issuer=issuer_url.rstrip("/"),
+        audience=DEFAULT_AUDIENCE,
+        jurisdictions=frozenset({"CN", "DE", "FR", "US", "JP", "SG", "GB"}),
+        jwks={"keys": [key.as_dict(private=False)]},
+        allow_http=True,
+    )

@@ -1,0 +1,91 @@
+"""The demo gateway applies the policies: real tokens, real server, masked fields."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import httpx
+
+from gateway.cli import main
+from policies.authserver import issue_token
+
+QUERY = """query ($code: RobotCode!) { robot(code: $code) {
+  code manufacturer { name } maintenance { performedBy } ownership { owner jurisdiction }
+  incidents { findings } condition { batteryHealthPct } } }"""
+OWNER = "Zhulong Sales & Leasing Co., Ltd."
+
+
+def ask(base: str, code: str, token: str | None = None) -> httpx.Response:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(
+        f"{base}/graphql", json={"query": QUERY, "variables": {"code": code}}, headers=headers
+    )
+
+
+def owned_robot(tmp_path) -> str:
+    """A robot of the demo fleet owner in the served registry."""
+    db = sqlite3.connect(tmp_path / "data" / "demo-cn.db")
+    try:
+        return db.execute("SELECT code FROM robots WHERE owner = ? LIMIT 1", (OWNER,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def token_for(client: str, base: str, tmp_path) -> str:
+    return issue_token(client, tmp_path / "data", f"{base}/auth")
+
+
+def test_anonymous_sees_public_fields_only(served, tmp_path):
+    code = owned_robot(tmp_path)
+    response = ask(served, code)
+    body = response.json()
+    robot = body["data"]["robot"]
+    assert robot["manufacturer"]["name"]
+    assert robot["maintenance"] is None and robot["condition"] is None
+    denied = {tuple(e["path"]) for e in body["errors"]}
+    assert ("robot", "maintenance") in denied
+    assert all(e["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE" for e in body["errors"])
+    assert OWNER not in response.text, "the owner's name is PERSONAL"
+
+
+def test_owner_sees_its_robot_but_not_restricted_findings(served, tmp_path):
+    code = owned_robot(tmp_path)
+    body = ask(served, code, token_for("fleet-owner", served, tmp_path)).json()
+    robot = body["data"]["robot"]
+    assert robot["ownership"][-1]["owner"] == OWNER
+    assert robot["condition"]["batteryHealthPct"] > 0
+    assert robot["maintenance"] is not None
+    assert {e["extensions"]["code"] for e in body.get("errors", [])} <= {
+        "UNAUTHORIZED_FIELD_OR_TYPE"
+    }
+
+
+def test_buyer_sees_condition_but_not_the_owner(served, tmp_path):
+    code = owned_robot(tmp_path)
+    response = ask(served, code, token_for("used-robot-buyer", served, tmp_path))
+    robot = response.json()["data"]["robot"]
+    assert robot["condition"]["batteryHealthPct"] > 0
+    assert robot["ownership"] is None or all(o["owner"] is None for o in robot["ownership"])
+    assert OWNER not in response.text
+
+
+def test_bad_tokens_get_401_with_www_authenticate_and_no_data(served, tmp_path):
+    code = owned_robot(tmp_path)
+    good = token_for("fleet-owner", served, tmp_path)
+    header, payload, signature = good.split(".")
+    for token in ["nonsense", f"{header}.{payload}.{signature[:-4]}AAAA", f"{header}.{payload}."]:
+        response = ask(served, code, token)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer ")
+        assert "data" not in response.json()
+        assert OWNER not in response.text
+
+
+def test_token_command_prints_a_token_the_gateway_accepts(served, tmp_path, capsys):
+    port = served.rsplit(":", 1)[1]
+    args = ["token", "used-robot-buyer", "--port", port, "--data-dir", str(tmp_path / "data")]
+    assert main(args) == 0
+    token = capsys.readouterr().out.strip()
+    code = owned_robot(tmp_path)
+    assert ask(served, code, token).status_code == 200
+    assert main(["token", "nobody", "--data-dir", str(tmp_path / "data")]) == 2
