@@ -127,6 +127,7 @@ def main() -> None:
         results = {
             "in_process": in_process(store, code, args.seconds / 2),
             "http_graphql": http("graphql", ["--db", db], request, args),
+            "http_graphql_policies": http("graphql-policies", ["--db", db], request, args),
             "http_static": http("static", ["--body-file", str(body_file)], request, args),
         }
     g, s = results["http_graphql"], results["http_static"]
@@ -137,9 +138,15 @@ def main() -> None:
     print(f"response: {len(document)} bytes; {args.connections} connections, {args.seconds}s each")
     print(f"{'measurement':<40}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
     print(f"{'strawberry in process (no HTTP)':<40}{results['in_process']['ops_per_s']:>10}")
-    for name, r in (("GraphQL over HTTP (uvicorn, loopback)", g), ("static bytes (ceiling)", s)):
+    p = results["http_graphql_policies"]
+    for name, r in (
+        ("GraphQL over HTTP (uvicorn, loopback)", g),
+        ("  same, demo policies on (anonymous)", p),
+        ("static bytes (ceiling)", s),
+    ):
         print(f"{name:<40}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}")
     print(f"ratio GraphQL / ceiling: {g['rps'] / s['rps']:.3f}")
+    print(f"ratio policies on / off: {p['rps'] / g['rps']:.3f}")
     if g["errors"] or s["errors"]:
         print(f"errors: graphql {g['errors']}, static {s['errors']}")
 

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
+from policies import PolicySet
 
 
 def static_app(body: bytes) -> Starlette:
@@ -29,13 +30,14 @@ def static_app(body: bytes) -> Starlette:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["graphql", "static"])
+    parser.add_argument("mode", choices=["graphql", "graphql-policies", "static"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db")
     parser.add_argument("--body-file")
     args = parser.parse_args()
-    if args.mode == "graphql":
-        app = create_app(LocalSource(RegistryStore(args.db)), policy=None)
+    if args.mode.startswith("graphql"):
+        policy = PolicySet.demo() if args.mode == "graphql-policies" else None
+        app = create_app(LocalSource(RegistryStore(args.db)), policy=policy)
     else:
         with open(args.body_file, "rb") as f:
             app = static_app(f.read())

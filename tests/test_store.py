@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import orjson
 import pytest
 
+from gateway.app import create_app
+from gateway.local import LocalSource
 from gateway.store import (
     EventRejected,
     IdempotencyConflict,
@@ -158,17 +162,27 @@ def test_as_of(store, fleet):
     assert store.passport_as_of(code, events[0].at - timedelta(seconds=1)) is None
 
 
-def test_pages_through_10000_robots_without_duplicate_or_gap(tmp_path, fleet):
+def test_graphql_pages_through_10000_robots_without_duplicate_or_gap(tmp_path, fleet):
     s = RegistryStore(tmp_path / "big.db")
     s.import_histories(clones(fleet[0], 10_000))
-    seen, after, pages = [], None, 0
-    while True:
-        page = s.page(RobotFilter(), 100, after)
-        seen += [r.passport.code for r in page.items]
-        pages += 1
-        if not page.has_next_page:
-            break
-        after = page.end_cursor
+    app = create_app(LocalSource(s), policy=None)
+    query = """query ($after: String) { robots(first: 100, after: $after) {
+        pageInfo { hasNextPage endCursor } edges { node { code } } } }"""
+
+    async def walk() -> tuple[list[str], int]:
+        seen, after, pages = [], None, 0
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            while True:
+                body = {"query": query, "variables": {"after": after}}
+                page = (await client.post("/graphql", json=body)).json()["data"]["robots"]
+                seen += [e["node"]["code"] for e in page["edges"]]
+                pages += 1
+                if not page["pageInfo"]["hasNextPage"]:
+                    return seen, pages
+                after = page["pageInfo"]["endCursor"]
+
+    seen, pages = asyncio.run(walk())
     assert pages == 100
     assert len(seen) == len(set(seen)) == 10_000 == s.count()
     assert seen == sorted(seen) == s.codes()
