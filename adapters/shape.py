@@ -18,7 +18,7 @@ from typing import Any
 
 from .mapping import SAME, FieldRule, Transform
 
-__all__ = ["Joint", "Leaf", "Obj", "Shape", "compile_shape", "mirror"]
+__all__ = ["Joint", "Leaf", "Obj", "Shape", "compile_shape", "complete", "mirror"]
 
 Plain = dict[str, Any]
 Step = Callable[[Plain, Plain], None]
@@ -274,3 +274,23 @@ def _merged_step(canon: str, run: Step, into_native: bool) -> Step:
         out[canon] = sub
 
     return split
+
+
+def complete(cls: type, plain: Plain) -> Plain:
+    """Fill what a partial canonical object lacks: None for optionals, [] for lists.
+
+    Required values are left missing, for the codec to report.
+    """
+    for name, hint in _hints(cls).items():
+        value = plain.get(name)
+        if value is None:
+            if hint.many:
+                plain[name] = []
+            elif hint.optional:
+                plain[name] = None
+            continue
+        if dataclasses.is_dataclass(hint.inner):
+            for item in value if hint.many else [value]:
+                if isinstance(item, dict):
+                    complete(hint.inner, item)
+    return plain

@@ -18,7 +18,7 @@ from schema.codec import DecodeError, from_plain
 from schema.fields import leaf_paths
 from schema.passport import Passport
 
-from . import aas, canonical, cn_miit
+from . import aas, canonical, cn_miit, untp
 from .errors import InvalidDocument, Violation
 from .format import Format, Plain
 from .mapping import FieldRule, Status, values_at
@@ -155,3 +155,4 @@ def coverage_matrix(formats: Iterable[str] | None = None) -> dict[str, dict[str,
 register(canonical.FORMAT)
 register(cn_miit.FORMAT)
 register(aas.FORMAT)
+register(untp.FORMAT)
