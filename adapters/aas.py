@@ -1,0 +1,445 @@
+"""Canonical passport <-> Asset Administration Shell V3.0 environment (JSON).
+
+One shell per robot, its asset identified by `urn:robopass:robot:<code>`. What a standard
+IDTA submodel template can hold goes there (Digital Nameplate 3.0, Technical Data,
+Software Nameplate, Time Series Data for the condition history); the rest goes to this
+project's own submodels, whose semantic ids live under `https://robopass.dev/aas/`.
+Submodels are found again by semantic id, elements by idShort, so a reader does not depend
+on the order of either. Every canonical field has a home: the adapter is lossless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aas_core3 import jsonization, verification
+
+from schema.codec import from_plain, to_plain
+from schema.passport import Passport
+
+from .aas_elements import Derived, Group, Lang, Prop, Submodel, compile_submodel, reference
+from .errors import InvalidDocument, Violation, pointer
+from .format import Format, Plain
+from .mapping import FieldRule
+
+__all__ = [
+    "FORMAT",
+    "NAME",
+    "SUBMODELS",
+    "asset_id",
+    "decode",
+    "encode",
+    "from_canonical",
+    "rules",
+    "to_canonical",
+    "validate",
+]
+
+NAME = "aas"
+OWN = "https://robopass.dev/aas"
+NAMEPLATE = "https://admin-shell.io/idta/nameplate/3/0/Nameplate"
+TECHNICAL_DATA = "0173-1#01-AHX837#002"
+SOFTWARE_NAMEPLATE = "https://admin-shell.io/idta/SoftwareNameplate/1/0"
+SOFTWARE_INSTANCE = f"{SOFTWARE_NAMEPLATE}/SoftwareNameplate/SoftwareNameplateInstance"
+TIME_SERIES = "https://admin-shell.io/idta/TimeSeries/1/1"
+TS = "https://admin-shell.io/idta/TimeSeries"
+
+
+def asset_id(code: str) -> str:
+    """The globalAssetId of a robot: stable, derived from its code alone."""
+    return f"urn:robopass:robot:{code}"
+
+
+def _year(obj: Plain) -> str:
+    return obj["model"]["production_date"][:4]
+
+
+def _product_uri(obj: Plain) -> str:
+    return asset_id(obj["identity"]["code"])
+
+
+SUBMODELS = [
+    Submodel(
+        "Nameplate",
+        NAMEPLATE,
+        [
+            Derived("URIOfTheProduct", "xs:anyURI", _product_uri, "0112/2///61987#ABN590#002"),
+            Lang(
+                [("en", "manufacturer.name"), ("zh", "manufacturer.name_local")],
+                "ManufacturerName",
+                "0112/2///61987#ABA565#009",
+            ),
+            Lang(
+                [("en", "model.designation")],
+                "ManufacturerProductDesignation",
+                "0112/2///61987#ABA567#009",
+            ),
+            Prop("model.serial", "SerialNumber", "0112/2///61987#ABA951#009"),
+            Derived("YearOfConstruction", "xs:string", _year, "0112/2///61987#ABP000#002"),
+            Prop("model.production_date", "DateOfManufacture", "0112/2///61987#ABB757#007"),
+            Prop("software.firmware_version", "FirmwareVersion", "0112/2///61987#ABA302#006"),
+        ],
+    ),
+    Submodel(
+        "Registration",
+        f"{OWN}/Registration/1/0",
+        [
+            Prop("identity.code", "RobotCode"),
+            Prop("identity.status", "Status"),
+            Prop("identity.home_registry", "HomeRegistry"),
+            Prop("identity.registered_at", "RegisteredAt"),
+            Prop("model.category", "Category"),
+            Group(
+                "manufacturer",
+                "Manufacturer",
+                [
+                    Prop("registration_id", "RegistrationId"),
+                    Prop("country", "Country"),
+                    Prop("contact", "Contact"),
+                ],
+            ),
+        ],
+        own=True,
+    ),
+    Submodel(
+        "TechnicalData",
+        TECHNICAL_DATA,
+        [
+            Group(
+                "hardware",
+                "TechnicalProperties",
+                [
+                    Prop("degrees_of_freedom", "DegreesOfFreedom"),
+                    Prop("mass_kg", "MassKg"),
+                    Prop("height_mm", "HeightMm"),
+                    Prop("compute", "Compute"),
+                    Group(
+                        "battery",
+                        "Battery",
+                        [
+                            Prop("chemistry", "Chemistry"),
+                            Prop("capacity_wh", "CapacityWh"),
+                            Prop("nominal_voltage_v", "NominalVoltageV"),
+                            Prop("pack_id", "PackId"),
+                        ],
+                    ),
+                    Group(
+                        "sensors",
+                        "Sensors",
+                        [Prop("kind", "Kind"), Prop("model", "Model"), Prop("count", "Count")],
+                    ),
+                    Group(
+                        "actuators",
+                        "Actuators",
+                        [
+                            Prop("joint", "Joint"),
+                            Prop("kind", "Kind"),
+                            Prop("rated_torque_nm", "RatedTorqueNm"),
+                        ],
+                    ),
+                ],
+                f"{OWN}/TechnicalData/1/0/TechnicalProperties",
+            )
+        ],
+    ),
+    Submodel(
+        "SoftwareNameplate",
+        SOFTWARE_NAMEPLATE,
+        [
+            Group(
+                "software",
+                "SoftwareNameplateInstance",
+                [
+                    Prop("operating_system", "InstalledOnOS", f"{SOFTWARE_INSTANCE}/InstalledOnOS"),
+                    Group(
+                        "ai_models",
+                        "AiModels",
+                        [
+                            Prop("name", "Name"),
+                            Prop("version", "Version"),
+                            Prop("provider", "Provider"),
+                            Prop("purpose", "Purpose"),
+                        ],
+                        f"{OWN}/Software/1/0/AiModels",
+                    ),
+                ],
+                SOFTWARE_INSTANCE,
+            )
+        ],
+    ),
+    Submodel(
+        "TimeSeries",
+        TIME_SERIES,
+        [
+            Group(
+                None,
+                "Segments",
+                [
+                    Group(
+                        None,
+                        "InternalSegment",
+                        [
+                            Group(
+                                "conditions",
+                                "Records",
+                                [
+                                    Prop("at", "Time", f"{TS}/UtcTime/1/1"),
+                                    Prop("operating_hours", "OperatingHours"),
+                                    Prop("battery_health_pct", "BatteryHealthPct"),
+                                    Prop("charge_cycles", "ChargeCycles"),
+                                    Prop("movement_precision_mm", "MovementPrecisionMm"),
+                                    Prop("abnormal_stress_events", "AbnormalStressEvents"),
+                                    Group(
+                                        "joint_wear",
+                                        "JointWear",
+                                        [Prop("joint", "Joint"), Prop("wear_pct", "WearPct")],
+                                        f"{OWN}/Condition/1/0/JointWear",
+                                    ),
+                                ],
+                                f"{TS}/Records/1/1",
+                                style="numbered",
+                                item="Record",
+                            )
+                        ],
+                        f"{TS}/Segments/InternalSegment/1/1",
+                    )
+                ],
+                f"{TS}/Segments/1/1",
+            )
+        ],
+    ),
+    Submodel(
+        "Deployments",
+        f"{OWN}/Deployments/1/0",
+        [
+            Group(
+                "deployments",
+                "Deployments",
+                [
+                    Prop("start", "Start"),
+                    Prop("end", "End"),
+                    Prop("scenario", "Scenario"),
+                    Prop("region", "Region"),
+                    Prop("operator", "Operator"),
+                    Prop("operating_hours", "OperatingHours"),
+                ],
+            )
+        ],
+        own=True,
+    ),
+    Submodel(
+        "Maintenance",
+        f"{OWN}/Maintenance/1/0",
+        [
+            Group(
+                "maintenance",
+                "Records",
+                [
+                    Prop("at", "At"),
+                    Prop("kind", "Kind"),
+                    Prop("component", "Component"),
+                    Prop("part_number", "PartNumber"),
+                    Prop("performed_by", "PerformedBy"),
+                    Prop("hours_at_service", "HoursAtService"),
+                    Prop("notes", "Notes"),
+                ],
+            )
+        ],
+        own=True,
+    ),
+    Submodel(
+        "Incidents",
+        f"{OWN}/Incidents/1/0",
+        [
+            Group(
+                "incidents",
+                "Incidents",
+                [
+                    Prop("id", "Id"),
+                    Prop("at", "At"),
+                    Prop("severity", "Severity"),
+                    Prop("category", "Category"),
+                    Prop("root_cause", "RootCause"),
+                    Prop("description", "Description"),
+                    Prop("reported_to", "ReportedTo"),
+                    Prop("status", "Status"),
+                    Prop("findings", "Findings"),
+                ],
+            )
+        ],
+        own=True,
+    ),
+    Submodel(
+        "Ownership",
+        f"{OWN}/Ownership/1/0",
+        [
+            Group(
+                "ownership",
+                "Owners",
+                [
+                    Prop("start", "Start"),
+                    Prop("end", "End"),
+                    Prop("owner", "Owner"),
+                    Prop("owner_kind", "OwnerKind"),
+                    Prop("jurisdiction", "Jurisdiction"),
+                ],
+            )
+        ],
+        own=True,
+    ),
+    Submodel(
+        "Compliance",
+        f"{OWN}/Compliance/1/0",
+        [
+            Group(
+                "compliance",
+                "Compliance",
+                [
+                    Group(
+                        "certifications",
+                        "Certifications",
+                        [
+                            Prop("name", "Name"),
+                            Prop("issuer", "Issuer"),
+                            Prop("number", "Number"),
+                            Prop("valid_until", "ValidUntil"),
+                        ],
+                    ),
+                    Group(
+                        "mandated_updates",
+                        "MandatedUpdates",
+                        [
+                            Prop("reference", "Reference"),
+                            Prop("required_version", "RequiredVersion"),
+                            Prop("due", "Due"),
+                        ],
+                    ),
+                    Group(
+                        "recalls",
+                        "Recalls",
+                        [
+                            Prop("reference", "Reference"),
+                            Prop("issued_at", "IssuedAt"),
+                            Prop("description", "Description"),
+                            Prop("remedied_at", "RemediedAt"),
+                        ],
+                    ),
+                    Group(
+                        "end_of_life",
+                        "EndOfLife",
+                        [
+                            Prop("at", "At"),
+                            Prop("disposition", "Disposition"),
+                            Prop("facility", "Facility"),
+                        ],
+                    ),
+                ],
+            )
+        ],
+        own=True,
+    ),
+]
+
+_COMPILED = [compile_submodel(Passport, spec) for spec in SUBMODELS]
+_BY_SEMANTIC = {c.spec.semantic_id: c for c in _COMPILED}
+_SEMANTIC_REFS = {c.spec.semantic_id: reference(c.spec.semantic_id) for c in _COMPILED}
+
+
+def rules() -> list[FieldRule]:
+    """The field rules the AAS translation runs on."""
+    return [rule for c in _COMPILED for rule in c.rules]
+
+
+def encode(plain: Plain) -> dict[str, Any]:
+    """Canonical plain data -> AAS environment (no validation)."""
+    code = plain["identity"]["code"]
+    submodels, refs = [], []
+    for compiled in _COMPILED:
+        name = compiled.spec.id_short
+        sm_id = f"urn:robopass:sm:{name}:{code}"
+        submodel: dict[str, Any] = {
+            "modelType": "Submodel",
+            "id": sm_id,
+            "idShort": name,
+            "kind": "Instance",
+            "semanticId": _SEMANTIC_REFS[compiled.spec.semantic_id],
+        }
+        elements = compiled.encode(plain)
+        if elements:
+            submodel["submodelElements"] = elements
+        submodels.append(submodel)
+        refs.append(reference(sm_id, "Submodel"))
+    shell = {
+        "modelType": "AssetAdministrationShell",
+        "id": f"urn:robopass:aas:{code}",
+        "idShort": "RobotPassport",
+        "assetInformation": {"assetKind": "Instance", "globalAssetId": asset_id(code)},
+        "submodels": refs,
+    }
+    return {"assetAdministrationShells": [shell], "submodels": submodels}
+
+
+def decode(doc: dict[str, Any]) -> Plain:
+    """AAS environment -> canonical plain data; raises `InvalidDocument` if parts are missing.
+
+    Submodels are matched by semantic id; the environment must hold one robot's shell.
+    """
+    errors: list[Violation] = []
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    for i, submodel in enumerate(doc.get("submodels") or ()):
+        keys = (submodel.get("semanticId") or {}).get("keys") or [{}]
+        semantic = keys[0].get("value")
+        if semantic in _BY_SEMANTIC:
+            found.setdefault(semantic, (i, submodel))
+    plain: Plain = {}
+    for compiled in _COMPILED:
+        i, submodel = found.get(compiled.spec.semantic_id, (-1, None))
+        if submodel is None:
+            errors.append(
+                Violation("/submodels", f"no submodel with semanticId {compiled.spec.semantic_id}")
+            )
+            continue
+        elements = submodel.get("submodelElements") or []
+        compiled.decode(elements, plain, f"/submodels/{i}/submodelElements", errors)
+    if errors:
+        raise InvalidDocument(NAME, errors)
+    return plain
+
+
+def _json_name(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _pointer(path: Any) -> str:
+    parts: list[str | int] = []
+    for segment in path.segments:
+        if hasattr(segment, "index"):
+            parts.append(segment.index)
+        else:
+            parts.append(_json_name(segment.name))
+    return pointer(parts)
+
+
+def validate(doc: Any) -> None:
+    """Check a document with aas-core3.0: JSON de-serialization, then every AAS constraint."""
+    try:
+        environment = jsonization.environment_from_jsonable(doc)
+    except jsonization.DeserializationException as exc:
+        raise InvalidDocument(NAME, [Violation(_pointer(exc.path), exc.cause)]) from None
+    violations = [Violation(_pointer(e.path), e.cause) for e in verification.verify(environment)]
+    if violations:
+        raise InvalidDocument(NAME, violations)
+
+
+def to_canonical(doc: dict[str, Any], *, check: bool = True) -> Passport:
+    if check:
+        validate(doc)
+    return from_plain(Passport, decode(doc))
+
+
+def from_canonical(passport: Passport) -> dict[str, Any]:
+    return encode(to_plain(passport))
+
+
+FORMAT = Format(NAME, tuple(rules()), validate, decode, encode)

@@ -1,0 +1,443 @@
+"""Compile specs of AAS submodel elements into encoders, decoders and field rules.
+
+A submodel is described as a tree: `Prop` binds one canonical leaf to a Property, `Lang`
+binds canonical leaves to the languages of a MultiLanguageProperty, `Group` is a
+SubmodelElementCollection (switching to a canonical object, a list or neither), and
+`Derived` writes a value the standard template expects but that is computed from others
+and never read back. The valueType comes from the canonical type hint, so the spec cannot
+contradict the model. Encoders write AAS V3.0 JSON (empty arrays omitted, values as
+strings); decoders read it back into canonical plain data and collect every problem with
+its JSON pointer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from schema.codec import format_datetime, parse_datetime
+
+from .errors import Violation
+from .mapping import FieldRule, Transform
+
+__all__ = ["Derived", "Group", "Lang", "Prop", "Submodel", "compile_submodel", "reference"]
+
+Plain = dict[str, Any]
+_ITEM = re.compile(r"\[\]|\.[A-Za-z]+<n>")
+
+
+@dataclass(frozen=True, slots=True)
+class Prop:
+    canon: str
+    id_short: str
+    semantic_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lang:
+    """A MultiLanguageProperty; `langs` maps a language tag to a canonical path."""
+
+    langs: Sequence[tuple[str, str]]
+    id_short: str
+    semantic_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A value computed from the canonical object for the template's sake; never read."""
+
+    id_short: str
+    value_type: str
+    compute: Callable[[Plain], str | None]
+    semantic_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A SubmodelElementCollection, or for a canonical list a SubmodelElementList.
+
+    `canon` None keeps the canonical object of the parent. For a list, `style` "list" makes
+    a SubmodelElementList of anonymous collections and "numbered" a collection of
+    collections named `<item>0`, `<item>1`, ... (the Time Series template's Records).
+    """
+
+    canon: str | None
+    id_short: str
+    children: Sequence[Any]
+    semantic_id: str | None = None
+    style: Literal["list", "numbered"] = "list"
+    item: str = "Item"
+
+
+@dataclass(frozen=True, slots=True)
+class Submodel:
+    id_short: str
+    semantic_id: str
+    children: Sequence[Any]
+    own: bool = False
+    """True for robopass's own submodels: elements without an id get one under this one."""
+
+
+def reference(value: str, kind: str = "GlobalReference") -> dict[str, Any]:
+    ref = "ModelReference" if kind == "Submodel" else "ExternalReference"
+    return {"type": ref, "keys": [{"type": kind, "value": value}]}
+
+
+# ---- value types ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Type:
+    xs: str
+    encode: Callable[[Any], str]
+    decode: Callable[[str], Any]
+
+
+def _as_float(text: str) -> float:
+    return float(text)
+
+
+def _as_datetime(text: str) -> str:
+    return format_datetime(parse_datetime(text))
+
+
+def _as_date(text: str) -> str:
+    return date.fromisoformat(text).isoformat()
+
+
+def _enum_type(kind: type[enum.Enum]) -> _Type:
+    members = kind.__members__
+
+    def decode(text: str) -> str:
+        if text not in members:
+            raise ValueError(f"{text!r} is not one of {', '.join(members)}")
+        return text
+
+    return _Type("xs:string", str, decode)
+
+
+def _value_type(hint: Any) -> _Type:
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _enum_type(hint)
+    if hint is datetime:
+        return _Type("xs:dateTime", str, _as_datetime)
+    if hint is date:
+        return _Type("xs:date", str, _as_date)
+    if hint is float:
+        return _Type("xs:double", repr, _as_float)
+    if hint is int:
+        return _Type("xs:long", str, int)
+    if hint is str:
+        return _Type("xs:string", str, str)
+    raise TypeError(f"no AAS value type for {hint!r}")
+
+
+# ---- canonical type hints -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Hint:
+    optional: bool
+    many: bool
+    inner: Any
+
+
+def _hint(cls: type, path: str) -> tuple[_Hint, type]:
+    """The hint of a dot path under `cls` and the class that holds its last field."""
+    hint = _Hint(False, False, cls)
+    holder = cls
+    for part in path.split("."):
+        holder = hint.inner
+        if not dataclasses.is_dataclass(holder) or part not in _names(holder):
+            raise TypeError(f"{getattr(holder, '__name__', holder)} has no field {part!r}")
+        raw = typing.get_type_hints(holder)[part]
+        optional = many = False
+        if typing.get_origin(raw) in (typing.Union, types.UnionType):
+            optional = True
+            raw = next(a for a in typing.get_args(raw) if a is not type(None))
+        if typing.get_origin(raw) is list:
+            many, raw = True, typing.get_args(raw)[0]
+        hint = _Hint(optional, many, raw)
+    return hint, holder
+
+
+def _names(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _get(obj: Plain, parts: list[str]) -> Any:
+    for part in parts:
+        obj = obj[part]
+    return obj
+
+
+def _put(obj: Plain, parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        obj = obj.setdefault(part, {})
+    obj[parts[-1]] = value
+
+
+# ---- compilation --------------------------------------------------------------------
+
+Encoder = Callable[[Plain], "dict[str, Any] | None"]
+Decoder = Callable[[dict[str, Any], Plain, str, list[Violation]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSubmodel:
+    spec: Submodel
+    encode: Callable[[Plain], list[dict[str, Any]]]
+    decode: Callable[[list[dict[str, Any]], Plain, str, list[Violation]], None]
+    rules: list[FieldRule]
+
+
+def compile_submodel(root: type, spec: Submodel) -> CompiledSubmodel:
+    rules: list[FieldRule] = []
+    base = spec.semantic_id if spec.own else None
+    enc, dec = _compile_children(root, spec.children, "", spec.id_short, base, rules)
+    return CompiledSubmodel(spec, enc, dec, rules)
+
+
+def _semantic(spec: Any, base: str | None, id_path: str) -> dict[str, Any] | None:
+    if spec.semantic_id:
+        return reference(spec.semantic_id)
+    return reference(f"{base}/{id_path}") if base else None
+
+
+def _compile_children(
+    cls: type, children: Sequence[Any], path: str, loc: str, base: str | None, rules: list
+) -> tuple[Callable[[Plain], list[dict[str, Any]]], Callable[..., None]]:
+    encoders: list[Encoder] = []
+    decoders: list[tuple[str, Decoder]] = []
+    for spec in children:
+        id_path = f"{loc.split('.', 1)[1]}.{spec.id_short}" if "." in loc else spec.id_short
+        semantic = _semantic(spec, base, _ITEM.sub("", id_path).replace(".", "/"))
+        where = f"{loc}.{spec.id_short}"
+        if isinstance(spec, Derived):
+            encoders.append(_derived(spec, semantic))
+        elif isinstance(spec, Prop):
+            enc, dec = _prop(cls, spec, semantic, path, where, rules)
+            encoders.append(enc)
+            decoders.append((spec.id_short, dec))
+        elif isinstance(spec, Lang):
+            enc, dec = _lang(cls, spec, semantic, path, where, rules)
+            encoders.append(enc)
+            decoders.append((spec.id_short, dec))
+        else:
+            enc, dec = _group(cls, spec, semantic, path, where, base, rules)
+            encoders.append(enc)
+            decoders.append((spec.id_short, dec))
+    return _run_encoders(encoders), _run_decoders(decoders)
+
+
+def _run_encoders(encoders: list[Encoder]) -> Callable[[Plain], list[dict[str, Any]]]:
+    def encode(obj: Plain) -> list[dict[str, Any]]:
+        out = []
+        for enc in encoders:
+            element = enc(obj)
+            if element is not None:
+                out.append(element)
+        return out
+
+    return encode
+
+
+def _run_decoders(decoders: list[tuple[str, Decoder]]) -> Callable[..., None]:
+    def decode(elements: list[dict[str, Any]], obj: Plain, at: str, errors: list) -> None:
+        index: dict[str, tuple[int, dict[str, Any]]] = {}
+        for i, element in enumerate(elements):
+            id_short = element.get("idShort")
+            if isinstance(id_short, str):
+                index[id_short] = (i, element)
+        for id_short, dec in decoders:
+            i, element = index.get(id_short, (-1, None))
+            dec(element, obj, f"{at}/{i}" if element is not None else at, errors)
+
+    return decode
+
+
+def _missing(at: str, id_short: str) -> Violation:
+    return Violation(at, f"missing required element {id_short!r}")
+
+
+def _derived(spec: Derived, semantic: dict[str, Any] | None) -> Encoder:
+    head = {"modelType": "Property", "idShort": spec.id_short}
+    if semantic:
+        head["semanticId"] = semantic
+    head["valueType"] = spec.value_type
+
+    def encode(obj: Plain) -> dict[str, Any] | None:
+        value = spec.compute(obj)
+        return None if value is None else {**head, "value": value}
+
+    return encode
+
+
+def _prop(cls: type, spec: Prop, semantic: Any, path: str, where: str, rules: list):
+    hint, _ = _hint(cls, spec.canon)
+    vt = _value_type(hint.inner)
+    parts = spec.canon.split(".")
+    rules.append(FieldRule(path + spec.canon, where, Transform(f"Property {vt.xs}")))
+    head: dict[str, Any] = {"modelType": "Property", "idShort": spec.id_short}
+    if semantic:
+        head["semanticId"] = semantic
+    head["valueType"] = vt.xs
+    to_text, from_text = vt.encode, vt.decode
+
+    def encode(obj: Plain) -> dict[str, Any] | None:
+        value = _get(obj, parts)
+        return None if value is None else {**head, "value": to_text(value)}
+
+    def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
+        if element is None:
+            if not hint.optional:
+                errors.append(_missing(at, spec.id_short))
+            _put(obj, parts, None)
+            return
+        text = element.get("value")
+        if text is None:
+            if not hint.optional:
+                errors.append(Violation(at, f"{spec.id_short!r} has no value"))
+            _put(obj, parts, None)
+            return
+        try:
+            _put(obj, parts, from_text(text))
+        except (TypeError, ValueError) as exc:
+            errors.append(Violation(f"{at}/value", f"not a {vt.xs}: {exc}"))
+
+    return encode, decode
+
+
+def _lang(cls: type, spec: Lang, semantic: Any, path: str, where: str, rules: list):
+    bound = []
+    for tag, canon in spec.langs:
+        hint, _ = _hint(cls, canon)
+        bound.append((tag, canon.split("."), hint.optional))
+        rules.append(
+            FieldRule(path + canon, f"{where}@{tag}", Transform(f"MultiLanguageProperty [{tag}]"))
+        )
+    head: dict[str, Any] = {"modelType": "MultiLanguageProperty", "idShort": spec.id_short}
+    if semantic:
+        head["semanticId"] = semantic
+
+    def encode(obj: Plain) -> dict[str, Any] | None:
+        texts = []
+        for tag, parts, _ in bound:
+            text = _get(obj, parts)
+            if text is not None:
+                texts.append({"language": tag, "text": text})
+        return {**head, "value": texts} if texts else None
+
+    def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
+        texts = {}
+        for item in (element or {}).get("value") or ():
+            texts.setdefault(item.get("language"), item.get("text"))
+        for tag, parts, optional in bound:
+            text = texts.get(tag)
+            if text is None and not optional:
+                errors.append(Violation(at, f"{spec.id_short!r} has no text in {tag!r}"))
+            _put(obj, parts, text)
+
+    return encode, decode
+
+
+def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, rules: list):
+    if spec.canon is None:
+        hint, inner, sub_path = _Hint(False, False, cls), cls, path
+        parts: list[str] = []
+    else:
+        hint, _ = _hint(cls, spec.canon)
+        inner, sub_path, parts = hint.inner, f"{path}{spec.canon}.", spec.canon.split(".")
+    item_loc = where + ("[]" if spec.style == "list" else f".{spec.item}<n>")
+    enc_children, dec_children = _compile_children(
+        inner, spec.children, sub_path, item_loc if hint.many else where, base, rules
+    )
+    head: dict[str, Any] = {"idShort": spec.id_short}
+    if semantic:
+        head["semanticId"] = semantic
+
+    def collection(obj: Plain, id_short: str | None = None) -> dict[str, Any]:
+        element: dict[str, Any] = {"modelType": "SubmodelElementCollection"}
+        if id_short:
+            element["idShort"] = id_short
+        value = enc_children(obj)
+        if value:
+            element["value"] = value
+        return element
+
+    if not hint.many:
+        single_head = {"modelType": "SubmodelElementCollection", **head}
+
+        def encode(obj: Plain) -> dict[str, Any] | None:
+            target = _get(obj, parts) if parts else obj
+            if target is None:
+                return None
+            value = enc_children(target)
+            return {**single_head, "value": value} if value else dict(single_head)
+
+        def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
+            if element is None:
+                if hint.optional:
+                    _put(obj, parts, None)
+                    return
+                errors.append(_missing(at, spec.id_short))
+                element = {}
+            target = obj
+            if parts:
+                existing = _get_or_none(obj, parts)
+                target = existing if isinstance(existing, dict) else {}
+                _put(obj, parts, target)
+            dec_children(element.get("value") or [], target, f"{at}/value", errors)
+
+        return encode, decode
+
+    if spec.style == "list":
+        list_head = {
+            "modelType": "SubmodelElementList",
+            **head,
+            "typeValueListElement": "SubmodelElementCollection",
+        }
+
+        def encode_list(obj: Plain) -> dict[str, Any]:
+            items = [collection(item) for item in _get(obj, parts)]
+            return {**list_head, "value": items} if items else dict(list_head)
+
+        encode = encode_list
+    else:
+        numbered_head = {"modelType": "SubmodelElementCollection", **head}
+        name = spec.item
+
+        def encode_numbered(obj: Plain) -> dict[str, Any]:
+            items = [collection(item, f"{name}{i}") for i, item in enumerate(_get(obj, parts))]
+            return {**numbered_head, "value": items} if items else dict(numbered_head)
+
+        encode = encode_numbered
+
+    def decode_many(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
+        if element is None:
+            errors.append(_missing(at, spec.id_short))
+            _put(obj, parts, [])
+            return
+        items = []
+        for i, item in enumerate(element.get("value") or ()):
+            out: Plain = {}
+            dec_children(item.get("value") or [], out, f"{at}/value/{i}/value", errors)
+            items.append(out)
+        _put(obj, parts, items)
+
+    return encode, decode_many
+
+
+def _get_or_none(obj: Plain, parts: list[str]) -> Any:
+    for part in parts:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
