@@ -35,6 +35,20 @@ class RequestContext:
     policy: PolicySet | None = None
     request: Any = None
 
+    def may_filter_by_owner(self, owner: str) -> bool:
+        """Owner names are PERSONAL: a caller may list by owner only its own robots.
+
+        Otherwise the filter would answer "which robots does this person own"
+        to a caller who may not see owners at all.
+        """
+        if self.policy is None:
+            return True
+        own = self.principal.organisation
+        return (
+            own is not None
+            and " ".join(own.split()).casefold() == " ".join(owner.split()).casefold()
+        )
+
     def view(self, record: RobotRecord) -> Container[str]:
         """The mask for this caller and robot; the policy set caches it per class of caller."""
         if self.policy is None:

@@ -89,3 +89,21 @@ def test_token_command_prints_a_token_the_gateway_accepts(served, tmp_path, caps
     code = owned_robot(tmp_path)
     assert ask(served, code, token).status_code == 200
     assert main(["token", "nobody", "--data-dir", str(tmp_path / "data")]) == 2
+
+
+def test_owner_filter_answers_only_the_owner_itself(served, tmp_path):
+    query = """query ($o: String) { robots(first: 5, filter: {owner: $o}) { totalCount } }"""
+
+    def count(token: str | None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        body = {"query": query, "variables": {"o": OWNER}}
+        return httpx.post(f"{served}/graphql", json=body, headers=headers)
+
+    anonymous = count(None).json()
+    assert anonymous["data"] is None
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
+    assert "totalCount" not in str(anonymous["data"])
+    buyer = count(token_for("used-robot-buyer", served, tmp_path)).json()
+    assert buyer["data"] is None
+    owner = count(token_for("fleet-owner", served, tmp_path)).json()
+    assert owner["data"]["robots"]["totalCount"] >= 1

@@ -13,6 +13,10 @@ class PassportContext(Protocol):
 
     source: PassportSource
 
+    def may_filter_by_owner(self, owner: str) -> bool:
+        """Whether this caller may list robots by their current owner."""
+        ...
+
     def view(self, record: RobotRecord) -> Container[str]:
         """The canonical paths of this robot the caller may see: computed once per robot."""
         ...

@@ -11,7 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
-from .objects import graphql_enum
+from .objects import field_denied, graphql_enum
 from .robot import (
     ROBOT_CODE,
     CodeSegment,
@@ -94,6 +94,8 @@ class Query:
     ) -> RobotConnection:
         check_first(first, MAX_PAGE)
         where = RobotFilter(**vars(filter)) if filter else RobotFilter()
+        if where.owner is not None and not info.context.may_filter_by_owner(where.owner):
+            raise field_denied("ownership.owner")
         try:
             page = await info.context.source.robots(where, first, after)
         except CursorError as exc:
