@@ -12,7 +12,15 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from policies import TokenError, TokenVerifier, TrustedIssuer, www_authenticate
+from policies import (
+    PUBLIC,
+    InvalidToken,
+    Principal,
+    TokenError,
+    TokenVerifier,
+    TrustedIssuer,
+    www_authenticate,
+)
 from policies.authserver import DEFAULT_AUDIENCE, signing_key
 
 
@@ -46,10 +54,8 @@ class Authenticated:
             scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    async def _principal(self, header: str | None):
+    async def _principal(self, header: str | None) -> Principal:
         if self.verifier is None:
-            from policies import PUBLIC, InvalidToken
-
             if header is not None:
                 raise InvalidToken("this gateway trusts no token issuer")
             return PUBLIC

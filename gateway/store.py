@@ -26,6 +26,7 @@ from schema.events import (
     EventError,
     EventType,
     apply,
+    canonical_json,
     chain,
     fold,
     verify,
@@ -112,7 +113,7 @@ def decode_cursor(kind: str, cursor: str) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return canonical_json(value).decode()
 
 
 class RegistryStore:
@@ -286,10 +287,6 @@ class RegistryStore:
         with self._lock:
             row = self._db.execute("SELECT snapshot FROM robots WHERE code = ?", (code,)).fetchone()
         return from_plain(Passport, orjson.loads(row[0])) if row else None
-
-    def passport_as_of(self, code: str, moment: datetime) -> Passport | None:
-        """The passport as it stood at `moment`: the fold of the events up to then."""
-        return fold(self.events(code), until=moment)
 
     def record(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
         """The passport with its version, now or as it stood at `as_of`."""

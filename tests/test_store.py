@@ -158,8 +158,10 @@ def test_as_of(store, fleet):
     events = max(fleet, key=len)
     code = events[0].code
     moment = events[len(events) // 2].at
-    assert store.passport_as_of(code, moment) == fold(events, until=moment)
-    assert store.passport_as_of(code, events[0].at - timedelta(seconds=1)) is None
+    past = store.record(code, moment)
+    assert past.passport == fold(events, until=moment)
+    assert past.head.sequence == max(e.sequence for e in events if e.at <= moment)
+    assert store.record(code, events[0].at - timedelta(seconds=1)) is None
 
 
 def test_graphql_pages_through_10000_robots_without_duplicate_or_gap(tmp_path, fleet):
