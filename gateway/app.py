@@ -20,6 +20,7 @@ from schema.graphql.query import build_schema
 from schema.source import PassportSource, RobotRecord
 
 from .auth import Authenticated
+from .export import export_document
 
 
 @dataclass(slots=True)
@@ -56,6 +57,11 @@ class RequestContext:
         passport = record.passport
         relationship = relationship_of(self.principal, passport)
         return self.policy.decide(self.principal, relationship, passport.code[:2]).mask
+
+    def export(self, record: RobotRecord, fmt: str) -> Any:
+        """The robot in format `fmt`, redacted by this caller's mask."""
+        mask = self.view(record)
+        return export_document(record.passport, fmt, None if mask is EVERYTHING else mask)
 
 
 class PassportGraphQL(GraphQL):

@@ -10,6 +10,7 @@ rendered from the view.
 from __future__ import annotations
 
 import copy
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -50,12 +51,12 @@ def mask_for(classes: frozenset[DataClass]) -> VisibilityMask:
 NOTHING = mask_for(frozenset())
 
 
-def redact(plain: dict[str, Any], mask: VisibilityMask) -> dict[str, Any]:
+def redact(plain: dict[str, Any], mask: Container[str]) -> dict[str, Any]:
     """A copy of a canonical plain passport without any path the mask does not show."""
     return _redact(plain, "", mask)
 
 
-def _redact(node: dict[str, Any], prefix: str, mask: VisibilityMask) -> dict[str, Any]:
+def _redact(node: dict[str, Any], prefix: str, mask: Container[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in node.items():
         path = prefix + key

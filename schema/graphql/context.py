@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Container
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..source import PassportSource, RobotRecord
 
@@ -19,4 +19,8 @@ class PassportContext(Protocol):
 
     def view(self, record: RobotRecord) -> Container[str]:
         """The canonical paths of this robot the caller may see: computed once per robot."""
+        ...
+
+    def export(self, record: RobotRecord, fmt: str) -> Any:
+        """The robot in an export format (`canonical`, `cn-miit`, `aas`, `untp-dpp`), masked."""
         ...
