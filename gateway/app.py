@@ -8,19 +8,25 @@ from importlib import resources
 from typing import Any
 
 import orjson
+from graphql import ExecutionResult
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
+from adapters.errors import InvalidDocument
+from adapters.translate import translate
 from policies import PUBLIC, PolicySet, Principal, TokenVerifier, relationship_of
-from schema.graphql.objects import EVERYTHING
+from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
+from schema.graphql.objects import DENIED_CODE, EVERYTHING
 from schema.graphql.query import build_schema
 from schema.source import PassportSource, RobotRecord
 
 from .auth import Authenticated
 from .export import export_document
+
+ON_DENIED = ("null", "reject")
 
 
 @dataclass(slots=True)
@@ -63,22 +69,57 @@ class RequestContext:
         mask = self.view(record)
         return export_document(record.passport, fmt, None if mask is EVERYTHING else mask)
 
+    def translate(self, document: Any, source: str, target: str) -> TranslationResult:
+        """Translation discloses nothing stored: it only converts what the caller sent."""
+        try:
+            result = translate(document, source, target)
+        except InvalidDocument as exc:
+            violations = [(v.pointer or "/", v.message) for v in exc.violations]
+            raise invalid_document(exc.format, violations) from None
+        losses = [
+            Loss(path=e.path, kind=LossKind(e.kind.value), reason=e.reason, count=e.count)
+            for e in result.report.entries()
+        ]
+        return TranslationResult(output=result.output, lossless=not losses, losses=losses)
+
 
 class PassportGraphQL(GraphQL):
-    """Strawberry's ASGI app with our context and the offline console for browsers."""
+    """Strawberry's ASGI app with our context and the offline console for browsers.
+
+    `on_denied` "null" answers a denied field with null and an error; "reject"
+    fails the whole operation instead. A caller may ask for the stricter mode
+    per request with the header `Robopass-On-Denied: reject`, never the looser.
+    """
 
     def __init__(
-        self, source: PassportSource, policy: PolicySet | None, *, example_code: str | None = None
+        self,
+        source: PassportSource,
+        policy: PolicySet | None,
+        *,
+        example_code: str | None = None,
+        on_denied: str = "null",
     ) -> None:
+        if on_denied not in ON_DENIED:
+            raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
         super().__init__(build_schema(), graphql_ide="graphiql")
         self.source = source
         self.policy = policy
+        self.on_denied = on_denied
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
         self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
         return RequestContext(self.source, principal, self.policy, request)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        if result.data is not None and _denied(result) and self._rejects(request):
+            result = ExecutionResult(data=None, errors=result.errors)
+        return await super().process_result(request, result)
+
+    def _rejects(self, request: Request) -> bool:
+        asked = request.headers.get("robopass-on-denied", "").strip().lower()
+        return self.on_denied == "reject" or asked == "reject"
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         return HTMLResponse(self.console)
@@ -91,6 +132,10 @@ class PassportGraphQL(GraphQL):
         return orjson.dumps(data)
 
 
+def _denied(result: ExecutionResult) -> bool:
+    return any((e.extensions or {}).get("code") == DENIED_CODE for e in result.errors or ())
+
+
 def create_app(
     source: PassportSource,
     *,
@@ -99,13 +144,15 @@ def create_app(
     mounts: Sequence[Mount] = (),
     example_code: str | None = None,
     ready: Any = None,
+    on_denied: str = "null",
 ) -> Starlette:
     """The gateway app over one passport source.
 
     `policy` None serves every field to everyone (say so explicitly); without a
     `verifier` every request is the public principal and any token is refused.
     `mounts` adds sub-applications such as the demo authorization server;
-    `ready` is an async check for /readyz.
+    `ready` is an async check for /readyz; `on_denied` is "null" (a denied field is
+    null with an error) or "reject" (the whole operation fails).
     """
 
     async def healthz(request: Request) -> Response:
@@ -119,7 +166,8 @@ def create_app(
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    graphql = Authenticated(PassportGraphQL(source, policy, example_code=example_code), verifier)
+    endpoint = PassportGraphQL(source, policy, example_code=example_code, on_denied=on_denied)
+    graphql = Authenticated(endpoint, verifier)
     return Starlette(
         routes=[
             Route("/healthz", healthz),

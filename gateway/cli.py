@@ -85,6 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         verifier=TokenVerifier([demo_issuer(issuer, data_dir)]),
         mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
         example_code=example,
+        on_denied=args.on_denied,
     )
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
@@ -147,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default=env("ROBOPASS_DATA_DIR", str(default_data_dir())))
     serve.add_argument("--robots", type=int, default=DEFAULT_ROBOTS, help="seeded on first run")
     serve.add_argument("--log-level", default=env("ROBOPASS_LOG_LEVEL", "info"))
+    serve.add_argument(
+        "--on-denied",
+        choices=("null", "reject"),
+        default=env("ROBOPASS_ON_DENIED", "null"),
+        help="a field the caller may not see: null with an error, or reject the operation",
+    )
     serve.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help="print an access token of a demo client")
