@@ -24,6 +24,8 @@ from .credentials import ENVELOPE_TYPE, ROBOT_ID_PREFIX, UNTP, VC_CONTEXT
 __all__ = ["ALGORITHMS", "InvalidCredential", "UnreadableJWKS", "VerifiedCredential", "verify"]
 
 ALGORITHMS = ("ES256", "EdDSA")
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+"""A whole robot life in AAS runs to hundreds of kilobytes; joserfc's default is 128 kB."""
 
 
 class InvalidCredential(ValueError):
@@ -73,7 +75,7 @@ def verify(token: str | bytes, keys: KeySet, now: datetime | None = None) -> Ver
     kid = _check_header(header)
     key = _find_key(keys, kid)
     try:
-        verified = jws.deserialize_compact(text, key, algorithms=[header["alg"]])
+        verified = jws.deserialize_compact(text, key, registry=_registry(header["alg"]))
     except BadSignatureError:
         raise InvalidCredential(
             "signature",
@@ -84,6 +86,12 @@ def verify(token: str | bytes, keys: KeySet, now: datetime | None = None) -> Ver
         raise InvalidCredential("signature", f"the signature cannot be checked: {exc}") from None
     claims = _json_object(verified.payload, "payload")
     return _check_claims(claims, kid, now or datetime.now(UTC))
+
+
+def _registry(alg: str) -> jws.JWSRegistry:
+    registry = jws.JWSRegistry(algorithms=[alg])
+    registry.max_payload_length = MAX_PAYLOAD_BYTES
+    return registry
 
 
 def _json_part(part: str, name: str) -> dict[str, Any]:
