@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,3 +137,27 @@ def test_bad_requests_get_clear_errors(server):
 
     post = httpx.post(f"{server.base}/robots/{server.code}/export/canonical")
     assert post.status_code == 405
+
+
+def test_a_gateway_without_a_key_serves_plain_downloads_only(store):
+    from gateway.app import create_app
+    from gateway.local import LocalSource
+
+    code = store.codes(limit=1)[0]
+    app = create_app(LocalSource(store), policy=None)
+
+    async def fetch() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [
+                await client.get(f"/robots/{code}/export/canonical"),
+                await client.get(f"/robots/{code}/export/canonical?signed=true"),
+                await client.get("/.well-known/jwks.json"),
+            ]
+
+    plain, signed, jwks = asyncio.run(fetch())
+    assert plain.status_code == 200
+    assert plain.json()["ownership"], "policy=None is the full view"
+    assert signed.status_code == 501
+    assert error_of(signed)["extensions"]["code"] == "NOT_SUPPORTED"
+    assert jwks.status_code == 404
