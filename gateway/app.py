@@ -24,6 +24,8 @@ from schema.graphql.query import build_schema
 from schema.source import PassportSource, RobotRecord
 
 from .auth import Authenticated
+from .credentials import RegistrySigner
+from .downloads import download_routes
 from .export import export_document
 
 ON_DENIED = ("null", "reject")
@@ -145,6 +147,7 @@ def create_app(
     example_code: str | None = None,
     ready: Any = None,
     on_denied: str = "null",
+    signer: RegistrySigner | None = None,
 ) -> Starlette:
     """The gateway app over one passport source.
 
@@ -152,7 +155,9 @@ def create_app(
     `verifier` every request is the public principal and any token is refused.
     `mounts` adds sub-applications such as the demo authorization server;
     `ready` is an async check for /readyz; `on_denied` is "null" (a denied field is
-    null with an error) or "reject" (the whole operation fails).
+    null with an error) or "reject" (the whole operation fails). With a `signer`,
+    exports can be downloaded signed and its public keys are served at
+    /.well-known/jwks.json.
     """
 
     async def healthz(request: Request) -> Response:
@@ -166,6 +171,10 @@ def create_app(
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    def context(request: Request) -> RequestContext:
+        principal = request.scope.get("state", {}).get("principal", PUBLIC)
+        return RequestContext(source, principal, policy, request)
+
     endpoint = PassportGraphQL(source, policy, example_code=example_code, on_denied=on_denied)
     graphql = Authenticated(endpoint, verifier)
     return Starlette(
@@ -173,6 +182,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *download_routes(context, verifier, signer),
             *mounts,
         ]
     )

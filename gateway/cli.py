@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .auth import demo_issuer
+    from .credentials import RegistrySigner
     from .local import LocalSource
 
     data_dir = Path(args.data_dir).expanduser()
@@ -86,6 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
         example_code=example,
         on_denied=args.on_denied,
+        signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), store.registry),
     )
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
@@ -176,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--db", required=True)
     verify_cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
     verify_cmd.set_defaults(func=cmd_verify)
+
+    from .credential_cli import register as add_credential_commands
+
+    add_credential_commands(sub)
     return parser
 
 
