@@ -21,6 +21,7 @@ from schema.source import PassportSource, RobotRecord
 
 from .auth import Authenticated
 from .export import export_document
+from .report import DemoSignIn, report_routes
 
 
 @dataclass(slots=True)
@@ -99,14 +100,19 @@ def create_app(
     mounts: Sequence[Mount] = (),
     example_code: str | None = None,
     ready: Any = None,
+    sign_in: DemoSignIn | None = None,
 ) -> Starlette:
     """The gateway app over one passport source.
 
     `policy` None serves every field to everyone (say so explicitly); without a
     `verifier` every request is the public principal and any token is refused.
     `mounts` adds sub-applications such as the demo authorization server;
-    `ready` is an async check for /readyz.
+    `ready` is an async check for /readyz. The report pages (`/`, `/robots/{code}`)
+    apply the same masks as GraphQL; `sign_in` offers demo parties to act as.
     """
+
+    def view(principal: Principal, record: RobotRecord) -> Container[str]:
+        return RequestContext(source, principal, policy).view(record)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -125,6 +131,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *report_routes(source, view, verifier, sign_in),
             *mounts,
         ]
     )

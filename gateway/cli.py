@@ -68,6 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .auth import demo_issuer
     from .local import LocalSource
+    from .report import demo_sign_in
 
     data_dir = Path(args.data_dir).expanduser()
     db = args.db or str(data_dir / "demo-cn.db")
@@ -85,10 +86,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         verifier=TokenVerifier([demo_issuer(issuer, data_dir)]),
         mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
         example_code=example,
+        sign_in=demo_sign_in(data_dir, issuer),
     )
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
     print(f"GraphQL and console: {url}")
+    print(f"History report: http://{args.host}:{args.port}/")
     print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
     if example:
         fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"
