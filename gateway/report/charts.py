@@ -77,7 +77,7 @@ def line_chart(
         raise ValueError(f"empty value range {lo}..{hi}")
     x, y = time_scale(t0, t1), value_scale(lo, hi)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'class="chart" id="{chart_id}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
