@@ -13,7 +13,7 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -96,6 +96,12 @@ class Page:
     lang: str
     viewer: Viewer
     path: str
+    query: tuple[tuple[str, str], ...] = ()
+
+    def in_language(self, lang: str) -> str:
+        """This page's URL in `lang`: the same query, `lang` replaced."""
+        kept = [(k, v) for k, v in self.query if k != "lang"]
+        return f"{self.path}?{urlencode([*kept, ('lang', lang)])}"
 
 
 class ReportSite:
@@ -132,7 +138,8 @@ class ReportSite:
             request.cookies.get(LANG_COOKIE),
             request.headers.get("accept-language"),
         )
-        return Page(lang, await viewer_of(request, self.verifier), request.url.path)
+        viewer = await viewer_of(request, self.verifier)
+        return Page(lang, viewer, request.url.path, tuple(request.query_params.multi_items()))
 
     def _render(
         self, request: Request, page: Page, name: str, status: int = 200, **content: Any
