@@ -205,7 +205,10 @@ def test_owner_signs_in_and_sees_what_graphql_gives_it(served, context, tmp_path
     token = issue_token("fleet-owner", tmp_path / "data", f"{served}/auth")
     owned = graphql(served, OWNED, {"owner": OWNER}, token)["data"]["robots"]["edges"]
     assert owned, "the demo fleet owner owns robots"
-    code = max(owned, key=lambda e: len(e["node"]["conditionHistory"]))["node"]["code"]
+    richest = max(
+        owned, key=lambda e: (bool(e["node"]["incidents"]), len(e["node"]["conditionHistory"]))
+    )
+    code = richest["node"]["code"]
 
     page = context.new_page()
     page.goto(f"{served}/robots/{code}")

@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from policies import Principal, TokenVerifier
 from schema.code import RobotCode, RobotCodeError
-from schema.events import Event, EventType
+from schema.events import ChainReport, Event, EventType, verify
 from schema.source import PassportSource, RobotFilter, RobotRecord
 
 from .charts import line_chart
@@ -203,8 +203,14 @@ class ReportSite:
         if record is None:
             return self._render(request, page, "missing.html", status=404, code=code)
         mask = self.view(page.viewer.principal, record)
-        events = await self._events(code) if discloses(EventType.SOFTWARE_UPDATED, mask) else []
-        report = build_report(record, events, await self.source.integrity(code), mask)
+        if discloses(EventType.SOFTWARE_UPDATED, mask):
+            # The log is read anyway for the software updates: check its chain from
+            # that read rather than having the source read and hash it a second time.
+            events = await self._events(code)
+            chain: ChainReport | None = verify(events)
+        else:
+            events, chain = [], await self.source.integrity(code)
+        report = build_report(record, events, chain, mask)
         t = translator(page.lang)
         charts = [(chart, chart_markup(chart, t)) for chart in report.charts]
         return self._render(
