@@ -229,6 +229,9 @@ def test_owner_signs_in_and_sees_what_graphql_gives_it(served, context, tmp_path
     hours = page.locator('[data-field="operating_hours"] dd').inner_text()
     assert hours == f"{robot['condition']['operatingHours']:,.1f} h"
 
+    findings = page.locator('[data-kind="incident"] [data-restricted="incidents.findings"]')
+    assert findings.count() == len(robot["incidents"]), "findings stay restricted for owners"
+
     history = robot["conditionHistory"]
     assert history
     for chart, series_count in (("battery", 1), ("wear", 2), ("precision", 1)):
