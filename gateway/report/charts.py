@@ -7,7 +7,7 @@ stylesheet too; each series is one polyline with a dot on every measurement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
 
@@ -29,7 +29,7 @@ def value_range(values: Sequence[float]) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def time_scale(t0: datetime, t1: datetime):
+def time_scale(t0: datetime, t1: datetime) -> Callable[[datetime], float]:
     """Map a time to an x coordinate; a single moment sits in the middle."""
     span = (t1 - t0).total_seconds()
 
@@ -41,14 +41,16 @@ def time_scale(t0: datetime, t1: datetime):
     return x
 
 
-def value_scale(lo: float, hi: float):
+def value_scale(lo: float, hi: float) -> Callable[[float], float]:
     def y(value: float) -> float:
         return TOP + (hi - value) / (hi - lo) * PLOT_H
 
     return y
 
 
-def polyline_points(series: Series, x, y) -> str:
+def polyline_points(
+    series: Series, x: Callable[[datetime], float], y: Callable[[float], float]
+) -> str:
     return " ".join(f"{x(p.at):.1f},{y(p.value):.1f}" for p in series.points)
 
 

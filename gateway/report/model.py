@@ -9,7 +9,7 @@ canonical path, so no template can show it by mistake.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from functools import cache
@@ -21,7 +21,7 @@ from schema.fields import field_classes
 from schema.passport import MaintenanceKind, Passport
 from schema.source import RobotRecord
 
-EXPORT_FORMATS = ("canonical", "cn-miit", "aas", "untp-dpp")
+from ..export import EXPORT_FORMATS
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +196,7 @@ def _all_in(mask: Container[str], *paths: str) -> bool:
     return all(path in mask for path in paths)
 
 
-def _gated(mask: Container[str], paths: Sequence[str], compute: Any) -> Any:
+def _gated(mask: Container[str], paths: Sequence[str], compute: Callable[[], Any]) -> Any:
     """`compute()` when every path is visible, else `Restricted` naming the first hidden one."""
     hidden = next((path for path in paths if path not in mask), None)
     return compute() if hidden is None else Restricted(hidden)
