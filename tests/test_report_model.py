@@ -22,6 +22,7 @@ from gateway.report.model import (
     has_restricted,
 )
 from policies import mask_for
+from schema.code import RobotCategory
 from schema.events import EventType, fold
 from schema.graphql.objects import EVERYTHING
 from schema.passport import (
@@ -187,6 +188,7 @@ def test_both_languages_have_every_message():
         Scenario,
         OwnerKind,
     ]
+    assert {f"e.{c.name}" for c in RobotCategory} <= set(EN), "the model segment's meaning"
     for enum in enums:
         for member in enum:
             assert f"e.{member.value}" in EN, member
