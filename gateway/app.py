@@ -27,6 +27,8 @@ from .auth import Authenticated
 from .credentials import RegistrySigner
 from .downloads import download_routes
 from .export import export_document
+from .report import DemoSignIn, report_routes
+from .report.session import viewer_of
 
 ON_DENIED = ("null", "reject")
 
@@ -148,6 +150,7 @@ def create_app(
     ready: Any = None,
     on_denied: str = "null",
     signer: RegistrySigner | None = None,
+    sign_in: DemoSignIn | None = None,
 ) -> Starlette:
     """The gateway app over one passport source.
 
@@ -158,7 +161,12 @@ def create_app(
     null with an error) or "reject" (the whole operation fails). With a `signer`,
     exports can be downloaded signed and its public keys are served at
     /.well-known/jwks.json.
+    The report pages (`/`, `/robots/{code}`) apply the same masks as GraphQL;
+    `sign_in` offers demo parties to act as.
     """
+
+    def view(principal: Principal, record: RobotRecord) -> Container[str]:
+        return RequestContext(source, principal, policy).view(record)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -171,8 +179,15 @@ def create_app(
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    def context(request: Request) -> RequestContext:
+    async def context(request: Request) -> RequestContext:
+        """The bearer token's principal, else a signed-in person's (the report's cookie).
+
+        Only GET routes take the cookie: it is SameSite=Strict, and GraphQL, which
+        accepts POST, stays bearer-only.
+        """
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
+        if principal.is_public and "authorization" not in request.headers:
+            principal = (await viewer_of(request, verifier)).principal
         return RequestContext(source, principal, policy, request)
 
     endpoint = PassportGraphQL(source, policy, example_code=example_code, on_denied=on_denied)
@@ -183,6 +198,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *download_routes(context, verifier, signer),
+            *report_routes(source, view, verifier, sign_in),
             *mounts,
         ]
     )

@@ -69,6 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .auth import demo_issuer
     from .credentials import RegistrySigner
     from .local import LocalSource
+    from .report import demo_sign_in
 
     data_dir = Path(args.data_dir).expanduser()
     db = args.db or str(data_dir / "demo-cn.db")
@@ -88,10 +89,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         example_code=example,
         on_denied=args.on_denied,
         signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), store.registry),
+        sign_in=demo_sign_in(data_dir, issuer),
     )
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
     print(f"GraphQL and console: {url}")
+    print(f"History report: http://{args.host}:{args.port}/")
     print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
     if example:
         fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"

@@ -9,7 +9,7 @@ A response is one caller's view: it is never stored by shared caches.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -35,7 +35,7 @@ FALSE = frozenset({"false", "0", "no"})
 
 
 def download_routes(
-    context: Callable[[Request], RequestContext],
+    context: Callable[[Request], Awaitable[RequestContext]],
     verifier: TokenVerifier | None,
     signer: RegistrySigner | None,
 ) -> list[Route]:
@@ -65,7 +65,7 @@ class ExportDownload:
     """ASGI endpoint: one robot in one format, as the caller may see it."""
 
     def __init__(
-        self, context: Callable[[Request], RequestContext], signer: RegistrySigner | None
+        self, context: Callable[[Request], Awaitable[RequestContext]], signer: RegistrySigner | None
     ) -> None:
         self.context = context
         self.signer = signer
@@ -92,12 +92,12 @@ class ExportDownload:
             return _error(400, "BAD_USER_INPUT", "signed must be true or false")
         if signed and self.signer is None:
             return _error(501, "NOT_SUPPORTED", "this gateway has no signing key")
-        context = self.context(request)
+        context = await self.context(request)
         record = await context.source.robot(code)
         if record is None:
             return _error(404, "NOT_FOUND", f"no robot {code}")
         document = context.export(record, fmt)
-        headers = {"Cache-Control": "private, no-store", "Vary": "Authorization, Accept"}
+        headers = {"Cache-Control": "private, no-store", "Vary": "Authorization, Cookie, Accept"}
         if signed and self.signer is not None:
             headers["Content-Disposition"] = f'attachment; filename="{code}.{fmt}.vc.jwt"'
             token = issue(document, fmt, code, self.signer)

@@ -99,6 +99,17 @@ def test_a_token_widens_the_view(server):
     assert "maintenance" in buyer, "due diligence sees the service history"
 
 
+def test_a_signed_in_person_downloads_what_the_report_shows_them(server):
+    token = robopass(
+        "token", "used-robot-buyer", "--port", server.base.rsplit(":", 1)[1],
+        "--data-dir", server.data_dir,
+    )  # fmt: skip
+    cookie = {"robopass_session": token.stdout.strip()}
+    assert "maintenance" in server.download("canonical", cookies=cookie).json()
+    forged = server.download("canonical", cookies={"robopass_session": "forged"})
+    assert forged.status_code == 200 and "maintenance" not in forged.json()
+
+
 def test_bad_token_is_401_and_discloses_nothing(server):
     response = server.download("canonical", headers={"authorization": "Bearer not.a.token"})
     assert response.status_code == 401
