@@ -9,6 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .workbench.mapping_cmd import add_mapping_command
+from .workbench.translate_cmd import add_translate_command
+
 DEFAULT_ROBOTS = 1000
 
 
@@ -169,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--db", required=True)
     verify_cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
     verify_cmd.set_defaults(func=cmd_verify)
+
+    add_translate_command(sub)
+    add_mapping_command(sub)
     return parser
 
 

@@ -1,0 +1,130 @@
+"""`robopass mapping check` and `robopass mapping samples`.
+
+Exit status: 0 when every sample passed (or the golden samples are current), 1 when any
+failed (or would change), 2 for a usage problem such as a sample file that does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from adapters.translate import FORMATS, coverage_matrix
+
+from .check import SampleResult, check_sample, unreadable
+from .checkers import checkers_for, reference_dir
+from .documents import is_ndjson, output, read_items, write_atomically
+from .render import CheckRun, as_json, as_markdown, as_text
+from .samples import BadSample, planned_files, stale_files
+
+__all__ = ["add_mapping_command", "cmd_check", "cmd_samples"]
+
+RENDER = {"text": as_text, "markdown": as_markdown, "json": as_json}
+
+
+def add_mapping_command(sub: Any) -> None:
+    names = sorted(FORMATS)
+    mapping = sub.add_parser("mapping", help="test format mappings on samples (standards bodies)")
+    cmds = mapping.add_subparsers(dest="mapping_command", required=True)
+
+    check = cmds.add_parser(
+        "check",
+        help="validate, translate, check independently, translate back and diff each sample",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("--from", dest="source", required=True, choices=names)
+    check.add_argument("--to", dest="target", required=True, choices=names)
+    check.add_argument(
+        "samples",
+        nargs="+",
+        metavar="SAMPLE",
+        help="JSON or NDJSON files, or folders searched for *.<from>.json",
+    )
+    check.add_argument("--report", choices=sorted(RENDER), default="text", help="output style")
+    check.add_argument("-o", "--output", metavar="OUT", help="write the report here, not stdout")
+    check.add_argument(
+        "--reference", metavar="DIR", help="folder with the official schemas (untp/, aas/)"
+    )
+    check.set_defaults(func=cmd_check)
+
+    samples = cmds.add_parser("samples", help="regenerate the golden samples")
+    samples.add_argument("--out", default="samples", help="the samples folder (default: samples)")
+    samples.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if any file would change"
+    )
+    samples.set_defaults(func=cmd_samples)
+
+
+def _usage(prog: str, message: str) -> int:
+    print(f"robopass mapping {prog}: {message}", file=sys.stderr)
+    return 2
+
+
+def sample_files(names: list[str], source: str) -> list[Path]:
+    """Files as given, folders expanded to their `*.<source>.json` and NDJSON files."""
+    found: list[Path] = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            inside = sorted(
+                p
+                for p in path.rglob("*")
+                if p.name.endswith(f".{source}.json") or (is_ndjson(p.name) and p.is_file())
+            )
+            if not inside:
+                raise FileNotFoundError(f"no *.{source}.json samples under {name}")
+            found += inside
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"cannot read {name}: no such file")
+    return found
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        files = sample_files(args.samples, args.source)
+    except FileNotFoundError as exc:
+        return _usage("check", str(exc))
+    checkers = checkers_for(args.target, reference_dir(args.reference))
+    results: list[SampleResult] = []
+    for path in files:
+        for item in read_items(str(path), is_ndjson(path.name)):
+            if item.error is not None:
+                results.append(unreadable(item.label, args.source, args.target, item.error))
+            else:
+                results.append(
+                    check_sample(item.label, item.value, args.source, args.target, checkers)
+                )
+    run = CheckRun(args.source, args.target, tuple(results), coverage_matrix())
+    with output(args.output) as stream:
+        stream.write(RENDER[args.report](run).encode())
+    return 1 if run.failed else 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    root = Path(args.out)
+    try:
+        planned = planned_files(root)
+    except BadSample as exc:
+        print(f"robopass mapping samples: {exc}", file=sys.stderr)
+        return 1
+    changed = [p for p, data in planned.items() if not p.is_file() or p.read_bytes() != data]
+    stale = stale_files(root, planned)
+    if args.check:
+        for path in changed:
+            print(f"out of date: {path}")
+        for path in stale:
+            print(f"not generated any more: {path}")
+        if changed or stale:
+            print("regenerate with: robopass mapping samples --out " + str(root))
+        return 1 if changed or stale else 0
+    for path in changed:
+        write_atomically(path, planned[path])
+    for path in stale:
+        path.unlink()
+    print(f"{len(planned)} sample files under {root}: {len(changed)} written, {len(stale)} removed")
+    return 0
