@@ -9,8 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .workbench.mapping_cmd import add_mapping_command
-from .workbench.translate_cmd import add_translate_command
+from .workbench.parsers import add_mapping_command, add_translate_command
 
 DEFAULT_ROBOTS = 1000
 

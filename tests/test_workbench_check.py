@@ -97,7 +97,10 @@ def test_invalid_and_unreadable_samples_fail(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--from", "cn-miit", "--to", "xml", "s.json"], "argument --to: invalid choice: 'xml'"),
+        (
+            ["--from", "cn-miit", "--to", "xml", "s.json"],
+            "unknown format 'xml'; known: aas, canonical",
+        ),
         (["--from", "cn-miit", "--to", "aas", "missing.json"], "cannot read missing.json"),
         (["--from", "cn-miit", "--to", "aas", "."], "no *.cn-miit.json samples under ."),
     ],

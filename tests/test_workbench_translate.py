@@ -178,7 +178,10 @@ def test_output_the_target_cannot_hold_is_named(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--from", "xml", "--to", "aas", "x.json"], "argument --from: invalid choice: 'xml'"),
+        (
+            ["--from", "xml", "--to", "aas", "x.json"],
+            "unknown format 'xml'; known: aas, canonical, cn-miit, untp-dpp",
+        ),
         (
             ["--from", "cn-miit", "--to", "aas", "missing.json"],
             "cannot read missing.json: no such file",
@@ -194,3 +197,11 @@ def test_usage_errors_exit_2(tmp_path, args, message):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert proc.stdout == b""
+
+
+def test_the_help_names_every_format():
+    from adapters.translate import FORMATS
+    from gateway.workbench.parsers import FORMAT_HELP
+
+    listed = FORMAT_HELP.split(": ", 1)[1].split(" (")[0].split(", ")
+    assert sorted(listed) == sorted(FORMATS)

@@ -1,7 +1,7 @@
 """`robopass mapping check` and `robopass mapping samples`.
 
 Exit status: 0 when every sample passed (or the golden samples are current), 1 when any
-failed (or would change), 2 for a usage problem such as a sample file that does not exist.
+failed (or a golden file would change), 2 for a usage problem such as a missing file.
 """
 
 from __future__ import annotations
@@ -9,53 +9,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
-from adapters.translate import FORMATS, coverage_matrix
+from adapters.translate import coverage_matrix
 
 from .check import SampleResult, check_sample, unreadable
 from .checkers import checkers_for, reference_dir
 from .documents import is_ndjson, output, read_items, write_atomically
 from .render import CheckRun, as_json, as_markdown, as_text
 from .samples import BadSample, planned_files, stale_files
+from .translate_cmd import unknown_format
 
-__all__ = ["add_mapping_command", "cmd_check", "cmd_samples"]
+__all__ = ["cmd_check", "cmd_samples", "sample_files"]
 
 RENDER = {"text": as_text, "markdown": as_markdown, "json": as_json}
-
-
-def add_mapping_command(sub: Any) -> None:
-    names = sorted(FORMATS)
-    mapping = sub.add_parser("mapping", help="test format mappings on samples (standards bodies)")
-    cmds = mapping.add_subparsers(dest="mapping_command", required=True)
-
-    check = cmds.add_parser(
-        "check",
-        help="validate, translate, check independently, translate back and diff each sample",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    check.add_argument("--from", dest="source", required=True, choices=names)
-    check.add_argument("--to", dest="target", required=True, choices=names)
-    check.add_argument(
-        "samples",
-        nargs="+",
-        metavar="SAMPLE",
-        help="JSON or NDJSON files, or folders searched for *.<from>.json",
-    )
-    check.add_argument("--report", choices=sorted(RENDER), default="text", help="output style")
-    check.add_argument("-o", "--output", metavar="OUT", help="write the report here, not stdout")
-    check.add_argument(
-        "--reference", metavar="DIR", help="folder with the official schemas (untp/, aas/)"
-    )
-    check.set_defaults(func=cmd_check)
-
-    samples = cmds.add_parser("samples", help="regenerate the golden samples")
-    samples.add_argument("--out", default="samples", help="the samples folder (default: samples)")
-    samples.add_argument(
-        "--check", action="store_true", help="write nothing; exit 1 if any file would change"
-    )
-    samples.set_defaults(func=cmd_samples)
 
 
 def _usage(prog: str, message: str) -> int:
@@ -85,6 +51,9 @@ def sample_files(names: list[str], source: str) -> list[Path]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    problem = unknown_format(args.source, args.target)
+    if problem:
+        return _usage("check", problem)
     try:
         files = sample_files(args.samples, args.source)
     except FileNotFoundError as exc:

@@ -54,7 +54,8 @@ def _round_trip(sample: SampleResult) -> str:
     if sample.unexpected:
         return f"{len(sample.unexpected)} UNEXPECTED"
     if sample.expected_loss:
-        return f"{len(sample.expected_loss)} expected changes"
+        n = len(sample.expected_loss)
+        return f"{n} expected change{'s' if n != 1 else ''}"
     return "identical"
 
 

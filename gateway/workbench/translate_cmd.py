@@ -1,8 +1,7 @@
 """`robopass translate`: one document or an NDJSON batch from one format into another.
 
-Exit status: 0 when every document translated, 1 when any was invalid (each one named
-with every violation and its JSON pointer), 2 for a usage problem such as a missing file.
-A document that fails produces no output at all; in a batch the others still do.
+A document that fails produces no output at all; in a batch the others still do, and
+the output holds exactly the documents that translated. Exit status: see `parsers.py`.
 """
 
 from __future__ import annotations
@@ -22,31 +21,17 @@ from adapters.translate import FORMATS, Report, translate
 from .documents import Item, dump, is_ndjson, line_count, output, read_items, write_atomically
 from .losses import report_dict, summary_lines, tally, violation_dict
 
-__all__ = ["add_translate_command", "cmd_translate"]
+__all__ = ["cmd_translate", "unknown_format"]
 
 PROG = "robopass translate"
 
 
-def add_translate_command(sub: Any) -> None:
-    names = sorted(FORMATS)
-    p = sub.add_parser(
-        "translate",
-        help="translate passport documents between formats, with a loss report",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--from", dest="source", required=True, choices=names, help="input format")
-    p.add_argument("--to", dest="target", required=True, choices=names, help="output format")
-    p.add_argument("input", metavar="IN", help="a JSON or NDJSON file, or - for stdin")
-    p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
-    p.add_argument(
-        "--ndjson", action="store_true", help="IN holds one document per line (implied by .ndjson)"
-    )
-    p.add_argument(
-        "--keep-going", action="store_true", help="in a batch, go on after an invalid document"
-    )
-    p.add_argument("--report", metavar="FILE", help="write the full loss report as JSON")
-    p.set_defaults(func=cmd_translate)
+def unknown_format(*names: str) -> str | None:
+    """The message for the first name that is not a format, or None when all are known."""
+    for name in names:
+        if name not in FORMATS:
+            return f"unknown format {name!r}; known: {', '.join(sorted(FORMATS))}"
+    return None
 
 
 def _fail(message: str) -> int:
@@ -55,6 +40,9 @@ def _fail(message: str) -> int:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
+    problem = unknown_format(args.source, args.target)
+    if problem:
+        return _fail(problem)
     ndjson = args.ndjson or is_ndjson(args.input)
     if args.input != "-" and not Path(args.input).is_file():
         return _fail(f"cannot read {args.input}: no such file")
@@ -62,7 +50,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         return _fail(f"cannot write {args.output}: no such directory")
     try:
         items = read_items(args.input, ndjson)
-        results = _batch(args, items) if ndjson else [_single(args, next(items))]
+        results = _batch(args, items) if ndjson else [_single(args, item) for item in items]
     except OSError as exc:
         return _fail(f"cannot read {args.input}: {exc.strerror or exc}")
     reports = [r.report for r in results if r.report is not None]
