@@ -103,9 +103,12 @@ def test_invalid_and_unreadable_samples_fail(tmp_path):
         ),
         (["--from", "cn-miit", "--to", "aas", "missing.json"], "cannot read missing.json"),
         (["--from", "cn-miit", "--to", "aas", "."], "no *.cn-miit.json samples under ."),
+        (["--from", "cn-miit", "--to", "aas", "empty.ndjson"], "the samples hold no documents"),
+        (["--from", "cn-miit", "--to", "aas", "empty.ndjson", "-o", "no/dir/r.txt"], "no such dir"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path, args, message):
+    (tmp_path / "empty.ndjson").write_text("\n")
     proc = robopass("mapping", "check", *args, cwd=tmp_path)
     assert proc.returncode == 2
     assert message in proc.stderr
@@ -185,3 +188,18 @@ def test_independent_aas_checkers_catch_a_broken_environment():
     env["assetAdministrationShells"][0]["assetInformation"]["assetKind"] = "Instance"
     core = aas_core(env)
     assert [v.pointer for v in core.violations] == ["/submodels/0/idShort"]
+
+
+def test_an_ndjson_file_holds_one_sample_per_line(tmp_path, capsys):
+    bad = sample_doc()
+    bad["owner_recs"][1]["country"] = "Germany"
+    batch = tmp_path / "batch.cn-miit.ndjson"
+    batch.write_bytes(orjson.dumps(sample_doc()) + b"\n" + orjson.dumps(bad) + b"\n")
+    args = ["mapping", "check", "--from", "cn-miit", "--to", "aas", str(tmp_path)]
+    assert main([*args, "--report", "json"]) == 1
+    samples = json.loads(capsys.readouterr().out)["samples"]
+    assert [(s["sample"], s["verdict"]) for s in samples] == [
+        (f"{batch}:1", "PASS"),
+        (f"{batch}:2", "FAIL"),
+    ]
+    assert samples[1]["input"]["violations"][0]["pointer"] == "/owner_recs/1/country"

@@ -14,7 +14,7 @@ from adapters.translate import coverage_matrix
 
 from .check import SampleResult, check_sample, unreadable
 from .checkers import checkers_for, reference_dir
-from .documents import is_ndjson, output, read_items, write_atomically
+from .documents import NDJSON_SUFFIXES, is_ndjson, output, read_items, write_atomically
 from .render import CheckRun, as_json, as_markdown, as_text
 from .samples import BadSample, planned_files, stale_files
 from .translate_cmd import unknown_format
@@ -30,16 +30,13 @@ def _usage(prog: str, message: str) -> int:
 
 
 def sample_files(names: list[str], source: str) -> list[Path]:
-    """Files as given, folders expanded to their `*.<source>.json` and NDJSON files."""
+    """Files as given; a folder gives its `*.<source>.json` (or `.ndjson`, `.jsonl`) files."""
+    suffixes = tuple(f".{source}{ext}" for ext in (".json", *NDJSON_SUFFIXES))
     found: list[Path] = []
     for name in names:
         path = Path(name)
         if path.is_dir():
-            inside = sorted(
-                p
-                for p in path.rglob("*")
-                if p.name.endswith(f".{source}.json") or (is_ndjson(p.name) and p.is_file())
-            )
+            inside = sorted(p for p in path.rglob("*") if p.name.endswith(suffixes) and p.is_file())
             if not inside:
                 raise FileNotFoundError(f"no *.{source}.json samples under {name}")
             found += inside
@@ -58,6 +55,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         files = sample_files(args.samples, args.source)
     except FileNotFoundError as exc:
         return _usage("check", str(exc))
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        return _usage("check", f"cannot write {args.output}: no such directory")
     checkers = checkers_for(args.target, reference_dir(args.reference))
     results: list[SampleResult] = []
     for path in files:
@@ -68,6 +67,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                 results.append(
                     check_sample(item.label, item.value, args.source, args.target, checkers)
                 )
+    if not results:
+        return _usage("check", "the samples hold no documents")
     run = CheckRun(args.source, args.target, tuple(results), coverage_matrix())
     with output(args.output) as stream:
         stream.write(RENDER[args.report](run).encode())
