@@ -70,14 +70,17 @@ def test_regenerate_into_a_new_folder_then_detect_changes(tmp_path):
 
     (out / "edge" / "leap-day.aas.json").write_text("{}")
     (out / "fleet" / "robot-99.cn-miit.json").write_text("{}")
+    (out / "edge" / "gone.untp-dpp.json").write_text("{}")
     check = robopass("mapping", "samples", "--out", str(out), "--check")
     assert check.returncode == 1
     lines = check.stdout.decode().splitlines()
     assert f"out of date: {out / 'edge' / 'leap-day.aas.json'}" in lines
     assert f"not generated any more: {out / 'fleet' / 'robot-99.cn-miit.json'}" in lines
+    assert f"not generated any more: {out / 'edge' / 'gone.untp-dpp.json'}" in lines
     again = robopass("mapping", "samples", "--out", str(out))
-    assert again.stdout.decode().strip().endswith("1 written, 1 removed")
+    assert again.stdout.decode().strip().endswith("1 written, 2 removed")
     assert not (out / "fleet" / "robot-99.cn-miit.json").exists()
+    assert not (out / "edge" / "gone.untp-dpp.json").exists()
 
 
 def test_an_invalid_hand_written_sample_is_named(tmp_path):

@@ -103,6 +103,10 @@ def planned_files(root: Path) -> dict[Path, bytes]:
 
 
 def stale_files(root: Path, planned: dict[Path, bytes]) -> list[Path]:
-    """Generated files under `root/fleet` that the current generator would not write."""
-    fleet = root / "fleet"
-    return sorted(p for p in fleet.glob("*.json") if p not in planned) if fleet.is_dir() else []
+    """Generated files under `root` that would not be written now.
+
+    Fleet inputs the generator no longer makes, and golden outputs whose input is gone.
+    """
+    fleet = sorted((root / "fleet").glob(f"*{SUFFIX}")) if (root / "fleet").is_dir() else []
+    goldens = [p for t in GOLDEN_TARGETS for p in root.rglob(f"*.{t}.json")]
+    return sorted(p for p in [*fleet, *goldens] if p not in planned)
