@@ -9,6 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .credential_cli import register as add_credential_commands
+from .workbench.parsers import add_mapping_command, add_translate_command
+
 DEFAULT_ROBOTS = 1000
 
 
@@ -181,10 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--db", required=True)
     verify_cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
     verify_cmd.set_defaults(func=cmd_verify)
-
-    from .credential_cli import register as add_credential_commands
-
     add_credential_commands(sub)
+    add_translate_command(sub)
+    add_mapping_command(sub)
     return parser
 
 
