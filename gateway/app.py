@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Container, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -17,14 +19,27 @@ from strawberry.asgi import GraphQL
 
 from adapters.errors import InvalidDocument
 from adapters.translate import translate
-from policies import PUBLIC, PolicySet, Principal, TokenVerifier, relationship_of
+from policies import (
+    PUBLIC,
+    AuditLog,
+    AuditRecord,
+    Decision,
+    PolicySet,
+    Principal,
+    TokenVerifier,
+    TrailAccess,
+    relationship_of,
+    trail_access,
+)
+from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
-from schema.graphql.objects import DENIED_CODE, EVERYTHING
+from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView
 from schema.graphql.query import build_schema
-from schema.source import PassportSource, RobotRecord
+from schema.source import Page, PassportSource, RobotRecord
 
 from .auth import Authenticated
 from .credentials import RegistrySigner
+from .disclosures import disclosure_records, trail_after, trail_page
 from .downloads import download_routes
 from .export import export_document
 from .report import DemoSignIn, report_routes
@@ -37,14 +52,19 @@ ON_DENIED = ("null", "reject")
 class RequestContext:
     """Per-request context: where passports come from and what this caller may see.
 
-    With no policy set, nothing is hidden: that is for benchmarks' baselines and
-    trusted in-process use only; `create_app` callers choose it explicitly.
+    With no policy set, nothing is hidden and nothing is audited: that is for
+    benchmarks' baselines and trusted in-process use only; `create_app` callers
+    choose it explicitly. With a policy and an audit log, every robot the
+    request touches gets a `RecordingView`, and `record_disclosures` appends
+    what was served and denied once the response is computed.
     """
 
     source: PassportSource
     principal: Principal = PUBLIC
     policy: PolicySet | None = None
     request: Any = None
+    audit: AuditLog | None = None
+    views: dict[tuple[str, Decision], RecordingView] = field(default_factory=dict)
 
     def may_filter_by_owner(self, owner: str) -> bool:
         """Owner names are PERSONAL: a caller may list by owner only its own robots.
@@ -62,14 +82,31 @@ class RequestContext:
 
     def view(self, record: RobotRecord) -> Container[str]:
         """The mask for this caller and robot; the policy set caches it per class of caller."""
-        if self.policy is None:
+        decision = self.decision(record)
+        if decision is None:
             return EVERYTHING
+        if self.audit is None:
+            return decision.mask
+        key = (record.passport.code, decision)
+        view = self.views.get(key)
+        if view is None:
+            view = self.views[key] = RecordingView(decision.mask.visible)
+        return view
+
+    def decision(self, record: RobotRecord) -> Decision | None:
+        """The policy's decision for this caller and robot; None in trusted mode."""
+        if self.policy is None:
+            return None
         passport = record.passport
         relationship = relationship_of(self.principal, passport)
-        return self.policy.decide(self.principal, relationship, passport.code[:2]).mask
+        return self.policy.decide(self.principal, relationship, passport.code[:2])
 
     def export(self, record: RobotRecord, fmt: str) -> Any:
-        """The robot in format `fmt`, redacted by this caller's mask."""
+        """The robot in format `fmt`, redacted by this caller's mask.
+
+        Outside GraphQL (a REST download), await `record_disclosures()` once
+        the document is ready and before sending it.
+        """
         mask = self.view(record)
         return export_document(record.passport, fmt, None if mask is EVERYTHING else mask)
 
@@ -85,6 +122,41 @@ class RequestContext:
             for e in result.report.entries()
         ]
         return TranslationResult(output=result.output, lossless=not losses, losses=losses)
+
+    async def record_disclosures(self, answered: bool = True) -> None:
+        """Append one audit record per robot touched, in one transaction, then forget them.
+
+        `answered` False (no data went out) records only the refused paths. If
+        the log cannot be written this raises and the response is not sent:
+        no disclosure goes unrecorded.
+        """
+        if self.audit is None or not self.views:
+            return
+        records = disclosure_records(self.principal, self.views, datetime.now(UTC), answered)
+        self.views.clear()
+        await asyncio.to_thread(self.audit.append_many, records)
+
+    async def audit_trail(
+        self, code: str, first: int, after: str | None
+    ) -> Page[Disclosure] | None:
+        """The robot's disclosures for its registry's authority or its current owner.
+
+        Trusted mode (no policy) reads the whole trail, as it reads everything.
+        """
+        if self.audit is None:
+            raise TrailUnavailable
+        start = trail_after(after)
+        record = await self.source.robot(code)
+        if record is None:
+            return None
+        access = TrailAccess.AUTHORITY
+        if self.policy is not None:
+            relationship = relationship_of(self.principal, record.passport)
+            access = trail_access(self.principal, relationship, code[:2])
+        if access is TrailAccess.NONE:
+            raise TrailDenied
+        rows = await asyncio.to_thread(self.audit.trail, code, first + 1, start)
+        return trail_page(rows, first, access)
 
 
 class PassportGraphQL(GraphQL):
@@ -102,6 +174,7 @@ class PassportGraphQL(GraphQL):
         *,
         example_code: str | None = None,
         on_denied: str = "null",
+        audit: AuditLog | None = None,
     ) -> None:
         if on_denied not in ON_DENIED:
             raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
@@ -109,17 +182,23 @@ class PassportGraphQL(GraphQL):
         self.source = source
         self.policy = policy
         self.on_denied = on_denied
+        self.audit = audit
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
         self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
-        return RequestContext(self.source, principal, self.policy, request)
+        context = RequestContext(self.source, principal, self.policy, request, self.audit)
+        request.state.passport_context = context
+        return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        """Reject if asked to, answer, then audit what the answer holds, before it is sent."""
         if result.data is not None and _denied(result) and self._rejects(request):
             result = ExecutionResult(data=None, errors=result.errors)
-        return await super().process_result(request, result)
+        response = await super().process_result(request, result)
+        await request.state.passport_context.record_disclosures(result.data is not None)
+        return response
 
     def _rejects(self, request: Request) -> bool:
         asked = request.headers.get("robopass-on-denied", "").strip().lower()
@@ -151,6 +230,7 @@ def create_app(
     on_denied: str = "null",
     signer: RegistrySigner | None = None,
     sign_in: DemoSignIn | None = None,
+    audit: AuditLog | None = None,
 ) -> Starlette:
     """The gateway app over one passport source.
 
@@ -162,11 +242,21 @@ def create_app(
     exports can be downloaded signed and its public keys are served at
     /.well-known/jwks.json.
     The report pages (`/`, `/robots/{code}`) apply the same masks as GraphQL;
-    `sign_in` offers demo parties to act as.
+    `sign_in` offers demo parties to act as. `audit` receives a record of every
+    disclosure (GraphQL, downloads, report pages); without it, or without a
+    policy, nothing is recorded.
     """
 
     def view(principal: Principal, record: RobotRecord) -> Container[str]:
-        return RequestContext(source, principal, policy).view(record)
+        """The report's mask. A report shows all its view allows, so the whole view is
+        recorded, when it is decided: the page is built without a later hook."""
+        decision = RequestContext(source, principal, policy).decision(record)
+        if decision is None:
+            return EVERYTHING
+        if audit is not None:
+            now = datetime.now(UTC)
+            audit.append(AuditRecord.disclosure(principal, record.passport.code, decision, now))
+        return decision.mask
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -188,9 +278,11 @@ def create_app(
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
         if principal.is_public and "authorization" not in request.headers:
             principal = (await viewer_of(request, verifier)).principal
-        return RequestContext(source, principal, policy, request)
+        return RequestContext(source, principal, policy, request, audit)
 
-    endpoint = PassportGraphQL(source, policy, example_code=example_code, on_denied=on_denied)
+    endpoint = PassportGraphQL(
+        source, policy, example_code=example_code, on_denied=on_denied, audit=audit
+    )
     graphql = Authenticated(endpoint, verifier)
     return Starlette(
         routes=[

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import auditcmd as audit_cmd
 from .credential_cli import register as add_credential_commands
 from .workbench.parsers import add_mapping_command, add_translate_command
 
@@ -65,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from starlette.routing import Mount
 
-    from policies import PolicySet, TokenVerifier
+    from policies import AuditLog, PolicySet, TokenVerifier
     from policies.authserver import create_auth_app
 
     from .app import create_app
@@ -84,8 +85,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         seed(store, args.robots, seed_value=0, country="CN")
     example = next(iter(store.codes(limit=1)), None)
     issuer = issuer_url(args)
+    audit_db = args.audit_db or audit_cmd.default_audit_db(sqlite_path(db))
+    audit = AuditLog(audit_db)
     app = create_app(
         LocalSource(store),
+        audit=audit,
         policy=PolicySet.demo(),
         verifier=TokenVerifier([demo_issuer(issuer, data_dir)]),
         mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
@@ -98,6 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
     print(f"GraphQL and console: {url}")
     print(f"History report: http://{args.host}:{args.port}/")
+    print(f"Audit log of every disclosure: {audit_cmd.describe(audit_db)}")
     print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
     if example:
         fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"
@@ -162,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=env("ROBOPASS_ON_DENIED", "null"),
         help="a field the caller may not see: null with an error, or reject the operation",
     )
+    serve.add_argument(
+        "--audit-db",
+        default=env(audit_cmd.AUDIT_ENV),
+        help="audit log: a path or postgresql://... (default: beside the registry file)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help="print an access token of a demo client")
@@ -187,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_credential_commands(sub)
     add_translate_command(sub)
     add_mapping_command(sub)
+    audit_cmd.register(sub, env("ROBOPASS_DATA_DIR", str(default_data_dir())))
     return parser
 
 

@@ -97,6 +97,7 @@ class ExportDownload:
         if record is None:
             return _error(404, "NOT_FOUND", f"no robot {code}")
         document = context.export(record, fmt)
+        await context.record_disclosures()
         headers = {"Cache-Control": "private, no-store", "Vary": "Authorization, Cookie, Accept"}
         if signed and self.signer is not None:
             headers["Content-Disposition"] = f'attachment; filename="{code}.{fmt}.vc.jwt"'

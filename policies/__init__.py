@@ -24,6 +24,7 @@ from .mask import VisibilityMask, mask_for, redact
 from .principal import PUBLIC, Principal, Role
 from .rules import Relationship, Rules, load_rules
 from .tokens import TokenVerifier, require_scope, www_authenticate
+from .trail import TrailAccess, trail_access
 from .visibility import Decision, PolicySet, relationship_of
 from .writes import may_write
 
@@ -52,6 +53,7 @@ __all__ = [
     "StoredRecord",
     "TokenError",
     "TokenVerifier",
+    "TrailAccess",
     "TrustedIssuer",
     "UntrustedIssuer",
     "VisibilityMask",
@@ -64,5 +66,6 @@ __all__ = [
     "relationship_of",
     "require_scope",
     "to_odrl",
+    "trail_access",
     "www_authenticate",
 ]

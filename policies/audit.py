@@ -3,17 +3,16 @@
 Each row's hash is SHA-256 over the canonical JSON (sorted keys) of its
 content, its id and the previous row's hash, like the robots' event logs, so
 editing, deleting or reordering any row breaks the chain from there on.
-Tokens are never stored, only their `jti`. Plain sqlite3 with portable SQL
-(explicit ids, no AUTOINCREMENT, TEXT columns) so a PostgreSQL backend can
-follow with the same statements.
+Tokens are never stored, only their `jti`. The SQL is portable (explicit
+ids, no AUTOINCREMENT, TEXT columns): `auditdb` runs it on SQLite or
+PostgreSQL.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ import orjson
 
 from schema.codec import format_datetime, parse_datetime
 
+from .auditdb import Backend, open_backend
 from .principal import Principal
 from .visibility import Decision
 
@@ -42,27 +42,12 @@ COLUMNS = (
     "policy_version",
 )
 LISTS = frozenset({"served", "denied", "purposes", "agreements"})
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    issuer TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    organisation TEXT,
-    role TEXT NOT NULL,
-    token_id TEXT,
-    code TEXT NOT NULL,
-    served TEXT NOT NULL,
-    denied TEXT NOT NULL,
-    purposes TEXT NOT NULL,
-    agreements TEXT NOT NULL,
-    policy_version TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+SELECT = f"SELECT id, {', '.join(COLUMNS)}, prev_hash, hash FROM audit_log"
+INSERT = (
+    f"INSERT INTO audit_log (id, {', '.join(COLUMNS)}, prev_hash, hash) "
+    f"VALUES ({', '.join('?' * (len(COLUMNS) + 3))})"
 )
-"""
-INDEX = "CREATE INDEX IF NOT EXISTS audit_log_code ON audit_log (code, id)"
+VERIFY_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +79,26 @@ class AuditRecord:
         """The record for serving `requested` paths (default: the whole mask)."""
         mask = decision.mask
         if requested is None:
-            served, denied = mask.visible, mask.denied
-        else:
-            wanted = set(requested)
-            served = {p for p in wanted if p in mask}
-            denied = wanted - served
+            return cls.outcome(principal, code, decision, at, mask.visible, mask.denied)
+        wanted = set(requested)
+        served = {p for p in wanted if p in mask}
+        return cls.outcome(principal, code, decision, at, served, wanted - served)
+
+    @classmethod
+    def outcome(
+        cls,
+        principal: Principal,
+        code: str,
+        decision: Decision,
+        at: datetime,
+        served: Iterable[str],
+        denied: Iterable[str],
+    ) -> AuditRecord:
+        """The record of what a response held (`served`) and withheld (`denied`).
+
+        A path served anywhere in the response is not also listed as denied.
+        """
+        shown = frozenset(served)
         return cls(
             at=at,
             issuer=principal.issuer,
@@ -107,8 +107,8 @@ class AuditRecord:
             role=principal.role.value,
             token_id=principal.token_id,
             code=code,
-            served=tuple(sorted(served)),
-            denied=tuple(sorted(denied)),
+            served=tuple(sorted(shown)),
+            denied=tuple(sorted(set(denied) - shown)),
             purposes=tuple(sorted(principal.purposes)),
             agreements=decision.agreements,
             policy_version=decision.policy_version,
@@ -136,50 +136,55 @@ def record_hash(id: int, plain: dict[str, Any], prev: str) -> str:
 
 
 class AuditLog:
-    """The disclosure log in one SQLite file (WAL), safe across threads."""
+    """The disclosure log in SQLite (a path) or PostgreSQL (a URL), safe across threads.
 
-    def __init__(self, path: str | Path) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    Appenders in other processes, or other hosts for PostgreSQL, are serialised
+    by the database, so every writer extends one chain.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        self._db: Backend = open_backend(target)
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(SCHEMA)
-        self._db.execute(INDEX)
 
     def close(self) -> None:
         self._db.close()
 
     def append(self, record: AuditRecord) -> StoredRecord:
         """Add one record at the head of the chain, atomically."""
-        plain = record.plain()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                head = self._db.execute(
-                    "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"
-                ).fetchone()
-                id_, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        return self.append_many([record])[0]
+
+    def append_many(self, records: Sequence[AuditRecord]) -> list[StoredRecord]:
+        """Add records in order in one transaction: all of them or none."""
+        if not records:
+            return []
+        with self._lock, self._db.appending():
+            head = self._db.query("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            id_, prev = (head[0][0], head[0][1]) if head else (0, GENESIS)
+            stored, rows = [], []
+            for record in records:
+                plain = record.plain()
+                id_ += 1
                 digest = record_hash(id_, plain, prev)
-                values = [_column(plain[c], c) for c in COLUMNS]
-                self._db.execute(
-                    f"INSERT INTO audit_log (id, {', '.join(COLUMNS)}, prev_hash, hash) "
-                    f"VALUES ({', '.join('?' * (len(COLUMNS) + 3))})",
-                    [id_, *values, prev, digest],
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return StoredRecord(id_, record, prev, digest)
+                rows.append([id_, *(_column(plain[c], c) for c in COLUMNS), prev, digest])
+                stored.append(StoredRecord(id_, record, prev, digest))
+                prev = digest
+            self._db.insert(INSERT, rows)
+        return stored
 
     def trail(self, code: str, first: int = 100, after: int | None = None) -> list[StoredRecord]:
         """Disclosures of one robot, oldest first, `first` rows after id `after`."""
-        rows = self._db.execute(
-            f"SELECT id, {', '.join(COLUMNS)}, prev_hash, hash FROM audit_log "
-            "WHERE code = ? AND id > ? ORDER BY id LIMIT ?",
-            (code, after or 0, first),
-        ).fetchall()
+        with self._lock:
+            rows = self._db.query(
+                f"{SELECT} WHERE code = ? AND id > ? ORDER BY id LIMIT ?",
+                (code, after or 0, first),
+            )
         return [_stored(row) for row in rows]
+
+    def head(self) -> tuple[int, str]:
+        """The last id and its hash: note it elsewhere to detect a truncated tail later."""
+        with self._lock:
+            rows = self._db.query("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
     def verify(self) -> int | None:
         """Re-compute the whole chain; the id of the first row that does not hold."""
@@ -196,11 +201,17 @@ class AuditLog:
         return None
 
     def _rows(self) -> Iterator[tuple[Any, ...]]:
-        cursor = self._db.execute(
-            f"SELECT id, {', '.join(COLUMNS)}, prev_hash, hash FROM audit_log ORDER BY id"
-        )
-        while batch := cursor.fetchmany(1000):
+        """Every row in id order, a batch at a time, so memory stays flat on a long log."""
+        last = -1
+        while True:
+            with self._lock:
+                batch = self._db.query(
+                    f"{SELECT} WHERE id > ? ORDER BY id LIMIT ?", (last, VERIFY_BATCH)
+                )
             yield from batch
+            if len(batch) < VERIFY_BATCH:
+                return
+            last = batch[-1][0]
 
 
 def _column(value: Any, name: str) -> Any:

@@ -1,8 +1,14 @@
-"""The disclosure audit log: chain, trail, tamper detection, no tokens stored."""
+"""The disclosure audit log: chain, trail, tamper detection, no tokens stored.
+
+Every test that is not about SQLite itself runs on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,14 +16,18 @@ from pathlib import Path
 import pytest
 
 from policies import PUBLIC, AuditLog, AuditRecord, PolicySet, Principal, Relationship, Role
+from tests import auditdb
+from tests.auditdb import execute
+
+audit_url = auditdb.audit_url
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 CODES = ("CNH7K2H0A1B32605281000012345A", "CNH7K2H0A1B32605281000099999X")
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> AuditLog:
-    audit = AuditLog(tmp_path / "audit.db")
+def log(audit_url: str) -> AuditLog:
+    audit = AuditLog(audit_url)
     yield audit
     audit.close()
 
@@ -66,38 +76,71 @@ def test_append_trail_and_verify(log: AuditLog) -> None:
         ("DELETE FROM audit_log WHERE id = 2", 2),
     ],
 )
-def test_tampering_is_detected(tmp_path: Path, statement: str, bad: int) -> None:
-    path = tmp_path / "audit.db"
-    log = AuditLog(path)
+def test_tampering_is_detected(audit_url: str, statement: str, bad: int) -> None:
+    log = AuditLog(audit_url)
     for i in range(5):
         log.append(record(i))
     log.close()
-    with sqlite3.connect(path) as db:
-        db.execute(statement)
-    reopened = AuditLog(path)
+    execute(audit_url, statement)
+    reopened = AuditLog(audit_url)
     assert reopened.verify() == bad
     reopened.close()
 
 
-def test_rehashed_edit_still_breaks_the_next_link(tmp_path: Path) -> None:
+def test_rows_swapped_wholesale_are_detected(audit_url: str) -> None:
+    log = AuditLog(audit_url)
+    log.append_many([record(i) for i in range(4)])
+    log.close()
+    execute(audit_url, "UPDATE audit_log SET id = 99 WHERE id = 2")
+    execute(audit_url, "UPDATE audit_log SET id = 2 WHERE id = 3")
+    execute(audit_url, "UPDATE audit_log SET id = 3 WHERE id = 99")
+    reopened = AuditLog(audit_url)
+    assert reopened.verify() == 2
+    reopened.close()
+
+
+def test_rehashed_edit_still_breaks_the_next_link(audit_url: str) -> None:
     from policies.audit import record_hash
 
-    path = tmp_path / "audit.db"
-    log = AuditLog(path)
+    log = AuditLog(audit_url)
     for i in range(3):
         log.append(record(i))
     row = log.trail(CODES[1])[0]
     plain = {**row.record.plain(), "subject": "someone-else"}
     forged = record_hash(row.id, plain, row.prev_hash)
     log.close()
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "UPDATE audit_log SET subject = ?, hash = ? WHERE id = ?",
-            ("someone-else", forged, row.id),
-        )
-    reopened = AuditLog(path)
+    execute(
+        audit_url,
+        f"UPDATE audit_log SET subject = 'someone-else', hash = '{forged}' WHERE id = {row.id}",
+    )
+    reopened = AuditLog(audit_url)
     assert reopened.verify() == row.id + 1
     reopened.close()
+
+
+def test_append_many_is_one_chain_in_order(log: AuditLog) -> None:
+    assert log.append_many([]) == []
+    first = log.append(record(0))
+    batch = log.append_many([record(i) for i in range(1, 5)])
+    assert [s.id for s in batch] == [2, 3, 4, 5]
+    assert batch[0].prev_hash == first.hash
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(batch))
+    assert log.head() == (5, batch[-1].hash)
+    assert log.verify() is None
+
+
+def test_a_failed_batch_writes_nothing(log: AuditLog) -> None:
+    log.append(record(0))
+    broken = AuditRecord(**{**vars_of(record(1)), "issuer": None})
+    with pytest.raises(Exception, match=r"(?i)null|constraint"):
+        log.append_many([record(2), broken])
+    assert log.head()[0] == 1
+    assert log.append(record(3)).id == 2
+    assert log.verify() is None
+
+
+def vars_of(r: AuditRecord) -> dict:
+    return {f: getattr(r, f) for f in r.__slots__}
 
 
 def test_concurrent_appends_keep_one_chain(log: AuditLog) -> None:
@@ -113,7 +156,45 @@ def test_concurrent_appends_keep_one_chain(log: AuditLog) -> None:
     assert len(log.trail(CODES[0], first=1000)) + len(log.trail(CODES[1], first=1000)) == 80
 
 
-def test_schema_has_no_token_column(log: AuditLog, tmp_path: Path) -> None:
+APPENDER = """
+import sys, threading
+from tests.test_policies_audit import record
+from policies import AuditLog
+
+log = AuditLog(sys.argv[1])
+def work():
+    for i in range(10):
+        log.append_many([record(i), record(i + 1)]) if i % 2 else log.append(record(i))
+threads = [threading.Thread(target=work) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+log.close()
+"""
+
+
+def test_concurrent_processes_keep_one_chain(audit_url: str) -> None:
+    AuditLog(audit_url).close()  # the table exists before the race starts
+    root = Path(__file__).parents[1]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", APPENDER, audit_url], cwd=root) for _ in range(3)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    log = AuditLog(audit_url)
+    assert log.verify() is None
+    assert log.head()[0] == 3 * 2 * (5 * 1 + 5 * 2)
+    log.close()
+
+
+def test_unsupported_url_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ValueError, match="'mysql'") as caught:
+        AuditLog("mysql://user:secret@host/db")
+    assert "secret" not in str(caught.value)
+
+
+def test_schema_has_no_token_column(tmp_path: Path) -> None:
+    AuditLog(tmp_path / "audit.db").close()
     columns = {
         r[1] for r in sqlite3.connect(tmp_path / "audit.db").execute("PRAGMA table_info(audit_log)")
     }

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Container
 from typing import Any, Protocol
 
-from ..source import PassportSource, RobotRecord
+from ..disclosure import Disclosure
+from ..source import Page, PassportSource, RobotRecord
 from .formats import TranslationResult
 
 
@@ -28,4 +29,13 @@ class PassportContext(Protocol):
 
     def translate(self, document: Any, source: str, target: str) -> TranslationResult:
         """`document` from format `source` to `target`; raises `invalid_document` errors."""
+
+    async def audit_trail(
+        self, code: str, first: int, after: str | None
+    ) -> Page[Disclosure] | None:
+        """The robot's disclosures, oldest first; None for an unknown robot.
+
+        Raises `TrailDenied` for a caller who may not read it, `TrailUnavailable`
+        when no audit log is kept, `CursorError` for a cursor it did not issue.
+        """
         ...

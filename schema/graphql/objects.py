@@ -37,6 +37,42 @@ class Everything:
 EVERYTHING: Container[str] = Everything()
 
 
+class RecordingView:
+    """A robot's mask that notes each path a resolver checks: what was served or denied.
+
+    Resolvers check `path in mask` anyway, so the audit trail of a request costs
+    one set insertion per resolved field and no second walk of the selection.
+    """
+
+    __slots__ = ("denied", "served", "visible")
+
+    def __init__(self, visible: Container[str]) -> None:
+        self.visible = visible
+        self.served: set[str] = set()
+        self.denied: set[str] = set()
+
+    def __contains__(self, path: object) -> bool:
+        if path in self.visible:
+            self.served.add(path)  # type: ignore[arg-type]
+            return True
+        self.denied.add(path)  # type: ignore[arg-type]
+        return False
+
+
+def first_hidden(mask: Container[str], paths: tuple[str, ...]) -> str | None:
+    """The first of `paths` the mask hides; None when all are visible.
+
+    For content that discloses several paths at once: they are recorded as
+    served together, or denied together when any one is hidden, since the
+    content is then withheld whole.
+    """
+    quiet = mask.visible if isinstance(mask, RecordingView) else mask
+    hidden = next((p for p in paths if p not in quiet), None)
+    if isinstance(mask, RecordingView):
+        (mask.served if hidden is None else mask.denied).update(paths)
+    return hidden
+
+
 @dataclasses.dataclass(slots=True)
 class Node:
     """A domain object on its way through GraphQL, with its robot's mask."""

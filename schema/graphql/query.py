@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
+from .audit import AuditConnection, audit_trail
 from .formats import PassportFormat, TranslationResult
 from .objects import field_denied, graphql_enum
 from .robot import (
@@ -113,6 +114,22 @@ class Query:
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
             total_count=total,
         )
+
+    @strawberry.field(
+        description=(
+            "Who was shown which fields of a robot, oldest first, from the hash-chained audit"
+            " log. For the registry's own regulator and the robot's current owner; anyone else"
+            " gets UNAUTHORIZED_FIELD_OR_TYPE."
+        )
+    )
+    async def audit_trail(
+        self,
+        info: strawberry.Info,
+        code: RobotCodeScalar,
+        first: int = 20,
+        after: str | None = None,
+    ) -> AuditConnection | None:
+        return await audit_trail(info.context, code, first, after)
 
     @strawberry.field(description="Check a code a person typed and explain what is wrong.")
     def decode_robot_code(

@@ -18,7 +18,7 @@ from ..fields import field_classes
 from ..passport import ConditionSnapshot, Passport
 from ..source import CursorError, RobotRecord
 from .formats import PassportFormat
-from .objects import Node, field_denied, graphql_enum, object_type
+from .objects import Node, field_denied, first_hidden, graphql_enum, object_type
 
 graphql_enum(EventType)
 
@@ -99,10 +99,9 @@ class HistoryEvent:
     _mask: strawberry.Private[Container[str]]
 
     def _visible(self) -> Event:
-        for prefix in DISCLOSES[self._event.type]:
-            denied = next((p for p in _subtree(prefix) if p not in self._mask), None)
-            if denied is not None:
-                raise field_denied(denied)
+        hidden = first_hidden(self._mask, _disclosed(self._event.type))
+        if hidden is not None:
+            raise field_denied(hidden)
         return self._event
 
     @strawberry.field(description="When it happened (UTC).")
@@ -119,8 +118,14 @@ class HistoryEvent:
 
 
 @cache
-def _subtree(prefix: str) -> tuple[str, ...]:
-    return tuple(p for p in field_classes() if p == prefix or p.startswith(prefix + "."))
+def _disclosed(event_type: EventType) -> tuple[str, ...]:
+    """Every canonical path an event of this type may carry in its payload."""
+    return tuple(
+        p
+        for prefix in DISCLOSES[event_type]
+        for p in field_classes()
+        if p == prefix or p.startswith(prefix + ".")
+    )
 
 
 @strawberry.type(description="Where a page ends and whether another follows (Relay).")

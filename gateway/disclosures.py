@@ -1,0 +1,79 @@
+"""From what a request's resolvers touched to audit records, and from the log to a trail.
+
+Pure functions: the request context collects, these shape, the audit log stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from policies import AuditRecord, Decision, Principal, StoredRecord, TrailAccess
+from schema.disclosure import Disclosure
+from schema.graphql.objects import RecordingView
+from schema.source import CursorError, Page
+
+from .store import decode_cursor, encode_cursor
+
+CURSOR = "audit"
+
+
+def disclosure_records(
+    principal: Principal,
+    views: Mapping[tuple[str, Decision], RecordingView],
+    at: datetime,
+    answered: bool,
+) -> list[AuditRecord]:
+    """One record per robot (and view of it) a request touched.
+
+    A path served anywhere in the response counts as served, not denied. When
+    the operation returned no data (a rejected or failed operation) nothing was
+    served; a robot then gets a record only if the caller asked for something
+    it may not see, since that attempt is worth recording and the rest is not.
+    """
+    records = []
+    for (code, decision), view in views.items():
+        served = view.served if answered else ()
+        if not answered and not view.denied:
+            continue
+        record = AuditRecord.outcome(principal, code, decision, at, served, view.denied)
+        records.append(record)
+    return records
+
+
+def trail_page(rows: Sequence[StoredRecord], first: int, access: TrailAccess) -> Page[Disclosure]:
+    """A page of `first` entries from `first + 1` rows read; the owner sees no requester ids."""
+    full = access is TrailAccess.AUTHORITY
+    items = [_disclosure(row, full) for row in rows[:first]]
+    cursors = [encode_cursor(CURSOR, str(d.id)) for d in items]
+    return Page(items, cursors, len(rows) > first)
+
+
+def trail_after(cursor: str | None) -> int:
+    """The log id a trail cursor points at; 0 for the start."""
+    if cursor is None:
+        return 0
+    key = decode_cursor(CURSOR, cursor)
+    if not key.isdigit():
+        raise CursorError(f"cursor {cursor!r} is not one this API issued")
+    return int(key)
+
+
+def _disclosure(row: StoredRecord, full: bool) -> Disclosure:
+    r = row.record
+    return Disclosure(
+        id=row.id,
+        at=r.at,
+        role=r.role,
+        issuer=r.issuer,
+        subject=r.subject if full else None,
+        organisation=r.organisation if full else None,
+        token_id=r.token_id if full else None,
+        served=r.served,
+        denied=r.denied,
+        purposes=r.purposes,
+        agreements=r.agreements,
+        policy_version=r.policy_version,
+        hash=row.hash,
+        prev_hash=row.prev_hash,
+    )

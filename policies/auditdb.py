@@ -1,0 +1,135 @@
+"""Where the audit log lives: one SQLite file, or a PostgreSQL database by URL.
+
+Both backends run the same portable SQL (`?` placeholders, explicit ids); they
+differ only in how a writer becomes the single appender of the chain. SQLite's
+`BEGIN IMMEDIATE` takes the file's write lock; PostgreSQL's `LOCK TABLE ... IN
+EXCLUSIVE MODE` blocks other appenders (any process, any host) while readers
+go on. The appender then reads the head and inserts after it, so two writers
+can never both extend the same head. psycopg is imported only for a
+PostgreSQL URL: it is the optional `postgres` extra.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+TABLE = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    id {id_type} PRIMARY KEY,
+    at TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    organisation TEXT,
+    role TEXT NOT NULL,
+    token_id TEXT,
+    code TEXT NOT NULL,
+    served TEXT NOT NULL,
+    denied TEXT NOT NULL,
+    purposes TEXT NOT NULL,
+    agreements TEXT NOT NULL,
+    policy_version TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+)
+"""
+INDEX = "CREATE INDEX IF NOT EXISTS audit_log_code ON audit_log (code, id)"
+
+
+class Backend(Protocol):
+    """A connection that runs the log's statements; `appending` holds the chain's head."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def appending(self) -> Any:
+        """Context manager: one transaction in which this caller alone may append."""
+        ...
+
+    def insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SQLiteBackend:
+    """One file in WAL mode: readers never wait for the appender."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(TABLE.format(id_type="INTEGER"))
+        self._db.execute(INDEX)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def appending(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class PostgresBackend:
+    """A PostgreSQL database; the table is created on first use."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self._db = psycopg.connect(url, autocommit=True)
+        with self._db.transaction():
+            # Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalogue.
+            self._db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.audit_log'))")
+            self._db.execute(TABLE.format(id_type="BIGINT"))
+            self._db.execute(INDEX)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(_pg(sql), params).fetchall()
+
+    @contextmanager
+    def appending(self) -> Iterator[None]:
+        with self._db.transaction():
+            self._db.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
+            yield
+
+    def insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._db.cursor() as cursor:
+            cursor.executemany(_pg(sql), rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def open_backend(target: str | Path) -> Backend:
+    """`postgresql://...` opens PostgreSQL; `sqlite:///PATH` or a plain path, SQLite."""
+    text = str(target)
+    if text.startswith(POSTGRES_SCHEMES):
+        return PostgresBackend(text)
+    if text.startswith("sqlite:///"):
+        text = text.removeprefix("sqlite:///") or ":memory:"
+    elif "://" in text:
+        scheme = text.partition("://")[0]
+        raise ValueError(
+            f"unsupported audit database scheme {scheme!r}: sqlite:/// or postgresql://"
+        )
+    return SQLiteBackend(text)
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("?", "%s")
