@@ -1,7 +1,8 @@
 """Benchmarks: one robot lookup in process and over HTTP, against the ceiling.
 
 Every figure is measured in the same run as its baseline and reported as a
-ratio, since a shared 2-core machine is noisy. Usage: `python bench/run.py`
+ratio, since a shared 2-core machine is noisy. Run as a module: as a script,
+`bench/adapters.py` would shadow the `adapters` package. Usage: `python -m bench.run`
 (`--seconds` per HTTP measurement, `--connections` concurrent clients).
 """
 
@@ -25,9 +26,10 @@ from gateway.app import RequestContext
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
 from gateway.synthetic import synthetic_fleet
+from policies import PUBLIC, AuditLog, PolicySet
 from schema.graphql.query import build_schema
 
-HERE = Path(__file__).parent
+ROOT = Path(__file__).parents[1]
 QUERY = """query ($code: RobotCode!) { robot(code: $code) {
   code version
   identity { status homeRegistry registeredAt }
@@ -47,28 +49,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def in_process(store: RegistryStore, code: str, seconds: float) -> dict:
-    """Operations per second of strawberry executing the query, caches on."""
-    schema, context = build_schema(), RequestContext(LocalSource(store))
+def in_process(
+    store: RegistryStore, code: str, seconds: float, modes: dict[str, tuple]
+) -> dict[str, dict]:
+    """Operations per second of strawberry executing the query, caches on, per mode.
+
+    A mode is (policy, audit log). Modes run in alternating batches of 20, so
+    the machine's noise falls on all of them alike. With an audit log, each
+    operation also appends its disclosure record, as the HTTP endpoint does.
+    """
+    schema, source = build_schema(), LocalSource(store)
     variables = {"code": code}
+    spent = dict.fromkeys(modes, 0.0)
+    done = dict.fromkeys(modes, 0)
 
-    async def loop() -> int:
-        count, until = 0, time.perf_counter() + seconds
-        while time.perf_counter() < until:
+    async def batch(name: str, policy: PolicySet | None, audit: AuditLog | None) -> None:
+        start = time.perf_counter()
+        for _ in range(20):
+            context = RequestContext(source, PUBLIC, policy, None, audit)
             result = await schema.execute(QUERY, variable_values=variables, context_value=context)
-            assert result.errors is None, result.errors
-            count += 1
-        return count
+            assert result.data is not None, result.errors
+            await context.record_disclosures()
+        spent[name] += time.perf_counter() - start
+        done[name] += 20
 
-    start = time.perf_counter()
-    count = asyncio.run(loop())
-    return {"ops": count, "ops_per_s": round(count / (time.perf_counter() - start), 1)}
+    async def loop() -> None:
+        until = time.perf_counter() + seconds
+        while time.perf_counter() < until:
+            for name, (policy, audit) in modes.items():
+                await batch(name, policy, audit)
+
+    asyncio.run(loop())
+    return {n: {"ops": done[n], "ops_per_s": round(done[n] / spent[n], 1)} for n in modes}
 
 
 def http(mode: str, port_args: list[str], body: bytes, args: argparse.Namespace) -> dict:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "servers.py"), mode, "--port", str(port), *port_args]
+        [sys.executable, "-m", "bench.servers", mode, "--port", str(port), *port_args],
+        cwd=ROOT,
     )
     try:
         for _ in range(100):
@@ -80,7 +99,8 @@ def http(mode: str, port_args: list[str], body: bytes, args: argparse.Namespace)
         load = subprocess.run(
             [
                 sys.executable,
-                str(HERE / "load.py"),
+                "-m",
+                "bench.load",
                 "--port",
                 str(port),
                 "--body",
@@ -93,6 +113,7 @@ def http(mode: str, port_args: list[str], body: bytes, args: argparse.Namespace)
             capture_output=True,
             text=True,
             check=True,
+            cwd=ROOT,
         )
         return json.loads(load.stdout)
     finally:
@@ -124,12 +145,22 @@ def main() -> None:
         body_file = Path(tmp) / "body.json"
         body_file.write_bytes(document)
 
+        audit = AuditLog(Path(tmp) / "in-process.audit.db")
+        audit_args = ["--db", db, "--audit-db", str(Path(tmp) / "http.audit.db")]
+        policy = PolicySet.demo()
+        modes = {"off": (None, None), "policies": (policy, None), "audit": (policy, audit)}
         results = {
-            "in_process": in_process(store, code, args.seconds / 2),
+            **{
+                f"in_process_{k}": v
+                for k, v in in_process(store, code, args.seconds, modes).items()
+            },
             "http_graphql": http("graphql", ["--db", db], request, args),
             "http_graphql_policies": http("graphql-policies", ["--db", db], request, args),
+            "http_graphql_audit": http("graphql-audit", audit_args, request, args),
             "http_static": http("static", ["--body-file", str(body_file)], request, args),
         }
+        audited = audit.head()[0]
+        audit.close()
     g, s = results["http_graphql"], results["http_static"]
     print(
         f"machine: {platform.machine()}, {platform.python_implementation()} "
@@ -137,16 +168,27 @@ def main() -> None:
     )
     print(f"response: {len(document)} bytes; {args.connections} connections, {args.seconds}s each")
     print(f"{'measurement':<40}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    print(f"{'strawberry in process (no HTTP)':<40}{results['in_process']['ops_per_s']:>10}")
-    p = results["http_graphql_policies"]
+    ip, ipp, ipa = (
+        results[k]["ops_per_s"]
+        for k in ("in_process_off", "in_process_policies", "in_process_audit")
+    )
+    print(f"{'strawberry in process (no HTTP)':<40}{ip:>10}")
+    print(f"{'  same, demo policies on (anonymous)':<40}{ipp:>10}")
+    print(f"{'  same, policies and audit log on':<40}{ipa:>10}")
+    p, a = results["http_graphql_policies"], results["http_graphql_audit"]
     for name, r in (
         ("GraphQL over HTTP (uvicorn, loopback)", g),
         ("  same, demo policies on (anonymous)", p),
+        ("  same, policies and audit log on", a),
         ("static bytes (ceiling)", s),
     ):
         print(f"{name:<40}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}")
     print(f"ratio GraphQL / ceiling: {g['rps'] / s['rps']:.3f}")
     print(f"ratio policies on / off: {p['rps'] / g['rps']:.3f}")
+    print(f"ratio audit on / off (policies on), in process: {ipa / ipp:.3f}")
+    print(f"  audit cost per request, in process: {1e6 / ipa - 1e6 / ipp:.0f} us")
+    print(f"ratio audit on / off (policies on), HTTP: {a['rps'] / p['rps']:.3f}")
+    print(f"records appended in process: {audited}")
     if g["errors"] or s["errors"]:
         print(f"errors: graphql {g['errors']}, static {s['errors']}")
 

@@ -1,6 +1,7 @@
 """The servers a benchmark measures, each run as its own uvicorn process.
 
-`graphql`: the gateway app over a registry file. `static`: uvicorn + Starlette
+`graphql`: the gateway app over a registry file (`graphql-policies` with the
+demo policies, `graphql-audit` also writing the audit log). `static`: uvicorn + Starlette
 answering every request with the same bytes the GraphQL query returns, the
 ceiling of what any GraphQL work on top of this HTTP stack can reach.
 """
@@ -17,7 +18,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
-from policies import PolicySet
+from policies import AuditLog, PolicySet
 
 
 def static_app(body: bytes) -> Starlette:
@@ -30,14 +31,16 @@ def static_app(body: bytes) -> Starlette:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["graphql", "graphql-policies", "static"])
+    parser.add_argument("mode", choices=["graphql", "graphql-policies", "graphql-audit", "static"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db")
     parser.add_argument("--body-file")
+    parser.add_argument("--audit-db")
     args = parser.parse_args()
     if args.mode.startswith("graphql"):
-        policy = PolicySet.demo() if args.mode == "graphql-policies" else None
-        app = create_app(LocalSource(RegistryStore(args.db)), policy=policy)
+        policy = None if args.mode == "graphql" else PolicySet.demo()
+        audit = AuditLog(args.audit_db) if args.mode == "graphql-audit" else None
+        app = create_app(LocalSource(RegistryStore(args.db)), policy=policy, audit=audit)
     else:
         with open(args.body_file, "rb") as f:
             app = static_app(f.read())

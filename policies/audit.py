@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import orjson
 
 from schema.codec import format_datetime, parse_datetime
 
-from .auditdb import Backend, open_backend
+from .auditdb import Backend, PostgresBackend, open_backend
 from .principal import Principal
 from .visibility import Decision
 
@@ -115,7 +115,8 @@ class AuditRecord:
         )
 
     def plain(self) -> dict[str, Any]:
-        out = asdict(self)
+        """JSON-ready fields (what is hashed); built directly, as `asdict` deep-copies."""
+        out = {c: getattr(self, c) for c in COLUMNS}
         out["at"] = format_datetime(self.at)
         for key in LISTS:
             out[key] = list(out[key])
@@ -145,6 +146,8 @@ class AuditLog:
     def __init__(self, target: str | Path) -> None:
         self._db: Backend = open_backend(target)
         self._lock = threading.Lock()
+        self.remote = isinstance(self._db, PostgresBackend)
+        """True when a write waits on the network: callers in an event loop should offload it."""
 
     def close(self) -> None:
         self._db.close()

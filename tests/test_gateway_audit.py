@@ -293,3 +293,19 @@ def test_without_an_audit_log_the_trail_is_unavailable(store):
 
     body = asyncio.run(post())
     assert body["errors"][0]["extensions"]["code"] == "AUDIT_LOG_UNAVAILABLE"
+
+
+def test_no_response_goes_out_unrecorded(store, tmp_path):
+    log = AuditLog(tmp_path / "audit.db")
+    code, _ = busy_robot(store)
+    app = create_app(LocalSource(store), policy=POLICY, audit=log)
+    log.close()  # every append now fails
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.post("/graphql", json={"query": QUERY, "variables": {"code": code}})
+
+    response = asyncio.run(post())
+    assert response.status_code == 500
+    assert "manufacturer" not in response.text
