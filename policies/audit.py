@@ -146,8 +146,11 @@ class AuditLog:
     def __init__(self, target: str | Path) -> None:
         self._db: Backend = open_backend(target)
         self._lock = threading.Lock()
-        self.remote = isinstance(self._db, PostgresBackend)
+
+    @property
+    def remote(self) -> bool:
         """True when a write waits on the network: callers in an event loop should offload it."""
+        return isinstance(self._db, PostgresBackend)
 
     def close(self) -> None:
         self._db.close()
