@@ -99,8 +99,19 @@ class Gateway:
             LocalSource(store), policy=policy, verifier=TokenVerifier([issuer]), audit=log
         )
 
-    def ask(self, query: str, variables: dict, bearer: str | None = None) -> dict:
+    def get(self, path: str, bearer: str | None = None) -> httpx.Response:
         headers = {"authorization": f"Bearer {bearer}"} if bearer else {}
+
+        async def fetch() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.get(path, headers=headers)
+
+        return asyncio.run(fetch())
+
+    def ask(self, query: str, variables: dict, bearer: str | None = None, **headers: str) -> dict:
+        if bearer:
+            headers["authorization"] = f"Bearer {bearer}"
 
         async def post() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
@@ -309,3 +320,46 @@ def test_no_response_goes_out_unrecorded(store, tmp_path):
     response = asyncio.run(post())
     assert response.status_code == 500
     assert "manufacturer" not in response.text
+
+
+def test_graphql_export_records_the_documents_paths(store, log: AuditLog):
+    code, _ = busy_robot(store)
+    query = """query ($code: RobotCode!) { robot(code: $code) { export(format: CANONICAL) } }"""
+    body = Gateway(store, log).ask(query, {"code": code}, token(**BUYER))
+    assert body["data"]["robot"]["export"]
+    [row] = log.trail(code)
+    assert {"identity.code", "maintenance.performed_by"} <= set(row.record.served)
+    assert "ownership.owner" in row.record.denied
+
+
+def test_a_download_is_recorded_before_it_is_sent(store, log: AuditLog):
+    code, _ = busy_robot(store)
+    jti = "jti-" + uuid.uuid4().hex
+    response = Gateway(store, log).get(f"/robots/{code}/export/canonical", token(jti, **BUYER))
+    assert response.status_code == 200
+    [row] = log.trail(code)
+    assert row.record.token_id == jti and "conditions.battery_health_pct" in row.record.served
+    assert "ownership.owner" in row.record.denied
+
+
+def test_a_rejected_operation_records_only_the_refusal(store, log: AuditLog):
+    code, _ = busy_robot(store)
+    gateway = Gateway(store, log)
+    body = gateway.ask(QUERY, {"code": code}, token(**BUYER), **{"robopass-on-denied": "reject"})
+    assert body["data"] is None
+    [row] = log.trail(code)
+    assert row.record.served == ()
+    assert set(row.record.denied) == {"incidents.findings", "ownership.owner"}
+    query = """query ($code: RobotCode!) { robot(code: $code) { manufacturer { name } } }"""
+    allowed = gateway.ask(query, {"code": code}, **{"robopass-on-denied": "reject"})
+    assert allowed["data"]["robot"]["manufacturer"]["name"]
+    assert len(log.trail(code)) == 2
+
+
+def test_a_report_page_records_the_whole_view(store, log: AuditLog):
+    code, _ = busy_robot(store)
+    response = Gateway(store, log).get(f"/robots/{code}")
+    assert response.status_code == 200
+    [row] = log.trail(code)
+    assert row.record.role == "public"
+    assert "manufacturer.name" in row.record.served and "ownership.owner" in row.record.denied
