@@ -15,8 +15,11 @@ AUDIT_ENV = "ROBOPASS_AUDIT_DB"
 
 
 def default_audit_db(registry_db: str) -> str:
-    """Beside the registry file it audits: `fleet.db` -> `fleet.audit.db`."""
-    path = Path(registry_db)
+    """Beside the registry it audits: `fleet.db` -> `fleet.audit.db`; a PostgreSQL
+    registry keeps its `audit_log` table in its own database."""
+    if registry_db.startswith(POSTGRES_SCHEMES):
+        return registry_db
+    path = Path(registry_db.removeprefix("sqlite:///"))
     return str(path.with_name(path.stem + ".audit.db"))
 
 

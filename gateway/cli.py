@@ -85,7 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         seed(store, args.robots, seed_value=0, country="CN")
     example = next(iter(store.codes(limit=1)), None)
     issuer = issuer_url(args)
-    audit_db = args.audit_db or audit_cmd.default_audit_db(sqlite_path(db))
+    audit_db = args.audit_db or audit_cmd.default_audit_db(db)
     audit = AuditLog(audit_db)
     app = create_app(
         LocalSource(store),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.auditcmd import default_audit_db
 from policies import AuditLog
 from schema.code import RobotCode
 from tests import auditdb
@@ -75,6 +76,13 @@ def test_show_prints_a_robots_disclosures(filled: str):
     ]
     after = robopass("audit", "show", CODES[1], "--db", filled, "--after", "2")
     assert [json.loads(line)["id"] for line in after.stdout.splitlines()] == [4]
+
+
+def test_the_default_log_lives_beside_the_registry():
+    assert default_audit_db("sqlite:///srv/fleet.db") == "srv/fleet.audit.db"
+    assert default_audit_db("data/demo-cn.db") == "data/demo-cn.audit.db"
+    pg = "postgresql://registry@db.internal/robopass"
+    assert default_audit_db(pg) == pg
 
 
 def test_bad_inputs_are_clear_errors(tmp_path: Path):
