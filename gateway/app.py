@@ -10,21 +10,26 @@ from typing import Any
 import orjson
 from graphql import ExecutionResult
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
-from strawberry.asgi import GraphQL
 
 from adapters.errors import InvalidDocument
 from adapters.translate import translate
 from policies import PUBLIC, PolicySet, Principal, TokenVerifier, relationship_of
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
 from schema.graphql.objects import DENIED_CODE, EVERYTHING
-from schema.graphql.query import build_schema
+from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 from schema.source import PassportSource, RobotRecord
 
 from .auth import Authenticated
+from .bodylimit import BodyLimit
 from .export import export_document
+from .http import GraphQLOverHTTP
+from .limits import Limits, limit_extensions
+from .persisted import PersistedQueries
+from .production import protective_extensions
 
 ON_DENIED = ("null", "reject")
 
@@ -83,12 +88,14 @@ class RequestContext:
         return TranslationResult(output=result.output, lossless=not losses, losses=losses)
 
 
-class PassportGraphQL(GraphQL):
-    """Strawberry's ASGI app with our context and the offline console for browsers.
+class PassportGraphQL(GraphQLOverHTTP):
+    """The GraphQL endpoint with our context, limits and the offline console for browsers.
 
     `on_denied` "null" answers a denied field with null and an error; "reject"
     fails the whole operation instead. A caller may ask for the stricter mode
     per request with the header `Robopass-On-Denied: reject`, never the looser.
+    `production` turns introspection, the console and suggestions off and masks
+    internal errors; `introspection` and `console` override it either way.
     """
 
     def __init__(
@@ -98,10 +105,28 @@ class PassportGraphQL(GraphQL):
         *,
         example_code: str | None = None,
         on_denied: str = "null",
+        limits: Limits | None = None,
+        persisted: PersistedQueries | None = None,
+        production: bool = False,
+        introspection: bool | None = None,
+        console: bool | None = None,
     ) -> None:
         if on_denied not in ON_DENIED:
             raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
-        super().__init__(build_schema(), graphql_ide="graphiql")
+        limits = limits or Limits()
+        extensions = [
+            *limit_extensions(limits, PAGE_ARGUMENTS),
+            *protective_extensions(
+                introspection=not production if introspection is None else introspection,
+                mask_errors=production,
+            ),
+        ]
+        super().__init__(
+            build_schema(extensions, suggestions=not production),
+            limits=limits,
+            persisted=persisted,
+            console=not production if console is None else console,
+        )
         self.source = source
         self.policy = policy
         self.on_denied = on_denied
@@ -145,6 +170,11 @@ def create_app(
     example_code: str | None = None,
     ready: Any = None,
     on_denied: str = "null",
+    limits: Limits | None = None,
+    persisted: PersistedQueries | None = None,
+    production: bool = False,
+    introspection: bool | None = None,
+    console: bool | None = None,
 ) -> Starlette:
     """The gateway app over one passport source.
 
@@ -152,7 +182,10 @@ def create_app(
     `verifier` every request is the public principal and any token is refused.
     `mounts` adds sub-applications such as the demo authorization server;
     `ready` is an async check for /readyz; `on_denied` is "null" (a denied field is
-    null with an error) or "reject" (the whole operation fails).
+    null with an error) or "reject" (the whole operation fails). `limits` bounds
+    each request (`Limits()` by default); `persisted` resolves hashed documents
+    (APQ, or a safelist); `production`, `introspection`, `console`: see
+    `PassportGraphQL`.
     """
 
     async def healthz(request: Request) -> Response:
@@ -166,7 +199,18 @@ def create_app(
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    endpoint = PassportGraphQL(source, policy, example_code=example_code, on_denied=on_denied)
+    limits = limits or Limits()
+    endpoint = PassportGraphQL(
+        source,
+        policy,
+        example_code=example_code,
+        on_denied=on_denied,
+        limits=limits,
+        persisted=persisted,
+        production=production,
+        introspection=introspection,
+        console=console,
+    )
     graphql = Authenticated(endpoint, verifier)
     return Starlette(
         routes=[
@@ -174,5 +218,6 @@ def create_app(
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *mounts,
-        ]
+        ],
+        middleware=[Middleware(BodyLimit, max_bytes=limits.max_body_bytes)],
     )
