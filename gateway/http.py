@@ -165,7 +165,7 @@ class GraphQLOverHTTP(GraphQL):
             operation_extensions=params.get("extensions"),
         )
         try:
-            return await asyncio.wait_for(run, self.limits.timeout_s)
+            return await asyncio.wait_for(run, self.limits.timeout)
         except InvalidOperationTypeError as exc:
             reason = exc.as_http_error_reason(request.method)
             raise RequestError(405, "METHOD_NOT_ALLOWED", reason, {"Allow": "POST"}) from None
@@ -174,7 +174,7 @@ class GraphQLOverHTTP(GraphQL):
         except MissingQueryError:
             raise RequestError(400, "BAD_REQUEST", "No GraphQL query found") from None
         except TimeoutError:
-            message = f"The operation did not finish within {self.limits.timeout_s:g} s"
+            message = f"The operation did not finish within {self.limits.timeout:g} s"
             raise RequestError(504, "OPERATION_TIMEOUT", message) from None
 
     async def read_params(self, request: Request) -> dict[str, Any]:

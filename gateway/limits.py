@@ -38,7 +38,11 @@ LIMIT_CODES = frozenset({MAX_DEPTH, MAX_ALIASES, MAX_TOKENS, MAX_ROOT_FIELDS, "C
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What one request may cost; the defaults let every documented query through."""
+    """What one request may cost; the defaults let every documented query through.
+
+    Sizes are counts (tokens, fields) or bytes; `timeout` is in seconds;
+    `list_size` is the assumed length of a list without a page argument.
+    """
 
     max_depth: int = 10
     max_aliases: int = 30
@@ -46,7 +50,7 @@ class Limits:
     max_root_fields: int = 20
     max_cost: int = 20000
     max_body_bytes: int = 1 << 20
-    timeout_s: float = 15.0
+    timeout: float = 15.0
     list_size: int = 10
     weights: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
@@ -54,8 +58,8 @@ class Limits:
         for name in ("max_depth", "max_aliases", "max_tokens", "max_root_fields", "max_cost"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.max_body_bytes < 1024 or self.timeout_s <= 0 or self.list_size < 0:
-            raise ValueError("max_body_bytes >= 1024, timeout_s > 0 and list_size >= 0")
+        if self.max_body_bytes < 1024 or self.timeout <= 0 or self.list_size < 0:
+            raise ValueError("max_body_bytes >= 1024, timeout > 0 and list_size >= 0")
 
 
 def limit_extensions(limits: Limits, slices: Mapping[str, tuple[str, int]]) -> list[Any]:

@@ -18,7 +18,8 @@ import orjson
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
-NOT_IN_SAFELIST = "PERSISTED_QUERY_NOT_IN_SAFELIST"
+NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST"
+NOT_IN_SAFELIST = "QUERY_NOT_IN_SAFELIST"
 BAD_EXTENSION = "BAD_PERSISTED_QUERY"
 
 
@@ -85,11 +86,12 @@ class PersistedQueries:
         assert self.safelist is not None
         key = digest if digest is not None else sha256(query) if query is not None else None
         if key is None:
-            raise PersistedQueryError(NOT_IN_SAFELIST, "No registered operation was named")
-        if key not in self.safelist:
-            code = NOT_FOUND if query is None else NOT_IN_SAFELIST
-            raise PersistedQueryError(code, "This operation is not in the safelist")
-        return self.safelist[key]
+            raise PersistedQueryError(NOT_IN_LIST, "No registered operation was named")
+        if key in self.safelist:
+            return self.safelist[key]
+        if query is None:
+            raise PersistedQueryError(NOT_IN_LIST, f"No registered operation has hash {key}")
+        raise PersistedQueryError(NOT_IN_SAFELIST, "This operation is not in the safelist")
 
     def _remember(self, digest: str, query: str) -> None:
         self.cache[digest] = query

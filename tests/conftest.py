@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -75,14 +76,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    """`robopass serve` as a real process on loopback with a small demo fleet."""
+@contextmanager
+def running_server(data_dir: Path, *args: str, env: dict | None = None) -> Iterator[str]:
+    """`robopass serve ARGS` as a real process on loopback; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "ROBOPASS_DATA_DIR": str(tmp_path / "data")}
+    environment = {**os.environ, "ROBOPASS_DATA_DIR": str(data_dir), **(env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--robots", "200"],
-        env=env,
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -100,9 +101,18 @@ def served(tmp_path: Path) -> Iterator[str]:
     else:
         proc.kill()
         raise RuntimeError("server did not start")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`robopass serve` as a real process on loopback with a small demo fleet."""
+    with running_server(tmp_path / "data", "--robots", "200") as base:
+        yield base
 
 
 def pytest_configure(config):
