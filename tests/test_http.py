@@ -169,7 +169,9 @@ def test_a_post_body_must_be_utf8_json(server, content_type):
 )
 def test_malformed_requests_are_400_under_both_types(server, body):
     for accept in (JSON, GRAPHQL_RESPONSE):
-        response = httpx.post(server, content=body, headers={"content-type": JSON, "accept": accept})
+        response = httpx.post(
+            server, content=body, headers={"content-type": JSON, "accept": accept}
+        )
         assert response.status_code == 400, body
         assert codes(response) == ["BAD_REQUEST"]
         assert response.headers["content-type"].startswith(accept)
