@@ -6,6 +6,8 @@ unless listed), leaf fields cost nothing, and a list multiplies the cost of its
 items by its size: the page argument (`first`, `last`) when the field or its
 connection has one, else an assumed size. Page arguments are also checked
 against their caps here, so an oversized page is refused before any work.
+Introspection is counted like any other selection: its types nest without end
+(`fields { type { fields ... } }`), and the depth limit does not look at it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    SchemaMetaFieldDef,
     SelectionSetNode,
+    TypeMetaFieldDef,
     VariableNode,
     get_named_type,
     get_nullable_type,
@@ -43,6 +47,9 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "Robot.integrity": 20,
     "Robot.export": 20,
 }
+
+
+META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
 
 
 class CostLimit(SchemaExtension):
@@ -116,9 +123,9 @@ class _Walk:
 
     def field(self, node: FieldNode, parent: GraphQLNamedType, page: int | None) -> int:
         name = node.name.value
-        if name.startswith("__") or not isinstance(parent, GraphQLObjectType):
+        definition = META_FIELDS.get(name) or parent.fields.get(name)
+        if definition is None or not isinstance(parent, GraphQLObjectType):
             return 0
-        definition = parent.fields[name]
         named = get_named_type(definition.type)
         coordinate = f"{parent.name}.{name}"
         weight = self.limit.weights.get(coordinate, 0 if is_leaf_type(named) else 1)
@@ -135,7 +142,7 @@ class _Walk:
             return None
         argument, cap = self.limit.slices[coordinate]
         value = definition.args[argument].default_value
-        for arg in node.arguments:
+        for arg in node.arguments or ():
             if arg.name.value != argument:
                 continue
             if isinstance(arg.value, VariableNode):

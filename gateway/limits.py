@@ -106,13 +106,25 @@ def coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
 
 
 class TokenLimit(MaxTokensLimiter):
-    """Strawberry's token limit (the parser stops at the limit), with its error coded."""
+    """Strawberry's token limit (the parser stops at the limit), with its error coded.
+
+    The parser's own guard against nesting past the interpreter's recursion
+    limit is a depth limit too, so it gets MAX_DEPTH_LIMIT.
+    """
 
     def on_operation(self) -> Iterator[None]:
-        yield from super().on_operation()
-        for error in self.execution_context.pre_execution_errors or ():
-            if f"more than {self.max_token_count} tokens" in error.message:
-                error.extensions = {**(error.extensions or {}), "code": MAX_TOKENS}
+        self.execution_context.parse_options["max_tokens"] = self.max_token_count
+        try:
+            yield
+        except GraphQLError as error:
+            self._code(error)
+            raise
+
+    def _code(self, error: GraphQLError) -> None:
+        if f"more than {self.max_token_count} tokens" in error.message:
+            error.extensions = {**(error.extensions or {}), "code": MAX_TOKENS}
+        elif "nested too deeply" in error.message:
+            error.extensions = {**(error.extensions or {}), "code": MAX_DEPTH}
 
 
 def root_fields_rule(maximum: int) -> type[ValidationRule]:
