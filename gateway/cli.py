@@ -71,6 +71,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .local import LocalSource
     from .persisted import PersistedQueries
 
+    try:
+        persisted = (
+            PersistedQueries.from_manifest(args.safelist) if args.safelist else PersistedQueries()
+        )
+    except ValueError as exc:
+        raise SystemExit(f"robopass: --safelist {exc}") from None
+    limits = limits_from(args)
     data_dir = Path(args.data_dir).expanduser()
     db = args.db or str(data_dir / "demo-cn.db")
     store = open_store(db)
@@ -81,12 +88,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         seed(store, args.robots, seed_value=0, country="CN")
     example = next(iter(store.codes(limit=1)), None)
     issuer = issuer_url(args)
-    try:
-        persisted = (
-            PersistedQueries.from_manifest(args.safelist) if args.safelist else PersistedQueries()
-        )
-    except ValueError as exc:
-        raise SystemExit(f"robopass: --safelist {exc}") from None
     app = create_app(
         LocalSource(store),
         policy=PolicySet.demo(),
@@ -94,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
         example_code=example,
         on_denied=args.on_denied,
-        limits=limits_from(args),
+        limits=limits,
         persisted=persisted,
         production=args.production,
         introspection=args.introspection,
@@ -102,7 +103,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
-    print(f"GraphQL and console: {url}")
+    console = args.console if args.console is not None else not args.production
+    print(f"GraphQL and console: {url}" if console else f"GraphQL: {url}")
+    if args.production:
+        print("Production mode: no introspection, suggestions or internal error messages")
     print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
     if example:
         fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"
