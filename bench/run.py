@@ -22,10 +22,11 @@ from pathlib import Path
 import httpx
 
 from gateway.app import RequestContext
+from gateway.limits import Limits, limit_extensions
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
 from gateway.synthetic import synthetic_fleet
-from schema.graphql.query import build_schema
+from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 
 HERE = Path(__file__).parent
 QUERY = """query ($code: RobotCode!) { robot(code: $code) {
@@ -47,9 +48,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def in_process(store: RegistryStore, code: str, seconds: float) -> dict:
-    """Operations per second of strawberry executing the query, caches on."""
-    schema, context = build_schema(), RequestContext(LocalSource(store))
+def in_process(store: RegistryStore, code: str, seconds: float, limits: bool = False) -> dict:
+    """Operations per second of strawberry executing the query, caches on.
+
+    `limits` adds the query limits and the cost analysis the gateway runs.
+    """
+    extensions = limit_extensions(Limits(), PAGE_ARGUMENTS) if limits else []
+    schema, context = build_schema(extensions), RequestContext(LocalSource(store))
     variables = {"code": code}
 
     async def loop() -> int:
@@ -126,6 +131,7 @@ def main() -> None:
 
         results = {
             "in_process": in_process(store, code, args.seconds / 2),
+            "in_process_limits": in_process(store, code, args.seconds / 2, limits=True),
             "http_graphql": http("graphql", ["--db", db], request, args),
             "http_graphql_policies": http("graphql-policies", ["--db", db], request, args),
             "http_static": http("static", ["--body-file", str(body_file)], request, args),
@@ -138,6 +144,8 @@ def main() -> None:
     print(f"response: {len(document)} bytes; {args.connections} connections, {args.seconds}s each")
     print(f"{'measurement':<40}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
     print(f"{'strawberry in process (no HTTP)':<40}{results['in_process']['ops_per_s']:>10}")
+    limited = results["in_process_limits"]["ops_per_s"]
+    print(f"{'  same, limits and cost analysis on':<40}{limited:>10}")
     p = results["http_graphql_policies"]
     for name, r in (
         ("GraphQL over HTTP (uvicorn, loopback)", g),
@@ -147,6 +155,7 @@ def main() -> None:
         print(f"{name:<40}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}")
     print(f"ratio GraphQL / ceiling: {g['rps'] / s['rps']:.3f}")
     print(f"ratio policies on / off: {p['rps'] / g['rps']:.3f}")
+    print(f"ratio limits on / off (in process): {limited / results['in_process']['ops_per_s']:.3f}")
     if g["errors"] or s["errors"]:
         print(f"errors: graphql {g['errors']}, static {s['errors']}")
 
