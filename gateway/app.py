@@ -25,11 +25,15 @@ from schema.source import PassportSource, RobotRecord
 
 from .auth import Authenticated
 from .bodylimit import BodyLimit
+from .credentials import RegistrySigner
+from .downloads import download_routes
 from .export import export_document
 from .http import GraphQLOverHTTP
 from .limits import Limits, limit_extensions
 from .persisted import PersistedQueries
 from .production import protective_extensions
+from .report import DemoSignIn, report_routes
+from .report.session import viewer_of
 
 ON_DENIED = ("null", "reject")
 
@@ -170,6 +174,8 @@ def create_app(
     example_code: str | None = None,
     ready: Any = None,
     on_denied: str = "null",
+    signer: RegistrySigner | None = None,
+    sign_in: DemoSignIn | None = None,
     limits: Limits | None = None,
     persisted: PersistedQueries | None = None,
     production: bool = False,
@@ -182,11 +188,17 @@ def create_app(
     `verifier` every request is the public principal and any token is refused.
     `mounts` adds sub-applications such as the demo authorization server;
     `ready` is an async check for /readyz; `on_denied` is "null" (a denied field is
-    null with an error) or "reject" (the whole operation fails). `limits` bounds
-    each request (`Limits()` by default); `persisted` resolves hashed documents
-    (APQ, or a safelist); `production`, `introspection`, `console`: see
-    `PassportGraphQL`.
+    null with an error) or "reject" (the whole operation fails). With a `signer`,
+    exports can be downloaded signed and its public keys are served at
+    /.well-known/jwks.json.
+    The report pages (`/`, `/robots/{code}`) apply the same masks as GraphQL;
+    `sign_in` offers demo parties to act as. `limits` bounds each request
+    (`Limits()` by default); `persisted` resolves hashed documents (APQ, or a
+    safelist); `production`, `introspection`, `console`: see `PassportGraphQL`.
     """
+
+    def view(principal: Principal, record: RobotRecord) -> Container[str]:
+        return RequestContext(source, principal, policy).view(record)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -198,6 +210,17 @@ def create_app(
         except Exception as exc:  # a probe reports, it does not crash
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
+
+    async def context(request: Request) -> RequestContext:
+        """The bearer token's principal, else a signed-in person's (the report's cookie).
+
+        Only GET routes take the cookie: it is SameSite=Strict, and GraphQL, which
+        accepts POST, stays bearer-only.
+        """
+        principal = request.scope.get("state", {}).get("principal", PUBLIC)
+        if principal.is_public and "authorization" not in request.headers:
+            principal = (await viewer_of(request, verifier)).principal
+        return RequestContext(source, principal, policy, request)
 
     limits = limits or Limits()
     endpoint = PassportGraphQL(
@@ -217,6 +240,8 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *download_routes(context, verifier, signer),
+            *report_routes(source, view, verifier, sign_in),
             *mounts,
         ],
         middleware=[Middleware(BodyLimit, max_bytes=limits.max_body_bytes)],

@@ -10,6 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .credential_cli import register as add_credential_commands
+from .workbench.parsers import add_mapping_command, add_translate_command
+
 DEFAULT_ROBOTS = 1000
 
 
@@ -68,8 +71,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .auth import demo_issuer
+    from .credentials import RegistrySigner
     from .local import LocalSource
     from .persisted import PersistedQueries
+    from .report import demo_sign_in
 
     try:
         persisted = (
@@ -95,6 +100,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
         example_code=example,
         on_denied=args.on_denied,
+        signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), store.registry),
+        sign_in=demo_sign_in(data_dir, issuer),
         limits=limits,
         persisted=persisted,
         production=args.production,
@@ -107,6 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"GraphQL and console: {url}" if console else f"GraphQL: {url}")
     if args.production:
         print("Production mode: no introspection, suggestions or internal error messages")
+    print(f"History report: http://{args.host}:{args.port}/")
     print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
     if example:
         fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"
@@ -256,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--db", required=True)
     verify_cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
     verify_cmd.set_defaults(func=cmd_verify)
+    add_credential_commands(sub)
+    add_translate_command(sub)
+    add_mapping_command(sub)
     return parser
 
 

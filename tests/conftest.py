@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -110,9 +110,22 @@ def running_server(data_dir: Path, *args: str, env: dict | None = None) -> Itera
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
-    """`robopass serve` as a real process on loopback with a small demo fleet."""
-    with running_server(tmp_path / "data", "--robots", "200") as base:
+    """`robopass serve` as a real process, its data under `tmp_path / "data"`."""
+    with robopass_server(tmp_path / "data") as base:
         yield base
+
+
+def robopass_server(data_dir: Path) -> AbstractContextManager[str]:
+    """`robopass serve` with a small demo fleet of 200 robots in `data_dir`."""
+    return running_server(data_dir, "--robots", "200")
+
+
+@pytest.fixture(scope="module")
+def served_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """One real `robopass serve` shared by a test module: (base URL, data directory)."""
+    data_dir = tmp_path_factory.mktemp("served") / "data"
+    with robopass_server(data_dir) as base:
+        yield base, data_dir
 
 
 def pytest_configure(config):
