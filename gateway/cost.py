@@ -4,8 +4,9 @@ Depth and alias limits alone let a shallow query ask for 100 robots times 100
 history events; the cost counts that. Each object field costs its weight (1
 unless listed), leaf fields cost nothing, and a list multiplies the cost of its
 items by its size: the page argument (`first`, `last`) when the field or its
-connection has one, else an assumed size. Page arguments are also checked
-against their caps here, so an oversized page is refused before any work.
+connection has one, else an assumed size (`WINDOWS` are the exceptions). Page
+arguments are also checked against their caps here, so an oversized page is
+refused before any work.
 Introspection is counted like any other selection: its types nest without end
 (`fields { type { fields ... } }`), and the depth limit does not look at it.
 """
@@ -50,6 +51,11 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
 
 
 META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
+
+WINDOWS = frozenset({"Robot.conditionHistory"})
+"""Paged fields that only cut a list out of a passport already loaded: the stored data, not
+the argument, decides their length, so they are estimated like any passport list (the
+assumed size, or the argument when smaller)."""
 
 
 class CostLimit(SchemaExtension):
@@ -133,7 +139,9 @@ class _Walk:
         inner = self.selections(node.selection_set, named, own_page) if node.selection_set else 0
         if is_list_type(get_nullable_type(definition.type)):
             size = own_page if own_page is not None else page
-            return (self.limit.list_size if size is None else size) * (weight + inner)
+            if size is None or (coordinate in WINDOWS and size > self.limit.list_size):
+                size = self.limit.list_size
+            return size * (weight + inner)
         return weight + inner
 
     def page(self, node: FieldNode, coordinate: str, definition: Any) -> int | None:
