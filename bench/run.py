@@ -23,11 +23,12 @@ from pathlib import Path
 import httpx
 
 from gateway.app import RequestContext
+from gateway.limits import Limits, limit_extensions
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
 from gateway.synthetic import synthetic_fleet
 from policies import PUBLIC, AuditLog, PolicySet
-from schema.graphql.query import build_schema
+from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 
 ROOT = Path(__file__).parents[1]
 QUERY = """query ($code: RobotCode!) { robot(code: $code) {
@@ -54,16 +55,20 @@ def in_process(
 ) -> dict[str, dict]:
     """Operations per second of strawberry executing the query, caches on, per mode.
 
-    A mode is (policy, audit log). Modes run in alternating batches of 20, so
-    the machine's noise falls on all of them alike. With an audit log, each
-    operation also appends its disclosure record, as the HTTP endpoint does.
+    A mode is (policy, audit log, limits on). Modes run in alternating batches
+    of 20, so the machine's noise falls on all of them alike. With an audit log,
+    each operation also appends its disclosure record, as the HTTP endpoint
+    does; with limits, the query limits and cost analysis the gateway runs.
     """
-    schema, source = build_schema(), LocalSource(store)
+    plain = build_schema()
+    limited = build_schema(limit_extensions(Limits(), PAGE_ARGUMENTS))
+    source = LocalSource(store)
     variables = {"code": code}
     spent = dict.fromkeys(modes, 0.0)
     done = dict.fromkeys(modes, 0)
 
-    async def batch(name: str, policy: PolicySet | None, audit: AuditLog | None) -> None:
+    async def batch(name: str, policy: PolicySet | None, audit: AuditLog | None, limits: bool):
+        schema = limited if limits else plain
         start = time.perf_counter()
         for _ in range(20):
             context = RequestContext(source, PUBLIC, policy, None, audit)
@@ -76,8 +81,8 @@ def in_process(
     async def loop() -> None:
         until = time.perf_counter() + seconds
         while time.perf_counter() < until:
-            for name, (policy, audit) in modes.items():
-                await batch(name, policy, audit)
+            for name, mode in modes.items():
+                await batch(name, *mode)
 
     asyncio.run(loop())
     return {n: {"ops": done[n], "ops_per_s": round(done[n] / spent[n], 1)} for n in modes}
@@ -148,7 +153,12 @@ def main() -> None:
         audit = AuditLog(Path(tmp) / "in-process.audit.db")
         audit_args = ["--db", db, "--audit-db", str(Path(tmp) / "http.audit.db")]
         policy = PolicySet.demo()
-        modes = {"off": (None, None), "policies": (policy, None), "audit": (policy, audit)}
+        modes = {
+            "off": (None, None, False),
+            "limits": (None, None, True),
+            "policies": (policy, None, False),
+            "audit": (policy, audit, False),
+        }
         results = {
             **{
                 f"in_process_{k}": v
@@ -168,11 +178,11 @@ def main() -> None:
     )
     print(f"response: {len(document)} bytes; {args.connections} connections, {args.seconds}s each")
     print(f"{'measurement':<40}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    ip, ipp, ipa = (
-        results[k]["ops_per_s"]
-        for k in ("in_process_off", "in_process_policies", "in_process_audit")
+    ip, ipp, ipa, ipl = (
+        results[f"in_process_{k}"]["ops_per_s"] for k in ("off", "policies", "audit", "limits")
     )
     print(f"{'strawberry in process (no HTTP)':<40}{ip:>10}")
+    print(f"{'  same, limits and cost analysis on':<40}{ipl:>10}")
     print(f"{'  same, demo policies on (anonymous)':<40}{ipp:>10}")
     print(f"{'  same, policies and audit log on':<40}{ipa:>10}")
     p, a = results["http_graphql_policies"], results["http_graphql_audit"]
@@ -185,6 +195,7 @@ def main() -> None:
         print(f"{name:<40}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}")
     print(f"ratio GraphQL / ceiling: {g['rps'] / s['rps']:.3f}")
     print(f"ratio policies on / off: {p['rps'] / g['rps']:.3f}")
+    print(f"ratio limits on / off (in process): {ipl / ip:.3f}")
     print(f"ratio audit on / off (policies on), in process: {ipa / ipp:.3f}")
     print(f"  audit cost per request, in process: {1e6 / ipa - 1e6 / ipp:.0f} us")
     print(f"ratio audit on / off (policies on), HTTP: {a['rps'] / p['rps']:.3f}")

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 from graphql import ExecutionResult
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
-from strawberry.asgi import GraphQL
 
 from adapters.errors import InvalidDocument
 from adapters.translate import translate
@@ -34,14 +34,19 @@ from policies import (
 from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
 from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView
-from schema.graphql.query import build_schema
+from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 from schema.source import Page, PassportSource, RobotRecord
 
 from .auth import Authenticated
+from .bodylimit import BodyLimit
 from .credentials import RegistrySigner
 from .disclosures import disclosure_records, trail_after, trail_page
 from .downloads import download_routes
 from .export import export_document
+from .http import GraphQLOverHTTP
+from .limits import Limits, limit_extensions
+from .persisted import PersistedQueries
+from .production import protective_extensions
 from .report import DemoSignIn, report_routes
 from .report.session import viewer_of
 
@@ -162,12 +167,14 @@ class RequestContext:
         return trail_page(rows, first, access)
 
 
-class PassportGraphQL(GraphQL):
-    """Strawberry's ASGI app with our context and the offline console for browsers.
+class PassportGraphQL(GraphQLOverHTTP):
+    """The GraphQL endpoint with our context, limits and the offline console for browsers.
 
     `on_denied` "null" answers a denied field with null and an error; "reject"
     fails the whole operation instead. A caller may ask for the stricter mode
     per request with the header `Robopass-On-Denied: reject`, never the looser.
+    `production` turns introspection, the console and suggestions off and masks
+    internal errors; `introspection` and `console` override it either way.
     """
 
     def __init__(
@@ -178,10 +185,28 @@ class PassportGraphQL(GraphQL):
         example_code: str | None = None,
         on_denied: str = "null",
         audit: AuditLog | None = None,
+        limits: Limits | None = None,
+        persisted: PersistedQueries | None = None,
+        production: bool = False,
+        introspection: bool | None = None,
+        console: bool | None = None,
     ) -> None:
         if on_denied not in ON_DENIED:
             raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
-        super().__init__(build_schema(), graphql_ide="graphiql")
+        limits = limits or Limits()
+        extensions = [
+            *limit_extensions(limits, PAGE_ARGUMENTS),
+            *protective_extensions(
+                introspection=not production if introspection is None else introspection,
+                mask_errors=production,
+            ),
+        ]
+        super().__init__(
+            build_schema(extensions, suggestions=not production),
+            limits=limits,
+            persisted=persisted,
+            console=not production if console is None else console,
+        )
         self.source = source
         self.policy = policy
         self.on_denied = on_denied
@@ -234,6 +259,11 @@ def create_app(
     signer: RegistrySigner | None = None,
     sign_in: DemoSignIn | None = None,
     audit: AuditLog | None = None,
+    limits: Limits | None = None,
+    persisted: PersistedQueries | None = None,
+    production: bool = False,
+    introspection: bool | None = None,
+    console: bool | None = None,
 ) -> Starlette:
     """The gateway app over one passport source.
 
@@ -248,6 +278,9 @@ def create_app(
     `sign_in` offers demo parties to act as. `audit` receives a record of every
     disclosure (GraphQL, downloads, report pages); without it, or without a
     policy, nothing is recorded.
+    `limits` bounds each request
+    (`Limits()` by default); `persisted` resolves hashed documents (APQ, or a
+    safelist); `production`, `introspection`, `console`: see `PassportGraphQL`.
     """
 
     def view(principal: Principal, record: RobotRecord) -> Container[str]:
@@ -283,8 +316,18 @@ def create_app(
             principal = (await viewer_of(request, verifier)).principal
         return RequestContext(source, principal, policy, request, audit)
 
+    limits = limits or Limits()
     endpoint = PassportGraphQL(
-        source, policy, example_code=example_code, on_denied=on_denied, audit=audit
+        source,
+        policy,
+        example_code=example_code,
+        on_denied=on_denied,
+        limits=limits,
+        persisted=persisted,
+        production=production,
+        introspection=introspection,
+        console=console,
+        audit=audit,
     )
     graphql = Authenticated(endpoint, verifier)
     return Starlette(
@@ -295,5 +338,6 @@ def create_app(
             *download_routes(context, verifier, signer),
             *report_routes(source, view, verifier, sign_in),
             *mounts,
-        ]
+        ],
+        middleware=[Middleware(BodyLimit, max_bytes=limits.max_body_bytes)],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -73,8 +74,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .auth import demo_issuer
     from .credentials import RegistrySigner
     from .local import LocalSource
+    from .persisted import PersistedQueries
     from .report import demo_sign_in
 
+    try:
+        persisted = (
+            PersistedQueries.from_manifest(args.safelist) if args.safelist else PersistedQueries()
+        )
+    except ValueError as exc:
+        raise SystemExit(f"robopass: --safelist {exc}") from None
+    limits = limits_from(args)
     data_dir = Path(args.data_dir).expanduser()
     db = args.db or str(data_dir / "demo-cn.db")
     store = open_store(db)
@@ -97,10 +106,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         on_denied=args.on_denied,
         signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), store.registry),
         sign_in=demo_sign_in(data_dir, issuer),
+        limits=limits,
+        persisted=persisted,
+        production=args.production,
+        introspection=args.introspection,
+        console=args.console,
     )
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
-    print(f"GraphQL and console: {url}")
+    console = args.console if args.console is not None else not args.production
+    print(f"GraphQL and console: {url}" if console else f"GraphQL: {url}")
+    if args.production:
+        print("Production mode: no introspection, suggestions or internal error messages")
     print(f"History report: http://{args.host}:{args.port}/")
     print(f"Audit log of every disclosure: {audit_cmd.describe(audit_db)}")
     print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
@@ -111,6 +128,68 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Try:\n  curl -s {url} -H 'content-type: application/json' -d '{body}'")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def flag(value: str | None) -> bool | None:
+    """An environment switch: 1/true/yes/on or 0/false/no/off; unset is None."""
+    if value is None or not value.strip():
+        return None
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"robopass: expected a boolean, got {value!r}")
+
+
+def add_serving_options(parser: argparse.ArgumentParser) -> None:
+    """Production mode and one option per `Limits` field, each also ROBOPASS_<NAME>."""
+    from .limits import Limits
+
+    env = os.environ.get
+    parser.add_argument(
+        "--production",
+        action=argparse.BooleanOptionalAction,
+        default=bool(flag(env("ROBOPASS_PRODUCTION"))),
+        help="introspection, console and suggestions off, internal errors masked",
+    )
+    for name in ("introspection", "console"):
+        parser.add_argument(
+            f"--{name}",
+            action=argparse.BooleanOptionalAction,
+            default=flag(env(f"ROBOPASS_{name.upper()}")),
+            help=f"{name} on or off whatever the mode (default: off in production)",
+        )
+    parser.add_argument(
+        "--safelist",
+        default=env("ROBOPASS_SAFELIST"),
+        help="run only the operations of this persisted query manifest (JSON)",
+    )
+    for field in dataclasses.fields(Limits):
+        if field.name == "weights":
+            continue
+        variable = f"ROBOPASS_{field.name.upper()}"
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=type(field.default),
+            default=env(variable, field.default),
+            metavar="N",
+            help=f"query limit (default {field.default}; {variable})",
+        )
+
+
+def limits_from(args: argparse.Namespace):
+    from .limits import Limits
+
+    try:
+        values = {
+            f.name: type(f.default)(getattr(args, f.name))
+            for f in dataclasses.fields(Limits)
+            if f.name != "weights"
+        }
+        return Limits(**values)
+    except ValueError as exc:
+        raise SystemExit(f"robopass: {exc}") from None
 
 
 def issuer_url(args: argparse.Namespace) -> str:
@@ -172,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=env(audit_cmd.AUDIT_ENV),
         help="audit log: a path or postgresql://... (default: beside the registry file)",
     )
+    add_serving_options(serve)
     serve.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help="print an access token of a demo client")

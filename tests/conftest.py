@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -77,13 +77,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def robopass_server(data_dir: Path) -> Iterator[str]:
-    """`robopass serve` as a real process on loopback with a small demo fleet in `data_dir`."""
+def running_server(data_dir: Path, *args: str, env: dict | None = None) -> Iterator[str]:
+    """`robopass serve ARGS` as a real process on loopback; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "ROBOPASS_DATA_DIR": str(data_dir)}
+    environment = {**os.environ, "ROBOPASS_DATA_DIR": str(data_dir), **(env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--robots", "200"],
-        env=env,
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -113,6 +113,11 @@ def served(tmp_path: Path) -> Iterator[str]:
     """`robopass serve` as a real process, its data under `tmp_path / "data"`."""
     with robopass_server(tmp_path / "data") as base:
         yield base
+
+
+def robopass_server(data_dir: Path) -> AbstractContextManager[str]:
+    """`robopass serve` with a small demo fleet of 200 robots in `data_dir`."""
+    return running_server(data_dir, "--robots", "200")
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, validate
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
@@ -17,6 +21,8 @@ from .audit import AuditConnection, audit_trail
 from .formats import PassportFormat, TranslationResult
 from .objects import field_denied, graphql_enum
 from .robot import (
+    CONDITION_WINDOW,
+    HISTORY_PAGE,
     ROBOT_CODE,
     CodeSegment,
     PageInfo,
@@ -30,6 +36,13 @@ from .robot import (
 graphql_enum(CodeProfile)
 
 MAX_PAGE = 100
+
+PAGE_ARGUMENTS: dict[str, tuple[str, int]] = {
+    "Query.robots": ("first", MAX_PAGE),
+    "Robot.history": ("first", HISTORY_PAGE),
+    "Robot.conditionHistory": ("last", CONDITION_WINDOW),
+}
+"""Paged fields by schema coordinate: the size argument and its cap, for cost analysis."""
 
 
 @strawberry.input(description="Equality filters on robots; unset fields match any.")
@@ -180,14 +193,42 @@ class PassportSchema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
-def build_schema(extensions: list | tuple = ()) -> strawberry.Schema:
-    """The canonical GraphQL schema, with parse and validation caches on."""
+class QuietValidationCache(ValidationCache):
+    """Validation without "Did you mean ...?": suggestions map the schema for a prober."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.cached_validate_document = lru_cache(maxsize)(_validate_quietly)
+
+
+def _validate_quietly(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple
+) -> list[GraphQLError]:
+    rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+    return validate(schema, document, rules, hide_suggestions=True)
+
+
+class QuietExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Execution whose variable coercion errors carry no suggestions either."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
+def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> strawberry.Schema:
+    """The canonical GraphQL schema, with parse and validation caches on.
+
+    `suggestions` False drops "Did you mean ...?" from every error (production).
+    """
+    validation = ValidationCache if suggestions else QuietValidationCache
     return PassportSchema(
         query=Query,
         config=StrawberryConfig(scalar_map={RobotCodeScalar: ROBOT_CODE}),
+        execution_context_class=None if suggestions else QuietExecutor,
         extensions=[
             lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            lambda: validation(maxsize=512),
             *extensions,
         ],
     )

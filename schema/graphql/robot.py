@@ -157,6 +157,9 @@ def check_first(first: int, cap: int) -> None:
         raise bad_input(f"first must be between 0 and {cap}, got {first}")
 
 
+HISTORY_PAGE = 100
+CONDITION_WINDOW = 1000
+
 _Condition = object_type(ConditionSnapshot, "conditions.")
 _PassportFields = object_type(Passport, "", "PassportFields", ("conditions",))
 
@@ -193,7 +196,7 @@ class Robot(_PassportFields):
         until: datetime | None = None,
         last: int = 100,
     ) -> list[_Condition] | None:
-        check_first(last, 1000)
+        check_first(last, CONDITION_WINDOW)
         snapshots = [
             s
             for s in root.record.passport.conditions
@@ -209,7 +212,7 @@ class Robot(_PassportFields):
         first: int = 20,
         after: str | None = None,
     ) -> HistoryConnection:
-        check_first(first, 100)
+        check_first(first, HISTORY_PAGE)
         try:
             page = await info.context.source.history(
                 root.record.passport.identity.code, first, after
