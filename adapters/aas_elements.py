@@ -173,8 +173,11 @@ def _names(cls: type) -> set[str]:
 
 
 def _get(obj: Plain, parts: list[str]) -> Any:
+    """The value at `parts`; None also where a mask withheld the path or a parent of it."""
     for part in parts:
-        obj = obj[part]
+        obj = obj.get(part)
+        if obj is None:
+            return None
     return obj
 
 
@@ -380,7 +383,10 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
             if target is None:
                 return None
             value = enc_children(target)
-            return {**single_head, "value": value} if value else dict(single_head)
+            if value:
+                return {**single_head, "value": value}
+            # A grouping of the template's own, not of a canonical object: nothing to hold.
+            return None if not parts else dict(single_head)
 
         def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
             if element is None:
@@ -405,8 +411,11 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
             "typeValueListElement": "SubmodelElementCollection",
         }
 
-        def encode_list(obj: Plain) -> dict[str, Any]:
-            items = [collection(item) for item in _get(obj, parts)]
+        def encode_list(obj: Plain) -> dict[str, Any] | None:
+            found = _get(obj, parts)
+            if found is None:
+                return None
+            items = [collection(item) for item in found]
             return {**list_head, "value": items} if items else dict(list_head)
 
         encode = encode_list
@@ -414,8 +423,11 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
         numbered_head = {"modelType": "SubmodelElementCollection", **head}
         name = spec.item
 
-        def encode_numbered(obj: Plain) -> dict[str, Any]:
-            items = [collection(item, f"{name}{i}") for i, item in enumerate(_get(obj, parts))]
+        def encode_numbered(obj: Plain) -> dict[str, Any] | None:
+            found = _get(obj, parts)
+            if found is None:
+                return None
+            items = [collection(item, f"{name}{i}") for i, item in enumerate(found)]
             return {**numbered_head, "value": items} if items else dict(numbered_head)
 
         encode = encode_numbered

@@ -207,18 +207,27 @@ def _merge(schema: dict[str, Any], extra: Mapping[str, Any]) -> None:
 def _leaf_step(
     src_key: str, out_key: str, fn: Callable[[Any], Any], hint: _Hint, keep_none: bool
 ) -> Step:
-    """Native documents omit absent values; canonical plain data spells them out as None."""
+    """Native documents omit absent values; canonical plain data spells them out as None.
+
+    An encoder (`keep_none` False) also skips a key its source lacks, so a canonical object
+    cut down by a visibility mask yields the document without those fields.
+    """
     same = fn is SAME.encode
     if hint.many:
         raise TypeError(f"lists of plain values are not supported: {src_key!r}")
+    if not keep_none:
+
+        def present(src: Plain, out: Plain) -> None:
+            value = src.get(src_key)
+            if value is not None:
+                out[out_key] = value if same else fn(value)
+
+        return present
     if hint.optional:
 
         def optional(src: Plain, out: Plain) -> None:
             value = src.get(src_key)
-            if value is not None:
-                out[out_key] = value if same else fn(value)
-            elif keep_none:
-                out[out_key] = None
+            out[out_key] = None if value is None else value if same else fn(value)
 
         return optional
 
@@ -241,6 +250,14 @@ def _object_step(src_key: str, out_key: str, run: Step, hint: _Hint, keep_none: 
         run(value, out)
         return out
 
+    if not keep_none:
+
+        def present(src: Plain, out: Plain) -> None:
+            value = src.get(src_key)
+            if value is not None:
+                out[out_key] = [one(item) for item in value] if hint.many else one(value)
+
+        return present
     if hint.many:
 
         def many(src: Plain, out: Plain) -> None:
@@ -251,10 +268,7 @@ def _object_step(src_key: str, out_key: str, run: Step, hint: _Hint, keep_none: 
 
         def optional(src: Plain, out: Plain) -> None:
             value = src.get(src_key)
-            if value is not None:
-                out[out_key] = one(value)
-            elif keep_none:
-                out[out_key] = None
+            out[out_key] = None if value is None else one(value)
 
         return optional
 
@@ -266,7 +280,13 @@ def _object_step(src_key: str, out_key: str, run: Step, hint: _Hint, keep_none: 
 
 def _merged_step(canon: str, run: Step, into_native: bool) -> Step:
     if into_native:
-        return lambda src, out: run(src[canon], out)
+
+        def merge(src: Plain, out: Plain) -> None:
+            value = src.get(canon)
+            if value is not None:
+                run(value, out)
+
+        return merge
 
     def split(src: Plain, out: Plain) -> None:
         sub: Plain = {}

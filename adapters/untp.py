@@ -56,8 +56,11 @@ class Slot:
     read: Callable[[Plain], Any] | None = None
 
 
-def _party_id(maker: Plain) -> str:
-    return f"urn:robopass:party:{maker['country']}:{quote(maker['registration_id'], safe='')}"
+def _party_id(maker: Plain) -> str | None:
+    country, registration_id = maker.get("country"), maker.get("registration_id")
+    if country is None or registration_id is None:
+        return None
+    return f"urn:robopass:party:{country}:{quote(registration_id, safe='')}"
 
 
 def _country_of_party(party_id: str) -> str:
@@ -72,8 +75,11 @@ def _certificate_number(claim_id: str) -> str:
     return unquote(claim_id.removeprefix("urn:robopass:certificate:"))
 
 
-def _issuing_party(cert: Plain) -> Plain:
-    return {"id": f"urn:robopass:party:{quote(cert['issuer'], safe='')}", "name": cert["issuer"]}
+def _issuing_party(cert: Plain) -> Plain | None:
+    issuer = cert.get("issuer")
+    if issuer is None:
+        return None
+    return {"id": f"urn:robopass:party:{quote(issuer, safe='')}", "name": issuer}
 
 
 def _party_name(party: Plain) -> str:
@@ -159,7 +165,9 @@ _WHOLE = {
     "ownership": "ownership history",
 }
 
-# Values every credential carries, whatever the robot. `*` applies to each list item.
+# Values every credential carries, whatever the robot, each written where its parent
+# object is: a unit only beside its value, so a withheld measure leaves no empty shell.
+# `*` applies to each list item.
 CONSTANTS: list[tuple[str, Any]] = [
     ("/type", ["DigitalProductPassport", "VerifiableCredential"]),
     ("/@context", CONTEXT),
@@ -178,19 +186,31 @@ CONSTANTS: list[tuple[str, Any]] = [
     (f"{CLAIM}/conformityTopic", "governance.compliance"),
 ]
 
+SKELETON = {"/issuer", "/credentialSubject"}
+"""Objects a credential has even when a mask withheld everything they would hold."""
+
 
 def _derived(plain: Plain) -> list[tuple[str, Any]]:
-    """Identifiers the credential needs, computed from canonical fields mapped elsewhere."""
-    code = plain["identity"]["code"]
-    category = plain["model"]["category"]
-    registry = quote(plain["identity"]["home_registry"], safe="")
-    return [
-        ("/id", f"urn:robopass:credential:{code}"),
-        ("/issuer/id", f"did:web:robopass.dev:registry:{registry}"),
-        (f"{P}/id", f"urn:robopass:robot:{code}"),
-        (f"{P}/productCategory/0/id", f"https://robopass.dev/category/{quote(category)}"),
-        (f"{P}/productCategory/0/name", category),
-    ]
+    """Identifiers the credential needs, computed from canonical fields mapped elsewhere.
+
+    An identifier whose source field a mask withheld is left out with it.
+    """
+    identity, model = plain.get("identity") or {}, plain.get("model") or {}
+    code, registry = identity.get("code"), identity.get("home_registry")
+    category = model.get("category")
+    out: list[tuple[str, Any]] = []
+    if code is not None:
+        out.append(("/id", f"urn:robopass:credential:{code}"))
+    if registry is not None:
+        out.append(("/issuer/id", f"did:web:robopass.dev:registry:{quote(registry, safe='')}"))
+    if code is not None:
+        out.append((f"{P}/id", f"urn:robopass:robot:{code}"))
+    if category is not None:
+        out.append(
+            (f"{P}/productCategory/0/id", f"https://robopass.dev/category/{quote(category)}")
+        )
+        out.append((f"{P}/productCategory/0/name", category))
+    return out
 
 
 def rules() -> list[FieldRule]:
@@ -295,7 +315,7 @@ def _compile(slot: Slot) -> _Compiled:
     return _Compiled(
         canon,
         _split(slot.location),
-        slot.read or (lambda obj: obj[field]),
+        slot.read or (lambda obj: obj.get(field)),
         slot.transform.encode,
         slot.transform.decode,
     )
@@ -321,11 +341,10 @@ def encode(plain: Plain) -> Plain:
         _set(doc, _split(location), (), value)
     for location, value in CONSTANTS:
         parts = _split(location)
-        if "*" not in parts:
-            _set(doc, parts, (), value)
-            continue
-        star = parts.index("*")
-        for idx, _, _ in _found(doc, [*parts[:star], "*"]):
+        parents = [idx for idx, _, _ in _found(doc, parts[:-1])]
+        if not parents and location.rpartition("/")[0] in SKELETON:
+            parents = [()]
+        for idx in parents:
             _set(doc, parts, idx, value)
     return _ordered(doc)
 
