@@ -9,9 +9,12 @@ had no home for it and the canonical value was filled in.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from collections.abc import Iterable
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from schema.codec import DecodeError, from_plain
@@ -21,7 +24,8 @@ from schema.passport import Passport
 from . import aas, canonical, cn_miit, untp
 from .errors import InvalidDocument, Violation
 from .format import Format, Plain
-from .mapping import FieldRule, Status, values_at
+from .generated import Namespace
+from .mapping import Status
 
 __all__ = [
     "FORMATS",
@@ -118,29 +122,96 @@ def _check_canonical(plain: Plain, source: str) -> None:
 
 def loss_report(plain: Plain, source: Format, target: Format) -> Report:
     """What translating this canonical document from `source` into `target` loses."""
-    report = Report(source.name, target.name)
-    for rule in source.rules:
-        if rule.status is Status.UNMAPPED:
-            report.defaulted.append(Loss(rule.path, LossKind.DEFAULTED, rule.note))
-    for rule in target.rules:
-        _judge(plain, rule, report)
+    report = Report(source.name, target.name, defaulted=list(_compiled(source)[0]))
+    for check in _compiled(target)[1]:
+        count = check.count(plain)
+        if count:
+            loss = Loss(check.path, check.kind, check.reason, count)
+            (report.dropped if check.kind is LossKind.DROPPED else report.lossy).append(loss)
     return report
 
 
-def _judge(plain: Plain, rule: FieldRule, report: Report) -> None:
-    status = rule.status
-    if status is Status.LOSSLESS:
-        return
-    if status is Status.UNMAPPED:
-        count = sum(1 for v in values_at(plain, rule.path) if v is not None)
-        if count:
-            report.dropped.append(Loss(rule.path, LossKind.DROPPED, rule.note, count))
-        return
-    normalize = rule.transform.normalize
-    count = sum(1 for v in values_at(plain, rule.path) if v is not None and normalize(v) != v)
-    if count:
-        reason = f"{rule.transform.name}: {rule.transform.loss}"
-        report.lossy.append(Loss(rule.path, LossKind.LOSSY, reason, count))
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """A rule of the target that can lose a value, with its counter compiled once."""
+
+    path: str
+    kind: LossKind
+    reason: str
+    count: Callable[[Plain], int]
+
+
+_COMPILED: dict[int, tuple[Format, tuple[Loss, ...], tuple[_Check, ...]]] = {}
+
+
+def _compiled(fmt: Format) -> tuple[tuple[Loss, ...], tuple[_Check, ...]]:
+    """A format's defaults and checks, kept by identity: hashing its rules costs more."""
+    entry = _COMPILED.get(id(fmt))
+    if entry is None or entry[0] is not fmt:
+        defaults = tuple(
+            Loss(rule.path, LossKind.DEFAULTED, rule.note)
+            for rule in fmt.rules
+            if rule.status is Status.UNMAPPED
+        )
+        entry = _COMPILED[id(fmt)] = (fmt, defaults, _checks(fmt))
+    return entry[1], entry[2]
+
+
+def _checks(fmt: Format) -> tuple[_Check, ...]:
+    checks = []
+    for rule in fmt.rules:
+        status = rule.status
+        if status is Status.UNMAPPED:
+            checks.append(_Check(rule.path, LossKind.DROPPED, rule.note, _counter(rule.path)))
+        elif status is Status.LOSSY:
+            reason = f"{rule.transform.name}: {rule.transform.loss}"
+            count = _counter(rule.path, rule.transform.normalize)
+            checks.append(_Check(rule.path, LossKind.LOSSY, reason, count))
+    return tuple(checks)
+
+
+_NS = Namespace()
+
+
+def _counter(path: str, normalize: Callable[[Any], Any] | None = None) -> Callable[[Plain], int]:
+    """Count the values at `path` that are not None (and, with `normalize`, that it changes).
+
+    Generated as nested loops over the lists on the way, which the canonical model names.
+    """
+    parts = path.split(".")
+    lists = _list_paths()
+    body, node, indent = ["n = 0"], "plain", ""
+    for depth, part in enumerate(parts[:-1]):
+        child = f"x{depth}"
+        body += [f"{indent}{child} = {node}.get({part!r})", f"{indent}if {child} is not None:"]
+        indent += "    "
+        if ".".join(parts[: depth + 1]) in lists:
+            body.append(f"{indent}for {child} in {child}:")
+            indent += "    "
+        node = child
+    test = "v is not None"
+    if normalize is not None:
+        test += f" and {_NS.ref(normalize)}(v) != v"
+    body += [f"{indent}v = {node}.get({parts[-1]!r})", f"{indent}if {test}:", f"{indent}    n += 1"]
+    return _NS.function("count", "plain", [*body, "return n"])
+
+
+@cache
+def _list_paths() -> frozenset[str]:
+    """Canonical paths that hold a list of objects."""
+    found: set[str] = set()
+
+    def walk(cls: type, prefix: str) -> None:
+        for name, hint in typing.get_type_hints(cls).items():
+            if typing.get_origin(hint) is list:
+                found.add(prefix + name)
+                hint = typing.get_args(hint)[0]
+            hint = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+            if dataclasses.is_dataclass(hint):
+                walk(hint, f"{prefix}{name}.")
+
+    walk(Passport, "")
+    return frozenset(found)
 
 
 def coverage_matrix(formats: Iterable[str] | None = None) -> dict[str, dict[str, Status]]:

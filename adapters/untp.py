@@ -31,6 +31,7 @@ from .errors import InvalidDocument, Violation, pointer
 from .format import Format, Plain
 from .mapping import SAME, FieldRule, Transform, unmapped
 from .shape import complete
+from .untp_writer import Write, compile_writer
 
 __all__ = ["FORMAT", "NAME", "SCHEMA_PATH", "decode", "encode", "from_canonical", "to_canonical"]
 
@@ -190,27 +191,39 @@ SKELETON = {"/issuer", "/credentialSubject"}
 """Objects a credential has even when a mask withheld everything they would hold."""
 
 
-def _derived(plain: Plain) -> list[tuple[str, Any]]:
-    """Identifiers the credential needs, computed from canonical fields mapped elsewhere.
+def _credential_id(plain: Plain) -> str | None:
+    code = (plain.get("identity") or {}).get("code")
+    return None if code is None else f"urn:robopass:credential:{code}"
 
-    An identifier whose source field a mask withheld is left out with it.
-    """
-    identity, model = plain.get("identity") or {}, plain.get("model") or {}
-    code, registry = identity.get("code"), identity.get("home_registry")
-    category = model.get("category")
-    out: list[tuple[str, Any]] = []
-    if code is not None:
-        out.append(("/id", f"urn:robopass:credential:{code}"))
-    if registry is not None:
-        out.append(("/issuer/id", f"did:web:robopass.dev:registry:{quote(registry, safe='')}"))
-    if code is not None:
-        out.append((f"{P}/id", f"urn:robopass:robot:{code}"))
-    if category is not None:
-        out.append(
-            (f"{P}/productCategory/0/id", f"https://robopass.dev/category/{quote(category)}")
-        )
-        out.append((f"{P}/productCategory/0/name", category))
-    return out
+
+def _issuer_id(plain: Plain) -> str | None:
+    registry = (plain.get("identity") or {}).get("home_registry")
+    return None if registry is None else f"did:web:robopass.dev:registry:{quote(registry, safe='')}"
+
+
+def _product_id(plain: Plain) -> str | None:
+    code = (plain.get("identity") or {}).get("code")
+    return None if code is None else f"urn:robopass:robot:{code}"
+
+
+def _category(plain: Plain) -> str | None:
+    return (plain.get("model") or {}).get("category")
+
+
+def _category_id(plain: Plain) -> str | None:
+    category = _category(plain)
+    return None if category is None else f"https://robopass.dev/category/{quote(category)}"
+
+
+DERIVED: list[tuple[str, Callable[[Plain], Any]]] = [
+    ("/id", _credential_id),
+    ("/issuer/id", _issuer_id),
+    (f"{P}/id", _product_id),
+    (f"{P}/productCategory/0/id", _category_id),
+    (f"{P}/productCategory/0/name", _category),
+]
+"""Identifiers the credential needs, computed from canonical fields mapped elsewhere; one
+whose source field a mask withheld is left out with it."""
 
 
 def rules() -> list[FieldRule]:
@@ -229,38 +242,6 @@ def rules() -> list[FieldRule]:
 
 def _split(location: str) -> list[str | int]:
     return [int(p) if p.isdigit() else p for p in location.strip("/").split("/")]
-
-
-def _parents(plain: Plain, parts: list[str]) -> Iterator[tuple[tuple[int, ...], Plain]]:
-    """The canonical objects that hold the field `parts[-1]`, with their list indices."""
-
-    def walk(node: Any, rest: list[str], idx: tuple[int, ...]):
-        if isinstance(node, list):
-            for i, item in enumerate(node):
-                yield from walk(item, rest, (*idx, i))
-        elif node is not None and not rest:
-            yield idx, node
-        elif node is not None:
-            yield from walk(node.get(rest[0]), rest[1:], idx)
-
-    yield from walk(plain, parts[:-1], ())
-
-
-def _set(doc: Any, parts: list[str | int], idx: tuple[int, ...], value: Any) -> None:
-    stars = iter(idx)
-    node = doc
-    for part, nxt in zip(parts, [*parts[1:], None], strict=True):
-        key = next(stars) if part == "*" else part
-        if nxt is None:
-            node[key] = value
-            return
-        child = [] if nxt == "*" or isinstance(nxt, int) else {}
-        if isinstance(node, list):
-            while len(node) <= key:
-                node.append(type(child)())
-            node = node[key]
-        else:
-            node = node.setdefault(key, child)
 
 
 def _found(doc: Any, parts: list[str | int]) -> Iterator[tuple[tuple[int, ...], str, Any]]:
@@ -304,21 +285,11 @@ def _put(plain: Plain, parts: list[str], idx: tuple[int, ...], value: Any) -> No
 class _Compiled:
     canon: list[str]
     native: list[str | int]
-    read: Callable[[Plain], Any]
-    encode: Callable[[Any], Any]
     decode: Callable[[Any], Any]
 
 
 def _compile(slot: Slot) -> _Compiled:
-    canon = slot.path.split(".")
-    field = canon[-1]
-    return _Compiled(
-        canon,
-        _split(slot.location),
-        slot.read or (lambda obj: obj.get(field)),
-        slot.transform.encode,
-        slot.transform.decode,
-    )
+    return _Compiled(slot.path.split("."), _split(slot.location), slot.transform.decode)
 
 
 _SLOTS = [_compile(s) for s in SLOTS]
@@ -327,26 +298,28 @@ _LIST_FIELDS = {
     "software": ["ai_models"],
     "compliance": ["certifications"],
 }
+_LISTS = frozenset(f"{part}.{name}" for part, names in _LIST_FIELDS.items() for name in names)
+
+
+def _at(location: str) -> tuple[str | int, ...]:
+    return tuple(_split(location))
+
+
+def _write(slot: Slot) -> Write:
+    encode = None if slot.transform.encode is SAME.encode else slot.transform.encode
+    return Write(slot.path.split("."), _at(slot.location), slot.read, encode, _LISTS)
+
+
+_ENCODE = compile_writer(
+    [_write(s) for s in SLOTS] + [Write((), _at(at), read) for at, read in DERIVED],
+    [(_at(at), value) for at, value in CONSTANTS],
+    {_at(at) for at in SKELETON},
+)
 
 
 def encode(plain: Plain) -> Plain:
     """Canonical plain data -> UNTP DPP credential (no validation)."""
-    doc: Plain = {}
-    for slot in _SLOTS:
-        for idx, parent in _parents(plain, slot.canon):
-            value = slot.read(parent)
-            if value is not None:
-                _set(doc, slot.native, idx, slot.encode(value))
-    for location, value in _derived(plain):
-        _set(doc, _split(location), (), value)
-    for location, value in CONSTANTS:
-        parts = _split(location)
-        parents = [idx for idx, _, _ in _found(doc, parts[:-1])]
-        if not parents and location.rpartition("/")[0] in SKELETON:
-            parents = [()]
-        for idx in parents:
-            _set(doc, parts, idx, value)
-    return _ordered(doc)
+    return _ordered(_ENCODE(plain))
 
 
 def _ordered(doc: Plain) -> Plain:
