@@ -122,78 +122,106 @@ def _check_canonical(plain: Plain, source: str) -> None:
 
 def loss_report(plain: Plain, source: Format, target: Format) -> Report:
     """What translating this canonical document from `source` into `target` loses."""
-    report = Report(source.name, target.name, defaulted=list(_compiled(source)[0]))
-    for check in _compiled(target)[1]:
-        count = check.count(plain)
+    report = Report(source.name, target.name, defaulted=list(_compiled(source).defaults))
+    checks = _compiled(target)
+    for check, count in zip(checks.checks, checks.count(plain), strict=True):
         if count:
-            loss = Loss(check.path, check.kind, check.reason, count)
+            loss = check.seen.get(count) or check.loss(count)
             (report.dropped if check.kind is LossKind.DROPPED else report.lossy).append(loss)
     return report
 
 
 @dataclass(frozen=True, slots=True)
 class _Check:
-    """A rule of the target that can lose a value, with its counter compiled once."""
+    """A rule of a target that can lose a value.
+
+    `seen` keeps the `Loss` of each count met so far: documents repeat counts, and making
+    a frozen dataclass costs about a microsecond, more than counting.
+    """
 
     path: str
     kind: LossKind
     reason: str
-    count: Callable[[Plain], int]
+    normalize: Callable[[Any], Any] | None
+    seen: dict[int, Loss] = field(default_factory=dict)
+
+    def loss(self, count: int) -> Loss:
+        loss = Loss(self.path, self.kind, self.reason, count)
+        if len(self.seen) < 1000:
+            self.seen[count] = loss
+        return loss
 
 
-_COMPILED: dict[int, tuple[Format, tuple[Loss, ...], tuple[_Check, ...]]] = {}
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """What a format defaults as a source, what it can lose as a target, and the counter
+    of the values each check concerns in a document, compiled into one pass."""
+
+    fmt: Format
+    defaults: tuple[Loss, ...]
+    checks: tuple[_Check, ...]
+    count: Callable[[Plain], tuple[int, ...]]
 
 
-def _compiled(fmt: Format) -> tuple[tuple[Loss, ...], tuple[_Check, ...]]:
-    """A format's defaults and checks, kept by identity: hashing its rules costs more."""
+_COMPILED: dict[int, _Checks] = {}
+
+
+def _compiled(fmt: Format) -> _Checks:
+    """Kept by identity: hashing a format's rules would cost more than the report."""
     entry = _COMPILED.get(id(fmt))
-    if entry is None or entry[0] is not fmt:
-        defaults = tuple(
-            Loss(rule.path, LossKind.DEFAULTED, rule.note)
-            for rule in fmt.rules
-            if rule.status is Status.UNMAPPED
-        )
-        entry = _COMPILED[id(fmt)] = (fmt, defaults, _checks(fmt))
-    return entry[1], entry[2]
-
-
-def _checks(fmt: Format) -> tuple[_Check, ...]:
-    checks = []
-    for rule in fmt.rules:
-        status = rule.status
-        if status is Status.UNMAPPED:
-            checks.append(_Check(rule.path, LossKind.DROPPED, rule.note, _counter(rule.path)))
-        elif status is Status.LOSSY:
-            reason = f"{rule.transform.name}: {rule.transform.loss}"
-            count = _counter(rule.path, rule.transform.normalize)
-            checks.append(_Check(rule.path, LossKind.LOSSY, reason, count))
-    return tuple(checks)
+    if entry is None or entry.fmt is not fmt:
+        defaults, checks = [], []
+        for rule in fmt.rules:
+            if rule.status is Status.UNMAPPED:
+                defaults.append(Loss(rule.path, LossKind.DEFAULTED, rule.note))
+                checks.append(_Check(rule.path, LossKind.DROPPED, rule.note, None))
+            elif rule.status is Status.LOSSY:
+                reason = f"{rule.transform.name}: {rule.transform.loss}"
+                checks.append(_Check(rule.path, LossKind.LOSSY, reason, rule.transform.normalize))
+        entry = _Checks(fmt, tuple(defaults), tuple(checks), _counter(checks))
+        _COMPILED[id(fmt)] = entry
+    return entry
 
 
 _NS = Namespace()
 
 
-def _counter(path: str, normalize: Callable[[Any], Any] | None = None) -> Callable[[Plain], int]:
-    """Count the values at `path` that are not None (and, with `normalize`, that it changes).
+def _counter(checks: list[_Check]) -> Callable[[Plain], tuple[int, ...]]:
+    """Per check, count the values at its path that are not None (and, for a lossy one,
+    that its `normalize` changes), walking each object and list of the document once."""
+    tree: dict[str, Any] = {}
+    for i, check in enumerate(checks):
+        node = tree
+        for part in check.path.split("."):
+            node = node.setdefault(part, {})
+        node[i] = check.normalize
+    counters = [f"n{i}" for i in range(len(checks))]
+    body = [f"{c} = 0" for c in counters]
+    body += _walk(tree, "plain", "", 0)
+    result = f"({', '.join(counters)},)" if counters else "()"
+    return _NS.function("count", "plain", [*body, f"return {result}"])
 
-    Generated as nested loops over the lists on the way, which the canonical model names.
-    """
-    parts = path.split(".")
+
+def _walk(tree: dict[str, Any], node: str, path: str, depth: int) -> list[str]:
+    lines: list[str] = []
     lists = _list_paths()
-    body, node, indent = ["n = 0"], "plain", ""
-    for depth, part in enumerate(parts[:-1]):
-        child = f"x{depth}"
-        body += [f"{indent}{child} = {node}.get({part!r})", f"{indent}if {child} is not None:"]
-        indent += "    "
-        if ".".join(parts[: depth + 1]) in lists:
-            body.append(f"{indent}for {child} in {child}:")
-            indent += "    "
-        node = child
-    test = "v is not None"
-    if normalize is not None:
-        test += f" and {_NS.ref(normalize)}(v) != v"
-    body += [f"{indent}v = {node}.get({parts[-1]!r})", f"{indent}if {test}:", f"{indent}    n += 1"]
-    return _NS.function("count", "plain", [*body, "return n"])
+    for part, sub in tree.items():
+        here, var = f"{path}{part}", f"x{depth}"
+        leaves = [(i, fn) for i, fn in sub.items() if isinstance(i, int)]
+        for i, normalize in leaves:
+            test = "v is not None"
+            if normalize is not None:
+                test += f" and {_NS.ref(normalize)}(v) != v"
+            lines += [f"v = {node}.get({part!r})", f"if {test}:", f"    n{i} += 1"]
+        inner = {k: v for k, v in sub.items() if isinstance(k, str)}
+        if not inner:
+            continue
+        body = _walk(inner, var, f"{here}.", depth + 1)
+        if here in lists:
+            body = [f"for {var} in {var}:", *(f"    {line}" for line in body)]
+        lines += [f"{var} = {node}.get({part!r})", f"if {var} is not None:"]
+        lines += [f"    {line}" for line in body]
+    return lines
 
 
 @cache
