@@ -348,7 +348,6 @@ SUBMODELS = [
 
 _COMPILED = [compile_submodel(Passport, spec) for spec in SUBMODELS]
 _BY_SEMANTIC = {c.spec.semantic_id: c for c in _COMPILED}
-_SEMANTIC_REFS = {c.spec.semantic_id: reference(c.spec.semantic_id) for c in _COMPILED}
 
 
 def rules() -> list[FieldRule]:
@@ -361,6 +360,17 @@ WITHHELD = "withheld"
 an id on the shell, its asset and each submodel, and the code must not show."""
 
 
+_PARTS = [
+    (
+        c.encode,
+        c.spec.id_short,
+        f"urn:robopass:sm:{c.spec.id_short}:",
+        reference(c.spec.semantic_id),
+    )
+    for c in _COMPILED
+]
+
+
 def encode(plain: Plain) -> dict[str, Any]:
     """Canonical plain data -> AAS environment (no validation).
 
@@ -369,23 +379,22 @@ def encode(plain: Plain) -> dict[str, Any]:
     """
     code = _code(plain) or WITHHELD
     submodels, refs = [], []
-    for compiled in _COMPILED:
-        elements = compiled.encode(plain)
+    for encode_elements, name, prefix, semantic in _PARTS:
+        elements = encode_elements(plain)
         if not elements:
             continue
-        name = compiled.spec.id_short
-        sm_id = f"urn:robopass:sm:{name}:{code}"
+        sm_id = prefix + code
         submodels.append(
             {
                 "modelType": "Submodel",
                 "id": sm_id,
                 "idShort": name,
                 "kind": "Instance",
-                "semanticId": _SEMANTIC_REFS[compiled.spec.semantic_id],
+                "semanticId": semantic,
                 "submodelElements": elements,
             }
         )
-        refs.append(reference(sm_id, "Submodel"))
+        refs.append({"type": "ModelReference", "keys": [{"type": "Submodel", "value": sm_id}]})
     shell = {
         "modelType": "AssetAdministrationShell",
         "id": f"urn:robopass:aas:{code}",

@@ -194,13 +194,15 @@ class CompiledSubmodel:
 
 _NS = Namespace()
 _EMPTY = _NS.ref({})
+_START = ["out = []", "add = out.append"]
+"""Generated encoders collect elements in `out` through `add`."""
 
 
 def compile_submodel(root: type, spec: Submodel) -> CompiledSubmodel:
     rules: list[FieldRule] = []
     base = spec.semantic_id if spec.own else None
     enc, dec = _compile_children(root, spec.children, "", spec.id_short, base, rules)
-    encode = _NS.function("encode", "obj", ["out = []", *enc, "return out"])
+    encode = _NS.function("encode", "obj", [*_START, *enc, "return out"])
     return CompiledSubmodel(spec, encode, dec, rules)
 
 
@@ -285,8 +287,12 @@ def _derived(spec: Derived, semantic: dict[str, Any] | None) -> list[str]:
     if semantic:
         head["semanticId"] = semantic
     head["valueType"] = spec.value_type
-    element = _display(head, value="v")
-    return _when_present(f"{_NS.ref(spec.compute)}(obj)", [f"out.append({element})"])
+    return _when_present(f"{_NS.ref(spec.compute)}(obj)", _property(head, "v"))
+
+
+def _property(head: dict[str, Any], text: str) -> list[str]:
+    """Add a Property: a copy of its constant `head` (quicker than a display) and a value."""
+    return [f"e = {_NS.ref(head)}.copy()", f"e['value'] = {text}", "add(e)"]
 
 
 def _prop(cls: type, spec: Prop, semantic: Any, path: str, where: str, rules: list):
@@ -301,7 +307,7 @@ def _prop(cls: type, spec: Prop, semantic: Any, path: str, where: str, rules: li
     from_text = vt.decode
     # Canonical plain strings, times, dates and enum names are already the text.
     text = "v" if vt.encode is str and hint.inner is not int else f"{_NS.ref(vt.encode)}(v)"
-    encode = _when_present(_read(parts), [f"out.append({_display(head, value=text)})"])
+    encode = _when_present(_read(parts), _property(head, text))
 
     def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
         if element is None:
@@ -338,7 +344,7 @@ def _lang(cls: type, spec: Lang, semantic: Any, path: str, where: str, rules: li
     encode = ["texts = []"]
     for tag, parts, _ in bound:
         encode += _when_present(_read(parts), [f"texts.append({{'language': {tag!r}, 'text': v}})"])
-    encode += ["if texts:", f"    out.append({_display(head, value='texts')})"]
+    encode += ["if texts:", f"    add({_display(head, value='texts')})"]
 
     def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
         texts = {}
@@ -371,16 +377,14 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
     kind = "SubmodelElementCollection"
     if not hint.many:
         single = {"modelType": kind, **head}
-        children = _NS.ref(
-            _NS.function("children", "obj", ["out = []", *enc_children, "return out"])
-        )
+        children = _NS.ref(_NS.function("children", "obj", [*_START, *enc_children, "return out"]))
         then = [
             f"value = {children}(v)",
             "if value:",
-            f"    out.append({_display(single, value='value')})",
+            f"    add({_display(single, value='value')})",
         ]
         if parts:
-            then += ["else:", f"    out.append({_display(single)})"]
+            then += ["else:", f"    add({_display(single)})"]
         encode = _when_present(_read(parts) if parts else "obj", then)
 
         def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
@@ -407,7 +411,7 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
         "collection",
         "obj, name" if numbered else "obj",
         [
-            "out = []",
+            *_START,
             *enc_children,
             "if out:",
             f"    return {filled}",
@@ -423,9 +427,9 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
     then = [
         f"items = {items}",
         "if items:",
-        f"    out.append({_display(whole, value='items')})",
+        f"    add({_display(whole, value='items')})",
         "else:",
-        f"    out.append({_display(whole)})",
+        f"    add({_display(whole)})",
     ]
     encode = _when_present(_read(parts), then)
 

@@ -29,11 +29,13 @@ def local_time(zone: str) -> Transform:
     def encode(text: str) -> str:
         return datetime.fromisoformat(text).astimezone(tz).isoformat(" ", "seconds")[:19]
 
+    parse, offset = datetime.fromisoformat, tz.utcoffset
+
     def decode(text: str) -> str:
         # Naive arithmetic with the zone's offset at that wall-clock time: what
         # `replace(tzinfo=tz).astimezone(UTC)` computes, without building aware datetimes.
-        local = datetime.fromisoformat(text)
-        return (local - tz.utcoffset(local)).isoformat() + "Z"
+        local = parse(text)
+        return (local - offset(local)).isoformat() + "Z"
 
     return Transform(
         f"UTC -> {zone} local time YYYY-MM-DD HH:mm:ss",
