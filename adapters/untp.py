@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -57,11 +57,18 @@ class Slot:
     read: Callable[[Plain], Any] | None = None
 
 
+@lru_cache(maxsize=4096)
+def _quoted(text: str, safe: str = "") -> str:
+    """`text` percent-encoded for a URI, remembered: registries, makers, issuers and
+    categories recur across robots, and `quote` costs more than the rest of a field."""
+    return quote(text, safe=safe)
+
+
 def _party_id(maker: Plain) -> str | None:
     country, registration_id = maker.get("country"), maker.get("registration_id")
     if country is None or registration_id is None:
         return None
-    return f"urn:robopass:party:{country}:{quote(registration_id, safe='')}"
+    return f"urn:robopass:party:{country}:{_quoted(registration_id)}"
 
 
 def _country_of_party(party_id: str) -> str:
@@ -69,7 +76,7 @@ def _country_of_party(party_id: str) -> str:
 
 
 def _certificate_id(number: str) -> str:
-    return f"urn:robopass:certificate:{quote(number, safe='')}"
+    return f"urn:robopass:certificate:{_quoted(number)}"
 
 
 def _certificate_number(claim_id: str) -> str:
@@ -80,7 +87,7 @@ def _issuing_party(cert: Plain) -> Plain | None:
     issuer = cert.get("issuer")
     if issuer is None:
         return None
-    return {"id": f"urn:robopass:party:{quote(issuer, safe='')}", "name": issuer}
+    return {"id": f"urn:robopass:party:{_quoted(issuer)}", "name": issuer}
 
 
 def _party_name(party: Plain) -> str:
@@ -198,7 +205,7 @@ def _credential_id(plain: Plain) -> str | None:
 
 def _issuer_id(plain: Plain) -> str | None:
     registry = (plain.get("identity") or {}).get("home_registry")
-    return None if registry is None else f"did:web:robopass.dev:registry:{quote(registry, safe='')}"
+    return None if registry is None else f"did:web:robopass.dev:registry:{_quoted(registry)}"
 
 
 def _product_id(plain: Plain) -> str | None:
@@ -212,7 +219,7 @@ def _category(plain: Plain) -> str | None:
 
 def _category_id(plain: Plain) -> str | None:
     category = _category(plain)
-    return None if category is None else f"https://robopass.dev/category/{quote(category)}"
+    return None if category is None else f"https://robopass.dev/category/{_quoted(category, '/')}"
 
 
 DERIVED: list[tuple[str, Callable[[Plain], Any]]] = [
