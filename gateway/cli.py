@@ -9,6 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .credential_cli import register as add_credential_commands
+from .workbench.parsers import add_mapping_command, add_translate_command
+
 DEFAULT_ROBOTS = 1000
 
 
@@ -67,7 +70,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .auth import demo_issuer
+    from .credentials import RegistrySigner
     from .local import LocalSource
+    from .report import demo_sign_in
 
     data_dir = Path(args.data_dir).expanduser()
     db = args.db or str(data_dir / "demo-cn.db")
@@ -85,10 +90,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         verifier=TokenVerifier([demo_issuer(issuer, data_dir)]),
         mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
         example_code=example,
+        on_denied=args.on_denied,
+        signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), store.registry),
+        sign_in=demo_sign_in(data_dir, issuer),
     )
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
     print(f"GraphQL and console: {url}")
+    print(f"History report: http://{args.host}:{args.port}/")
     print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
     if example:
         fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"
@@ -147,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default=env("ROBOPASS_DATA_DIR", str(default_data_dir())))
     serve.add_argument("--robots", type=int, default=DEFAULT_ROBOTS, help="seeded on first run")
     serve.add_argument("--log-level", default=env("ROBOPASS_LOG_LEVEL", "info"))
+    serve.add_argument(
+        "--on-denied",
+        choices=("null", "reject"),
+        default=env("ROBOPASS_ON_DENIED", "null"),
+        help="a field the caller may not see: null with an error, or reject the operation",
+    )
     serve.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help="print an access token of a demo client")
@@ -169,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--db", required=True)
     verify_cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
     verify_cmd.set_defaults(func=cmd_verify)
+    add_credential_commands(sub)
+    add_translate_command(sub)
+    add_mapping_command(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -116,6 +117,28 @@ def _dumps(value: Any) -> str:
     return canonical_json(value).decode()
 
 
+class DecodedPassports:
+    """Passports already decoded, by head hash: a hash names one content, forever.
+
+    Decoding a snapshot into dataclasses is most of a read's cost; a robot read
+    twice at the same version is decoded once. The passports are shared between
+    readers, so they are read-only by convention (writes decode their own copy).
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Passport] = OrderedDict()
+
+    def get(self, head_hash: str, snapshot: str | bytes) -> Passport:
+        passport = self._items.get(head_hash)
+        if passport is None:
+            passport = from_plain(Passport, orjson.loads(snapshot))
+            self._items[head_hash] = passport
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return passport
+
+
 class RegistryStore:
     """One registry's robots on one database file."""
 
@@ -126,6 +149,7 @@ class RegistryStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()
+        self._decoded = DecodedPassports()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
@@ -297,7 +321,7 @@ class RegistryStore:
                 ).fetchone()
             if row is None:
                 return None
-            return RobotRecord(from_plain(Passport, orjson.loads(row[0])), Head(row[1], row[2]))
+            return RobotRecord(self._decoded.get(row[2], row[0]), Head(row[1], row[2]))
         events = [e for e in self.events(code) if e.at <= as_of]
         passport = fold(events)
         if passport is None:
@@ -332,10 +356,7 @@ class RegistryStore:
         sql += " ORDER BY code LIMIT ?"
         with self._lock:
             rows = self._db.execute(sql, (*params, first + 1)).fetchall()
-        items = [
-            RobotRecord(from_plain(Passport, orjson.loads(r[1])), Head(r[2], r[3]))
-            for r in rows[:first]
-        ]
+        items = [RobotRecord(self._decoded.get(r[3], r[1]), Head(r[2], r[3])) for r in rows[:first]]
         return Page(items, [encode_cursor("code", r[0]) for r in rows[:first]], len(rows) > first)
 
     def history(self, code: str, first: int, after: str | None = None) -> Page[Event]:

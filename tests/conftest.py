@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -75,11 +76,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    """`robopass serve` as a real process on loopback with a small demo fleet."""
+@contextmanager
+def robopass_server(data_dir: Path) -> Iterator[str]:
+    """`robopass serve` as a real process on loopback with a small demo fleet in `data_dir`."""
     port = free_port()
-    env = {**os.environ, "ROBOPASS_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "ROBOPASS_DATA_DIR": str(data_dir)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--robots", "200"],
         env=env,
@@ -100,9 +101,26 @@ def served(tmp_path: Path) -> Iterator[str]:
     else:
         proc.kill()
         raise RuntimeError("server did not start")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`robopass serve` as a real process, its data under `tmp_path / "data"`."""
+    with robopass_server(tmp_path / "data") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def served_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """One real `robopass serve` shared by a test module: (base URL, data directory)."""
+    data_dir = tmp_path_factory.mktemp("served") / "data"
+    with robopass_server(data_dir) as base:
+        yield base, data_dir
 
 
 def pytest_configure(config):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import httpx
+import pytest
 
+from gateway.app import create_app
 from gateway.cli import main
+from gateway.local import LocalSource
+from policies import PolicySet
 from policies.authserver import issue_token
 
 QUERY = """query ($code: RobotCode!) { robot(code: $code) {
@@ -107,3 +112,41 @@ def test_owner_filter_answers_only_the_owner_itself(served, tmp_path):
     assert buyer["data"] is None
     owner = count(token_for("fleet-owner", served, tmp_path)).json()
     assert owner["data"]["robots"]["totalCount"] >= 1
+
+
+def reject_client(store, on_denied: str):
+    app = create_app(LocalSource(store), policy=PolicySet.demo(), on_denied=on_denied)
+    transport = httpx.ASGITransport(app=app)
+
+    async def post(query: str, code: str, headers: dict) -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = {"query": query, "variables": {"code": code}}
+            return await client.post("/graphql", json=body, headers=headers)
+
+    return lambda query, code, headers=None: asyncio.run(post(query, code, headers or {}))
+
+
+PUBLIC_ONLY = "query ($code: RobotCode!) { robot(code: $code) { code manufacturer { name } } }"
+
+
+def test_reject_mode_fails_the_whole_operation_on_a_denied_field(store):
+    code = store.codes(limit=1)[0]
+    ask_ = reject_client(store, "reject")
+    body = ask_(QUERY, code).json()
+    assert body["data"] is None
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UNAUTHORIZED_FIELD_OR_TYPE"}
+    fine = ask_(PUBLIC_ONLY, code).json()
+    assert "errors" not in fine and fine["data"]["robot"]["code"] == code
+
+
+def test_a_caller_may_ask_for_reject_but_not_for_null(store):
+    code = store.codes(limit=1)[0]
+    lenient, strict = reject_client(store, "null"), reject_client(store, "reject")
+    assert lenient(QUERY, code).json()["data"]["robot"]["code"] == code
+    assert lenient(QUERY, code, {"robopass-on-denied": "reject"}).json()["data"] is None
+    assert strict(QUERY, code, {"robopass-on-denied": "null"}).json()["data"] is None
+
+
+def test_unknown_on_denied_mode_is_refused(store):
+    with pytest.raises(ValueError, match="on_denied must be one of null, reject"):
+        reject_client(store, "ignore")

@@ -6,6 +6,7 @@ from collections.abc import Container
 from typing import Any, Protocol
 
 from ..source import PassportSource, RobotRecord
+from .formats import TranslationResult
 
 
 class PassportContext(Protocol):
@@ -23,4 +24,8 @@ class PassportContext(Protocol):
 
     def export(self, record: RobotRecord, fmt: str) -> Any:
         """The robot in an export format (`canonical`, `cn-miit`, `aas`, `untp-dpp`), masked."""
+        ...
+
+    def translate(self, document: Any, source: str, target: str) -> TranslationResult:
+        """`document` from format `source` to `target`; raises `invalid_document` errors."""
         ...

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
+from .formats import PassportFormat, TranslationResult
 from .objects import field_denied, graphql_enum
 from .robot import (
     ROBOT_CODE,
@@ -136,6 +139,21 @@ class Query:
             message=None,
             segments=[CodeSegment(name=k, value=v) for k, v in parsed.segments().items()],
         )
+
+    @strawberry.field(
+        description=(
+            "Translate a passport document between formats, with a report of every field"
+            " lost. An invalid document yields INVALID_DOCUMENT listing each violation."
+        )
+    )
+    def translate(
+        self,
+        info: strawberry.Info,
+        document: JSON,
+        from_: Annotated[PassportFormat, strawberry.argument(name="from")],
+        to: PassportFormat,
+    ) -> TranslationResult:
+        return info.context.translate(document, from_.value, to.value)
 
 
 class PassportSchema(strawberry.Schema):

@@ -17,6 +17,7 @@ from ..events import DISCLOSES, ChainReport, Event, EventType
 from ..fields import field_classes
 from ..passport import ConditionSnapshot, Passport
 from ..source import CursorError, RobotRecord
+from .formats import PassportFormat
 from .objects import Node, field_denied, graphql_enum, object_type
 
 graphql_enum(EventType)
@@ -227,6 +228,17 @@ class Robot(_PassportFields):
             edges=edges,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
         )
+
+    @strawberry.field(
+        description=(
+            "The passport as a document in another format, without any field this caller"
+            " may not see; a redacted document is partial and says nothing of what it lacks."
+        )
+    )
+    def export(
+        self, root: strawberry.Parent[RobotNode], info: strawberry.Info, format: PassportFormat
+    ) -> JSON:
+        return info.context.export(root.record, format.value)
 
     @strawberry.field(description="Re-computes the robot's hash chain now.")
     async def integrity(

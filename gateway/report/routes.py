@@ -1,0 +1,301 @@
+"""HTTP edge of the report: search, the report page, sign-in and sign-out.
+
+All I/O happens here (the source, the token verifier, cookies); the page
+content comes from the pure `build_report` and `line_chart`. Pages need no
+script and load nothing from other hosts, so they work offline and under a
+strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from policies import Principal, TokenVerifier
+from schema.code import RobotCode, RobotCodeError
+from schema.events import ChainReport, Event, EventType, verify
+from schema.source import PassportSource, RobotFilter, RobotRecord
+
+from .charts import line_chart
+from .i18n import LANGUAGES, choose_language, translator
+from .model import Chart, Restricted, build_report, discloses, has_restricted
+from .session import (
+    LANG_COOKIE,
+    DemoSignIn,
+    Viewer,
+    drop_token,
+    keep_language,
+    keep_token,
+    principal_of,
+    viewer_of,
+)
+
+View = Callable[[Principal, RobotRecord], Container[str]]
+
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+MAX_FORM_BYTES = 16_384
+EXAMPLES = 5
+_LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9/_\-.]*")
+
+
+def _templates() -> Jinja2Templates:
+    root = resources.files("gateway")
+    templates = Jinja2Templates(directory=str(root.joinpath("templates")))
+    templates.env.filters["num"] = lambda value, digits=1: f"{value:,.{digits}f}"
+    templates.env.filters["day"] = lambda value: value.date().isoformat()
+    templates.env.tests["restricted"] = lambda value: isinstance(value, Restricted)
+    return templates
+
+
+def chart_markup(chart: Chart, t: Callable[..., str]) -> Markup | None:
+    """The chart's SVG in the page language; None when it has nothing to draw."""
+    if isinstance(chart.series, Restricted) or not any(s.points for s in chart.series):
+        return None
+    digits = 3 if chart.unit == "mm" else 1
+    first = chart.series[0].points
+    description = t(
+        "chart_desc",
+        count=len(first),
+        start=first[0].at.date().isoformat(),
+        end=first[-1].at.date().isoformat(),
+        last=f"{first[-1].value:.{digits}f} {chart.unit}",
+    )
+    return line_chart(
+        f"chart-{chart.key}",
+        chart.series,
+        title=t(f"chart.{chart.key}"),
+        description=description,
+        y_range=chart.y_range,
+        digits=digits,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What every page template gets besides its own content."""
+
+    lang: str
+    viewer: Viewer
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+
+    def in_language(self, lang: str) -> str:
+        """This page's URL in `lang`: the same query, `lang` replaced."""
+        kept = [(k, v) for k, v in self.query if k != "lang"]
+        return f"{self.path}?{urlencode([*kept, ('lang', lang)])}"
+
+
+class ReportSite:
+    """The report pages over one passport source, with the gateway's verifier and masks."""
+
+    def __init__(
+        self,
+        source: PassportSource,
+        view: View,
+        verifier: TokenVerifier | None,
+        demo: DemoSignIn | None = None,
+    ) -> None:
+        self.source = source
+        self.view = view
+        self.verifier = verifier
+        self.demo = demo
+        self.templates = _templates()
+
+    def routes(self) -> list[BaseRoute]:
+        static = resources.files("gateway").joinpath("static", "report")
+        return [
+            Route("/", self.index, name="report_index"),
+            Route("/robots", self.search),
+            Route("/robots/{code}", self.robot, name="report_robot"),
+            Route("/signin", self.signin_form),
+            Route("/signin", self.signin, methods=["POST"]),
+            Route("/signout", self.signout, methods=["POST"]),
+            Mount("/static/report", StaticFiles(directory=str(static)), name="report_static"),
+        ]
+
+    async def _page(self, request: Request) -> Page:
+        lang = choose_language(
+            request.query_params.get("lang"),
+            request.cookies.get(LANG_COOKIE),
+            request.headers.get("accept-language"),
+        )
+        viewer = await viewer_of(request, self.verifier)
+        return Page(lang, viewer, request.url.path, tuple(request.query_params.multi_items()))
+
+    def _render(
+        self, request: Request, page: Page, name: str, status: int = 200, **content: Any
+    ) -> Response:
+        context = {
+            "page": page,
+            "t": translator(page.lang),
+            "html_lang": LANGUAGES[page.lang],
+            "languages": LANGUAGES,
+            "demo": self.demo,
+            **content,
+        }
+        response = self.templates.TemplateResponse(
+            request, name, context, status_code=status, headers=HEADERS
+        )
+        secure = request.url.scheme == "https"
+        if request.query_params.get("lang") == page.lang:
+            keep_language(response, page.lang, secure=secure)
+        if page.viewer.expired:
+            drop_token(response, secure=secure)
+        return response
+
+    async def _examples(self) -> list[str]:
+        found = await self.source.robots(RobotFilter(), EXAMPLES, None)
+        return [record.passport.code for record in found.items]
+
+    async def index(self, request: Request) -> Response:
+        page = await self._page(request)
+        return self._render(request, page, "index.html", examples=await self._examples())
+
+    async def search(self, request: Request) -> Response:
+        typed = request.query_params.get("code", "")
+        try:
+            code = RobotCode.parse(typed).value
+        except RobotCodeError as exc:
+            return await self._bad_code(request, typed, exc)
+        return RedirectResponse(f"/robots/{code}", status_code=303)
+
+    async def _bad_code(self, request: Request, typed: str, error: RobotCodeError) -> Response:
+        page = await self._page(request)
+        return self._render(
+            request,
+            page,
+            "index.html",
+            status=400,
+            typed=typed,
+            error=error,
+            examples=await self._examples(),
+        )
+
+    async def robot(self, request: Request) -> Response:
+        typed = request.path_params["code"]
+        try:
+            code = RobotCode.parse(typed).value
+        except RobotCodeError as exc:
+            return await self._bad_code(request, typed, exc)
+        if code != typed:
+            return RedirectResponse(f"/robots/{code}", status_code=301)
+        page = await self._page(request)
+        record = await self.source.robot(code)
+        if record is None:
+            return self._render(request, page, "missing.html", status=404, code=code)
+        mask = self.view(page.viewer.principal, record)
+        if discloses(EventType.SOFTWARE_UPDATED, mask):
+            # The log is read anyway for the software updates: check its chain from
+            # that read rather than having the source read and hash it a second time.
+            events = await self._events(code)
+            chain: ChainReport | None = verify(events)
+        else:
+            events, chain = [], await self.source.integrity(code)
+        report = build_report(record, events, chain, mask)
+        t = translator(page.lang)
+        charts = [(chart, chart_markup(chart, t)) for chart in report.charts]
+        return self._render(
+            request,
+            page,
+            "report.html",
+            report=report,
+            charts=charts,
+            restricted=has_restricted(report),
+        )
+
+    async def _events(self, code: str) -> Sequence[Event]:
+        events: list[Event] = []
+        after: str | None = None
+        while True:
+            found = await self.source.history(code, 500, after)
+            events.extend(found.items)
+            if not found.has_next_page:
+                return events
+            after = found.end_cursor
+
+    async def signin_form(self, request: Request) -> Response:
+        page = await self._page(request)
+        return self._render(request, page, "signin.html", next=_next(request.query_params))
+
+    async def signin(self, request: Request) -> Response:
+        if not _same_origin(request):
+            return Response("cross-origin form refused", status_code=403)
+        form = await _form(request)
+        target = _next(form)
+        token: str | None = None
+        client = form.get("client")
+        if client and self.demo and any(p.client_id == client for p in self.demo.parties):
+            token = self.demo.issue(client)
+        elif form.get("token"):
+            token = form["token"].strip()
+        principal = await principal_of(token, self.verifier) if token else None
+        if token is None or principal is None:
+            page = await self._page(request)
+            return self._render(
+                request, page, "signin.html", status=400, next=target, rejected=True
+            )
+        response = RedirectResponse(target, status_code=303)
+        keep_token(response, token, secure=request.url.scheme == "https")
+        return response
+
+    async def signout(self, request: Request) -> Response:
+        if not _same_origin(request):
+            return Response("cross-origin form refused", status_code=403)
+        response = RedirectResponse(_next(await _form(request)), status_code=303)
+        drop_token(response, secure=request.url.scheme == "https")
+        return response
+
+
+def _next(values: Any) -> str:
+    """Where to go after a form: a path on this site only, never another host."""
+    target = values.get("next") or "/"
+    return target if _LOCAL_PATH.fullmatch(target) else "/"
+
+
+def _same_origin(request: Request) -> bool:
+    """Browsers send Origin on form posts; one from another site is refused."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The urlencoded body; the gateway does without python-multipart."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()
+    if kind != "application/x-www-form-urlencoded" or len(body) > MAX_FORM_BYTES:
+        return {}
+    try:
+        return dict(parse_qsl(body.decode(), keep_blank_values=False))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
+def report_routes(
+    source: PassportSource,
+    view: View,
+    verifier: TokenVerifier | None,
+    demo: DemoSignIn | None = None,
+) -> list[BaseRoute]:
+    """The report's routes, to mount next to /graphql."""
+    return ReportSite(source, view, verifier, demo).routes()

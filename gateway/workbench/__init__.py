@@ -1,0 +1,1 @@
+"""The workbench for standards bodies: translate files, check mappings, keep golden samples."""

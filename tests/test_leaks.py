@@ -1,0 +1,244 @@
+"""Property test: no value of a field a principal may not see ever reaches its response.
+
+Random principals (the demo parties, the public and made-up ones with random roles,
+jurisdictions, purposes and organisations, owners included) send random queries
+generated from the schema itself: aliases, inline and named fragments, nested lists,
+lists of robots, history payloads and exports in every format. The oracle is
+independent of the GraphQL layer: for each principal it takes, over the whole fleet,
+the text values at paths the policy denies (with their Beijing wall-clock rendering
+for timestamps, as cn-miit writes them) minus every value the principal may see
+somewhere and minus the schema's own words (a component named "battery" is also a
+field name in every error path), and searches the serialized response, errors and
+extensions included.
+
+LEAK_CASES sets the number of cases (default 5,000, the acceptance figure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from datetime import datetime, timedelta
+
+import orjson
+import pytest
+from graphql import (
+    GraphQLField,
+    GraphQLObjectType,
+    get_named_type,
+    is_non_null_type,
+    is_object_type,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.app import RequestContext
+from gateway.local import LocalSource
+from gateway.store import RegistryStore
+from gateway.synthetic import synthetic_fleet
+from policies import PUBLIC, PolicySet, Principal, Role, relationship_of
+from policies.visibility import DEMO
+from schema.codec import to_plain
+from schema.events import fold
+from schema.graphql.query import build_schema
+from schema.passport import Passport
+
+CASES = int(os.environ.get("LEAK_CASES", "5000"))
+POLICY = PolicySet.demo()
+SCHEMA = build_schema()
+CLIENTS = orjson.loads((DEMO / "clients.json").read_bytes())["clients"]
+PURPOSES = sorted(
+    {p for c in CLIENTS for p in c["purposes"]} | {"incident_investigation", "customs_control"}
+)
+ALLOWED_ERRORS = {"UNAUTHORIZED_FIELD_OR_TYPE", "NOT_FOUND", "BAD_USER_INPUT"}
+ARGUMENTS = {
+    "export": st.sampled_from(["CANONICAL", "CN_MIIT", "AAS", "UNTP_DPP"]).map(
+        lambda f: f"(format: {f})"
+    ),
+    "history": st.integers(0, 8).map(lambda n: f"(first: {n})"),
+    "conditionHistory": st.integers(0, 4).map(lambda n: f"(last: {n})"),
+}
+
+
+@pytest.fixture(scope="module")
+def passports(tmp_path_factory) -> list[Passport]:
+    return [fold(h) for h in synthetic_fleet(24, seed=11)]
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> LocalSource:
+    store = RegistryStore(tmp_path_factory.mktemp("leaks") / "registry.db")
+    store.import_histories(list(synthetic_fleet(24, seed=11)))
+    return LocalSource(store)
+
+
+def principals(passports: list[Passport]) -> st.SearchStrategy[Principal]:
+    demo = [
+        Principal(
+            issuer="http://127.0.0.1/auth",
+            subject=c["client_id"],
+            role=Role(c["role"]),
+            client_id=c["client_id"],
+            organisation=c["organisation"],
+            jurisdiction=c["jurisdiction"],
+            purposes=frozenset(c["purposes"]),
+        )
+        for c in CLIENTS
+    ]
+    organisations = sorted(
+        {o.owner for p in passports for o in p.ownership}
+        | {d.operator for p in passports for d in p.deployments}
+        | {p.manufacturer.registration_id for p in passports}
+        | {"Bundeskriminalamt"}
+    )
+    made_up = st.builds(
+        Principal,
+        issuer=st.just("http://127.0.0.1/auth"),
+        subject=st.just("random"),
+        role=st.sampled_from(list(Role)),
+        organisation=st.none() | st.sampled_from(organisations),
+        jurisdiction=st.sampled_from(["CN", "DE", "FR", "US", "CH"]) | st.none(),
+        purposes=st.frozensets(st.sampled_from(PURPOSES), max_size=3),
+    )
+    return st.sampled_from([PUBLIC, *demo]) | made_up
+
+
+class QueryWriter:
+    """Writes a random valid query over the schema, with aliases and fragments."""
+
+    def __init__(self, draw, codes: list[str]) -> None:
+        self.draw = draw
+        self.codes = codes
+        self.aliases = itertools.count()
+        self.fragments: list[str] = []
+
+    def query(self) -> str:
+        roots = self.draw(st.lists(st.sampled_from(["robot", "robots"]), min_size=1, max_size=3))
+        body = " ".join(f"r{i}: {self.root(name)}" for i, name in enumerate(roots))
+        return "query {" + body + "}\n" + "\n".join(self.fragments)
+
+    def root(self, name: str) -> str:
+        robot = SCHEMA._schema.type_map["Robot"]
+        if name == "robot":
+            code = self.draw(st.sampled_from(self.codes))
+            return f'robot(code: "{code}") {{ {self.selection(robot, 0)} }}'
+        first = self.draw(st.integers(0, 4))
+        node = self.selection(robot, 0)
+        return f"robots(first: {first}) {{ edges {{ cursor node {{ {node} }} }} }}"
+
+    def alias(self) -> str:
+        return f"a{next(self.aliases)}: " if self.draw(st.booleans()) else ""
+
+    def selection(self, parent: GraphQLObjectType, depth: int) -> str:
+        names = self.draw(st.lists(st.sampled_from(sorted(parent.fields)), max_size=6, unique=True))
+        parts = [self.field(name, parent.fields[name], depth) for name in names]
+        text = " ".join(p for p in parts if p) or "__typename"
+        style = self.draw(st.sampled_from(["plain", "inline", "named"]))
+        if style == "inline":
+            return f"... on {parent.name} {{ {text} }}"
+        if style == "named":
+            name = f"F{len(self.fragments)}"
+            self.fragments.append(f"fragment {name} on {parent.name} {{ {text} }}")
+            return f"...{name}"
+        return text
+
+    def field(self, name: str, field: GraphQLField, depth: int) -> str:
+        if name not in ARGUMENTS and any(is_non_null_type(a.type) for a in field.args.values()):
+            return ""
+        args = self.draw(ARGUMENTS[name]) if name in ARGUMENTS else ""
+        inner = get_named_type(field.type)
+        if not is_object_type(inner):
+            return f"{self.alias()}{name}{args}"
+        if depth >= 4:
+            return ""
+        return f"{self.alias()}{name}{args} {{ {self.selection(inner, depth + 1)} }}"
+
+
+@st.composite
+def queries(draw, codes: list[str]) -> str:
+    return QueryWriter(draw, codes).query()
+
+
+def renderings(value: object) -> set[str]:
+    """How a text value can appear in a response: as is and, for times, in Beijing time."""
+    if not isinstance(value, str):
+        return set()
+    out = {orjson.dumps(value).decode()[1:-1]}
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return out
+    if at.tzinfo is not None:
+        out.add((at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S"))
+    return out
+
+
+def leaves(node: object, prefix: str = ""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, f"{prefix}{key}.")
+    elif isinstance(node, list):
+        for item in node:
+            yield from leaves(item, prefix)
+    else:
+        yield prefix[:-1], node
+
+
+class Oracle:
+    """The texts a principal must never receive, from the fleet's plain passports."""
+
+    def __init__(self, passports: list[Passport]) -> None:
+        self.passports = passports
+        self.texts: list[dict[str, set[str]]] = []
+        for passport in passports:
+            by_path: dict[str, set[str]] = {}
+            for path, value in leaves(to_plain(passport)):
+                by_path.setdefault(path, set()).update(renderings(value))
+            self.texts.append(by_path)
+        self.vocabulary = SCHEMA.as_str().casefold()
+        self._cache: dict[tuple[str, ...], frozenset[str]] = {}
+
+    def forbidden(self, principal: Principal) -> frozenset[str]:
+        """Texts at denied paths of any robot, minus any text this principal may see anywhere."""
+        masks = [
+            POLICY.decide(principal, relationship_of(principal, p), p.code[:2]).mask
+            for p in self.passports
+        ]
+        key = tuple(m.key for m in masks)
+        if key not in self._cache:
+            denied: set[str] = set()
+            seen: set[str] = set()
+            for mask, by_path in zip(masks, self.texts, strict=True):
+                for path, texts in by_path.items():
+                    (seen if path in mask else denied).update(texts)
+            self._cache[key] = frozenset(
+                v for v in denied - seen if len(v) >= 6 and v.casefold() not in self.vocabulary
+            )
+        return self._cache[key]
+
+
+def test_no_denied_value_reaches_any_response(passports, source):
+    codes = [p.code for p in passports]
+    oracle = Oracle(passports)
+    assert oracle.forbidden(PUBLIC), "the oracle must have something to look for"
+
+    @settings(
+        max_examples=CASES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(principal=principals(passports), query=queries(codes))
+    def check(principal: Principal, query: str) -> None:
+        context = RequestContext(source, principal, POLICY)
+        result = asyncio.run(SCHEMA.execute(query, context_value=context))
+        errors = [e.formatted for e in result.errors or ()]
+        codes_ = {e.get("extensions", {}).get("code") for e in errors}
+        unexpected = [e for e in errors if codes_ - ALLOWED_ERRORS]
+        assert not unexpected, (query, unexpected)
+        text = orjson.dumps({"data": result.data, "errors": errors}).decode()
+        leaked = [v for v in oracle.forbidden(principal) if v in text]
+        assert not leaked, (principal.role, principal.jurisdiction, query, leaked[:5])
+
+    check()
