@@ -50,12 +50,18 @@ def asset_id(code: str) -> str:
     return f"urn:robopass:robot:{code}"
 
 
-def _year(obj: Plain) -> str:
-    return obj["model"]["production_date"][:4]
+def _year(obj: Plain) -> str | None:
+    made = (obj.get("model") or {}).get("production_date")
+    return None if made is None else made[:4]
 
 
-def _product_uri(obj: Plain) -> str:
-    return asset_id(obj["identity"]["code"])
+def _code(obj: Plain) -> str | None:
+    return (obj.get("identity") or {}).get("code")
+
+
+def _product_uri(obj: Plain) -> str | None:
+    code = _code(obj)
+    return None if code is None else asset_id(code)
 
 
 SUBMODELS = [
@@ -342,7 +348,6 @@ SUBMODELS = [
 
 _COMPILED = [compile_submodel(Passport, spec) for spec in SUBMODELS]
 _BY_SEMANTIC = {c.spec.semantic_id: c for c in _COMPILED}
-_SEMANTIC_REFS = {c.spec.semantic_id: reference(c.spec.semantic_id) for c in _COMPILED}
 
 
 def rules() -> list[FieldRule]:
@@ -350,32 +355,55 @@ def rules() -> list[FieldRule]:
     return [rule for c in _COMPILED for rule in c.rules]
 
 
+WITHHELD = "withheld"
+"""Stands for the robot code in identifiers when a mask withholds the code: AAS requires
+an id on the shell, its asset and each submodel, and the code must not show."""
+
+
+_PARTS = [
+    (
+        c.encode,
+        c.spec.id_short,
+        f"urn:robopass:sm:{c.spec.id_short}:",
+        reference(c.spec.semantic_id),
+    )
+    for c in _COMPILED
+]
+
+
 def encode(plain: Plain) -> dict[str, Any]:
-    """Canonical plain data -> AAS environment (no validation)."""
-    code = plain["identity"]["code"]
+    """Canonical plain data -> AAS environment (no validation).
+
+    `plain` may lack any field a visibility mask withheld: the element is then left out,
+    and so is a submodel left with no element.
+    """
+    code = _code(plain) or WITHHELD
     submodels, refs = [], []
-    for compiled in _COMPILED:
-        name = compiled.spec.id_short
-        sm_id = f"urn:robopass:sm:{name}:{code}"
-        submodel: dict[str, Any] = {
-            "modelType": "Submodel",
-            "id": sm_id,
-            "idShort": name,
-            "kind": "Instance",
-            "semanticId": _SEMANTIC_REFS[compiled.spec.semantic_id],
-        }
-        elements = compiled.encode(plain)
-        if elements:
-            submodel["submodelElements"] = elements
-        submodels.append(submodel)
-        refs.append(reference(sm_id, "Submodel"))
+    for encode_elements, name, prefix, semantic in _PARTS:
+        elements = encode_elements(plain)
+        if not elements:
+            continue
+        sm_id = prefix + code
+        submodels.append(
+            {
+                "modelType": "Submodel",
+                "id": sm_id,
+                "idShort": name,
+                "kind": "Instance",
+                "semanticId": semantic,
+                "submodelElements": elements,
+            }
+        )
+        refs.append({"type": "ModelReference", "keys": [{"type": "Submodel", "value": sm_id}]})
     shell = {
         "modelType": "AssetAdministrationShell",
         "id": f"urn:robopass:aas:{code}",
         "idShort": "RobotPassport",
         "assetInformation": {"assetKind": "Instance", "globalAssetId": asset_id(code)},
-        "submodels": refs,
     }
+    if not submodels:
+        return {"assetAdministrationShells": [shell]}
+    shell["submodels"] = refs
     return {"assetAdministrationShells": [shell], "submodels": submodels}
 
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from schema.codec import format_datetime, parse_datetime
 
 from .errors import Violation
+from .generated import Namespace
 from .mapping import FieldRule, Transform
 
 __all__ = ["Derived", "Group", "Lang", "Prop", "Submodel", "compile_submodel", "reference"]
@@ -172,12 +173,6 @@ def _names(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
 
-def _get(obj: Plain, parts: list[str]) -> Any:
-    for part in parts:
-        obj = obj[part]
-    return obj
-
-
 def _put(obj: Plain, parts: list[str], value: Any) -> None:
     for part in parts[:-1]:
         obj = obj.setdefault(part, {})
@@ -186,7 +181,6 @@ def _put(obj: Plain, parts: list[str], value: Any) -> None:
 
 # ---- compilation --------------------------------------------------------------------
 
-Encoder = Callable[[Plain], "dict[str, Any] | None"]
 Decoder = Callable[[dict[str, Any], Plain, str, list[Violation]], None]
 
 
@@ -198,11 +192,18 @@ class CompiledSubmodel:
     rules: list[FieldRule]
 
 
+_NS = Namespace()
+_EMPTY = _NS.ref({})
+_START = ["out = []", "add = out.append"]
+"""Generated encoders collect elements in `out` through `add`."""
+
+
 def compile_submodel(root: type, spec: Submodel) -> CompiledSubmodel:
     rules: list[FieldRule] = []
     base = spec.semantic_id if spec.own else None
     enc, dec = _compile_children(root, spec.children, "", spec.id_short, base, rules)
-    return CompiledSubmodel(spec, enc, dec, rules)
+    encode = _NS.function("encode", "obj", [*_START, *enc, "return out"])
+    return CompiledSubmodel(spec, encode, dec, rules)
 
 
 def _semantic(spec: Any, base: str | None, id_path: str) -> dict[str, Any] | None:
@@ -213,40 +214,54 @@ def _semantic(spec: Any, base: str | None, id_path: str) -> dict[str, Any] | Non
 
 def _compile_children(
     cls: type, children: Sequence[Any], path: str, loc: str, base: str | None, rules: list
-) -> tuple[Callable[[Plain], list[dict[str, Any]]], Callable[..., None]]:
-    encoders: list[Encoder] = []
+) -> tuple[list[str], Callable[..., None]]:
+    """Encoder statements appending the children's elements to `out`, read from `obj`.
+
+    An element is left out when its canonical value is None or absent: absent when a
+    visibility mask withheld it, so a redacted passport encodes without raising.
+    """
+    encoders: list[str] = []
     decoders: list[tuple[str, Decoder]] = []
     for spec in children:
         id_path = f"{loc.split('.', 1)[1]}.{spec.id_short}" if "." in loc else spec.id_short
         semantic = _semantic(spec, base, _ITEM.sub("", id_path).replace(".", "/"))
         where = f"{loc}.{spec.id_short}"
         if isinstance(spec, Derived):
-            encoders.append(_derived(spec, semantic))
+            encoders += _derived(spec, semantic)
         elif isinstance(spec, Prop):
             enc, dec = _prop(cls, spec, semantic, path, where, rules)
-            encoders.append(enc)
+            encoders += enc
             decoders.append((spec.id_short, dec))
         elif isinstance(spec, Lang):
             enc, dec = _lang(cls, spec, semantic, path, where, rules)
-            encoders.append(enc)
+            encoders += enc
             decoders.append((spec.id_short, dec))
         else:
             enc, dec = _group(cls, spec, semantic, path, where, base, rules)
-            encoders.append(enc)
+            encoders += enc
             decoders.append((spec.id_short, dec))
-    return _run_encoders(encoders), _run_decoders(decoders)
+    return encoders, _run_decoders(decoders)
 
 
-def _run_encoders(encoders: list[Encoder]) -> Callable[[Plain], list[dict[str, Any]]]:
-    def encode(obj: Plain) -> list[dict[str, Any]]:
-        out = []
-        for enc in encoders:
-            element = enc(obj)
-            if element is not None:
-                out.append(element)
-        return out
+def _display(head: dict[str, Any], **values: str) -> str:
+    """Source of a dict display: `head`'s constant items, then `values` as expressions."""
+    items = [
+        f"{k!r}: {v!r}" if isinstance(v, str) else f"{k!r}: {_NS.ref(v)}" for k, v in head.items()
+    ]
+    items += [f"{k!r}: {v}" for k, v in values.items()]
+    return "{" + ", ".join(items) + "}"
 
-    return encode
+
+def _read(parts: list[str]) -> str:
+    """The expression for the value at `parts` under `obj`: None where absent."""
+    expr = "obj"
+    for part in parts[:-1]:
+        expr = f"({expr}.get({part!r}) or {_EMPTY})"
+    return f"{expr}.get({parts[-1]!r})"
+
+
+def _when_present(value: str, then: list[str]) -> list[str]:
+    return [f"v = {value}", "if v is not None:", *(f"    {line}" for line in then)]
 
 
 def _run_decoders(decoders: list[tuple[str, Decoder]]) -> Callable[..., None]:
@@ -267,17 +282,17 @@ def _missing(at: str, id_short: str) -> Violation:
     return Violation(at, f"missing required element {id_short!r}")
 
 
-def _derived(spec: Derived, semantic: dict[str, Any] | None) -> Encoder:
-    head = {"modelType": "Property", "idShort": spec.id_short}
+def _derived(spec: Derived, semantic: dict[str, Any] | None) -> list[str]:
+    head: dict[str, Any] = {"modelType": "Property", "idShort": spec.id_short}
     if semantic:
         head["semanticId"] = semantic
     head["valueType"] = spec.value_type
+    return _when_present(f"{_NS.ref(spec.compute)}(obj)", _property(head, "v"))
 
-    def encode(obj: Plain) -> dict[str, Any] | None:
-        value = spec.compute(obj)
-        return None if value is None else {**head, "value": value}
 
-    return encode
+def _property(head: dict[str, Any], text: str) -> list[str]:
+    """Add a Property: a copy of its constant `head` (quicker than a display) and a value."""
+    return [f"e = {_NS.ref(head)}.copy()", f"e['value'] = {text}", "add(e)"]
 
 
 def _prop(cls: type, spec: Prop, semantic: Any, path: str, where: str, rules: list):
@@ -289,11 +304,10 @@ def _prop(cls: type, spec: Prop, semantic: Any, path: str, where: str, rules: li
     if semantic:
         head["semanticId"] = semantic
     head["valueType"] = vt.xs
-    to_text, from_text = vt.encode, vt.decode
-
-    def encode(obj: Plain) -> dict[str, Any] | None:
-        value = _get(obj, parts)
-        return None if value is None else {**head, "value": to_text(value)}
+    from_text = vt.decode
+    # Canonical plain strings, times, dates and enum names are already the text.
+    text = "v" if vt.encode is str and hint.inner is not int else f"{_NS.ref(vt.encode)}(v)"
+    encode = _when_present(_read(parts), _property(head, text))
 
     def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
         if element is None:
@@ -327,13 +341,10 @@ def _lang(cls: type, spec: Lang, semantic: Any, path: str, where: str, rules: li
     if semantic:
         head["semanticId"] = semantic
 
-    def encode(obj: Plain) -> dict[str, Any] | None:
-        texts = []
-        for tag, parts, _ in bound:
-            text = _get(obj, parts)
-            if text is not None:
-                texts.append({"language": tag, "text": text})
-        return {**head, "value": texts} if texts else None
+    encode = ["texts = []"]
+    for tag, parts, _ in bound:
+        encode += _when_present(_read(parts), [f"texts.append({{'language': {tag!r}, 'text': v}})"])
+    encode += ["if texts:", f"    add({_display(head, value='texts')})"]
 
     def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
         texts = {}
@@ -363,24 +374,18 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
     if semantic:
         head["semanticId"] = semantic
 
-    def collection(obj: Plain, id_short: str | None = None) -> dict[str, Any]:
-        element: dict[str, Any] = {"modelType": "SubmodelElementCollection"}
-        if id_short:
-            element["idShort"] = id_short
-        value = enc_children(obj)
-        if value:
-            element["value"] = value
-        return element
-
+    kind = "SubmodelElementCollection"
     if not hint.many:
-        single_head = {"modelType": "SubmodelElementCollection", **head}
-
-        def encode(obj: Plain) -> dict[str, Any] | None:
-            target = _get(obj, parts) if parts else obj
-            if target is None:
-                return None
-            value = enc_children(target)
-            return {**single_head, "value": value} if value else dict(single_head)
+        single = {"modelType": kind, **head}
+        children = _NS.ref(_NS.function("children", "obj", [*_START, *enc_children, "return out"]))
+        then = [
+            f"value = {children}(v)",
+            "if value:",
+            f"    add({_display(single, value='value')})",
+        ]
+        if parts:
+            then += ["else:", f"    add({_display(single)})"]
+        encode = _when_present(_read(parts) if parts else "obj", then)
 
         def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
             if element is None:
@@ -398,27 +403,35 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
 
         return encode, decode
 
-    if spec.style == "list":
-        list_head = {
-            "modelType": "SubmodelElementList",
-            **head,
-            "typeValueListElement": "SubmodelElementCollection",
-        }
-
-        def encode_list(obj: Plain) -> dict[str, Any]:
-            items = [collection(item) for item in _get(obj, parts)]
-            return {**list_head, "value": items} if items else dict(list_head)
-
-        encode = encode_list
+    numbered = spec.style == "numbered"
+    item = {"modelType": kind}
+    named = {"idShort": "name"} if numbered else {}
+    filled = _display(item, **named, value="out")
+    collection = _NS.function(
+        "collection",
+        "obj, name" if numbered else "obj",
+        [
+            *_START,
+            *enc_children,
+            "if out:",
+            f"    return {filled}",
+            f"return {_display(item, **named)}",
+        ],
+    )
+    if numbered:
+        whole = {"modelType": kind, **head}
+        items = f"[{_NS.ref(collection)}(x, f'{spec.item}{{i}}') for i, x in enumerate(v)]"
     else:
-        numbered_head = {"modelType": "SubmodelElementCollection", **head}
-        name = spec.item
-
-        def encode_numbered(obj: Plain) -> dict[str, Any]:
-            items = [collection(item, f"{name}{i}") for i, item in enumerate(_get(obj, parts))]
-            return {**numbered_head, "value": items} if items else dict(numbered_head)
-
-        encode = encode_numbered
+        whole = {"modelType": "SubmodelElementList", **head, "typeValueListElement": kind}
+        items = f"[{_NS.ref(collection)}(x) for x in v]"
+    then = [
+        f"items = {items}",
+        "if items:",
+        f"    add({_display(whole, value='items')})",
+        "else:",
+        f"    add({_display(whole)})",
+    ]
+    encode = _when_present(_read(parts), then)
 
     def decode_many(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
         if element is None:

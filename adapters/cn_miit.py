@@ -128,12 +128,15 @@ def _time(canon: str, native: str) -> Leaf:
 
 
 def _encode_names(src: dict[str, Any], out: dict[str, Any]) -> None:
-    local = src["name_local"]
+    """A withheld `name_local` reads as none, so `name` is then written as the only name."""
+    name, local = src.get("name"), src.get("name_local")
     if local is None:
-        out["name_zh"] = src["name"]
+        if name is not None:
+            out["name_zh"] = name
     else:
         out["name_zh"] = local
-        out["name_en"] = src["name"]
+        if name is not None:
+            out["name_en"] = name
 
 
 def _decode_names(src: dict[str, Any], out: dict[str, Any]) -> None:
@@ -162,8 +165,14 @@ _NAMES = Joint(
 
 
 def _encode_registration(src: dict[str, Any], out: dict[str, Any]) -> None:
-    country = out["country"] = src["country"]
-    out["uscc" if country == "CN" else "foreign_reg_no"] = src["registration_id"]
+    """The id's key depends on the country: with the country withheld, the id is left out."""
+    country = src.get("country")
+    if country is None:
+        return
+    out["country"] = country
+    registration_id = src.get("registration_id")
+    if registration_id is not None:
+        out["uscc" if country == "CN" else "foreign_reg_no"] = registration_id
 
 
 def _decode_registration(src: dict[str, Any], out: dict[str, Any]) -> None:

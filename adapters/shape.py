@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .generated import Namespace
 from .mapping import SAME, FieldRule, Transform
 
 __all__ = ["Joint", "Leaf", "Obj", "Shape", "compile_shape", "complete", "mirror"]
@@ -72,19 +73,8 @@ class Shape:
 def compile_shape(root: type, children: Sequence[Leaf | Obj | Joint]) -> Shape:
     """Compile the specs of `root`'s fields into a `Shape`."""
     rules: list[FieldRule] = []
-    enc, dec, schema = _compile(root, children, "", "", rules)
-
-    def encode(plain: Plain) -> Plain:
-        out: Plain = {}
-        enc(plain, out)
-        return out
-
-    def decode(native: Plain) -> Plain:
-        out: Plain = {}
-        dec(native, out)
-        return out
-
-    return Shape(encode, decode, rules, schema)
+    compiled = _compile(root, children, "", "", rules, Namespace())
+    return Shape(compiled.encode, compiled.decode, rules, compiled.schema)
 
 
 def mirror(cls: type) -> list[Leaf | Obj | Joint]:
@@ -120,12 +110,31 @@ def _hints(cls: type) -> dict[str, _Hint]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    encode: Callable[[Plain], Plain]
+    encode_into: Step
+    decode: Callable[[Plain], Plain]
+    schema: dict[str, Any]
+
+
 def _compile(
-    cls: type, children: Sequence[Leaf | Obj | Joint], path: str, loc: str, rules: list[FieldRule]
-) -> tuple[Step, Step, dict[str, Any]]:
+    cls: type,
+    children: Sequence[Leaf | Obj | Joint],
+    path: str,
+    loc: str,
+    rules: list[FieldRule],
+    ns: Namespace,
+) -> _Compiled:
+    """Generate one object's encoder and decoder, calling those compiled for its children.
+
+    The encoder skips a key its source lacks, so a canonical object cut down by a
+    visibility mask yields the document without those fields. The decoder reads a whole
+    document: a missing required key raises.
+    """
     hints = _hints(cls)
-    enc_steps: list[Step] = []
-    dec_steps: list[Step] = []
+    enc: list[str] = []
+    dec: list[tuple[str, str] | str] = []
     schema: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
@@ -138,8 +147,8 @@ def _compile(
             for name, where, transform in spec.fields:
                 covered.add(name)
                 rules.append(FieldRule(path + name, f"{loc}/{where}", transform))
-            enc_steps.append(spec.encode)
-            dec_steps.append(spec.decode)
+            enc.append(f"{ns.ref(spec.encode)}(src, out)")
+            dec.append(f"{ns.ref(spec.decode)}(src, out)")
             _merge(schema, spec.schema)
             continue
         if spec.canon not in hints:
@@ -147,10 +156,15 @@ def _compile(
         covered.add(spec.canon)
         hint = hints[spec.canon]
         if isinstance(spec, Leaf):
+            if hint.many:
+                raise TypeError(f"lists of plain values are not supported: {spec.canon!r}")
             rules.append(FieldRule(path + spec.canon, f"{loc}/{spec.native}", spec.transform))
             t = spec.transform
-            enc_steps.append(_leaf_step(spec.canon, spec.native, t.encode, hint, keep_none=False))
-            dec_steps.append(_leaf_step(spec.native, spec.canon, t.decode, hint, keep_none=True))
+            same = t.encode is SAME.encode
+            enc += _present(
+                spec.canon, f"out[{spec.native!r}]", "v" if same else _call(ns, t.encode, "v")
+            )
+            dec.append((spec.canon, _read(ns, spec.native, hint, None if same else t.decode)))
             node = {**spec.schema}
             if hint.doc:
                 node.setdefault("description", hint.doc)
@@ -158,36 +172,69 @@ def _compile(
             continue
         sub_loc = loc if spec.native is None else f"{loc}/{spec.native}"
         sub_loc += "/*" if hint.many else ""
-        enc, dec, sub = _compile(hint.inner, spec.children, f"{path}{spec.canon}.", sub_loc, rules)
+        sub = _compile(hint.inner, spec.children, f"{path}{spec.canon}.", sub_loc, rules, ns)
         if spec.native is None:
             if hint.many or hint.optional:
                 raise TypeError(f"only a required single object can merge: {spec.canon!r}")
-            enc_steps.append(_merged_step(spec.canon, enc, into_native=True))
-            dec_steps.append(_merged_step(spec.canon, dec, into_native=False))
-            _merge(schema, sub)
+            enc += _present(spec.canon, None, f"{ns.ref(sub.encode_into)}(v, out)")
+            dec.append((spec.canon, f"{ns.ref(sub.decode)}(src)"))
+            _merge(schema, sub.schema)
             continue
-        enc_steps.append(_object_step(spec.canon, spec.native, enc, hint, keep_none=False))
-        dec_steps.append(_object_step(spec.native, spec.canon, dec, hint, keep_none=True))
-        if hint.many:
-            sub = {"type": "array", "items": sub}
+        encode = ns.ref(sub.encode)
+        value = f"[{encode}(x) for x in v]" if hint.many else f"{encode}(v)"
+        enc += _present(spec.canon, f"out[{spec.native!r}]", value)
+        dec.append((spec.canon, _read(ns, spec.native, hint, sub.decode)))
+        node = {"type": "array", "items": sub.schema} if hint.many else sub.schema
         if hint.doc:
-            sub = {"description": hint.doc, **sub}
-        _add_property(schema, spec.native, sub, hint)
+            node = {"description": hint.doc, **node}
+        _add_property(schema, spec.native, node, hint)
     missing = set(hints) - covered
     if missing:
         raise TypeError(f"{cls.__name__} fields without a spec: {sorted(missing)}")
     if not schema["required"]:
         del schema["required"]
+    return _Compiled(
+        ns.function("encode", "src", ["out = {}", *enc, "return out"]),
+        ns.function("encode_into", "src, out", enc or ["pass"]),
+        ns.function("decode", "src", _building(dec)),
+        schema,
+    )
 
-    def run_enc(src: Plain, out: Plain) -> None:
-        for step in enc_steps:
-            step(src, out)
 
-    def run_dec(src: Plain, out: Plain) -> None:
-        for step in dec_steps:
-            step(src, out)
+def _call(ns: Namespace, fn: Callable[[Any], Any], arg: str) -> str:
+    return f"{ns.ref(fn)}({arg})"
 
-    return run_enc, run_dec, schema
+
+def _present(canon: str, target: str | None, value: str) -> list[str]:
+    """Statements running `value` (of `v`) when the source holds `canon`, storing it."""
+    action = value if target is None else f"{target} = {value}"
+    return [f"v = src.get({canon!r})", "if v is not None:", f"    {action}"]
+
+
+def _read(ns: Namespace, key: str, hint: _Hint, fn: Callable[[Any], Any] | None) -> str:
+    """The expression reading native `key`: None where an optional one is absent."""
+    if hint.many:
+        return f"[{_call(ns, fn, 'x')} for x in src[{key!r}]]" if fn else f"src[{key!r}]"
+    if not hint.optional:
+        return _call(ns, fn, f"src[{key!r}]") if fn else f"src[{key!r}]"
+    if fn is None:
+        return f"src.get({key!r})"
+    return f"(None if (v := src.get({key!r})) is None else {_call(ns, fn, 'v')})"
+
+
+def _building(items: list[tuple[str, str] | str]) -> list[str]:
+    """Build `out` from (key, expression) pairs in order, in one dict display while it can."""
+    lead: list[str] = []
+    for item in items:
+        if not isinstance(item, tuple):
+            break
+        lead.append(f"{item[0]!r}: {item[1]}")
+    rest = items[len(lead) :]
+    if not rest:
+        return [f"return {{{', '.join(lead)}}}"]
+    body = [f"out = {{{', '.join(lead)}}}"]
+    body += [f"out[{item[0]!r}] = {item[1]}" if isinstance(item, tuple) else item for item in rest]
+    return [*body, "return out"]
 
 
 def _add_property(schema: dict[str, Any], name: str, node: dict[str, Any], hint: _Hint) -> None:
@@ -202,78 +249,6 @@ def _merge(schema: dict[str, Any], extra: Mapping[str, Any]) -> None:
     for key, value in extra.items():
         if key not in ("properties", "required", "type", "additionalProperties"):
             schema.setdefault(key, []).extend(value)
-
-
-def _leaf_step(
-    src_key: str, out_key: str, fn: Callable[[Any], Any], hint: _Hint, keep_none: bool
-) -> Step:
-    """Native documents omit absent values; canonical plain data spells them out as None."""
-    same = fn is SAME.encode
-    if hint.many:
-        raise TypeError(f"lists of plain values are not supported: {src_key!r}")
-    if hint.optional:
-
-        def optional(src: Plain, out: Plain) -> None:
-            value = src.get(src_key)
-            if value is not None:
-                out[out_key] = value if same else fn(value)
-            elif keep_none:
-                out[out_key] = None
-
-        return optional
-
-    if same:
-
-        def copy(src: Plain, out: Plain) -> None:
-            out[out_key] = src[src_key]
-
-        return copy
-
-    def convert(src: Plain, out: Plain) -> None:
-        out[out_key] = fn(src[src_key])
-
-    return convert
-
-
-def _object_step(src_key: str, out_key: str, run: Step, hint: _Hint, keep_none: bool) -> Step:
-    def one(value: Plain) -> Plain:
-        out: Plain = {}
-        run(value, out)
-        return out
-
-    if hint.many:
-
-        def many(src: Plain, out: Plain) -> None:
-            out[out_key] = [one(item) for item in src[src_key]]
-
-        return many
-    if hint.optional:
-
-        def optional(src: Plain, out: Plain) -> None:
-            value = src.get(src_key)
-            if value is not None:
-                out[out_key] = one(value)
-            elif keep_none:
-                out[out_key] = None
-
-        return optional
-
-    def single(src: Plain, out: Plain) -> None:
-        out[out_key] = one(src[src_key])
-
-    return single
-
-
-def _merged_step(canon: str, run: Step, into_native: bool) -> Step:
-    if into_native:
-        return lambda src, out: run(src[canon], out)
-
-    def split(src: Plain, out: Plain) -> None:
-        sub: Plain = {}
-        run(src, sub)
-        out[canon] = sub
-
-    return split
 
 
 def complete(cls: type, plain: Plain) -> Plain:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
-
-from schema.codec import format_datetime
 
 from .mapping import Transform
 
@@ -31,8 +29,13 @@ def local_time(zone: str) -> Transform:
     def encode(text: str) -> str:
         return datetime.fromisoformat(text).astimezone(tz).isoformat(" ", "seconds")[:19]
 
+    parse, offset = datetime.fromisoformat, tz.utcoffset
+
     def decode(text: str) -> str:
-        return format_datetime(datetime.fromisoformat(text).replace(tzinfo=tz).astimezone(UTC))
+        # Naive arithmetic with the zone's offset at that wall-clock time: what
+        # `replace(tzinfo=tz).astimezone(UTC)` computes, without building aware datetimes.
+        local = parse(text)
+        return (local - offset(local)).isoformat() + "Z"
 
     return Transform(
         f"UTC -> {zone} local time YYYY-MM-DD HH:mm:ss",

@@ -9,9 +9,12 @@ had no home for it and the canonical value was filled in.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from collections.abc import Iterable
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from schema.codec import DecodeError, from_plain
@@ -21,7 +24,8 @@ from schema.passport import Passport
 from . import aas, canonical, cn_miit, untp
 from .errors import InvalidDocument, Violation
 from .format import Format, Plain
-from .mapping import FieldRule, Status, values_at
+from .generated import Namespace
+from .mapping import Status
 
 __all__ = [
     "FORMATS",
@@ -118,29 +122,124 @@ def _check_canonical(plain: Plain, source: str) -> None:
 
 def loss_report(plain: Plain, source: Format, target: Format) -> Report:
     """What translating this canonical document from `source` into `target` loses."""
-    report = Report(source.name, target.name)
-    for rule in source.rules:
-        if rule.status is Status.UNMAPPED:
-            report.defaulted.append(Loss(rule.path, LossKind.DEFAULTED, rule.note))
-    for rule in target.rules:
-        _judge(plain, rule, report)
+    report = Report(source.name, target.name, defaulted=list(_compiled(source).defaults))
+    checks = _compiled(target)
+    for check, count in zip(checks.checks, checks.count(plain), strict=True):
+        if count:
+            loss = check.seen.get(count) or check.loss(count)
+            (report.dropped if check.kind is LossKind.DROPPED else report.lossy).append(loss)
     return report
 
 
-def _judge(plain: Plain, rule: FieldRule, report: Report) -> None:
-    status = rule.status
-    if status is Status.LOSSLESS:
-        return
-    if status is Status.UNMAPPED:
-        count = sum(1 for v in values_at(plain, rule.path) if v is not None)
-        if count:
-            report.dropped.append(Loss(rule.path, LossKind.DROPPED, rule.note, count))
-        return
-    normalize = rule.transform.normalize
-    count = sum(1 for v in values_at(plain, rule.path) if v is not None and normalize(v) != v)
-    if count:
-        reason = f"{rule.transform.name}: {rule.transform.loss}"
-        report.lossy.append(Loss(rule.path, LossKind.LOSSY, reason, count))
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """A rule of a target that can lose a value.
+
+    `seen` keeps the `Loss` of each count met so far: documents repeat counts, and making
+    a frozen dataclass costs about a microsecond, more than counting.
+    """
+
+    path: str
+    kind: LossKind
+    reason: str
+    normalize: Callable[[Any], Any] | None
+    seen: dict[int, Loss] = field(default_factory=dict)
+
+    def loss(self, count: int) -> Loss:
+        loss = Loss(self.path, self.kind, self.reason, count)
+        if len(self.seen) < 1000:
+            self.seen[count] = loss
+        return loss
+
+
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """What a format defaults as a source, what it can lose as a target, and the counter
+    of the values each check concerns in a document, compiled into one pass."""
+
+    fmt: Format
+    defaults: tuple[Loss, ...]
+    checks: tuple[_Check, ...]
+    count: Callable[[Plain], tuple[int, ...]]
+
+
+_COMPILED: dict[int, _Checks] = {}
+
+
+def _compiled(fmt: Format) -> _Checks:
+    """Kept by identity: hashing a format's rules would cost more than the report."""
+    entry = _COMPILED.get(id(fmt))
+    if entry is None or entry.fmt is not fmt:
+        defaults, checks = [], []
+        for rule in fmt.rules:
+            if rule.status is Status.UNMAPPED:
+                defaults.append(Loss(rule.path, LossKind.DEFAULTED, rule.note))
+                checks.append(_Check(rule.path, LossKind.DROPPED, rule.note, None))
+            elif rule.status is Status.LOSSY:
+                reason = f"{rule.transform.name}: {rule.transform.loss}"
+                checks.append(_Check(rule.path, LossKind.LOSSY, reason, rule.transform.normalize))
+        entry = _Checks(fmt, tuple(defaults), tuple(checks), _counter(checks))
+        _COMPILED[id(fmt)] = entry
+    return entry
+
+
+_NS = Namespace()
+
+
+def _counter(checks: list[_Check]) -> Callable[[Plain], tuple[int, ...]]:
+    """Per check, count the values at its path that are not None (and, for a lossy one,
+    that its `normalize` changes), walking each object and list of the document once."""
+    tree: dict[str, Any] = {}
+    for i, check in enumerate(checks):
+        node = tree
+        for part in check.path.split("."):
+            node = node.setdefault(part, {})
+        node[i] = check.normalize
+    counters = [f"n{i}" for i in range(len(checks))]
+    body = [f"{c} = 0" for c in counters]
+    body += _walk(tree, "plain", "", 0)
+    result = f"({', '.join(counters)},)" if counters else "()"
+    return _NS.function("count", "plain", [*body, f"return {result}"])
+
+
+def _walk(tree: dict[str, Any], node: str, path: str, depth: int) -> list[str]:
+    lines: list[str] = []
+    lists = _list_paths()
+    for part, sub in tree.items():
+        here, var = f"{path}{part}", f"x{depth}"
+        leaves = [(i, fn) for i, fn in sub.items() if isinstance(i, int)]
+        for i, normalize in leaves:
+            test = "v is not None"
+            if normalize is not None:
+                test += f" and {_NS.ref(normalize)}(v) != v"
+            lines += [f"v = {node}.get({part!r})", f"if {test}:", f"    n{i} += 1"]
+        inner = {k: v for k, v in sub.items() if isinstance(k, str)}
+        if not inner:
+            continue
+        body = _walk(inner, var, f"{here}.", depth + 1)
+        if here in lists:
+            body = [f"for {var} in {var}:", *(f"    {line}" for line in body)]
+        lines += [f"{var} = {node}.get({part!r})", f"if {var} is not None:"]
+        lines += [f"    {line}" for line in body]
+    return lines
+
+
+@cache
+def _list_paths() -> frozenset[str]:
+    """Canonical paths that hold a list of objects."""
+    found: set[str] = set()
+
+    def walk(cls: type, prefix: str) -> None:
+        for name, hint in typing.get_type_hints(cls).items():
+            if typing.get_origin(hint) is list:
+                found.add(prefix + name)
+                hint = typing.get_args(hint)[0]
+            hint = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+            if dataclasses.is_dataclass(hint):
+                walk(hint, f"{prefix}{name}.")
+
+    walk(Passport, "")
+    return frozenset(found)
 
 
 def coverage_matrix(formats: Iterable[str] | None = None) -> dict[str, dict[str, Status]]:

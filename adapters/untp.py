@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -31,6 +31,7 @@ from .errors import InvalidDocument, Violation, pointer
 from .format import Format, Plain
 from .mapping import SAME, FieldRule, Transform, unmapped
 from .shape import complete
+from .untp_writer import Write, compile_writer
 
 __all__ = ["FORMAT", "NAME", "SCHEMA_PATH", "decode", "encode", "from_canonical", "to_canonical"]
 
@@ -56,8 +57,18 @@ class Slot:
     read: Callable[[Plain], Any] | None = None
 
 
-def _party_id(maker: Plain) -> str:
-    return f"urn:robopass:party:{maker['country']}:{quote(maker['registration_id'], safe='')}"
+@lru_cache(maxsize=4096)
+def _quoted(text: str, safe: str = "") -> str:
+    """`text` percent-encoded for a URI, remembered: registries, makers, issuers and
+    categories recur across robots, and `quote` costs more than the rest of a field."""
+    return quote(text, safe=safe)
+
+
+def _party_id(maker: Plain) -> str | None:
+    country, registration_id = maker.get("country"), maker.get("registration_id")
+    if country is None or registration_id is None:
+        return None
+    return f"urn:robopass:party:{country}:{_quoted(registration_id)}"
 
 
 def _country_of_party(party_id: str) -> str:
@@ -65,15 +76,18 @@ def _country_of_party(party_id: str) -> str:
 
 
 def _certificate_id(number: str) -> str:
-    return f"urn:robopass:certificate:{quote(number, safe='')}"
+    return f"urn:robopass:certificate:{_quoted(number)}"
 
 
 def _certificate_number(claim_id: str) -> str:
     return unquote(claim_id.removeprefix("urn:robopass:certificate:"))
 
 
-def _issuing_party(cert: Plain) -> Plain:
-    return {"id": f"urn:robopass:party:{quote(cert['issuer'], safe='')}", "name": cert["issuer"]}
+def _issuing_party(cert: Plain) -> Plain | None:
+    issuer = cert.get("issuer")
+    if issuer is None:
+        return None
+    return {"id": f"urn:robopass:party:{_quoted(issuer)}", "name": issuer}
 
 
 def _party_name(party: Plain) -> str:
@@ -159,7 +173,9 @@ _WHOLE = {
     "ownership": "ownership history",
 }
 
-# Values every credential carries, whatever the robot. `*` applies to each list item.
+# Values every credential carries, whatever the robot, each written where its parent
+# object is: a unit only beside its value, so a withheld measure leaves no empty shell.
+# `*` applies to each list item.
 CONSTANTS: list[tuple[str, Any]] = [
     ("/type", ["DigitalProductPassport", "VerifiableCredential"]),
     ("/@context", CONTEXT),
@@ -178,19 +194,43 @@ CONSTANTS: list[tuple[str, Any]] = [
     (f"{CLAIM}/conformityTopic", "governance.compliance"),
 ]
 
+SKELETON = {"/issuer", "/credentialSubject"}
+"""Objects a credential has even when a mask withheld everything they would hold."""
 
-def _derived(plain: Plain) -> list[tuple[str, Any]]:
-    """Identifiers the credential needs, computed from canonical fields mapped elsewhere."""
-    code = plain["identity"]["code"]
-    category = plain["model"]["category"]
-    registry = quote(plain["identity"]["home_registry"], safe="")
-    return [
-        ("/id", f"urn:robopass:credential:{code}"),
-        ("/issuer/id", f"did:web:robopass.dev:registry:{registry}"),
-        (f"{P}/id", f"urn:robopass:robot:{code}"),
-        (f"{P}/productCategory/0/id", f"https://robopass.dev/category/{quote(category)}"),
-        (f"{P}/productCategory/0/name", category),
-    ]
+
+def _credential_id(plain: Plain) -> str | None:
+    code = (plain.get("identity") or {}).get("code")
+    return None if code is None else f"urn:robopass:credential:{code}"
+
+
+def _issuer_id(plain: Plain) -> str | None:
+    registry = (plain.get("identity") or {}).get("home_registry")
+    return None if registry is None else f"did:web:robopass.dev:registry:{_quoted(registry)}"
+
+
+def _product_id(plain: Plain) -> str | None:
+    code = (plain.get("identity") or {}).get("code")
+    return None if code is None else f"urn:robopass:robot:{code}"
+
+
+def _category(plain: Plain) -> str | None:
+    return (plain.get("model") or {}).get("category")
+
+
+def _category_id(plain: Plain) -> str | None:
+    category = _category(plain)
+    return None if category is None else f"https://robopass.dev/category/{_quoted(category, '/')}"
+
+
+DERIVED: list[tuple[str, Callable[[Plain], Any]]] = [
+    ("/id", _credential_id),
+    ("/issuer/id", _issuer_id),
+    (f"{P}/id", _product_id),
+    (f"{P}/productCategory/0/id", _category_id),
+    (f"{P}/productCategory/0/name", _category),
+]
+"""Identifiers the credential needs, computed from canonical fields mapped elsewhere; one
+whose source field a mask withheld is left out with it."""
 
 
 def rules() -> list[FieldRule]:
@@ -209,38 +249,6 @@ def rules() -> list[FieldRule]:
 
 def _split(location: str) -> list[str | int]:
     return [int(p) if p.isdigit() else p for p in location.strip("/").split("/")]
-
-
-def _parents(plain: Plain, parts: list[str]) -> Iterator[tuple[tuple[int, ...], Plain]]:
-    """The canonical objects that hold the field `parts[-1]`, with their list indices."""
-
-    def walk(node: Any, rest: list[str], idx: tuple[int, ...]):
-        if isinstance(node, list):
-            for i, item in enumerate(node):
-                yield from walk(item, rest, (*idx, i))
-        elif node is not None and not rest:
-            yield idx, node
-        elif node is not None:
-            yield from walk(node.get(rest[0]), rest[1:], idx)
-
-    yield from walk(plain, parts[:-1], ())
-
-
-def _set(doc: Any, parts: list[str | int], idx: tuple[int, ...], value: Any) -> None:
-    stars = iter(idx)
-    node = doc
-    for part, nxt in zip(parts, [*parts[1:], None], strict=True):
-        key = next(stars) if part == "*" else part
-        if nxt is None:
-            node[key] = value
-            return
-        child = [] if nxt == "*" or isinstance(nxt, int) else {}
-        if isinstance(node, list):
-            while len(node) <= key:
-                node.append(type(child)())
-            node = node[key]
-        else:
-            node = node.setdefault(key, child)
 
 
 def _found(doc: Any, parts: list[str | int]) -> Iterator[tuple[tuple[int, ...], str, Any]]:
@@ -284,21 +292,11 @@ def _put(plain: Plain, parts: list[str], idx: tuple[int, ...], value: Any) -> No
 class _Compiled:
     canon: list[str]
     native: list[str | int]
-    read: Callable[[Plain], Any]
-    encode: Callable[[Any], Any]
     decode: Callable[[Any], Any]
 
 
 def _compile(slot: Slot) -> _Compiled:
-    canon = slot.path.split(".")
-    field = canon[-1]
-    return _Compiled(
-        canon,
-        _split(slot.location),
-        slot.read or (lambda obj: obj[field]),
-        slot.transform.encode,
-        slot.transform.decode,
-    )
+    return _Compiled(slot.path.split("."), _split(slot.location), slot.transform.decode)
 
 
 _SLOTS = [_compile(s) for s in SLOTS]
@@ -307,27 +305,28 @@ _LIST_FIELDS = {
     "software": ["ai_models"],
     "compliance": ["certifications"],
 }
+_LISTS = frozenset(f"{part}.{name}" for part, names in _LIST_FIELDS.items() for name in names)
+
+
+def _at(location: str) -> tuple[str | int, ...]:
+    return tuple(_split(location))
+
+
+def _write(slot: Slot) -> Write:
+    encode = None if slot.transform.encode is SAME.encode else slot.transform.encode
+    return Write(slot.path.split("."), _at(slot.location), slot.read, encode, _LISTS)
+
+
+_ENCODE = compile_writer(
+    [_write(s) for s in SLOTS] + [Write((), _at(at), read) for at, read in DERIVED],
+    [(_at(at), value) for at, value in CONSTANTS],
+    {_at(at) for at in SKELETON},
+)
 
 
 def encode(plain: Plain) -> Plain:
     """Canonical plain data -> UNTP DPP credential (no validation)."""
-    doc: Plain = {}
-    for slot in _SLOTS:
-        for idx, parent in _parents(plain, slot.canon):
-            value = slot.read(parent)
-            if value is not None:
-                _set(doc, slot.native, idx, slot.encode(value))
-    for location, value in _derived(plain):
-        _set(doc, _split(location), (), value)
-    for location, value in CONSTANTS:
-        parts = _split(location)
-        if "*" not in parts:
-            _set(doc, parts, (), value)
-            continue
-        star = parts.index("*")
-        for idx, _, _ in _found(doc, [*parts[:star], "*"]):
-            _set(doc, parts, idx, value)
-    return _ordered(doc)
+    return _ordered(_ENCODE(plain))
 
 
 def _ordered(doc: Plain) -> Plain:

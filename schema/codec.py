@@ -3,7 +3,10 @@
 The canonical JSON form of a passport is what events carry, what snapshots
 store and what the hash chain covers, so it must be stable: datetimes as UTC
 ISO 8601 with `Z`, dates as ISO dates, enums by member name, `None` kept.
-Converters are compiled once per class from its type hints.
+Converters are compiled once per class from its type hints, as generated
+straight-line Python: one dict display to encode, one constructor call to decode.
+The decoder takes a fast way that only notices *that* data is wrong, then reruns
+the checked way, which says where and why.
 """
 
 from __future__ import annotations
@@ -57,9 +60,52 @@ def from_plain(cls: type[T], data: Any) -> T:
 @cache
 def _encoder(tp: Any) -> Converter:
     if dataclasses.is_dataclass(tp):
-        fields = [(f.name, _encoder_for_hint(h)) for f, h in _fields(tp)]
-        return lambda obj: {name: enc(getattr(obj, name)) for name, enc in fields}
+        return _generated_encoder(tp)
     return _encoder_for_hint(tp)
+
+
+def _generated_encoder(tp: type) -> Converter:
+    names: dict[str, Any] = {}
+    items = [f"{f.name!r}: {_encode_expr(h, f'obj.{f.name}', 0, names)}" for f, h in _fields(tp)]
+    return _function(f"encode_{tp.__name__}", "obj", [f"return {{{', '.join(items)}}}"], names)
+
+
+def _encode_expr(hint: Any, value: str, depth: int, names: dict[str, Any]) -> str:
+    """Source encoding `value` (an expression read once) as `_encoder_for_hint` would."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    var = f"v{depth}"
+    if origin in (typing.Union, types.UnionType):
+        inner = next(a for a in args if a is not type(None))
+        body = _encode_expr(inner, var, depth + 1, names)
+        return f"(None if ({var} := {value}) is None else {body})"
+    if origin is list:
+        return f"[{_encode_expr(args[0], var, depth + 1, names)} for {var} in {value}]"
+    if origin is dict:
+        return f"dict({value})"
+    if isinstance(hint, type):
+        if dataclasses.is_dataclass(hint):
+            return f"{_name(names, _encoder(hint))}({value})"
+        if issubclass(hint, enum.Enum):
+            return f"{value}.name"
+        if issubclass(hint, datetime):
+            return f"{_name(names, format_datetime)}({value})"
+        if issubclass(hint, date):
+            return f"{_name(names, date.isoformat)}({value})"
+    return value
+
+
+def _name(names: dict[str, Any], obj: Any) -> str:
+    name = f"_c{len(names)}"
+    names[name] = obj
+    return name
+
+
+def _function(name: str, params: str, body: list[str], names: dict[str, Any]) -> Any:
+    """Compile generated source once; `names` are its globals."""
+    source = f"def {name}({params}):\n" + "".join(f"    {line}\n" for line in body)
+    scope: dict[str, Any] = {}
+    exec(compile(source, f"<codec {name}>", "exec"), names, scope)
+    return scope[name]
 
 
 def _encoder_for_hint(hint: Any) -> Converter:
@@ -88,6 +134,10 @@ def _encoder_for_hint(hint: Any) -> Converter:
 def _decoder(tp: Any) -> Callable[[Any, str], Any]:
     if not dataclasses.is_dataclass(tp):
         return _decoder_for_hint(tp)
+    return _generated_decoder(tp, _checked_decoder(tp))
+
+
+def _checked_decoder(tp: type) -> Callable[[Any, str], Any]:
     fields = [(f.name, _decoder_for_hint(h), _has_default(f)) for f, h in _fields(tp)]
     names = {name for name, _, _ in fields}
 
@@ -106,6 +156,69 @@ def _decoder(tp: Any) -> Callable[[Any, str], Any]:
         return tp(**kwargs)
 
     return decode
+
+
+_FAILED = (KeyError, TypeError, ValueError, AttributeError)
+
+
+def _generated_decoder(tp: type, checked: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """Decode without building a path per field; on any failure, rerun `checked`."""
+    names: dict[str, Any] = {"_tp": tp, "_checked": checked, "_failed": _FAILED, "_bad": _bad}
+    names["_fields"] = frozenset(f.name for f in dataclasses.fields(tp))
+    required, optional = [], []
+    for f, hint in _fields(tp):
+        expr = _decode_expr(hint, f"data[{f.name!r}]", 0, names)
+        if _has_default(f):
+            optional += [f"if {f.name!r} in data:", f"    kw[{f.name!r}] = {expr}"]
+        else:
+            required.append(f"{f.name}={expr}")
+    call = ", ".join([*required, "**kw"] if optional else required)
+    body = [
+        "if data.__class__ is not dict or not data.keys() <= _fields:",
+        "    return _checked(data, path)",
+        "try:",
+        *(["    kw = {}"] + [f"    {line}" for line in optional] if optional else []),
+        f"    return _tp({call})",
+        "except _failed:",
+        "    return _checked(data, path)",
+    ]
+    return _function(f"decode_{tp.__name__}", "data, path", body, names)
+
+
+def _bad() -> Any:
+    raise ValueError("not of its type")
+
+
+def _decode_expr(hint: Any, value: str, depth: int, names: dict[str, Any]) -> str:
+    """Source decoding `value` that accepts what `_decoder_for_hint` accepts, else raises."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    var = f"v{depth}"
+    if origin in (typing.Union, types.UnionType):
+        inner = next(a for a in args if a is not type(None))
+        body = _decode_expr(inner, var, depth + 1, names)
+        return f"(None if ({var} := {value}) is None else {body})"
+    if origin is list:
+        item = _decode_expr(args[0], f"{var}i", depth + 1, names)
+        return f"([{item} for {var}i in {var}] if ({var} := {value}).__class__ is list else _bad())"
+    if origin is dict:
+        return f"({var} if isinstance({var} := {value}, dict) else _bad())"
+    if isinstance(hint, type):
+        if dataclasses.is_dataclass(hint):
+            return f"{_name(names, _decoder(hint))}({value}, '')"
+        if issubclass(hint, enum.Enum):
+            return f"{_name(names, hint)}[{value}]"
+        if issubclass(hint, datetime):
+            return f"{_name(names, parse_datetime)}({value})"
+        if issubclass(hint, date):
+            return f"{_name(names, date.fromisoformat)}({value})"
+        if hint is float:
+            return f"{_name(names, _number)}({value}, '')"
+        if hint is int:
+            return f"{_name(names, _integer)}({value}, '')"
+        if hint in (str, bool):
+            kind = _name(names, hint)
+            return f"({var} if isinstance({var} := {value}, {kind}) else _bad())"
+    raise TypeError(f"no decoder for {hint!r}")
 
 
 def _decoder_for_hint(hint: Any) -> Callable[[Any, str], Any]:

@@ -13,9 +13,6 @@ import pytest
 from gateway.export import EXPORT_FORMATS
 from tests.test_credentials import parts, robopass
 
-PENDING = pytest.mark.xfail(strict=False, reason="adapters: tolerant encoders pending")
-FORMATS = [pytest.param(fmt, marks=() if fmt == "canonical" else PENDING) for fmt in EXPORT_FORMATS]
-
 
 @dataclass(frozen=True)
 class Server:
@@ -41,7 +38,7 @@ def server(served_module) -> Server:
     return Server(base, data_dir, code, owner)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
 def test_anonymous_download_is_the_public_view(server, fmt):
     response = server.download(fmt)
     assert response.status_code == 200, response.text
@@ -54,7 +51,7 @@ def test_anonymous_download_is_the_public_view(server, fmt):
     assert isinstance(response.json(), dict)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
 def test_signed_download_verifies_against_the_published_jwks(server, fmt, tmp_path):
     response = server.download(fmt, params={"signed": "true"})
     assert response.status_code == 200, response.text
