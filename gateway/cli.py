@@ -28,14 +28,25 @@ def sqlite_path(url: str) -> str:
     if url.startswith("sqlite:///"):
         return url.removeprefix("sqlite:///") or ":memory:"
     if "://" in url:
-        raise SystemExit(f"robopass: unsupported database URL {url!r}: use sqlite:///PATH")
+        raise SystemExit(
+            f"robopass: unsupported database URL {url!r}: use sqlite:///PATH or postgresql://..."
+        )
     return url
 
 
 def open_store(db: str, registry: str = "cn-heis"):
-    from .store import RegistryStore
+    """The store a `--db` names: PostgreSQL for `postgresql://` URLs, else SQLite."""
+    from .migrations import MigrationError
+    from .store import RegistryStore, StoreError
 
-    return RegistryStore(sqlite_path(db), registry=registry)
+    try:
+        if db.startswith(("postgresql://", "postgres://")):
+            from .pgstore import PostgresStore
+
+            return PostgresStore(db, registry=registry)
+        return RegistryStore(sqlite_path(db), registry=registry)
+    except (StoreError, MigrationError) as exc:
+        raise SystemExit(f"robopass: {exc}") from None
 
 
 def seed(store, robots: int, *, seed_value: int, country: str, quiet: bool = False) -> int:
@@ -90,7 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # The demo database is ours: complete it, even after an interrupted first run.
     # A database the user named is theirs: seed it only when it is empty.
     if store.count() == 0 or (args.db is None and store.count() < args.robots):
-        print(f"Seeding {args.robots} demo robots into {sqlite_path(db)}", file=sys.stderr)
+        print(f"Seeding {args.robots} demo robots into {store.location}", file=sys.stderr)
         seed(store, args.robots, seed_value=0, country="CN")
     example = next(iter(store.codes(limit=1)), None)
     issuer = issuer_url(args)
@@ -113,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         console=args.console,
     )
     url = f"http://{args.host}:{args.port}/graphql"
-    print(f"robopass serving {store.count()} robots from {sqlite_path(db)}")
+    print(f"robopass serving {store.count()} robots from {store.location}")
     console = args.console if args.console is not None else not args.production
     print(f"GraphQL and console: {url}" if console else f"GraphQL: {url}")
     if args.production:
@@ -211,7 +222,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     store = open_store(args.db, args.registry)
     added = seed(store, args.robots, seed_value=args.seed, country=args.country)
-    print(f"{added} robots added; {store.count()} in {sqlite_path(args.db)}")
+    print(f"{added} robots added; {store.count()} in {store.location}")
     return 0
 
 
@@ -236,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gateway with its embedded demo registry")
     serve.add_argument("--host", default=env("ROBOPASS_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(env("ROBOPASS_PORT", "8000")))
-    serve.add_argument("--db", default=env("ROBOPASS_DB"), help="sqlite:///PATH or a path")
+    serve.add_argument(
+        "--db", default=env("ROBOPASS_DB"), help="sqlite:///PATH, a path or postgresql://..."
+    )
     serve.add_argument("--data-dir", default=env("ROBOPASS_DATA_DIR", str(default_data_dir())))
     serve.add_argument("--robots", type=int, default=DEFAULT_ROBOTS, help="seeded on first run")
     serve.add_argument("--log-level", default=env("ROBOPASS_LOG_LEVEL", "info"))
@@ -265,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg = registry.add_subparsers(dest="registry_command", required=True)
     seed_cmd = reg.add_parser("seed", help="add a deterministic synthetic fleet")
     seed_cmd.add_argument("--robots", type=int, default=DEFAULT_ROBOTS)
-    seed_cmd.add_argument("--db", required=True, help="sqlite:///PATH or a path")
+    seed_cmd.add_argument("--db", required=True, help="sqlite:///PATH, a path or postgresql://...")
     seed_cmd.add_argument("--seed", type=int, default=0)
     seed_cmd.add_argument("--country", default="CN")
     seed_cmd.add_argument("--registry", default="cn-heis")

@@ -7,13 +7,13 @@ from datetime import datetime
 from schema.events import ChainReport, Event
 from schema.source import Page, RobotFilter, RobotRecord
 
-from .store import RegistryStore, UnknownRobot
+from .store import Store, UnknownRobot
 
 
 class LocalSource:
     """Serves the GraphQL layer straight from a store; SQLite reads take microseconds."""
 
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     async def robot(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:

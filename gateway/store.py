@@ -1,9 +1,9 @@
 """The registry store: robots, their hash-chained event logs and current snapshots.
 
-SQLite by default, in WAL mode. Every write folds the new events into the
-snapshot and appends them in one transaction, so the snapshot never disagrees
-with the log. The SQL is kept to what PostgreSQL also speaks, so that backend
-can follow as a different connection rather than a rewrite.
+Every write folds the new events into the snapshot and appends them in one
+transaction, so the snapshot never disagrees with the log. `Store` holds all of
+it in SQL that SQLite and PostgreSQL both speak; `RegistryStore` is SQLite (the
+default, WAL mode) and `gateway.pgstore.PostgresStore` is PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import base64
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -35,40 +35,10 @@ from schema.events import (
 from schema.passport import Passport
 from schema.source import CursorError, Head, Page, RobotFilter, RobotRecord
 
-SCHEMA_VERSION = 1
-EVENT_COLUMNS = "code, sequence, at, type, payload, prev_hash, hash"
+from . import migrations
 
-DDL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS robots (
-    code TEXT PRIMARY KEY,
-    registry TEXT NOT NULL,
-    manufacturer TEXT NOT NULL,
-    category TEXT NOT NULL,
-    status TEXT NOT NULL,
-    owner TEXT,
-    head_sequence INTEGER NOT NULL,
-    head_hash TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    snapshot TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS robots_manufacturer ON robots (manufacturer, code);
-CREATE INDEX IF NOT EXISTS robots_category ON robots (category, code);
-CREATE INDEX IF NOT EXISTS robots_status ON robots (status, code);
-CREATE INDEX IF NOT EXISTS robots_owner ON robots (owner, code);
-CREATE TABLE IF NOT EXISTS events (
-    code TEXT NOT NULL,
-    sequence INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    type TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    recorded_at TEXT NOT NULL,
-    idempotency_key TEXT UNIQUE,
-    PRIMARY KEY (code, sequence)
-);
-"""
+T = TypeVar("T")
+EVENT_COLUMNS = "code, sequence, at, type, payload, prev_hash, hash"
 
 
 class StoreError(Exception):
@@ -139,55 +109,102 @@ class DecodedPassports:
         return passport
 
 
-class RegistryStore:
-    """One registry's robots on one database file."""
+class Db(Protocol):
+    """The slice of a DB-API connection the store uses, with `?` placeholders."""
 
-    def __init__(self, path: str | Path, *, registry: str = "cn-heis") -> None:
-        self.path = str(path)
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
+
+
+class Store:
+    """One registry's robots on a SQL database; subclasses bring the connection.
+
+    Everything here is plain SQL both SQLite and PostgreSQL speak. A backend
+    supplies the three ways in (`_reading`, `_snapshot`, `_transaction`), the
+    clause that locks the robot row an append changes, and which database
+    errors mean "a concurrent writer won, run the transaction again".
+    """
+
+    dialect = ""
+    lock_row = ""
+    retry_errors: tuple[type[Exception], ...] = ()
+
+    def __init__(self, registry: str, location: str) -> None:
         self.registry = registry
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.location = location
         self._lock = threading.RLock()
         self._decoded = DecodedPassports()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(DDL)
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
 
     def close(self) -> None:
-        self._db.close()
+        raise NotImplementedError
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+    def _reading(self) -> AbstractContextManager[Db]:
+        """One statement at a time, each seeing the latest commit."""
+        raise NotImplementedError
+
+    def _snapshot(self) -> AbstractContextManager[Db]:
+        """Several statements that see one consistent state, without blocking writers."""
+        raise NotImplementedError
+
+    def _transaction(self) -> AbstractContextManager[Db]:
+        """A write transaction: all of it commits or none of it does."""
+        raise NotImplementedError
+
+    def _lock_migrations(self, db: Db) -> None:
+        """Keep two processes starting at once from applying the same migration."""
+
+    def _write(self, work: Callable[[Db], T]) -> T:
+        """Run `work` in a transaction, again if a concurrent writer made it fail."""
+        for attempt in range(3):
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                with self._transaction() as db:
+                    return work(db)
+            except self.retry_errors:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _migrate(self) -> None:
+        """Apply pending migrations, one transaction each; refuse a newer database."""
+        known = migrations.available(self.dialect)
+        for migration in known:
+            with self._transaction() as db:
+                self._lock_migrations(db)
+                db.execute(migrations.TABLE)
+                (applied,) = db.execute(migrations.CURRENT).fetchone()
+                migrations.check_supported(applied or 0, known)
+                if (applied or 0) >= migration.version:
+                    continue
+                for statement in migrations.statements(migration.sql):
+                    db.execute(statement)
+                db.execute(
+                    migrations.RECORD,
+                    (migration.version, migration.name, format_datetime(datetime.now(UTC))),
+                )
+
+    def schema_version(self) -> int:
+        with self._reading() as db:
+            return db.execute(migrations.CURRENT).fetchone()[0] or 0
 
     # -- writes -------------------------------------------------------------
 
     def import_histories(self, histories: Iterable[list[Event]]) -> int:
         """Store whole, already chained histories (seeding, migration) in one transaction."""
-        count = 0
-        with self._transaction() as db:
-            for events in histories:
-                self._insert_history(db, events)
-                count += 1
-        return count
+        batch = [list(h) for h in histories]
+        for events in batch:
+            report = verify(events)
+            if not events or not report.verified:
+                raise EventRejected(f"history does not verify at sequence {report.first_bad}")
 
-    def _insert_history(self, db: sqlite3.Connection, events: list[Event]) -> None:
-        report = verify(events)
-        if not events or not report.verified:
-            raise EventRejected(f"history does not verify at sequence {report.first_bad}")
+        def work(db: Db) -> int:
+            for events in batch:
+                self._insert_history(db, events)
+            return len(batch)
+
+        return self._write(work)
+
+    def _insert_history(self, db: Db, events: list[Event]) -> None:
         code = events[0].code
         if db.execute("SELECT 1 FROM robots WHERE code = ?", (code,)).fetchone():
             raise RobotExists(f"robot {code} is already registered")
@@ -197,23 +214,7 @@ class RegistryStore:
             raise EventRejected(str(exc)) from None
         assert passport is not None
         recorded = format_datetime(datetime.now(UTC))
-        db.executemany(
-            "INSERT INTO events (code, sequence, at, type, payload, prev_hash, hash, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    e.code,
-                    e.sequence,
-                    format_datetime(e.at),
-                    e.type.value,
-                    _dumps(e.payload),
-                    e.prev_hash,
-                    e.hash,
-                    recorded,
-                )
-                for e in events
-            ],
-        )
+        db.executemany(INSERT_EVENT, [event_row(e, recorded, None) for e in events])
         self._write_snapshot(db, passport, Head(events[-1].sequence, events[-1].hash), insert=True)
 
     def append(
@@ -225,8 +226,15 @@ class RegistryStore:
         *,
         idempotency_key: str | None = None,
     ) -> Event:
-        """Append one event; a retried key returns the first result and writes nothing."""
-        with self._transaction() as db:
+        """Append one event; a retried key returns the first result and writes nothing.
+
+        The robot row is locked before its head is read, so two writers of one
+        robot take turns instead of both chaining onto the same head. Two
+        writers of one key race to its unique index; the loser runs again
+        and finds the winner's event.
+        """
+
+        def work(db: Db) -> Event:
             if idempotency_key is not None:
                 earlier = self._by_key(db, idempotency_key)
                 if earlier is not None:
@@ -241,7 +249,9 @@ class RegistryStore:
                         )
                     return earlier
             row = db.execute(
-                "SELECT head_sequence, head_hash, snapshot FROM robots WHERE code = ?", (code,)
+                "SELECT head_sequence, head_hash, snapshot FROM robots WHERE code = ?"
+                + self.lock_row,
+                (code,),
             ).fetchone()
             if row is None:
                 raise UnknownRobot(f"no robot {code} in registry {self.registry}")
@@ -251,27 +261,14 @@ class RegistryStore:
             except (EventError, ValueError) as exc:
                 raise EventRejected(str(exc)) from None
             event = chain(code, sequence + 1, at, type, payload, prev)
-            db.execute(
-                "INSERT INTO events (code, sequence, at, type, payload, prev_hash, hash,"
-                " recorded_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    code,
-                    event.sequence,
-                    format_datetime(at),
-                    type.value,
-                    _dumps(payload),
-                    prev,
-                    event.hash,
-                    format_datetime(datetime.now(UTC)),
-                    idempotency_key,
-                ),
-            )
+            recorded = format_datetime(datetime.now(UTC))
+            db.execute(INSERT_EVENT, event_row(event, recorded, idempotency_key))
             self._write_snapshot(db, passport, Head(event.sequence, event.hash), insert=False)
             return event
 
-    def _write_snapshot(
-        self, db: sqlite3.Connection, passport: Passport, head: Head, *, insert: bool
-    ) -> None:
+        return self._write(work)
+
+    def _write_snapshot(self, db: Db, passport: Passport, head: Head, *, insert: bool) -> None:
         owner = passport.current_owner.owner if passport.current_owner else None
         values = (
             passport.manufacturer.name,
@@ -298,7 +295,7 @@ class RegistryStore:
                 values,
             )
 
-    def _by_key(self, db: sqlite3.Connection, key: str) -> Event | None:
+    def _by_key(self, db: Db, key: str) -> Event | None:
         row = db.execute(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE idempotency_key = ?",
             (key,),
@@ -308,15 +305,15 @@ class RegistryStore:
     # -- reads --------------------------------------------------------------
 
     def passport(self, code: str) -> Passport | None:
-        with self._lock:
-            row = self._db.execute("SELECT snapshot FROM robots WHERE code = ?", (code,)).fetchone()
+        with self._reading() as db:
+            row = db.execute("SELECT snapshot FROM robots WHERE code = ?", (code,)).fetchone()
         return from_plain(Passport, orjson.loads(row[0])) if row else None
 
     def record(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
         """The passport with its version, now or as it stood at `as_of`."""
         if as_of is None:
-            with self._lock:
-                row = self._db.execute(
+            with self._reading() as db:
+                row = db.execute(
                     "SELECT snapshot, head_sequence, head_hash FROM robots WHERE code = ?", (code,)
                 ).fetchone()
             if row is None:
@@ -329,19 +326,18 @@ class RegistryStore:
         return RobotRecord(passport, Head(events[-1].sequence, events[-1].hash), as_of)
 
     def head(self, code: str) -> Head | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._reading() as db:
+            row = db.execute(
                 "SELECT head_sequence, head_hash FROM robots WHERE code = ?", (code,)
             ).fetchone()
         return Head(*row) if row else None
 
     def events(self, code: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events"
-                " WHERE code = ? AND sequence > ? ORDER BY sequence LIMIT ?",
-                (code, after, -1 if limit is None else limit),
-            ).fetchall()
+        sql = (
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE code = ? AND sequence > ? ORDER BY sequence"
+        )
+        with self._reading() as db:
+            rows = db.execute(*with_limit(sql, (code, after), limit)).fetchall()
         return [_event(r) for r in rows]
 
     def page(self, where: RobotFilter, first: int, after: str | None = None) -> Page[RobotRecord]:
@@ -353,9 +349,8 @@ class RegistryStore:
         sql = "SELECT code, snapshot, head_sequence, head_hash FROM robots"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY code LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(sql, (*params, first + 1)).fetchall()
+        with self._reading() as db:
+            rows = db.execute(*with_limit(sql + " ORDER BY code", params, first + 1)).fetchall()
         items = [RobotRecord(self._decoded.get(r[3], r[1]), Head(r[2], r[3])) for r in rows[:first]]
         return Page(items, [encode_cursor("code", r[0]) for r in rows[:first]], len(rows) > first)
 
@@ -369,27 +364,32 @@ class RegistryStore:
         )
 
     def codes(self, limit: int | None = None) -> list[str]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT code FROM robots ORDER BY code LIMIT ?", (-1 if limit is None else limit,)
-            ).fetchall()
-        return [r[0] for r in rows]
+        with self._reading() as db:
+            rows = db.execute(*with_limit("SELECT code FROM robots ORDER BY code", (), limit))
+            return [r[0] for r in rows.fetchall()]
 
     def count(self, where: RobotFilter | None = None) -> int:
         clauses, params = _filter_sql(where or RobotFilter())
         sql = "SELECT COUNT(*) FROM robots" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        with self._lock:
-            return self._db.execute(sql, params).fetchone()[0]
+        with self._reading() as db:
+            return db.execute(sql, params).fetchone()[0]
 
     def verify_chain(self, code: str) -> ChainReport:
-        """Re-hash the stored log; report the first bad sequence, truncation included."""
-        head = self.head(code)
-        if head is None:
-            raise UnknownRobot(f"no robot {code} in registry {self.registry}")
-        with self._lock:
-            rows = self._db.execute(
+        """Re-hash the stored log; report the first bad sequence, truncation included.
+
+        Head and log are read in one snapshot, so a concurrent append is never
+        mistaken for a log that disagrees with its head.
+        """
+        with self._snapshot() as db:
+            found = db.execute(
+                "SELECT head_sequence, head_hash FROM robots WHERE code = ?", (code,)
+            ).fetchone()
+            rows = db.execute(
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE code = ? ORDER BY sequence", (code,)
             ).fetchall()
+        if found is None:
+            raise UnknownRobot(f"no robot {code} in registry {self.registry}")
+        head = Head(*found)
         events = []
         for row in rows:
             try:
@@ -404,6 +404,84 @@ class RegistryStore:
             bad = min(report.length, head.sequence) + 1
             return ChainReport(report.length, report.head_hash, bad, "log and head disagree")
         return report
+
+
+class RegistryStore(Store):
+    """The store on one SQLite file in WAL mode: zero set-up, one writer at a time.
+
+    `BEGIN IMMEDIATE` takes the database's write lock before the head is read,
+    which serializes writers of every process on the file; readers never wait.
+    """
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path, *, registry: str = "cn-heis") -> None:
+        self.path = str(path)
+        super().__init__(registry, self.path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        with self._begin("BEGIN DEFERRED") as db:
+            yield db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._begin("BEGIN IMMEDIATE") as db:
+            yield db
+
+    @contextmanager
+    def _begin(self, begin: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute(begin)
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+
+INSERT_EVENT = (
+    "INSERT INTO events (code, sequence, at, type, payload, prev_hash, hash, recorded_at,"
+    " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def event_row(event: Event, recorded: str, key: str | None) -> tuple[Any, ...]:
+    """An event as the columns of INSERT_EVENT: the text stored is the text hashed."""
+    return (
+        event.code,
+        event.sequence,
+        format_datetime(event.at),
+        event.type.value,
+        _dumps(event.payload),
+        event.prev_hash,
+        event.hash,
+        recorded,
+        key,
+    )
+
+
+def with_limit(sql: str, params: Sequence[Any], limit: int | None) -> tuple[str, list[Any]]:
+    """Add a LIMIT when there is one: the dialects spell "no limit" differently."""
+    if limit is None:
+        return sql, list(params)
+    return sql + " LIMIT ?", [*params, limit]
 
 
 def _event(row: tuple[Any, ...]) -> Event:
