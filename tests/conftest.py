@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
@@ -68,6 +69,35 @@ def clones(template: list[Event], count: int, *, start: int = 0) -> Iterator[lis
         passport.identity = dataclasses.replace(passport.identity, code=code)
         payload = to_plain(passport)
         yield [chain(code, 1, template[0].at, EventType.REGISTERED, payload, GENESIS)]
+
+
+PG_SERVER = os.environ.get("ROBOPASS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The PostgreSQL server the tests use (`ROBOPASS_TEST_POSTGRES`); skip if none answers."""
+    import psycopg
+
+    try:
+        psycopg.connect(PG_SERVER, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server reachable at {PG_SERVER}: {str(exc).strip()}")
+    return PG_SERVER
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A URL of the test server whose search_path is a fresh schema, dropped afterwards."""
+    import psycopg
+
+    schema = f"robopass_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in pg_server else "?"
+    yield f"{pg_server}{joiner}options=-csearch_path%3D{schema}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def free_port() -> int:

@@ -1,9 +1,14 @@
-"""The SQLite registry store: snapshots in step with logs, tamper detection, paging."""
+"""The registry store on SQLite and on PostgreSQL: snapshots in step with logs,
+tamper detection, paging, migrations, concurrent writers.
+
+Every test taking `store` or `empty_store` runs once per backend.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,11 +17,13 @@ import pytest
 
 from gateway.app import create_app
 from gateway.local import LocalSource
+from gateway.migrations import MigrationError
 from gateway.store import (
     EventRejected,
     IdempotencyConflict,
     RegistryStore,
     RobotExists,
+    Store,
     UnknownRobot,
 )
 from schema.codec import to_plain
@@ -40,17 +47,58 @@ def record(hours: float = 1234.0) -> dict:
     )
 
 
-def snapshot_of(store: RegistryStore) -> list[tuple]:
-    db = sqlite3.connect(store.path)
-    try:
-        return (
-            db.execute("SELECT * FROM events ORDER BY code, sequence").fetchall()
-            + db.execute(
-                "SELECT code, head_sequence, head_hash, snapshot FROM robots ORDER BY code"
-            ).fetchall()
-        )
-    finally:
-        db.close()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_store(request, tmp_path) -> Iterator[Store]:
+    s = reopen(request.param, tmp_path / "registry.db", request)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def store(empty_store: Store, fleet) -> Store:
+    empty_store.import_histories(fleet)
+    return empty_store
+
+
+def reopen(backend: str, path, request) -> Store:
+    """A new store (a new connection) on the test's database of `backend`."""
+    if backend == "sqlite":
+        return RegistryStore(path)
+    from gateway.pgstore import PostgresStore
+
+    return PostgresStore(request.getfixturevalue("pg_url"))
+
+
+def again(store: Store) -> Store:
+    """Another store object on the same database, as a second process would open it."""
+    if isinstance(store, RegistryStore):
+        return RegistryStore(store.path)
+    from gateway.pgstore import PostgresStore
+
+    return PostgresStore(store.url)
+
+
+def outside(store: Store, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run SQL on the store's database over a connection of its own, as a hand edit would."""
+    if isinstance(store, RegistryStore):
+        db = sqlite3.connect(store.path)
+        try:
+            rows = db.execute(sql, params).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
+    import psycopg
+
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        cursor = conn.execute(sql.replace("?", "%s"), params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def snapshot_of(store: Store) -> list[tuple]:
+    return outside(store, "SELECT * FROM events ORDER BY code, sequence") + outside(
+        store, "SELECT code, head_sequence, head_hash, snapshot FROM robots ORDER BY code"
+    )
 
 
 def test_snapshot_equals_fold_of_stored_log(store, fleet):
@@ -60,8 +108,9 @@ def test_snapshot_equals_fold_of_stored_log(store, fleet):
         assert store.head(code).hash == events[-1].hash
 
 
-def test_wal_mode(store):
-    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_wal_mode(tmp_path):
+    s = RegistryStore(tmp_path / "wal.db")
+    assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 @pytest.mark.parametrize("column", ["payload", "at", "type", "hash", "prev_hash"])
@@ -76,10 +125,9 @@ def test_hand_edit_of_stored_event_is_found_at_its_sequence(store, fleet, column
         "prev_hash": "0" * 64,
     }[column]
     assert store.verify_chain(code).verified
-    db = sqlite3.connect(store.path)
-    db.execute(f"UPDATE events SET {column} = ? WHERE code = ? AND sequence = ?", (value, code, k))
-    db.commit()
-    db.close()
+    outside(
+        store, f"UPDATE events SET {column} = ? WHERE code = ? AND sequence = ?", (value, code, k)
+    )
     report = store.verify_chain(code)
     assert not report.verified
     assert report.first_bad == k
@@ -88,12 +136,11 @@ def test_hand_edit_of_stored_event_is_found_at_its_sequence(store, fleet, column
 
 def test_unreadable_row_and_truncation_are_found(store, fleet):
     code = fleet[4][0].code
-    db = sqlite3.connect(store.path)
-    db.execute("UPDATE events SET payload = '{not json' WHERE code = ? AND sequence = 2", (code,))
+    outside(
+        store, "UPDATE events SET payload = '{not json' WHERE code = ? AND sequence = 2", (code,)
+    )
     last = len(fleet[5])
-    db.execute("DELETE FROM events WHERE code = ? AND sequence = ?", (fleet[5][0].code, last))
-    db.commit()
-    db.close()
+    outside(store, "DELETE FROM events WHERE code = ? AND sequence = ?", (fleet[5][0].code, last))
     assert store.verify_chain(code).first_bad == 2
     assert store.verify_chain(fleet[5][0].code).first_bad == last
 
@@ -147,11 +194,11 @@ def test_bad_writes_change_nothing(store, fleet):
     assert snapshot_of(store) == state
 
 
-def test_failed_batch_import_stores_none_of_it(tmp_path, fleet):
-    s = RegistryStore(tmp_path / "x.db")
+def test_failed_batch_import_stores_none_of_it(empty_store, fleet):
     with pytest.raises(RobotExists):
-        s.import_histories([fleet[0], fleet[1], fleet[0]])
-    assert s.count() == 0
+        empty_store.import_histories([fleet[0], fleet[1], fleet[0]])
+    assert empty_store.count() == 0
+    assert outside(empty_store, "SELECT COUNT(*) FROM events") == [(0,)]
 
 
 def test_as_of(store, fleet):
@@ -164,8 +211,8 @@ def test_as_of(store, fleet):
     assert store.record(code, events[0].at - timedelta(seconds=1)) is None
 
 
-def test_graphql_pages_through_10000_robots_without_duplicate_or_gap(tmp_path, fleet):
-    s = RegistryStore(tmp_path / "big.db")
+def test_graphql_pages_through_10000_robots_without_duplicate_or_gap(empty_store, fleet):
+    s = empty_store
     s.import_histories(clones(fleet[0], 10_000))
     app = create_app(LocalSource(s), policy=None)
     query = """query ($after: String) { robots(first: 100, after: $after) {
