@@ -33,3 +33,24 @@ def test_seed_then_verify_then_tamper(tmp_path, capsys):
 def test_unsupported_database_url_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="unsupported database URL"):
         main(["registry", "seed", "--robots", "1", "--db", "mysql://x"])
+
+
+def test_seed_and_verify_on_postgresql(pg_url, capsys):
+    import psycopg
+
+    assert main(["registry", "seed", "--robots", "8", "--db", pg_url, "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "8 robots added; 8 in postgresql://" in out
+    assert main(["registry", "verify", "--db", pg_url]) == 0
+    assert "8 of 8 chains verified" in capsys.readouterr().out
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        code = conn.execute("SELECT code FROM robots ORDER BY code LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE events SET hash = 'x' WHERE code = %s AND sequence = 2", (code,))
+    assert main(["registry", "verify", "--db", pg_url]) == 1
+    assert f"{code}: BROKEN at sequence 2" in capsys.readouterr().out
+
+
+def test_unreachable_postgresql_is_a_clear_error():
+    db = "postgresql://nobody@127.0.0.1:1/x?connect_timeout=2"
+    with pytest.raises(SystemExit, match="robopass: cannot connect to PostgreSQL"):
+        main(["registry", "verify", "--db", db])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,7 +18,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.local import LocalSource
-from gateway.migrations import MigrationError
+from gateway.migrations import MigrationError, available
 from gateway.store import (
     EventRejected,
     IdempotencyConflict,
@@ -252,3 +253,131 @@ def test_foreign_cursor_is_rejected(store):
         store.page(RobotFilter(), 10, "%%%not-a-cursor")
     with pytest.raises(CursorError):
         store.history("x", 10, "Zm9v")
+
+
+# -- migrations ---------------------------------------------------------------
+
+
+def test_new_database_is_at_the_latest_migration(empty_store):
+    latest = available(empty_store.dialect)[-1]
+    assert empty_store.schema_version() == latest.version
+    rows = outside(empty_store, "SELECT version, name FROM store_migrations ORDER BY version")
+    assert rows == [(m.version, m.name) for m in available(empty_store.dialect)]
+
+
+def test_reopening_applies_nothing_twice(store, fleet):
+    state = snapshot_of(store)
+    again(store).close()
+    assert snapshot_of(store) == state
+    assert outside(store, "SELECT COUNT(*) FROM store_migrations") == [(1,)]
+
+
+def test_database_newer_than_the_code_is_refused(store):
+    outside(store, "INSERT INTO store_migrations VALUES (99, 'future', '2030-01-01T00:00:00Z')")
+    with pytest.raises(MigrationError, match="schema version 99, newer than this code's"):
+        again(store)
+
+
+def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
+    s = RegistryStore(tmp_path / "old.db")
+    s.import_histories(fleet[:3])
+    s.close()
+    outside(s, "DROP TABLE store_migrations")
+    reopened = RegistryStore(tmp_path / "old.db")
+    assert reopened.schema_version() == 1
+    assert reopened.count() == 3
+    assert reopened.passport(fleet[0][0].code) == fold(fleet[0])
+
+
+def test_replicas_starting_at_once_migrate_once(pg_url):
+    from gateway.pgstore import PostgresStore
+
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: PostgresStore(pg_url), range(4)))
+    assert [s.schema_version() for s in stores] == [1, 1, 1, 1]
+    assert outside(stores[0], "SELECT COUNT(*) FROM store_migrations") == [(1,)]
+    for s in stores:
+        s.close()
+
+
+def test_unreachable_server_is_a_clear_error():
+    from gateway.pgstore import PostgresStore, StoreUnavailable
+
+    with pytest.raises(StoreUnavailable, match="cannot connect to PostgreSQL"):
+        PostgresStore("postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")
+
+
+# -- concurrent writers -------------------------------------------------------
+
+
+def test_concurrent_appends_to_one_robot_lose_nothing(store, fleet):
+    """Writers on their own connections append to one robot: every event lands, in one chain."""
+    code, base = fleet[0][0].code, len(fleet[0])
+    at = datetime(2026, 10, 30, 8, tzinfo=UTC)
+    writers = [again(store) for _ in range(4)]
+
+    def write(w: int) -> list[int]:
+        return [
+            writers[w]
+            .append(code, EventType.MAINTENANCE_RECORDED, record(w * 100 + i), at)
+            .sequence
+            for i in range(10)
+        ]
+
+    with ThreadPoolExecutor(4) as pool:
+        sequences = [n for got in pool.map(write, range(4)) for n in got]
+    assert sorted(sequences) == list(range(base + 1, base + 41))
+    assert store.head(code).sequence == base + 40
+    assert store.verify_chain(code).verified
+    hours = {m.hours_at_service for m in store.passport(code).maintenance}
+    assert {w * 100 + i for w in range(4) for i in range(10)} <= hours
+    for w in writers:
+        w.close()
+
+
+def test_same_key_from_concurrent_writers_is_stored_once(store, fleet):
+    code = fleet[1][0].code
+    at = datetime(2026, 10, 30, 8, tzinfo=UTC)
+    writers = [again(store) for _ in range(4)]
+
+    def write(w: int):
+        return writers[w].append(
+            code, EventType.MAINTENANCE_RECORDED, record(), at, idempotency_key="same"
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(write, range(4)))
+    assert all(r == results[0] for r in results)
+    assert store.head(code).sequence == len(fleet[1]) + 1
+    assert outside(store, "SELECT COUNT(*) FROM events WHERE idempotency_key = 'same'") == [(1,)]
+    for w in writers:
+        w.close()
+
+
+def test_key_reused_for_another_robot_is_a_conflict(store, fleet):
+    at = datetime(2026, 10, 30, 8, tzinfo=UTC)
+    store.append(
+        fleet[0][0].code, EventType.MAINTENANCE_RECORDED, record(), at, idempotency_key="k"
+    )
+    state = snapshot_of(store)
+    with pytest.raises(IdempotencyConflict):
+        store.append(
+            fleet[1][0].code, EventType.MAINTENANCE_RECORDED, record(), at, idempotency_key="k"
+        )
+    assert snapshot_of(store) == state
+
+
+def test_constraints_refuse_a_forked_chain(store, fleet):
+    """Even SQL that bypasses the store cannot store two events at one sequence."""
+    code = fleet[0][0].code
+    if isinstance(store, RegistryStore):
+        refused: type[Exception] = sqlite3.IntegrityError
+    else:
+        from psycopg.errors import UniqueViolation as refused
+    with pytest.raises(refused, match=r"(?i)unique|duplicate"):
+        outside(
+            store,
+            "INSERT INTO events SELECT code, sequence, at, type, payload, prev_hash, hash,"
+            " recorded_at, NULL FROM events WHERE code = ? AND sequence = 1",
+            (code,),
+        )
