@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -98,6 +99,23 @@ def pg_url(pg_server: str) -> Iterator[str]:
     yield f"{pg_server}{joiner}options=-csearch_path%3D{schema}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def outside(store, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run SQL on a store's database over a connection of its own, as a hand edit would."""
+    if isinstance(store, RegistryStore):
+        db = sqlite3.connect(store.path)
+        try:
+            rows = db.execute(sql, params).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
+    import psycopg
+
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        cursor = conn.execute(sql.replace("?", "%s"), params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def free_port() -> int:

@@ -31,7 +31,7 @@ from schema.codec import to_plain
 from schema.events import EventType, fold
 from schema.passport import MaintenanceKind, MaintenanceRecord
 from schema.source import CursorError, RobotFilter
-from tests.conftest import clones
+from tests.conftest import clones, outside
 
 
 def record(hours: float = 1234.0) -> dict:
@@ -77,23 +77,6 @@ def again(store: Store) -> Store:
     from gateway.pgstore import PostgresStore
 
     return PostgresStore(store.url)
-
-
-def outside(store: Store, sql: str, params: tuple = ()) -> list[tuple]:
-    """Run SQL on the store's database over a connection of its own, as a hand edit would."""
-    if isinstance(store, RegistryStore):
-        db = sqlite3.connect(store.path)
-        try:
-            rows = db.execute(sql, params).fetchall()
-            db.commit()
-            return rows
-        finally:
-            db.close()
-    import psycopg
-
-    with psycopg.connect(store.url, autocommit=True) as conn:
-        cursor = conn.execute(sql.replace("?", "%s"), params)
-        return cursor.fetchall() if cursor.description else []
 
 
 def snapshot_of(store: Store) -> list[tuple]:
