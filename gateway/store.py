@@ -26,7 +26,7 @@ from schema.events import (
     Event,
     EventError,
     EventType,
-    apply,
+    apply_in_place,
     canonical_json,
     chain,
     fold,
@@ -265,7 +265,9 @@ class Store:
                 raise UnknownRobot(f"no robot {code} in registry {self.registry}")
             sequence, prev, snapshot = row
             try:
-                passport = apply(from_plain(Passport, orjson.loads(snapshot)), type, payload)
+                passport = apply_in_place(
+                    from_plain(Passport, orjson.loads(snapshot)), type, payload
+                )
             except (EventError, ValueError) as exc:
                 raise EventRejected(str(exc)) from None
             event = chain(code, sequence + 1, at, type, payload, prev)

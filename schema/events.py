@@ -223,6 +223,15 @@ def apply(passport: Passport | None, type: EventType, payload: dict[str, Any]) -
     return _apply_in_place(copy.deepcopy(passport), type, payload)
 
 
+def apply_in_place(passport: Passport, type: EventType, payload: dict[str, Any]) -> Passport:
+    """`apply` changing `passport` itself: for a caller that owns a fresh copy.
+
+    The copy `apply` makes is most of the cost of a write (a store decodes the
+    snapshot anew for every append, so it has nothing to protect).
+    """
+    return _apply_in_place(passport, type, payload)
+
+
 def _apply_in_place(
     passport: Passport | None, type: EventType, payload: dict[str, Any]
 ) -> Passport:
