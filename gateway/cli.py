@@ -114,6 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         verifier=TokenVerifier([demo_issuer(issuer, data_dir)]),
         mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
         example_code=example,
+        ready=readiness(store),
         on_denied=args.on_denied,
         signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), store.registry),
         sign_in=demo_sign_in(data_dir, issuer),
@@ -201,6 +202,15 @@ def limits_from(args: argparse.Namespace):
         return Limits(**values)
     except ValueError as exc:
         raise SystemExit(f"robopass: {exc}") from None
+
+
+def readiness(store):
+    """The /readyz check: one read from the registry, so a balancer drops a replica that cannot."""
+
+    async def ready() -> None:
+        store.codes(limit=1)
+
+    return ready
 
 
 def issuer_url(args: argparse.Namespace) -> str:

@@ -13,6 +13,7 @@ from schema.events import (
     EventError,
     EventType,
     apply,
+    apply_in_place,
     chain,
     fold,
     payload_of,
@@ -84,6 +85,15 @@ def test_apply_does_not_modify_its_input(fleet):
     after = apply(passport, EventType.MAINTENANCE_RECORDED, to_plain(RECORD))
     assert to_plain(passport) == before
     assert after.maintenance[-1] == RECORD
+
+
+def test_apply_in_place_gives_what_apply_gives(fleet):
+    passport = fold(fleet[0][:1])
+    expected = apply(passport, EventType.MAINTENANCE_RECORDED, to_plain(RECORD))
+    assert apply_in_place(passport, EventType.MAINTENANCE_RECORDED, to_plain(RECORD)) is passport
+    assert passport == expected
+    with pytest.raises(EventError):
+        apply_in_place(passport, EventType.REGISTERED, to_plain(passport))
 
 
 def test_payload_type_is_checked():

@@ -364,3 +364,23 @@ def test_constraints_refuse_a_forked_chain(store, fleet):
             " recorded_at, NULL FROM events WHERE code = ? AND sequence = 1",
             (code,),
         )
+
+
+def test_replica_reports_a_lost_connection_then_reconnects(pg_url, fleet):
+    from gateway.cli import readiness
+    from gateway.pgstore import PostgresStore
+
+    s = PostgresStore(pg_url)
+    s.import_histories(fleet[:2])
+    app = create_app(LocalSource(s), policy=None, ready=readiness(s))
+
+    async def probe() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return (await client.get("/readyz")).status_code
+
+    assert asyncio.run(probe()) == 200
+    outside(s, "SELECT pg_terminate_backend(?)", (s._conn.info.backend_pid,))
+    assert [asyncio.run(probe()), asyncio.run(probe())] == [503, 200]
+    assert s.count() == 2
+    s.close()
