@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import platform
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -42,14 +45,14 @@ def payload(i: int) -> dict:
     )
 
 
-def appends(db: str, codes: list[str], seconds: float, tag: str) -> int:
-    """Append to `codes` round robin for `seconds`; the number of events committed."""
+def appends(db: str, codes: list[str], start: float, seconds: float, tag: str) -> int:
+    """From wall-clock `start`, append to `codes` round robin for `seconds`; events committed."""
     store = open_store(db)
+    time.sleep(max(0.0, start - time.time()))
     count, until = 0, time.perf_counter() + seconds
     while time.perf_counter() < until:
-        code = codes[count % len(codes)]
         store.append(
-            code,
+            codes[count % len(codes)],
             EventType.MAINTENANCE_RECORDED,
             payload(count),
             AT,
@@ -60,25 +63,30 @@ def appends(db: str, codes: list[str], seconds: float, tag: str) -> int:
     return count
 
 
-def _worker(job: tuple[str, list[str], float, str]) -> int:
+def _worker(job: tuple[str, list[str], float, float, str]) -> int:
     return appends(*job)
 
 
 def concurrent(db: str, codes: list[str], writers: int, seconds: float) -> float:
-    """Events per second of `writers` processes, each on its own share of the robots."""
+    """Events per second of `writers` processes, each on its own share of the robots.
+
+    The processes start together at an agreed time, after all have imported.
+    """
+    start = time.time() + 3
     shares = [codes[w::writers] for w in range(writers)]
-    jobs = [(db, shares[w], seconds, f"{uuid.uuid4().hex}-{w}") for w in range(writers)]
+    jobs = [(db, shares[w], start, seconds, f"{uuid.uuid4().hex}-{w}") for w in range(writers)]
     with multiprocessing.get_context("spawn").Pool(writers) as pool:
-        start = time.perf_counter()
         counts = pool.map(_worker, jobs)
-        elapsed = time.perf_counter() - start
-    return sum(counts) / elapsed
+    return sum(counts) / seconds
 
 
-def ceiling(store: Store, codes: list[str], seconds: float) -> float:
+def ceiling(db: str, robots: int, seconds: float) -> float:
     """The append's own work without a database: decode, apply, hash, encode."""
+    store = open_store(db)
+    codes = seeded(store, robots)
     snapshots = {c: canonical_json(to_plain(store.passport(c))) for c in codes}
     heads = {c: store.head(c) for c in codes}
+    store.close()
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         code, body = codes[count % len(codes)], payload(count)
@@ -91,28 +99,47 @@ def ceiling(store: Store, codes: list[str], seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
-def measure(db: str, robots: int, args: argparse.Namespace) -> dict[str, float]:
-    store = open_store(db)
+def seeded(store: Store, robots: int) -> list[str]:
     store.import_histories(synthetic_fleet(robots, seed=1))
-    codes = store.codes()
-    one = appends(db, codes, args.seconds, uuid.uuid4().hex) / args.seconds
-    many = concurrent(db, codes, args.writers, args.seconds)
-    verified = all(store.verify_chain(c).verified for c in codes)
-    store.close()
-    return {"one": one, "many": many, "verified": verified}
+    return store.codes()
 
 
-def postgres_schema(url: str) -> tuple[str, object]:
-    """A fresh schema on the server and the URL that writes into it; drop it afterwards."""
+def measure(databases: Callable[[], AbstractContextManager[str]], args: argparse.Namespace) -> dict:
+    """One writer, then several, each on a freshly seeded database (snapshots grow as we write)."""
+    result = {}
+    for key, writers in (("one", 1), ("many", args.writers)):
+        with databases() as db:
+            store = open_store(db)
+            codes = seeded(store, args.robots)
+            result[key] = concurrent(db, codes, writers, args.seconds)
+            result["verified"] = result.get("verified", True) and all(
+                store.verify_chain(c).verified for c in codes
+            )
+            store.close()
+    return result
+
+
+@contextmanager
+def sqlite_file() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+
+
+@contextmanager
+def postgres_schema(url: str, *settings: str) -> Iterator[str]:
+    """A URL that works in a fresh schema of the server, with session `settings`; dropped after."""
     import psycopg
 
     name = f"robopass_bench_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(url, autocommit=True)
-    admin.execute(f"CREATE SCHEMA {name}")
-    joiner = "&" if "?" in url else "?"
-    return f"{url}{joiner}options=-csearch_path%3D{name}", lambda: admin.execute(
-        f"DROP SCHEMA {name} CASCADE"
-    )
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {name}")
+        options = "%20".join(
+            f"-c{s.replace('=', '%3D')}" for s in (f"search_path={name}", *settings)
+        )
+        try:
+            yield f"{url}{'&' if '?' in url else '?'}options={options}"
+        finally:
+            admin.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 def main() -> None:
@@ -123,31 +150,29 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite = measure(f"sqlite:///{Path(tmp) / 'bench.db'}", args.robots, args)
-        base = open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        top = ceiling(base, base.codes(), args.seconds)
-        base.close()
-    url, drop = postgres_schema(args.postgres)
-    try:
-        postgres = measure(url, args.robots, args)
-    finally:
-        drop()
+    with sqlite_file() as db:
+        top = ceiling(db, args.robots, args.seconds)
+    pg = args.postgres
+    results = {
+        "SQLite (synchronous=NORMAL)": measure(sqlite_file, args),
+        "PostgreSQL": measure(lambda: postgres_schema(pg), args),
+        "PostgreSQL (synchronous_commit=off)": measure(
+            lambda: postgres_schema(pg, "synchronous_commit=off"), args
+        ),
+    }
 
     print(
         f"machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, date {date.today()}, {args.robots} robots, "
-        f"{args.seconds}s per measurement"
+        f"{args.seconds}s per measurement, load average {os.getloadavg()[0]:.1f}"
     )
     w = args.writers
-    print(f"{'measurement':<46}{'events/s':>10}{'/ ceiling':>11}")
-    print(f"{'append work without a database (ceiling)':<46}{top:>10.0f}{1:>11.2f}")
-    for name, r in (("SQLite", sqlite), ("PostgreSQL", postgres)):
-        print(f"{name + ', 1 writer':<46}{r['one']:>10.0f}{r['one'] / top:>11.2f}")
-        print(f"{name + f', {w} writer processes':<46}{r['many']:>10.0f}{r['many'] / top:>11.2f}")
-    print(f"PostgreSQL / SQLite: 1 writer {postgres['one'] / sqlite['one']:.2f}, ", end="")
-    print(f"{w} writers {postgres['many'] / sqlite['many']:.2f}")
-    print(f"chains verified afterwards: {sqlite['verified'] and postgres['verified']}")
+    print(f"{'measurement':<56}{'events/s':>10}{'/ ceiling':>11}")
+    print(f"{'append work without a database (ceiling)':<56}{top:>10.0f}{1:>11.2f}")
+    for name, r in results.items():
+        print(f"{name + ', 1 writer':<56}{r['one']:>10.0f}{r['one'] / top:>11.2f}")
+        print(f"{name + f', {w} writer processes':<56}{r['many']:>10.0f}{r['many'] / top:>11.2f}")
+    print(f"chains verified afterwards: {all(r['verified'] for r in results.values())}")
 
 
 if __name__ == "__main__":
