@@ -34,13 +34,17 @@ def sqlite_path(url: str) -> str:
     return url
 
 
+def is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
 def open_store(db: str, registry: str = "cn-heis"):
     """The store a `--db` names: PostgreSQL for `postgresql://` URLs, else SQLite."""
     from .migrations import MigrationError
     from .store import RegistryStore, StoreError
 
     try:
-        if db.startswith(("postgresql://", "postgres://")):
+        if is_postgres(db):
             from .pgstore import PostgresStore
 
             return PostgresStore(db, registry=registry)

@@ -59,15 +59,16 @@ def register(sub: Any) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from schema.code import RobotCode, RobotCodeError
 
-    from .cli import open_store, sqlite_path
+    from .cli import is_postgres, open_store, sqlite_path
     from .credentials import RegistrySigner, issue
     from .export import export_document
 
     data_dir = Path(args.data_dir).expanduser()
     db = args.db or str(data_dir / "demo-cn.db")
-    path = sqlite_path(db)
-    if path != ":memory:" and not Path(path).is_file():
-        return _usage(f"no database at {path}")
+    if not is_postgres(db):
+        path = sqlite_path(db)
+        if path != ":memory:" and not Path(path).is_file():
+            return _usage(f"no database at {path}")
     try:
         code = RobotCode.parse(args.code).value
     except RobotCodeError as exc:
@@ -76,7 +77,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         passport = store.passport(code)
         if passport is None:
-            print(f"robopass: no robot {code} in {path}", file=sys.stderr)
+            print(f"robopass: no robot {code} in {store.location}", file=sys.stderr)
             return 1
         document = export_document(passport, args.format)
         if args.sign:

@@ -35,7 +35,7 @@ def test_unsupported_database_url_is_a_clear_error(tmp_path):
         main(["registry", "seed", "--robots", "1", "--db", "mysql://x"])
 
 
-def test_seed_and_verify_on_postgresql(pg_url, capsys):
+def test_seed_verify_and_export_on_postgresql(pg_url, tmp_path, capsys):
     import psycopg
 
     assert main(["registry", "seed", "--robots", "8", "--db", pg_url, "--seed", "3"]) == 0
@@ -48,6 +48,9 @@ def test_seed_and_verify_on_postgresql(pg_url, capsys):
         conn.execute("UPDATE events SET hash = 'x' WHERE code = %s AND sequence = 2", (code,))
     assert main(["registry", "verify", "--db", pg_url]) == 1
     assert f"{code}: BROKEN at sequence 2" in capsys.readouterr().out
+    export = ["export", code, "--format", "canonical", "--db", pg_url]
+    assert main([*export, "--data-dir", str(tmp_path)]) == 0
+    assert code in capsys.readouterr().out
 
 
 def test_unreachable_postgresql_is_a_clear_error():
