@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -117,7 +118,7 @@ class Db(Protocol):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
 
 
-class Store:
+class Store(ABC):
     """One registry's robots on a SQL database; subclasses bring the connection.
 
     Everything here is plain SQL both SQLite and PostgreSQL speak. A backend
@@ -136,34 +137,36 @@ class Store:
         self._lock = threading.RLock()
         self._decoded = DecodedPassports()
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
+    @abstractmethod
     def _reading(self) -> AbstractContextManager[Db]:
         """One statement at a time, each seeing the latest commit."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _snapshot(self) -> AbstractContextManager[Db]:
         """Several statements that see one consistent state, without blocking writers."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _transaction(self) -> AbstractContextManager[Db]:
         """A write transaction: all of it commits or none of it does."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _lock_migrations(self, db: Db) -> None:
         """Keep two processes starting at once from applying the same migration."""
 
     def _write(self, work: Callable[[Db], T]) -> T:
         """Run `work` in a transaction, again if a concurrent writer made it fail."""
-        for attempt in range(3):
+        attempts = 3
+        while True:
             try:
                 with self._transaction() as db:
                     return work(db)
             except self.retry_errors:
-                if attempt == 2:
+                attempts -= 1
+                if attempts == 0:
                     raise
-        raise AssertionError("unreachable")
 
     def _migrate(self) -> None:
         """Apply pending migrations, one transaction each; refuse a newer database."""
@@ -426,6 +429,9 @@ class RegistryStore(Store):
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._begin("BEGIN IMMEDIATE") as db:
             yield db
+
+    def _lock_migrations(self, db: Db) -> None:
+        """Nothing to add: `BEGIN IMMEDIATE` already holds the file's write lock."""
 
     @contextmanager
     def _begin(self, begin: str) -> Iterator[sqlite3.Connection]:
