@@ -21,14 +21,13 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from schema.codec import format_datetime, from_plain, parse_datetime, to_plain
+from schema.codec import format_datetime, from_plain
 from schema.events import (
     ChainReport,
     Event,
     EventError,
     EventType,
     apply_in_place,
-    canonical_json,
     chain,
     fold,
     verify,
@@ -37,9 +36,19 @@ from schema.passport import Passport
 from schema.source import CursorError, Head, Page, RobotFilter, RobotRecord
 
 from . import migrations
+from .storesql import (
+    EVENT_COLUMNS,
+    INSERT_EVENT,
+    INSERT_ROBOT,
+    UPDATE_ROBOT,
+    event_row,
+    filter_sql,
+    robot_row,
+    row_event,
+    with_limit,
+)
 
 T = TypeVar("T")
-EVENT_COLUMNS = "code, sequence, at, type, payload, prev_hash, hash"
 
 
 class StoreError(Exception):
@@ -82,10 +91,6 @@ def decode_cursor(kind: str, cursor: str) -> str:
     if found != kind or not key or (kind == "seq" and not key.isdigit()):
         raise CursorError(f"cursor {cursor!r} is not one this API issued")
     return key
-
-
-def _dumps(value: Any) -> str:
-    return canonical_json(value).decode()
 
 
 class DecodedPassports:
@@ -286,7 +291,7 @@ class Store(ABC):
             f"SELECT {EVENT_COLUMNS} FROM events WHERE idempotency_key = ?",
             (key,),
         ).fetchone()
-        return _event(row) if row else None
+        return row_event(row) if row else None
 
     # -- reads --------------------------------------------------------------
 
@@ -324,11 +329,11 @@ class Store(ABC):
         )
         with self._reading() as db:
             rows = db.execute(*with_limit(sql, (code, after), limit)).fetchall()
-        return [_event(r) for r in rows]
+        return [row_event(r) for r in rows]
 
     def page(self, where: RobotFilter, first: int, after: str | None = None) -> Page[RobotRecord]:
         """Robots ordered by code; the cursor is the last code seen, so pages never overlap."""
-        clauses, params = _filter_sql(where)
+        clauses, params = filter_sql(where)
         if after is not None:
             clauses.append("code > ?")
             params.append(decode_cursor("code", after))
@@ -355,7 +360,7 @@ class Store(ABC):
             return [r[0] for r in rows.fetchall()]
 
     def count(self, where: RobotFilter | None = None) -> int:
-        clauses, params = _filter_sql(where or RobotFilter())
+        clauses, params = filter_sql(where or RobotFilter())
         sql = "SELECT COUNT(*) FROM robots" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         with self._reading() as db:
             return db.execute(sql, params).fetchone()[0]
@@ -379,7 +384,7 @@ class Store(ABC):
         events = []
         for row in rows:
             try:
-                events.append(_event(row))
+                events.append(row_event(row))
             except ValueError:
                 report = verify(events)
                 if report.verified:
@@ -445,54 +450,6 @@ class RegistryStore(Store):
             self._db.execute("COMMIT")
 
 
-INSERT_EVENT = (
-    "INSERT INTO events (code, sequence, at, type, payload, prev_hash, hash, recorded_at,"
-    " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def event_row(event: Event, recorded: str, key: str | None) -> tuple[Any, ...]:
-    """An event as the columns of INSERT_EVENT: the text stored is the text hashed."""
-    return (
-        event.code,
-        event.sequence,
-        format_datetime(event.at),
-        event.type.value,
-        _dumps(event.payload),
-        event.prev_hash,
-        event.hash,
-        recorded,
-        key,
-    )
-
-
-INSERT_ROBOT = (
-    "INSERT INTO robots (manufacturer, category, status, owner, head_sequence, head_hash,"
-    " updated_at, snapshot, registry, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-UPDATE_ROBOT = (
-    "UPDATE robots SET manufacturer = ?, category = ?, status = ?, owner = ?, head_sequence = ?,"
-    " head_hash = ?, updated_at = ?, snapshot = ?, registry = ? WHERE code = ?"
-)
-
-
-def robot_row(passport: Passport, head: Event, now: str) -> tuple[Any, ...]:
-    """A passport and the head of its log as the columns of INSERT_ROBOT and UPDATE_ROBOT."""
-    owner = passport.current_owner.owner if passport.current_owner else None
-    return (
-        passport.manufacturer.name,
-        passport.model.category,
-        passport.identity.status.value,
-        owner,
-        head.sequence,
-        head.hash,
-        now,
-        _dumps(to_plain(passport)),
-        passport.identity.home_registry,
-        passport.code,
-    )
-
-
 def _fold(events: list[Event]) -> Passport:
     try:
         passport = fold(events)
@@ -500,27 +457,3 @@ def _fold(events: list[Event]) -> Passport:
         raise EventRejected(str(exc)) from None
     assert passport is not None
     return passport
-
-
-def with_limit(sql: str, params: Sequence[Any], limit: int | None) -> tuple[str, list[Any]]:
-    """Add a LIMIT when there is one: the dialects spell "no limit" differently."""
-    if limit is None:
-        return sql, list(params)
-    return sql + " LIMIT ?", [*params, limit]
-
-
-def _event(row: tuple[Any, ...]) -> Event:
-    code, sequence, at, type, payload, prev, hash_ = row
-    return Event(
-        code, sequence, parse_datetime(at), EventType(type), orjson.loads(payload), prev, hash_
-    )
-
-
-def _filter_sql(where: RobotFilter) -> tuple[list[str], list[Any]]:
-    clauses, params = [], []
-    for column in ("manufacturer", "category", "status", "owner", "registry"):
-        value = getattr(where, column)
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    return clauses, params

@@ -1,0 +1,98 @@
+"""The SQL and the row encoding both store backends share.
+
+Statements use `?` placeholders (the PostgreSQL store translates them). Times,
+payloads and snapshots are stored as the text the hash covers, so a row reads
+back as exactly the event that was hashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from schema.codec import format_datetime, parse_datetime, to_plain
+from schema.events import Event, EventType, canonical_json
+from schema.passport import Passport
+from schema.source import RobotFilter
+
+EVENT_COLUMNS = "code, sequence, at, type, payload, prev_hash, hash"
+
+
+def dumps(value: Any) -> str:
+    return canonical_json(value).decode()
+
+
+INSERT_EVENT = (
+    "INSERT INTO events (code, sequence, at, type, payload, prev_hash, hash, recorded_at,"
+    " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def event_row(event: Event, recorded: str, key: str | None) -> tuple[Any, ...]:
+    """An event as the columns of INSERT_EVENT: the text stored is the text hashed."""
+    return (
+        event.code,
+        event.sequence,
+        format_datetime(event.at),
+        event.type.value,
+        dumps(event.payload),
+        event.prev_hash,
+        event.hash,
+        recorded,
+        key,
+    )
+
+
+INSERT_ROBOT = (
+    "INSERT INTO robots (manufacturer, category, status, owner, head_sequence, head_hash,"
+    " updated_at, snapshot, registry, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPDATE_ROBOT = (
+    "UPDATE robots SET manufacturer = ?, category = ?, status = ?, owner = ?, head_sequence = ?,"
+    " head_hash = ?, updated_at = ?, snapshot = ?, registry = ? WHERE code = ?"
+)
+
+
+def robot_row(passport: Passport, head: Event, now: str) -> tuple[Any, ...]:
+    """A passport and the head of its log as the columns of INSERT_ROBOT and UPDATE_ROBOT."""
+    owner = passport.current_owner.owner if passport.current_owner else None
+    return (
+        passport.manufacturer.name,
+        passport.model.category,
+        passport.identity.status.value,
+        owner,
+        head.sequence,
+        head.hash,
+        now,
+        dumps(to_plain(passport)),
+        passport.identity.home_registry,
+        passport.code,
+    )
+
+
+def with_limit(sql: str, params: Sequence[Any], limit: int | None) -> tuple[str, list[Any]]:
+    """Add a LIMIT when there is one: the dialects spell "no limit" differently."""
+    if limit is None:
+        return sql, list(params)
+    return sql + " LIMIT ?", [*params, limit]
+
+
+def row_event(row: tuple[Any, ...]) -> Event:
+    """A row of EVENT_COLUMNS as an Event; a row that does not parse raises ValueError."""
+    code, sequence, at, type, payload, prev, hash_ = row
+    return Event(
+        code, sequence, parse_datetime(at), EventType(type), orjson.loads(payload), prev, hash_
+    )
+
+
+def filter_sql(where: RobotFilter) -> tuple[list[str], list[Any]]:
+    """WHERE clauses and their parameters for the filters that are set."""
+    clauses, params = [], []
+    for column in ("manufacturer", "category", "status", "owner", "registry"):
+        value = getattr(where, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return clauses, params
