@@ -4,7 +4,7 @@ Each append goes through the store's whole write path (idempotency key lookup,
 row lock, decode the snapshot, apply, re-encode, insert, update, commit).
 Measured with one writer and with several writer processes on disjoint robots,
 next to the same work without a database (the ceiling of this Python code), so
-the ratios say what the database costs. Usage: `python bench/store.py`
+the ratios say what the database costs. Usage: `python -m bench.store`
 (`--seconds` per measurement, `--writers`, `--postgres URL`).
 """
 
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--writers", type=int, default=2)
     parser.add_argument("--robots", type=int, default=50)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test")
     args = parser.parse_args()
 
     with sqlite_file() as db:

@@ -72,7 +72,7 @@ def clones(template: list[Event], count: int, *, start: int = 0) -> Iterator[lis
         yield [chain(code, 1, template[0].at, EventType.REGISTERED, payload, GENESIS)]
 
 
-PG_SERVER = os.environ.get("ROBOPASS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+PG_SERVER = os.environ.get("ROBOPASS_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")
