@@ -1,41 +1,24 @@
 """Audit-log databases for tests: a SQLite file, and a fresh schema on the real PostgreSQL.
 
-PostgreSQL is `ROBOPASS_TEST_POSTGRES` (default: the local server, database
-`test`, trust auth); its tests skip, saying why, only when it cannot be reached.
+PostgreSQL is the server of the `pg_url` fixture (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-POSTGRES = os.environ.get("ROBOPASS_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(params=BACKENDS)
-def audit_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def audit_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where an empty audit log lives: one per test, on each backend."""
     if request.param == "sqlite":
-        yield str(tmp_path / "audit.db")
-        return
-    psycopg = pytest.importorskip("psycopg", reason="psycopg missing: pip install -e '.[dev]'")
-    try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES}: {exc}")
-    schema = f"audit_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+        return str(tmp_path / "audit.db")
+    return request.getfixturevalue("pg_url")
 
 
 def execute(url: str, statement: str) -> None:

@@ -77,13 +77,20 @@ PG_SERVER = os.environ.get("ROBOPASS_TEST_POSTGRES", "postgresql://127.0.0.1:543
 
 @pytest.fixture(scope="session")
 def pg_server() -> str:
-    """The PostgreSQL server the tests use (`ROBOPASS_TEST_POSTGRES`); skip if none answers."""
+    """The PostgreSQL server the tests use (`ROBOPASS_TEST_POSTGRES`).
+
+    Without a server the PostgreSQL tests skip, saying why; CI sets
+    ROBOPASS_REQUIRE_POSTGRES=1 so that a missing server fails instead.
+    """
     import psycopg
 
     try:
         psycopg.connect(PG_SERVER, connect_timeout=3).close()
     except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server reachable at {PG_SERVER}: {str(exc).strip()}")
+        reason = f"no PostgreSQL server reachable at {PG_SERVER}: {str(exc).strip()}"
+        if os.environ.get("ROBOPASS_REQUIRE_POSTGRES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     return PG_SERVER
 
 
