@@ -1,0 +1,65 @@
+"""Shared by the benchmarks: servers as child processes and the load generator around them."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(mode: str, args: Sequence[str]) -> Iterator[int]:
+    """`bench/servers.py MODE ARGS` on a free port, up until the block ends; yields the port."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "servers.py"), mode, "--port", str(port), *args]
+    )
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/graphql", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"{mode} server exited with {server.returncode}") from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def load(
+    port: int,
+    body: bytes,
+    *,
+    connections: int,
+    seconds: float,
+    headers: Sequence[str] = (),
+) -> dict:
+    """One `bench/load.py` run in its own process: requests, errors, req/s, p50, p99.
+
+    Headers travel in the environment, not the command line, where any local
+    user could read a token in the process list.
+    """
+    argv = [sys.executable, str(HERE / "load.py"), "--port", str(port), "--body", body.decode()]
+    argv += ["--connections", str(connections), "--seconds", str(seconds)]
+    env = {**os.environ, "LOAD_HEADERS": json.dumps(list(headers))}
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
+    return json.loads(done.stdout)
