@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,9 +24,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used (Linux /proc).
+
+        On a shared machine other tenants slow the wall clock of a
+        measurement far more than they change the CPU a request costs.
+        """
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serving(mode: str, args: Sequence[str]) -> Iterator[int]:
-    """`bench/servers.py MODE ARGS` on a free port, up until the block ends; yields the port."""
+def serving(mode: str, args: Sequence[str]) -> Iterator[Served]:
+    """`bench/servers.py MODE ARGS` on a free port, up until the block ends."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, str(HERE / "servers.py"), mode, "--port", str(port), *args]
@@ -39,7 +55,7 @@ def serving(mode: str, args: Sequence[str]) -> Iterator[int]:
                 if server.poll() is not None:
                     raise RuntimeError(f"{mode} server exited with {server.returncode}") from None
                 time.sleep(0.1)
-        yield port
+        yield Served(port, server.pid)
     finally:
         server.terminate()
         server.wait()

@@ -13,13 +13,18 @@ and `public` (only fields every party may see: answers of equal size).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from harness import load, serving
 
-from policies.authserver import issue_token
+from gateway.store import EventRejected, RegistryStore
+from policies.authserver import issue_token, load_clients
+from schema.codec import to_plain
+from schema.events import EventType, OwnershipTransfer
+from schema.passport import OwnerKind
 
 PARTIES = ("anonymous", "used-robot-buyer", "fleet-owner", "de-msa")
 PUBLIC_FIELDS = """code version
@@ -39,27 +44,71 @@ QUERIES = {
     for name, fields in (("mixed", MIXED_FIELDS), ("public", PUBLIC_FIELDS))
 }
 ISSUER = "http://127.0.0.1:9/bench-issuer"
+OWNER = "fleet-owner"
+
+
+@dataclass(slots=True)
+class Side:
+    """One server's answers to one (query, party), summed over rounds."""
+
+    bytes: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    failed: int = 0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per request, in milliseconds."""
+        return 1000 * self.cpu / self.requests
 
 
 @dataclass(slots=True)
 class Pair:
-    """One (query, party): requests and seconds summed over rounds, on and off."""
+    """One (query, party) against policies on and off."""
 
     query: str
     party: str
-    bytes_on: int = 0
-    bytes_off: int = 0
-    errors_on: int = 0
-    requests_on: int = 0
-    seconds_on: float = 0.0
-    requests_off: int = 0
-    seconds_off: float = 0.0
-    failed: int = 0
+    on: Side = field(default_factory=Side)
+    off: Side = field(default_factory=Side)
+    errors: int = 0
 
     @property
-    def ratio(self) -> float:
-        """Policies-on throughput over policies-off throughput."""
-        return (self.requests_on / self.seconds_on) / (self.requests_off / self.seconds_off)
+    def overhead(self) -> float:
+        """Extra wall time per request with policies on: off req/s over on req/s, minus 1."""
+        return self.off.rps / self.on.rps - 1
+
+    @property
+    def cpu_overhead(self) -> float:
+        """Extra server CPU per request with policies on."""
+        return self.on.cpu_ms / self.off.cpu_ms - 1
+
+
+def give_to_owner(db: str, every: int = 2) -> int:
+    """Make the demo fleet owner the current owner of every `every`-th robot on the page.
+
+    In a synthetic fleet it owns almost none of the first 100 robots, and its
+    answer would be the public one; half owned, half not, it exercises both
+    views. Returns how many robots it owns on the page (a retired robot
+    cannot change hands).
+    """
+    store = RegistryStore(db)
+    owner = load_clients()[OWNER].organisation
+    at = datetime.now(UTC).replace(microsecond=0)
+    owned = 0
+    for code in store.codes(limit=100)[::every]:
+        transfer = OwnershipTransfer(at, owner, OwnerKind.ORGANISATION, "DE")
+        try:
+            store.append(code, EventType.OWNERSHIP_TRANSFERRED, to_plain(transfer), at)
+            owned += 1
+        except EventRejected:
+            continue
+    store.close()
+    return owned
 
 
 def headers(token: str | None) -> list[str]:
@@ -83,25 +132,24 @@ def measure(db: str, data_dir: Path, rounds: int, seconds: float, connections: i
     tokens = {p: None if p == "anonymous" else issue_token(p, data_dir, ISSUER) for p in PARTIES}
     on_args = ["--db", db, "--issuer", ISSUER, "--data-dir", str(data_dir)]
     pairs = [Pair(q, p) for q in QUERIES for p in PARTIES]
+    window = {"connections": connections, "seconds": seconds}
     with serving("graphql-policies", on_args) as on, serving("graphql", ["--db", db]) as off:
         for pair in pairs:
             body = json.dumps({"query": QUERIES[pair.query]}).encode()
-            pair.bytes_on, pair.errors_on = probe(on, body, tokens[pair.party])
-            pair.bytes_off, errors_off = probe(off, body, None)
+            pair.on.bytes, pair.errors = probe(on.port, body, tokens[pair.party])
+            pair.off.bytes, errors_off = probe(off.port, body, None)
             assert errors_off == 0, "policies off must answer every field"
         for r in range(rounds):
             for pair in pairs:
                 body = json.dumps({"query": QUERIES[pair.query]}).encode()
-                sides = [("on", on, headers(tokens[pair.party])), ("off", off, [])]
-                for side, port, extra in sides if r % 2 == 0 else reversed(sides):
-                    got = load(port, body, connections=connections, seconds=seconds, headers=extra)
-                    pair.failed += got["errors"]
-                    if side == "on":
-                        pair.requests_on += got["requests"]
-                        pair.seconds_on += got["seconds"]
-                    else:
-                        pair.requests_off += got["requests"]
-                        pair.seconds_off += got["seconds"]
+                sides = [(pair.on, on, headers(tokens[pair.party])), (pair.off, off, [])]
+                for side, served, extra in sides if r % 2 == 0 else reversed(sides):
+                    cpu = served.cpu_seconds()
+                    got = load(served.port, body, headers=extra, **window)
+                    side.cpu += served.cpu_seconds() - cpu
+                    side.requests += got["requests"]
+                    side.seconds += got["seconds"]
+                    side.failed += got["errors"]
     return pairs
 
 
@@ -111,14 +159,14 @@ def report(pairs: list[Pair], rounds: int, seconds: float, connections: int) -> 
         f"per side, {connections} connections"
     )
     print(
-        f"{'query':<8}{'party':<18}{'on req/s':>10}{'off req/s':>10}{'on/off':>8}"
-        f"{'overhead':>10}{'bytes on':>10}{'bytes off':>10}{'errors':>8}"
+        f"{'query':<8}{'party':<18}{'req/s on':>9}{'off':>7}{'overhead':>10}"
+        f"{'CPU ms on':>11}{'off':>7}{'overhead':>10}{'bytes on':>10}{'off':>8}{'errors':>8}"
     )
     for p in pairs:
-        on, off = p.requests_on / p.seconds_on, p.requests_off / p.seconds_off
         print(
-            f"{p.query:<8}{p.party:<18}{on:>10.1f}{off:>10.1f}{p.ratio:>8.3f}"
-            f"{1 / p.ratio - 1:>10.1%}{p.bytes_on:>10}{p.bytes_off:>10}{p.errors_on:>8}"
+            f"{p.query:<8}{p.party:<18}{p.on.rps:>9.2f}{p.off.rps:>7.2f}{p.overhead:>10.1%}"
+            f"{p.on.cpu_ms:>11.0f}{p.off.cpu_ms:>7.0f}{p.cpu_overhead:>10.1%}"
+            f"{p.on.bytes:>10}{p.off.bytes:>8}{p.errors:>8}"
         )
-        if p.failed:
-            print(f"  {p.failed} non-200 answers")
+        if p.on.failed or p.off.failed:
+            print(f"  non-200 answers: {p.on.failed} on, {p.off.failed} off")
