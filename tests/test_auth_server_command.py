@@ -27,7 +27,8 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     data_dir = tmp_path_factory.mktemp("auth-data")
     port = free_port()
     argv = [sys.executable, "-m", "gateway.cli", "auth-server", "--port", str(port)]
-    server = Server([*argv, "--data-dir", str(data_dir)])
+    argv += ["--data-dir", str(data_dir), "--log-level", "info"]
+    server = Server(argv)
     try:
         server.wait_for("Uvicorn running on")
         yield f"http://127.0.0.1:{port}", server
