@@ -1,4 +1,9 @@
-"""Shared by the benchmarks: servers as child processes and the load generator around them."""
+"""Shared by the benchmarks: servers as child processes and the load generator around them.
+
+Children run as modules from the repository root (`python -m bench.servers`),
+as the benchmarks themselves do, so `bench/adapters.py` cannot shadow the
+`adapters` package.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-HERE = Path(__file__).parent
+ROOT = Path(__file__).parents[1]
 
 
 def free_port() -> int:
@@ -44,7 +49,7 @@ def serving(mode: str, args: Sequence[str]) -> Iterator[Served]:
     """`bench/servers.py MODE ARGS` on a free port, up until the block ends."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "servers.py"), mode, "--port", str(port), *args]
+        [sys.executable, "-m", "bench.servers", mode, "--port", str(port), *args], cwd=ROOT
     )
     try:
         for _ in range(200):
@@ -74,8 +79,8 @@ def load(
     Headers travel in the environment, not the command line, where any local
     user could read a token in the process list.
     """
-    argv = [sys.executable, str(HERE / "load.py"), "--port", str(port), "--body", body.decode()]
+    argv = [sys.executable, "-m", "bench.load", "--port", str(port), "--body", body.decode()]
     argv += ["--connections", str(connections), "--seconds", str(seconds)]
     env = {**os.environ, "LOAD_HEADERS": json.dumps(list(headers))}
-    done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env, cwd=ROOT)
     return json.loads(done.stdout)

@@ -1,5 +1,7 @@
 """The cost of policies, like for like (issue 4): one 100-robot query per party, on vs off.
 
+Usage: `python -m bench.overhead [--rounds 4] [--seconds 8] [--connections 2]`.
+
 Two servers run side by side over the same registry file: the demo policy set
 with token verification, and `policy=None`. Each party (anonymous, buyer,
 fleet owner, German market surveillance) sends the same query text to both,
@@ -12,15 +14,20 @@ and `public` (only fields every party may see: answers of equal size).
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import platform
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from harness import load, serving
 
+from bench.harness import load, serving
 from gateway.store import EventRejected, RegistryStore
+from gateway.synthetic import synthetic_fleet
 from policies.authserver import issue_token, load_clients
 from schema.codec import to_plain
 from schema.events import EventType, OwnershipTransfer
@@ -170,3 +177,29 @@ def report(pairs: list[Pair], rounds: int, seconds: float, connections: int) -> 
         )
         if p.on.failed or p.off.failed:
             print(f"  non-200 answers: {p.on.failed} on, {p.off.failed} off")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--robots", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=2)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "bench.db")
+        RegistryStore(db).import_histories(synthetic_fleet(args.robots, seed=1))
+        owned = give_to_owner(db)
+        print(f"{OWNER} owns {owned} of the 100 robots the query lists")
+        pairs = measure(db, Path(tmp) / "auth", args.rounds, args.seconds, args.connections)
+    report(pairs, args.rounds, args.seconds, args.connections)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
