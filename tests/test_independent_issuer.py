@@ -40,7 +40,7 @@ def idp() -> Iterator[str]:
     if node is None:
         pytest.skip("node is not installed: the independent OpenID provider runs on Node.js 20+")
     if not (IDP / "node_modules" / "oidc-provider").is_dir():
-        pytest.fail("tests/idp has no node_modules: run `npm ci` there (.ci/run does)")
+        pytest.fail("tests/idp has no node_modules: run `npm ci --prefix tests/idp` (.ci/run does)")
     port = free_port()
     server = Server([node, "server.mjs", str(port)], cwd=IDP)
     try:
