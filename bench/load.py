@@ -3,6 +3,7 @@
 wrk is the better tool where it is installed; this one needs nothing but the
 standard library, so the benchmark runs on any machine that runs robopass.
 Prints one JSON line: requests, errors, seconds, req/s, p50 and p99 in ms.
+Extra request headers ("Name: value") come as a JSON list in $LOAD_HEADERS.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 
 
@@ -33,15 +35,19 @@ async def worker(host: str, port: int, request: bytes, until: float, out: list[f
     return errors
 
 
-async def run(host: str, port: int, path: str, body: bytes, connections: int, seconds: float):
-    method = b"POST" if body else b"GET"
-    request = (
-        method + b" " + path.encode() + b" HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
-        b"Content-Type: application/json\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\n\r\n"
-        + body
-    )
+async def run(
+    host: str,
+    port: int,
+    path: str,
+    body: bytes,
+    connections: int,
+    seconds: float,
+    headers: list[str],
+):
+    method = "POST" if body else "GET"
+    head = [f"{method} {path} HTTP/1.1", f"Host: {host}", *headers]
+    head += ["Content-Type: application/json", f"Content-Length: {len(body)}", "", ""]
+    request = "\r\n".join(head).encode() + body
     latencies: list[float] = []
     start = time.perf_counter()
     errors = await asyncio.gather(
@@ -71,8 +77,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
+    headers = json.loads(os.environ.get("LOAD_HEADERS", "[]"))
     result = asyncio.run(
-        run("127.0.0.1", args.port, args.path, args.body.encode(), args.connections, args.seconds)
+        run(
+            "127.0.0.1",
+            args.port,
+            args.path,
+            args.body.encode(),
+            args.connections,
+            args.seconds,
+            headers,
+        )
     )
     print(json.dumps(result))
 

@@ -1,7 +1,9 @@
 """The servers a benchmark measures, each run as its own uvicorn process.
 
 `graphql`: the gateway app over a registry file (`graphql-policies` with the
-demo policies, `graphql-audit` also writing the audit log). `static`: uvicorn + Starlette
+demo policies, `graphql-audit` also writing the audit log). Given `--issuer`
+and `--data-dir`, the policy modes trust the demo authorization server's key,
+so a request pays for token verification as in production. `static`: uvicorn + Starlette
 answering every request with the same bytes the GraphQL query returns, the
 ceiling of what any GraphQL work on top of this HTTP stack can reach.
 """
@@ -16,9 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.app import create_app
+from gateway.auth import demo_issuer
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
-from policies import AuditLog, PolicySet
+from policies import AuditLog, PolicySet, TokenVerifier
 
 
 def static_app(body: bytes) -> Starlette:
@@ -36,11 +39,16 @@ def main() -> None:
     parser.add_argument("--db")
     parser.add_argument("--body-file")
     parser.add_argument("--audit-db")
+    parser.add_argument("--issuer", help="the demo authorization server's issuer URL")
+    parser.add_argument("--data-dir", help="where the demo authorization server keeps its key")
     args = parser.parse_args()
     if args.mode.startswith("graphql"):
         policy = None if args.mode == "graphql" else PolicySet.demo()
         audit = AuditLog(args.audit_db) if args.mode == "graphql-audit" else None
-        app = create_app(LocalSource(RegistryStore(args.db)), policy=policy, audit=audit)
+        issuer = [demo_issuer(args.issuer, args.data_dir)] if args.issuer else None
+        verifier = TokenVerifier(issuer) if issuer and policy else None
+        source = LocalSource(RegistryStore(args.db))
+        app = create_app(source, policy=policy, audit=audit, verifier=verifier)
     else:
         with open(args.body_file, "rb") as f:
             app = static_app(f.read())

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import auditcmd as audit_cmd
+from . import authserver_command
 from .credential_cli import register as add_credential_commands
 from .workbench.parsers import add_mapping_command, add_translate_command
 
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--port", type=int, default=int(env("ROBOPASS_PORT", "8000")))
     token.add_argument("--data-dir", default=env("ROBOPASS_DATA_DIR", str(default_data_dir())))
     token.set_defaults(func=cmd_token)
+
+    authserver_command.add_parser(sub, str(default_data_dir()))
 
     registry = sub.add_parser("registry", help="registry node tools")
     reg = registry.add_subparsers(dest="registry_command", required=True)

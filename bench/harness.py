@@ -1,0 +1,86 @@
+"""Shared by the benchmarks: servers as child processes and the load generator around them.
+
+Children run as modules from the repository root (`python -m bench.servers`),
+as the benchmarks themselves do, so `bench/adapters.py` cannot shadow the
+`adapters` package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used (Linux /proc).
+
+        On a shared machine other tenants slow the wall clock of a
+        measurement far more than they change the CPU a request costs.
+        """
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def serving(mode: str, args: Sequence[str]) -> Iterator[Served]:
+    """`bench/servers.py MODE ARGS` on a free port, up until the block ends."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.servers", mode, "--port", str(port), *args], cwd=ROOT
+    )
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/graphql", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"{mode} server exited with {server.returncode}") from None
+                time.sleep(0.1)
+        yield Served(port, server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def load(
+    port: int,
+    body: bytes,
+    *,
+    connections: int,
+    seconds: float,
+    headers: Sequence[str] = (),
+) -> dict:
+    """One `bench/load.py` run in its own process: requests, errors, req/s, p50, p99.
+
+    Headers travel in the environment, not the command line, where any local
+    user could read a token in the process list.
+    """
+    argv = [sys.executable, "-m", "bench.load", "--port", str(port), "--body", body.decode()]
+    argv += ["--connections", str(connections), "--seconds", str(seconds)]
+    env = {**os.environ, "LOAD_HEADERS": json.dumps(list(headers))}
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env, cwd=ROOT)
+    return json.loads(done.stdout)
