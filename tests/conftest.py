@@ -6,6 +6,7 @@ import asyncio
 import copy
 import dataclasses
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -123,6 +124,26 @@ def outside(store, sql: str, params: tuple = ()) -> list[tuple]:
     with psycopg.connect(store.url, autocommit=True) as conn:
         cursor = conn.execute(sql.replace("?", "%s"), params)
         return cursor.fetchall() if cursor.description else []
+
+
+def node_tool(folder: Path, package: str) -> str:
+    """Node.js, with the pinned npm packages of a test tool in `folder` installed.
+
+    `npm ci` runs on first use (the npm registry is reachable wherever the tests
+    are), so the README's test command needs no extra step. Skips without Node.js.
+    """
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip(f"Node.js is not installed: {folder.name} runs on Node.js")
+    if not (folder / "node_modules" / package).is_dir():
+        run = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(folder)],
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            pytest.fail(f"npm ci in {folder} failed:\n{run.stderr[-2000:]}")
+    return node
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from gateway.http import GRAPHQL_RESPONSE, JSON, negotiate
 from schema.code import RobotCode
-from tests.conftest import running_server
+from tests.conftest import node_tool, running_server
 
 AUDIT = Path(__file__).parent / "http-audit"
 QUERY = "{ robots(first: 2) { edges { node { code } } } }"
@@ -36,12 +35,7 @@ def codes(response: httpx.Response) -> list[str | None]:
 
 
 def test_graphql_http_audit_passes_without_errors_or_warnings(server):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the graphql-http audit runs on Node.js")
-    assert (AUDIT / "node_modules" / "graphql-http").is_dir(), (
-        "run `npm ci --prefix tests/http-audit` (as .ci/run does) to install the audit"
-    )
+    node = node_tool(AUDIT, "graphql-http")
     run = subprocess.run(
         [node, str(AUDIT / "audit.mjs"), server], capture_output=True, text=True, timeout=120
     )

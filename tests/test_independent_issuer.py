@@ -8,7 +8,6 @@ URL, audience, jurisdictions and claim names; keys come by discovery.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from gateway.local import LocalSource
 from gateway.store import RegistryStore
 from policies import ClaimMapping, InvalidToken, PolicySet, Role, TokenVerifier, TrustedIssuer
 from policies.authserver import issue_token
-from tests.conftest import free_port
+from tests.conftest import free_port, node_tool
 from tests.processes import Server
 
 IDP = Path(__file__).parent / "idp"
@@ -36,11 +35,7 @@ QUERY = """{ robots(first: 2) { edges { node { code manufacturer { name }
 @pytest.fixture(scope="module")
 def idp() -> Iterator[str]:
     """oidc-provider on a free loopback port; its issuer URL."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the independent OpenID provider runs on Node.js 20+")
-    if not (IDP / "node_modules" / "oidc-provider").is_dir():
-        pytest.fail("tests/idp has no node_modules: run `npm ci --prefix tests/idp` (.ci/run does)")
+    node = node_tool(IDP, "oidc-provider")
     port = free_port()
     server = Server([node, "server.mjs", str(port)], cwd=IDP)
     try:
