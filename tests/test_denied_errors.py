@@ -26,7 +26,8 @@ def test_denied_field_errors_carry_no_traceback(store: RegistryStore) -> None:
     for error in result.errors:
         assert error.extensions["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
         assert error.path[-1] == "condition"
-        assert error.__traceback__ is None and error.original_error.__traceback__ is None
+        assert error.__traceback__ is None and error.original_error is None
+        assert error.locations and error.locations[0].line == 1
 
 
 def test_no_garbage_cycle_is_left_behind(store: RegistryStore) -> None:
