@@ -83,7 +83,7 @@ class Node:
 
 def field_denied(path: str) -> GraphQLError:
     return GraphQLError(
-        f"Unauthorized field: {path} is not visible to this caller",
+        f"Unauthorized field: {path}",
         extensions={"code": DENIED_CODE, "field": path},
     )
 
