@@ -128,11 +128,6 @@ def _export_many(n: int) -> None:
     assert errors == []
 
 
-def test_export_200_generated_passports_without_errors():
-    _export_many(200)
-
-
-@pytest.mark.slow
 def test_export_1000_generated_passports_without_errors():
     _export_many(1000)
 
