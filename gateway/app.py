@@ -28,6 +28,7 @@ from policies import (
     Principal,
     TokenVerifier,
     TrailAccess,
+    is_own,
     relationship_of,
     trail_access,
 )
@@ -77,13 +78,7 @@ class RequestContext:
         Otherwise the filter would answer "which robots does this person own"
         to a caller who may not see owners at all.
         """
-        if self.policy is None:
-            return True
-        own = self.principal.organisation
-        return (
-            own is not None
-            and " ".join(own.split()).casefold() == " ".join(owner.split()).casefold()
-        )
+        return self.policy is None or is_own(self.principal, owner)
 
     def view(self, record: RobotRecord) -> Container[str]:
         """The mask for this caller and robot; the policy set caches it per class of caller."""

@@ -25,7 +25,7 @@ from .principal import PUBLIC, Principal, Role
 from .rules import Relationship, Rules, load_rules
 from .tokens import TokenVerifier, require_scope, www_authenticate
 from .trail import TrailAccess, trail_access
-from .visibility import Decision, PolicySet, relationship_of
+from .visibility import Decision, PolicySet, is_own, relationship_of
 from .writes import may_write
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "UntrustedIssuer",
     "VisibilityMask",
     "from_odrl",
+    "is_own",
     "load_agreements",
     "load_rules",
     "mask_for",

@@ -33,6 +33,7 @@ __all__ = [
     "PolicySet",
     "Relationship",
     "VisibilityMask",
+    "is_own",
     "redact",
     "relationship_of",
 ]
@@ -156,6 +157,12 @@ def relationship_of(principal: Principal, passport: Passport) -> Relationship:
     if any(_norm(o.owner) == org for o in passport.ownership[:-1]):
         return Relationship.PAST_OWNER
     return Relationship.NONE
+
+
+def is_own(principal: Principal, organisation: str) -> bool:
+    """Whether `organisation` names the principal's own, compared as relationships are."""
+    own = _norm(principal.organisation)
+    return bool(own) and own == _norm(organisation)
 
 
 def _norm(value: str | None) -> str:
