@@ -100,5 +100,8 @@ class PostgresStore(Store):
             with db.conn.transaction():
                 yield db
 
+    def _lock_feed(self, db: _Connection) -> None:
+        db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.events.position'))")
+
     def _lock_migrations(self, db: _Connection) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.store_migrations'))")

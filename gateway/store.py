@@ -33,7 +33,7 @@ from schema.events import (
     verify,
 )
 from schema.passport import Passport
-from schema.source import CursorError, Head, Page, RobotFilter, RobotRecord
+from schema.source import Change, CursorError, Head, Page, RobotFilter, RobotRecord
 
 from . import migrations
 from .storesql import (
@@ -161,6 +161,10 @@ class Store(ABC):
     def _lock_migrations(self, db: Db) -> None:
         """Keep two processes starting at once from applying the same migration."""
 
+    @abstractmethod
+    def _lock_feed(self, db: Db) -> None:
+        """Make this transaction's appends take feed positions after every earlier one."""
+
     def _write(self, work: Callable[[Db], T]) -> T:
         """Run `work` in a transaction, again if a concurrent writer made it fail."""
         attempts = 3
@@ -227,6 +231,7 @@ class Store(ABC):
                 row = found.fetchone()
                 if row is not None:
                     raise RobotExists(f"robot {row[0]} is already registered")
+            self._lock_feed(db)
             db.executemany(INSERT_EVENT, events)
             db.executemany(INSERT_ROBOT, robots)
             return len(batch)
@@ -280,6 +285,7 @@ class Store(ABC):
                 raise EventRejected(str(exc)) from None
             event = chain(code, sequence + 1, at, type, payload, prev)
             recorded = format_datetime(datetime.now(UTC))
+            self._lock_feed(db)
             db.execute(INSERT_EVENT, event_row(event, recorded, idempotency_key))
             db.execute(UPDATE_ROBOT, robot_row(passport, event, recorded))
             return event
@@ -353,6 +359,26 @@ class Store(ABC):
         return Page(
             shown, [encode_cursor("seq", str(e.sequence)) for e in shown], len(events) > first
         )
+
+    def changes(
+        self, after: int = 0, limit: int = 100, where: RobotFilter | None = None
+    ) -> list[Change]:
+        """Events of the whole registry after a feed position, oldest first.
+
+        A position commits only after every smaller one, so a reader resuming
+        after the last position it saw never skips an event. `where` filters
+        on the robot's current columns (its owner now, not at the event).
+        """
+        clauses, params = filter_sql(where or RobotFilter())
+        columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
+        sql = f"SELECT e.position, {columns} FROM events e"
+        if clauses:
+            sql += " JOIN robots r ON r.code = e.code"
+        conditions = ["e.position > ?", *(f"r.{c}" for c in clauses)]
+        sql += " WHERE " + " AND ".join(conditions) + " ORDER BY e.position"
+        with self._reading() as db:
+            rows = db.execute(*with_limit(sql, [after, *params], limit)).fetchall()
+        return [Change(r[0], row_event(r[1:])) for r in rows]
 
     def codes(self, limit: int | None = None) -> list[str]:
         with self._reading() as db:
@@ -434,6 +460,9 @@ class RegistryStore(Store):
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._begin("BEGIN IMMEDIATE") as db:
             yield db
+
+    def _lock_feed(self, db: Db) -> None:
+        """Nothing to do: SQLite writers already take turns on the file's lock."""
 
     def _lock_migrations(self, db: Db) -> None:
         """Nothing to add: `BEGIN IMMEDIATE` already holds the file's write lock."""

@@ -26,7 +26,8 @@ def dumps(value: Any) -> str:
 
 INSERT_EVENT = (
     "INSERT INTO events (code, sequence, at, type, payload, prev_hash, hash, recorded_at,"
-    " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " idempotency_key, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    " (SELECT COALESCE(MAX(position), 0) + 1 FROM events))"
 )
 
 

@@ -57,6 +57,14 @@ class Page(Generic[T]):
         return self.cursors[-1] if self.cursors else None
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One event in a registry's change feed; `position` orders the whole registry."""
+
+    position: int
+    event: Event
+
+
 class CursorError(ValueError):
     """A pagination cursor this API did not issue."""
 
