@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from schema.codec import format_datetime, from_plain
+from schema.codec import format_datetime, from_plain, parse_datetime
 from schema.events import (
     ChainReport,
     Event,
@@ -33,7 +33,7 @@ from schema.events import (
     verify,
 )
 from schema.passport import Passport
-from schema.source import Change, CursorError, Head, Page, RobotFilter, RobotRecord
+from schema.source import Change, CursorError, Head, Link, Page, RobotFilter, RobotRecord
 
 from . import migrations
 from .storesql import (
@@ -379,6 +379,27 @@ class Store(ABC):
         with self._reading() as db:
             rows = db.execute(*with_limit(sql, [after, *params], limit)).fetchall()
         return [Change(r[0], row_event(r[1:])) for r in rows]
+
+    def put_link(self, code: str, home: str, since: datetime) -> None:
+        """Note that robot `code` of registry `home` is now here; putting it again updates it."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM links WHERE code = ?", (code,))
+            db.execute(
+                "INSERT INTO links (code, home, since) VALUES (?, ?, ?)",
+                (code, home, format_datetime(since)),
+            )
+
+    def delete_link(self, code: str) -> bool:
+        """Forget a link; False when there was none."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM links WHERE code = ?", (code,)).rowcount > 0
+
+    def links(self, after: str | None = None, limit: int | None = None) -> list[Link]:
+        """Links ordered by code, after a code."""
+        sql = "SELECT code, home, since FROM links WHERE code > ? ORDER BY code"
+        with self._reading() as db:
+            rows = db.execute(*with_limit(sql, (after or "",), limit)).fetchall()
+        return [Link(code, home, parse_datetime(since)) for code, home, since in rows]
 
     def codes(self, limit: int | None = None) -> list[str]:
         with self._reading() as db:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from .events import ChainReport, Event
+from .events import ChainReport, Event, EventType
 from .passport import Passport
 
 T = TypeVar("T")
@@ -65,6 +65,15 @@ class Change:
     event: Event
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A robot registered in `home` that is now in this registry's jurisdiction."""
+
+    code: str
+    home: str
+    since: datetime
+
+
 class CursorError(ValueError):
     """A pagination cursor this API did not issue."""
 
@@ -83,3 +92,32 @@ class PassportSource(Protocol):
     async def history(self, code: str, first: int, after: str | None) -> Page[Event]: ...
 
     async def integrity(self, code: str) -> ChainReport | None: ...
+
+    async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
+        """Events after an opaque cursor, oldest first; a federation's cursor holds every
+        registry's position."""
+        ...
+
+
+class PassportWriter(Protocol):
+    """Appends to passports, as a registry store or a federation provides it.
+
+    The implementation raises the store's typed errors (unknown robot, event
+    rejected, idempotency conflict) whichever registry answered.
+    """
+
+    async def append(
+        self,
+        code: str,
+        type: EventType,
+        payload: dict[str, Any],
+        at: datetime,
+        *,
+        idempotency_key: str,
+    ) -> Event: ...
+
+    async def link(self, country: str, code: str, home: str, since: datetime) -> None:
+        """Record in the registry serving `country` that robot `code` (home elsewhere) is there."""
+        ...
+
+    async def unlink(self, country: str, code: str) -> None: ...

@@ -268,6 +268,7 @@ def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
     s.close()
     for statement in (
         "DROP TABLE store_migrations",
+        "DROP TABLE links",
         "DROP INDEX events_position",
         "ALTER TABLE events DROP COLUMN position",
     ):
@@ -423,3 +424,18 @@ def test_change_feed_continues_after_an_append_and_filters_by_owner(store, fleet
     mine = store.changes(0, limit=100_000, where=RobotFilter(owner=owner))
     assert mine
     assert {store.passport(c.event.code).current_owner.owner for c in mine} == {owner}
+
+
+def test_links_are_put_updated_listed_and_deleted(empty_store):
+    first = datetime(2026, 6, 1, tzinfo=UTC)
+    empty_store.put_link("CNB", "cn-heis", first)
+    empty_store.put_link("CNA", "cn-heis", first)
+    empty_store.put_link("CNB", "cn-heis", first + timedelta(days=1))
+    assert [(x.code, x.since) for x in empty_store.links()] == [
+        ("CNA", first),
+        ("CNB", first + timedelta(days=1)),
+    ]
+    assert [x.code for x in empty_store.links(after="CNA")] == ["CNB"]
+    assert empty_store.delete_link("CNA") is True
+    assert empty_store.delete_link("CNA") is False
+    assert [x.code for x in empty_store.links()] == ["CNB"]
