@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from gateway.export import export_document
 from gateway.store import RegistryStore
 from gateway.synthetic import synthetic_fleet
+from schema.code import RobotCode
 from schema.codec import format_datetime, to_plain
 from schema.events import fold
 from schema.passport import MaintenanceKind, MaintenanceRecord
@@ -366,3 +367,64 @@ def test_metrics_count_requests_by_route_template(node, fleet):
     )
     assert 'robopass_node_request_seconds_count{route="/robots:batchGet"} 3.0' in text
     assert not any(code in text for code in [*codes, UNKNOWN])
+
+
+def test_links_are_put_listed_and_deleted(node, store):
+    german = RobotCode.generate("DE", "KR01", "H10001", date(2025, 3, 1), "1", 7).value
+    codes = [german, UNKNOWN]
+    for code in codes:
+        put = node.call(
+            "PUT", f"/links/{code}", json={"home": "eu-dpp", "since": "2026-09-01T00:00:00+02:00"}
+        )
+        assert put.status_code == 200
+        assert put.json()["link"]["home"] == "eu-dpp"
+    again = node.call(
+        "PUT", f"/links/{codes[0]}", json={"home": "jp-reg", "since": "2026-10-01T00:00:00Z"}
+    )
+    assert again.status_code == 200
+    listed = node.get("/links", params={"first": 1}).json()
+    assert listed["hasNextPage"] is True and len(listed["links"]) == 1
+    every = node.get("/links").json()["links"]
+    assert sorted(every, key=lambda x: x["code"]) == every
+    assert {x["code"]: x["home"] for x in every} == {codes[0]: "jp-reg", codes[1]: "eu-dpp"}
+    assert {x["since"] for x in every} == {"2026-10-01T00:00:00Z", "2026-08-31T22:00:00Z"}
+    after = node.get("/links", params={"after": min(codes)}).json()["links"]
+    assert [x["code"] for x in after] == [max(codes)]
+    assert node.call("DELETE", f"/links/{codes[0]}").status_code == 204
+    problem(node.call("DELETE", f"/links/{codes[0]}"), 404, "NOT_FOUND")
+    assert [x["code"] for x in node.get("/links").json()["links"]] == [codes[1]]
+
+
+def test_bad_links_are_refused_and_store_nothing(node, store):
+    path = f"/links/{UNKNOWN}"
+    since = "2026-09-01T00:00:00Z"
+    for body, words in [
+        ({"home": "cn-heis", "since": since}, "another registry"),
+        ({"home": "EU DPP", "since": since}, "registry id"),
+        ({"home": "eu-dpp", "since": "September"}, "since must be an ISO 8601"),
+        ({"home": "eu-dpp"}, "'since' is required"),
+    ]:
+        detail = problem(node.call("PUT", path, json=body), 400, "BAD_REQUEST")["detail"]
+        assert words in detail, detail
+    problem(
+        node.call("PUT", "/links/CN12", json={"home": "eu-dpp", "since": since}),
+        400,
+        "BAD_ROBOT_CODE",
+    )
+    reader = node.token("node-reader")
+    problem(
+        node.call("PUT", path, token=reader, json={"home": "eu-dpp", "since": since}),
+        403,
+        "FORBIDDEN",
+    )
+    problem(node.call("DELETE", path, token=reader), 403, "FORBIDDEN")
+    bad_after = node.get("/links", params={"after": "CN1"})
+    assert problem(bad_after, 400, "BAD_ROBOT_CODE")["detail"].startswith("after")
+    assert store.links() == []
+
+
+def test_a_store_that_fails_is_a_503(node, fleet, store):
+    store.close()
+    problem(node.get("/readyz", token=None), 503, "STORE_UNAVAILABLE")
+    problem(node.get(f"/robots/{fleet[0][0].code}"), 503, "STORE_UNAVAILABLE")
+    assert node.get("/healthz", token=None).status_code == 200
