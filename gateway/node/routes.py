@@ -123,14 +123,12 @@ class NodeApi:
         )
 
         def read() -> tuple[list[dict[str, Any]], list[str]]:
-            found, missing = [], []
-            for code in wanted:
-                record = self.store.record(code, as_of)
-                if record is None:
-                    missing.append(code)
-                else:
-                    found.append(self._record(record))
-            return found, missing
+            if as_of is None:
+                stored = self.store.records(wanted)
+            else:
+                stored = {c: r for c in wanted if (r := self.store.record(c, as_of)) is not None}
+            found = [self._record(stored[c]) for c in wanted if c in stored]
+            return found, [c for c in wanted if c not in stored]
 
         found, missing = await self.run(read)
         return json_response({"robots": found, "missing": missing})
