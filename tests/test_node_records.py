@@ -29,3 +29,12 @@ def test_store_reads_many_records_at_once(store: RegistryStore):
     for code in codes:
         assert found[code].head == store.head(code)
         assert found[code].passport == store.passport(code)
+
+
+def test_past_views_are_not_cached(store: RegistryStore):
+    code = store.codes(limit=1)[0]
+    events = store.events(code)
+    past = store.record(code, events[1].at)
+    documents = Documents("cn-miit")
+    assert orjson.loads(documents.serialized(past)) == export_document(past.passport, "cn-miit")
+    assert documents.cached_bytes == 0

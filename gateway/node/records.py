@@ -41,7 +41,13 @@ class Documents:
         return self._bytes
 
     def serialized(self, record: RobotRecord) -> bytes:
-        """The document as JSON bytes; called from worker threads, so the cache is locked."""
+        """The document as JSON bytes; called from worker threads, so the cache is locked.
+
+        A past view is encoded afresh: events need not be in time order, so the
+        passport as of a time is not always the passport at the head it names.
+        """
+        if record.as_of is not None:
+            return orjson.dumps(self._encode(to_plain(record.passport)))
         key = record.head.hash
         with self._lock:
             found = self._items.get(key)
