@@ -296,3 +296,12 @@ anonymous = {{ rate = 0.5, burst = 2 }}
     logged = json.loads(line)
     assert logged["request_id"] == "ops-test-1" and logged["route"] == "/graphql"
     assert logged["logger"] == "robopass.access" and logged["principal"] == "anonymous"
+
+
+def test_the_operations_guide_example_is_valid(tmp_path) -> None:
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    example = re.search(r"```toml\n(.*?)```", text, re.DOTALL)
+    assert example is not None
+    settings = load_config(write(tmp_path, example.group(1)), {})
+    assert settings.server["demo_auth"] is False
+    assert [i.jurisdictions for i in trusted_issuers(settings)] == [frozenset({"DE"})]
