@@ -181,12 +181,23 @@ def _environment(
         if key is None:
             key, found = _key_of(rules, rules["properties"], name.removeprefix(PREFIX)), new
         if key is None:
-            continue  # another tool's variable (ROBOPASS_TEST_POSTGRES, ...)
+            section = _section_named(rules, name.removeprefix(PREFIX))
+            if section is not None:
+                errors.append(f"{name}: names no key of [{section}]")
+            continue  # otherwise another tool's variable (ROBOPASS_TEST_POSTGRES, ...)
         try:
             found.append((key, _typed(rules, key, environ[name])))
         except ValueError as exc:
             errors.append(f"{key}: {exc} (from {name})")
     return old + new
+
+
+def _section_named(rules: dict[str, Any], rest: str) -> str | None:
+    """The object section a variable's tail starts with, for a typo's error message."""
+    for name, node in rules["properties"].items():
+        if node.get("type") == "object" and rest.startswith(name.upper() + "_"):
+            return name
+    return None
 
 
 def _key_of(rules: dict[str, Any], node: dict[str, Any], rest: str) -> str | None:

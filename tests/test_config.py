@@ -157,8 +157,16 @@ def test_bad_files_and_variables_are_named(tmp_path) -> None:
         "cannot read: No such file or directory"
     )
     assert "not TOML" in errors_of(write(tmp_path, "[server\n"))[0]
-    errors = errors_of(None, {"ROBOPASS_SERVER_PRODUCTION": "maybe", "ROBOPASS_PORT": "eighty"})
+    errors = errors_of(
+        None,
+        {
+            "ROBOPASS_SERVER_PRODUCTION": "maybe",
+            "ROBOPASS_PORT": "eighty",
+            "ROBOPASS_LIMITS_MAX_DEPHT": "3",
+        },
+    )
     assert errors == [
+        "ROBOPASS_LIMITS_MAX_DEPHT: names no key of [limits]",
         "server.port: must be an integer, not 'eighty' (from ROBOPASS_PORT)",
         "server.production: must be a boolean (true/false, 1/0, yes/no, on/off), "
         "not 'maybe' (from ROBOPASS_SERVER_PRODUCTION)",
