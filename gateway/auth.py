@@ -25,6 +25,8 @@ from policies.authserver import DEFAULT_AUDIENCE, signing_key
 
 # Scope state key: (Authorization header, principal) a middleware before us already verified.
 VERIFIED = "verified_bearer"
+# Scope state key: the principal a session cookie or token named, for logs only.
+CALLER = "caller"
 
 
 class Authenticated:

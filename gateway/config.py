@@ -15,7 +15,7 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,6 @@ class Settings:
 
     document: dict[str, Any]
     source: str | None = None
-    notes: tuple[str, ...] = field(default=())
 
     def section(self, name: str) -> dict[str, Any]:
         return self.document.get(name, {})

@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import VERIFIED
+from .auth import CALLER
 from .metrics import Metrics
 
 REQUEST_ID = "x-request-id"
@@ -54,9 +54,7 @@ def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
 def caller(scope: Scope) -> tuple[str, str | None]:
     """(kind, jurisdiction) of the request's principal: a role, or anonymous."""
     state = scope.get("state", {})
-    principal = state.get("principal")
-    if principal is None and state.get(VERIFIED) is not None:
-        principal = state[VERIFIED][1]
+    principal = state.get("principal") or state.get(CALLER)
     if principal is None or principal.is_public:
         return "anonymous", None
     return principal.role.value, principal.jurisdiction

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from policies import Principal, TokenError, TokenVerifier
 
-from .auth import VERIFIED
+from .auth import CALLER, VERIFIED
 from .metrics import METRICS, Metrics
 
 RATE_LIMITED = "RATE_LIMITED"
@@ -231,8 +231,10 @@ class RateLimit:
                 principal = await self.verifier.authenticate(credential)
             except TokenError:
                 return ANONYMOUS, address_key(scope)
+            state = scope.setdefault("state", {})
+            state[CALLER] = principal  # for the access log, whichever credential named it
             if header is not None:
-                scope.setdefault("state", {})[VERIFIED] = (header, principal)
+                state[VERIFIED] = (header, principal)
             if not principal.is_public:
                 return AUTHENTICATED, caller_key(principal)
         return ANONYMOUS, address_key(scope)

@@ -106,3 +106,25 @@ def test_without_the_option_no_access_line_is_written(store, tmp_path, captured)
     (response,) = run(app, [{"method": "GET", "url": "/healthz"}])
     assert response.status_code == 200 and "x-request-id" not in response.headers
     assert "robopass.access" not in captured.getvalue()
+
+
+def test_a_report_reader_signed_in_by_cookie_is_logged_by_role(store, tmp_path, captured):
+    from gateway.ratelimit import Bucket, MemoryBuckets, RateLimits
+
+    token = issue_token("fleet-owner", tmp_path, ISSUER)
+    plenty = Bucket(rate=100, burst=100)
+    app = create_app(
+        LocalSource(store),
+        policy=PolicySet.demo(),
+        verifier=TokenVerifier([demo_issuer(ISSUER, tmp_path)]),
+        rate_limits=RateLimits(plenty, plenty, MemoryBuckets()),
+        access_log=True,
+    )
+    code = store.codes(limit=1)[0]
+    cookie = {"cookie": f"robopass_session={token}"}
+    (page,) = run(app, [{"method": "GET", "url": f"/robots/{code}", "headers": cookie}])
+    assert page.status_code == 200
+    text = captured.getvalue()
+    assert token not in text and code not in text
+    (line,) = [json.loads(x) for x in text.splitlines() if '"robopass.access"' in x]
+    assert line["route"] == "/robots/{code}" and line["principal"] == "owner"
