@@ -93,6 +93,7 @@ def http(mode: str, port_args: list[str], body: bytes, args: argparse.Namespace)
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.servers", mode, "--port", str(port), *port_args],
         cwd=ROOT,
+        stderr=subprocess.DEVNULL if mode == "graphql-ops" else None,
     )
     try:
         for _ in range(100):
@@ -131,6 +132,12 @@ def main() -> None:
     parser.add_argument("--robots", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--ops",
+        action="store_true",
+        help="only the operations layer: rate limits, metrics and JSON logs on vs off",
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="for --ops")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,6 +154,9 @@ def main() -> None:
             )
         )
         document = json.dumps({"data": result.data}).encode()
+        if args.ops:
+            operations(db, request, args)
+            return
         body_file = Path(tmp) / "body.json"
         body_file.write_bytes(document)
 
@@ -202,6 +212,35 @@ def main() -> None:
     print(f"records appended in process: {audited}")
     if g["errors"] or s["errors"]:
         print(f"errors: graphql {g['errors']}, static {s['errors']}")
+
+
+def operations(db: str, request: bytes, args: argparse.Namespace) -> None:
+    """Rate limits + metrics + JSON logs on a lookup over HTTP, against the same app without."""
+    results = {
+        "off": http("graphql-policies", ["--db", db], request, args),
+        "memory": http("graphql-ops", ["--db", db], request, args),
+        "redis": http("graphql-ops", ["--db", db, "--redis", args.redis], request, args),
+    }
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, date {date.today()}"
+    )
+    print(f"{args.connections} connections, {args.seconds}s each, demo policies on, anonymous")
+    print(f"{'measurement':<52}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    names = {
+        "off": "lookup over HTTP, operations layer off",
+        "memory": "  rate limits (memory) + metrics + JSON logs",
+        "redis": "  rate limits (Redis) + metrics + JSON logs",
+    }
+    for key, name in names.items():
+        r = results[key]
+        print(f"{name:<52}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}")
+    off = results["off"]["rps"]
+    print(f"ratio on (memory) / off: {results['memory']['rps'] / off:.3f}")
+    print(f"ratio on (Redis) / off: {results['redis']['rps'] / off:.3f}")
+    errors = {k: r["errors"] for k, r in results.items() if r["errors"]}
+    if errors:
+        print(f"non-200 answers: {errors}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 `graphql`: the gateway app over a registry file (`graphql-policies` with the
 demo policies, `graphql-audit` also writing the audit log). Given `--issuer`
 and `--data-dir`, the policy modes trust the demo authorization server's key,
-so a request pays for token verification as in production. `static`: uvicorn + Starlette
+so a request pays for token verification as in production. `graphql-ops` is
+`graphql-policies` plus the operations layer: rate limits (in memory, or in Redis
+with `--redis`, with a budget no benchmark exhausts), Prometheus metrics and one
+JSON log line per request (written to stderr). `static`: uvicorn + Starlette
 answering every request with the same bytes the GraphQL query returns, the
 ceiling of what any GraphQL work on top of this HTTP stack can reach.
 """
@@ -20,6 +23,9 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.auth import demo_issuer
 from gateway.local import LocalSource
+from gateway.metrics import METRICS
+from gateway.observe import configure_logging
+from gateway.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
 from gateway.store import RegistryStore
 from policies import AuditLog, PolicySet, TokenVerifier
 
@@ -32,15 +38,29 @@ def static_app(body: bytes) -> Starlette:
     return Starlette(routes=[Route("/graphql", answer, methods=["GET", "POST"])])
 
 
+def ops_options(redis_url: str | None) -> dict:
+    """Rate limits that never refuse (the cost is in the charging), metrics, JSON logs."""
+    unlimited = Bucket(rate=1e9, burst=10**9)
+    buckets = RedisBuckets(redis_url) if redis_url else MemoryBuckets()
+    configure_logging("info", "json")
+    return {
+        "rate_limits": RateLimits(unlimited, unlimited, buckets),
+        "metrics": METRICS,
+        "access_log": True,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["graphql", "graphql-policies", "graphql-audit", "static"])
+    modes = ["graphql", "graphql-policies", "graphql-audit", "graphql-ops", "static"]
+    parser.add_argument("mode", choices=modes)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db")
     parser.add_argument("--body-file")
     parser.add_argument("--audit-db")
     parser.add_argument("--issuer", help="the demo authorization server's issuer URL")
     parser.add_argument("--data-dir", help="where the demo authorization server keeps its key")
+    parser.add_argument("--redis", help="graphql-ops: keep rate limit buckets in this Redis")
     args = parser.parse_args()
     if args.mode.startswith("graphql"):
         policy = None if args.mode == "graphql" else PolicySet.demo()
@@ -48,7 +68,8 @@ def main() -> None:
         issuer = [demo_issuer(args.issuer, args.data_dir)] if args.issuer else None
         verifier = TokenVerifier(issuer) if issuer and policy else None
         source = LocalSource(RegistryStore(args.db))
-        app = create_app(source, policy=policy, audit=audit, verifier=verifier)
+        ops = ops_options(args.redis) if args.mode == "graphql-ops" else {}
+        app = create_app(source, policy=policy, audit=audit, verifier=verifier, **ops)
     else:
         with open(args.body_file, "rb") as f:
             app = static_app(f.read())

@@ -46,8 +46,11 @@ from .downloads import download_routes
 from .export import export_document
 from .http import GraphQLOverHTTP
 from .limits import Limits, limit_extensions
+from .metrics import CONTENT_TYPE, METRICS, Metrics
+from .observe import Observed
 from .persisted import PersistedQueries
 from .production import protective_extensions
+from .ratelimit import RateLimit, RateLimits
 from .report import DemoSignIn, report_routes
 from .report.session import viewer_of
 
@@ -71,6 +74,8 @@ class RequestContext:
     request: Any = None
     audit: AuditLog | None = None
     views: dict[tuple[str, Decision], RecordingView] = field(default_factory=dict)
+    metrics: Metrics | None = None
+    surface: str = "graphql"
 
     def may_filter_by_owner(self, owner: str) -> bool:
         """Owner names are PERSONAL: a caller may list by owner only its own robots.
@@ -133,6 +138,10 @@ class RequestContext:
         if self.audit is None or not self.views:
             return
         records = disclosure_records(self.principal, self.views, datetime.now(UTC), answered)
+        if self.metrics is not None:
+            denied = sum(len(r.denied) for r in records)
+            if denied:
+                self.metrics.denials.labels(self.surface).inc(denied)
         self.views.clear()
         if self.audit.remote:
             await asyncio.to_thread(self.audit.append_many, records)
@@ -185,6 +194,8 @@ class PassportGraphQL(GraphQLOverHTTP):
         production: bool = False,
         introspection: bool | None = None,
         console: bool | None = None,
+        metrics: Metrics | None = None,
+        tracing: Any = None,
     ) -> None:
         if on_denied not in ON_DENIED:
             raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
@@ -196,6 +207,10 @@ class PassportGraphQL(GraphQLOverHTTP):
                 mask_errors=production,
             ),
         ]
+        if tracing is not None:
+            from .tracing import operation_spans
+
+            extensions.append(operation_spans(tracing))
         super().__init__(
             build_schema(extensions, suggestions=not production),
             limits=limits,
@@ -206,12 +221,15 @@ class PassportGraphQL(GraphQLOverHTTP):
         self.policy = policy
         self.on_denied = on_denied
         self.audit = audit
+        self.metrics = metrics
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
         self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
-        context = RequestContext(self.source, principal, self.policy, request, self.audit)
+        context = RequestContext(
+            self.source, principal, self.policy, request, self.audit, metrics=self.metrics
+        )
         request.state.passport_context = context
         return context
 
@@ -220,8 +238,14 @@ class PassportGraphQL(GraphQLOverHTTP):
         if result.data is not None and _denied(result) and self._rejects(request):
             result = ExecutionResult(data=None, errors=result.errors)
         response = await super().process_result(request, result)
+        if self.metrics is not None and result.errors:
+            self.metrics.count_errors(result.errors)
         await request.state.passport_context.record_disclosures(result.data is not None)
         return response
+
+    def refused(self, code: str) -> None:
+        if self.metrics is not None:
+            self.metrics.graphql_errors.labels(code).inc()
 
     def _rejects(self, request: Request) -> bool:
         asked = request.headers.get("robopass-on-denied", "").strip().lower()
@@ -259,6 +283,10 @@ def create_app(
     production: bool = False,
     introspection: bool | None = None,
     console: bool | None = None,
+    rate_limits: RateLimits | None = None,
+    metrics: Metrics | None = None,
+    access_log: bool = False,
+    tracing: Any = None,
 ) -> Starlette:
     """The gateway app over one passport source.
 
@@ -276,6 +304,12 @@ def create_app(
     `limits` bounds each request
     (`Limits()` by default); `persisted` resolves hashed documents (APQ, or a
     safelist); `production`, `introspection`, `console`: see `PassportGraphQL`.
+    `rate_limits` charges /graphql, downloads and report pages to a bucket per
+    caller (429 over it). `metrics` serves /metrics and counts requests, errors,
+    denials and refusals; `access_log` writes one structured line per request
+    (`gateway.observe`); both add an `X-Request-Id` to every response.
+    `tracing`, an OpenTelemetry tracer provider, adds spans per request and
+    per GraphQL operation (`gateway.tracing`, the `otel` extra).
     """
 
     def view(principal: Principal, record: RobotRecord) -> Container[str]:
@@ -309,7 +343,9 @@ def create_app(
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
         if principal.is_public and "authorization" not in request.headers:
             principal = (await viewer_of(request, verifier)).principal
-        return RequestContext(source, principal, policy, request, audit)
+        return RequestContext(
+            source, principal, policy, request, audit, metrics=metrics, surface="export"
+        )
 
     limits = limits or Limits()
     endpoint = PassportGraphQL(
@@ -323,16 +359,39 @@ def create_app(
         introspection=introspection,
         console=console,
         audit=audit,
+        metrics=metrics,
+        tracing=tracing,
     )
     graphql = Authenticated(endpoint, verifier)
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            *download_routes(context, verifier, signer),
-            *report_routes(source, view, verifier, sign_in),
-            *mounts,
-        ],
-        middleware=[Middleware(BodyLimit, max_bytes=limits.max_body_bytes)],
-    )
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        *download_routes(context, verifier, signer),
+        *report_routes(source, view, verifier, sign_in),
+        *mounts,
+    ]
+    middleware = [Middleware(BodyLimit, max_bytes=limits.max_body_bytes)]
+    if rate_limits is not None:
+        limiter = Middleware(
+            RateLimit, limits=rate_limits, verifier=verifier, metrics=metrics or METRICS
+        )
+        middleware.insert(0, limiter)
+    if metrics is not None:
+        decoded = getattr(source, "decoded", None)
+        if decoded is not None:
+            metrics.watch_cache(decoded)
+
+        async def exposition(request: Request) -> Response:
+            return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+        routes.insert(0, Route("/metrics", exposition))
+    if metrics is not None or access_log:
+        observed = Middleware(Observed, routes=routes, metrics=metrics, log=access_log)
+        middleware.insert(0, observed)
+    app = Starlette(routes=routes, middleware=middleware)
+    if tracing is not None:
+        from .tracing import request_spans
+
+        return request_spans(app, tracing)  # type: ignore[return-value]
+    return app

@@ -23,6 +23,11 @@ from policies import (
 )
 from policies.authserver import DEFAULT_AUDIENCE, signing_key
 
+# Scope state key: (Authorization header, principal) a middleware before us already verified.
+VERIFIED = "verified_bearer"
+# Scope state key: the principal a session cookie or token named, for logs only.
+CALLER = "caller"
+
 
 class Authenticated:
     """ASGI wrapper that puts the caller's principal into `scope["state"]`."""
@@ -35,7 +40,7 @@ class Authenticated:
         if scope["type"] == "http":
             header = Headers(scope=scope).get("authorization")
             try:
-                principal = await self._principal(header)
+                principal = await self._principal(header, scope)
             except TokenError as exc:
                 response = JSONResponse(
                     {
@@ -54,7 +59,10 @@ class Authenticated:
             scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    async def _principal(self, header: str | None) -> Principal:
+    async def _principal(self, header: str | None, scope: Scope) -> Principal:
+        verified = scope.get("state", {}).get(VERIFIED)
+        if verified is not None and header is not None and verified[0] == header:
+            return verified[1]
         if self.verifier is None:
             if header is not None:
                 raise InvalidToken("this gateway trusts no token issuer")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import auditcmd as audit_cmd
 from . import authserver_command
+from .config import CONFIG_ENV, ConfigError, Settings, load_config
 from .credential_cli import register as add_credential_commands
 from .node import command as node_command
 from .workbench.parsers import add_mapping_command, add_translate_command
@@ -91,123 +92,193 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .auth import demo_issuer
     from .credentials import RegistrySigner
     from .local import LocalSource
+    from .metrics import METRICS
+    from .observe import configure_logging
     from .persisted import PersistedQueries
     from .report import demo_sign_in
+    from .serving import rate_limits, tracer, trusted_issuers
 
+    settings = settings_from(args)
+    server, store_section = settings.server, settings.section("store")
     try:
-        persisted = (
-            PersistedQueries.from_manifest(args.safelist) if args.safelist else PersistedQueries()
-        )
+        issuers = trusted_issuers(settings)
+        limiter, tracing = rate_limits(settings), tracer(settings)
+    except ConfigError as exc:
+        raise SystemExit(f"robopass: configuration:\n{exc}") from None
+    safelist = settings.section("persisted").get("safelist")
+    try:
+        persisted = PersistedQueries.from_manifest(safelist) if safelist else PersistedQueries()
     except ValueError as exc:
         raise SystemExit(f"robopass: --safelist {exc}") from None
-    limits = limits_from(args)
-    data_dir = Path(args.data_dir).expanduser()
-    db = args.db or str(data_dir / "demo-cn.db")
+    host, port, production = server["host"], server["port"], server["production"]
+    data_dir = Path(store_section.get("data_dir") or default_data_dir()).expanduser()
+    robots = store_section["robots"]
+    named_db = store_section.get("db")
+    db = named_db or str(data_dir / "demo-cn.db")
     store = open_store(db)
     # The demo database is ours: complete it, even after an interrupted first run.
     # A database the user named is theirs: seed it only when it is empty.
-    if store.count() == 0 or (args.db is None and store.count() < args.robots):
-        print(f"Seeding {args.robots} demo robots into {store.location}", file=sys.stderr)
-        seed(store, args.robots, seed_value=0, country="CN")
+    if store.count() == 0 or (named_db is None and store.count() < robots):
+        print(f"Seeding {robots} demo robots into {store.location}", file=sys.stderr)
+        seed(store, robots, seed_value=0, country="CN")
     example = next(iter(store.codes(limit=1)), None)
-    issuer = issuer_url(args)
-    audit_db = args.audit_db or audit_cmd.default_audit_db(db)
+    issuer = f"http://{host}:{port}/auth"
+    audit_db = settings.section("audit").get("db") or audit_cmd.default_audit_db(db)
     audit = AuditLog(audit_db)
+    demo = server["demo_auth"]
+    if demo:
+        issuers.insert(0, demo_issuer(issuer, data_dir))
     app = create_app(
         LocalSource(store),
         audit=audit,
         policy=PolicySet.demo(),
-        verifier=TokenVerifier([demo_issuer(issuer, data_dir)]),
-        mounts=[Mount("/auth", create_auth_app(data_dir, issuer))],
+        verifier=TokenVerifier(issuers) if issuers else None,
+        mounts=[Mount("/auth", create_auth_app(data_dir, issuer))] if demo else [],
         example_code=example,
         ready=readiness(store),
-        on_denied=args.on_denied,
+        on_denied=server["on_denied"],
         signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), store.registry),
-        sign_in=demo_sign_in(data_dir, issuer),
-        limits=limits,
+        sign_in=demo_sign_in(data_dir, issuer) if demo else None,
+        limits=settings.limits,
         persisted=persisted,
-        production=args.production,
-        introspection=args.introspection,
-        console=args.console,
+        production=production,
+        introspection=server.get("introspection"),
+        console=server.get("console"),
+        rate_limits=limiter,
+        metrics=METRICS if settings.section("metrics")["enabled"] else None,
+        access_log=server["log_format"] == "json",
+        tracing=tracing,
     )
-    url = f"http://{args.host}:{args.port}/graphql"
+    url = f"http://{host}:{port}/graphql"
     print(f"robopass serving {store.count()} robots from {store.location}")
-    console = args.console if args.console is not None else not args.production
+    console = server.get("console", not production)
     print(f"GraphQL and console: {url}" if console else f"GraphQL: {url}")
-    if args.production:
+    if production:
         print("Production mode: no introspection, suggestions or internal error messages")
-    print(f"History report: http://{args.host}:{args.port}/")
+    print(f"History report: http://{host}:{port}/")
     print(f"Audit log of every disclosure: {audit_cmd.describe(audit_db)}")
-    print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
+    if demo:
+        print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
+    if settings.source:
+        print(f"Configuration: {settings.source}")
     if example:
         fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"
         query = f'{{ robot(code: "{example}") {{ {fields} }} }}'
         body = json.dumps({"query": query})
         print(f"Try:\n  curl -s {url} -H 'content-type: application/json' -d '{body}'")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    sys.stdout.flush()
+    configure_logging(server["log_level"], server["log_format"])
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=server["log_level"],
+        access_log=server["log_format"] != "json",
+        proxy_headers=True,
+        forwarded_allow_ips=server["forwarded_allow_ips"],
+    )
     return 0
 
 
-def flag(value: str | None) -> bool | None:
-    """An environment switch: 1/true/yes/on or 0/false/no/off; unset is None."""
-    if value is None or not value.strip():
-        return None
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise SystemExit(f"robopass: expected a boolean, got {value!r}")
+# Flags of `serve` and the configuration keys they set; a flag given wins over file and env.
+SERVE_FLAGS = {
+    "host": "server.host",
+    "port": "server.port",
+    "production": "server.production",
+    "introspection": "server.introspection",
+    "console": "server.console",
+    "on_denied": "server.on_denied",
+    "log_level": "server.log_level",
+    "db": "store.db",
+    "data_dir": "store.data_dir",
+    "robots": "store.robots",
+    "audit_db": "audit.db",
+    "safelist": "persisted.safelist",
+}
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The configuration file (`--config` or ROBOPASS_CONFIG), the environment, then flags."""
+    from .limits import Limits
+
+    flags = {key: getattr(args, name) for name, key in SERVE_FLAGS.items()}
+    for f in dataclasses.fields(Limits):
+        if f.name != "weights":
+            flags[f"limits.{f.name}"] = getattr(args, f.name)
+    try:
+        return load_config(args.config or os.environ.get(CONFIG_ENV), os.environ, flags)
+    except ConfigError as exc:
+        raise SystemExit(f"robopass: configuration:\n{exc}") from None
 
 
 def add_serving_options(parser: argparse.ArgumentParser) -> None:
-    """Production mode and one option per `Limits` field, each also ROBOPASS_<NAME>."""
+    """Production mode and one option per `Limits` field; each also a configuration key."""
     from .limits import Limits
 
-    env = os.environ.get
     parser.add_argument(
         "--production",
         action=argparse.BooleanOptionalAction,
-        default=bool(flag(env("ROBOPASS_PRODUCTION"))),
+        default=None,
         help="introspection, console and suggestions off, internal errors masked",
     )
     for name in ("introspection", "console"):
         parser.add_argument(
             f"--{name}",
             action=argparse.BooleanOptionalAction,
-            default=flag(env(f"ROBOPASS_{name.upper()}")),
+            default=None,
             help=f"{name} on or off whatever the mode (default: off in production)",
         )
     parser.add_argument(
         "--safelist",
-        default=env("ROBOPASS_SAFELIST"),
+        default=None,
         help="run only the operations of this persisted query manifest (JSON)",
     )
     for field in dataclasses.fields(Limits):
         if field.name == "weights":
             continue
-        variable = f"ROBOPASS_{field.name.upper()}"
         parser.add_argument(
             f"--{field.name.replace('_', '-')}",
             type=type(field.default),
-            default=env(variable, field.default),
+            default=None,
             metavar="N",
-            help=f"query limit (default {field.default}; {variable})",
+            help=f"query limit (default {field.default}; ROBOPASS_{field.name.upper()})",
         )
 
 
-def limits_from(args: argparse.Namespace):
-    from .limits import Limits
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """OK and a summary, or every error with its key (exit 2)."""
+    from .persisted import PersistedQueries
+    from .serving import trusted_issuers
 
     try:
-        values = {
-            f.name: type(f.default)(getattr(args, f.name))
-            for f in dataclasses.fields(Limits)
-            if f.name != "weights"
-        }
-        return Limits(**values)
-    except ValueError as exc:
-        raise SystemExit(f"robopass: {exc}") from None
+        settings = load_config(args.file, os.environ)
+        trusted_issuers(settings)
+        safelist = settings.section("persisted").get("safelist")
+        if safelist:
+            try:
+                PersistedQueries.from_manifest(safelist)
+            except ValueError as error:
+                raise ConfigError([f"persisted.safelist: {error}"]) from None
+    except ConfigError as exc:
+        print(f"{args.file}: {len(exc.errors)} error(s)", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 2
+    print(f"OK {args.file}")
+    print(settings.summary())
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    """The effective configuration as JSON (file, environment, defaults), secrets redacted."""
+    try:
+        settings = load_config(args.file or os.environ.get(CONFIG_ENV), os.environ)
+    except ConfigError as exc:
+        print(f"robopass: configuration:\n{exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(settings.redacted(), indent=2, sort_keys=True))
+    return 0
 
 
 def readiness(store):
@@ -260,28 +331,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="robopass", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the gateway with its embedded demo registry")
-    serve.add_argument("--host", default=env("ROBOPASS_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(env("ROBOPASS_PORT", "8000")))
-    serve.add_argument(
-        "--db", default=env("ROBOPASS_DB"), help="sqlite:///PATH, a path or postgresql://..."
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway with its embedded demo registry",
+        description="Flags override the configuration file and the environment "
+        "(ROBOPASS_<SECTION>_<KEY>, or the older ROBOPASS_PORT, ROBOPASS_DB, ...); "
+        "see docs/operations.md#configuration.",
     )
-    serve.add_argument("--data-dir", default=env("ROBOPASS_DATA_DIR", str(default_data_dir())))
-    serve.add_argument("--robots", type=int, default=DEFAULT_ROBOTS, help="seeded on first run")
-    serve.add_argument("--log-level", default=env("ROBOPASS_LOG_LEVEL", "info"))
+    serve.add_argument("--config", default=None, help=f"a TOML configuration file ({CONFIG_ENV})")
+    serve.add_argument("--host", default=None, help="default 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default 8000")
+    serve.add_argument("--db", default=None, help="sqlite:///PATH, a path or postgresql://...")
+    serve.add_argument("--data-dir", default=None, help=f"default {default_data_dir()}")
+    serve.add_argument("--robots", type=int, default=None, help="seeded on first run (1000)")
+    serve.add_argument("--log-level", default=None, help="default info")
     serve.add_argument(
         "--on-denied",
         choices=("null", "reject"),
-        default=env("ROBOPASS_ON_DENIED", "null"),
+        default=None,
         help="a field the caller may not see: null with an error, or reject the operation",
     )
     serve.add_argument(
         "--audit-db",
-        default=env(audit_cmd.AUDIT_ENV),
+        default=None,
         help="audit log: a path or postgresql://... (default: beside the registry file)",
     )
     add_serving_options(serve)
     serve.set_defaults(func=cmd_serve)
+
+    config = sub.add_parser("config", help="check or show the gateway configuration")
+    conf = config.add_subparsers(dest="config_command", required=True)
+    check = conf.add_parser("check", help="validate a configuration file; exit 2 on errors")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_config_check)
+    show = conf.add_parser("show", help="print the effective configuration, secrets redacted")
+    show.add_argument("file", nargs="?", help=f"a TOML file (default: {CONFIG_ENV} or none)")
+    show.set_defaults(func=cmd_config_show)
 
     token = sub.add_parser("token", help="print an access token of a demo client")
     token.add_argument("client", help="de-msa, us-insurer, fleet-owner, used-robot-buyer, ...")

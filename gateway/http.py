@@ -115,6 +115,7 @@ class GraphQLOverHTTP(GraphQL):
         try:
             response = await self.respond(request, media)
         except RequestError as exc:
+            self.refused(exc.code)
             response = Response(
                 error_body(exc.code, str(exc)),
                 exc.status,
@@ -122,6 +123,9 @@ class GraphQLOverHTTP(GraphQL):
                 media_type=f"{media or JSON}; charset=utf-8",
             )
         await response(scope, receive, send)
+
+    def refused(self, code: str) -> None:
+        """A request refused before execution with `code`: a hook for metrics."""
 
     async def respond(self, request: Request, media: str | None) -> Response:
         if request.method not in ("GET", "POST"):

@@ -15,6 +15,7 @@ class LocalSource:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.decoded = store.decoded
 
     async def robot(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
         return self.store.record(code, as_of)

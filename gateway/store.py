@@ -103,11 +103,16 @@ class DecodedPassports:
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
+        self.hits = 0
+        self.misses = 0
         self._items: OrderedDict[str, Passport] = OrderedDict()
 
     def get(self, head_hash: str, snapshot: str | bytes) -> Passport:
         passport = self._items.get(head_hash)
-        if passport is None:
+        if passport is not None:
+            self.hits += 1
+        else:
+            self.misses += 1
             passport = from_plain(Passport, orjson.loads(snapshot))
             self._items[head_hash] = passport
             if len(self._items) > self.size:
@@ -140,7 +145,7 @@ class Store(ABC):
         self.registry = registry
         self.location = location
         self._lock = threading.RLock()
-        self._decoded = DecodedPassports()
+        self.decoded = DecodedPassports()
 
     @abstractmethod
     def close(self) -> None: ...
@@ -320,7 +325,7 @@ class Store(ABC):
                 ).fetchone()
             if row is None:
                 return None
-            return RobotRecord(self._decoded.get(row[2], row[0]), Head(row[1], row[2]))
+            return RobotRecord(self.decoded.get(row[2], row[0]), Head(row[1], row[2]))
         events = [e for e in self.events(code) if e.at <= as_of]
         passport = fold(events)
         if passport is None:
@@ -367,7 +372,7 @@ class Store(ABC):
             sql += " WHERE " + " AND ".join(clauses)
         with self._reading() as db:
             rows = db.execute(*with_limit(sql + " ORDER BY code", params, first + 1)).fetchall()
-        items = [RobotRecord(self._decoded.get(r[3], r[1]), Head(r[2], r[3])) for r in rows[:first]]
+        items = [RobotRecord(self.decoded.get(r[3], r[1]), Head(r[2], r[3])) for r in rows[:first]]
         return Page(items, [encode_cursor("code", r[0]) for r in rows[:first]], len(rows) > first)
 
     def history(self, code: str, first: int, after: str | None = None) -> Page[Event]:

@@ -180,9 +180,9 @@ def test_limits_come_from_options_and_environment(tmp_path):
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["--max-depth", "0"], {}, "max_depth must be at least 1"),
+        (["--max-depth", "0"], {}, "limits.max_depth: must be >= 1"),
         (["--timeout", "soon"], {}, "invalid float value: 'soon'"),
-        ([], {"ROBOPASS_MAX_BODY_BYTES": "12"}, "max_body_bytes >= 1024"),
+        ([], {"ROBOPASS_MAX_BODY_BYTES": "12"}, "limits.max_body_bytes: must be >= 1024"),
     ],
 )
 def test_bad_limits_stop_the_server_at_start(tmp_path, args, env, message):
