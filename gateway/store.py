@@ -343,7 +343,7 @@ class Store(ABC):
             with self._reading() as db:
                 rows = db.execute(f"{sql}({marks})", chunk).fetchall()
             for code, snapshot, sequence, hash_ in rows:
-                found[code] = RobotRecord(self._decoded.get(hash_, snapshot), Head(sequence, hash_))
+                found[code] = RobotRecord(self.decoded.get(hash_, snapshot), Head(sequence, hash_))
         return found
 
     def head(self, code: str) -> Head | None:
