@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import auditcmd as audit_cmd
-from . import authserver_command
+from . import authserver_command, demo
 from .credential_cli import register as add_credential_commands
 from .workbench.parsers import add_mapping_command, add_translate_command
 
@@ -290,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_token)
 
     authserver_command.add_parser(sub, str(default_data_dir()))
+    demo.add_parser(sub, str(default_data_dir()))
 
     registry = sub.add_parser("registry", help="registry node tools")
     reg = registry.add_subparsers(dest="registry_command", required=True)
