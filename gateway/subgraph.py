@@ -23,10 +23,14 @@ from typing import Any
 import orjson
 import strawberry
 from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
+from policies import TokenVerifier
 from schema.code import RobotCode, RobotCodeError
 from schema.graphql.objects import EVERYTHING, Node, object_type
 from schema.graphql.query import MAX_PAGE, PAGE_ARGUMENTS, RobotFilterInput
@@ -45,6 +49,10 @@ from schema.source import CursorError, PassportSource, RobotFilter, RobotRecord
 
 from .http import GraphQLOverHTTP
 from .limits import Limits, limit_extensions
+from .local import LocalSource
+from .node.auth import READ, authorize
+from .node.problems import Problem
+from .store import Store
 
 _Condition = object_type(ConditionSnapshot, "conditions.", shareable=True)
 _PassportFields = object_type(Passport, "", "PassportFields", ("conditions",), shareable=True)
@@ -230,3 +238,30 @@ def create_subgraph_app(source: PassportSource, limits: Limits | None = None) ->
     It authenticates no one: mount it behind the node's service-token check.
     """
     return SubgraphGraphQL(source, limits or Limits())
+
+
+class ServiceCallersOnly:
+    """The node's rule for every route but the probes: a service token with `registry:read`.
+
+    A refusal is the node's problem document (401 or 403 with `WWW-Authenticate`),
+    so a composer or router sees the same answer as from the REST routes.
+    """
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                await authorize(Request(scope, receive), self.verifier, READ)
+            except Problem as problem:
+                await problem.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def subgraph_routes(store: Store, verifier: TokenVerifier) -> list[Route]:
+    """`/graphql` of a registry node: the subgraph over its store, for service callers."""
+    app = ServiceCallersOnly(create_subgraph_app(LocalSource(store)), verifier)
+    return [Route("/graphql", app, methods=["GET", "POST"])]

@@ -148,3 +148,26 @@ def test_subgraph_sdl_is_a_valid_schema_apart_from_federation_directives(post) -
     directive @key(fields: String!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
     directive @shareable repeatable on OBJECT | FIELD_DEFINITION"""
     build_ast_schema(parse(prelude + "\n" + sdl))
+
+
+def test_node_serves_the_subgraph_to_service_tokens_only(store: RegistryStore, tmp_path) -> None:
+    from tests.node_helpers import Node
+
+    node = Node(store, "cn-miit", tmp_path / "node")
+    code = store.codes(limit=1)[0]
+    body = {"query": ENTITIES, "variables": {"reps": [{"__typename": "Robot", "code": code}]}}
+    served = node.post("/graphql", json=body)
+    assert served.status_code == 200
+    assert served.json()["data"]["_entities"][0]["code"] == code
+    reader = node.post("/graphql", json=body, token=node.token("node-reader"))
+    assert reader.json()["data"]["_entities"][0]["code"] == code
+
+    anonymous = node.post("/graphql", json=body, token=None)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "UNAUTHENTICATED"
+    assert "www-authenticate" in anonymous.headers
+    assert code not in anonymous.text
+    party = node.post("/graphql", json=body, token=node.token("de-msa"))
+    assert party.status_code == 403
+    assert party.json()["code"] == "FORBIDDEN"
+    assert code not in party.text
