@@ -103,16 +103,16 @@ class RegistryConfig:
             sub = table.sub("retry")
             sub.only("attempts", "backoff")
             retry = Retry(
-                attempts=sub.integer("attempts", Retry.attempts, minimum=1),
-                backoff=sub.number("backoff", Retry.backoff, allow_zero=True),
+                attempts=sub.integer("attempts", retry.attempts, minimum=1),
+                backoff=sub.number("backoff", retry.backoff, allow_zero=True),
             )
         breaker = Breaker()
         if "breaker" in data:
             sub = table.sub("breaker")
             sub.only("failures", "reset_after")
             breaker = Breaker(
-                failures=sub.integer("failures", Breaker.failures, minimum=1),
-                reset_after=sub.number("reset_after", Breaker.reset_after),
+                failures=sub.integer("failures", breaker.failures, minimum=1),
+                reset_after=sub.number("reset_after", breaker.reset_after),
             )
         return cls(
             id=registry_id,
