@@ -292,6 +292,11 @@ class Store(ABC):
 
         return self._write(work)
 
+    def event_by_key(self, key: str) -> Event | None:
+        """The event an idempotency key wrote, if any: tells a replay from a first write."""
+        with self._reading() as db:
+            return self._by_key(db, key)
+
     def _by_key(self, db: Db, key: str) -> Event | None:
         row = db.execute(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE idempotency_key = ?",

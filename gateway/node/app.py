@@ -1,0 +1,56 @@
+"""The node's Starlette application: REST routes, problem errors, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from policies import TokenVerifier
+
+from ..store import Store
+from .metrics import Measured, NodeMetrics
+from .openapi import openapi_document
+from .problems import Problem
+from .records import Documents
+from .routes import NodeApi, json_response
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return exc.response()
+
+
+def create_node_app(
+    store: Store,
+    *,
+    format: str,
+    verifier: TokenVerifier,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """A registry node over `store`, speaking `format` (cn-miit or aas) on the wire.
+
+    `extra_routes` (a GraphQL subgraph, say) are served beside the REST routes
+    and counted by the same metrics.
+    """
+    api = NodeApi(store, Documents(format), verifier)
+    metrics = NodeMetrics()
+    document = openapi_document(store.registry, format)
+
+    async def openapi(request: Request) -> Response:
+        return json_response(document)
+
+    routes = [
+        *api.routes(),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
+        *extra_routes,
+    ]
+    app = Starlette(routes=routes, exception_handlers={Problem: _problem})
+    app.add_middleware(Measured, metrics=metrics, routes=routes)
+    app.state.store = store
+    app.state.metrics = metrics
+    return app
