@@ -36,7 +36,7 @@ from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
 from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
-from schema.source import Page, PassportSource, RobotRecord
+from schema.source import Page, PassportSource, RegistryStatus, RobotRecord
 
 from .auth import Authenticated
 from .bodylimit import BodyLimit
@@ -71,6 +71,12 @@ class RequestContext:
     request: Any = None
     audit: AuditLog | None = None
     views: dict[tuple[str, Decision], RecordingView] = field(default_factory=dict)
+    partial_errors: list[Any] = field(default_factory=list)
+
+    def registries(self) -> list[RegistryStatus]:
+        """The registries behind the source (a federation's); none for a local store."""
+        listing = getattr(self.source, "registries", None)
+        return listing() if listing is not None else []
 
     def may_filter_by_owner(self, owner: str) -> bool:
         """Owner names are PERSONAL: a caller may list by owner only its own robots.
@@ -211,7 +217,9 @@ class PassportGraphQL(GraphQLOverHTTP):
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
-        context = RequestContext(self.source, principal, self.policy, request, self.audit)
+        context = RequestContext(
+            request_source(self.source), principal, self.policy, request, self.audit
+        )
         request.state.passport_context = context
         return context
 
@@ -236,6 +244,15 @@ class PassportGraphQL(GraphQLOverHTTP):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+def request_source(source: PassportSource) -> PassportSource:
+    """The source as one request uses it: a federation batches that request's robot reads.
+
+    A local store has no such scope and is used as it is.
+    """
+    scope = getattr(source, "request_scope", None)
+    return scope() if scope is not None else source
 
 
 def _denied(result: ExecutionResult) -> bool:
@@ -265,7 +282,9 @@ def create_app(
     `policy` None serves every field to everyone (say so explicitly); without a
     `verifier` every request is the public principal and any token is refused.
     `mounts` adds sub-applications such as the demo authorization server;
-    `ready` is an async check for /readyz; `on_denied` is "null" (a denied field is
+    `ready` is an async check for /readyz that raises when not ready and may
+    return a mapping of details to report (a federation's registries; with
+    "status" other than "ready" the answer is 503); `on_denied` is "null" (a denied field is
     null with an error) or "reject" (the whole operation fails). With a `signer`,
     exports can be downloaded signed and its public keys are served at
     /.well-known/jwks.json.
@@ -294,11 +313,11 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         try:
-            if ready is not None:
-                await ready()
+            detail = await ready() if ready is not None else None
         except Exception as exc:  # a probe reports, it does not crash
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        body = {"status": "ready", **(detail or {})}
+        return JSONResponse(body, status_code=503 if body["status"] != "ready" else 200)
 
     async def context(request: Request) -> RequestContext:
         """The bearer token's principal, else a signed-in person's (the report's cookie).

@@ -81,6 +81,10 @@ def seed(store, robots: int, *, seed_value: int, country: str, quiet: bool = Fal
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.config is not None:
+        from .federation.command import serve_federation
+
+        return serve_federation(args)
     import uvicorn
     from starlette.routing import Mount
 
@@ -265,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(env("ROBOPASS_PORT", "8000")))
     serve.add_argument(
         "--db", default=env("ROBOPASS_DB"), help="sqlite:///PATH, a path or postgresql://..."
+    )
+    serve.add_argument(
+        "--config",
+        default=env("ROBOPASS_CONFIG"),
+        help="federate the registry nodes this TOML file lists instead of the embedded demo",
     )
     serve.add_argument("--data-dir", default=env("ROBOPASS_DATA_DIR", str(default_data_dir())))
     serve.add_argument("--robots", type=int, default=DEFAULT_ROBOTS, help="seeded on first run")

@@ -21,6 +21,7 @@ from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
 from .formats import PassportFormat, TranslationResult
 from .objects import field_denied, graphql_enum
+from .registries import Registry, coded, registry_unavailable
 from .robot import (
     CONDITION_WINDOW,
     HISTORY_PAGE,
@@ -65,7 +66,16 @@ class RobotEdge:
 class RobotConnection:
     edges: list[RobotEdge] = strawberry.field(description="The robots of this page.")
     page_info: PageInfo = strawberry.field(description="Where the page ends.")
-    total_count: int = strawberry.field(description="Robots matching the filter.")
+    _where: strawberry.Private[RobotFilter]
+
+    @strawberry.field(
+        description=(
+            "Robots matching the filter; null with REGISTRY_UNAVAILABLE when a registry"
+            " could not count its own."
+        )
+    )
+    async def total_count(self, info: strawberry.Info) -> int | None:
+        return await info.context.source.count(self._where)
 
 
 @strawberry.type(description="The result of checking a robot code, valid or not.")
@@ -118,7 +128,8 @@ class Query:
             page = await info.context.source.robots(where, first, after)
         except CursorError as exc:
             raise bad_input(str(exc)) from None
-        total = await info.context.source.count(where)
+        path = info.path.as_list()
+        info.context.partial_errors.extend(registry_unavailable(e, path) for e in page.unavailable)
         edges = [
             RobotEdge(cursor=cursor, node=robot_node(record, info.context.view(record)))
             for cursor, record in zip(page.cursors, page.items, strict=True)
@@ -126,8 +137,17 @@ class Query:
         return RobotConnection(
             edges=edges,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-            total_count=total,
+            _where=where,
         )
+
+    @strawberry.field(
+        description=(
+            "The registry nodes this gateway federates, with the state of each; empty for a"
+            " gateway serving one embedded registry."
+        )
+    )
+    def registries(self, info: strawberry.Info) -> list[Registry]:
+        return [Registry.of(status) for status in info.context.registries()]
 
     @strawberry.field(
         description=(
@@ -197,6 +217,11 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     full garbage collection frees. It is located in place, with the source
     locations of each field node computed once per request, instead of being
     copied into a new located error.
+
+    A federation's typed errors (a registry unavailable, a code no registry
+    serves) become their coded GraphQL errors here, in one place; errors a
+    resolver reported beside its data (`partial_errors` of the context: the
+    registries missing from a list) join the response's errors at the end.
     """
 
     def handle_field_error(
@@ -206,6 +231,7 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         field_details_list: Any,
         path: Any,
     ) -> None:
+        raw_error = coded(raw_error)
         if isinstance(raw_error, GraphQLError) and raw_error.extensions:
             raw_error.__traceback__ = None
             if raw_error.path is None:
@@ -214,6 +240,13 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 raw_error.locations = self._locations(nodes)
                 raw_error.path = path.as_list()
         super().handle_field_error(raw_error, return_type, field_details_list, path)
+
+    def build_response(self, data: Any) -> Any:
+        result = super().build_response(data)
+        partial = getattr(self.context_value, "partial_errors", None)
+        if partial:
+            result.errors = [*(result.errors or ()), *partial]
+        return result
 
     def _locations(self, nodes: list[Any]) -> list[SourceLocation] | None:
         cache: dict[tuple[int, ...], Any] = self.__dict__.setdefault("_located", {})
