@@ -158,13 +158,14 @@ def secret_env(registry: str) -> str:
 def gateway_secret() -> str:
     from policies.authserver import load_clients
 
-    return load_clients()[GATEWAY_CLIENT].secret
+    return load_clients()[GATEWAY_CLIENT].client_secret
 
 
 def plan(args: argparse.Namespace, ports: Ports, data_dir: Path) -> list[Part]:
     """The four parts in start order, with their command lines."""
     host, logs = args.host, data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    (data_dir / "gateway").mkdir(exist_ok=True)
     issuer = f"http://{host}:{ports.auth}"
     level = ["--log-level", args.log_level]
     config = data_dir / "federation.toml"
@@ -285,12 +286,12 @@ def banner(host: str, ports: Ports, parts: Sequence[Part], data_dir: Path) -> st
     lines += [
         f"  data, logs and configuration: {data_dir}",
         "",
-        "A token for a demo party (de-msa, fleet-owner, standards-body, used-robot-buyer,"
-        " us-insurer):",
-        f"  TOKEN=$(curl -s -u de-msa:dev-secret-de-msa -d grant_type=client_credentials"
-        f" {issuer}/token | python3 -c 'import json,sys; print(json.load(sys.stdin)"
-        '["access_token"])\')',
-        "A query through the gateway (a Chinese robot's incidents, as a German regulator):",
+        "Callers' tokens come from the gateway's development server at /auth; the nodes take",
+        "service tokens from the authorization server above. A token for a demo party",
+        "(de-msa, fleet-owner, standards-body, used-robot-buyer, us-insurer):",
+        f"  TOKEN=$(robopass token de-msa --port {ports.gateway}"
+        f" --data-dir {data_dir / 'gateway'})",
+        "A Chinese robot's incidents, as the German market surveillance authority:",
         f'  curl -s {gateway}/graphql -H "authorization: Bearer $TOKEN"'
         " -H 'content-type: application/json' \\",
         '    -d \'{"query": "{ robots(first: 3, filter: {registry: \\"cn-heis\\"}) { edges'
