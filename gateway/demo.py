@@ -28,6 +28,8 @@ DEFAULT_PORTS = {"gateway": 8000, "auth": 9000, "cn": 8101, "eu": 8102}
 GATEWAY_CLIENT = "robopass-gateway"
 CN_REGISTRY, EU_REGISTRY = "cn-heis", "eu-dpp"
 READY_TIMEOUT = 180.0
+LEASED = 3
+LEASE_AT = "2026-11-01T00:00:00Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +241,46 @@ def plan(args: argparse.Namespace, ports: Ports, data_dir: Path) -> list[Part]:
     ]
 
 
+def lease_eu_robots(host: str, ports: Ports, count: int = LEASED) -> tuple[str, list[str]]:
+    """Lease the EU node's first robots to the fleet owner's organisation, once.
+
+    The synthetic fleet owner leases only Chinese robots; a few German ones make
+    its fleet span both registries. Written through the node's REST API with the
+    gateway's service token and an idempotency key per robot, so a second start
+    of the demo replays the same events instead of adding more.
+    """
+    from policies.authserver import load_clients
+
+    owner = load_clients()["fleet-owner"].organisation
+    token = httpx.post(
+        f"http://{host}:{ports.auth}/token",
+        data={"grant_type": "client_credentials"},
+        auth=(GATEWAY_CLIENT, gateway_secret()),
+        timeout=10,
+    ).json()["access_token"]
+    headers = {"authorization": f"Bearer {token}"}
+    node = f"http://{host}:{ports.eu}"
+    robots = httpx.get(f"{node}/robots?first={count}", headers=headers, timeout=10).json()
+    leased = []
+    for robot in robots["robots"]:
+        code = robot["code"]
+        payload = {
+            "at": LEASE_AT,
+            "owner": owner,
+            "owner_kind": "ORGANISATION",
+            "jurisdiction": "DE",
+        }
+        answer = httpx.post(
+            f"{node}/robots/{code}/events",
+            json={"type": "OWNERSHIP_TRANSFERRED", "at": LEASE_AT, "payload": payload},
+            headers={**headers, "idempotency-key": f"demo-lease-{code}"},
+            timeout=10,
+        )
+        if answer.status_code in (200, 201):
+            leased.append(code)
+    return owner, leased
+
+
 def wait_ready(parts: Sequence[Part], timeout: float, say: Callable[[str], None] = print) -> None:
     """Poll each part's readiness URL until all answer; a part that exits is fatal."""
     deadline = time.monotonic() + timeout
@@ -317,6 +359,9 @@ def run(args: argparse.Namespace) -> int:
                 part.start()
                 started.append(part)
             wait_ready(group, args.ready_timeout, lambda s: print(s, flush=True))
+            if parts[2] in group:
+                owner, leased = lease_eu_robots(args.host, ports)
+                print(f"  {len(leased)} EU robots leased to {owner} (the fleet-owner client)")
         print(banner(args.host, ports, parts, data_dir), flush=True)
         while True:
             for part in started:

@@ -21,6 +21,10 @@ QUERY = """query ($registry: String!) { robots(first: 2, filter: {registry: $reg
   totalCount edges { node { code identity { homeRegistry } manufacturer { name } } } } }"""
 
 
+FLEET = """{ robots(first: 50, filter: {owner: "Zhulong Sales & Leasing Co., Ltd."}) {
+  edges { node { code identity { homeRegistry } } } } }"""
+
+
 def children(pid: int) -> list[int]:
     """The direct children of a process (Linux /proc)."""
     found: list[int] = []
@@ -83,6 +87,18 @@ def test_demo_serves_both_registries_and_stops_every_part(
             timeout=30,
         ).json()
         assert one["data"]["robot"]["code"] == found["eu-dpp"]
+
+        # The fleet owner's robots, one query over both registries (the demo leases it EU robots).
+        owner = issue_token("fleet-owner", data / "gateway", f"http://127.0.0.1:{gateway}/auth")
+        fleet = httpx.post(
+            f"http://127.0.0.1:{gateway}/graphql",
+            json={"query": FLEET},
+            headers={"authorization": f"Bearer {owner}"},
+            timeout=30,
+        ).json()
+        assert "errors" not in fleet, fleet
+        homes = [e["node"]["identity"]["homeRegistry"] for e in fleet["data"]["robots"]["edges"]]
+        assert homes.count("eu-dpp") == 3
 
         demo.proc.send_signal(stop_with)
         assert demo.proc.wait(timeout=60) == 0
