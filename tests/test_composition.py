@@ -1,26 +1,25 @@
 """Apollo's composition accepts a Chinese and an EU registry node as one supergraph.
 
-The SDLs are fetched the way a composer fetches them, with `_service { sdl }`
-over HTTP from each node's subgraph; `tests/composition/compose.mjs` runs the
-pinned `@apollo/composition` on them.
+The SDLs are fetched the way a composer fetches them: `_service { sdl }` over
+HTTP from real `robopass registry serve` processes, with a service token from a
+real `robopass auth-server`; `tests/composition/compose.mjs` runs the pinned
+`@apollo/composition` on them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 from graphql import parse
 
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
-from gateway.subgraph import create_subgraph_app
-from gateway.synthetic import synthetic_fleet
 from tests.conftest import node_tool
+from tests.test_node_process import node_args, robopass, service_token
 
 FOLDER = Path(__file__).parent / "composition"
 
@@ -38,24 +37,23 @@ def compose(subgraphs: list[dict]) -> dict:
     return json.loads(run.stdout)
 
 
-async def fetch_sdl(store: RegistryStore) -> str:
-    transport = httpx.ASGITransport(app=create_subgraph_app(LocalSource(store)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
-        response = await client.post("/graphql", json={"query": "{ _service { sdl } }"})
-    return response.json()["data"]["_service"]["sdl"]
-
-
 @pytest.fixture(scope="module")
-def sdls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The SDL of a CN node and of an EU node holding German robots."""
+def sdls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """`_service { sdl }` of a real CN node and a real EU node, with a service token."""
     folder = tmp_path_factory.mktemp("nodes")
-    found = {}
-    for name, country, registry in (("cn_heis", "CN", "cn-heis"), ("eu_aas", "DE", "eu-aas")):
-        store = RegistryStore(folder / f"{name}.db", registry=registry)
-        store.import_histories(synthetic_fleet(3, seed=1, country=country, registry=registry))
-        found[name] = asyncio.run(fetch_sdl(store))
-        store.close()
-    return found
+    with ExitStack() as stack:
+        issuer, _ = stack.enter_context(robopass("auth-server", "--data-dir", str(folder)))
+        headers = {"authorization": f"Bearer {service_token(issuer)}"}
+        found = {}
+        for name, fmt in (("cn_heis", "cn-miit"), ("eu_dpp", "aas")):
+            args = node_args(issuer, folder / name, "--format", fmt, "--robots", "3")
+            base, _ = stack.enter_context(robopass(*args))
+            answer = httpx.post(
+                f"{base}/graphql", json={"query": "{ _service { sdl } }"}, headers=headers
+            )
+            assert answer.status_code == 200, answer.text
+            found[name] = answer.json()["data"]["_service"]["sdl"]
+        yield found
 
 
 def subgraphs(sdls: dict[str, str]) -> list[dict]:
@@ -77,7 +75,7 @@ def test_cn_and_eu_nodes_compose_into_a_supergraph_with_the_robot_key(sdls) -> N
         if directive.name.value == "join__type":
             args = {a.name.value: a.value.value for a in directive.arguments}
             joins[args["graph"]] = args.get("key")
-    assert joins == {"CN_HEIS": "code", "EU_AAS": "code"}
+    assert joins == {"CN_HEIS": "code", "EU_DPP": "code"}
     query = next(
         d for d in supergraph.definitions if getattr(d, "name", None) and d.name.value == "Query"
     )
@@ -87,8 +85,8 @@ def test_cn_and_eu_nodes_compose_into_a_supergraph_with_the_robot_key(sdls) -> N
 def test_composition_reports_a_value_type_only_one_node_may_resolve(sdls) -> None:
     """The check can fail: without @shareable on one type, composition refuses."""
     broken = dict(sdls)
-    broken["eu_aas"] = sdls["eu_aas"].replace("type Manufacturer @shareable", "type Manufacturer")
-    assert broken["eu_aas"] != sdls["eu_aas"]
+    broken["eu_dpp"] = sdls["eu_dpp"].replace("type Manufacturer @shareable", "type Manufacturer")
+    assert broken["eu_dpp"] != sdls["eu_dpp"]
     result = compose(subgraphs(broken))
     assert result["supergraphSdl"] is None
     codes = {e["code"] for e in result["errors"]}
