@@ -48,6 +48,7 @@ def serve_federation(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"robopass: --safelist {exc}") from None
     data_dir = Path(args.data_dir).expanduser()
+    data_dir.mkdir(parents=True, exist_ok=True)
     issuer = issuer_url(args)
     audit_db = args.audit_db or str(data_dir / "audit-federation.db")
     source = FederatedSource(registries)
