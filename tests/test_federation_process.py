@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import signal
 import sys
 import threading
 import time
@@ -30,6 +31,7 @@ from schema.code import RobotCode
 from schema.codec import to_plain
 from schema.events import EventType
 from schema.passport import MaintenanceKind, MaintenanceRecord
+from schema.source import RobotFilter
 from tests.conftest import free_port
 from tests.processes import Server
 
@@ -311,6 +313,39 @@ def test_appends_go_to_the_home_node_and_its_errors_keep_their_meaning(
     asyncio.run(run())
 
 
+def test_the_change_feed_merges_both_nodes_under_one_cursor(federation: Federation) -> None:
+    body, _ = federation.query("{ robots(first: 100) { edges { node { code version } } } }")
+    versions = {e["node"]["code"]: e["node"]["version"] for e in body["data"]["robots"]["edges"]}
+    expected = {
+        "cn-heis": sum(v for c, v in versions.items() if c.startswith("CN")),
+        "eu-dpp": sum(v for c, v in versions.items() if not c.startswith("CN")),
+    }
+
+    async def run() -> tuple[list, str | None]:
+        source = FederatedSource(load_federation(federation.config, env=SECRET), env=SECRET)
+        try:
+            seen, after = [], None
+            while True:
+                page = await source.changes(RobotFilter(), 400, after)
+                assert not page.unavailable
+                seen += page.items
+                if not page.has_next_page:
+                    return seen, after
+                after = page.end_cursor
+        finally:
+            await source.aclose()
+
+    seen, last = asyncio.run(run())
+    keys = [(c.event.code, c.event.sequence) for c in seen]
+    assert len(keys) == len(set(keys))  # nothing twice across pages
+    per_registry = {
+        "cn-heis": sum(1 for code, _ in keys if code.startswith("CN")),
+        "eu-dpp": sum(1 for code, _ in keys if not code.startswith("CN")),
+    }
+    assert per_registry == expected  # and nothing missing
+    assert last is not None
+
+
 MIXED = """{{
   cn: robot(code: "{cn}") {{ code version }}
   eu: robot(code: "{eu}") {{ code version }}
@@ -386,3 +421,34 @@ def test_killing_the_eu_node_leaves_china_served_and_it_comes_back(
     assert len(body["data"]["all"]["edges"]) == 100
     state, _ = federation.query("{ registries { id breaker } }")
     assert {r["id"]: r["breaker"] for r in state["data"]["registries"]}["eu-dpp"] == "closed"
+
+
+def test_a_frozen_node_costs_no_request_more_than_its_timeout(federation: Federation) -> None:
+    codes = all_codes(federation)
+    cn = next(c for c in codes if c.startswith("CN"))
+    eu = next(c for c in codes if c.startswith("DE"))
+    query = MIXED.format(cn=cn, eu=eu)
+    node = federation.servers["eu-dpp"].proc
+    node.send_signal(signal.SIGSTOP)  # accepts connections, never answers
+    try:
+        timings = []
+        for _ in range(4):
+            body, seconds = federation.query(query)
+            timings.append(seconds)
+            assert body["data"]["cn"]["code"] == cn
+            eu_error = next(e for e in body["errors"] if e["path"] == ["eu"])
+            assert eu_error["extensions"] == {"code": "REGISTRY_UNAVAILABLE", "registry": "eu-dpp"}
+        assert all(t < TIMEOUT + MARGIN for t in timings), timings
+        state, _ = federation.query("{ registries { id breaker lastError } }")
+        eu_state = next(r for r in state["data"]["registries"] if r["id"] == "eu-dpp")
+        assert eu_state["breaker"] == "open" and eu_state["lastError"] == "timed out"
+    finally:
+        node.send_signal(signal.SIGCONT)
+    time.sleep(RESET_AFTER)
+    deadline = time.monotonic() + 10
+    while True:
+        body, _ = federation.query(query)
+        if body["data"]["eu"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert body["data"]["eu"]["code"] == eu
