@@ -346,6 +346,39 @@ def test_the_change_feed_merges_both_nodes_under_one_cursor(federation: Federati
     assert last is not None
 
 
+def test_links_go_to_the_registry_of_the_country_the_robot_moved_to(
+    federation: Federation,
+) -> None:
+    cn = next(c for c in all_codes(federation) if c.startswith("CN"))
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    token = httpx.post(
+        federation.issuer + "/token",
+        data={"grant_type": "client_credentials"},
+        auth=("robopass-gateway", SECRET["ROBOPASS_GATEWAY_SECRET"]),
+    ).json()["access_token"]
+
+    def eu_links() -> list[dict]:
+        auth = {"authorization": f"Bearer {token}"}
+        return httpx.get(federation.nodes["eu-dpp"] + "/links", headers=auth).json()["links"]
+
+    async def run(work) -> None:
+        source = FederatedSource(load_federation(federation.config, env=SECRET), env=SECRET)
+        try:
+            await work(source)
+        finally:
+            await source.aclose()
+
+    asyncio.run(run(lambda s: s.link("FR", cn, "cn-heis", since)))
+    assert [(x["code"], x["home"]) for x in eu_links()] == [(cn, "cn-heis")]
+    with pytest.raises(ValueError, match="refused the link: home must be another registry"):
+        asyncio.run(run(lambda s: s.link("DE", cn, "eu-dpp", since)))
+    with pytest.raises(ValueError, match="no registry of this gateway serves country US"):
+        asyncio.run(run(lambda s: s.link("US", cn, "cn-heis", since)))
+    asyncio.run(run(lambda s: s.unlink("DE", cn)))
+    assert eu_links() == []
+    asyncio.run(run(lambda s: s.unlink("DE", cn)))  # unlinking again is no error
+
+
 MIXED = """{{
   cn: robot(code: "{cn}") {{ code version }}
   eu: robot(code: "{eu}") {{ code version }}
