@@ -31,7 +31,7 @@ from schema.code import RobotCode
 from schema.codec import to_plain
 from schema.events import EventType
 from schema.passport import MaintenanceKind, MaintenanceRecord
-from schema.source import RobotFilter
+from schema.source import RegistryUnavailable, RobotFilter
 from tests.conftest import free_port
 from tests.processes import Server
 
@@ -377,6 +377,24 @@ def test_links_go_to_the_registry_of_the_country_the_robot_moved_to(
     asyncio.run(run(lambda s: s.unlink("DE", cn)))
     assert eu_links() == []
     asyncio.run(run(lambda s: s.unlink("DE", cn)))  # unlinking again is no error
+
+
+def test_a_node_of_another_format_than_configured_is_refused_clearly(
+    federation: Federation,
+) -> None:
+    cn = next(c for c in all_codes(federation) if c.startswith("CN"))
+    configs = load_federation(federation.config, env=SECRET)
+    wrong = [dataclasses.replace(configs[0], format="aas"), configs[1]]
+
+    async def run() -> None:
+        source = FederatedSource(wrong, env=SECRET)
+        try:
+            with pytest.raises(RegistryUnavailable, match="sends 'cn-miit' documents, not 'aas'"):
+                await source.robot(cn)
+        finally:
+            await source.aclose()
+
+    asyncio.run(run())
 
 
 MIXED = """{{

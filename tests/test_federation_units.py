@@ -282,6 +282,8 @@ def test_cache_is_keyed_by_version_and_bounded() -> None:
     cache.put(c.code, Head(1, "y"), c)  # evicts a, the least recently used
     assert cache.get(a.code, "h1") is None and cache.latest(a.code) is None
     assert cache.get(c.code, "y") is c
+    cache.put(c.code, Head(0, "past"), b, latest=False)  # a view of the past
+    assert cache.latest(c.code) == (Head(1, "y"), c)
 
 
 def test_serve_with_a_bad_config_stops_naming_the_key(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ class FederatedSource:
         )
         if response.status_code == 404:
             return None
-        record = self._record(client, _json(client, response, 200))
+        record = self._record(client, _json(client, response, 200), current=False)
         return RobotRecord(record.passport, record.head, as_of)
 
     async def load_current(self, codes: Sequence[str]) -> list[LoadResult]:
@@ -173,17 +173,21 @@ class FederatedSource:
             return None
         return self._record(client, _json(client, response, 200))
 
-    def _record(self, client: RegistryClient, data: Any) -> RobotRecord:
+    def _record(self, client: RegistryClient, data: Any, current: bool = True) -> RobotRecord:
+        """A node's record as ours; a past view is cached but never taken for the latest."""
         try:
             head = head_of(data)
             code = data["code"]
+            sent, configured = data.get("format", client.config.format), client.config.format
+            if sent != configured:
+                raise BadRecord(f"the node sends {sent!r} documents, not {configured!r}")
             passport = self.cache.get(code, head.hash)
             if passport is None:
                 passport = passport_of(client.config.format, data["document"])
                 if passport.code != code:
                     raise BadRecord(f"record of {code} holds the passport of {passport.code}")
-                self.cache.put(code, head, passport)
-        except (BadRecord, KeyError, TypeError) as exc:
+            self.cache.put(code, head, passport, latest=current)
+        except (BadRecord, KeyError, TypeError, AttributeError) as exc:
             raise RegistryUnavailable(
                 client.id, f"sent a record that does not parse: {exc}"
             ) from None
