@@ -262,11 +262,21 @@ def test_history_integrity_and_as_of_come_from_the_home_node(federation: Federat
         body, _ = federation.query(
             f'{{ robot(code: "{code}") {{ version'
             " history(first: 3) { edges { node { sequence } } }"
+            " none: history(first: 0) { edges { cursor } pageInfo { hasNextPage } }"
             " integrity { verified length } } }"
         )
         robot = body["data"]["robot"]
+        assert robot["none"] == {"edges": [], "pageInfo": {"hasNextPage": True}}
         assert [e["node"]["sequence"] for e in robot["history"]["edges"]] == [1, 2, 3]
         assert robot["integrity"] == {"verified": True, "length": robot["version"]}
+        past, _ = federation.query(
+            f'{{ before: robot(code: "{code}", asOf: "2000-01-01T00:00:00Z") {{ version }}'
+            f' later: robot(code: "{code}", asOf: "2099-01-01T00:00:00Z") {{ version asOf }} }}'
+        )
+        assert past["data"]["before"] is None
+        assert past["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert past["data"]["later"]["version"] == robot["version"]
+        assert past["data"]["later"]["asOf"].startswith("2099-01-01")
 
 
 def test_appends_go_to_the_home_node_and_its_errors_keep_their_meaning(
