@@ -327,6 +327,20 @@ class Store(ABC):
             return None
         return RobotRecord(passport, Head(events[-1].sequence, events[-1].hash), as_of)
 
+    def records(self, codes: Sequence[str]) -> dict[str, RobotRecord]:
+        """The current records of those of `codes` that are stored, in one query per 500."""
+        found: dict[str, RobotRecord] = {}
+        unique = list(dict.fromkeys(codes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = "SELECT code, snapshot, head_sequence, head_hash FROM robots WHERE code IN "
+            with self._reading() as db:
+                rows = db.execute(f"{sql}({marks})", chunk).fetchall()
+            for code, snapshot, sequence, hash_ in rows:
+                found[code] = RobotRecord(self._decoded.get(hash_, snapshot), Head(sequence, hash_))
+        return found
+
     def head(self, code: str) -> Head | None:
         with self._reading() as db:
             row = db.execute(

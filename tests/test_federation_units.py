@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -280,3 +282,23 @@ def test_cache_is_keyed_by_version_and_bounded() -> None:
     cache.put(c.code, Head(1, "y"), c)  # evicts a, the least recently used
     assert cache.get(a.code, "h1") is None and cache.latest(a.code) is None
     assert cache.get(c.code, "y") is c
+    cache.put(c.code, Head(0, "past"), b, latest=False)  # a view of the past
+    assert cache.latest(c.code) == (Head(1, "y"), c)
+
+
+def test_serve_with_a_bad_config_stops_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        '[[registries]]\nid = "cn"\nformat = "cn-miit"\nbase_url = "127.0.0.1:8101"\n'
+        'countries = ["CN"]\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config),
+         "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "registries[0].base_url: must be an http(s) URL" in run.stderr
+    assert "Traceback" not in run.stderr

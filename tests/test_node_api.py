@@ -428,3 +428,32 @@ def test_a_store_that_fails_is_a_503(node, fleet, store):
     problem(node.get("/readyz", token=None), 503, "STORE_UNAVAILABLE")
     problem(node.get(f"/robots/{fleet[0][0].code}"), 503, "STORE_UNAVAILABLE")
     assert node.get("/healthz", token=None).status_code == 200
+
+
+def test_malformed_requests_get_problems_naming_the_rule(node, fleet):
+    code = fleet[0][0].code
+    path = f"/robots/{code}/events"
+    key = {"idempotency-key": "m1"}
+    as_text = node.post(path, content=b"{}", headers={**key, "content-type": "text/plain"})
+    assert "application/json" in problem(as_text, 400, "BAD_REQUEST")["detail"]
+    huge = node.post(
+        "/robots:batchGet",
+        content=b'{"codes": [' + b'"x",' * 300_000 + b'"x"]}',
+        headers={"content-type": "application/json"},
+    )
+    assert "larger than" in problem(huge, 413, "BAD_REQUEST")["detail"]
+    spaced = node.post(path, json=append_body(), headers={"idempotency-key": "a b"})
+    assert "visible ASCII" in problem(spaced, 400, "BAD_REQUEST")["detail"]
+    twice = node.get("/robots?first=2&first=3")
+    assert "more than once" in problem(twice, 400, "BAD_REQUEST")["detail"]
+    basic = node.get(f"/robots/{code}", token=None, headers={"authorization": "Basic eDp5"})
+    problem(basic, 401, "UNAUTHENTICATED")
+    assert basic.headers["www-authenticate"].startswith("Bearer ")
+    nowhere = problem(node.get("/nowhere"), 404, "NOT_FOUND")
+    assert "/nowhere" in nowhere["detail"]
+    wrong_method = node.call("PATCH", f"/robots/{code}")
+    problem(wrong_method, 405, "BAD_REQUEST")
+    assert "GET" in wrong_method.headers["allow"]
+    big = node.get("/changes", params={"after": "1" * 40})
+    assert "after must be an integer" in problem(big, 400, "BAD_REQUEST")["detail"]
+    assert node.store.event_by_key("m1") is None and node.store.event_by_key("a b") is None

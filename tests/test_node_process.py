@@ -105,3 +105,21 @@ def test_postgresql_node_appends_and_replays(issuer: str, tmp_path: Path, pg_url
         integrity = httpx.get(f"{base}/robots/{code}/integrity", headers=auth).json()
         assert integrity["verified"] and integrity["headHash"] == created.json()["event"]["hash"]
         assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--country", "XX"], "--country XX: no synthetic makers"),
+        (["--trust-issuer", "http://issuer.example"], "refusing non-https URL"),
+        (["--robots", "-1"], "--robots must not be negative"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_stored(tmp_path: Path, args, words) -> None:
+    from gateway.cli import main
+
+    db = tmp_path / "node.db"
+    with pytest.raises(SystemExit) as refused:
+        main(["registry", "serve", "--format", "aas", "--db", str(db), *args])
+    assert words in str(refused.value)
+    assert not db.exists()

@@ -39,10 +39,12 @@ class PassportCache:
         self.hits += 1
         return passport
 
-    def put(self, code: str, head: Head, passport: Passport) -> None:
+    def put(self, code: str, head: Head, passport: Passport, *, latest: bool = True) -> None:
+        """Keep `passport` at version `head`; `latest` False for a view of the past."""
         self._items[(code, head.hash)] = passport
         self._items.move_to_end((code, head.hash))
-        self._latest[code] = head
+        if latest:
+            self._latest[code] = head
         while len(self._items) > self.size:
             (old, _hash), _ = self._items.popitem(last=False)
             if self._latest.get(old, Head(0, "")).hash == _hash:

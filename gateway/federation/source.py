@@ -49,6 +49,8 @@ from .wire import (
 
 BATCH_LIMIT = 500
 """Codes per `POST /robots:batchGet`, the node's cap."""
+PAGE_LIMIT = 500
+"""Items per page of a node's lists, its cap."""
 
 LoadResult = RobotRecord | None | Exception
 
@@ -111,7 +113,7 @@ class FederatedSource:
         )
         if response.status_code == 404:
             return None
-        record = self._record(client, _json(client, response, 200))
+        record = self._record(client, _json(client, response, 200), current=False)
         return RobotRecord(record.passport, record.head, as_of)
 
     async def load_current(self, codes: Sequence[str]) -> list[LoadResult]:
@@ -173,17 +175,21 @@ class FederatedSource:
             return None
         return self._record(client, _json(client, response, 200))
 
-    def _record(self, client: RegistryClient, data: Any) -> RobotRecord:
+    def _record(self, client: RegistryClient, data: Any, current: bool = True) -> RobotRecord:
+        """A node's record as ours; a past view is cached but never taken for the latest."""
         try:
             head = head_of(data)
             code = data["code"]
+            sent, configured = data.get("format", client.config.format), client.config.format
+            if sent != configured:
+                raise BadRecord(f"the node sends {sent!r} documents, not {configured!r}")
             passport = self.cache.get(code, head.hash)
             if passport is None:
                 passport = passport_of(client.config.format, data["document"])
                 if passport.code != code:
                     raise BadRecord(f"record of {code} holds the passport of {passport.code}")
-                self.cache.put(code, head, passport)
-        except (BadRecord, KeyError, TypeError) as exc:
+            self.cache.put(code, head, passport, latest=current)
+        except (BadRecord, KeyError, TypeError, AttributeError) as exc:
             raise RegistryUnavailable(
                 client.id, f"sent a record that does not parse: {exc}"
             ) from None
@@ -203,7 +209,7 @@ class FederatedSource:
     async def _list(
         self, client: RegistryClient, where: RobotFilter, first: int, after: Any
     ) -> cursor.Part[RobotRecord]:
-        params = {**_filters(where), "first": max(first, 1)}
+        params = {**_filters(where), "first": _page_size(first)}
         if after is not None:
             params["after"] = after
         response = await client.call(
@@ -249,14 +255,16 @@ class FederatedSource:
             "GET /robots/{code}/events",
             f"/robots/{code}/events",
             idempotent=True,
-            params={"after": start, "first": first},
+            params={"after": start, "first": _page_size(first)},
         )
         if response.status_code == 404:
             return Page([], [], False)
         body = _json(client, response, 200)
         events = _parsed(client, _items(client, body, "events"), event_of)
+        more = bool(body.get("hasNextPage")) or len(events) > first
+        events = events[:first]
         cursors = [encode_cursor("seq", str(e.sequence)) for e in events]
-        return Page(events, cursors, bool(body.get("hasNextPage")))
+        return Page(events, cursors, more)
 
     async def integrity(self, code: str) -> ChainReport | None:
         client = self.home(code)
@@ -282,7 +290,7 @@ class FederatedSource:
     async def _changes(
         self, client: RegistryClient, where: RobotFilter, first: int, after: int
     ) -> cursor.Part[Change]:
-        params: dict[str, Any] = {"after": after, "first": max(first, 1)}
+        params: dict[str, Any] = {"after": after, "first": _page_size(first)}
         if where.owner is not None:
             params["owner"] = where.owner
         response = await client.call(
@@ -291,7 +299,7 @@ class FederatedSource:
         body = _json(client, response, 200)
         changes = _parsed(client, _items(client, body, "changes"), change_of)
         positions = [c.position for c in changes]
-        return cursor.Part(changes, positions, len(changes) >= max(first, 1))
+        return cursor.Part(changes, positions, len(changes) >= _page_size(first))
 
     # -- writes ---------------------------------------------------------------
 
@@ -387,6 +395,12 @@ def _settle(
         else:
             parts[client.id] = answer
     return parts, failed
+
+
+def _page_size(first: int) -> int:
+    """What to ask a node for: it takes 1 to 500; asking one for a page of none tells
+    whether any follow."""
+    return min(max(first, 1), PAGE_LIMIT)
 
 
 def _filters(where: RobotFilter) -> dict[str, str]:

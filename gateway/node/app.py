@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -23,6 +24,14 @@ from .routes import NodeApi, json_response
 async def _problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
     return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (no such route or method), as problem details too."""
+    assert isinstance(exc, HTTPException)
+    code = "NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+    detail = f"{request.method} {request.url.path}: {exc.detail}"
+    return Problem(exc.status_code, code, detail, headers=dict(exc.headers or {})).response()
 
 
 def create_node_app(
@@ -51,7 +60,9 @@ def create_node_app(
         *subgraph_routes(store, verifier),
         *extra_routes,
     ]
-    app = Starlette(routes=routes, exception_handlers={Problem: _problem})
+    app = Starlette(
+        routes=routes, exception_handlers={Problem: _problem, HTTPException: _http_error}
+    )
     app.add_middleware(Measured, metrics=metrics, routes=routes)
     app.state.store = store
     app.state.metrics = metrics

@@ -107,9 +107,7 @@ async def json_object(request: Request, members: Iterable[str], required: Iterab
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/json":
         raise bad_request("the body must be application/json")
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise bad_request(f"the body is larger than {MAX_BODY} bytes")
+    raw = await _body(request)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -124,6 +122,20 @@ async def json_object(request: Request, members: Iterable[str], required: Iterab
         if name not in body:
             raise bad_request(f"member {name!r} is required")
     return body
+
+
+async def _body(request: Request) -> bytes:
+    """The body, refused (413) as soon as it passes MAX_BODY: never buffered beyond that."""
+    too_large = Problem(413, "BAD_REQUEST", f"the body is larger than {MAX_BODY} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise too_large
+    return bytes(raw)
 
 
 def idempotency_key(request: Request) -> str:

@@ -73,6 +73,7 @@ def _operation(
         operation["parameters"] = parameters
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
+        responses.update(_problems(413))
     operation["security"] = [{"serviceToken": [scope]}] if scope else []
     return operation
 
@@ -414,6 +415,7 @@ def openapi_document(registry: str, fmt: str) -> dict[str, Any]:
             (403, "the token lacks the scope"),
             (404, "no such robot or link"),
             (409, "the idempotency key was used for another request"),
+            (413, "the body is larger than 1 MiB"),
             (422, "the event does not apply to the passport"),
             (503, "the store does not answer"),
         ]

@@ -88,20 +88,16 @@ class NodeApi:
         params = inputs.known_parameters(request, ("asOf",))
         code = inputs.robot_code(request.path_params["code"])
         as_of = inputs.time(params.get("asOf"), "asOf")
-        if as_of is None:
-            head = await self.run(self.store.head, code)
-            if head is None:
-                raise not_found(f"no robot {code} in registry {self.registry}")
-            etag = f'"{head.hash}"'
-            if _matches(request.headers.get("if-none-match"), head.hash):
-                return Response(status_code=304, headers={"ETag": etag})
         record = await self.run(self.store.record, code, as_of)
         if record is None:
             when = f" at {params['asOf']}" if as_of else ""
             raise not_found(f"no robot {code} in registry {self.registry}{when}")
-        body = await self.run(self._record, record)
-        headers = {"ETag": f'"{record.head.hash}"'} if as_of is None else None
-        return json_response(body, headers=headers)
+        if as_of is not None:
+            return json_response(await self.run(self._record, record))
+        etag = {"ETag": f'"{record.head.hash}"'}
+        if _matches(request.headers.get("if-none-match"), record.head.hash):
+            return Response(status_code=304, headers=etag)
+        return json_response(await self.run(self._record, record), headers=etag)
 
     async def batch_get(self, request: Request) -> Response:
         await authorize(request, self.verifier, READ)
@@ -123,14 +119,12 @@ class NodeApi:
         )
 
         def read() -> tuple[list[dict[str, Any]], list[str]]:
-            found, missing = [], []
-            for code in wanted:
-                record = self.store.record(code, as_of)
-                if record is None:
-                    missing.append(code)
-                else:
-                    found.append(self._record(record))
-            return found, missing
+            if as_of is None:
+                stored = self.store.records(wanted)
+            else:
+                stored = {c: r for c in wanted if (r := self.store.record(c, as_of)) is not None}
+            found = [self._record(stored[c]) for c in wanted if c in stored]
+            return found, [c for c in wanted if c not in stored]
 
         found, missing = await self.run(read)
         return json_response({"robots": found, "missing": missing})
