@@ -360,8 +360,12 @@ def run(args: argparse.Namespace) -> int:
                 started.append(part)
             wait_ready(group, args.ready_timeout, lambda s: print(s, flush=True))
             if parts[2] in group:
-                owner, leased = lease_eu_robots(args.host, ports)
-                print(f"  {len(leased)} EU robots leased to {owner} (the fleet-owner client)")
+                try:
+                    owner, leased = lease_eu_robots(args.host, ports)
+                except (httpx.HTTPError, KeyError, ValueError) as exc:
+                    print(f"  could not lease EU robots to the fleet owner: {exc!r}", flush=True)
+                else:
+                    print(f"  {len(leased)} EU robots leased to {owner} (the fleet-owner client)")
         print(banner(args.host, ports, parts, data_dir), flush=True)
         while True:
             for part in started:
