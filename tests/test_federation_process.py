@@ -479,6 +479,12 @@ def test_killing_the_eu_node_leaves_china_served_and_it_comes_back(
     assert ready.status_code == 200
     assert {r["id"]: r["breaker"] for r in ready.json()["registries"]}["eu-dpp"] != "closed"
 
+    partial, _ = federation.query(
+        "{ robots(first: 100) { edges { node { code } } pageInfo { hasNextPage endCursor } } }"
+    )
+    page = partial["data"]["robots"]
+    assert len(page["edges"]) == ROBOTS and page["pageInfo"]["hasNextPage"] is False
+
     federation.start_node("eu-dpp")  # same port, same database
     time.sleep(RESET_AFTER)
     deadline = time.monotonic() + 10
@@ -492,6 +498,12 @@ def test_killing_the_eu_node_leaves_china_served_and_it_comes_back(
     assert len(body["data"]["all"]["edges"]) == 100
     state, _ = federation.query("{ registries { id breaker } }")
     assert {r["id"]: r["breaker"] for r in state["data"]["registries"]}["eu-dpp"] == "closed"
+    after = page["pageInfo"]["endCursor"]
+    resumed, _ = federation.query(
+        f'{{ robots(first: 100, after: "{after}") {{ edges {{ node {{ code }} }} }} }}'
+    )
+    missed = [e["node"]["code"] for e in resumed["data"]["robots"]["edges"]]
+    assert missed == [c for c in codes if not c.startswith("CN")]  # what the outage left out
 
 
 def test_a_frozen_node_costs_no_request_more_than_its_timeout(federation: Federation) -> None:
