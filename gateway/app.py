@@ -36,7 +36,14 @@ from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
 from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
-from schema.source import Page, PassportSource, RegistryStatus, RobotRecord
+from schema.source import (
+    NotServed,
+    Page,
+    PassportSource,
+    RegistryStatus,
+    RegistryUnavailable,
+    RobotRecord,
+)
 
 from .auth import Authenticated
 from .bodylimit import BodyLimit
@@ -354,4 +361,18 @@ def create_app(
             *mounts,
         ],
         middleware=[Middleware(BodyLimit, max_bytes=limits.max_body_bytes)],
+        exception_handlers={RegistryUnavailable: _unavailable, NotServed: _not_served},
     )
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """A page or download whose registry node is down: 503 naming it, in GraphQL's shape."""
+    assert isinstance(exc, RegistryUnavailable)
+    extensions = {"code": "REGISTRY_UNAVAILABLE", "registry": exc.registry}
+    body = {"errors": [{"message": str(exc), "extensions": extensions}]}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+
+async def _not_served(request: Request, exc: Exception) -> Response:
+    body = {"errors": [{"message": str(exc), "extensions": {"code": "NOT_FOUND"}}]}
+    return JSONResponse(body, status_code=404)
