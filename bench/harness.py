@@ -73,6 +73,7 @@ def load(
     connections: int,
     seconds: float,
     headers: Sequence[str] = (),
+    path: str = "/graphql",
 ) -> dict:
     """One `bench/load.py` run in its own process: requests, errors, req/s, p50, p99.
 
@@ -80,6 +81,7 @@ def load(
     user could read a token in the process list.
     """
     argv = [sys.executable, "-m", "bench.load", "--port", str(port), "--body", body.decode()]
+    argv += ["--path", path]
     argv += ["--connections", str(connections), "--seconds", str(seconds)]
     env = {**os.environ, "LOAD_HEADERS": json.dumps(list(headers))}
     done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env, cwd=ROOT)

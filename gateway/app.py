@@ -36,7 +36,14 @@ from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
 from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
-from schema.source import Page, PassportSource, RobotRecord
+from schema.source import (
+    NotServed,
+    Page,
+    PassportSource,
+    RegistryStatus,
+    RegistryUnavailable,
+    RobotRecord,
+)
 
 from .auth import Authenticated
 from .bodylimit import BodyLimit
@@ -76,6 +83,12 @@ class RequestContext:
     views: dict[tuple[str, Decision], RecordingView] = field(default_factory=dict)
     metrics: Metrics | None = None
     surface: str = "graphql"
+    partial_errors: list[Any] = field(default_factory=list)
+
+    def registries(self) -> list[RegistryStatus]:
+        """The registries behind the source (a federation's); none for a local store."""
+        listing = getattr(self.source, "registries", None)
+        return listing() if listing is not None else []
 
     def may_filter_by_owner(self, owner: str) -> bool:
         """Owner names are PERSONAL: a caller may list by owner only its own robots.
@@ -228,7 +241,12 @@ class PassportGraphQL(GraphQLOverHTTP):
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
         context = RequestContext(
-            self.source, principal, self.policy, request, self.audit, metrics=self.metrics
+            request_source(self.source),
+            principal,
+            self.policy,
+            request,
+            self.audit,
+            metrics=self.metrics,
         )
         request.state.passport_context = context
         return context
@@ -262,6 +280,15 @@ class PassportGraphQL(GraphQLOverHTTP):
         return orjson.dumps(data)
 
 
+def request_source(source: PassportSource) -> PassportSource:
+    """The source as one request uses it: a federation batches that request's robot reads.
+
+    A local store has no such scope and is used as it is.
+    """
+    scope = getattr(source, "request_scope", None)
+    return scope() if scope is not None else source
+
+
 def _denied(result: ExecutionResult) -> bool:
     return any((e.extensions or {}).get("code") == DENIED_CODE for e in result.errors or ())
 
@@ -293,7 +320,9 @@ def create_app(
     `policy` None serves every field to everyone (say so explicitly); without a
     `verifier` every request is the public principal and any token is refused.
     `mounts` adds sub-applications such as the demo authorization server;
-    `ready` is an async check for /readyz; `on_denied` is "null" (a denied field is
+    `ready` is an async check for /readyz that raises when not ready and may
+    return a mapping of details to report (a federation's registries; with
+    "status" other than "ready" the answer is 503); `on_denied` is "null" (a denied field is
     null with an error) or "reject" (the whole operation fails). With a `signer`,
     exports can be downloaded signed and its public keys are served at
     /.well-known/jwks.json.
@@ -328,11 +357,11 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         try:
-            if ready is not None:
-                await ready()
+            detail = await ready() if ready is not None else None
         except Exception as exc:  # a probe reports, it does not crash
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        body = {"status": "ready", **(detail or {})}
+        return JSONResponse(body, status_code=503 if body["status"] != "ready" else 200)
 
     async def context(request: Request) -> RequestContext:
         """The bearer token's principal, else a signed-in person's (the report's cookie).
@@ -389,9 +418,26 @@ def create_app(
     if metrics is not None or access_log:
         observed = Middleware(Observed, routes=routes, metrics=metrics, log=access_log)
         middleware.insert(0, observed)
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={RegistryUnavailable: _unavailable, NotServed: _not_served},
+    )
     if tracing is not None:
         from .tracing import request_spans
 
         return request_spans(app, tracing)  # type: ignore[return-value]
     return app
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """A page or download whose registry node is down: 503 naming it, in GraphQL's shape."""
+    assert isinstance(exc, RegistryUnavailable)
+    extensions = {"code": "REGISTRY_UNAVAILABLE", "registry": exc.registry}
+    body = {"errors": [{"message": str(exc), "extensions": extensions}]}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+
+async def _not_served(request: Request, exc: Exception) -> Response:
+    body = {"errors": [{"message": str(exc), "extensions": {"code": "NOT_FOUND"}}]}
+    return JSONResponse(body, status_code=404)

@@ -76,7 +76,7 @@ def demo_issuer(issuer_url: str, data_dir: str | Path) -> TrustedIssuer:
     return TrustedIssuer(
         issuer=issuer_url.rstrip("/"),
         audience=DEFAULT_AUDIENCE,
-        jurisdictions=frozenset({"CN", "DE", "FR", "US", "JP", "SG", "GB"}),
+        jurisdictions=frozenset({"CN", "DE", "FR", "US", "JP", "SG", "GB", "CH"}),
         jwks={"keys": [key.as_dict(private=False)]},
         allow_http=True,
     )

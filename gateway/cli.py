@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import auditcmd as audit_cmd
-from . import authserver_command
+from . import authserver_command, demo
 from .config import CONFIG_ENV, ConfigError, Settings, load_config
 from .credential_cli import register as add_credential_commands
 from .node import command as node_command
@@ -96,13 +96,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .observe import configure_logging
     from .persisted import PersistedQueries
     from .report import demo_sign_in
-    from .serving import rate_limits, tracer, trusted_issuers
+    from .serving import federation, rate_limits, tracer, trusted_issuers
 
     settings = settings_from(args)
     server, store_section = settings.server, settings.section("store")
     try:
         issuers = trusted_issuers(settings)
         limiter, tracing = rate_limits(settings), tracer(settings)
+        registries = federation(settings)
     except ConfigError as exc:
         raise SystemExit(f"robopass: configuration:\n{exc}") from None
     safelist = settings.section("persisted").get("safelist")
@@ -113,31 +114,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host, port, production = server["host"], server["port"], server["production"]
     data_dir = Path(store_section.get("data_dir") or default_data_dir()).expanduser()
     robots = store_section["robots"]
+    data_dir.mkdir(parents=True, exist_ok=True)
     named_db = store_section.get("db")
-    db = named_db or str(data_dir / "demo-cn.db")
-    store = open_store(db)
-    # The demo database is ours: complete it, even after an interrupted first run.
-    # A database the user named is theirs: seed it only when it is empty.
-    if store.count() == 0 or (named_db is None and store.count() < robots):
-        print(f"Seeding {robots} demo robots into {store.location}", file=sys.stderr)
-        seed(store, robots, seed_value=0, country="CN")
-    example = next(iter(store.codes(limit=1)), None)
+    if registries:
+        if named_db:
+            raise SystemExit("robopass: [[registries]] are served instead of a db: drop one")
+        source, ready, registry_name, example = federated(registries)
+        audit_db = settings.section("audit").get("db") or str(data_dir / "audit-federation.db")
+    else:
+        db = named_db or str(data_dir / "demo-cn.db")
+        store = open_store(db)
+        # The demo database is ours: complete it, even after an interrupted first run.
+        # A database the user named is theirs: seed it only when it is empty.
+        if store.count() == 0 or (named_db is None and store.count() < robots):
+            print(f"Seeding {robots} demo robots into {store.location}", file=sys.stderr)
+            seed(store, robots, seed_value=0, country="CN")
+        source, ready, registry_name = LocalSource(store), readiness(store), store.registry
+        example = next(iter(store.codes(limit=1)), None)
+        audit_db = settings.section("audit").get("db") or audit_cmd.default_audit_db(db)
     issuer = f"http://{host}:{port}/auth"
-    audit_db = settings.section("audit").get("db") or audit_cmd.default_audit_db(db)
     audit = AuditLog(audit_db)
     demo = server["demo_auth"]
     if demo:
         issuers.insert(0, demo_issuer(issuer, data_dir))
     app = create_app(
-        LocalSource(store),
+        source,
         audit=audit,
         policy=PolicySet.demo(),
         verifier=TokenVerifier(issuers) if issuers else None,
         mounts=[Mount("/auth", create_auth_app(data_dir, issuer))] if demo else [],
         example_code=example,
-        ready=readiness(store),
+        ready=ready,
         on_denied=server["on_denied"],
-        signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), store.registry),
+        signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), registry_name),
         sign_in=demo_sign_in(data_dir, issuer) if demo else None,
         limits=settings.limits,
         persisted=persisted,
@@ -150,7 +159,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tracing=tracing,
     )
     url = f"http://{host}:{port}/graphql"
-    print(f"robopass serving {store.count()} robots from {store.location}")
+    if registries:
+        print(f"robopass federating {len(registries)} registries:")
+        for r in registries:
+            print(f"  {r.id} ({r.format}) countries {', '.join(r.countries)} at {r.base_url}")
+        print(f"Registry status: http://{host}:{port}/readyz")
+    else:
+        print(f"robopass serving {store.count()} robots from {store.location}")
     console = server.get("console", not production)
     print(f"GraphQL and console: {url}" if console else f"GraphQL: {url}")
     if production:
@@ -179,6 +194,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=server["forwarded_allow_ips"],
     )
     return 0
+
+
+def federated(registries: list) -> tuple:
+    """The federation's source, its readiness check, the signer's name and no example code."""
+    from .federation import SIGNER_NAME
+    from .federation.health import readiness as registries_ready
+    from .federation.source import FederatedSource
+
+    source = FederatedSource(registries)
+    return source, registries_ready(source), SIGNER_NAME, None
 
 
 # Flags of `serve` and the configuration keys they set; a flag given wins over file and env.
@@ -338,7 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(ROBOPASS_<SECTION>_<KEY>, or the older ROBOPASS_PORT, ROBOPASS_DB, ...); "
         "see docs/operations.md#configuration.",
     )
-    serve.add_argument("--config", default=None, help=f"a TOML configuration file ({CONFIG_ENV})")
+    serve.add_argument(
+        "--config",
+        default=None,
+        help=f"a TOML configuration file ({CONFIG_ENV}); its [[registries]] are federated",
+    )
     serve.add_argument("--host", default=None, help="default 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default 8000")
     serve.add_argument("--db", default=None, help="sqlite:///PATH, a path or postgresql://...")
@@ -376,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_token)
 
     authserver_command.add_parser(sub, str(default_data_dir()))
+    demo.add_parser(sub, str(default_data_dir()))
 
     registry = sub.add_parser("registry", help="registry node tools")
     reg = registry.add_subparsers(dest="registry_command", required=True)

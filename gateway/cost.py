@@ -103,15 +103,18 @@ class CostLimit(SchemaExtension):
         root = context.schema._schema.get_root_type(operation.operation) if operation else None
         if operation is None or root is None:
             return 0
-        walk = _Walk(self, fragments, context.variables or {})
+        walk = _Walk(self, fragments, context.variables or {}, context.schema._schema)
         return walk.selections(operation.selection_set, root, None)
 
 
 class _Walk:
-    def __init__(self, limit: CostLimit, fragments: dict, variables: dict[str, Any]) -> None:
+    def __init__(
+        self, limit: CostLimit, fragments: dict, variables: dict[str, Any], schema: Any
+    ) -> None:
         self.limit = limit
         self.fragments = fragments
         self.variables = variables
+        self.schema = schema
 
     def selections(
         self, selection_set: SelectionSetNode, parent: GraphQLNamedType, page: int | None
@@ -121,16 +124,27 @@ class _Walk:
             if isinstance(selection, FieldNode):
                 total += self.field(selection, parent, page)
             elif isinstance(selection, InlineFragmentNode):
-                total += self.selections(selection.selection_set, parent, page)
+                total += self.selections(
+                    selection.selection_set, self.narrowed(selection, parent), page
+                )
             elif isinstance(selection, FragmentSpreadNode):
                 fragment = self.fragments[selection.name.value]
-                total += self.selections(fragment.selection_set, parent, page)
+                total += self.selections(
+                    fragment.selection_set, self.narrowed(fragment, parent), page
+                )
         return total
+
+    def narrowed(self, fragment: Any, parent: GraphQLNamedType) -> GraphQLNamedType:
+        """The type a fragment selects on: its type condition, else the parent."""
+        condition = fragment.type_condition
+        return (self.schema.get_type(condition.name.value) if condition else None) or parent
 
     def field(self, node: FieldNode, parent: GraphQLNamedType, page: int | None) -> int:
         name = node.name.value
+        if not isinstance(parent, GraphQLObjectType):
+            return 0
         definition = META_FIELDS.get(name) or parent.fields.get(name)
-        if definition is None or not isinstance(parent, GraphQLObjectType):
+        if definition is None:
             return 0
         named = get_named_type(definition.type)
         coordinate = f"{parent.name}.{name}"

@@ -53,6 +53,19 @@ def _issuer(entry: Mapping[str, Any], environ: Mapping[str, str]) -> TrustedIssu
     )
 
 
+def federation(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[Any]:
+    """The registries to federate (`RegistryConfig`s); none means the embedded demo store."""
+    from .federation.config import ConfigError as RegistryError
+    from .federation.config import registries_from
+
+    if not settings.registries:
+        return []
+    try:
+        return registries_from(settings.registries, "registries", environ)
+    except RegistryError as exc:
+        raise ConfigError([str(exc)]) from None
+
+
 def rate_limits(settings: Settings) -> RateLimits | None:
     """Buckets per class of caller, in Redis when a URL is given; None when off."""
     section = settings.section("rate_limits")

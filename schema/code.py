@@ -32,6 +32,7 @@ __all__ = [
     "RobotCode",
     "RobotCodeError",
     "check_character",
+    "is_country",
     "is_valid",
 ]
 
@@ -65,6 +66,11 @@ _ISO3166_ALPHA2 = """
     VN VU WF WS YE YT ZA ZM ZW
 """
 _COUNTRIES = frozenset(_ISO3166_ALPHA2.split())
+
+
+def is_country(text: str) -> bool:
+    """Whether `text` is an assigned ISO 3166-1 alpha-2 code, in upper case as codes carry it."""
+    return text in _COUNTRIES
 
 
 class RobotCodeError(ValueError):

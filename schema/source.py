@@ -51,6 +51,8 @@ class Page(Generic[T]):
     items: list[T]
     cursors: list[str]
     has_next_page: bool
+    unavailable: tuple[RegistryUnavailable, ...] = ()
+    """Registries whose part is missing from this page (a federation's partial answer)."""
 
     @property
     def end_cursor(self) -> str | None:
@@ -76,6 +78,48 @@ class Link:
 
 class CursorError(ValueError):
     """A pagination cursor this API did not issue."""
+
+
+class RegistryUnavailable(Exception):
+    """A registry node did not answer in time, failed, or its breaker is open.
+
+    The rest of a request goes on: the GraphQL layer reports this part as
+    REGISTRY_UNAVAILABLE naming `registry`. `reason` says what kind of failure
+    it was, never where the node is or what credentials it was called with.
+    """
+
+    def __init__(self, registry: str, reason: str) -> None:
+        super().__init__(f"registry {registry} is unavailable: {reason}")
+        self.registry = registry
+        self.reason = reason
+
+
+class NotServed(LookupError):
+    """A robot code whose country prefix no configured registry serves."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"No robot {code}: no registry of this gateway serves country {code[:2]}")
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryStatus:
+    """What a gateway knows of one registry it federates: no address, no secret."""
+
+    id: str
+    format: str
+    countries: tuple[str, ...]
+    jurisdictions: tuple[str, ...]
+    breaker: str
+    """closed, open or half_open."""
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
+class RegistryDirectory(Protocol):
+    """A source made of registries reports on each (a federation does; a local store not)."""
+
+    def registries(self) -> list[RegistryStatus]: ...
 
 
 class PassportSource(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -16,10 +16,13 @@ class Server:
     test: `wait_for` gives up after `timeout` seconds and reports what it saw.
     """
 
-    def __init__(self, argv: Sequence[str], cwd: Path | None = None) -> None:
+    def __init__(
+        self, argv: Sequence[str], cwd: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         self.proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
+            env=None if env is None else dict(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from policies import TokenVerifier
 
 from ..store import Store
+from ..subgraph import subgraph_routes
 from .metrics import Measured, NodeMetrics
 from .openapi import openapi_document
 from .problems import Problem
@@ -56,6 +57,7 @@ def create_node_app(
         *api.routes(),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
+        *subgraph_routes(store, verifier),
         *extra_routes,
     ]
     app = Starlette(

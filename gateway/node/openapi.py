@@ -376,6 +376,17 @@ def _paths() -> dict[str, Any]:
         "/openapi.json": {
             "get": _operation("This document", None, {"200": _json({"type": "object"}, ok)})
         },
+        "/graphql": {
+            method: _operation(
+                "The node as an Apollo Federation v2 subgraph (GraphQL over HTTP):"
+                ' `Robot @key(fields: "code")`, `_service { sdl }`, `_entities`',
+                READ,
+                {"200": _json({"type": "object"}, "a GraphQL response"), **_problems(401, 403)},
+                [_query("query", {"type": "string"}, "the operation")] if method == "get" else None,
+                body={"type": "object"} if method == "post" else None,
+            )
+            for method in ("get", "post")
+        },
         "/metrics": {
             "get": _operation(
                 "Prometheus metrics",

@@ -6,7 +6,7 @@ from collections.abc import Container
 from typing import Any, Protocol
 
 from ..disclosure import Disclosure
-from ..source import Page, PassportSource, RobotRecord
+from ..source import Page, PassportSource, RegistryStatus, RobotRecord
 from .formats import TranslationResult
 
 
@@ -14,6 +14,12 @@ class PassportContext(Protocol):
     """Per-request context the gateway provides."""
 
     source: PassportSource
+    partial_errors: list[Any]
+    """GraphQL errors to answer beside the data: the registries a list is missing."""
+
+    def registries(self) -> list[RegistryStatus]:
+        """The registries behind `source` and their state; empty for a local store."""
+        ...
 
     def may_filter_by_owner(self, owner: str) -> bool:
         """Whether this caller may list robots by their current owner."""

@@ -23,6 +23,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.federation.schema_directives import Shareable
 
 DENIED_CODE = "UNAUTHORIZED_FIELD_OR_TYPE"
 
@@ -95,38 +96,60 @@ def graphql_enum(cls: type[enum.Enum]) -> Any:
     return cls
 
 
-@cache
 def object_type(
-    cls: type, prefix: str, name: str | None = None, exclude: tuple[str, ...] = ()
+    cls: type,
+    prefix: str,
+    name: str | None = None,
+    exclude: tuple[str, ...] = (),
+    shareable: bool = False,
 ) -> type:
-    """The strawberry type of dataclass `cls` found at canonical `prefix` (e.g. `maintenance.`)."""
+    """The strawberry type of dataclass `cls` found at canonical `prefix` (e.g. `maintenance.`).
+
+    `shareable` marks it and every type under it `@shareable`, for a federation
+    subgraph: each registry node resolves the same value types. One class per
+    distinct argument set, however the arguments are spelled, so a schema never
+    meets two types of one name.
+    """
+    return _object_type(cls, prefix, name, exclude, shareable)
+
+
+@cache
+def _object_type(
+    cls: type, prefix: str, name: str | None, exclude: tuple[str, ...], shareable: bool
+) -> type:
     hints = typing.get_type_hints(cls)
     namespace: dict[str, Any] = {"__annotations__": {}}
     for f in dataclasses.fields(cls):
         if f.name in exclude:
             continue
         path = prefix + f.name
-        gql_type, wrap = _convert(hints[f.name], path + ".")
+        gql_type, wrap = _convert(hints[f.name], path + ".", shareable)
         namespace["__annotations__"][f.name] = gql_type | None
         namespace[f.name] = strawberry.field(
             resolver=_resolver(f.name, path, wrap, gql_type | None),
             description=f.metadata["doc"],
         )
     new = type(name or cls.__name__, (), namespace)
-    return strawberry.type(new, description=(cls.__doc__ or "").strip() or None)
+    return strawberry.type(
+        new,
+        description=(cls.__doc__ or "").strip() or None,
+        directives=[Shareable()] if shareable else (),
+    )
 
 
-def _convert(hint: Any, prefix: str) -> tuple[Any, Callable[[Any, Container[str]], Any]]:
+def _convert(
+    hint: Any, prefix: str, shareable: bool
+) -> tuple[Any, Callable[[Any, Container[str]], Any]]:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return _convert(next(a for a in args if a is not type(None)), prefix)
+        return _convert(next(a for a in args if a is not type(None)), prefix, shareable)
     if origin is list:
-        item_type, item_wrap = _convert(args[0], prefix)
+        item_type, item_wrap = _convert(args[0], prefix, shareable)
         if item_wrap is _plain:
             return list[item_type], _plain
         return list[item_type], lambda v, m: [item_wrap(x, m) for x in v]
     if dataclasses.is_dataclass(hint):
-        return object_type(hint, prefix), lambda v, m: Node(v, m)
+        return object_type(hint, prefix, shareable=shareable), lambda v, m: Node(v, m)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return graphql_enum(hint), _plain
     if hint in (str, int, float, bool, datetime, date):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
 from .formats import PassportFormat, TranslationResult
 from .objects import field_denied, graphql_enum
+from .registries import Registry, coded, registry_unavailable
 from .robot import (
     CONDITION_WINDOW,
     HISTORY_PAGE,
@@ -65,7 +67,16 @@ class RobotEdge:
 class RobotConnection:
     edges: list[RobotEdge] = strawberry.field(description="The robots of this page.")
     page_info: PageInfo = strawberry.field(description="Where the page ends.")
-    total_count: int = strawberry.field(description="Robots matching the filter.")
+    _total: strawberry.Private[asyncio.Future[int]]
+
+    @strawberry.field(
+        description=(
+            "Robots matching the filter; null with REGISTRY_UNAVAILABLE when a registry"
+            " could not count its own."
+        )
+    )
+    async def total_count(self) -> int | None:
+        return await self._total
 
 
 @strawberry.type(description="The result of checking a robot code, valid or not.")
@@ -114,11 +125,20 @@ class Query:
         where = RobotFilter(**vars(filter)) if filter else RobotFilter()
         if where.owner is not None and not info.context.may_filter_by_owner(where.owner):
             raise field_denied("ownership.owner")
+        # Counted while the page is read, not after: against registry nodes the two
+        # waits overlap, so a slow node costs the request one timeout, not two.
+        total = asyncio.ensure_future(info.context.source.count(where))
+        total.add_done_callback(_retrieved)
         try:
             page = await info.context.source.robots(where, first, after)
         except CursorError as exc:
+            total.cancel()
             raise bad_input(str(exc)) from None
-        total = await info.context.source.count(where)
+        except BaseException:
+            total.cancel()
+            raise
+        path = info.path.as_list()
+        info.context.partial_errors.extend(registry_unavailable(e, path) for e in page.unavailable)
         edges = [
             RobotEdge(cursor=cursor, node=robot_node(record, info.context.view(record)))
             for cursor, record in zip(page.cursors, page.items, strict=True)
@@ -126,8 +146,17 @@ class Query:
         return RobotConnection(
             edges=edges,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-            total_count=total,
+            _total=total,
         )
+
+    @strawberry.field(
+        description=(
+            "The registry nodes this gateway federates, with the state of each; empty for a"
+            " gateway serving one embedded registry."
+        )
+    )
+    def registries(self, info: strawberry.Info) -> list[Registry]:
+        return [Registry.of(status) for status in info.context.registries()]
 
     @strawberry.field(
         description=(
@@ -187,6 +216,12 @@ class Query:
         return info.context.translate(document, from_.value, to.value)
 
 
+def _retrieved(future: asyncio.Future) -> None:
+    """Mark a count's failure as seen: a query that does not select totalCount never awaits it."""
+    if not future.cancelled():
+        future.exception()
+
+
 class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Expected errors (ours, carrying a code) are answers, and are made cheaply.
 
@@ -197,6 +232,11 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     full garbage collection frees. It is located in place, with the source
     locations of each field node computed once per request, instead of being
     copied into a new located error.
+
+    A federation's typed errors (a registry unavailable, a code no registry
+    serves) become their coded GraphQL errors here, in one place; errors a
+    resolver reported beside its data (`partial_errors` of the context: the
+    registries missing from a list) join the response's errors at the end.
     """
 
     def handle_field_error(
@@ -206,6 +246,7 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         field_details_list: Any,
         path: Any,
     ) -> None:
+        raw_error = coded(raw_error)
         if isinstance(raw_error, GraphQLError) and raw_error.extensions:
             raw_error.__traceback__ = None
             if raw_error.path is None:
@@ -214,6 +255,13 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 raw_error.locations = self._locations(nodes)
                 raw_error.path = path.as_list()
         super().handle_field_error(raw_error, return_type, field_details_list, path)
+
+    def build_response(self, data: Any) -> Any:
+        result = super().build_response(data)
+        partial = getattr(self.context_value, "partial_errors", None)
+        if partial:
+            result.errors = [*(result.errors or ()), *partial]
+        return result
 
     def _locations(self, nodes: list[Any]) -> list[SourceLocation] | None:
         cache: dict[tuple[int, ...], Any] = self.__dict__.setdefault("_located", {})

@@ -1,0 +1,426 @@
+"""`robopass demo`: a whole federation on loopback, one process per part.
+
+The development authorization server, a Chinese registry node (cn-miit), an EU
+node (AAS, German and French robots) and the gateway over both, each started
+as `robopass ...` in its own process and port, as they would run in
+production. The command waits for each to answer /readyz, prints what runs
+where, and stops every part on Ctrl-C or SIGTERM. A part outlives a killed demo
+by at most the moment it takes the kernel to signal it (Linux: the parent-death
+signal), so no part is left serving alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+DEFAULT_PORTS = {"gateway": 8000, "auth": 9000, "cn": 8101, "eu": 8102}
+GATEWAY_CLIENT = "robopass-gateway"
+CN_REGISTRY, EU_REGISTRY = "cn-heis", "eu-dpp"
+READY_TIMEOUT = 180.0
+LEASED = 3
+LEASE_AT = "2026-11-01T00:00:00Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    gateway: int
+    auth: int
+    cn: int
+    eu: int
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Ports:
+        """Each port as given; otherwise `--base-port` + 0..3, otherwise the documented default."""
+        base = args.base_port
+        chosen = {}
+        for offset, name in enumerate(("gateway", "auth", "cn", "eu")):
+            given = getattr(args, f"{name}_port")
+            chosen[name] = given or (base + offset if base else DEFAULT_PORTS[name])
+        if len(set(chosen.values())) != 4:
+            raise SystemExit(f"robopass demo: the four parts need four ports, got {chosen}")
+        return cls(**chosen)
+
+
+@dataclass(slots=True)
+class Part:
+    """One child process, its log file and the URL that says it is ready."""
+
+    name: str
+    argv: list[str]
+    ready_url: str
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+    log: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+    def exited(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(self.ready_url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.log is not None:
+            self.log.close()
+
+    def tail(self, lines: int = 15) -> str:
+        text = self.log_path.read_text("utf-8", errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the demo dies, however it dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived: stop every part."""
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def robopass_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gateway.cli", *args]
+
+
+def federation_toml(host: str, ports: Ports) -> str:
+    """The gateway's configuration: both nodes, a service token from the auth server."""
+    token_url = f"http://{host}:{ports.auth}/token"
+    entries = []
+    for registry, fmt, port, countries in (
+        (CN_REGISTRY, "cn-miit", ports.cn, ["CN"]),
+        (EU_REGISTRY, "aas", ports.eu, ["DE", "FR"]),
+    ):
+        listed = ", ".join(f'"{c}"' for c in countries)
+        entries.append(
+            f"""[[registries]]
+id = "{registry}"
+format = "{fmt}"
+base_url = "http://{host}:{port}"
+countries = [{listed}]
+jurisdictions = [{listed}]
+timeout = 5.0
+
+[registries.credentials]
+token_url = "{token_url}"
+client_id = "{GATEWAY_CLIENT}"
+client_secret_env = "{secret_env(registry)}"
+"""
+        )
+    return "# Written by `robopass demo`; rewritten on every start.\n\n" + "\n".join(entries)
+
+
+def secret_env(registry: str) -> str:
+    return f"ROBOPASS_{registry.upper().replace('-', '_')}_SECRET"
+
+
+def gateway_secret() -> str:
+    from policies.authserver import load_clients
+
+    return load_clients()[GATEWAY_CLIENT].client_secret
+
+
+def plan(args: argparse.Namespace, ports: Ports, data_dir: Path) -> list[Part]:
+    """The four parts in start order, with their command lines."""
+    host, logs = args.host, data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (data_dir / "gateway").mkdir(exist_ok=True)
+    issuer = f"http://{host}:{ports.auth}"
+    level = ["--log-level", args.log_level]
+    config = data_dir / "federation.toml"
+    config.write_text(federation_toml(host, ports), encoding="utf-8")
+    secret = gateway_secret()
+
+    def node(registry: str, fmt: str, port: int, robots: int, countries: Sequence[str]) -> Part:
+        argv = robopass_argv(
+            "registry",
+            "serve",
+            "--format",
+            fmt,
+            "--registry",
+            registry,
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--robots",
+            str(robots),
+            "--trust-issuer",
+            issuer,
+            "--data-dir",
+            str(data_dir),
+            *(a for c in countries for a in ("--country", c)),
+            *level,
+        )
+        return Part(
+            f"{registry} node ({fmt}, {robots} robots of {', '.join(countries)})",
+            argv,
+            f"http://{host}:{port}/readyz",
+            logs / f"{registry}.log",
+        )
+
+    return [
+        Part(
+            "authorization server",
+            robopass_argv(
+                "auth-server",
+                "--host",
+                host,
+                "--port",
+                str(ports.auth),
+                "--data-dir",
+                str(data_dir / "auth"),
+                *level,
+            ),
+            f"{issuer}/.well-known/oauth-authorization-server",
+            logs / "auth-server.log",
+        ),
+        node(CN_REGISTRY, "cn-miit", ports.cn, args.cn_robots, ["CN"]),
+        node(EU_REGISTRY, "aas", ports.eu, args.eu_robots, ["DE", "FR"]),
+        Part(
+            "gateway",
+            robopass_argv(
+                "serve",
+                "--config",
+                str(config),
+                "--host",
+                host,
+                "--port",
+                str(ports.gateway),
+                "--data-dir",
+                str(data_dir / "gateway"),
+                *level,
+            ),
+            f"http://{host}:{ports.gateway}/readyz",
+            logs / "gateway.log",
+            env={secret_env(CN_REGISTRY): secret, secret_env(EU_REGISTRY): secret},
+        ),
+    ]
+
+
+def lease_eu_robots(host: str, ports: Ports, count: int = LEASED) -> tuple[str, list[str]]:
+    """Lease the EU node's first robots to the fleet owner's organisation, once.
+
+    The synthetic fleet owner leases only Chinese robots; a few German ones make
+    its fleet span both registries. Written through the node's REST API with the
+    gateway's service token and an idempotency key per robot, so a second start
+    of the demo replays the same events instead of adding more.
+    """
+    from policies.authserver import load_clients
+
+    owner = load_clients()["fleet-owner"].organisation
+    token = httpx.post(
+        f"http://{host}:{ports.auth}/token",
+        data={"grant_type": "client_credentials"},
+        auth=(GATEWAY_CLIENT, gateway_secret()),
+        timeout=10,
+    ).json()["access_token"]
+    headers = {"authorization": f"Bearer {token}"}
+    node = f"http://{host}:{ports.eu}"
+    robots = httpx.get(f"{node}/robots?first={count}", headers=headers, timeout=10).json()
+    leased = []
+    for robot in robots["robots"]:
+        code = robot["code"]
+        payload = {
+            "at": LEASE_AT,
+            "owner": owner,
+            "owner_kind": "ORGANISATION",
+            "jurisdiction": "DE",
+        }
+        answer = httpx.post(
+            f"{node}/robots/{code}/events",
+            json={"type": "OWNERSHIP_TRANSFERRED", "at": LEASE_AT, "payload": payload},
+            headers={**headers, "idempotency-key": f"demo-lease-{code}"},
+            timeout=10,
+        )
+        if answer.status_code in (200, 201):
+            leased.append(code)
+    return owner, leased
+
+
+def wait_ready(parts: Sequence[Part], timeout: float, say: Callable[[str], None] = print) -> None:
+    """Poll each part's readiness URL until all answer; a part that exits is fatal."""
+    deadline = time.monotonic() + timeout
+    waiting = list(parts)
+    started = time.monotonic()
+    while waiting:
+        for part in list(waiting):
+            code = part.exited()
+            if code is not None:
+                raise RuntimeError(
+                    f"{part.name} exited with status {code}; its log ({part.log_path}):\n"
+                    + part.tail()
+                )
+            if part.ready():
+                waiting.remove(part)
+                say(f"  ready: {part.name} ({time.monotonic() - started:.1f} s)")
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(p.name for p in waiting)
+            raise RuntimeError(f"not ready after {timeout:.0f} s: {names}")
+        if waiting:
+            time.sleep(0.2)
+
+
+def stop(parts: Sequence[Part], timeout: float = 10.0) -> None:
+    """SIGTERM to every part, newest first, then wait for each (SIGKILL after `timeout`)."""
+    for part in reversed(parts):
+        part.terminate()
+    for part in reversed(parts):
+        part.wait(timeout)
+
+
+def banner(host: str, ports: Ports, parts: Sequence[Part], data_dir: Path) -> str:
+    gateway = f"http://{host}:{ports.gateway}"
+    issuer = f"http://{host}:{ports.auth}"
+    rows = [
+        ("gateway: GraphQL and console", f"{gateway}/graphql"),
+        ("gateway: history report", f"{gateway}/"),
+        ("authorization server", issuer),
+        (parts[1].name, f"http://{host}:{ports.cn}/robots"),
+        (parts[2].name, f"http://{host}:{ports.eu}/robots"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = ["", "robopass demo is running:"]
+    lines += [f"  {name:<{width}}  {url}" for name, url in rows]
+    lines += [
+        f"  data, logs and configuration: {data_dir}",
+        "",
+        "Callers' tokens come from the gateway's development server at /auth; the nodes take",
+        "service tokens from the authorization server above. A token for a demo party",
+        "(de-msa, fleet-owner, standards-body, used-robot-buyer, us-insurer):",
+        f"  TOKEN=$(robopass token de-msa --port {ports.gateway}"
+        f" --data-dir {data_dir / 'gateway'})",
+        "A Chinese robot's incidents, as the German market surveillance authority:",
+        f'  curl -s {gateway}/graphql -H "authorization: Bearer $TOKEN"'
+        " -H 'content-type: application/json' \\",
+        '    -d \'{"query": "{ robots(first: 3, filter: {registry: \\"cn-heis\\"}) { edges'
+        " { node { code incidents { at severity rootCause status } } } } }\"}'",
+        "",
+        "Press Ctrl-C to stop every part.",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    ports = Ports.from_args(args)
+    data_dir = Path(args.data_dir).expanduser()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    parts = plan(args, ports, data_dir)
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    started: list[Part] = []
+    try:
+        print(f"robopass demo: starting 4 processes, data in {data_dir}", flush=True)
+        for group in ([parts[0]], parts[1:3], [parts[3]]):
+            for part in group:
+                print(f"  starting: {part.name}", flush=True)
+                part.start()
+                started.append(part)
+            wait_ready(group, args.ready_timeout, lambda s: print(s, flush=True))
+            if parts[2] in group:
+                try:
+                    owner, leased = lease_eu_robots(args.host, ports)
+                except (httpx.HTTPError, KeyError, ValueError) as exc:
+                    print(f"  could not lease EU robots to the fleet owner: {exc!r}", flush=True)
+                else:
+                    print(f"  {len(leased)} EU robots leased to {owner} (the fleet-owner client)")
+        print(banner(args.host, ports, parts, data_dir), flush=True)
+        while True:
+            for part in started:
+                if part.exited() is not None:
+                    print(f"robopass demo: {part.name} stopped; its log:\n{part.tail()}")
+                    return 1
+            time.sleep(0.5)
+    except Stopped as reason:
+        print(f"\nrobopass demo: {reason}, stopping every part", flush=True)
+        return 0
+    except RuntimeError as exc:
+        print(f"robopass demo: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        for s in previous:
+            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        stop(started)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if started:
+            print("robopass demo: all parts stopped", flush=True)
+
+
+def add_parser(sub: argparse._SubParsersAction, data_dir: str) -> None:
+    """Register `demo` on the CLI's subcommands."""
+    env = os.environ.get
+    parser = sub.add_parser(
+        "demo", help="run a federation on loopback: auth server, CN and EU nodes, gateway"
+    )
+    parser.add_argument("--host", default=env("ROBOPASS_DEMO_HOST", "127.0.0.1"))
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=int(env("ROBOPASS_DEMO_BASE_PORT", "0")),
+        help="gateway on N, auth server N+1, CN node N+2, EU node N+3",
+    )
+    for name, what in (
+        ("gateway", "the gateway"),
+        ("auth", "the authorization server"),
+        ("cn", "the Chinese node"),
+        ("eu", "the EU node"),
+    ):
+        parser.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=None,
+            help=f"port of {what} (default {DEFAULT_PORTS[name]})",
+        )
+    parser.add_argument("--cn-robots", type=int, default=1000, help="robots of the CN node")
+    parser.add_argument("--eu-robots", type=int, default=200, help="robots of the EU node")
+    parser.add_argument(
+        "--data-dir",
+        default=env("ROBOPASS_DEMO_DATA_DIR", str(Path(data_dir) / "demo")),
+        help="databases, keys, logs and the generated configuration",
+    )
+    parser.add_argument("--log-level", default="warning", help="of every part")
+    parser.add_argument("--ready-timeout", type=float, default=READY_TIMEOUT, help="seconds")
+    parser.set_defaults(func=run)

@@ -1,0 +1,75 @@
+"""The federation as one GraphQL request sees it: robot reads batched per registry.
+
+A query naming a hundred robots resolves a hundred `robot(code)` fields;
+each asks this source, which hands the code to a per-request DataLoader. The
+loader collects every code asked for in the same tick and the federation
+sends one `POST /robots:batchGet` per registry, each code once. A new
+loader per request means nothing is shared between callers but the
+version-keyed passport cache, which holds no caller's view.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from strawberry.dataloader import DataLoader
+
+from schema.events import ChainReport, Event, EventType
+from schema.source import Change, Page, RegistryStatus, RobotFilter, RobotRecord
+
+if TYPE_CHECKING:
+    from .source import FederatedSource
+
+
+class RequestSource:
+    """A `PassportSource` and `PassportWriter` for one request over a `FederatedSource`."""
+
+    def __init__(self, federation: FederatedSource) -> None:
+        self.federation = federation
+        self.loader: DataLoader[str, RobotRecord | None] = DataLoader(
+            load_fn=federation.load_current
+        )
+
+    async def robot(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
+        if as_of is not None:
+            return await self.federation.robot(code, as_of)
+        return await self.loader.load(code)
+
+    async def robots(self, where: RobotFilter, first: int, after: str | None) -> Page[RobotRecord]:
+        return await self.federation.robots(where, first, after)
+
+    async def count(self, where: RobotFilter) -> int:
+        return await self.federation.count(where)
+
+    async def history(self, code: str, first: int, after: str | None) -> Page[Event]:
+        return await self.federation.history(code, first, after)
+
+    async def integrity(self, code: str) -> ChainReport | None:
+        return await self.federation.integrity(code)
+
+    async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
+        return await self.federation.changes(where, first, after)
+
+    async def append(
+        self,
+        code: str,
+        type: EventType,
+        payload: dict[str, Any],
+        at: datetime,
+        *,
+        idempotency_key: str,
+    ) -> Event:
+        self.loader.clear(code)
+        return await self.federation.append(
+            code, type, payload, at, idempotency_key=idempotency_key
+        )
+
+    async def link(self, country: str, code: str, home: str, since: datetime) -> None:
+        await self.federation.link(country, code, home, since)
+
+    async def unlink(self, country: str, code: str) -> None:
+        await self.federation.unlink(country, code)
+
+    def registries(self) -> list[RegistryStatus]:
+        return self.federation.registries()

@@ -1,0 +1,443 @@
+"""Passports from several registry nodes, as one `PassportSource` and `PassportWriter`.
+
+Routing: a robot lives in the registry serving its code's country prefix; a
+code no registry serves is `NotServed` (NOT_FOUND). Lists, counts and change
+feeds fan out concurrently to the relevant registries (all, or the one a
+`registry` filter names) and merge in order, with one cursor holding every
+registry's position. A registry that fails does not fail the rest: its part
+is missing and named in `Page.unavailable`, or its one robot raises
+`RegistryUnavailable`. Native documents are translated to canonical
+passports by the adapters and kept in a `PassportCache` by version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from schema.codec import format_datetime
+from schema.events import ChainReport, Event, EventType
+from schema.source import (
+    Change,
+    CursorError,
+    NotServed,
+    Page,
+    RegistryStatus,
+    RegistryUnavailable,
+    RobotFilter,
+    RobotRecord,
+)
+
+from ..store import EventRejected, IdempotencyConflict, UnknownRobot, decode_cursor, encode_cursor
+from . import cursor
+from .cache import PassportCache
+from .client import RegistryClient, UpstreamHook
+from .config import RegistryConfig
+from .wire import (
+    BadRecord,
+    chain_report_of,
+    change_of,
+    event_body,
+    event_of,
+    head_of,
+    passport_of,
+)
+
+BATCH_LIMIT = 500
+"""Codes per `POST /robots:batchGet`, the node's cap."""
+PAGE_LIMIT = 500
+"""Items per page of a node's lists, its cap."""
+
+LoadResult = RobotRecord | None | Exception
+
+
+class FederatedSource:
+    """The gateway's passports, read from and written to the registry nodes configured."""
+
+    def __init__(
+        self,
+        registries: Sequence[RegistryConfig],
+        *,
+        on_upstream: UpstreamHook | None = None,
+        env: Mapping[str, str] | None = None,
+        cache: PassportCache | None = None,
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self.clients = {
+            r.id: RegistryClient(
+                r, on_upstream=on_upstream, env=env, transport=(transports or {}).get(r.id)
+            )
+            for r in registries
+        }
+        self.homes = {c: self.clients[r.id] for r in registries for c in r.countries}
+        self.cache = cache if cache is not None else PassportCache()
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(c.aclose() for c in self.clients.values()))
+
+    def request_scope(self) -> Any:
+        """This source for one request: single-robot reads batched per registry."""
+        from .batching import RequestSource
+
+        return RequestSource(self)
+
+    # -- routing --------------------------------------------------------------
+
+    def home(self, code: str) -> RegistryClient:
+        client = self.homes.get(code[:2])
+        if client is None:
+            raise NotServed(code)
+        return client
+
+    def relevant(self, where: RobotFilter) -> list[RegistryClient]:
+        if where.registry is None:
+            return list(self.clients.values())
+        return [c for c in self.clients.values() if c.id == where.registry]
+
+    # -- reads ----------------------------------------------------------------
+
+    async def robot(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
+        client = self.home(code)
+        if as_of is None:
+            return await self._one(client, code)
+        response = await client.call(
+            "GET",
+            "GET /robots/{code}",
+            f"/robots/{code}",
+            idempotent=True,
+            params={"asOf": format_datetime(as_of)},
+        )
+        if response.status_code == 404:
+            return None
+        record = self._record(client, _json(client, response, 200), current=False)
+        return RobotRecord(record.passport, record.head, as_of)
+
+    async def load_current(self, codes: Sequence[str]) -> list[LoadResult]:
+        """Current records of `codes`, one batch per registry, concurrently; for a DataLoader.
+
+        Each result is a record, None (no such robot) or the exception for that
+        code (`NotServed`, or `RegistryUnavailable` for every code of a failed node).
+        """
+        groups: dict[str, list[str]] = {}
+        found: dict[str, LoadResult] = {}
+        for code in dict.fromkeys(codes):
+            client = self.homes.get(code[:2])
+            if client is None:
+                found[code] = NotServed(code)
+            else:
+                groups.setdefault(client.id, []).append(code)
+        answers = await asyncio.gather(
+            *(self._batch(self.clients[name], group) for name, group in groups.items()),
+            return_exceptions=True,
+        )
+        for (_name, group), answer in zip(groups.items(), answers, strict=True):
+            if isinstance(answer, RegistryUnavailable):
+                found.update(dict.fromkeys(group, answer))
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                found.update(answer)
+        return [found[code] for code in codes]
+
+    async def _batch(self, client: RegistryClient, codes: list[str]) -> dict[str, LoadResult]:
+        if len(codes) == 1:
+            return {codes[0]: await self._one(client, codes[0])}
+        found: dict[str, LoadResult] = dict.fromkeys(codes)
+        for start in range(0, len(codes), BATCH_LIMIT):
+            chunk = codes[start : start + BATCH_LIMIT]
+            response = await client.call(
+                "POST",
+                "POST /robots:batchGet",
+                "/robots:batchGet",
+                idempotent=True,
+                json={"codes": chunk, "asOf": None},
+            )
+            body = _json(client, response, 200)
+            for data in _items(client, body, "robots"):
+                record = self._record(client, data)
+                found[record.passport.code] = record
+        return found
+
+    async def _one(self, client: RegistryClient, code: str) -> RobotRecord | None:
+        """One current record, revalidated with `If-None-Match` when a version is cached."""
+        cached = self.cache.latest(code)
+        headers = {"if-none-match": f'"{cached[0].hash}"'} if cached else None
+        response = await client.call(
+            "GET", "GET /robots/{code}", f"/robots/{code}", idempotent=True, headers=headers
+        )
+        if response.status_code == 304 and cached is not None:
+            return RobotRecord(cached[1], cached[0])
+        if response.status_code == 404:
+            return None
+        return self._record(client, _json(client, response, 200))
+
+    def _record(self, client: RegistryClient, data: Any, current: bool = True) -> RobotRecord:
+        """A node's record as ours; a past view is cached but never taken for the latest."""
+        try:
+            head = head_of(data)
+            code = data["code"]
+            sent, configured = data.get("format", client.config.format), client.config.format
+            if sent != configured:
+                raise BadRecord(f"the node sends {sent!r} documents, not {configured!r}")
+            passport = self.cache.get(code, head.hash)
+            if passport is None:
+                passport = passport_of(client.config.format, data["document"])
+                if passport.code != code:
+                    raise BadRecord(f"record of {code} holds the passport of {passport.code}")
+            self.cache.put(code, head, passport, latest=current)
+        except (BadRecord, KeyError, TypeError, AttributeError) as exc:
+            raise RegistryUnavailable(
+                client.id, f"sent a record that does not parse: {exc}"
+            ) from None
+        return RobotRecord(passport, head)
+
+    async def robots(self, where: RobotFilter, first: int, after: str | None) -> Page[RobotRecord]:
+        clients = self.relevant(where)
+        start = cursor.decode("robots", after, [c.id for c in clients], str)
+        answers = await asyncio.gather(
+            *(self._list(c, where, first, start[c.id]) for c in clients), return_exceptions=True
+        )
+        parts, failed = _settle(clients, answers)
+        items, positions, more = cursor.merge(parts, start, first, lambda r: r.passport.code)
+        cursors = [cursor.encode("robots", p) for p in positions]
+        return Page(items, cursors, more, tuple(failed))
+
+    async def _list(
+        self, client: RegistryClient, where: RobotFilter, first: int, after: Any
+    ) -> cursor.Part[RobotRecord]:
+        params = {**_filters(where), "first": _page_size(first)}
+        if after is not None:
+            params["after"] = after
+        response = await client.call(
+            "GET", "GET /robots", "/robots", idempotent=True, params=params
+        )
+        if response.status_code == 400 and after is not None:
+            raise CursorError(f"registry {client.id} refused its position in the cursor")
+        body = _json(client, response, 200)
+        records = [self._record(client, data) for data in _items(client, body, "robots")]
+        cursors = _items(client, body, "cursors")
+        if len(cursors) != len(records):
+            raise RegistryUnavailable(
+                client.id, "sent a page whose cursors do not match its robots"
+            )
+        return cursor.Part(records, cursors, bool(body.get("hasNextPage")))
+
+    async def count(self, where: RobotFilter) -> int:
+        """The sum over relevant registries; a registry that cannot count fails the count."""
+        clients = self.relevant(where)
+        answers = await asyncio.gather(
+            *(self._count(c, where) for c in clients), return_exceptions=True
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        return sum(answers)  # type: ignore[arg-type]
+
+    async def _count(self, client: RegistryClient, where: RobotFilter) -> int:
+        response = await client.call(
+            "GET", "GET /robots:count", "/robots:count", idempotent=True, params=_filters(where)
+        )
+        body = _json(client, response, 200)
+        count = body.get("count") if isinstance(body, dict) else None
+        if not isinstance(count, int):
+            raise RegistryUnavailable(client.id, "sent a count that is not a number")
+        return count
+
+    async def history(self, code: str, first: int, after: str | None) -> Page[Event]:
+        start = int(decode_cursor("seq", after)) if after else 0
+        client = self.home(code)
+        response = await client.call(
+            "GET",
+            "GET /robots/{code}/events",
+            f"/robots/{code}/events",
+            idempotent=True,
+            params={"after": start, "first": _page_size(first)},
+        )
+        if response.status_code == 404:
+            return Page([], [], False)
+        body = _json(client, response, 200)
+        events = _parsed(client, _items(client, body, "events"), event_of)
+        more = bool(body.get("hasNextPage")) or len(events) > first
+        events = events[:first]
+        cursors = [encode_cursor("seq", str(e.sequence)) for e in events]
+        return Page(events, cursors, more)
+
+    async def integrity(self, code: str) -> ChainReport | None:
+        client = self.home(code)
+        response = await client.call(
+            "GET", "GET /robots/{code}/integrity", f"/robots/{code}/integrity", idempotent=True
+        )
+        if response.status_code == 404:
+            return None
+        return _parsed(client, [_json(client, response, 200)], chain_report_of)[0]
+
+    async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
+        clients = self.relevant(where)
+        start = cursor.decode("changes", after, [c.id for c in clients], int)
+        answers = await asyncio.gather(
+            *(self._changes(c, where, first, start[c.id] or 0) for c in clients),
+            return_exceptions=True,
+        )
+        parts, failed = _settle(clients, answers)
+        items, positions, more = cursor.merge(parts, start, first, lambda c: c.event.at)
+        cursors = [cursor.encode("changes", p) for p in positions]
+        return Page(items, cursors, more, tuple(failed))
+
+    async def _changes(
+        self, client: RegistryClient, where: RobotFilter, first: int, after: int
+    ) -> cursor.Part[Change]:
+        params: dict[str, Any] = {"after": after, "first": _page_size(first)}
+        if where.owner is not None:
+            params["owner"] = where.owner
+        response = await client.call(
+            "GET", "GET /changes", "/changes", idempotent=True, params=params
+        )
+        body = _json(client, response, 200)
+        changes = _parsed(client, _items(client, body, "changes"), change_of)
+        positions = [c.position for c in changes]
+        return cursor.Part(changes, positions, len(changes) >= _page_size(first))
+
+    # -- writes ---------------------------------------------------------------
+
+    async def append(
+        self,
+        code: str,
+        type: EventType,
+        payload: dict[str, Any],
+        at: datetime,
+        *,
+        idempotency_key: str,
+    ) -> Event:
+        """One event in the robot's home registry; sent once, never retried here."""
+        try:
+            client = self.home(code)
+        except NotServed as exc:
+            raise UnknownRobot(str(exc)) from None
+        response = await client.call(
+            "POST",
+            "POST /robots/{code}/events",
+            f"/robots/{code}/events",
+            idempotent=False,
+            json=event_body(type, payload, at),
+            headers={"idempotency-key": idempotency_key},
+        )
+        status = response.status_code
+        if status in (200, 201):
+            return _parsed(client, [_json(client, response, status).get("event")], event_of)[0]
+        detail = _detail(response)
+        if status == 404:
+            raise UnknownRobot(detail)
+        if status == 409:
+            raise IdempotencyConflict(detail)
+        if status in (400, 422):
+            raise EventRejected(detail)
+        raise RegistryUnavailable(client.id, f"answered HTTP {status} to an append")
+
+    async def link(self, country: str, code: str, home: str, since: datetime) -> None:
+        client = self._serving(country)
+        response = await client.call(
+            "PUT",
+            "PUT /links/{code}",
+            f"/links/{code}",
+            idempotent=False,
+            json={"home": home, "since": format_datetime(since)},
+        )
+        if response.status_code >= 300:
+            raise ValueError(f"registry {client.id} refused the link: {_detail(response)}")
+
+    async def unlink(self, country: str, code: str) -> None:
+        client = self._serving(country)
+        response = await client.call(
+            "DELETE", "DELETE /links/{code}", f"/links/{code}", idempotent=False
+        )
+        if response.status_code >= 300 and response.status_code != 404:
+            raise ValueError(f"registry {client.id} refused the unlink: {_detail(response)}")
+
+    def _serving(self, country: str) -> RegistryClient:
+        client = self.homes.get(country)
+        if client is None:
+            raise ValueError(f"no registry of this gateway serves country {country}")
+        return client
+
+    # -- status ---------------------------------------------------------------
+
+    def registries(self) -> list[RegistryStatus]:
+        """Each registry's breaker and last error, for /readyz and the `registries` query."""
+        return [
+            RegistryStatus(
+                id=c.id,
+                format=c.config.format,
+                countries=c.config.countries,
+                jurisdictions=c.config.jurisdictions,
+                breaker=c.state.value,
+                last_error=c.last_error,
+                last_error_at=c.last_error_at,
+            )
+            for c in self.clients.values()
+        ]
+
+
+def _settle(
+    clients: list[RegistryClient], answers: list[Any]
+) -> tuple[dict[str, cursor.Part[Any]], list[RegistryUnavailable]]:
+    """Parts of the registries that answered, and the failures of those that did not."""
+    parts: dict[str, cursor.Part[Any]] = {}
+    failed: list[RegistryUnavailable] = []
+    for client, answer in zip(clients, answers, strict=True):
+        if isinstance(answer, RegistryUnavailable):
+            failed.append(answer)
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            parts[client.id] = answer
+    return parts, failed
+
+
+def _page_size(first: int) -> int:
+    """What to ask a node for: it takes 1 to 500; asking one for a page of none tells
+    whether any follow."""
+    return min(max(first, 1), PAGE_LIMIT)
+
+
+def _filters(where: RobotFilter) -> dict[str, str]:
+    names = ("manufacturer", "category", "status", "owner")
+    return {n: getattr(where, n) for n in names if getattr(where, n) is not None}
+
+
+def _json(client: RegistryClient, response: httpx.Response, expected: int) -> Any:
+    """The body of an expected answer; anything else means the node cannot serve this."""
+    if response.status_code != expected:
+        raise RegistryUnavailable(client.id, f"answered HTTP {response.status_code}")
+    try:
+        return response.json()
+    except ValueError:
+        raise RegistryUnavailable(client.id, "answered with a body that is not JSON") from None
+
+
+def _items(client: RegistryClient, body: Any, key: str) -> list[Any]:
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise RegistryUnavailable(client.id, f"answered without a {key!r} list")
+    return items
+
+
+def _parsed(client: RegistryClient, items: list[Any], parse: Any) -> list[Any]:
+    try:
+        return [parse(item) for item in items]
+    except BadRecord as exc:
+        raise RegistryUnavailable(client.id, f"sent a record that does not parse: {exc}") from None
+
+
+def _detail(response: httpx.Response) -> str:
+    """The problem's detail (RFC 9457), or its status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        return body["detail"]
+    return f"HTTP {response.status_code}"
