@@ -33,10 +33,20 @@ from policies import (
     trail_access,
 )
 from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
+from schema.events import EventType, TransferOffer
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
 from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
-from schema.source import Page, PassportSource, RobotRecord
+from schema.passport import ConditionSnapshot
+from schema.source import (
+    Appended,
+    ConditionPoint,
+    Page,
+    PassportSource,
+    PassportWriter,
+    RobotRecord,
+    TelemetrySource,
+)
 
 from .auth import Authenticated
 from .bodylimit import BodyLimit
@@ -46,10 +56,12 @@ from .downloads import download_routes
 from .export import export_document
 from .http import GraphQLOverHTTP
 from .limits import Limits, limit_extensions
+from .local import merge_history
 from .persisted import PersistedQueries
 from .production import protective_extensions
 from .report import DemoSignIn, report_routes
 from .report.session import viewer_of
+from .writes import Writes
 
 ON_DENIED = ("null", "reject")
 
@@ -70,6 +82,7 @@ class RequestContext:
     policy: PolicySet | None = None
     request: Any = None
     audit: AuditLog | None = None
+    writes: Writes | None = None
     views: dict[tuple[str, Decision], RecordingView] = field(default_factory=dict)
 
     def may_filter_by_owner(self, owner: str) -> bool:
@@ -122,6 +135,37 @@ class RequestContext:
             for e in result.report.entries()
         ]
         return TranslationResult(output=result.output, lossless=not losses, losses=losses)
+
+    async def condition_history(
+        self, record: RobotRecord, since: datetime | None, until: datetime | None, last: int
+    ) -> list[ConditionPoint]:
+        """From the source's telemetry when it keeps any, else the passport's snapshots."""
+        code = record.passport.code
+        if record.as_of is None and isinstance(self.source, TelemetrySource):
+            points = await self.source.condition_history(code, since, until, last)
+            if points is not None:
+                return points
+        points = merge_history(record.passport, [], [], since, until)
+        return points[-last:] if last else []
+
+    def _writes(self) -> Writes:
+        if self.writes is None:
+            return Writes(self.source, None, self.policy, self.audit)
+        return self.writes
+
+    async def write(self, code: str, type: EventType, body: Any, key: str) -> Appended:
+        return await self._writes().append(self.principal, code, type, body, key)
+
+    async def offer_transfer(self, code: str, offer: TransferOffer, key: str) -> Appended:
+        return await self._writes().offer_transfer(self.principal, code, offer, key)
+
+    async def accept_transfer(self, code: str, at: datetime, key: str) -> Appended:
+        return await self._writes().accept_transfer(self.principal, code, at, key)
+
+    async def ingest_conditions(
+        self, samples: Sequence[tuple[str, ConditionSnapshot]], key: str
+    ) -> list[Appended]:
+        return await self._writes().ingest(self.principal, samples, key)
 
     async def record_disclosures(self, answered: bool = True) -> None:
         """Append one audit record per robot touched, in one transaction, then forget them.
@@ -185,6 +229,7 @@ class PassportGraphQL(GraphQLOverHTTP):
         production: bool = False,
         introspection: bool | None = None,
         console: bool | None = None,
+        writes: Writes | None = None,
     ) -> None:
         if on_denied not in ON_DENIED:
             raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
@@ -206,12 +251,15 @@ class PassportGraphQL(GraphQLOverHTTP):
         self.policy = policy
         self.on_denied = on_denied
         self.audit = audit
+        self.writes = writes
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
         self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
-        context = RequestContext(self.source, principal, self.policy, request, self.audit)
+        context = RequestContext(
+            self.source, principal, self.policy, request, self.audit, self.writes
+        )
         request.state.passport_context = context
         return context
 
@@ -259,6 +307,7 @@ def create_app(
     production: bool = False,
     introspection: bool | None = None,
     console: bool | None = None,
+    writer: PassportWriter | None = None,
 ) -> Starlette:
     """The gateway app over one passport source.
 
@@ -276,6 +325,8 @@ def create_app(
     `limits` bounds each request
     (`Limits()` by default); `persisted` resolves hashed documents (APQ, or a
     safelist); `production`, `introspection`, `console`: see `PassportGraphQL`.
+    `writer` enables the mutations (`gateway.writes`); without it they answer
+    WRITES_UNAVAILABLE. Writes are audited in `audit` like disclosures.
     """
 
     def view(principal: Principal, record: RobotRecord) -> Container[str]:
@@ -323,6 +374,7 @@ def create_app(
         introspection=introspection,
         console=console,
         audit=audit,
+        writes=Writes(source, writer, policy, audit),
     )
     graphql = Authenticated(endpoint, verifier)
     return Starlette(

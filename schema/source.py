@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .events import ChainReport, Event, EventType
-from .passport import Passport
+from .passport import JointWear, Passport
 
 T = TypeVar("T")
 
@@ -74,6 +74,40 @@ class Link:
     since: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ConditionPoint:
+    """One point of a robot's condition history.
+
+    `resolution` is RAW for a sample as measured (the summary fields repeat
+    its values) and DAILY for the aggregate of a UTC day whose samples were
+    rolled up: `at` is then the day's last sample and the scalar fields are its
+    values, beside the day's minimum, mean and maximum.
+    """
+
+    at: datetime
+    operating_hours: float
+    battery_health_pct: float
+    charge_cycles: int
+    movement_precision_mm: float
+    abnormal_stress_events: int
+    joint_wear: list[JointWear]
+    resolution: str = "RAW"
+    samples: int = 1
+    battery_health_pct_min: float | None = None
+    battery_health_pct_mean: float | None = None
+    battery_health_pct_max: float | None = None
+    movement_precision_mm_mean: float | None = None
+    movement_precision_mm_max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """An event a write produced; `replayed` when the idempotency key had stored it before."""
+
+    event: Event
+    replayed: bool
+
+
 class CursorError(ValueError):
     """A pagination cursor this API did not issue."""
 
@@ -96,6 +130,20 @@ class PassportSource(Protocol):
     async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
         """Events after an opaque cursor, oldest first; a federation's cursor holds every
         registry's position."""
+        ...
+
+
+@runtime_checkable
+class TelemetrySource(Protocol):
+    """A source that keeps condition samples beside the log (a registry store does)."""
+
+    async def condition_history(
+        self, code: str, since: datetime | None, until: datetime | None, last: int
+    ) -> list[ConditionPoint] | None:
+        """The newest `last` points in the window, oldest first; None for an unknown robot.
+
+        Includes the passport's recorded snapshots, raw samples and daily aggregates.
+        """
         ...
 
 
