@@ -308,14 +308,18 @@ class Writes:
     async def _relink(
         self, writer: PassportWriter, record: RobotRecord, event: Event, before: str | None
     ) -> None:
-        """Move the robot's foreign links to follow its owner across a border."""
+        """Move the robot's foreign links to follow its owner across a border.
+
+        The old link goes first: the embedded demo keeps every country's links
+        in one table, where a link is keyed by the code alone.
+        """
         home_country = record.passport.code[:2]
         home = record.passport.identity.home_registry
         new = event.payload["jurisdiction"]
-        if new != home_country:
-            await writer.link(new, record.passport.code, home, event.at)
         if before is not None and before not in (home_country, new):
             await writer.unlink(before, record.passport.code)
+        if new != home_country:
+            await writer.link(new, record.passport.code, home, event.at)
 
     async def _refused(
         self, principal: Principal, code: str, type: str, error: WriteError
