@@ -14,6 +14,7 @@ from pathlib import Path
 from . import auditcmd as audit_cmd
 from . import authserver_command
 from .credential_cli import register as add_credential_commands
+from .node import command as node_command
 from .workbench.parsers import add_mapping_command, add_translate_command
 
 DEFAULT_ROBOTS = 1000
@@ -347,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="age of samples to roll up: 30d (the default), 12h, 90m",
     )
     rollup_cmd.set_defaults(func=cmd_rollup)
+    node_command.add_parser(reg, str(default_data_dir()))
     add_credential_commands(sub)
     add_translate_command(sub)
     add_mapping_command(sub)

@@ -297,7 +297,7 @@ class Store(TelemetryStore, ABC):
         return self._write(work)
 
     def event_by_key(self, key: str) -> Event | None:
-        """The event an idempotency key stored, if any."""
+        """The event an idempotency key wrote, if any: tells a replay from a first write."""
         with self._reading() as db:
             return self._by_key(db, key)
 
@@ -341,6 +341,20 @@ class Store(TelemetryStore, ABC):
         if passport is None:
             return None
         return RobotRecord(passport, Head(events[-1].sequence, events[-1].hash), as_of)
+
+    def records(self, codes: Sequence[str]) -> dict[str, RobotRecord]:
+        """The current records of those of `codes` that are stored, in one query per 500."""
+        found: dict[str, RobotRecord] = {}
+        unique = list(dict.fromkeys(codes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = "SELECT code, snapshot, head_sequence, head_hash FROM robots WHERE code IN "
+            with self._reading() as db:
+                rows = db.execute(f"{sql}({marks})", chunk).fetchall()
+            for code, snapshot, sequence, hash_ in rows:
+                found[code] = RobotRecord(self._decoded.get(hash_, snapshot), Head(sequence, hash_))
+        return found
 
     def head(self, code: str) -> Head | None:
         with self._reading() as db:

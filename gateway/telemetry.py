@@ -107,6 +107,7 @@ class TelemetryStore:
             code: [plain_sample(s) for s in samples] for code, samples in sorted(batches.items())
         }
         digests = {code: samples_digest(plain) for code, plain in prepared.items()}
+        batch = samples_digest([[code, digest] for code, digest in digests.items()])
 
         def work(db: Any) -> dict[str, Appended]:
             done: dict[str, Appended] = {}
@@ -118,7 +119,8 @@ class TelemetryStore:
                     (key,),
                 ).fetchone()
                 if row is not None:
-                    done[code] = Appended(_replayed(row, code, digests[code], len(plain)), True)
+                    event = _replayed(row, code, digests[code], len(plain), batch)
+                    done[code] = Appended(event, True)
             if done and len(done) != len(prepared):
                 raise IdempotencyConflict(
                     f"idempotency key {idempotency_key!r} was used for another batch"
@@ -147,6 +149,7 @@ class TelemetryStore:
                 summary = ingest_summary(
                     samples, digests[code], None if previous is None else from_micros(previous)
                 )
+                summary.batch = batch
                 payload = to_plain(summary)
                 try:
                     apply_in_place(passport, EventType.CONDITIONS_INGESTED, payload)
@@ -259,7 +262,7 @@ def _batch_check(event: Event, count: int, rows: list[Any], rolled: int) -> Batc
     return BatchCheck(event.sequence, count, len(rows), 0, True)
 
 
-def _replayed(row: Any, code: str, digest: str, count: int) -> Event:
+def _replayed(row: Any, code: str, digest: str, count: int, batch: str) -> Event:
     from .store import IdempotencyConflict
     from .storesql import row_event
 
@@ -269,6 +272,7 @@ def _replayed(row: Any, code: str, digest: str, count: int) -> Event:
         or event.type is not EventType.CONDITIONS_INGESTED
         or event.payload.get("digest") != digest
         or event.payload.get("count") != count
+        or event.payload.get("batch") != batch
     ):
         raise IdempotencyConflict("the idempotency key was used for another batch")
     return event

@@ -205,7 +205,9 @@ class ConditionsIngested:
     commits to every sample without a chained event per sample. `latest` is
     the newest sample; it becomes the passport's current condition, replacing
     the previous batch's summary when that was `replaces` on the same UTC day,
-    so the passport keeps one condition summary per day of telemetry.
+    so the passport keeps one condition summary per day of telemetry. `batch`
+    is the SHA-256 over every robot's digest in the request, so a retried key
+    is told apart from the same key sent with other robots.
     """
 
     count: int
@@ -214,6 +216,7 @@ class ConditionsIngested:
     digest: str
     latest: ConditionSnapshot
     replaces: datetime | None = None
+    batch: str | None = None
 
 
 PAYLOADS: dict[EventType, type] = {

@@ -76,7 +76,8 @@ def test_a_batch_stores_samples_and_chains_one_event_per_robot(store, log):
     gw = Gateway(store, log)
     robots = owned(store, 2)
     owner = token("owner", robots[0].current_owner.owner)
-    samples = [s for p in robots for s in samples_for(p, recent(), 50)]
+    start = recent()
+    samples = [s for p in robots for s in samples_for(p, start, 50)]
     before, heads = event_count(store), {p.code: store.head(p.code) for p in robots}
     body = gw.ask(BATCH, {"samples": samples, "key": "batch-1"}, owner)
     assert "errors" not in body, body
@@ -89,7 +90,7 @@ def test_a_batch_stores_samples_and_chains_one_event_per_robot(store, log):
         assert event["sequence"] == heads[p.code].sequence + 1
         assert event["type"] == "CONDITIONS_INGESTED" and event["payload"]["count"] == 50
         now = store.passport(p.code).condition
-        assert now.at.isoformat().replace("+00:00", "Z") == samples_for(p, recent(), 50)[-1]["at"]
+        assert now.at.isoformat().replace("+00:00", "Z") == samples_for(p, start, 50)[-1]["at"]
         assert store.verify_chain(p.code).verified
         (check,) = store.verify_telemetry(p.code, store.events(p.code))
         assert (check.verified, check.raw) == (True, 50)

@@ -94,9 +94,14 @@ def keep_language(response: Response, lang: str, *, secure: bool) -> None:
 
 
 def demo_sign_in(data_dir: str | Path, issuer_url: str) -> DemoSignIn:
-    """The demo clients, with tokens from the embedded development authorization server."""
+    """The demo clients that read passports, with tokens from the embedded authorization server.
+
+    A service client (the gateway's token for registry nodes) is no party a person signs in as.
+    """
     clients = load_clients()
     parties = tuple(
-        DemoParty(c.client_id, c.organisation, c.role, c.jurisdiction) for c in clients.values()
+        DemoParty(c.client_id, c.organisation, c.role, c.jurisdiction)
+        for c in clients.values()
+        if "robopass:read" in c.scope.split()
     )
     return DemoSignIn(parties, lambda client_id: issue_token(client_id, data_dir, issuer_url))

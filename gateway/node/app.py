@@ -1,0 +1,72 @@
+"""The node's Starlette application: REST routes, problem errors, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from policies import TokenVerifier
+
+from ..store import Store
+from .metrics import Measured, NodeMetrics
+from .openapi import openapi_document
+from .problems import Problem
+from .records import Documents
+from .routes import NodeApi, json_response
+from .telemetry import ingest_conditions
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (no such route or method), as problem details too."""
+    assert isinstance(exc, HTTPException)
+    code = "NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+    detail = f"{request.method} {request.url.path}: {exc.detail}"
+    return Problem(exc.status_code, code, detail, headers=dict(exc.headers or {})).response()
+
+
+def create_node_app(
+    store: Store,
+    *,
+    format: str,
+    verifier: TokenVerifier,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """A registry node over `store`, speaking `format` (cn-miit or aas) on the wire.
+
+    `extra_routes` (a GraphQL subgraph, say) are served beside the REST routes
+    and counted by the same metrics.
+    """
+    api = NodeApi(store, Documents(format), verifier)
+    metrics = NodeMetrics()
+    document = openapi_document(store.registry, format)
+
+    async def openapi(request: Request) -> Response:
+        return json_response(document)
+
+    async def conditions(request: Request) -> Response:
+        return await ingest_conditions(api, request)
+
+    routes = [
+        *api.routes(),
+        Route("/robots:conditions", conditions, methods=["POST"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
+        *extra_routes,
+    ]
+    app = Starlette(
+        routes=routes, exception_handlers={Problem: _problem, HTTPException: _http_error}
+    )
+    app.add_middleware(Measured, metrics=metrics, routes=routes)
+    app.state.store = store
+    app.state.metrics = metrics
+    return app

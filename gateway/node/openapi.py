@@ -1,0 +1,453 @@
+"""The node's contract (docs/registry-api.md) as an OpenAPI 3.1 document, written as data.
+
+Schemas are JSON Schema 2020-12, as OpenAPI 3.1 has them, so a test can check
+real answers against the very document the node publishes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schema.events import EventType
+from schema.passport import RobotStatus
+
+from .auth import READ, WRITE
+from .inputs import MAX_PAGE
+from .problems import CODES
+from .routes import MAX_BATCH
+from .telemetry import openapi_path as conditions_path
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required if required is not None else list(properties),
+    }
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"$ref": f"#/components/responses/Problem{s}"} for s in statuses}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+FIRST = {"$ref": "#/components/parameters/first"}
+CODE = {"$ref": "#/components/parameters/code"}
+FILTERS = [
+    _query("manufacturer", {"type": "string", "maxLength": 200}, "manufacturer name"),
+    _query("category", {"type": "string", "maxLength": 200}, "model category"),
+    _query("status", {"enum": ["", *(s.value for s in RobotStatus)]}, "lifecycle status"),
+    _query("owner", {"type": "string", "maxLength": 200}, "current owner"),
+]
+STANDARD = _problems(400, 401, 403, 503)
+
+
+def _operation(
+    summary: str,
+    scope: str | None,
+    responses: dict[str, Any],
+    parameters: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
+        responses.update(_problems(413))
+    operation["security"] = [{"serviceToken": [scope]}] if scope else []
+    return operation
+
+
+def _schemas(fmt: str) -> dict[str, Any]:
+    time = {"type": "string", "format": "date-time"}
+    code = {"type": "string", "minLength": 29, "maxLength": 29, "pattern": "^[0-9A-Z]{29}$"}
+    return {
+        "RobotCode": code,
+        "Head": _object(
+            {"sequence": {"type": "integer", "minimum": 1}, "hash": {"type": "string"}}
+        ),
+        "Record": _object(
+            {
+                "code": _ref("RobotCode"),
+                "registry": {"type": "string"},
+                "format": {"const": fmt},
+                "head": _ref("Head"),
+                "document": {
+                    "type": "object",
+                    "description": f"the passport in this node's native format ({fmt})",
+                },
+            }
+        ),
+        "Event": _object(
+            {
+                "code": _ref("RobotCode"),
+                "sequence": {"type": "integer", "minimum": 1},
+                "at": time,
+                "type": {"enum": [t.value for t in EventType]},
+                "payload": {"type": "object"},
+                "prevHash": {"type": "string"},
+                "hash": {"type": "string"},
+            }
+        ),
+        "NewEvent": {
+            **_object(
+                {
+                    "type": {"enum": [t.value for t in EventType]},
+                    "at": time,
+                    "payload": {"type": "object", "description": "canonical event payload"},
+                }
+            ),
+            "additionalProperties": False,
+        },
+        "Change": _object({"position": {"type": "integer", "minimum": 1}, "event": _ref("Event")}),
+        "Integrity": _object(
+            {
+                "length": {"type": "integer", "minimum": 0},
+                "headHash": {"type": "string"},
+                "verified": {"type": "boolean"},
+                "firstBad": {"type": ["integer", "null"]},
+                "reason": {"type": ["string", "null"]},
+            }
+        ),
+        "Link": _object({"code": _ref("RobotCode"), "home": {"type": "string"}, "since": time}),
+        "NewLink": {
+            **_object(
+                {"home": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"}, "since": time}
+            ),
+            "additionalProperties": False,
+        },
+        "BatchGet": {
+            **_object(
+                {
+                    "codes": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_BATCH},
+                    "asOf": {"type": ["string", "null"], "format": "date-time"},
+                },
+                ["codes"],
+            ),
+            "additionalProperties": False,
+        },
+        "Problem": {
+            **_object(
+                {
+                    "type": {"type": "string", "format": "uri"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "code": {"enum": list(CODES)},
+                    "rule": {"type": "string", "description": "BAD_ROBOT_CODE: the rule broken"},
+                    "position": {"type": ["integer", "null"]},
+                    "limit": {"type": "integer"},
+                },
+                ["type", "title", "status", "detail", "code"],
+            )
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    ok = "OK"
+    robot_404 = _problems(404)
+    return {
+        "/robots/{code}": {
+            "get": _operation(
+                "One robot now, or as it stood at asOf",
+                READ,
+                {
+                    "200": {
+                        **_json(_ref("Record"), "the record"),
+                        "headers": {
+                            "ETag": {
+                                "description": "the head hash, quoted; absent with asOf",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    },
+                    "304": {"description": "If-None-Match named the current head"},
+                    **STANDARD,
+                    **robot_404,
+                },
+                [
+                    CODE,
+                    _query("asOf", {"type": "string", "format": "date-time"}, "a past time"),
+                    {
+                        "name": "If-None-Match",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+            )
+        },
+        "/robots:batchGet": {
+            "post": _operation(
+                f"Up to {MAX_BATCH} robots at once; duplicates answered once",
+                READ,
+                {
+                    "200": _json(
+                        _object(
+                            {
+                                "robots": {"type": "array", "items": _ref("Record")},
+                                "missing": {"type": "array", "items": _ref("RobotCode")},
+                            }
+                        ),
+                        ok,
+                    ),
+                    **STANDARD,
+                },
+                body=_ref("BatchGet"),
+            )
+        },
+        "/robots": {
+            "get": _operation(
+                "Robots ordered by code, a page after a cursor",
+                READ,
+                {
+                    "200": _json(
+                        _object(
+                            {
+                                "robots": {"type": "array", "items": _ref("Record")},
+                                "cursors": {"type": "array", "items": {"type": "string"}},
+                                "hasNextPage": {"type": "boolean"},
+                            }
+                        ),
+                        ok,
+                    ),
+                    **STANDARD,
+                },
+                [
+                    *FILTERS,
+                    FIRST,
+                    _query("after", {"type": "string"}, "a cursor of an earlier page"),
+                ],
+            )
+        },
+        "/robots:count": {
+            "get": _operation(
+                "How many robots match the filters",
+                READ,
+                {
+                    "200": _json(_object({"count": {"type": "integer", "minimum": 0}}), ok),
+                    **STANDARD,
+                },
+                FILTERS,
+            )
+        },
+        "/robots/{code}/events": {
+            "get": _operation(
+                "A page of the robot's hash-chained log",
+                READ,
+                {
+                    "200": _json(
+                        _object(
+                            {
+                                "events": {"type": "array", "items": _ref("Event")},
+                                "hasNextPage": {"type": "boolean"},
+                            }
+                        ),
+                        ok,
+                    ),
+                    **STANDARD,
+                    **robot_404,
+                },
+                [CODE, _query("after", {"type": "integer", "minimum": 0}, "a sequence"), FIRST],
+            ),
+            "post": _operation(
+                "Append one event, idempotently by key",
+                WRITE,
+                {
+                    "201": _json(_object({"event": _ref("Event")}), "appended"),
+                    "200": {
+                        **_json(_object({"event": _ref("Event")}), "the key was used before"),
+                        "headers": {"Idempotent-Replayed": {"schema": {"const": "true"}}},
+                    },
+                    **STANDARD,
+                    **robot_404,
+                    **_problems(409, 422),
+                },
+                [
+                    CODE,
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+                    },
+                ],
+                body=_ref("NewEvent"),
+            ),
+        },
+        "/robots/{code}/integrity": {
+            "get": _operation(
+                "Re-hash the stored log",
+                READ,
+                {"200": _json(_ref("Integrity"), ok), **STANDARD, **robot_404},
+                [CODE],
+            )
+        },
+        "/changes": {
+            "get": _operation(
+                "Events of the whole registry after a feed position, oldest first",
+                READ,
+                {
+                    "200": _json(
+                        _object(
+                            {
+                                "changes": {"type": "array", "items": _ref("Change")},
+                                "lastPosition": {"type": "integer", "minimum": 0},
+                            }
+                        ),
+                        ok,
+                    ),
+                    **STANDARD,
+                },
+                [
+                    _query("after", {"type": "integer", "minimum": 0}, "a feed position"),
+                    FIRST,
+                    FILTERS[3],
+                ],
+            )
+        },
+        "/links": {
+            "get": _operation(
+                "Robots of other registries now in this jurisdiction",
+                READ,
+                {
+                    "200": _json(
+                        _object(
+                            {
+                                "links": {"type": "array", "items": _ref("Link")},
+                                "hasNextPage": {"type": "boolean"},
+                            }
+                        ),
+                        ok,
+                    ),
+                    **STANDARD,
+                },
+                [_query("after", _ref("RobotCode"), "the last code seen"), FIRST],
+            )
+        },
+        "/robots:conditions": conditions_path(),
+        "/links/{code}": {
+            "put": _operation(
+                "Record or update a link",
+                WRITE,
+                {"200": _json(_object({"link": _ref("Link")}), ok), **STANDARD},
+                [CODE],
+                body=_ref("NewLink"),
+            ),
+            "delete": _operation(
+                "Forget a link",
+                WRITE,
+                {"204": {"description": "forgotten"}, **STANDARD, **robot_404},
+                [CODE],
+            ),
+        },
+        "/healthz": {
+            "get": _operation(
+                "Liveness", None, {"200": _json(_object({"status": {"const": "ok"}}), ok)}
+            )
+        },
+        "/readyz": {
+            "get": _operation(
+                "The store answers",
+                None,
+                {"200": _json(_object({"status": {"const": "ready"}}), ok), **_problems(503)},
+            )
+        },
+        "/openapi.json": {
+            "get": _operation("This document", None, {"200": _json({"type": "object"}, ok)})
+        },
+        "/metrics": {
+            "get": _operation(
+                "Prometheus metrics",
+                None,
+                {
+                    "200": {
+                        "description": "text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            )
+        },
+    }
+
+
+def openapi_document(registry: str, fmt: str) -> dict[str, Any]:
+    """The contract of a node keeping `registry` in format `fmt`."""
+    problem_responses = {
+        f"Problem{status}": {
+            "description": description,
+            "content": {PROBLEM: {"schema": _ref("Problem")}},
+        }
+        for status, description in [
+            (400, "bad input: the detail names the rule broken"),
+            (401, "no token, or one that does not verify"),
+            (403, "the token lacks the scope"),
+            (404, "no such robot or link"),
+            (409, "the idempotency key was used for another request"),
+            (413, "the body is larger than 1 MiB"),
+            (422, "the event does not apply to the passport"),
+            (503, "the store does not answer"),
+        ]
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"robopass registry node {registry}",
+            "version": "1.0.0",
+            "description": (
+                f"One jurisdiction's robots ({registry}), passports in {fmt}. Callers are "
+                "services: records are returned whole; field policies are the gateway's job."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(fmt),
+            "parameters": {
+                "code": {
+                    "name": "code",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "a 29-character robot code; spaces and hyphens are ignored",
+                },
+                "first": _query(
+                    "first", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "page size"
+                ),
+            },
+            "responses": problem_responses,
+            "securitySchemes": {
+                "serviceToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": (
+                        "RFC 9068 access token (client credentials) of a trusted issuer; "
+                        f"scopes {READ} and {WRITE}"
+                    ),
+                }
+            },
+        },
+    }

@@ -1,0 +1,293 @@
+"""The REST routes of a registry node, as docs/registry-api.md describes them.
+
+Store calls block (SQLite, or a PostgreSQL round trip), so each runs on a
+worker thread and the event loop keeps answering other callers meanwhile.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from policies import TokenVerifier
+from schema.events import EventType
+from schema.source import CursorError, RobotRecord
+
+from ..store import EventRejected, IdempotencyConflict, Store, UnknownRobot
+from . import inputs
+from .auth import READ, WRITE, authorize
+from .problems import Problem, bad_request, not_found
+from .records import (
+    Documents,
+    change_json,
+    event_json,
+    integrity_json,
+    link_json,
+    record_json,
+)
+
+MAX_BATCH = 500
+Handler = Callable[[Request], Awaitable[Response]]
+EVENT_TYPES = ", ".join(t.value for t in EventType)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def database_errors() -> tuple[type[Exception], ...]:
+    """What a database that cannot answer raises, for the 503 STORE_UNAVAILABLE."""
+    errors: list[type[Exception]] = [sqlite3.Error]
+    try:
+        import psycopg
+    except ImportError:
+        pass
+    else:
+        errors.append(psycopg.Error)
+    return tuple(errors)
+
+
+class NodeApi:
+    """The handlers, bound to one store, one native format and one token verifier."""
+
+    def __init__(self, store: Store, documents: Documents, verifier: TokenVerifier) -> None:
+        self.store = store
+        self.documents = documents
+        self.verifier = verifier
+        self.registry = store.registry
+        self._database_errors = database_errors()
+
+    async def run(self, work: Callable[..., Any], *args: Any) -> Any:
+        """A blocking store call on a worker thread; a database that fails is a 503."""
+        try:
+            return await run_in_threadpool(work, *args)
+        except self._database_errors as exc:
+            raise Problem(
+                503, "STORE_UNAVAILABLE", f"the registry store failed: {type(exc).__name__}"
+            ) from None
+
+    def _record(self, record: RobotRecord) -> dict[str, Any]:
+        return record_json(record, self.registry, self.documents)
+
+    def _records(self, records: list[RobotRecord]) -> list[dict[str, Any]]:
+        return [self._record(r) for r in records]
+
+    # -- reads --------------------------------------------------------------
+
+    async def robot(self, request: Request) -> Response:
+        await authorize(request, self.verifier, READ)
+        params = inputs.known_parameters(request, ("asOf",))
+        code = inputs.robot_code(request.path_params["code"])
+        as_of = inputs.time(params.get("asOf"), "asOf")
+        if as_of is None:
+            head = await self.run(self.store.head, code)
+            if head is None:
+                raise not_found(f"no robot {code} in registry {self.registry}")
+            etag = f'"{head.hash}"'
+            if _matches(request.headers.get("if-none-match"), head.hash):
+                return Response(status_code=304, headers={"ETag": etag})
+        record = await self.run(self.store.record, code, as_of)
+        if record is None:
+            when = f" at {params['asOf']}" if as_of else ""
+            raise not_found(f"no robot {code} in registry {self.registry}{when}")
+        body = await self.run(self._record, record)
+        headers = {"ETag": f'"{record.head.hash}"'} if as_of is None else None
+        return json_response(body, headers=headers)
+
+    async def batch_get(self, request: Request) -> Response:
+        await authorize(request, self.verifier, READ)
+        inputs.known_parameters(request, ())
+        body = await inputs.json_object(request, ("codes", "asOf"), ("codes",))
+        codes = body["codes"]
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise bad_request("codes must be a list of robot code strings")
+        if len(codes) > MAX_BATCH:
+            raise Problem(
+                400,
+                "TOO_MANY_CODES",
+                f"at most {MAX_BATCH} codes per batch, got {len(codes)}",
+                limit=MAX_BATCH,
+            )
+        as_of = inputs.time(body.get("asOf"), "asOf")
+        wanted = list(
+            dict.fromkeys(inputs.robot_code(c, f"codes[{i}]") for i, c in enumerate(codes))
+        )
+
+        def read() -> tuple[list[dict[str, Any]], list[str]]:
+            if as_of is None:
+                stored = self.store.records(wanted)
+            else:
+                stored = {c: r for c in wanted if (r := self.store.record(c, as_of)) is not None}
+            found = [self._record(stored[c]) for c in wanted if c in stored]
+            return found, [c for c in wanted if c not in stored]
+
+        found, missing = await self.run(read)
+        return json_response({"robots": found, "missing": missing})
+
+    async def robots(self, request: Request) -> Response:
+        await authorize(request, self.verifier, READ)
+        params = inputs.known_parameters(request, (*inputs.FILTERS, "first", "after"))
+        where = inputs.robot_filter(params)
+        count = inputs.first(params)
+        after = params.get("after") or None
+        try:
+            page = await self.run(self.store.page, where, count, after)
+        except CursorError as exc:
+            raise bad_request(f"after: {exc}") from None
+        robots = await self.run(self._records, page.items)
+        return json_response(
+            {"robots": robots, "cursors": page.cursors, "hasNextPage": page.has_next_page}
+        )
+
+    async def count(self, request: Request) -> Response:
+        await authorize(request, self.verifier, READ)
+        where = inputs.robot_filter(inputs.known_parameters(request, inputs.FILTERS))
+        return json_response({"count": await self.run(self.store.count, where)})
+
+    async def events(self, request: Request) -> Response:
+        await authorize(request, self.verifier, READ)
+        params = inputs.known_parameters(request, ("after", "first"))
+        code = inputs.robot_code(request.path_params["code"])
+        after = inputs.integer(params, "after", 0, 0, 10**12)
+        count = inputs.first(params)
+        events = await self.run(lambda: self.store.events(code, after=after, limit=count + 1))
+        if not events and await self.run(self.store.head, code) is None:
+            raise not_found(f"no robot {code} in registry {self.registry}")
+        return json_response(
+            {"events": [event_json(e) for e in events[:count]], "hasNextPage": len(events) > count}
+        )
+
+    async def integrity(self, request: Request) -> Response:
+        await authorize(request, self.verifier, READ)
+        inputs.known_parameters(request, ())
+        code = inputs.robot_code(request.path_params["code"])
+        try:
+            report = await self.run(self.store.verify_chain, code)
+        except UnknownRobot:
+            raise not_found(f"no robot {code} in registry {self.registry}") from None
+        return json_response(integrity_json(report))
+
+    async def changes(self, request: Request) -> Response:
+        await authorize(request, self.verifier, READ)
+        params = inputs.known_parameters(request, ("after", "first", "owner"))
+        after = inputs.integer(params, "after", 0, 0, 10**15)
+        count = inputs.first(params)
+        where = inputs.robot_filter({"owner": params.get("owner", "")})
+        changes = await self.run(self.store.changes, after, count, where)
+        last = changes[-1].position if changes else after
+        return json_response({"changes": [change_json(c) for c in changes], "lastPosition": last})
+
+    # -- writes -------------------------------------------------------------
+
+    async def append(self, request: Request) -> Response:
+        await authorize(request, self.verifier, WRITE)
+        inputs.known_parameters(request, ())
+        code = inputs.robot_code(request.path_params["code"])
+        key = inputs.idempotency_key(request)
+        body = await inputs.json_object(
+            request, ("type", "at", "payload"), ("type", "at", "payload")
+        )
+        try:
+            kind = EventType(body["type"])
+        except (ValueError, TypeError):
+            raise bad_request(f"type must be one of {EVENT_TYPES}") from None
+        at = inputs.time(body["at"], "at")
+        if at is None:
+            raise bad_request("at must be an ISO 8601 time with a UTC offset")
+        payload = body["payload"]
+        if not isinstance(payload, dict):
+            raise bad_request("payload must be a JSON object")
+        earlier = await self.run(self.store.event_by_key, key)
+        try:
+            event = await self.run(
+                lambda: self.store.append(code, kind, payload, at, idempotency_key=key)
+            )
+        except UnknownRobot:
+            raise not_found(f"no robot {code} in registry {self.registry}") from None
+        except IdempotencyConflict as exc:
+            raise Problem(409, "IDEMPOTENCY_CONFLICT", str(exc)) from None
+        except EventRejected as exc:
+            raise Problem(422, "EVENT_REJECTED", f"{kind.value} does not apply: {exc}") from None
+        if earlier is not None:
+            return json_response(
+                {"event": event_json(event)}, headers={"Idempotent-Replayed": "true"}
+            )
+        return json_response({"event": event_json(event)}, status=201)
+
+    async def links(self, request: Request) -> Response:
+        await authorize(request, self.verifier, READ)
+        params = inputs.known_parameters(request, ("after", "first"))
+        after = inputs.robot_code(params["after"], "after") if params.get("after") else None
+        count = inputs.first(params)
+        links = await self.run(self.store.links, after, count + 1)
+        return json_response(
+            {"links": [link_json(x) for x in links[:count]], "hasNextPage": len(links) > count}
+        )
+
+    async def put_link(self, request: Request) -> Response:
+        await authorize(request, self.verifier, WRITE)
+        inputs.known_parameters(request, ())
+        code = inputs.robot_code(request.path_params["code"])
+        body = await inputs.json_object(request, ("home", "since"), ("home", "since"))
+        home = inputs.registry_id(body["home"], "home")
+        if home == self.registry:
+            raise bad_request(f"home must be another registry than this one ({self.registry})")
+        since = inputs.time(body["since"], "since")
+        if since is None:
+            raise bad_request("since must be an ISO 8601 time with a UTC offset")
+        await self.run(self.store.put_link, code, home, since)
+        return json_response({"link": {"code": code, "home": home, "since": body["since"]}})
+
+    async def delete_link(self, request: Request) -> Response:
+        await authorize(request, self.verifier, WRITE)
+        inputs.known_parameters(request, ())
+        code = inputs.robot_code(request.path_params["code"])
+        if not await self.run(self.store.delete_link, code):
+            raise not_found(f"no link of robot {code} in registry {self.registry}")
+        return Response(status_code=204)
+
+    # -- probes -------------------------------------------------------------
+
+    async def healthz(self, request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        await self.run(self.store.codes, 1)
+        return json_response({"status": "ready"})
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/robots:batchGet", self.batch_get, methods=["POST"]),
+            Route("/robots:count", self.count, methods=["GET"]),
+            Route("/robots", self.robots, methods=["GET"]),
+            Route("/robots/{code}", self.robot, methods=["GET"]),
+            Route("/robots/{code}/events", self.events, methods=["GET"]),
+            Route("/robots/{code}/events", self.append, methods=["POST"]),
+            Route("/robots/{code}/integrity", self.integrity, methods=["GET"]),
+            Route("/changes", self.changes, methods=["GET"]),
+            Route("/links", self.links, methods=["GET"]),
+            Route("/links/{code}", self.put_link, methods=["PUT"]),
+            Route("/links/{code}", self.delete_link, methods=["DELETE"]),
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+        ]
+
+
+def _matches(if_none_match: str | None, head_hash: str) -> bool:
+    """RFC 9110 weak comparison of an If-None-Match list against the current head."""
+    if if_none_match is None:
+        return False
+    for tag in if_none_match.split(","):
+        tag = tag.strip().removeprefix("W/")
+        if tag == "*" or tag == f'"{head_hash}"':
+            return True
+    return False
