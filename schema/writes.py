@@ -117,6 +117,9 @@ def check_samples(
     Out-of-order or back-filled samples are refused (`time.order`): that is
     what lets "operating hours never decrease" be checked against one value.
     """
+    if passport.identity.status in ENDED:
+        where = f"{prefix}[{positions[0] if positions else 0}].code" if prefix else "code"
+        raise WriteRejected("status.ended", where, "the robot has left service")
     latest = passport.condition
     limit = now + skew
     born = passport.identity.registered_at

@@ -16,8 +16,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schema.codec import DecodeError, from_plain
-from schema.passport import ConditionSnapshot
+from schema.codec import DecodeError, from_plain, parse_datetime
+from schema.passport import ConditionSnapshot, JointWear
 from schema.writes import WriteRejected
 
 from ..store import IdempotencyConflict, UnknownRobot
@@ -75,15 +75,66 @@ def parse_samples(
         raw = item.pop("code")
         code = codes.get(raw) or codes.setdefault(raw, inputs.robot_code(raw, f"line {number}"))
         try:
-            sample = from_plain(ConditionSnapshot, item)
-        except DecodeError as exc:
-            raise bad_request(f"line {number}: {exc}", line=number) from None
+            sample = _sample(item)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            try:
+                sample = from_plain(ConditionSnapshot, item)
+            except DecodeError as exc:
+                raise bad_request(f"line {number}: {exc}", line=number) from None
         groups.setdefault(code, []).append(sample)
         positions.setdefault(code, []).append(index)
         index += 1
     if not index:
         raise bad_request("the body holds no sample")
     return groups, positions, index
+
+
+FIELDS = frozenset(
+    {
+        "at",
+        "operating_hours",
+        "battery_health_pct",
+        "charge_cycles",
+        "movement_precision_mm",
+        "abnormal_stress_events",
+        "joint_wear",
+    }
+)
+
+
+def _sample(item: dict[str, Any]) -> ConditionSnapshot:
+    """The common case decoded directly; anything unusual raises and goes the checked way.
+
+    The codec's decoder is general and was half of an ingest's cost here.
+    """
+    if item.keys() != FIELDS:
+        raise KeyError("members")
+    wear = [JointWear(w["joint"], _float(w["wear_pct"])) for w in item["joint_wear"]]
+    if any(type(w.joint) is not str for w in wear):
+        raise TypeError("joint")
+    return ConditionSnapshot(
+        parse_datetime(item["at"]),
+        _float(item["operating_hours"]),
+        _float(item["battery_health_pct"]),
+        _int(item["charge_cycles"]),
+        _float(item["movement_precision_mm"]),
+        _int(item["abnormal_stress_events"]),
+        wear,
+    )
+
+
+def _float(value: Any) -> float:
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise TypeError("number")
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError("integer")
+    return value
 
 
 def openapi_path() -> dict[str, Any]:
