@@ -85,52 +85,68 @@ def seeded(db: str, robots: int) -> Store:
     return store
 
 
-def timed(seconds: float, step: Callable[[], int]) -> float:
-    """Run `step` (returns samples done) until `seconds` have passed; samples per second."""
+def timed(seconds: float, steps: list[Callable[[], int]]) -> float:
+    """Run prepared `steps` (each returns samples done) until `seconds` pass or none is left.
+
+    Inputs are built before the clock starts, so a way in is not charged for
+    making up its samples.
+    """
     done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    for step in steps:
         done += step()
+        if time.perf_counter() - start >= seconds:
+            break
     return done / (time.perf_counter() - start)
+
+
+def prepared(store: Store, args: argparse.Namespace) -> list[tuple[str, list[ConditionSnapshot]]]:
+    clock = Clock(store)
+    return [clock.batch(args.batch) for _ in range(args.batches)]
 
 
 def floor(db: str, args: argparse.Namespace) -> float:
     store = seeded(db, args.robots)
-    clock = Clock(store)
     with store._transaction() as conn:
         conn.execute(FLOOR_TABLE)
         conn.execute(FLOOR_KEY)
     sql = INSERT_SAMPLE.replace("condition_samples", "floor_samples")
 
-    def step() -> int:
-        code, samples = clock.batch(args.batch)
-        rows = [
+    def step(rows: list[tuple]) -> Callable[[], int]:
+        def insert() -> int:
+            with store._transaction() as conn:
+                conn.executemany(sql, rows)
+            return len(rows)
+
+        return insert
+
+    batches = [
+        [
             (code, 1, micros(s.at), s.operating_hours, s.battery_health_pct, s.charge_cycles,
              s.movement_precision_mm, s.abnormal_stress_events,
              orjson.dumps(plain_sample(s)["joint_wear"]).decode())
             for s in samples
-        ]  # fmt: skip
-        with store._transaction() as conn:
-            conn.executemany(sql, rows)
-        return len(rows)
-
+        ]
+        for code, samples in prepared(store, args)
+    ]  # fmt: skip
     try:
-        return timed(args.seconds, step)
+        return timed(args.seconds, [step(rows) for rows in batches])
     finally:
         store.close()
 
 
 def direct(db: str, args: argparse.Namespace) -> float:
     store = seeded(db, args.robots)
-    clock = Clock(store)
 
-    def step() -> int:
-        code, samples = clock.batch(args.batch)
-        key = f"direct-{clock.turn}"
-        store.ingest_conditions({code: samples}, idempotency_key=key)
-        return len(samples)
+    def step(i: int, code: str, samples: list[ConditionSnapshot]) -> Callable[[], int]:
+        def ingest() -> int:
+            store.ingest_conditions({code: samples}, idempotency_key=f"direct-{i}")
+            return len(samples)
 
+        return ingest
+
+    steps = [step(i, code, samples) for i, (code, samples) in enumerate(prepared(store, args))]
     try:
-        rate = timed(args.seconds, step)
+        rate = timed(args.seconds, steps)
         assert all(store.verify_chain(c).verified for c in store.codes())
         return rate
     finally:
@@ -144,8 +160,8 @@ def graphql(db: str, args: argparse.Namespace) -> float:
     from tests.writing import ISSUER, KEY, token
 
     store = seeded(db, args.robots)
-    clock = Clock(store)
-    owners = {c: store.passport(c).current_owner.owner for c in clock.codes}
+    batches = prepared(store, args)
+    owners = {c: store.passport(c).current_owner.owner for c, _ in batches}
     tokens = {c: token("owner", owner) for c, owner in owners.items()}
     issuer = TrustedIssuer(
         ISSUER, "robopass", frozenset({"DE", "CN"}), jwks={"keys": [KEY.as_dict(private=False)]}
@@ -163,19 +179,21 @@ def graphql(db: str, args: argparse.Namespace) -> float:
         query = """mutation ($s: [ConditionSampleInput!]!, $k: String!) {
           recordConditions(samples: $s, idempotencyKey: $k) { samples events { sequence } } }"""
 
+        bodies = [
+            (code, len(samples), orjson.dumps(
+                {"query": query, "variables": {"s": _inputs(code, samples), "k": f"g-{i}"}}
+            ))
+            for i, (code, samples) in enumerate(batches)
+        ]  # fmt: skip
+
         async def run() -> float:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 done, start = 0, time.perf_counter()
-                while time.perf_counter() - start < args.seconds:
-                    code, samples = clock.batch(args.batch)
-                    body = {
-                        "query": query,
-                        "variables": {"s": _inputs(code, samples), "k": str(clock.turn)},
-                    }
+                for code, count, body in bodies:
                     response = await client.post(
                         "/graphql",
-                        content=orjson.dumps(body),
+                        content=body,
                         headers={
                             "authorization": f"Bearer {tokens[code]}",
                             "content-type": "application/json",
@@ -183,7 +201,9 @@ def graphql(db: str, args: argparse.Namespace) -> float:
                     )
                     answer = response.json()
                     assert "errors" not in answer, answer["errors"]
-                    done += len(samples)
+                    done += count
+                    if time.perf_counter() - start >= args.seconds:
+                        break
                 return done / (time.perf_counter() - start)
 
         try:
@@ -256,23 +276,27 @@ def _wait(url: str) -> None:
 
 def ndjson(db: str, args: argparse.Namespace) -> float:
     store = seeded(db, args.robots)
-    clock = Clock(store)
+    bodies = [
+        (len(samples), b"\n".join(orjson.dumps({"code": code, **plain_sample(s)}) for s in samples))
+        for code, samples in prepared(store, args)
+    ]
     with tempfile.TemporaryDirectory() as tmp, node_process(db, Path(tmp)) as (base, bearer):
         headers = {"authorization": f"Bearer {bearer}", "content-type": "application/x-ndjson"}
         with httpx.Client(base_url=base, timeout=30) as client:
 
-            def step() -> int:
-                code, samples = clock.batch(args.batch)
-                lines = [orjson.dumps({"code": code, **plain_sample(s)}) for s in samples]
-                response = client.post(
-                    "/robots:conditions",
-                    content=b"\n".join(lines),
-                    headers={**headers, "idempotency-key": f"nd-{clock.turn}"},
-                )
-                assert response.status_code == 201, response.text
-                return len(samples)
+            def step(i: int, count: int, body: bytes) -> Callable[[], int]:
+                def send() -> int:
+                    response = client.post(
+                        "/robots:conditions",
+                        content=body,
+                        headers={**headers, "idempotency-key": f"nd-{i}"},
+                    )
+                    assert response.status_code == 201, response.text
+                    return count
 
-            rate = timed(args.seconds, step)
+                return send
+
+            rate = timed(args.seconds, [step(i, *b) for i, b in enumerate(bodies)])
     assert all(store.verify_chain(c).verified for c in store.codes())
     store.close()
     return rate
@@ -296,6 +320,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--batch", type=int, default=1000, help="samples per request")
     parser.add_argument("--robots", type=int, default=20)
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=150,
+        help="batches prepared per way (stops early at --seconds)",
+    )
     parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test")
     args = parser.parse_args()
     results = {
