@@ -140,7 +140,11 @@ class Writes:
         previous = passport.current_owner
         earlier = await _earlier(writer, scoped)
         if earlier is not None:
-            if earlier.code != code or earlier.type is not EventType.OWNERSHIP_TRANSFERRED:
+            if (earlier.code, earlier.type, earlier.at) != (
+                code,
+                EventType.OWNERSHIP_TRANSFERRED,
+                at,
+            ):
                 raise await self._refused(principal, code, "OWNERSHIP_TRANSFERRED", _conflict())
             await self._relink(writer, record, earlier, before=None)
             await self._audit(principal, code, earlier.type, "replayed", str(earlier.sequence))

@@ -408,6 +408,8 @@ def test_a_cross_border_transfer_keeps_the_record_and_moves_the_link(store, gw, 
         gw.ask(ACCEPT, {"code": code, "at": soon(1), "key": "a-1"}, buyer), "acceptTransfer"
     )
     assert again["replayed"] is True and again["sequence"] == accepted["sequence"]
+    other = gw.ask(ACCEPT, {"code": code, "at": soon(9), "key": "a-1"}, buyer)
+    assert refused(other)["code"] == "IDEMPOTENCY_CONFLICT"
     body = gw.ask(ACCEPT, {"code": code, "at": soon(2), "key": "a-2"}, buyer)
     assert refused(body)["rule"] == "transfer.no_offer", "an offer is accepted once"
 
