@@ -96,10 +96,16 @@ def active(p: Passport) -> bool:
     return p.identity.status.value == "ACTIVE" and p.current_owner is not None
 
 
+BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+
+
 def soon(minutes: float = 0) -> str:
-    """A time just before now (writes may not be in the future), as GraphQL takes it."""
-    at = datetime.now(UTC) - timedelta(minutes=30) + timedelta(minutes=minutes)
-    return at.isoformat().replace("+00:00", "Z")
+    """A time `minutes` after a fixed moment half an hour before the tests started.
+
+    Writes may not be in the future; the same offset is the same time, so a
+    retried request is the same request.
+    """
+    return (BASE + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
 
 
 def event_count(store: Store) -> int:
