@@ -151,7 +151,16 @@ class PassportWriter(Protocol):
     """Appends to passports, as a registry store or a federation provides it.
 
     The implementation raises the store's typed errors (unknown robot, event
-    rejected, idempotency conflict) whichever registry answered.
+    rejected, idempotency conflict) whichever registry answered. Events are
+    canonical: a registry that keeps another format translates at its node.
+
+    A writer may also offer, and the gateway uses when present:
+    `earlier(idempotency_key) -> Event | None` (answer a retry before any rule
+    runs), `pending_offer(code) -> Event | None` (the open TRANSFER_OFFERED,
+    else the log is read from the start) and `ingest_conditions(batches, *,
+    idempotency_key, positions) -> dict[str, Appended]` (telemetry batches;
+    without it `recordConditions` answers WRITES_UNAVAILABLE).
+    `gateway.local.LocalSource` has all three.
     """
 
     async def append(

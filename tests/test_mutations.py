@@ -470,3 +470,21 @@ def test_a_gateway_without_a_writer_answers_writes_unavailable(store, log):
     p = pick(store, active)
     body = gw.ask(MAINTENANCE, {"code": p.code, "input": maintenance(), "key": "x"})
     assert refused(body)["code"] == "WRITES_UNAVAILABLE"
+
+
+def test_the_policy_rows_writes_added():
+    from policies import Principal, Relationship, Role, may_accept_transfer, may_write
+    from schema.events import EventType as E
+
+    def who(role: Role, org: str = "Acme GmbH") -> Principal:
+        return Principal("iss", "sub", role, organisation=org, jurisdiction="DE")
+
+    owner, R = who(Role.OWNER), Relationship
+    assert may_write(owner, R.CURRENT_OWNER, E.TRANSFER_OFFERED)
+    assert not may_write(owner, R.PAST_OWNER, E.TRANSFER_OFFERED)
+    assert may_write(owner, R.CURRENT_OWNER, E.CONDITIONS_INGESTED)
+    assert may_write(who(Role.OPERATOR), R.OPERATOR, E.CONDITIONS_INGESTED)
+    assert not may_write(who(Role.BUYER), R.CURRENT_OWNER, E.CONDITIONS_INGESTED)
+    assert may_accept_transfer(who(Role.BUYER, " acme  gmbh"), "Acme GmbH")
+    assert not may_accept_transfer(who(Role.BUYER, "Other AG"), "Acme GmbH")
+    assert not may_accept_transfer(who(Role.REGULATOR), "Acme GmbH")
