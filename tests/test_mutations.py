@@ -488,3 +488,35 @@ def test_the_policy_rows_writes_added():
     assert may_accept_transfer(who(Role.BUYER, " acme  gmbh"), "Acme GmbH")
     assert not may_accept_transfer(who(Role.BUYER, "Other AG"), "Acme GmbH")
     assert not may_accept_transfer(who(Role.REGULATOR), "Acme GmbH")
+
+
+def test_writes_on_postgresql(pg_url, fleet, log):
+    """The same write path on PostgreSQL, where the writer works on a worker thread."""
+    from gateway.pgstore import PostgresStore
+
+    store = PostgresStore(pg_url)
+    try:
+        store.import_histories(fleet[:10])
+        gw = Gateway(store, log)
+        p = pick(store, lambda p: active(p) and p.current_owner.jurisdiction == "CN")
+        service = token("service_provider", "Knee Fixers Ltd")
+        variables = {"code": p.code, "input": maintenance(), "key": "pg-1"}
+        first = data(gw.ask(MAINTENANCE, variables, service), "recordMaintenance")
+        before = event_count(store)
+        again = data(gw.ask(MAINTENANCE, variables, service), "recordMaintenance")
+        assert (again["replayed"], again["hash"], event_count(store)) == (
+            True,
+            first["hash"],
+            before,
+        )
+        french = "Robots de Lyon SARL"
+        offered = {"code": p.code, "input": offer(p, french, "FR", 1), "key": "pg-o"}
+        data(gw.ask(OFFER, offered, owner_of(p)), "initiateTransfer")
+        buyer = token("owner", french, jurisdiction="FR")
+        data(
+            gw.ask(ACCEPT, {"code": p.code, "at": soon(2), "key": "pg-a"}, buyer), "acceptTransfer"
+        )
+        assert [link.code for link in store.links()] == [p.code]
+        assert store.verify_chain(p.code).verified
+    finally:
+        store.close()
