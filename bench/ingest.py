@@ -32,6 +32,8 @@ from pathlib import Path
 
 import httpx
 import orjson
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -157,12 +159,11 @@ def graphql(db: str, args: argparse.Namespace) -> float:
     from gateway.app import create_app
     from gateway.local import LocalSource
     from policies import AuditLog, PolicySet, TokenVerifier, TrustedIssuer
-    from tests.writing import ISSUER, KEY, token
 
     store = seeded(db, args.robots)
     batches = prepared(store, args)
     owners = {c: store.passport(c).current_owner.owner for c, _ in batches}
-    tokens = {c: token("owner", owner) for c, owner in owners.items()}
+    tokens = {c: _owner_token(owner) for c, owner in owners.items()}
     issuer = TrustedIssuer(
         ISSUER, "robopass", frozenset({"DE", "CN"}), jwks={"keys": [KEY.as_dict(private=False)]}
     )
@@ -211,6 +212,21 @@ def graphql(db: str, args: argparse.Namespace) -> float:
         finally:
             audit.close()
             store.close()
+
+
+ISSUER = "https://as.bench.example"
+KEY = RSAKey.generate_key(2048, parameters={"kid": "bench-ingest"}, private=True)
+
+
+def _owner_token(owner: str) -> str:
+    """An RS256 access token of the robot's owner with the write scope, as an issuer signs it."""
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER, "sub": f"owner:{owner}", "aud": "robopass", "iat": now - 5,
+        "exp": now + 3600, "jti": f"bench-{owner}", "scope": "robopass:read robopass:write",
+        "client_id": "bench", "jurisdiction": "DE", "role": "owner", "org": owner,
+    }  # fmt: skip
+    return jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": KEY.kid}, claims, KEY)
 
 
 def _inputs(code: str, samples: list[ConditionSnapshot]) -> list[dict]:
