@@ -33,16 +33,22 @@ from policies import (
     trail_access,
 )
 from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
+from schema.events import EventType, TransferOffer
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
 from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
+from schema.passport import ConditionSnapshot
 from schema.source import (
+    Appended,
+    ConditionPoint,
     NotServed,
     Page,
     PassportSource,
+    PassportWriter,
     RegistryStatus,
     RegistryUnavailable,
     RobotRecord,
+    TelemetrySource,
 )
 
 from .auth import Authenticated
@@ -53,6 +59,7 @@ from .downloads import download_routes
 from .export import export_document
 from .http import GraphQLOverHTTP
 from .limits import Limits, limit_extensions
+from .local import merge_history
 from .metrics import CONTENT_TYPE, METRICS, Metrics
 from .observe import Observed
 from .persisted import PersistedQueries
@@ -60,6 +67,7 @@ from .production import protective_extensions
 from .ratelimit import RateLimit, RateLimits
 from .report import DemoSignIn, report_routes
 from .report.session import viewer_of
+from .writes import Writes
 
 ON_DENIED = ("null", "reject")
 
@@ -80,6 +88,7 @@ class RequestContext:
     policy: PolicySet | None = None
     request: Any = None
     audit: AuditLog | None = None
+    writes: Writes | None = None
     views: dict[tuple[str, Decision], RecordingView] = field(default_factory=dict)
     metrics: Metrics | None = None
     surface: str = "graphql"
@@ -140,6 +149,37 @@ class RequestContext:
             for e in result.report.entries()
         ]
         return TranslationResult(output=result.output, lossless=not losses, losses=losses)
+
+    async def condition_history(
+        self, record: RobotRecord, since: datetime | None, until: datetime | None, last: int
+    ) -> list[ConditionPoint]:
+        """From the source's telemetry when it keeps any, else the passport's snapshots."""
+        code = record.passport.code
+        if record.as_of is None and isinstance(self.source, TelemetrySource):
+            points = await self.source.condition_history(code, since, until, last)
+            if points is not None:
+                return points
+        points = merge_history(record.passport, [], [], since, until)
+        return points[-last:] if last else []
+
+    def _writes(self) -> Writes:
+        if self.writes is None:
+            return Writes(self.source, None, self.policy, self.audit)
+        return self.writes
+
+    async def write(self, code: str, type: EventType, body: Any, key: str) -> Appended:
+        return await self._writes().append(self.principal, code, type, body, key)
+
+    async def offer_transfer(self, code: str, offer: TransferOffer, key: str) -> Appended:
+        return await self._writes().offer_transfer(self.principal, code, offer, key)
+
+    async def accept_transfer(self, code: str, at: datetime, key: str) -> Appended:
+        return await self._writes().accept_transfer(self.principal, code, at, key)
+
+    async def ingest_conditions(
+        self, samples: Sequence[tuple[str, ConditionSnapshot]], key: str
+    ) -> list[Appended]:
+        return await self._writes().ingest(self.principal, samples, key)
 
     async def record_disclosures(self, answered: bool = True) -> None:
         """Append one audit record per robot touched, in one transaction, then forget them.
@@ -209,6 +249,7 @@ class PassportGraphQL(GraphQLOverHTTP):
         console: bool | None = None,
         metrics: Metrics | None = None,
         tracing: Any = None,
+        writes: Writes | None = None,
     ) -> None:
         if on_denied not in ON_DENIED:
             raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
@@ -235,6 +276,7 @@ class PassportGraphQL(GraphQLOverHTTP):
         self.on_denied = on_denied
         self.audit = audit
         self.metrics = metrics
+        self.writes = writes
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
         self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
 
@@ -246,6 +288,7 @@ class PassportGraphQL(GraphQLOverHTTP):
             self.policy,
             request,
             self.audit,
+            self.writes,
             metrics=self.metrics,
         )
         request.state.passport_context = context
@@ -314,6 +357,7 @@ def create_app(
     metrics: Metrics | None = None,
     access_log: bool = False,
     tracing: Any = None,
+    writer: PassportWriter | None = None,
 ) -> Starlette:
     """The gateway app over one passport source.
 
@@ -339,6 +383,8 @@ def create_app(
     (`gateway.observe`); both add an `X-Request-Id` to every response.
     `tracing`, an OpenTelemetry tracer provider, adds spans per request and
     per GraphQL operation (`gateway.tracing`, the `otel` extra).
+    `writer` enables the mutations (`gateway.writes`); without it they answer
+    WRITES_UNAVAILABLE. Writes are audited in `audit` like disclosures.
     """
 
     def view(principal: Principal, record: RobotRecord) -> Container[str]:
@@ -390,6 +436,7 @@ def create_app(
         audit=audit,
         metrics=metrics,
         tracing=tracing,
+        writes=Writes(source, writer, policy, audit),
     )
     graphql = Authenticated(endpoint, verifier)
     routes = [

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from . import auditcmd as audit_cmd
@@ -139,6 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         issuers.insert(0, demo_issuer(issuer, data_dir))
     app = create_app(
         source,
+        writer=source,
         audit=audit,
         policy=PolicySet.demo(),
         verifier=TokenVerifier(issuers) if issuers else None,
@@ -347,8 +349,35 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not report.verified:
             bad += 1
             print(f"{code}: BROKEN at sequence {report.first_bad}: {report.reason}")
+            continue
+        broken = [
+            c for c in store.verify_telemetry(code, store.events(code)) if c.verified is False
+        ]
+        if broken:
+            bad += 1
+            for c in broken:
+                print(f"{code}: telemetry batch at sequence {c.sequence}: {c.reason}")
     print(f"{len(codes) - bad} of {len(codes)} chains verified")
     return 1 if bad else 0
+
+
+def duration(text: str) -> timedelta:
+    """`30d`, `12h` or `90m`: how old samples must be to be rolled up."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number and d, h or m, e.g. 30d")
+    return timedelta(**{units[unit]: int(number)})
+
+
+def cmd_rollup(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    done = store.rollup(args.older_than)
+    print(
+        f"{done.samples} samples of {done.robots} robots rolled up into {done.days} daily"
+        f" aggregates (older than {args.older_than}) in {store.location}"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -420,6 +449,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--db", required=True)
     verify_cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
     verify_cmd.set_defaults(func=cmd_verify)
+    rollup_cmd = reg.add_parser(
+        "rollup", help="fold condition samples older than a period into daily aggregates"
+    )
+    rollup_cmd.add_argument(
+        "--db", required=True, help="sqlite:///PATH, a path or postgresql://..."
+    )
+    rollup_cmd.add_argument(
+        "--older-than",
+        type=duration,
+        default=env("ROBOPASS_ROLLUP_AFTER", "30d"),
+        help="age of samples to roll up: 30d (the default), 12h, 90m",
+    )
+    rollup_cmd.set_defaults(func=cmd_rollup)
     node_command.add_parser(reg, str(default_data_dir()))
     add_credential_commands(sub)
     add_translate_command(sub)

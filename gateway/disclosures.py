@@ -76,4 +76,5 @@ def _disclosure(row: StoredRecord, full: bool) -> Disclosure:
         policy_version=r.policy_version,
         hash=row.hash,
         prev_hash=row.prev_hash,
+        action=r.action,
     )

@@ -47,6 +47,7 @@ from .storesql import (
     row_event,
     with_limit,
 )
+from .telemetry import TelemetryStore
 
 T = TypeVar("T")
 
@@ -128,7 +129,7 @@ class Db(Protocol):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
 
 
-class Store(ABC):
+class Store(TelemetryStore, ABC):
     """One registry's robots on a SQL database; subclasses bring the connection.
 
     Everything here is plain SQL both SQLite and PostgreSQL speak. A backend
@@ -251,13 +252,15 @@ class Store(ABC):
         at: datetime,
         *,
         idempotency_key: str | None = None,
+        check: Callable[[Passport], None] | None = None,
     ) -> Event:
         """Append one event; a retried key returns the first result and writes nothing.
 
         The robot row is locked before its head is read, so two writers of one
         robot take turns instead of both chaining onto the same head. Two
         writers of one key race to its unique index; the loser runs again
-        and finds the winner's event.
+        and finds the winner's event. `check` sees the passport as it stands
+        under that lock and may refuse the write by raising.
         """
 
         def work(db: Db) -> Event:
@@ -282,10 +285,11 @@ class Store(ABC):
             if row is None:
                 raise UnknownRobot(f"no robot {code} in registry {self.registry}")
             sequence, prev, snapshot = row
+            current = from_plain(Passport, orjson.loads(snapshot))
+            if check is not None:
+                check(current)
             try:
-                passport = apply_in_place(
-                    from_plain(Passport, orjson.loads(snapshot)), type, payload
-                )
+                passport = apply_in_place(current, type, payload)
             except (EventError, ValueError) as exc:
                 raise EventRejected(str(exc)) from None
             event = chain(code, sequence + 1, at, type, payload, prev)
@@ -301,6 +305,17 @@ class Store(ABC):
         """The event an idempotency key wrote, if any: tells a replay from a first write."""
         with self._reading() as db:
             return self._by_key(db, key)
+
+    def last_of(self, code: str, types: Sequence[EventType]) -> Event | None:
+        """The robot's newest event of one of `types`."""
+        marks = ", ".join("?" * len(types))
+        sql = (
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE code = ? AND type IN ({marks})"
+            " ORDER BY sequence DESC"
+        )
+        with self._reading() as db:
+            row = db.execute(*with_limit(sql, [code, *(t.value for t in types)], 1)).fetchone()
+        return row_event(row) if row else None
 
     def _by_key(self, db: Db, key: str) -> Event | None:
         row = db.execute(

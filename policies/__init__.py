@@ -26,10 +26,11 @@ from .rules import Relationship, Rules, load_rules
 from .tokens import TokenVerifier, require_scope, www_authenticate
 from .trail import TrailAccess, trail_access
 from .visibility import Decision, PolicySet, is_own, relationship_of
-from .writes import may_write
+from .writes import WRITE_SCOPE, may_accept_transfer, may_write
 
 __all__ = [
     "PUBLIC",
+    "WRITE_SCOPE",
     "Agreement",
     "AgreementError",
     "AuditLog",
@@ -62,6 +63,7 @@ __all__ = [
     "load_agreements",
     "load_rules",
     "mask_for",
+    "may_accept_transfer",
     "may_write",
     "redact",
     "relationship_of",

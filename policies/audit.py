@@ -42,10 +42,10 @@ COLUMNS = (
     "policy_version",
 )
 LISTS = frozenset({"served", "denied", "purposes", "agreements"})
-SELECT = f"SELECT id, {', '.join(COLUMNS)}, prev_hash, hash FROM audit_log"
+SELECT = f"SELECT id, {', '.join(COLUMNS)}, action, prev_hash, hash FROM audit_log"
 INSERT = (
-    f"INSERT INTO audit_log (id, {', '.join(COLUMNS)}, prev_hash, hash) "
-    f"VALUES ({', '.join('?' * (len(COLUMNS) + 3))})"
+    f"INSERT INTO audit_log (id, {', '.join(COLUMNS)}, action, prev_hash, hash) "
+    f"VALUES ({', '.join('?' * (len(COLUMNS) + 4))})"
 )
 VERIFY_BATCH = 1000
 
@@ -66,6 +66,40 @@ class AuditRecord:
     purposes: tuple[str, ...]
     agreements: tuple[str, ...]
     policy_version: str
+    action: str | None = None
+    """None for a disclosure (a read); `write:TYPE:OUTCOME:DETAIL` for a write, where
+    OUTCOME is stored or replayed (DETAIL the event's sequence) or refused (the rule)."""
+
+    @classmethod
+    def write(
+        cls,
+        principal: Principal,
+        code: str,
+        event_type: str,
+        paths: Iterable[str],
+        at: datetime,
+        outcome: str,
+        detail: str,
+        policy_version: str,
+    ) -> AuditRecord:
+        """The record of a write: the paths it wrote (`served`) or tried to (`denied`)."""
+        written = tuple(sorted(paths))
+        refused = outcome == "refused"
+        return cls(
+            at=at,
+            issuer=principal.issuer,
+            subject=principal.subject,
+            organisation=principal.organisation,
+            role=principal.role.value,
+            token_id=principal.token_id,
+            code=code,
+            served=() if refused else written,
+            denied=written if refused else (),
+            purposes=tuple(sorted(principal.purposes)),
+            agreements=(),
+            policy_version=policy_version,
+            action=f"write:{event_type}:{outcome}:{detail}",
+        )
 
     @classmethod
     def disclosure(
@@ -120,6 +154,8 @@ class AuditRecord:
         out["at"] = format_datetime(self.at)
         for key in LISTS:
             out[key] = list(out[key])
+        if self.action is not None:  # absent for reads: records before writes hash as before
+            out["action"] = self.action
         return out
 
 
@@ -171,7 +207,8 @@ class AuditLog:
                 plain = record.plain()
                 id_ += 1
                 digest = record_hash(id_, plain, prev)
-                rows.append([id_, *(_column(plain[c], c) for c in COLUMNS), prev, digest])
+                columns = (_column(plain[c], c) for c in COLUMNS)
+                rows.append([id_, *columns, record.action, prev, digest])
                 stored.append(StoredRecord(id_, record, prev, digest))
                 prev = digest
             self._db.insert(INSERT, rows)
@@ -196,11 +233,13 @@ class AuditLog:
         """Re-compute the whole chain; the id of the first row that does not hold."""
         prev, expected = GENESIS, 1
         for row in self._rows():
-            id_, raw, prev_hash, digest = row[0], row[1:-2], row[-2], row[-1]
+            id_, raw, prev_hash, digest = row[0], row[1:-3], row[-2], row[-1]
             try:
                 plain = {c: _value(v, c) for c, v in zip(COLUMNS, raw, strict=True)}
             except ValueError:
                 return id_
+            if row[-3] is not None:
+                plain["action"] = row[-3]
             if id_ != expected or prev_hash != prev or record_hash(id_, plain, prev) != digest:
                 return expected if id_ > expected else id_
             prev, expected = digest, expected + 1
@@ -229,12 +268,13 @@ def _value(value: Any, name: str) -> Any:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredRecord:
-    plain = {c: _value(v, c) for c, v in zip(COLUMNS, row[1:-2], strict=True)}
+    plain = {c: _value(v, c) for c, v in zip(COLUMNS, row[1:-3], strict=True)}
     record = AuditRecord(
         **{
             **plain,
             "at": parse_datetime(plain["at"]),
             **{k: tuple(plain[k]) for k in LISTS},
-        }
+        },
+        action=row[-3],
     )
     return StoredRecord(row[0], record, row[-2], row[-1])

@@ -34,11 +34,14 @@ CREATE TABLE IF NOT EXISTS audit_log (
     purposes TEXT NOT NULL,
     agreements TEXT NOT NULL,
     policy_version TEXT NOT NULL,
+    action TEXT,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 )
 """
 INDEX = "CREATE INDEX IF NOT EXISTS audit_log_code ON audit_log (code, id)"
+ADD_ACTION = "ALTER TABLE audit_log ADD COLUMN action TEXT"
+"""Logs written before writes were audited lack the column; NULL there means a read."""
 
 
 class Backend(Protocol):
@@ -65,6 +68,9 @@ class SQLiteBackend:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(TABLE.format(id_type="INTEGER"))
         self._db.execute(INDEX)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(audit_log)")}
+        if "action" not in columns:
+            self._db.execute(ADD_ACTION)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._db.execute(sql, params).fetchall()
@@ -98,6 +104,7 @@ class PostgresBackend:
             self._db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.audit_log'))")
             self._db.execute(TABLE.format(id_type="BIGINT"))
             self._db.execute(INDEX)
+            self._db.execute(ADD_ACTION.replace("COLUMN", "COLUMN IF NOT EXISTS"))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._db.execute(_pg(sql), params).fetchall()

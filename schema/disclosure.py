@@ -28,6 +28,7 @@ class Disclosure:
     policy_version: str
     hash: str
     prev_hash: str
+    action: str | None = None
 
 
 class TrailDenied(PermissionError):

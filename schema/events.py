@@ -57,6 +57,8 @@ class EventType(enum.Enum):
     RECALL_REMEDIED = "RECALL_REMEDIED"
     STATUS_CHANGED = "STATUS_CHANGED"
     END_OF_LIFE = "END_OF_LIFE"
+    TRANSFER_OFFERED = "TRANSFER_OFFERED"
+    CONDITIONS_INGESTED = "CONDITIONS_INGESTED"
 
 
 class EventError(ValueError):
@@ -179,6 +181,44 @@ class StatusChange:
     reason: str
 
 
+@dataclass(slots=True)
+class TransferOffer:
+    """The current owner offers the robot to `owner`; it passes when `owner` accepts.
+
+    The offer is an event, so it is as durable as the log, travels to any
+    registry like every other event and is superseded by a later offer or
+    consumed by the OWNERSHIP_TRANSFERRED that accepts it.
+    """
+
+    at: datetime
+    owner: str
+    owner_kind: OwnerKind
+    jurisdiction: str
+
+
+@dataclass(slots=True)
+class ConditionsIngested:
+    """A batch of condition samples kept in the registry's telemetry table.
+
+    The log holds one event per batch: how many samples, their time span and
+    the SHA-256 of their canonical JSON (`digest`), so the chain
+    commits to every sample without a chained event per sample. `latest` is
+    the newest sample; it becomes the passport's current condition, replacing
+    the previous batch's summary when that was `replaces` on the same UTC day,
+    so the passport keeps one condition summary per day of telemetry. `batch`
+    is the SHA-256 over every robot's digest in the request, so a retried key
+    is told apart from the same key sent with other robots.
+    """
+
+    count: int
+    first_at: datetime
+    last_at: datetime
+    digest: str
+    latest: ConditionSnapshot
+    replaces: datetime | None = None
+    batch: str | None = None
+
+
 PAYLOADS: dict[EventType, type] = {
     EventType.REGISTERED: Passport,
     EventType.OWNERSHIP_TRANSFERRED: OwnershipTransfer,
@@ -195,6 +235,8 @@ PAYLOADS: dict[EventType, type] = {
     EventType.RECALL_REMEDIED: RecallRemedy,
     EventType.STATUS_CHANGED: StatusChange,
     EventType.END_OF_LIFE: EndOfLife,
+    EventType.TRANSFER_OFFERED: TransferOffer,
+    EventType.CONDITIONS_INGESTED: ConditionsIngested,
 }
 
 
@@ -289,6 +331,19 @@ def _set_status(p: Passport, s: StatusChange) -> None:
     p.identity.status = s.status
 
 
+def _ingested(p: Passport, c: ConditionsIngested) -> None:
+    last = p.condition
+    if (
+        last is not None
+        and c.replaces is not None
+        and last.at == c.replaces
+        and last.at.date() == c.latest.at.date()
+    ):
+        p.conditions[-1] = c.latest
+    else:
+        p.conditions.append(c.latest)
+
+
 _APPLY: dict[EventType, Callable[[Passport, Any], None]] = {
     EventType.OWNERSHIP_TRANSFERRED: _transfer,
     EventType.DEPLOYMENT_STARTED: lambda p, d: p.deployments.append(d),
@@ -304,6 +359,8 @@ _APPLY: dict[EventType, Callable[[Passport, Any], None]] = {
     EventType.RECALL_REMEDIED: _remedy,
     EventType.STATUS_CHANGED: _set_status,
     EventType.END_OF_LIFE: _end_of_life,
+    EventType.TRANSFER_OFFERED: lambda p, o: None,
+    EventType.CONDITIONS_INGESTED: _ingested,
 }
 
 
@@ -333,6 +390,8 @@ DISCLOSES: dict[EventType, tuple[str, ...]] = {
     EventType.RECALL_REMEDIED: ("compliance.recalls",),
     EventType.STATUS_CHANGED: ("identity.status",),
     EventType.END_OF_LIFE: ("compliance.end_of_life", "identity.status"),
+    EventType.TRANSFER_OFFERED: ("ownership",),
+    EventType.CONDITIONS_INGESTED: ("conditions",),
 }
 """The canonical subtrees whose content an event's payload reveals.
 

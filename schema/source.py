@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .events import ChainReport, Event, EventType
-from .passport import Passport
+from .passport import JointWear, Passport
 
 T = TypeVar("T")
 
@@ -74,6 +74,40 @@ class Link:
     code: str
     home: str
     since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionPoint:
+    """One point of a robot's condition history.
+
+    `resolution` is RAW for a sample as measured (the summary fields repeat
+    its values) and DAILY for the aggregate of a UTC day whose samples were
+    rolled up: `at` is then the day's last sample and the scalar fields are its
+    values, beside the day's minimum, mean and maximum.
+    """
+
+    at: datetime
+    operating_hours: float
+    battery_health_pct: float
+    charge_cycles: int
+    movement_precision_mm: float
+    abnormal_stress_events: int
+    joint_wear: list[JointWear]
+    resolution: str = "RAW"
+    samples: int = 1
+    battery_health_pct_min: float | None = None
+    battery_health_pct_mean: float | None = None
+    battery_health_pct_max: float | None = None
+    movement_precision_mm_mean: float | None = None
+    movement_precision_mm_max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """An event a write produced; `replayed` when the idempotency key had stored it before."""
+
+    event: Event
+    replayed: bool
 
 
 class CursorError(ValueError):
@@ -143,11 +177,34 @@ class PassportSource(Protocol):
         ...
 
 
+@runtime_checkable
+class TelemetrySource(Protocol):
+    """A source that keeps condition samples beside the log (a registry store does)."""
+
+    async def condition_history(
+        self, code: str, since: datetime | None, until: datetime | None, last: int
+    ) -> list[ConditionPoint] | None:
+        """The newest `last` points in the window, oldest first; None for an unknown robot.
+
+        Includes the passport's recorded snapshots, raw samples and daily aggregates.
+        """
+        ...
+
+
 class PassportWriter(Protocol):
     """Appends to passports, as a registry store or a federation provides it.
 
     The implementation raises the store's typed errors (unknown robot, event
-    rejected, idempotency conflict) whichever registry answered.
+    rejected, idempotency conflict) whichever registry answered. Events are
+    canonical: a registry that keeps another format translates at its node.
+
+    A writer may also offer, and the gateway uses when present:
+    `earlier(idempotency_key) -> Event | None` (answer a retry before any rule
+    runs), `pending_offer(code) -> Event | None` (the open TRANSFER_OFFERED,
+    else the log is read from the start) and `ingest_conditions(batches, *,
+    idempotency_key, positions) -> dict[str, Appended]` (telemetry batches;
+    without it `recordConditions` answers WRITES_UNAVAILABLE).
+    `gateway.local.LocalSource` has all three.
     """
 
     async def append(

@@ -268,6 +268,8 @@ def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
     s.close()
     for statement in (
         "DROP TABLE store_migrations",
+        "DROP TABLE condition_samples",
+        "DROP TABLE condition_daily",
         "DROP TABLE links",
         "DROP INDEX events_position",
         "ALTER TABLE events DROP COLUMN position",

@@ -19,6 +19,7 @@ from .openapi import openapi_document
 from .problems import Problem
 from .records import Documents
 from .routes import NodeApi, json_response
+from .telemetry import ingest_conditions
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -53,8 +54,12 @@ def create_node_app(
     async def openapi(request: Request) -> Response:
         return json_response(document)
 
+    async def conditions(request: Request) -> Response:
+        return await ingest_conditions(api, request)
+
     routes = [
         *api.routes(),
+        Route("/robots:conditions", conditions, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         *subgraph_routes(store, verifier),

@@ -15,6 +15,7 @@ from .auth import READ, WRITE
 from .inputs import MAX_PAGE
 from .problems import CODES
 from .routes import MAX_BATCH
+from .telemetry import openapi_path as conditions_path
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -346,6 +347,7 @@ def _paths() -> dict[str, Any]:
                 [_query("after", _ref("RobotCode"), "the last code seen"), FIRST],
             )
         },
+        "/robots:conditions": conditions_path(),
         "/links/{code}": {
             "put": _operation(
                 "Record or update a link",

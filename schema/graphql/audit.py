@@ -38,6 +38,13 @@ class AuditEntry:
     policy_version: str = strawberry.field(description="Version of the policy set applied.")
     hash: str = strawberry.field(description="SHA-256 of this entry, chained to the previous.")
     prev_hash: str = strawberry.field(description="Hash of the previous entry of the log.")
+    action: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Null for a disclosure; for a write `write:TYPE:OUTCOME:DETAIL` (stored or"
+            " replayed with the event's sequence, refused with the rule)."
+        ),
+    )
 
     @classmethod
     def of(cls, d: Disclosure) -> AuditEntry:
@@ -56,6 +63,7 @@ class AuditEntry:
             policy_version=d.policy_version,
             hash=d.hash,
             prev_hash=d.prev_hash,
+            action=d.action,
         )
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..disclosure import Disclosure
-from ..source import Page, PassportSource, RegistryStatus, RobotRecord
+from ..events import EventType, TransferOffer
+from ..passport import ConditionSnapshot
+from ..source import (
+    Appended,
+    ConditionPoint,
+    Page,
+    PassportSource,
+    RegistryStatus,
+    RobotRecord,
+)
 from .formats import TranslationResult
 
 
@@ -44,4 +54,24 @@ class PassportContext(Protocol):
         Raises `TrailDenied` for a caller who may not read it, `TrailUnavailable`
         when no audit log is kept, `CursorError` for a cursor it did not issue.
         """
+        ...
+
+    async def condition_history(
+        self, record: RobotRecord, since: datetime | None, until: datetime | None, last: int
+    ) -> list[ConditionPoint]:
+        """Recorded snapshots, raw samples and daily aggregates, oldest first."""
+        ...
+
+    async def write(self, code: str, type: EventType, body: Any, key: str) -> Appended:
+        """Append typed payload `body`; raises a `schema.writes.WriteError` when refused."""
+        ...
+
+    async def offer_transfer(self, code: str, offer: TransferOffer, key: str) -> Appended: ...
+
+    async def accept_transfer(self, code: str, at: datetime, key: str) -> Appended: ...
+
+    async def ingest_conditions(
+        self, samples: Sequence[tuple[str, ConditionSnapshot]], key: str
+    ) -> list[Appended]:
+        """A batch of samples of any robots: all stored or none, one event per robot."""
         ...

@@ -21,6 +21,7 @@ from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
 from .formats import PassportFormat, TranslationResult
+from .mutation import Mutation
 from .objects import field_denied, graphql_enum
 from .registries import Registry, coded, registry_unavailable
 from .robot import (
@@ -310,6 +311,7 @@ def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> 
     validation = ValidationCache if suggestions else QuietValidationCache
     return PassportSchema(
         query=Query,
+        mutation=Mutation,
         config=StrawberryConfig(scalar_map={RobotCodeScalar: ROBOT_CODE}),
         execution_context_class=_ExecutionContext if suggestions else QuietExecutor,
         extensions=[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Container
 from datetime import datetime
 from functools import cache
@@ -164,6 +165,55 @@ _Condition = object_type(ConditionSnapshot, "conditions.")
 _PassportFields = object_type(Passport, "", "PassportFields", ("conditions",))
 
 
+@strawberry.enum(description="Whether a point of condition history is one sample or a day.")
+class ConditionResolution(enum.Enum):
+    RAW = "RAW"
+    DAILY = "DAILY"
+
+
+def _summary(root: Node, name: str) -> Any:
+    if "conditions" not in root.mask:
+        raise field_denied("conditions")
+    return getattr(root.obj, name)
+
+
+@strawberry.type(
+    description=(
+        "A point of condition history: a sample as measured (RAW) or, for days older than"
+        " the registry's retention, the aggregate of a UTC day (DAILY): its last sample's"
+        " values with the day's minimum, mean and maximum."
+    )
+)
+class ConditionHistoryPoint(_Condition):  # type: ignore[misc, valid-type]
+    @strawberry.field(description="RAW for one sample, DAILY for a day's aggregate.")
+    def resolution(self, root: strawberry.Parent[Node]) -> ConditionResolution | None:
+        return ConditionResolution(_summary(root, "resolution"))
+
+    @strawberry.field(description="Samples this point stands for.")
+    def samples(self, root: strawberry.Parent[Node]) -> int | None:
+        return _summary(root, "samples")
+
+    @strawberry.field(description="Lowest battery health of the day (percent).")
+    def battery_health_pct_min(self, root: strawberry.Parent[Node]) -> float | None:
+        return _summary(root, "battery_health_pct_min")
+
+    @strawberry.field(description="Mean battery health of the day (percent).")
+    def battery_health_pct_mean(self, root: strawberry.Parent[Node]) -> float | None:
+        return _summary(root, "battery_health_pct_mean")
+
+    @strawberry.field(description="Highest battery health of the day (percent).")
+    def battery_health_pct_max(self, root: strawberry.Parent[Node]) -> float | None:
+        return _summary(root, "battery_health_pct_max")
+
+    @strawberry.field(description="Mean movement precision of the day (mm).")
+    def movement_precision_mm_mean(self, root: strawberry.Parent[Node]) -> float | None:
+        return _summary(root, "movement_precision_mm_mean")
+
+    @strawberry.field(description="Worst movement precision of the day (mm).")
+    def movement_precision_mm_max(self, root: strawberry.Parent[Node]) -> float | None:
+        return _summary(root, "movement_precision_mm_max")
+
+
 @strawberry.type(description="A robot's passport as the caller may see it.")
 class Robot(_PassportFields):
     @strawberry.field(description="The robot code, always visible: it is the key asked for.")
@@ -188,21 +238,27 @@ class Robot(_PassportFields):
         latest = root.record.passport.condition
         return None if latest is None else _condition_node(latest, root.mask)
 
-    @strawberry.field(description="Condition snapshots, oldest first, within a time window.")
-    def condition_history(
+    @strawberry.field(
+        description=(
+            "Condition history, oldest first, within a time window: the newest `last` points."
+            " Recent telemetry comes as raw samples, older days as daily aggregates."
+        )
+    )
+    async def condition_history(
         self,
         root: strawberry.Parent[RobotNode],
+        info: strawberry.Info,
         since: datetime | None = None,
         until: datetime | None = None,
         last: int = 100,
-    ) -> list[_Condition] | None:
+    ) -> list[ConditionHistoryPoint] | None:
         check_first(last, CONDITION_WINDOW)
-        snapshots = [
-            s
-            for s in root.record.passport.conditions
-            if (since is None or s.at >= since) and (until is None or s.at <= until)
-        ]
-        return [_condition_node(s, root.mask) for s in snapshots[-last:] if last]
+        if "conditions" not in root.mask:
+            raise field_denied("conditions")
+        if root.record.as_of is not None:
+            until = root.record.as_of if until is None else min(until, root.record.as_of)
+        points = await info.context.condition_history(root.record, since, until, last)
+        return [Node(p, root.mask) for p in points]
 
     @strawberry.field(description="The robot's event log, oldest first (Relay pagination).")
     async def history(
