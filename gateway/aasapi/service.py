@@ -320,6 +320,8 @@ class AasApi:
                 break
             env = self._environment(call.context, record, names, audit=False)
             for submodel in (env or {}).get("submodels", ()):
+                if submodel["idShort"] not in names:
+                    continue  # another submodel written from the same fields (the code)
                 index = aas.SUBMODEL_NAMES.index(submodel["idShort"])
                 if record.passport.code == resume and index <= done:
                     continue
@@ -374,7 +376,7 @@ class AasApi:
         elif content == "/$reference":
             result = [reference(sm_id, [_key(e)]) for e in page]
         elif content == "/$path":
-            result = [p for e in page for p in element_paths(e, e["idShort"], mods.core)]
+            result = _paths(page, mods.core)
         else:
             result = [at_level(e, True) if mods.core else e for e in page]
         return _paged(result, _next("elements", start, limit, len(elements)))
@@ -487,12 +489,15 @@ def _submodel_content(submodel: JSON, content: str, mods: Modifiers) -> Any:
     if content == "/$reference":
         return reference(submodel["id"])
     if content == "/$path":
-        return [
-            p
-            for e in submodel.get("submodelElements") or ()
-            for p in element_paths(e, e["idShort"], mods.core)
-        ]
+        return _paths(submodel.get("submodelElements") or [], mods.core)
     return at_level(submodel, mods.core)
+
+
+def _paths(elements: list[JSON], core: bool) -> list[str]:
+    """The idShortPaths under a submodel: core, its own elements only; deep, all of them."""
+    if core:
+        return [e["idShort"] for e in elements]
+    return [p for e in elements for p in element_paths(e, e["idShort"], False)]
 
 
 def _index(key: str | None) -> int:
