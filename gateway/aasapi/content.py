@@ -13,10 +13,15 @@ from typing import Any
 __all__ = [
     "BadPath",
     "at_level",
+    "content_of",
     "element_at",
+    "element_key",
     "element_paths",
     "metadata",
+    "paths_under",
     "reference",
+    "shell_reference",
+    "submodel_view",
     "value_only",
 ]
 
@@ -190,3 +195,39 @@ def reference(submodel_id: str, keys: list[JSON] | None = None) -> JSON:
         "type": "ModelReference",
         "keys": [{"type": "Submodel", "value": submodel_id}, *(keys or ())],
     }
+
+
+def shell_reference(shell: JSON) -> JSON:
+    return {
+        "type": "ModelReference",
+        "keys": [{"type": "AssetAdministrationShell", "value": shell["id"]}],
+    }
+
+
+def element_key(element: JSON) -> JSON:
+    return {"type": element["modelType"], "value": element["idShort"]}
+
+
+def content_of(path: str) -> str:
+    """The content modifier a path ends with ('' for the normal one)."""
+    tail = path.rsplit("/", 1)[-1]
+    return f"/{tail}" if tail in ("$metadata", "$value", "$reference", "$path") else ""
+
+
+def submodel_view(submodel: JSON, content: str, core: bool) -> Any:
+    if content == "/$metadata":
+        return metadata(submodel)
+    if content == "/$value":
+        return value_only(at_level(submodel, core))
+    if content == "/$reference":
+        return reference(submodel["id"])
+    if content == "/$path":
+        return paths_under(submodel.get("submodelElements") or [], core)
+    return at_level(submodel, core)
+
+
+def paths_under(elements: list[JSON], core: bool) -> list[str]:
+    """The idShortPaths under a submodel: core, its own elements only; deep, all of them."""
+    if core:
+        return [e["idShort"] for e in elements]
+    return [p for e in elements for p in element_paths(e, e["idShort"], False)]

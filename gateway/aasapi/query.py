@@ -28,8 +28,13 @@ __all__ = [
     "decode_id",
     "encode_id",
     "flag",
+    "index_of",
     "limit_of",
     "modifiers",
+    "new_cursor",
+    "next_index",
+    "position_cursor",
+    "position_of",
 ]
 
 DEFAULT_LIMIT = 100
@@ -138,3 +143,36 @@ def asset_ids(params: QueryParams) -> list[tuple[str, str]]:
             )
         out.append((item["name"], item["value"]))
     return out
+
+
+def index_of(key: str | None) -> int:
+    """Where an index cursor resumes (a list inside one robot: references, elements)."""
+    if key is None:
+        return 0
+    if not key.isdigit():
+        raise ApiError(400, "cursor was not issued by this listing")
+    return int(key)
+
+
+def next_index(kind: str, start: int, limit: int, total: int) -> str | None:
+    """The cursor after a page of `limit` from `start`; None past the end."""
+    return new_cursor(kind, str(start + limit)) if start + limit < total else None
+
+
+def position_of(key: str | None) -> tuple[str | None, str | None, int]:
+    """(source cursor before the robot, its code, last submodel index served) from a cursor."""
+    if key is None:
+        return None, None, -1
+    try:
+        before, code, index = orjson.loads(key)
+        if isinstance(before, str) and isinstance(code, str) and isinstance(index, int):
+            return before or None, code, index
+    except (orjson.JSONDecodeError, TypeError, ValueError):
+        pass
+    raise ApiError(400, "cursor was not issued by this listing")
+
+
+def position_cursor(before: str | None, code: str, index: int) -> str:
+    """A submodel listing's cursor: after submodel `index` of robot `code`, which the source
+    yields right after its cursor `before`."""
+    return new_cursor("submodels", orjson.dumps([before or "", code, index]).decode())

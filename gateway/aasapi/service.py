@@ -32,22 +32,30 @@ from ..export import export_document
 from .content import (
     BadPath,
     at_level,
+    content_of,
     element_at,
+    element_key,
     element_paths,
     metadata,
+    paths_under,
     reference,
+    shell_reference,
+    submodel_view,
     value_only,
 )
 from .query import (
     ApiError,
-    Modifiers,
     asset_ids,
     cursor_key,
     decode_id,
     flag,
+    index_of,
     limit_of,
     modifiers,
     new_cursor,
+    next_index,
+    position_cursor,
+    position_of,
 )
 
 if TYPE_CHECKING:
@@ -282,13 +290,13 @@ class AasApi:
 
     async def shell_references(self, call: Call) -> JSON:
         shells, cursor = await self._shell_page(call)
-        return _paged([_shell_reference(s) for s in shells], cursor)
+        return _paged([shell_reference(s) for s in shells], cursor)
 
     async def shell(self, call: Call) -> JSON:
         return (await self._shell_env(call))["assetAdministrationShells"][0]
 
     async def shell_reference(self, call: Call) -> JSON:
-        return _shell_reference((await self._shell_env(call))["assetAdministrationShells"][0])
+        return shell_reference((await self._shell_env(call))["assetAdministrationShells"][0])
 
     async def asset_information(self, call: Call) -> JSON:
         return (await self._shell_env(call))["assetAdministrationShells"][0]["assetInformation"]
@@ -299,20 +307,20 @@ class AasApi:
 
     async def submodel_refs(self, call: Call) -> JSON:
         limit = limit_of(call.params)
-        start = _index(cursor_key(call.params, "refs"))
+        start = index_of(cursor_key(call.params, "refs"))
         refs = (await self._shell_env(call))["assetAdministrationShells"][0].get("submodels", [])
-        return _paged(refs[start : start + limit], _next("refs", start, limit, len(refs)))
+        return _paged(refs[start : start + limit], next_index("refs", start, limit, len(refs)))
 
     # ---- submodel repository ----------------------------------------------------------
 
     async def submodels(self, call: Call) -> JSON:
         """Every submodel of every robot the caller may see, robot by robot, in order."""
-        content = _content(call.request.url.path)
+        content = content_of(call.request.url.path)
         limit = limit_of(call.params)
         mods = modifiers(call.params)
         names = self._submodel_names(call)
         key = cursor_key(call.params, "submodels")
-        after, resume, done = _position(key)
+        after, resume, done = position_of(key)
         chosen: list[tuple[RobotRecord, str, str | None, int]] = []
         more = False
         async for record, before, _ in self._walk(call.context, after):
@@ -338,11 +346,10 @@ class AasApi:
         cursor = None
         if more:
             record, _, before, index = chosen[-1]
-            position = orjson.dumps([before or "", record.passport.code, index]).decode()
-            cursor = new_cursor("submodels", position)
+            cursor = position_cursor(before, record.passport.code, index)
         if content == "/$path":  # one entry a submodel, as paging counts submodels: its idShort
             return _paged([s["idShort"] for s in items], cursor)
-        return _paged([_submodel_content(s, content, mods) for s in items], cursor)
+        return _paged([submodel_view(s, content, mods.core) for s in items], cursor)
 
     def _submodel_names(self, call: Call) -> frozenset[str]:
         names = frozenset(aas.SUBMODEL_NAMES)
@@ -357,15 +364,15 @@ class AasApi:
 
     async def submodel(self, call: Call) -> Any:
         submodel = await self._submodel(call)
-        content = _content(call.request.url.path)
-        return _submodel_content(submodel, content, modifiers(call.params))
+        content = content_of(call.request.url.path)
+        return submodel_view(submodel, content, modifiers(call.params).core)
 
     async def elements(self, call: Call) -> JSON:
         limit = limit_of(call.params)
-        start = _index(cursor_key(call.params, "elements"))
+        start = index_of(cursor_key(call.params, "elements"))
         mods = modifiers(call.params)
         submodel = await self._submodel(call)
-        content = _content(call.request.url.path)
+        content = content_of(call.request.url.path)
         elements = submodel.get("submodelElements") or []
         page = elements[start : start + limit]
         sm_id = submodel["id"]
@@ -374,18 +381,18 @@ class AasApi:
         elif content == "/$value":
             result = [{e["idShort"]: value_only(at_level(e, mods.core))} for e in page]
         elif content == "/$reference":
-            result = [reference(sm_id, [_key(e)]) for e in page]
+            result = [reference(sm_id, [element_key(e)]) for e in page]
         elif content == "/$path":
-            result = _paths(page, mods.core)
+            result = paths_under(page, mods.core)
         else:
             result = [at_level(e, True) if mods.core else e for e in page]
-        return _paged(result, _next("elements", start, limit, len(elements)))
+        return _paged(result, next_index("elements", start, limit, len(elements)))
 
     async def element(self, call: Call) -> Any:
         mods = modifiers(call.params)
         path = call.path("path")
         submodel, element, keys = await self._element(call, path)
-        content = _content(call.request.url.path)
+        content = content_of(call.request.url.path)
         if content == "/$metadata":
             return metadata(element)
         if content == "/$value":
@@ -462,67 +469,6 @@ def _named(context: RequestContext, record: RobotRecord) -> bool:
 
 def _paged(result: list[Any], cursor: str | None) -> JSON:
     return {"paging_metadata": {"cursor": cursor} if cursor else {}, "result": result}
-
-
-def _shell_reference(shell: JSON) -> JSON:
-    return {
-        "type": "ModelReference",
-        "keys": [{"type": "AssetAdministrationShell", "value": shell["id"]}],
-    }
-
-
-def _key(element: JSON) -> JSON:
-    return {"type": element["modelType"], "value": element["idShort"]}
-
-
-def _content(path: str) -> str:
-    """The content modifier a path ends with ('' for the normal one)."""
-    tail = path.rsplit("/", 1)[-1]
-    return f"/{tail}" if tail in ("$metadata", "$value", "$reference", "$path") else ""
-
-
-def _submodel_content(submodel: JSON, content: str, mods: Modifiers) -> Any:
-    if content == "/$metadata":
-        return metadata(submodel)
-    if content == "/$value":
-        return value_only(at_level(submodel, mods.core))
-    if content == "/$reference":
-        return reference(submodel["id"])
-    if content == "/$path":
-        return _paths(submodel.get("submodelElements") or [], mods.core)
-    return at_level(submodel, mods.core)
-
-
-def _paths(elements: list[JSON], core: bool) -> list[str]:
-    """The idShortPaths under a submodel: core, its own elements only; deep, all of them."""
-    if core:
-        return [e["idShort"] for e in elements]
-    return [p for e in elements for p in element_paths(e, e["idShort"], False)]
-
-
-def _index(key: str | None) -> int:
-    if key is None:
-        return 0
-    if not key.isdigit():
-        raise ApiError(400, "cursor was not issued by this listing")
-    return int(key)
-
-
-def _next(kind: str, start: int, limit: int, total: int) -> str | None:
-    return new_cursor(kind, str(start + limit)) if start + limit < total else None
-
-
-def _position(key: str | None) -> tuple[str | None, str | None, int]:
-    """(source cursor before the robot, its code, last submodel index served) from a cursor."""
-    if key is None:
-        return None, None, -1
-    try:
-        before, code, index = orjson.loads(key)
-        if isinstance(before, str) and isinstance(code, str) and isinstance(index, int):
-            return before or None, code, index
-    except (orjson.JSONDecodeError, TypeError, ValueError):
-        pass
-    raise ApiError(400, "cursor was not issued by this listing")
 
 
 def _by_robot(
