@@ -201,6 +201,8 @@ def test_submodels_page_through_the_whole_fleet_without_repeats(store, gateway):
     for limit in (1, 4, 9):
         ids = [s["id"] for s in _all_pages(gateway, "/submodels", limit)]
         assert ids == expected, limit
+    capped = get(gateway, "/submodels?limit=5000")
+    assert len(capped["result"]) == 100 and capped["paging_metadata"]["cursor"]
     nameplates = _all_pages(gateway, "/submodels?idShort=Nameplate", 13)
     assert [s["idShort"] for s in nameplates] == ["Nameplate"] * len(list(store.codes()))
     semantic = b64(aas.NAMEPLATE)

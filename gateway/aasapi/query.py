@@ -38,8 +38,9 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
-"""A larger `limit` is served as this many: a limit is a maximum, the server may send fewer."""
+MAX_LIMIT = 100
+"""A larger `limit` is served as this many (a limit is a maximum; the server may send
+fewer): a page of robots costs one export and one audit record per robot."""
 
 
 @dataclass
