@@ -27,10 +27,17 @@ __all__ = [
     "NAME",
     "SUBMODELS",
     "asset_id",
+    "code_of_asset",
+    "code_of_shell",
     "decode",
     "encode",
     "from_canonical",
     "rules",
+    "semantic_id_of",
+    "shell_id",
+    "submodel_id",
+    "submodel_of",
+    "submodel_paths",
     "to_canonical",
     "validate",
 ]
@@ -45,9 +52,51 @@ TIME_SERIES = "https://admin-shell.io/idta/TimeSeries/1/1"
 TS = "https://admin-shell.io/idta/TimeSeries"
 
 
+ASSET_PREFIX = "urn:robopass:robot:"
+SHELL_ID_SHORT = "RobotPassport"
+
+
 def asset_id(code: str) -> str:
     """The globalAssetId of a robot: stable, derived from its code alone."""
-    return f"urn:robopass:robot:{code}"
+    return ASSET_PREFIX + code
+
+
+def code_of_asset(global_asset_id: str) -> str | None:
+    """The robot code a globalAssetId names; None for one this adapter does not write."""
+    if not global_asset_id.startswith(ASSET_PREFIX):
+        return None
+    return global_asset_id[len(ASSET_PREFIX) :] or None
+
+
+SHELL_PREFIX = "urn:robopass:aas:"
+SUBMODEL_PREFIX = "urn:robopass:sm:"
+
+
+def shell_id(code: str) -> str:
+    """The id of a robot's shell: derived from its code alone, and back (`code_of_shell`)."""
+    return SHELL_PREFIX + code
+
+
+def submodel_id(id_short: str, code: str) -> str:
+    """The id of one of a robot's submodels, by the submodel's idShort."""
+    return f"{SUBMODEL_PREFIX}{id_short}:{code}"
+
+
+def code_of_shell(identifier: str) -> str | None:
+    """The robot code a shell id names; None for an id this adapter does not write."""
+    if not identifier.startswith(SHELL_PREFIX):
+        return None
+    return identifier[len(SHELL_PREFIX) :] or None
+
+
+def submodel_of(identifier: str) -> tuple[str, str] | None:
+    """(submodel idShort, robot code) a submodel id names; None for an id not written here."""
+    if not identifier.startswith(SUBMODEL_PREFIX):
+        return None
+    name, sep, code = identifier[len(SUBMODEL_PREFIX) :].partition(":")
+    if not sep or not code or name not in _BY_NAME:
+        return None
+    return name, code
 
 
 def _year(obj: Plain) -> str | None:
@@ -69,7 +118,13 @@ SUBMODELS = [
         "Nameplate",
         NAMEPLATE,
         [
-            Derived("URIOfTheProduct", "xs:anyURI", _product_uri, "0112/2///61987#ABN590#002"),
+            Derived(
+                "URIOfTheProduct",
+                "xs:anyURI",
+                _product_uri,
+                "0112/2///61987#ABN590#002",
+                ("identity.code",),
+            ),
             Lang(
                 [("en", "manufacturer.name"), ("zh", "manufacturer.name_local")],
                 "ManufacturerName",
@@ -81,7 +136,13 @@ SUBMODELS = [
                 "0112/2///61987#ABA567#009",
             ),
             Prop("model.serial", "SerialNumber", "0112/2///61987#ABA951#009"),
-            Derived("YearOfConstruction", "xs:string", _year, "0112/2///61987#ABP000#002"),
+            Derived(
+                "YearOfConstruction",
+                "xs:string",
+                _year,
+                "0112/2///61987#ABP000#002",
+                ("model.production_date",),
+            ),
             Prop("model.production_date", "DateOfManufacture", "0112/2///61987#ABB757#007"),
             Prop("software.firmware_version", "FirmwareVersion", "0112/2///61987#ABA302#006"),
         ],
@@ -348,6 +409,32 @@ SUBMODELS = [
 
 _COMPILED = [compile_submodel(Passport, spec) for spec in SUBMODELS]
 _BY_SEMANTIC = {c.spec.semantic_id: c for c in _COMPILED}
+_BY_NAME = {c.spec.id_short: c for c in _COMPILED}
+SUBMODEL_NAMES = tuple(_BY_NAME)
+"""The idShorts of the submodels, in the order an environment lists them."""
+
+
+def semantic_id_of(id_short: str) -> str:
+    """The semantic id of a submodel, by its idShort."""
+    return _BY_NAME[id_short].spec.semantic_id
+
+
+def submodel_paths(id_short: str) -> frozenset[str]:
+    """The canonical paths a submodel is written from, with their parents.
+
+    Every submodel names its robot (ids, the product URI), so `identity.code` is
+    always among them.
+    """
+    compiled = _BY_NAME[id_short]
+    leaves = [rule.path for rule in compiled.rules]
+    leaves += [
+        p for spec in compiled.spec.children if isinstance(spec, Derived) for p in spec.reads
+    ]
+    paths = {"identity", "identity.code"}
+    for leaf in leaves:
+        parts = leaf.split(".")
+        paths.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return frozenset(paths)
 
 
 def rules() -> list[FieldRule]:
@@ -364,7 +451,7 @@ _PARTS = [
     (
         c.encode,
         c.spec.id_short,
-        f"urn:robopass:sm:{c.spec.id_short}:",
+        f"{SUBMODEL_PREFIX}{c.spec.id_short}:",
         reference(c.spec.semantic_id),
     )
     for c in _COMPILED
@@ -397,8 +484,8 @@ def encode(plain: Plain) -> dict[str, Any]:
         refs.append({"type": "ModelReference", "keys": [{"type": "Submodel", "value": sm_id}]})
     shell = {
         "modelType": "AssetAdministrationShell",
-        "id": f"urn:robopass:aas:{code}",
-        "idShort": "RobotPassport",
+        "id": shell_id(code),
+        "idShort": SHELL_ID_SHORT,
         "assetInformation": {"assetKind": "Instance", "globalAssetId": asset_id(code)},
     }
     if not submodels:

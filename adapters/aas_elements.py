@@ -58,6 +58,8 @@ class Derived:
     value_type: str
     compute: Callable[[Plain], str | None]
     semantic_id: str | None = None
+    reads: tuple[str, ...] = ()
+    """The canonical paths `compute` reads, so a caller can tell what the value discloses."""
 
 
 @dataclass(frozen=True, slots=True)

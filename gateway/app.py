@@ -51,6 +51,7 @@ from schema.source import (
     TelemetrySource,
 )
 
+from .aasapi import aas_api
 from .auth import Authenticated
 from .bodylimit import BodyLimit
 from .credentials import RegistrySigner
@@ -372,8 +373,9 @@ def create_app(
     /.well-known/jwks.json.
     The report pages (`/`, `/robots/{code}`) apply the same masks as GraphQL;
     `sign_in` offers demo parties to act as. `audit` receives a record of every
-    disclosure (GraphQL, downloads, report pages); without it, or without a
-    policy, nothing is recorded.
+    disclosure (GraphQL, downloads, the AAS API, report pages); without it, or
+    without a policy, nothing is recorded. The AAS HTTP API (Part 2, read
+    profiles) is served under /aas/api/v3.0 with the same masks.
     `limits` bounds each request
     (`Limits()` by default); `persisted` resolves hashed documents (APQ, or a
     safelist); `production`, `introspection`, `console`: see `PassportGraphQL`.
@@ -444,6 +446,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *download_routes(context, verifier, signer),
+        aas_api(context, verifier),
         *report_routes(source, view, verifier, sign_in),
         *mounts,
     ]

@@ -6,10 +6,11 @@ It runs before GraphQL so that a bad token gets the RFC 6750 answer (status,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from policies import (
@@ -30,11 +31,21 @@ CALLER = "caller"
 
 
 class Authenticated:
-    """ASGI wrapper that puts the caller's principal into `scope["state"]`."""
+    """ASGI wrapper that puts the caller's principal into `scope["state"]`.
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier | None) -> None:
+    `refusal` shapes the 401 body for an API with its own error format (the
+    AAS API's `Result`); by default it is GraphQL's `errors` list.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: TokenVerifier | None,
+        refusal: Callable[[int, str], Response] | None = None,
+    ) -> None:
         self.app = app
         self.verifier = verifier
+        self.refusal = refusal or _graphql_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -42,18 +53,8 @@ class Authenticated:
             try:
                 principal = await self._principal(header, scope)
             except TokenError as exc:
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": exc.error_description,
-                                "extensions": {"code": "UNAUTHENTICATED"},
-                            }
-                        ]
-                    },
-                    status_code=exc.status_code,
-                    headers={"WWW-Authenticate": www_authenticate(exc)},
-                )
+                response = self.refusal(exc.status_code, exc.error_description)
+                response.headers["WWW-Authenticate"] = www_authenticate(exc)
                 await response(scope, receive, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
@@ -68,6 +69,11 @@ class Authenticated:
                 raise InvalidToken("this gateway trusts no token issuer")
             return PUBLIC
         return await self.verifier.authenticate(header)
+
+
+def _graphql_refusal(status: int, message: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return JSONResponse(body, status_code=status)
 
 
 def demo_issuer(issuer_url: str, data_dir: str | Path) -> TrustedIssuer:

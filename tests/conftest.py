@@ -154,16 +154,23 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(data_dir: Path, *args: str, env: dict | None = None) -> Iterator[str]:
-    """`robopass serve ARGS` as a real process on loopback; yields its base URL."""
+    """`robopass serve ARGS` as a real process on loopback; yields its base URL.
+
+    Its output goes to a file, not a pipe nobody reads: a pipe's buffer fills
+    with access log lines and then blocks the server mid-request.
+    """
     port = free_port()
     environment = {**os.environ, "ROBOPASS_DATA_DIR": str(data_dir), **(env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / f"serve-{port}.log"
+    with log.open("w") as output:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -172,11 +179,11 @@ def running_server(data_dir: Path, *args: str, env: dict | None = None) -> Itera
                 break
         except httpx.HTTPError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read()) from None
+                raise RuntimeError(log.read_text()) from None
             time.sleep(0.2)
     else:
         proc.kill()
-        raise RuntimeError("server did not start")
+        raise RuntimeError(f"server did not start: {log.read_text()}")
     try:
         yield base
     finally:
