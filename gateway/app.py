@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Container, Sequence
+from collections.abc import AsyncIterator, Container, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -472,6 +473,7 @@ def create_app(
         routes=routes,
         middleware=middleware,
         exception_handlers={RegistryUnavailable: _unavailable, NotServed: _not_served},
+        lifespan=_stops_background(source),
     )
     if tracing is not None:
         from .tracing import request_spans
@@ -491,3 +493,16 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
 async def _not_served(request: Request, exc: Exception) -> Response:
     body = {"errors": [{"message": str(exc), "extensions": {"code": "NOT_FOUND"}}]}
     return JSONResponse(body, status_code=404)
+
+
+def _stops_background(source: PassportSource) -> Any:
+    """A lifespan that stops the source's background work (a federation's feed followers)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        stop = getattr(source, "stop_following", None)
+        if stop is not None:
+            await stop()
+
+    return lifespan

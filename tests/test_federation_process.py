@@ -39,6 +39,7 @@ SECRET = {"ROBOPASS_GATEWAY_SECRET": "dev-secret-robopass-gateway"}
 TIMEOUT = 2.0
 MARGIN = 2.0
 RESET_AFTER = 1.0
+FRESHNESS = 0.5
 ROBOTS = 50
 
 
@@ -108,6 +109,7 @@ format = "cn-miit"
 base_url = "{cn}"
 countries = ["CN"]
 timeout = {timeout}
+freshness = {freshness}
 
 [registries.credentials]
 token_url = "{issuer}/token"
@@ -124,6 +126,7 @@ format = "aas"
 base_url = "{eu}"
 countries = ["DE", "FR"]
 timeout = {timeout}
+freshness = {freshness}
 
 [registries.credentials]
 token_url = "{issuer}/token"
@@ -156,6 +159,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
             issuer=issuer,
             timeout=TIMEOUT,
             reset=RESET_AFTER,
+            freshness=FRESHNESS,
         )
     )
     fed = Federation(data, issuer, "", nodes, ports, config)
@@ -445,11 +449,14 @@ def test_killing_the_eu_node_leaves_china_served_and_it_comes_back(
         stop.set()
         worker.join(30)
     assert results, "no query finished"
-    down = [body for started, _, body in results if started > killed_at + 0.05]
+    # within the freshness bound the cached robot may still be served; after it, never
+    down = [body for started, _, body in results if started > killed_at + FRESHNESS + 0.05]
     assert down, "no query ran while the node was down"
     for _started, seconds, body in results:
         assert seconds < TIMEOUT + MARGIN, f"a request took {seconds:.2f} s"
         assert body["data"]["cn"]["code"] == cn  # China is served throughout
+        eu_answer = body["data"]["eu"]
+        assert eu_answer is None or eu_answer["code"] == eu
     for body in down:
         assert body["data"]["eu"] is None
         errors = {tuple(e["path"]): e for e in body["errors"]}
@@ -514,6 +521,7 @@ def test_a_frozen_node_costs_no_request_more_than_its_timeout(federation: Federa
     node = federation.servers["eu-dpp"].proc
     node.send_signal(signal.SIGSTOP)  # accepts connections, never answers
     try:
+        time.sleep(FRESHNESS)  # past the bound, nothing cached is served without the node
         timings = []
         for _ in range(4):
             body, seconds = federation.query(query)
@@ -535,3 +543,55 @@ def test_a_frozen_node_costs_no_request_more_than_its_timeout(federation: Federa
             break
         time.sleep(0.2)
     assert body["data"]["eu"]["code"] == eu
+
+
+def service_token(federation: Federation) -> str:
+    return httpx.post(
+        federation.issuer + "/token",
+        data={"grant_type": "client_credentials"},
+        auth=("robopass-gateway", SECRET["ROBOPASS_GATEWAY_SECRET"]),
+    ).json()["access_token"]
+
+
+def test_a_known_version_is_served_without_the_node_and_a_change_within_the_bound(
+    federation: Federation,
+) -> None:
+    code = next(c for c in all_codes(federation) if c.startswith("CN"))
+    query = f'{{ robot(code: "{code}") {{ code version }} }}'
+
+    def version() -> int:
+        body, _ = federation.query(query)
+        assert "errors" not in body, body["errors"]
+        return body["data"]["robot"]["version"]
+
+    before = version()
+    deadline = time.monotonic() + 10  # the feed follower starts on first use and catches up
+    while True:
+        gets = federation.single_gets("cn-heis")
+        version()
+        if federation.single_gets("cn-heis") == gets or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    gets = federation.single_gets("cn-heis")
+    assert [version() for _ in range(5)] == [before] * 5
+    assert federation.single_gets("cn-heis") == gets  # no request to the node per lookup
+
+    visit = MaintenanceRecord(
+        datetime(2026, 11, 2, 9, tzinfo=UTC),
+        MaintenanceKind.INSPECTION, "wrist", None, "Shanghai Robot Care", 1500.0, None,
+    )  # fmt: skip
+    written = httpx.post(  # at the node itself, not through the gateway
+        federation.nodes["cn-heis"] + f"/robots/{code}/events",
+        json={"type": "MAINTENANCE_RECORDED", "at": "2026-11-02T09:00:00Z",
+              "payload": to_plain(visit)},
+        headers={"authorization": f"Bearer {service_token(federation)}",
+                 "idempotency-key": f"direct-{code}"},
+    )  # fmt: skip
+    assert written.status_code == 201, written.text
+    committed = time.monotonic()
+    sequence = written.json()["event"]["sequence"]
+    assert sequence == before + 1
+    while version() != sequence:
+        assert time.monotonic() - committed < FRESHNESS + MARGIN, "the change was never served"
+        time.sleep(0.05)
+    assert time.monotonic() - committed <= FRESHNESS + MARGIN

@@ -65,6 +65,9 @@ class RegistryConfig:
     countries: tuple[str, ...]
     jurisdictions: tuple[str, ...]
     timeout: float = 2.0
+    freshness: float = 0.5
+    """Seconds a cached passport may lag the node (its change feed's staleness
+    bound); 0 revalidates every read with the node."""
     credentials: Credentials | None = None
     retry: Retry = field(default_factory=Retry)
     breaker: Breaker = field(default_factory=Breaker)
@@ -85,6 +88,7 @@ class RegistryConfig:
             "countries",
             "jurisdictions",
             "timeout",
+            "freshness",
             "credentials",
             "retry",
             "breaker",
@@ -121,6 +125,7 @@ class RegistryConfig:
             countries=countries,
             jurisdictions=jurisdictions,
             timeout=table.number("timeout", 2.0),
+            freshness=table.number("freshness", 0.5, allow_zero=True),
             credentials=credentials,
             retry=retry,
             breaker=breaker,

@@ -7,7 +7,9 @@ feeds fan out concurrently to the relevant registries (all, or the one a
 registry's position. A registry that fails does not fail the rest: its part
 is missing and named in `Page.unavailable`, or its one robot raises
 `RegistryUnavailable`. Native documents are translated to canonical
-passports by the adapters and kept in a `PassportCache` by version.
+passports by the adapters and kept in a `PassportCache` by version; a
+registry with a `freshness` bound has a follower of its change feed, and a
+single read of a version the feed vouches for does not reach the node.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from . import cursor
 from .cache import PassportCache
 from .client import RegistryClient, UpstreamHook
 from .config import RegistryConfig
+from .freshness import Follower, Freshness
 from .wire import (
     BadRecord,
     chain_report_of,
@@ -75,9 +78,39 @@ class FederatedSource:
         }
         self.homes = {c: self.clients[r.id] for r in registries for c in r.countries}
         self.cache = cache if cache is not None else PassportCache()
+        self.freshness = {r.id: Freshness(r.freshness) for r in registries if r.freshness > 0}
+        self._followers: dict[str, asyncio.Task[None]] = {}
 
     async def aclose(self) -> None:
+        await self.stop_following()
         await asyncio.gather(*(c.aclose() for c in self.clients.values()))
+
+    def _follow(self, client: RegistryClient) -> Freshness | None:
+        """The registry's freshness, its feed follower started on first use."""
+        freshness = self.freshness.get(client.id)
+        if freshness is None:
+            return None
+        task = self._followers.get(client.id)
+        if task is None or task.done():
+            follower = Follower(client, freshness, freshness.bound / 2)
+            self._followers[client.id] = asyncio.create_task(follower.run())
+        return freshness
+
+    async def stop_following(self) -> None:
+        """Stop the feed followers (they start again on the next read)."""
+        tasks = list(self._followers.values())
+        self._followers.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for freshness in self.freshness.values():
+            freshness.unverified()
+
+    def _invalidate(self, code: str) -> None:
+        """A write through this gateway (it may have landed even if it failed): the
+        code's next read asks the node, whichever registry holds it."""
+        for freshness in self.freshness.values():
+            freshness.invalidate(code)
 
     def request_scope(self) -> Any:
         """This source for one request: single-robot reads batched per registry."""
@@ -163,17 +196,26 @@ class FederatedSource:
         return found
 
     async def _one(self, client: RegistryClient, code: str) -> RobotRecord | None:
-        """One current record, revalidated with `If-None-Match` when a version is cached."""
+        """One current record: from the cache while the registry's feed vouches for it,
+        else revalidated with `If-None-Match` when a version is cached."""
+        freshness = self._follow(client)
         cached = self.cache.latest(code)
+        if cached is not None and freshness is not None and freshness.current(code, cached[0].hash):
+            return RobotRecord(cached[1], cached[0])
+        epoch = freshness.epoch if freshness is not None else 0
         headers = {"if-none-match": f'"{cached[0].hash}"'} if cached else None
         response = await client.call(
             "GET", "GET /robots/{code}", f"/robots/{code}", idempotent=True, headers=headers
         )
         if response.status_code == 304 and cached is not None:
-            return RobotRecord(cached[1], cached[0])
-        if response.status_code == 404:
+            record = RobotRecord(cached[1], cached[0])
+        elif response.status_code == 404:
             return None
-        return self._record(client, _json(client, response, 200))
+        else:
+            record = self._record(client, _json(client, response, 200))
+        if freshness is not None:
+            freshness.grant(record.passport.code, record.head.hash, epoch)
+        return record
 
     def _record(self, client: RegistryClient, data: Any, current: bool = True) -> RobotRecord:
         """A node's record as ours; a past view is cached but never taken for the latest."""
@@ -317,14 +359,17 @@ class FederatedSource:
             client = self.home(code)
         except NotServed as exc:
             raise UnknownRobot(str(exc)) from None
-        response = await client.call(
-            "POST",
-            "POST /robots/{code}/events",
-            f"/robots/{code}/events",
-            idempotent=False,
-            json=event_body(type, payload, at),
-            headers={"idempotency-key": idempotency_key},
-        )
+        try:
+            response = await client.call(
+                "POST",
+                "POST /robots/{code}/events",
+                f"/robots/{code}/events",
+                idempotent=False,
+                json=event_body(type, payload, at),
+                headers={"idempotency-key": idempotency_key},
+            )
+        finally:
+            self._invalidate(code)
         status = response.status_code
         if status in (200, 201):
             return _parsed(client, [_json(client, response, status).get("event")], event_of)[0]
@@ -339,21 +384,27 @@ class FederatedSource:
 
     async def link(self, country: str, code: str, home: str, since: datetime) -> None:
         client = self._serving(country)
-        response = await client.call(
-            "PUT",
-            "PUT /links/{code}",
-            f"/links/{code}",
-            idempotent=False,
-            json={"home": home, "since": format_datetime(since)},
-        )
+        try:
+            response = await client.call(
+                "PUT",
+                "PUT /links/{code}",
+                f"/links/{code}",
+                idempotent=False,
+                json={"home": home, "since": format_datetime(since)},
+            )
+        finally:
+            self._invalidate(code)
         if response.status_code >= 300:
             raise ValueError(f"registry {client.id} refused the link: {_detail(response)}")
 
     async def unlink(self, country: str, code: str) -> None:
         client = self._serving(country)
-        response = await client.call(
-            "DELETE", "DELETE /links/{code}", f"/links/{code}", idempotent=False
-        )
+        try:
+            response = await client.call(
+                "DELETE", "DELETE /links/{code}", f"/links/{code}", idempotent=False
+            )
+        finally:
+            self._invalidate(code)
         if response.status_code >= 300 and response.status_code != 404:
             raise ValueError(f"registry {client.id} refused the unlink: {_detail(response)}")
 
