@@ -69,6 +69,7 @@ from .production import protective_extensions
 from .ratelimit import RateLimit, RateLimits
 from .report import DemoSignIn, report_routes
 from .report.session import viewer_of
+from .responses import Answer, ResponseCache, context_fields, reads_of
 from .writes import Writes
 
 ON_DENIED = ("null", "reject")
@@ -279,6 +280,10 @@ class PassportGraphQL(GraphQLOverHTTP):
         self.audit = audit
         self.metrics = metrics
         self.writes = writes
+        self.answers: ResponseCache | None = None
+        vouches = getattr(source, "vouched", None) is not None
+        if policy is not None and audit is not None and tracing is None and vouches:
+            self.answers = ResponseCache(context_fields(self.schema))
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
         self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
 
@@ -303,8 +308,48 @@ class PassportGraphQL(GraphQLOverHTTP):
         response = await super().process_result(request, result)
         if self.metrics is not None and result.errors:
             self.metrics.count_errors(result.errors)
-        await request.state.passport_context.record_disclosures(result.data is not None)
+        context = request.state.passport_context
+        if self.answers is not None:
+            request.state.reads = reads_of(context.views, getattr(context.source, "heads", {}))
+        await context.record_disclosures(result.data is not None)
         return response
+
+    async def kept_answer(
+        self, request: Request, query: str, params: dict[str, Any], media: str
+    ) -> Response | None:
+        """A kept answer (`gateway.responses`), its audit records written again."""
+        if self.answers is None:
+            return None
+        principal = request.scope.get("state", {}).get("principal", PUBLIC)
+        key = self.answers.key(query, params, media, self._rejects(request), principal)
+        request.state.answer_key = key
+        if key is None:
+            return None
+        context = RequestContext(
+            self.source, principal, self.policy, request, self.audit, metrics=self.metrics
+        )
+        answer = self.answers.lookup(key, self.source, context.decision)  # type: ignore[arg-type]
+        if answer is None:
+            return None
+        request.state.passport_context = context
+        if self.metrics is not None:
+            self.metrics.count_errors({"extensions": {"code": c}} for c in answer.error_codes)
+        context.views.update(answer.views())
+        await context.record_disclosures(answer.answered)
+        return Response(answer.body, answer.status, media_type=f"{media}; charset=utf-8")
+
+    def answered(self, request: Request, result: Any, body: bytes, status: int) -> None:
+        """Keep a single-robot answer whose only errors are denials."""
+        key = getattr(request.state, "answer_key", None)
+        reads = getattr(request.state, "reads", None)
+        if self.answers is None or key is None or not reads:
+            return
+        codes = tuple((e.extensions or {}).get("code") for e in result.errors or ())
+        if any(code != DENIED_CODE for code in codes):
+            return
+        heads = getattr(request.state.passport_context.source, "heads", {})
+        answer = Answer(body, status, reads, result.data is not None, codes)  # type: ignore[arg-type]
+        self.answers.keep(key, answer, heads)
 
     def refused(self, code: str) -> None:
         if self.metrics is not None:
@@ -461,6 +506,8 @@ def create_app(
         decoded = getattr(source, "decoded", None)
         if decoded is not None:
             metrics.watch_cache(decoded)
+        if endpoint.answers is not None:
+            metrics.watch_answers(endpoint.answers)
 
         async def exposition(request: Request) -> Response:
             return Response(metrics.exposition(), media_type=CONTENT_TYPE)

@@ -145,15 +145,25 @@ class GraphQLOverHTTP(GraphQL):
                 raise RequestError(400, exc.code, str(exc)) from None
         if query is None:
             raise RequestError(400, "BAD_REQUEST", "No GraphQL query found in the request")
+        kept = await self.kept_answer(request, query, params, media)
+        if kept is not None:
+            return kept
         result = await self.execute(request, query, params)
         body = await self.process_result(request, result)
         if is_request_error(result):
             body.pop("data", None)
-        return Response(
-            self.encode_json(body),
-            status_of(result, media),
-            media_type=f"{media}; charset=utf-8",
-        )
+        encoded, status = self.encode_json(body), status_of(result, media)
+        self.answered(request, result, encoded, status)
+        return Response(encoded, status, media_type=f"{media}; charset=utf-8")
+
+    async def kept_answer(
+        self, request: Request, query: str, params: dict[str, Any], media: str
+    ) -> Response | None:
+        """A kept answer to send instead of executing; a hook for a response cache."""
+        return None
+
+    def answered(self, request: Request, result: Any, body: bytes, status: int) -> None:
+        """An executed answer, about to be sent; a hook for a response cache."""
 
     async def execute(self, request: Request, query: str, params: dict[str, Any]) -> Any:
         allowed = {OperationType.QUERY}

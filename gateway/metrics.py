@@ -31,17 +31,19 @@ class Counted(Protocol):
 
 
 class _CacheCollector(Collector):
-    """Hits and misses summed over the decoded-passport caches this process watches."""
+    """Hits and misses summed over the caches of one kind this process watches."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        name: str = "robopass_decoded_passport_cache",
+        help: str = "Reads of a current passport answered from the decoded-passport cache, or not",
+    ) -> None:
         self.caches: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.name = name
+        self.help = help
 
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(
-            "robopass_decoded_passport_cache",
-            "Reads of a current passport answered from the decoded-passport cache, or not",
-            labels=["result"],
-        )
+        family = CounterMetricFamily(self.name, self.help, labels=["result"])
         caches = list(self.caches)
         family.add_metric(["hit"], sum(c.hits for c in caches))
         family.add_metric(["miss"], sum(c.misses for c in caches))
@@ -105,10 +107,19 @@ class Metrics:
         )
         self._caches = _CacheCollector()
         r.register(self._caches)
+        self._answers = _CacheCollector(
+            "robopass_response_cache",
+            "Single-robot queries answered from the response cache, or not (when keepable)",
+        )
+        r.register(self._answers)
 
     def watch_cache(self, cache: Counted) -> None:
         """Report this cache's hits and misses (weakly held: a closed store drops out)."""
         self._caches.caches.add(cache)
+
+    def watch_answers(self, cache: Counted) -> None:
+        """Report the response cache's hits and misses (`gateway.responses`)."""
+        self._answers.caches.add(cache)
 
     def count_errors(self, errors: Iterable[Any]) -> None:
         """One count per error by its `extensions.code`; GraphQL errors or plain dicts."""

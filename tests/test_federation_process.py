@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -30,6 +31,7 @@ from gateway.store import EventRejected, IdempotencyConflict, UnknownRobot
 from schema.code import RobotCode
 from schema.codec import to_plain
 from schema.events import EventType
+from schema.graphql.objects import DENIED_CODE
 from schema.passport import MaintenanceKind, MaintenanceRecord
 from schema.source import RegistryUnavailable, RobotFilter
 from tests.conftest import free_port
@@ -595,3 +597,55 @@ def test_a_known_version_is_served_without_the_node_and_a_change_within_the_boun
         assert time.monotonic() - committed < FRESHNESS + MARGIN, "the change was never served"
         time.sleep(0.05)
     assert time.monotonic() - committed <= FRESHNESS + MARGIN
+
+
+def test_a_repeated_lookup_is_answered_alike_and_audited_as_the_first(
+    federation: Federation,
+) -> None:
+    from bench.run import QUERY
+    from policies import AuditLog
+    from policies.authserver import issue_token
+
+    code = [c for c in all_codes(federation) if c.startswith("CN")][3]
+    token = issue_token("de-msa", federation.data / "gateway", federation.gateway + "/auth")
+    audit = AuditLog(str(federation.data / "gateway" / "audit-federation.db"))
+    body = {"query": QUERY, "variables": {"code": code}}
+
+    def ask(bearer: str | None) -> bytes:
+        headers = {"authorization": f"Bearer {bearer}"} if bearer else {}
+        answer = httpx.post(federation.gateway + "/graphql", json=body, headers=headers)
+        assert answer.status_code == 200
+        return answer.content
+
+    def trail() -> list:
+        return [r.record for r in audit.trail(code, 1000)]
+
+    def hits() -> float:
+        text = httpx.get(federation.gateway + "/metrics").text
+        return sum(
+            s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "robopass_response_cache_total" and s.labels["result"] == "hit"
+        )
+
+    deadline, first = time.monotonic() + 10, hits()
+    while hits() == first and time.monotonic() < deadline:  # the feed vouches for the robot
+        ask(token)
+    before, kept = len(trail()), hits()
+    answers = [ask(token) for _ in range(6)]
+    records = trail()[before:]
+    assert len(set(answers)) == 1
+    assert len(records) == 6  # one record per request, kept answer or not
+    assert hits() - kept >= 3  # most, unless a feed poll came late on a loaded machine
+    assert {(r.subject, r.role, r.served, r.denied) for r in records} == {
+        (records[0].subject, records[0].role, records[0].served, records[0].denied)
+    }
+    assert records[0].served and records[0].subject != "anonymous"
+    public = ask(None)  # another view of the same robot, asked after the kept answer
+    assert public != answers[0]
+    errors = json.loads(public)["errors"]
+    assert errors and {e["extensions"]["code"] for e in errors} == {DENIED_CODE}
+    (seen_by_public,) = trail()[before + 6 :]
+    assert seen_by_public.subject == "anonymous"
+    assert set(seen_by_public.denied) > set(records[0].denied)

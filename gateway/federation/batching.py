@@ -30,11 +30,16 @@ class RequestSource:
         self.loader: DataLoader[str, RobotRecord | None] = DataLoader(
             load_fn=federation.load_current
         )
+        self.heads: dict[str, str] = {}
+        """The version of each current robot this request read, by code."""
 
     async def robot(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
         if as_of is not None:
             return await self.federation.robot(code, as_of)
-        return await self.loader.load(code)
+        record = await self.loader.load(code)
+        if record is not None:
+            self.heads[record.passport.code] = record.head.hash
+        return record
 
     async def robots(self, where: RobotFilter, first: int, after: str | None) -> Page[RobotRecord]:
         return await self.federation.robots(where, first, after)

@@ -23,9 +23,11 @@ import httpx
 
 from schema.codec import format_datetime
 from schema.events import ChainReport, Event, EventType
+from schema.passport import Passport
 from schema.source import (
     Change,
     CursorError,
+    Head,
     NotServed,
     Page,
     RegistryStatus,
@@ -105,6 +107,15 @@ class FederatedSource:
         await asyncio.gather(*tasks, return_exceptions=True)
         for freshness in self.freshness.values():
             freshness.unverified()
+
+    def vouched(self, code: str) -> tuple[Head, Passport] | None:
+        """The cached current version of `code` while its registry's feed vouches for it."""
+        client = self.homes.get(code[:2])
+        freshness = self.freshness.get(client.id) if client is not None else None
+        cached = self.cache.latest(code)
+        if freshness is None or cached is None or not freshness.current(code, cached[0].hash):
+            return None
+        return cached
 
     def _invalidate(self, code: str) -> None:
         """A write through this gateway (it may have landed even if it failed): the
