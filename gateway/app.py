@@ -311,6 +311,7 @@ class PassportGraphQL(GraphQLOverHTTP):
         context = request.state.passport_context
         if self.answers is not None:
             request.state.reads = reads_of(context.views, getattr(context.source, "heads", {}))
+            request.state.disclosed = result.data is not None  # after a rejection, False
         await context.record_disclosures(result.data is not None)
         return response
 
@@ -348,7 +349,7 @@ class PassportGraphQL(GraphQLOverHTTP):
         if any(code != DENIED_CODE for code in codes):
             return
         heads = getattr(request.state.passport_context.source, "heads", {})
-        answer = Answer(body, status, reads, result.data is not None, codes)  # type: ignore[arg-type]
+        answer = Answer(body, status, reads, request.state.disclosed, codes)  # type: ignore[arg-type]
         self.answers.keep(key, answer, heads)
 
     def refused(self, code: str) -> None:

@@ -649,3 +649,12 @@ def test_a_repeated_lookup_is_answered_alike_and_audited_as_the_first(
     (seen_by_public,) = trail()[before + 6 :]
     assert seen_by_public.subject == "anonymous"
     assert set(seen_by_public.denied) > set(records[0].denied)
+    strict = {"robopass-on-denied": "reject"}  # the whole operation fails, nothing is served
+    refused = [
+        httpx.post(federation.gateway + "/graphql", json=body, headers=strict) for _ in range(3)
+    ]
+    assert all(r.status_code == 200 and r.json()["data"] is None for r in refused)
+    assert len({r.content for r in refused}) == 1
+    on_refusal = trail()[before + 7 :]
+    assert len(on_refusal) == 3
+    assert all(not r.served and r.denied == seen_by_public.denied for r in on_refusal)
