@@ -658,3 +658,30 @@ def test_a_repeated_lookup_is_answered_alike_and_audited_as_the_first(
     on_refusal = trail()[before + 7 :]
     assert len(on_refusal) == 3
     assert all(not r.served and r.denied == seen_by_public.denied for r in on_refusal)
+
+
+def test_a_write_through_the_gateway_is_read_back_at_once(federation: Federation) -> None:
+    code = [c for c in all_codes(federation) if c.startswith("FR")][1]
+    at = datetime(2026, 11, 3, 10, tzinfo=UTC)
+    visit = MaintenanceRecord(
+        at, MaintenanceKind.INSPECTION, "hip", None, "Lyon Care", 1500.0, None
+    )
+
+    async def run() -> None:
+        source = FederatedSource(load_federation(federation.config, env=SECRET), env=SECRET)
+        try:
+            deadline = time.monotonic() + 10
+            while source.vouched(code) is None and time.monotonic() < deadline:
+                await source.robot(code)  # the first read starts the feed follower
+                await asyncio.sleep(0.05)
+            assert source.vouched(code) is not None  # a read now would not ask the node
+            event = await source.append(
+                code, EventType.MAINTENANCE_RECORDED, to_plain(visit), at, idempotency_key="fresh-1"
+            )
+            assert source.vouched(code) is None  # not even for the feed's next poll
+            record = await source.robot(code)
+            assert record is not None and record.head.hash == event.hash
+        finally:
+            await source.aclose()
+
+    asyncio.run(run())
