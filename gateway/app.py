@@ -34,7 +34,7 @@ from policies import (
 )
 from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
-from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView
+from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView, field_denied
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 from schema.source import Page, PassportSource, RobotRecord
 
@@ -79,6 +79,18 @@ class RequestContext:
         to a caller who may not see owners at all.
         """
         return self.policy is None or is_own(self.principal, owner)
+
+    def fleet_owner(self, owner: str | None) -> str | None:
+        """The owner a change feed follows; the caller's own organisation by default."""
+        if owner is not None:
+            if not self.may_filter_by_owner(owner):
+                raise field_denied("ownership.owner")
+            return owner
+        if self.policy is None:
+            return None
+        if self.principal.is_public or not self.principal.organisation:
+            raise field_denied("ownership.owner")
+        return self.principal.organisation
 
     def view(self, record: RobotRecord) -> Container[str]:
         """The mask for this caller and robot; the policy set caches it per class of caller."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from schema.events import ChainReport, Event
-from schema.source import Page, RobotFilter, RobotRecord
+from schema.source import Change, CursorError, Page, RobotFilter, RobotRecord
 
-from .store import Store, UnknownRobot
+from .store import Store, UnknownRobot, decode_cursor, encode_cursor
+
+FEED_CURSOR = "pos"
 
 
 class LocalSource:
@@ -33,3 +35,26 @@ class LocalSource:
             return self.store.verify_chain(code)
         except UnknownRobot:
             return None
+
+    async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
+        """The registry's feed after a cursor; each cursor carries one registry-wide position."""
+        start = feed_position(after)
+        found = self.store.changes(start, first + 1, where)
+        shown = found[:first]
+        cursors = [encode_cursor(FEED_CURSOR, str(c.position)) for c in shown]
+        return Page(shown, cursors, len(found) > first)
+
+    async def changes_head(self, where: RobotFilter) -> str | None:
+        """The newest position of the whole registry: valid for any filter, as positions are."""
+        head = self.store.feed_head()
+        return encode_cursor(FEED_CURSOR, str(head)) if head else None
+
+
+def feed_position(cursor: str | None) -> int:
+    """The feed position a cursor of ours carries; 0 for the start."""
+    if cursor is None:
+        return 0
+    key = decode_cursor(FEED_CURSOR, cursor)
+    if not key.isdigit():
+        raise CursorError(f"cursor {cursor!r} is not one this API issued")
+    return int(key)

@@ -380,6 +380,11 @@ class Store(ABC):
             rows = db.execute(*with_limit(sql, [after, *params], limit)).fetchall()
         return [Change(r[0], row_event(r[1:])) for r in rows]
 
+    def feed_head(self) -> int:
+        """The newest feed position committed; 0 for a registry without events."""
+        with self._reading() as db:
+            return db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
+
     def put_link(self, code: str, home: str, since: datetime) -> None:
         """Note that robot `code` of registry `home` is now here; putting it again updates it."""
         with self._transaction() as db:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .events import ChainReport, Event, EventType
 from .passport import Passport
@@ -96,6 +96,18 @@ class PassportSource(Protocol):
     async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
         """Events after an opaque cursor, oldest first; a federation's cursor holds every
         registry's position."""
+        ...
+
+
+@runtime_checkable
+class FeedHead(Protocol):
+    """A source that can say where its change feed ends now, without reading it.
+
+    Optional: without it, the GraphQL layer pages `changes` to the end.
+    """
+
+    async def changes_head(self, where: RobotFilter) -> str | None:
+        """A cursor after which `changes` returns only changes made later; None: the start."""
         ...
 
 

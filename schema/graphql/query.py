@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
@@ -19,6 +20,15 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
+from .feed import (
+    FEED_PAGE,
+    FleetChange,
+    FleetChangeConnection,
+    FleetFeed,
+    fleet_changes,
+    fleet_feed,
+    passport_changed,
+)
 from .formats import PassportFormat, TranslationResult
 from .objects import field_denied, graphql_enum
 from .robot import (
@@ -42,6 +52,7 @@ PAGE_ARGUMENTS: dict[str, tuple[str, int]] = {
     "Query.robots": ("first", MAX_PAGE),
     "Robot.history": ("first", HISTORY_PAGE),
     "Robot.conditionHistory": ("last", CONDITION_WINDOW),
+    "Query.fleetChanges": ("first", FEED_PAGE),
 }
 """Paged fields by schema coordinate: the size argument and its cap, for cost analysis."""
 
@@ -131,6 +142,32 @@ class Query:
 
     @strawberry.field(
         description=(
+            "Where the change feed of a fleet stands now: whose robots it follows and a"
+            " cursor at its head. `owner` defaults to the caller's own organisation; another"
+            " owner gets UNAUTHORIZED_FIELD_OR_TYPE unless the policies allow it."
+        )
+    )
+    async def fleet_feed(self, info: strawberry.Info, owner: str | None = None) -> FleetFeed:
+        return await fleet_feed(info, owner)
+
+    @strawberry.field(
+        description=(
+            "Changes to the robots of an owner (by default the caller's own organisation),"
+            " oldest first, each masked as Robot.history masks events; resume after a cursor."
+            " Robots are matched by their owner now, not at the event."
+        )
+    )
+    async def fleet_changes(
+        self,
+        info: strawberry.Info,
+        owner: str | None = None,
+        after: str | None = None,
+        first: int = 100,
+    ) -> FleetChangeConnection:
+        return await fleet_changes(info, owner, first, after)
+
+    @strawberry.field(
+        description=(
             "Who was shown which fields of a robot, oldest first, from the hash-chained audit"
             " log. For the registry's own regulator and the robot's current owner; anyone else"
             " gets UNAUTHORIZED_FIELD_OR_TYPE."
@@ -185,6 +222,25 @@ class Query:
         to: PassportFormat,
     ) -> TranslationResult:
         return info.context.translate(document, from_.value, to.value)
+
+
+@strawberry.type(description="Changes pushed to the client as they are written.")
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "Changes from the moment of subscribing to the robots of an owner (by default the"
+            " caller's own organisation), optionally only those of `codes`; each masked as"
+            " fleetChanges masks it. Over graphql-transport-ws at /graphql."
+        )
+    )
+    async def passport_changed(
+        self,
+        info: strawberry.Info,
+        owner: str | None = None,
+        codes: list[RobotCodeScalar] | None = None,
+    ) -> AsyncGenerator[FleetChange, None]:
+        async for change in passport_changed(info, owner, codes):
+            yield change
 
 
 class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -262,6 +318,7 @@ def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> 
     validation = ValidationCache if suggestions else QuietValidationCache
     return PassportSchema(
         query=Query,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map={RobotCodeScalar: ROBOT_CODE}),
         execution_context_class=_ExecutionContext if suggestions else QuietExecutor,
         extensions=[
