@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
+from strawberry.types.unset import UNSET
 
 from adapters.errors import InvalidDocument
 from adapters.translate import translate
@@ -50,6 +51,7 @@ from .persisted import PersistedQueries
 from .production import protective_extensions
 from .report import DemoSignIn, report_routes
 from .report.session import viewer_of
+from .subscriptions import AuditedTransportWS, TextWebSocket, socket_principal
 
 ON_DENIED = ("null", "reject")
 
@@ -71,6 +73,8 @@ class RequestContext:
     request: Any = None
     audit: AuditLog | None = None
     views: dict[tuple[str, Decision], RecordingView] = field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None
+    feed_poll_seconds: float = 0.25
 
     def may_filter_by_owner(self, owner: str) -> bool:
         """Owner names are PERSONAL: a caller may list by owner only its own robots.
@@ -175,6 +179,9 @@ class RequestContext:
 
 
 class PassportGraphQL(GraphQLOverHTTP):
+    graphql_transport_ws_handler_class = AuditedTransportWS
+    websocket_adapter_class = TextWebSocket
+
     """The GraphQL endpoint with our context, limits and the offline console for browsers.
 
     `on_denied` "null" answers a denied field with null and an error; "reject"
@@ -197,6 +204,8 @@ class PassportGraphQL(GraphQLOverHTTP):
         production: bool = False,
         introspection: bool | None = None,
         console: bool | None = None,
+        verifier: TokenVerifier | None = None,
+        feed_poll_seconds: float = 0.25,
     ) -> None:
         if on_denied not in ON_DENIED:
             raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
@@ -218,22 +227,35 @@ class PassportGraphQL(GraphQLOverHTTP):
         self.policy = policy
         self.on_denied = on_denied
         self.audit = audit
+        self.verifier = verifier
+        self.feed_poll_seconds = feed_poll_seconds
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
         self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
         context = RequestContext(self.source, principal, self.policy, request, self.audit)
+        context.feed_poll_seconds = self.feed_poll_seconds
         request.state.passport_context = context
         return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         """Reject if asked to, answer, then audit what the answer holds, before it is sent."""
-        if result.data is not None and _denied(result) and self._rejects(request):
-            result = ExecutionResult(data=None, errors=result.errors)
-        response = await super().process_result(request, result)
-        await request.state.passport_context.record_disclosures(result.data is not None)
-        return response
+        result = await self.answer(request.state.passport_context, result)
+        return await super().process_result(request, result)
+
+    async def answer(self, context: RequestContext, result: Any) -> Any:
+        """`result` as it may go out (reject mode applied), audited before it is sent."""
+        if result.data is not None and _denied(result) and self._rejects(context.request):
+            result = type(result)(data=None, errors=result.errors)
+        await context.record_disclosures(result.data is not None)
+        return result
+
+    async def on_ws_connect(self, context: RequestContext) -> Any:
+        """Authenticate a socket at `connection_init`; a bad token closes it (4403)."""
+        header = context.request.headers.get("authorization")
+        context.principal = await socket_principal(self.verifier, context.connection_params, header)
+        return UNSET
 
     def _rejects(self, request: Request) -> bool:
         asked = request.headers.get("robopass-on-denied", "").strip().lower()
@@ -335,6 +357,7 @@ def create_app(
         introspection=introspection,
         console=console,
         audit=audit,
+        verifier=verifier,
     )
     graphql = Authenticated(endpoint, verifier)
     return Starlette(
@@ -342,6 +365,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", endpoint),
             *download_routes(context, verifier, signer),
             *report_routes(source, view, verifier, sign_in),
             *mounts,

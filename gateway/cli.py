@@ -143,7 +143,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         query = f'{{ robot(code: "{example}") {{ {fields} }} }}'
         body = json.dumps({"query": query})
         print(f"Try:\n  curl -s {url} -H 'content-type: application/json' -d '{body}'")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ws_max_size=limits.max_body_bytes,
+    )
     return 0
 
 
