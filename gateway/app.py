@@ -41,6 +41,7 @@ from schema.source import Page, PassportSource, RobotRecord
 
 from .auth import Authenticated
 from .bodylimit import BodyLimit
+from .bulk import bulk_routes
 from .credentials import RegistrySigner
 from .disclosures import disclosure_records, trail_after, trail_page
 from .downloads import download_routes
@@ -367,6 +368,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", endpoint),
             *download_routes(context, verifier, signer),
+            *bulk_routes(context, verifier),
             *report_routes(source, view, verifier, sign_in),
             *mounts,
         ],
