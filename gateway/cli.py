@@ -277,7 +277,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         raise SystemExit(f"robopass: {exc}") from None
     mirror = Mirror(args.out)
     try:
-        result = sync(gateway, mirror, owner=args.owner, page_size=args.page_size, quiet=args.quiet)
+        result = sync(
+            gateway,
+            mirror,
+            owner=args.owner,
+            page_size=args.page_size,
+            quiet=args.quiet,
+            prune=args.prune,
+        )
     except (SyncError, httpx.HTTPError) as exc:
         raise SystemExit(f"robopass: {exc}") from None
     finally:
@@ -285,7 +292,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         gateway.close()
     print(
         f"{args.out}: {result.robots} robots; {result.copied} copied, "
-        f"{result.changes} changes followed"
+        f"{result.changes} changes followed, {result.pruned} no longer in the fleet removed"
     )
     return 0
 
@@ -354,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync_cmd.add_argument("--owner", help="whose robots (default: the caller's organisation)")
     sync_cmd.add_argument("--page-size", type=int, default=100, help="robots or changes a call")
     sync_cmd.add_argument("--quiet", action="store_true", help="no progress bars")
+    sync_cmd.add_argument(
+        "--prune",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="drop robots that left the fleet (lists the fleet's codes; default on)",
+    )
     sync_cmd.set_defaults(func=cmd_sync)
     add_credential_commands(sub)
     add_translate_command(sub)

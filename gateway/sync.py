@@ -28,6 +28,9 @@ FEED = """query ($owner: String) { fleetFeed(owner: $owner) { owner headCursor }
 ROBOTS = f"""query ($owner: String, $first: Int!, $after: String) {{
   robots(filter: {{owner: $owner}}, first: $first, after: $after) {{
     totalCount edges {{ node {{ {ROBOT_VIEW} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"""
+CODES = """query ($owner: String, $after: String) {
+  robots(filter: {owner: $owner}, first: 100, after: $after) {
+    edges { node { code } } pageInfo { hasNextPage endCursor } } }"""
 CHANGES = f"""query ($owner: String, $first: Int!, $after: String) {{
   fleetChanges(owner: $owner, first: $first, after: $after) {{
     edges {{ node {{ code robot {{ {ROBOT_VIEW} }} }} }}
@@ -50,6 +53,7 @@ class SyncResult:
     copied: int
     changes: int
     robots: int
+    pruned: int
 
 
 class Gateway:
@@ -140,6 +144,15 @@ class Mirror:
                 list(state.items()),
             )
 
+    def keep_only(self, codes: set[str]) -> int:
+        """Delete every robot not in `codes`; how many went."""
+        with self.transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS listed (code TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM listed")
+            db.executemany("INSERT INTO listed (code) VALUES (?)", ((c,) for c in codes))
+            gone = db.execute("DELETE FROM robots WHERE code NOT IN (SELECT code FROM listed)")
+            return gone.rowcount
+
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM robots").fetchone()[0]
 
@@ -151,8 +164,14 @@ def sync(
     owner: str | None = None,
     page_size: int = 100,
     quiet: bool = False,
+    prune: bool = True,
 ) -> SyncResult:
-    """Bring `mirror` up to date with the caller's view of the fleet."""
+    """Bring `mirror` up to date with the caller's view of the fleet.
+
+    The feed matches robots by their owner now, so a robot that left the fleet
+    (sold, say) never shows up in it again; `prune` lists the fleet's codes after
+    following the feed and drops the robots that are no longer in it.
+    """
     from tqdm import tqdm
 
     state = mirror.state()
@@ -206,4 +225,15 @@ def sync(
             bar.update(len(page["edges"]))
             if not page["pageInfo"]["hasNextPage"]:
                 break
-    return SyncResult(copied, changes, mirror.count())
+    pruned = mirror.keep_only(set(_codes(gateway, state["owner"]))) if prune else 0
+    return SyncResult(copied, changes, mirror.count(), pruned)
+
+
+def _codes(gateway: Gateway, owner: str | None) -> Iterator[str]:
+    after = None
+    while True:
+        page = gateway.ask(CODES, {"owner": owner, "after": after})["robots"]
+        yield from (edge["node"]["code"] for edge in page["edges"])
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return

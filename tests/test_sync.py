@@ -140,6 +140,30 @@ def test_a_full_copy_then_an_incremental_run_equal_the_callers_view(server, tmp_
     assert FINDINGS.encode() not in out.read_bytes(), "the mirror holds the caller's view only"
 
 
+def test_a_robot_sold_out_of_the_fleet_leaves_the_mirror(server, tmp_path, lessor_token):
+    base, data_dir = server
+    out = tmp_path / "mirror.db"
+    argv = ["sync", "--gateway", base, "--token", lessor_token, "--out", str(out), "--quiet"]
+    assert robopass(*argv).returncode == 0
+    sold = owned(data_dir, LESSOR)[0]
+    assert sold in mirrored(out)
+    at = datetime(2026, 11, 6, 8, tzinfo=UTC)
+    transfer = {"at": "2026-11-06T08:00:00Z", "owner": "Someone Else GmbH"}
+    transfer |= {"owner_kind": "ORGANISATION", "jurisdiction": "DE"}
+    store = RegistryStore(data_dir / "demo-cn.db")
+    try:
+        store.append(sold, EventType.OWNERSHIP_TRANSFERRED, transfer, at)
+    finally:
+        store.close()
+    kept = robopass(*argv, "--no-prune")
+    assert kept.returncode == 0 and sold in mirrored(out), "the feed never says it left"
+    pruned = robopass(*argv)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "1 no longer in the fleet removed" in pruned.stdout.decode()
+    assert sold not in mirrored(out)
+    assert mirrored(out) == graphql_view(base, lessor_token, LESSOR)
+
+
 def run_until_killed(argv: list[str], out: Path, killed_when) -> subprocess.CompletedProcess:
     """Start a sync and SIGKILL it the moment `killed_when(out)` holds."""
     proc = subprocess.Popen(
