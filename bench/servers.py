@@ -1,7 +1,8 @@
 """The servers a benchmark measures, each run as its own uvicorn process.
 
 `graphql`: the gateway app over a registry file (`graphql-policies` with the
-demo policies, `graphql-audit` also writing the audit log). Given `--issuer`
+demo policies, `graphql-audit` also writing the audit log, `graphql-trusted`
+without policies but verifying tokens, for clients that must send one). Given `--issuer`
 and `--data-dir`, the policy modes trust the demo authorization server's key,
 so a request pays for token verification as in production. `static`: uvicorn + Starlette
 answering every request with the same bytes the GraphQL query returns, the
@@ -34,7 +35,10 @@ def static_app(body: bytes) -> Starlette:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["graphql", "graphql-policies", "graphql-audit", "static"])
+    parser.add_argument(
+        "mode",
+        choices=["graphql", "graphql-policies", "graphql-audit", "graphql-trusted", "static"],
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db")
     parser.add_argument("--body-file")
@@ -43,10 +47,11 @@ def main() -> None:
     parser.add_argument("--data-dir", help="where the demo authorization server keeps its key")
     args = parser.parse_args()
     if args.mode.startswith("graphql"):
-        policy = None if args.mode == "graphql" else PolicySet.demo()
+        policy = None if args.mode in ("graphql", "graphql-trusted") else PolicySet.demo()
         audit = AuditLog(args.audit_db) if args.mode == "graphql-audit" else None
         issuer = [demo_issuer(args.issuer, args.data_dir)] if args.issuer else None
-        verifier = TokenVerifier(issuer) if issuer and policy else None
+        trusts = policy is not None or args.mode == "graphql-trusted"
+        verifier = TokenVerifier(issuer) if issuer and trusts else None
         source = LocalSource(RegistryStore(args.db))
         app = create_app(source, policy=policy, audit=audit, verifier=verifier)
     else:
