@@ -220,3 +220,19 @@ def test_a_gateway_without_policies_follows_every_robot(store, log):
     body = gateway.ask(CHANGES, {"first": 50}, None)
     edges = body["data"]["fleetChanges"]["edges"]
     assert [e["node"]["hash"] for e in edges] == [c.event.hash for c in store.changes(0, 50)]
+
+
+def test_local_changes_on_postgresql_match_the_store_and_resume(pg_url, fleet):
+    from gateway.pgstore import PostgresStore
+
+    store = PostgresStore(pg_url)
+    try:
+        store.import_histories(fleet[:8])
+        source = LocalSource(store)
+        first = run(source.changes(RobotFilter(), 50, None))
+        rest = run(source.changes(RobotFilter(), 10**4, first.end_cursor))
+        hashes = [c.event.hash for c in first.items + rest.items]
+        assert hashes == [e.hash for history in fleet[:8] for e in history]
+        assert run(source.changes_head(RobotFilter())) == rest.end_cursor
+    finally:
+        store.close()
