@@ -49,6 +49,7 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "Robot.export": 20,
     "Query.fleetFeed": 5,
     "Query.fleetChanges": 5,
+    "Query.fleetCodes": 5,
     "FleetChange.robot": 2,
 }
 

@@ -24,6 +24,9 @@ class LocalSource:
     async def robots(self, where: RobotFilter, first: int, after: str | None) -> Page[RobotRecord]:
         return self.store.page(where, first, after)
 
+    async def codes(self, where: RobotFilter, first: int, after: str | None) -> Page[str]:
+        return self.store.page_codes(where, first, after)
+
     async def count(self, where: RobotFilter) -> int:
         return self.store.count(where)
 

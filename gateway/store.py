@@ -351,6 +351,20 @@ class Store(ABC):
         items = [RobotRecord(self._decoded.get(r[3], r[1]), Head(r[2], r[3])) for r in rows[:first]]
         return Page(items, [encode_cursor("code", r[0]) for r in rows[:first]], len(rows) > first)
 
+    def page_codes(self, where: RobotFilter, first: int, after: str | None = None) -> Page[str]:
+        """The codes of `page`, with its cursors, without reading a snapshot."""
+        clauses, params = filter_sql(where)
+        if after is not None:
+            clauses.append("code > ?")
+            params.append(decode_cursor("code", after))
+        sql = "SELECT code FROM robots"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        with self._reading() as db:
+            rows = db.execute(*with_limit(sql + " ORDER BY code", params, first + 1)).fetchall()
+        codes = [r[0] for r in rows[:first]]
+        return Page(codes, [encode_cursor("code", c) for c in codes], len(rows) > first)
+
     def history(self, code: str, first: int, after: str | None = None) -> Page[Event]:
         """A page of the log; the cursor carries the last sequence number seen."""
         start = int(decode_cursor("seq", after)) if after else 0

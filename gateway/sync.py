@@ -29,8 +29,8 @@ ROBOTS = f"""query ($owner: String, $first: Int!, $after: String) {{
   robots(filter: {{owner: $owner}}, first: $first, after: $after) {{
     totalCount edges {{ node {{ {ROBOT_VIEW} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"""
 CODES = """query ($owner: String, $after: String) {
-  robots(filter: {owner: $owner}, first: 100, after: $after) {
-    edges { node { code } } pageInfo { hasNextPage endCursor } } }"""
+  fleetCodes(owner: $owner, first: 5000, after: $after) {
+    codes pageInfo { hasNextPage endCursor } } }"""
 CHANGES = f"""query ($owner: String, $first: Int!, $after: String) {{
   fleetChanges(owner: $owner, first: $first, after: $after) {{
     edges {{ node {{ code robot {{ {ROBOT_VIEW} }} }} }}
@@ -225,15 +225,15 @@ def sync(
             bar.update(len(page["edges"]))
             if not page["pageInfo"]["hasNextPage"]:
                 break
-    pruned = mirror.keep_only(set(_codes(gateway, state["owner"]))) if prune else 0
+    pruned = mirror.keep_only(set(_codes(gateway, owner))) if prune else 0
     return SyncResult(copied, changes, mirror.count(), pruned)
 
 
 def _codes(gateway: Gateway, owner: str | None) -> Iterator[str]:
     after = None
     while True:
-        page = gateway.ask(CODES, {"owner": owner, "after": after})["robots"]
-        yield from (edge["node"]["code"] for edge in page["edges"])
+        page = gateway.ask(CODES, {"owner": owner, "after": after})["fleetCodes"]
+        yield from page["codes"]
         after = page["pageInfo"]["endCursor"]
         if not page["pageInfo"]["hasNextPage"]:
             return

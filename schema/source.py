@@ -111,6 +111,18 @@ class FeedHead(Protocol):
         ...
 
 
+@runtime_checkable
+class RobotCodes(Protocol):
+    """A source that can list robot codes without reading passports.
+
+    Optional: without it, the GraphQL layer takes the codes from `robots` pages.
+    """
+
+    async def codes(self, where: RobotFilter, first: int, after: str | None) -> Page[str]:
+        """Codes in the order and with the cursors of `robots`."""
+        ...
+
+
 class PassportWriter(Protocol):
     """Appends to passports, as a registry store or a federation provides it.
 

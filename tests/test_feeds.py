@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from gateway.app import create_app
 from gateway.local import LocalSource
 from gateway.store import encode_cursor
 from policies import AuditLog
@@ -236,3 +237,48 @@ def test_local_changes_on_postgresql_match_the_store_and_resume(pg_url, fleet):
         assert run(source.changes_head(RobotFilter())) == rest.end_cursor
     finally:
         store.close()
+
+
+class ProtocolOnly:
+    """A source with only the methods `PassportSource` requires: no `changes_head`, no
+    `codes`, as a federation might be; the GraphQL layer must fall back."""
+
+    def __init__(self, inner: LocalSource) -> None:
+        self.robot, self.robots, self.count = inner.robot, inner.robots, inner.count
+        self.history, self.integrity, self.changes = inner.history, inner.integrity, inner.changes
+
+
+def fallback_gateway(store, log) -> Gateway:
+    """A gateway without policies over `ProtocolOnly`."""
+    gateway = Gateway(store, log, policy=None)
+    gateway.app = create_app(ProtocolOnly(LocalSource(store)), policy=None)
+    return gateway
+
+
+CODES = """query ($owner: String, $after: String, $first: Int!) {
+  fleetCodes(owner: $owner, first: $first, after: $after) {
+    codes pageInfo { hasNextPage endCursor } } }"""
+
+
+def test_fleet_codes_list_the_owners_robots_a_page_at_a_time(store, log):
+    owner, codes = owner_of_most(store)
+    gateway = Gateway(store, log)
+    bearer = owner_token(owner)
+    first = gateway.ask(CODES, {"first": 2}, bearer)["data"]["fleetCodes"]
+    rest = gateway.ask(CODES, {"first": 5000, "after": first["pageInfo"]["endCursor"]}, bearer)
+    assert first["codes"] + rest["data"]["fleetCodes"]["codes"] == sorted(codes)
+    other = gateway.ask(CODES, {"first": 5, "owner": "Someone Else"}, bearer)
+    assert other["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
+    bad = post(gateway, CODES, {"first": 5, "after": "nope"}, bearer).json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_a_source_with_only_the_protocol_gets_the_same_answers(store, log):
+    trusted = Gateway(store, log, policy=None)
+    fallback = fallback_gateway(store, log)
+    head = "{ fleetFeed { headCursor } }"
+    assert fallback.ask(head, {}) == trusted.ask(head, {})
+    assert fallback.ask(CODES, {"first": 7}) == trusted.ask(CODES, {"first": 7})
+    after = trusted.ask(CODES, {"first": 7})["data"]["fleetCodes"]["pageInfo"]["endCursor"]
+    page = {"first": 9, "after": after}
+    assert fallback.ask(CODES, page) == trusted.ask(CODES, page)

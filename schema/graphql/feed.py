@@ -19,7 +19,16 @@ from typing import Any
 
 import strawberry
 
-from ..source import Change, CursorError, FeedHead, PassportSource, RobotFilter, RobotRecord
+from ..source import (
+    Change,
+    CursorError,
+    FeedHead,
+    Page,
+    PassportSource,
+    RobotCodes,
+    RobotFilter,
+    RobotRecord,
+)
 from .robot import (
     HistoryEvent,
     PageInfo,
@@ -33,6 +42,8 @@ from .robot import (
 FEED_PAGE = 500
 """The largest page of `fleetChanges`; also the page the subscription polls with."""
 MAX_CODES = 100
+CODES_PAGE = 5000
+"""The largest page of `fleetCodes`: codes are cheap to list and a mirror lists them all."""
 POLL_SECONDS = 0.25
 
 
@@ -91,6 +102,12 @@ class FleetFeed:
     )
 
 
+@strawberry.type(description="A page of robot codes, in code order.")
+class CodePage:
+    codes: list[RobotCodeScalar] = strawberry.field(description="The codes of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+
+
 def feed_filter(info: strawberry.Info, owner: str | None) -> RobotFilter:
     return RobotFilter(owner=info.context.fleet_owner(owner))
 
@@ -130,6 +147,29 @@ async def fleet_changes(
         edges=edges,
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
     )
+
+
+async def fleet_codes(
+    info: strawberry.Info, owner: str | None, first: int, after: str | None
+) -> CodePage:
+    check_first(first, CODES_PAGE)
+    where = feed_filter(info, owner)
+    try:
+        page = await _codes(info.context.source, where, first, after)
+    except CursorError as exc:
+        raise bad_input(str(exc)) from None
+    return CodePage(
+        codes=[RobotCodeScalar(c) for c in page.items],
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    )
+
+
+async def _codes(source: PassportSource, where: RobotFilter, first: int, after: str | None):
+    """Codes from a source that lists them, else from pages of robots (same cursors)."""
+    if isinstance(source, RobotCodes):
+        return await source.codes(where, first, after)
+    page = await source.robots(where, first, after)
+    return Page([r.passport.code for r in page.items], page.cursors, page.has_next_page)
 
 
 async def passport_changed(

@@ -21,11 +21,14 @@ from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
 from .feed import (
+    CODES_PAGE,
     FEED_PAGE,
+    CodePage,
     FleetChange,
     FleetChangeConnection,
     FleetFeed,
     fleet_changes,
+    fleet_codes,
     fleet_feed,
     passport_changed,
 )
@@ -53,6 +56,7 @@ PAGE_ARGUMENTS: dict[str, tuple[str, int]] = {
     "Robot.history": ("first", HISTORY_PAGE),
     "Robot.conditionHistory": ("last", CONDITION_WINDOW),
     "Query.fleetChanges": ("first", FEED_PAGE),
+    "Query.fleetCodes": ("first", CODES_PAGE),
 }
 """Paged fields by schema coordinate: the size argument and its cap, for cost analysis."""
 
@@ -165,6 +169,21 @@ class Query:
         first: int = 100,
     ) -> FleetChangeConnection:
         return await fleet_changes(info, owner, first, after)
+
+    @strawberry.field(
+        description=(
+            "The codes of an owner's robots now (by default the caller's own organisation),"
+            " in code order: what a mirror keeps, so it can drop robots that left the fleet."
+        )
+    )
+    async def fleet_codes(
+        self,
+        info: strawberry.Info,
+        owner: str | None = None,
+        after: str | None = None,
+        first: int = 1000,
+    ) -> CodePage:
+        return await fleet_codes(info, owner, first, after)
 
     @strawberry.field(
         description=(
