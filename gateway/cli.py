@@ -359,7 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--token", help="a bearer token (or ROBOPASS_TOKEN)")
     sync_cmd.add_argument("--out", required=True, help="the mirror's SQLite file")
     sync_cmd.add_argument("--owner", help="whose robots (default: the caller's organisation)")
-    sync_cmd.add_argument("--page-size", type=int, default=100, help="robots or changes a call")
+    sync_cmd.add_argument(
+        "--page-size",
+        type=int,
+        default=50,
+        help="robots or changes a call (1-100; the client's memory grows with it)",
+    )
     sync_cmd.add_argument("--quiet", action="store_true", help="no progress bars")
     sync_cmd.add_argument(
         "--prune",

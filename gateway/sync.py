@@ -162,7 +162,7 @@ def sync(
     mirror: Mirror,
     *,
     owner: str | None = None,
-    page_size: int = 100,
+    page_size: int = 50,
     quiet: bool = False,
     prune: bool = True,
 ) -> SyncResult:
