@@ -180,9 +180,6 @@ class RequestContext:
 
 
 class PassportGraphQL(GraphQLOverHTTP):
-    graphql_transport_ws_handler_class = AuditedTransportWS
-    websocket_adapter_class = TextWebSocket
-
     """The GraphQL endpoint with our context, limits and the offline console for browsers.
 
     `on_denied` "null" answers a denied field with null and an error; "reject"
@@ -190,7 +187,12 @@ class PassportGraphQL(GraphQLOverHTTP):
     per request with the header `Robopass-On-Denied: reject`, never the looser.
     `production` turns introspection, the console and suggestions off and masks
     internal errors; `introspection` and `console` override it either way.
+    Over a websocket (graphql-transport-ws), `verifier` checks the token of
+    `connection_init`, and `feed_poll_seconds` paces subscriptions' polls.
     """
+
+    graphql_transport_ws_handler_class = AuditedTransportWS
+    websocket_adapter_class = TextWebSocket
 
     def __init__(
         self,

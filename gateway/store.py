@@ -339,31 +339,29 @@ class Store(ABC):
 
     def page(self, where: RobotFilter, first: int, after: str | None = None) -> Page[RobotRecord]:
         """Robots ordered by code; the cursor is the last code seen, so pages never overlap."""
-        clauses, params = filter_sql(where)
-        if after is not None:
-            clauses.append("code > ?")
-            params.append(decode_cursor("code", after))
-        sql = "SELECT code, snapshot, head_sequence, head_hash FROM robots"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        with self._reading() as db:
-            rows = db.execute(*with_limit(sql + " ORDER BY code", params, first + 1)).fetchall()
+        rows = self._keyset("code, snapshot, head_sequence, head_hash", where, first, after)
         items = [RobotRecord(self._decoded.get(r[3], r[1]), Head(r[2], r[3])) for r in rows[:first]]
         return Page(items, [encode_cursor("code", r[0]) for r in rows[:first]], len(rows) > first)
 
     def page_codes(self, where: RobotFilter, first: int, after: str | None = None) -> Page[str]:
         """The codes of `page`, with its cursors, without reading a snapshot."""
+        rows = self._keyset("code", where, first, after)
+        codes = [r[0] for r in rows[:first]]
+        return Page(codes, [encode_cursor("code", c) for c in codes], len(rows) > first)
+
+    def _keyset(
+        self, columns: str, where: RobotFilter, first: int, after: str | None
+    ) -> list[tuple[Any, ...]]:
+        """Up to `first + 1` robot rows in code order after a `code:` cursor, filtered."""
         clauses, params = filter_sql(where)
         if after is not None:
             clauses.append("code > ?")
             params.append(decode_cursor("code", after))
-        sql = "SELECT code FROM robots"
+        sql = f"SELECT {columns} FROM robots"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         with self._reading() as db:
-            rows = db.execute(*with_limit(sql + " ORDER BY code", params, first + 1)).fetchall()
-        codes = [r[0] for r in rows[:first]]
-        return Page(codes, [encode_cursor("code", c) for c in codes], len(rows) > first)
+            return db.execute(*with_limit(sql + " ORDER BY code", params, first + 1)).fetchall()
 
     def history(self, code: str, first: int, after: str | None = None) -> Page[Event]:
         """A page of the log; the cursor carries the last sequence number seen."""
