@@ -52,7 +52,7 @@ from .persisted import PersistedQueries
 from .production import protective_extensions
 from .report import DemoSignIn, report_routes
 from .report.session import viewer_of
-from .subscriptions import AuditedTransportWS, TextWebSocket, socket_principal
+from .subscriptions import AuditedTransportWS, SocketSession, TextWebSocket, open_session
 
 ON_DENIED = ("null", "reject")
 
@@ -76,6 +76,7 @@ class RequestContext:
     views: dict[tuple[str, Decision], RecordingView] = field(default_factory=dict)
     connection_params: dict[str, Any] | None = None
     feed_poll_seconds: float = 0.25
+    session: SocketSession | None = None
 
     def may_filter_by_owner(self, owner: str) -> bool:
         """Owner names are PERSONAL: a caller may list by owner only its own robots.
@@ -84,6 +85,10 @@ class RequestContext:
         to a caller who may not see owners at all.
         """
         return self.policy is None or is_own(self.principal, owner)
+
+    async def still_authenticated(self) -> bool:
+        """False once a websocket's token has expired or stopped verifying; True over HTTP."""
+        return self.session is None or await self.session.valid()
 
     def fleet_owner(self, owner: str | None) -> str | None:
         """The owner a change feed follows; the caller's own organisation by default."""
@@ -257,7 +262,8 @@ class PassportGraphQL(GraphQLOverHTTP):
     async def on_ws_connect(self, context: RequestContext) -> Any:
         """Authenticate a socket at `connection_init`; a bad token closes it (4403)."""
         header = context.request.headers.get("authorization")
-        context.principal = await socket_principal(self.verifier, context.connection_params, header)
+        params = context.connection_params
+        context.principal, context.session = await open_session(self.verifier, params, header)
         return UNSET
 
     def _rejects(self, request: Request) -> bool:

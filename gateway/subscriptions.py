@@ -2,7 +2,10 @@
 
 The bearer token comes from the `connection_init` payload's `Authorization`, or
 else from the upgrade request's header; it is verified as an HTTP request's is,
-and a bad one closes the connection (4403) before any operation runs. Every
+and a bad one closes the connection (4403) before any operation runs. A socket
+outlives requests, so its token is checked again (`SocketSession`): at its
+expiry, and every `RECHECK_SECONDS` in case it was revoked; a subscription then
+ends with UNAUTHENTICATED and a new operation closes the socket. Every
 result sent over the socket (a subscription's events, or a query's answer) is
 first cut by reject mode and then audited, like an HTTP response, so nothing
 goes out unrecorded.
@@ -10,7 +13,10 @@ goes out unrecorded.
 
 from __future__ import annotations
 
+import base64
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -26,6 +32,54 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from policies import PUBLIC, Principal, TokenError, TokenVerifier
 
 PROTOCOLS = ("graphql-transport-ws",)
+RECHECK_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class SocketSession:
+    """The token a socket was opened with, checked again while the socket lives."""
+
+    verifier: TokenVerifier | None
+    authorization: str | None
+    expires_at: float | None
+    checked_at: float
+
+    async def valid(self) -> bool:
+        now = time.time()
+        if self.expires_at is not None and now >= self.expires_at:
+            return False
+        if self.authorization is None or now - self.checked_at < RECHECK_SECONDS:
+            return True
+        try:
+            await socket_principal(self.verifier, None, self.authorization)
+        except ConnectionRejectionError:
+            return False
+        self.checked_at = now
+        return True
+
+
+async def open_session(
+    verifier: TokenVerifier | None, params: dict[str, Any] | None, header: str | None
+) -> tuple[Principal, SocketSession]:
+    """The socket's caller and its session: the connection_init token first, the header second."""
+    given = (params or {}).get("Authorization", (params or {}).get("authorization"))
+    authorization = given if isinstance(given, str) and given else header
+    principal = await socket_principal(verifier, params, header)
+    expires = _expiry(authorization) if authorization else None
+    return principal, SocketSession(verifier, authorization, expires, time.time())
+
+
+def _expiry(authorization: str) -> float | None:
+    """The `exp` of a JWT already verified (None for an opaque token: rechecked instead)."""
+    parts = authorization.strip().partition(" ")[2].split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) else None
 
 
 async def socket_principal(
@@ -64,6 +118,13 @@ class TextWebSocket(ASGIWebSocketAdapter):
 
 class AuditedTransportWS(BaseGraphQLTransportWSHandler):
     """Strawberry's graphql-transport-ws handler, answering through the view's `answer`."""
+
+    async def handle_subscribe(self, message: Any) -> None:
+        """A new operation on a socket whose token has lapsed closes it instead."""
+        if self.connection_acknowledged and not await self.context.still_authenticated():
+            await self.websocket.close(code=4403, reason="Forbidden: the token has expired")
+            return
+        await super().handle_subscribe(message)
 
     async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
         await super()._send_result_stream(operation, self._answered(result_source))

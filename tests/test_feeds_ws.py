@@ -6,20 +6,23 @@ process would, and arrive over a real websocket client, masked.
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from joserfc import jwt
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from gateway.store import RegistryStore
 from policies import AuditLog
-from policies.authserver import issue_token
+from policies.authserver import issue_token, signing_key
 from schema.codec import to_plain
 from schema.events import EventType
 from schema.passport import Incident, IncidentCategory, IncidentStatus, RootCause, Severity
@@ -212,3 +215,51 @@ def test_subscriptions_over_http_are_refused(server):
     response = httpx.post(f"{base}/graphql", json={"query": SUBSCRIPTION})
     assert response.status_code in (400, 405)
     assert "data" not in response.json()
+
+
+def short_lived(data_dir: Path, base: str, seconds: int) -> str:
+    """The fleet owner's token, re-signed with the server's key to expire in `seconds`."""
+    real = issue_token("fleet-owner", data_dir, f"{base}/auth")
+    header, claims = (
+        json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        for part in real.split(".")[:2]
+    )
+    claims["exp"] = int(time.time()) + seconds
+    return jwt.encode(header, claims, signing_key(data_dir), algorithms=[header["alg"]])
+
+
+def test_a_subscription_ends_when_its_token_expires(server):
+    base, data_dir = server
+    owned, _ = robots(data_dir)
+    token = short_lived(data_dir, base, 3)
+    store = RegistryStore(data_dir / "demo-cn.db")
+    socket = opened(base, {"Authorization": f"Bearer {token}"})
+    try:
+        assert receive(socket)["type"] == "connection_ack"
+        socket.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+        )
+        ended = None
+        at = datetime(2026, 11, 7, 8, tzinfo=UTC)
+        for attempt in range(40):  # keep writing; the stream must stop once the token lapses
+            store.append(owned[0], EventType.MAINTENANCE_RECORDED, record(attempt), at)
+            try:
+                message = receive(socket, timeout=0.5)
+            except TimeoutError:
+                continue
+            if message["type"] != "next" or message["payload"].get("errors"):
+                ended = message
+                break
+        assert ended is not None, "events kept flowing after the token expired"
+        errors = ended["payload"]["errors"] if ended["type"] == "next" else ended["payload"]
+        assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+        socket.send(
+            json.dumps({"id": "2", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+        )
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                receive(socket)
+        assert closed.value.rcvd.code == 4403
+    finally:
+        socket.close()
+        store.close()

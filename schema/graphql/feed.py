@@ -18,6 +18,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 
 from ..source import (
     Change,
@@ -184,6 +185,11 @@ async def passport_changed(
     after = await feed_head(context.source, where)
     interval = getattr(context, "feed_poll_seconds", POLL_SECONDS)
     while True:
+        if not await context.still_authenticated():
+            raise GraphQLError(
+                "The access token has expired or was revoked",
+                extensions={"code": "UNAUTHENTICATED"},
+            )
         page = await context.source.changes(where, FEED_PAGE, after)
         after = page.end_cursor or after
         items = [c for c in page.items if wanted is None or c.event.code in wanted]
