@@ -1,7 +1,8 @@
 """The servers a benchmark measures, each run as its own uvicorn process.
 
 `graphql`: the gateway app over a registry file (`graphql-policies` with the
-demo policies, `graphql-audit` also writing the audit log). Given `--issuer`
+demo policies, `graphql-audit` also writing the audit log, `graphql-trusted`
+without policies but verifying tokens, for clients that must send one). Given `--issuer`
 and `--data-dir`, the policy modes trust the demo authorization server's key,
 so a request pays for token verification as in production. `graphql-ops` is
 `graphql-policies` plus the operations layer: rate limits (in memory, or in Redis
@@ -52,8 +53,8 @@ def ops_options(redis_url: str | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    modes = ["graphql", "graphql-policies", "graphql-audit", "graphql-ops", "static"]
-    parser.add_argument("mode", choices=modes)
+    modes = ["graphql", "graphql-policies", "graphql-audit", "graphql-ops", "graphql-trusted"]
+    parser.add_argument("mode", choices=[*modes, "static"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db")
     parser.add_argument("--body-file")
@@ -63,10 +64,11 @@ def main() -> None:
     parser.add_argument("--redis", help="graphql-ops: keep rate limit buckets in this Redis")
     args = parser.parse_args()
     if args.mode.startswith("graphql"):
-        policy = None if args.mode == "graphql" else PolicySet.demo()
+        policy = None if args.mode in ("graphql", "graphql-trusted") else PolicySet.demo()
         audit = AuditLog(args.audit_db) if args.mode == "graphql-audit" else None
         issuer = [demo_issuer(args.issuer, args.data_dir)] if args.issuer else None
-        verifier = TokenVerifier(issuer) if issuer and policy else None
+        trusts = policy is not None or args.mode == "graphql-trusted"
+        verifier = TokenVerifier(issuer) if issuer and trusts else None
         source = LocalSource(RegistryStore(args.db))
         ops = ops_options(args.redis) if args.mode == "graphql-ops" else {}
         app = create_app(source, policy=policy, audit=audit, verifier=verifier, **ops)

@@ -16,7 +16,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
+from strawberry.types.unset import UNSET
 
 from adapters.errors import InvalidDocument
 from adapters.translate import translate
@@ -36,7 +37,7 @@ from policies import (
 from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.events import EventType, TransferOffer
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
-from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView
+from schema.graphql.objects import DENIED_CODE, EVERYTHING, RecordingView, field_denied
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 from schema.passport import ConditionSnapshot
 from schema.source import (
@@ -55,6 +56,7 @@ from schema.source import (
 from .aasapi import aas_api
 from .auth import Authenticated
 from .bodylimit import BodyLimit
+from .bulk import bulk_routes
 from .credentials import RegistrySigner
 from .disclosures import disclosure_records, trail_after, trail_page
 from .downloads import download_routes
@@ -70,6 +72,7 @@ from .ratelimit import RateLimit, RateLimits
 from .report import DemoSignIn, report_routes
 from .report.session import viewer_of
 from .responses import Answer, ResponseCache, context_fields, reads_of
+from .subscriptions import AuditedTransportWS, SocketSession, TextWebSocket, open_session
 from .writes import Writes
 
 ON_DENIED = ("null", "reject")
@@ -96,6 +99,9 @@ class RequestContext:
     metrics: Metrics | None = None
     surface: str = "graphql"
     partial_errors: list[Any] = field(default_factory=list)
+    connection_params: dict[str, Any] | None = None
+    feed_poll_seconds: float = 0.25
+    session: SocketSession | None = None
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""
@@ -109,6 +115,22 @@ class RequestContext:
         to a caller who may not see owners at all.
         """
         return self.policy is None or is_own(self.principal, owner)
+
+    async def still_authenticated(self) -> bool:
+        """False once a websocket's token has expired or stopped verifying; True over HTTP."""
+        return self.session is None or await self.session.valid()
+
+    def fleet_owner(self, owner: str | None) -> str | None:
+        """The owner a change feed follows; the caller's own organisation by default."""
+        if owner is not None:
+            if not self.may_filter_by_owner(owner):
+                raise field_denied("ownership.owner")
+            return owner
+        if self.policy is None:
+            return None
+        if self.principal.is_public or not self.principal.organisation:
+            raise field_denied("ownership.owner")
+        return self.principal.organisation
 
     def view(self, record: RobotRecord) -> Container[str]:
         """The mask for this caller and robot; the policy set caches it per class of caller."""
@@ -235,7 +257,12 @@ class PassportGraphQL(GraphQLOverHTTP):
     per request with the header `Robopass-On-Denied: reject`, never the looser.
     `production` turns introspection, the console and suggestions off and masks
     internal errors; `introspection` and `console` override it either way.
+    Over a websocket (graphql-transport-ws), `verifier` checks the token of
+    `connection_init`, and `feed_poll_seconds` paces subscriptions' polls.
     """
+
+    graphql_transport_ws_handler_class = AuditedTransportWS
+    websocket_adapter_class = TextWebSocket
 
     def __init__(
         self,
@@ -253,6 +280,8 @@ class PassportGraphQL(GraphQLOverHTTP):
         metrics: Metrics | None = None,
         tracing: Any = None,
         writes: Writes | None = None,
+        verifier: TokenVerifier | None = None,
+        feed_poll_seconds: float = 0.25,
     ) -> None:
         if on_denied not in ON_DENIED:
             raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
@@ -280,6 +309,8 @@ class PassportGraphQL(GraphQLOverHTTP):
         self.audit = audit
         self.metrics = metrics
         self.writes = writes
+        self.verifier = verifier
+        self.feed_poll_seconds = feed_poll_seconds
         self.answers: ResponseCache | None = None
         vouches = getattr(source, "vouched", None) is not None
         if policy is not None and audit is not None and tracing is None and vouches:
@@ -298,22 +329,35 @@ class PassportGraphQL(GraphQLOverHTTP):
             self.writes,
             metrics=self.metrics,
         )
+        context.feed_poll_seconds = self.feed_poll_seconds
         request.state.passport_context = context
         return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         """Reject if asked to, answer, then audit what the answer holds, before it is sent."""
-        if result.data is not None and _denied(result) and self._rejects(request):
-            result = ExecutionResult(data=None, errors=result.errors)
+        result = await self.answer(request.state.passport_context, result)
         response = await super().process_result(request, result)
         if self.metrics is not None and result.errors:
             self.metrics.count_errors(result.errors)
-        context = request.state.passport_context
-        if self.answers is not None:
-            request.state.reads = reads_of(context.views, getattr(context.source, "heads", {}))
-            request.state.disclosed = result.data is not None  # after a rejection, False
-        await context.record_disclosures(result.data is not None)
         return response
+
+    async def answer(self, context: RequestContext, result: Any) -> Any:
+        """`result` as it may go out (reject mode applied), audited before it is sent."""
+        if result.data is not None and _denied(result) and self._rejects(context.request):
+            result = type(result)(data=None, errors=result.errors)
+        if self.answers is not None and context.request is not None:
+            state = context.request.state  # what a response cache keeps, before it is cleared
+            state.reads = reads_of(context.views, getattr(context.source, "heads", {}))
+            state.disclosed = result.data is not None  # after a rejection, False
+        await context.record_disclosures(result.data is not None)
+        return result
+
+    async def on_ws_connect(self, context: RequestContext) -> Any:
+        """Authenticate a socket at `connection_init`; a bad token closes it (4403)."""
+        header = context.request.headers.get("authorization")
+        params = context.connection_params
+        context.principal, context.session = await open_session(self.verifier, params, header)
+        return UNSET
 
     async def kept_answer(
         self, request: Request, query: str, params: dict[str, Any], media: str
@@ -486,13 +530,16 @@ def create_app(
         metrics=metrics,
         tracing=tracing,
         writes=Writes(source, writer, policy, audit),
+        verifier=verifier,
     )
     graphql = Authenticated(endpoint, verifier)
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", endpoint),
         *download_routes(context, verifier, signer),
+        *bulk_routes(context, verifier),
         aas_api(context, verifier),
         *report_routes(source, view, verifier, sign_in),
         *mounts,

@@ -194,6 +194,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=server["log_format"] != "json",
         proxy_headers=True,
         forwarded_allow_ips=server["forwarded_allow_ips"],
+        ws_max_size=settings.limits.max_body_bytes,
     )
     return 0
 
@@ -380,6 +381,43 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Mirror the caller's view of a fleet into a SQLite file, incrementally."""
+    import httpx
+
+    from .sync import Gateway, Mirror, SyncError, sync
+
+    if args.page_size < 1 or args.page_size > 100:
+        raise SystemExit("robopass: --page-size must be between 1 and 100")
+    token = args.token or os.environ.get("ROBOPASS_TOKEN")
+    if not token and not args.token_client:
+        raise SystemExit("robopass: sync needs --token-client CLIENT or --token (ROBOPASS_TOKEN)")
+    try:
+        gateway = Gateway(args.gateway, token=token, client=args.token_client)
+    except (SyncError, httpx.HTTPError) as exc:
+        raise SystemExit(f"robopass: {exc}") from None
+    mirror = Mirror(args.out)
+    try:
+        result = sync(
+            gateway,
+            mirror,
+            owner=args.owner,
+            page_size=args.page_size,
+            quiet=args.quiet,
+            prune=args.prune,
+        )
+    except (SyncError, httpx.HTTPError) as exc:
+        raise SystemExit(f"robopass: {exc}") from None
+    finally:
+        mirror.close()
+        gateway.close()
+    print(
+        f"{args.out}: {result.robots} robots; {result.copied} copied, "
+        f"{result.changes} changes followed, {result.pruned} no longer in the fleet removed"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="robopass", description=__doc__)
@@ -463,6 +501,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rollup_cmd.set_defaults(func=cmd_rollup)
     node_command.add_parser(reg, str(default_data_dir()))
+    sync_cmd = sub.add_parser(
+        "sync", help="mirror the caller's view of a fleet into a SQLite file, incrementally"
+    )
+    sync_cmd.add_argument("--gateway", required=True, help="base URL, e.g. http://127.0.0.1:8000")
+    who = sync_cmd.add_mutually_exclusive_group()
+    who.add_argument(
+        "--token-client",
+        help="a client of the gateway's /auth server (secret: ROBOPASS_CLIENT_SECRET)",
+    )
+    who.add_argument("--token", help="a bearer token (or ROBOPASS_TOKEN)")
+    sync_cmd.add_argument("--out", required=True, help="the mirror's SQLite file")
+    sync_cmd.add_argument("--owner", help="whose robots (default: the caller's organisation)")
+    sync_cmd.add_argument(
+        "--page-size",
+        type=int,
+        default=50,
+        help="robots or changes a call (1-100; the client's memory grows with it)",
+    )
+    sync_cmd.add_argument("--quiet", action="store_true", help="no progress bars")
+    sync_cmd.add_argument(
+        "--prune",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="drop robots that left the fleet (lists the fleet's codes; default on)",
+    )
+    sync_cmd.set_defaults(func=cmd_sync)
     add_credential_commands(sub)
     add_translate_command(sub)
     add_mapping_command(sub)

@@ -47,6 +47,10 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "Robot.history": 5,
     "Robot.integrity": 20,
     "Robot.export": 20,
+    "Query.fleetFeed": 5,
+    "Query.fleetChanges": 5,
+    "Query.fleetCodes": 5,
+    "FleetChange.robot": 2,
 }
 
 

@@ -27,6 +27,7 @@ from strawberry.types.graphql import OperationType
 
 from .limits import LIMIT_CODES, Limits
 from .persisted import PersistedQueries, PersistedQueryError
+from .subscriptions import PROTOCOLS
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -101,7 +102,11 @@ class GraphQLOverHTTP(GraphQL):
         persisted: PersistedQueries | None,
         console: bool,
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if console else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if console else None,
+            subscription_protocols=PROTOCOLS,
+        )
         self.limits = limits
         self.persisted = persisted
         self.console_enabled = console

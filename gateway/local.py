@@ -15,10 +15,20 @@ from typing import Any
 
 from schema.events import ChainReport, Event, EventType, decode_payload
 from schema.passport import ConditionSnapshot, Passport
-from schema.source import Appended, ConditionPoint, Page, RobotFilter, RobotRecord
+from schema.source import (
+    Appended,
+    Change,
+    ConditionPoint,
+    CursorError,
+    Page,
+    RobotFilter,
+    RobotRecord,
+)
 from schema.writes import check_event
 
-from .store import Store, UnknownRobot
+from .store import Store, UnknownRobot, decode_cursor, encode_cursor
+
+FEED_CURSOR = "pos"
 
 
 class LocalSource:
@@ -43,6 +53,9 @@ class LocalSource:
 
     async def robots(self, where: RobotFilter, first: int, after: str | None) -> Page[RobotRecord]:
         return self.store.page(where, first, after)
+
+    async def codes(self, where: RobotFilter, first: int, after: str | None) -> Page[str]:
+        return self.store.page_codes(where, first, after)
 
     async def count(self, where: RobotFilter) -> int:
         return self.store.count(where)
@@ -120,6 +133,19 @@ class LocalSource:
         days = await self._run(self.store.condition_days, code, since, until)
         return merge_history(record.passport, raw, days, since, until)[-last:] if last else []
 
+    async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
+        """The registry's feed after a cursor; each cursor carries one registry-wide position."""
+        start = feed_position(after)
+        found = self.store.changes(start, first + 1, where)
+        shown = found[:first]
+        cursors = [encode_cursor(FEED_CURSOR, str(c.position)) for c in shown]
+        return Page(shown, cursors, len(found) > first)
+
+    async def changes_head(self, where: RobotFilter) -> str | None:
+        """The newest position of the whole registry: valid for any filter, as positions are."""
+        head = self.store.feed_head()
+        return encode_cursor(FEED_CURSOR, str(head)) if head else None
+
 
 def merge_history(
     passport: Passport,
@@ -153,3 +179,13 @@ def _point(s: ConditionSnapshot) -> ConditionPoint:
         "RAW", 1, s.battery_health_pct, s.battery_health_pct, s.battery_health_pct,
         s.movement_precision_mm, s.movement_precision_mm,
     )  # fmt: skip
+
+
+def feed_position(cursor: str | None) -> int:
+    """The feed position a cursor of ours carries; 0 for the start."""
+    if cursor is None:
+        return 0
+    key = decode_cursor(FEED_CURSOR, cursor)
+    if not key.isdigit():
+        raise CursorError(f"cursor {cursor!r} is not one this API issued")
+    return int(key)

@@ -378,17 +378,29 @@ class Store(TelemetryStore, ABC):
 
     def page(self, where: RobotFilter, first: int, after: str | None = None) -> Page[RobotRecord]:
         """Robots ordered by code; the cursor is the last code seen, so pages never overlap."""
+        rows = self._keyset("code, snapshot, head_sequence, head_hash", where, first, after)
+        items = [RobotRecord(self.decoded.get(r[3], r[1]), Head(r[2], r[3])) for r in rows[:first]]
+        return Page(items, [encode_cursor("code", r[0]) for r in rows[:first]], len(rows) > first)
+
+    def page_codes(self, where: RobotFilter, first: int, after: str | None = None) -> Page[str]:
+        """The codes of `page`, with its cursors, without reading a snapshot."""
+        rows = self._keyset("code", where, first, after)
+        codes = [r[0] for r in rows[:first]]
+        return Page(codes, [encode_cursor("code", c) for c in codes], len(rows) > first)
+
+    def _keyset(
+        self, columns: str, where: RobotFilter, first: int, after: str | None
+    ) -> list[tuple[Any, ...]]:
+        """Up to `first + 1` robot rows in code order after a `code:` cursor, filtered."""
         clauses, params = filter_sql(where)
         if after is not None:
             clauses.append("code > ?")
             params.append(decode_cursor("code", after))
-        sql = "SELECT code, snapshot, head_sequence, head_hash FROM robots"
+        sql = f"SELECT {columns} FROM robots"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         with self._reading() as db:
-            rows = db.execute(*with_limit(sql + " ORDER BY code", params, first + 1)).fetchall()
-        items = [RobotRecord(self.decoded.get(r[3], r[1]), Head(r[2], r[3])) for r in rows[:first]]
-        return Page(items, [encode_cursor("code", r[0]) for r in rows[:first]], len(rows) > first)
+            return db.execute(*with_limit(sql + " ORDER BY code", params, first + 1)).fetchall()
 
     def history(self, code: str, first: int, after: str | None = None) -> Page[Event]:
         """A page of the log; the cursor carries the last sequence number seen."""
@@ -418,6 +430,11 @@ class Store(TelemetryStore, ABC):
         with self._reading() as db:
             rows = db.execute(*with_limit(sql, [after, *params], limit)).fetchall()
         return [Change(r[0], row_event(r[1:])) for r in rows]
+
+    def feed_head(self) -> int:
+        """The newest feed position committed; 0 for a registry without events."""
+        with self._reading() as db:
+            return db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
 
     def put_link(self, code: str, home: str, since: datetime) -> None:
         """Note that robot `code` of registry `home` is now here; putting it again updates it."""

@@ -191,6 +191,30 @@ class TelemetrySource(Protocol):
         ...
 
 
+@runtime_checkable
+class FeedHead(Protocol):
+    """A source that can say where its change feed ends now, without reading it.
+
+    Optional: without it, the GraphQL layer pages `changes` to the end.
+    """
+
+    async def changes_head(self, where: RobotFilter) -> str | None:
+        """A cursor after which `changes` returns only changes made later; None: the start."""
+        ...
+
+
+@runtime_checkable
+class RobotCodes(Protocol):
+    """A source that can list robot codes without reading passports.
+
+    Optional: without it, the GraphQL layer takes the codes from `robots` pages.
+    """
+
+    async def codes(self, where: RobotFilter, first: int, after: str | None) -> Page[str]:
+        """Codes in the order and with the cursors of `robots`."""
+        ...
+
+
 class PassportWriter(Protocol):
     """Appends to passports, as a registry store or a federation provides it.
 

@@ -35,6 +35,16 @@ class PassportContext(Protocol):
         """Whether this caller may list robots by their current owner."""
         ...
 
+    async def still_authenticated(self) -> bool:
+        """Whether the caller's credentials still hold (a long-lived subscription asks)."""
+        ...
+
+    def fleet_owner(self, owner: str | None) -> str | None:
+        """Whose robots a change feed follows: `owner` if this caller may filter by it,
+        else its own organisation; None means every robot (a gateway without policies).
+        Raises `field_denied("ownership.owner")` when neither is allowed."""
+        ...
+
     def view(self, record: RobotRecord) -> Container[str]:
         """The canonical paths of this robot the caller may see: computed once per robot."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
@@ -20,6 +21,18 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
+from .feed import (
+    CODES_PAGE,
+    FEED_PAGE,
+    CodePage,
+    FleetChange,
+    FleetChangeConnection,
+    FleetFeed,
+    fleet_changes,
+    fleet_codes,
+    fleet_feed,
+    passport_changed,
+)
 from .formats import PassportFormat, TranslationResult
 from .mutation import Mutation
 from .objects import field_denied, graphql_enum
@@ -45,6 +58,8 @@ PAGE_ARGUMENTS: dict[str, tuple[str, int]] = {
     "Query.robots": ("first", MAX_PAGE),
     "Robot.history": ("first", HISTORY_PAGE),
     "Robot.conditionHistory": ("last", CONDITION_WINDOW),
+    "Query.fleetChanges": ("first", FEED_PAGE),
+    "Query.fleetCodes": ("first", CODES_PAGE),
 }
 """Paged fields by schema coordinate: the size argument and its cap, for cost analysis."""
 
@@ -161,6 +176,47 @@ class Query:
 
     @strawberry.field(
         description=(
+            "Where the change feed of a fleet stands now: whose robots it follows and a"
+            " cursor at its head. `owner` defaults to the caller's own organisation; another"
+            " owner gets UNAUTHORIZED_FIELD_OR_TYPE unless the policies allow it."
+        )
+    )
+    async def fleet_feed(self, info: strawberry.Info, owner: str | None = None) -> FleetFeed:
+        return await fleet_feed(info, owner)
+
+    @strawberry.field(
+        description=(
+            "Changes to the robots of an owner (by default the caller's own organisation),"
+            " oldest first, each masked as Robot.history masks events; resume after a cursor."
+            " Robots are matched by their owner now, not at the event."
+        )
+    )
+    async def fleet_changes(
+        self,
+        info: strawberry.Info,
+        owner: str | None = None,
+        after: str | None = None,
+        first: int = 100,
+    ) -> FleetChangeConnection:
+        return await fleet_changes(info, owner, first, after)
+
+    @strawberry.field(
+        description=(
+            "The codes of an owner's robots now (by default the caller's own organisation),"
+            " in code order: what a mirror keeps, so it can drop robots that left the fleet."
+        )
+    )
+    async def fleet_codes(
+        self,
+        info: strawberry.Info,
+        owner: str | None = None,
+        after: str | None = None,
+        first: int = 1000,
+    ) -> CodePage:
+        return await fleet_codes(info, owner, first, after)
+
+    @strawberry.field(
+        description=(
             "Who was shown which fields of a robot, oldest first, from the hash-chained audit"
             " log. For the registry's own regulator and the robot's current owner; anyone else"
             " gets UNAUTHORIZED_FIELD_OR_TYPE."
@@ -221,6 +277,25 @@ def _retrieved(future: asyncio.Future) -> None:
     """Mark a count's failure as seen: a query that does not select totalCount never awaits it."""
     if not future.cancelled():
         future.exception()
+
+
+@strawberry.type(description="Changes pushed to the client as they are written.")
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "Changes from the moment of subscribing to the robots of an owner (by default the"
+            " caller's own organisation), optionally only those of `codes`; each masked as"
+            " fleetChanges masks it. Over graphql-transport-ws at /graphql."
+        )
+    )
+    async def passport_changed(
+        self,
+        info: strawberry.Info,
+        owner: str | None = None,
+        codes: list[RobotCodeScalar] | None = None,
+    ) -> AsyncGenerator[FleetChange, None]:
+        async for change in passport_changed(info, owner, codes):
+            yield change
 
 
 class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -312,6 +387,7 @@ def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> 
     return PassportSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map={RobotCodeScalar: ROBOT_CODE}),
         execution_context_class=_ExecutionContext if suggestions else QuietExecutor,
         extensions=[

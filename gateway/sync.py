@@ -1,0 +1,239 @@
+"""`robopass sync`: mirror the caller's view of a fleet into a local SQLite file.
+
+A first run takes the feed's head (`fleetFeed`), then copies every robot the
+caller may list (`robots`, a page at a time), then follows `fleetChanges` from
+that head; later runs follow the feed from where the last one stopped. Each
+page's rows and the cursor that follows them commit in one transaction, so a
+run killed at any point resumes where it stopped and ends with the same mirror.
+A changed robot is fetched whole, as the caller may see it now: the mirror
+holds views, never events it would have to fold.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROBOT_VIEW = "code version export(format: CANONICAL)"
+FEED = """query ($owner: String) { fleetFeed(owner: $owner) { owner headCursor } }"""
+ROBOTS = f"""query ($owner: String, $first: Int!, $after: String) {{
+  robots(filter: {{owner: $owner}}, first: $first, after: $after) {{
+    totalCount edges {{ node {{ {ROBOT_VIEW} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"""
+CODES = """query ($owner: String, $after: String) {
+  fleetCodes(owner: $owner, first: 5000, after: $after) {
+    codes pageInfo { hasNextPage endCursor } } }"""
+CHANGES = f"""query ($owner: String, $first: Int!, $after: String) {{
+  fleetChanges(owner: $owner, first: $first, after: $after) {{
+    edges {{ node {{ code robot {{ {ROBOT_VIEW} }} }} }}
+    pageInfo {{ hasNextPage endCursor }} }} }}"""
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT)",
+    "CREATE TABLE IF NOT EXISTS robots ("
+    " code TEXT PRIMARY KEY, version INTEGER NOT NULL, document TEXT NOT NULL)",
+)
+COPYING, FOLLOWING = "copy", "follow"
+
+
+class SyncError(Exception):
+    """The gateway refused or the mirror belongs to another gateway or owner."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    copied: int
+    changes: int
+    robots: int
+    pruned: int
+
+
+class Gateway:
+    """GraphQL over HTTP with a bearer token; a client-credentials token is renewed on 401."""
+
+    def __init__(self, url: str, *, token: str | None = None, client: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.client = client
+        self.http = httpx.Client(timeout=60)
+        self.token = token or (self._client_token() if client else None)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _client_token(self) -> str:
+        """A token of a client of the gateway's demo authorization server (`/auth`)."""
+        assert self.client is not None
+        secret = os.environ.get("ROBOPASS_CLIENT_SECRET", f"dev-secret-{self.client}")
+        response = self.http.post(
+            f"{self.url}/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(self.client, secret),
+        )
+        if response.status_code != 200:
+            raise SyncError(f"no token for client {self.client!r}: {response.text[:200]}")
+        return response.json()["access_token"]
+
+    def ask(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        for attempt in (1, 2):
+            headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
+            response = self.http.post(
+                f"{self.url}/graphql",
+                content=orjson.dumps({"query": query, "variables": variables}),
+                headers={**headers, "content-type": "application/json"},
+            )
+            if response.status_code == 401 and self.client and attempt == 1:
+                self.token = self._client_token()
+                continue
+            break
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise SyncError(f"gateway answered {response.status_code}: not JSON") from None
+        if body.get("errors") or response.status_code != 200:
+            error = (body.get("errors") or [{}])[0]
+            code = (error.get("extensions") or {}).get("code", response.status_code)
+            raise SyncError(f"gateway refused ({code}): {error.get('message', response.text)}")
+        return body["data"]
+
+
+class Mirror:
+    """The local SQLite file: robots' views and where the sync stands."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.db = sqlite3.connect(str(path), isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        for statement in SCHEMA:
+            self.db.execute(statement)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def state(self) -> dict[str, str | None]:
+        return dict(self.db.execute("SELECT key, value FROM sync_state").fetchall())
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def save(self, robots: list[dict[str, Any]], **state: str | None) -> None:
+        """Rows and the state that follows them, together or not at all."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO robots (code, version, document) VALUES (?, ?, ?)"
+                " ON CONFLICT (code) DO UPDATE SET version = excluded.version,"
+                " document = excluded.document",
+                [(r["code"], r["version"], orjson.dumps(r["export"]).decode()) for r in robots],
+            )
+            db.executemany(
+                "INSERT INTO sync_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                list(state.items()),
+            )
+
+    def keep_only(self, codes: set[str]) -> int:
+        """Delete every robot not in `codes`; how many went."""
+        with self.transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS listed (code TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM listed")
+            db.executemany("INSERT INTO listed (code) VALUES (?)", ((c,) for c in codes))
+            gone = db.execute("DELETE FROM robots WHERE code NOT IN (SELECT code FROM listed)")
+            return gone.rowcount
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM robots").fetchone()[0]
+
+
+def sync(
+    gateway: Gateway,
+    mirror: Mirror,
+    *,
+    owner: str | None = None,
+    page_size: int = 50,
+    quiet: bool = False,
+    prune: bool = True,
+) -> SyncResult:
+    """Bring `mirror` up to date with the caller's view of the fleet.
+
+    The feed matches robots by their owner now, so a robot that left the fleet
+    (sold, say) never shows up in it again; `prune` lists the fleet's codes after
+    following the feed and drops the robots that are no longer in it.
+    """
+    from tqdm import tqdm
+
+    state = mirror.state()
+    asked = owner or ""
+    if not state:
+        feed = gateway.ask(FEED, {"owner": owner})["fleetFeed"]
+        state = {
+            "gateway": gateway.url,
+            "asked_owner": asked,
+            "owner": feed["owner"],
+            "phase": COPYING,
+            "list_cursor": None,
+            "feed_cursor": feed["headCursor"],
+        }
+        mirror.save([], **state)
+    elif (state["gateway"], state["asked_owner"]) != (gateway.url, asked):
+        raise SyncError(
+            f"the mirror follows {state['gateway']} for owner {state['asked_owner'] or '(own)'};"
+            " use another --out file"
+        )
+    copied = changes = 0
+    if state["phase"] == COPYING:
+        after = state["list_cursor"]
+        with tqdm(desc="copying", unit="robot", disable=quiet, file=sys.stderr) as bar:
+            bar.update(mirror.count())
+            while True:
+                variables = {"owner": state["owner"], "first": page_size, "after": after}
+                page = gateway.ask(ROBOTS, variables)["robots"]
+                bar.total = page["totalCount"]
+                robots = [edge["node"] for edge in page["edges"]]
+                after = page["pageInfo"]["endCursor"] or after
+                done = not page["pageInfo"]["hasNextPage"]
+                mirror.save(robots, list_cursor=after, phase=FOLLOWING if done else COPYING)
+                copied += len(robots)
+                bar.update(len(robots))
+                if done:
+                    break
+    after = state["feed_cursor"]
+    with tqdm(desc="following", unit="change", disable=quiet, file=sys.stderr) as bar:
+        while True:
+            variables = {"owner": owner, "first": page_size, "after": after}
+            page = gateway.ask(CHANGES, variables)["fleetChanges"]
+            latest = {}
+            for edge in page["edges"]:
+                robot = edge["node"]["robot"]
+                if robot is not None:
+                    latest[robot["code"]] = robot
+            after = page["pageInfo"]["endCursor"] or after
+            mirror.save(list(latest.values()), feed_cursor=after)
+            changes += len(page["edges"])
+            bar.update(len(page["edges"]))
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+    pruned = mirror.keep_only(set(_codes(gateway, owner))) if prune else 0
+    return SyncResult(copied, changes, mirror.count(), pruned)
+
+
+def _codes(gateway: Gateway, owner: str | None) -> Iterator[str]:
+    after = None
+    while True:
+        page = gateway.ask(CODES, {"owner": owner, "after": after})["fleetCodes"]
+        yield from page["codes"]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return

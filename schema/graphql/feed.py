@@ -1,0 +1,224 @@
+"""The change feed in GraphQL: `fleetFeed`, `fleetChanges` and `passportChanged`.
+
+A change is an event of the registry's log, masked exactly as `Robot.history`
+masks it (`HistoryEvent`): its time, type and payload appear only when every
+field its type touches is visible to the caller, under the robot's current
+mask. The feed follows one owner's robots, the caller's own organisation unless
+the gateway's policies allow another (`PassportContext.fleet_owner`).
+
+The subscription polls `PassportSource.changes` from the feed's head: writers
+may be other processes or replicas, and polling a gap-free position sees them
+all without a message bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from ..source import (
+    Change,
+    CursorError,
+    FeedHead,
+    Page,
+    PassportSource,
+    RobotCodes,
+    RobotFilter,
+    RobotRecord,
+)
+from .robot import (
+    HistoryEvent,
+    PageInfo,
+    Robot,
+    RobotCodeScalar,
+    bad_input,
+    check_first,
+    robot_node,
+)
+
+FEED_PAGE = 500
+"""The largest page of `fleetChanges`; also the page the subscription polls with."""
+MAX_CODES = 100
+CODES_PAGE = 5000
+"""The largest page of `fleetCodes`: codes are cheap to list and a mirror lists them all."""
+POLL_SECONDS = 0.25
+
+
+@strawberry.type(
+    description=(
+        "One change of a robot: an event of its log, masked as Robot.history masks it."
+        " Code, sequence and hashes are always shown."
+    )
+)
+class FleetChange(HistoryEvent):
+    _record: strawberry.Private[RobotRecord | None]
+
+    @strawberry.field(description="The robot the event belongs to.")
+    def code(self) -> RobotCodeScalar:
+        return RobotCodeScalar(self._event.code)
+
+    @strawberry.field(
+        description=(
+            "The robot as it stands now (not as of this event), as the caller may see it;"
+            " null if it can no longer be read."
+        )
+    )
+    def robot(self) -> Robot | None:
+        if self._record is None:
+            return None
+        return robot_node(self._record, self._mask)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A change with its cursor.")
+class FleetChangeEdge:
+    cursor: str = strawberry.field(description="Opaque position of this change; resume after it.")
+    node: FleetChange = strawberry.field(description="The change.")
+
+
+@strawberry.type(description="A page of changes, oldest first (Relay pagination).")
+class FleetChangeConnection:
+    edges: list[FleetChangeEdge] = strawberry.field(description="The changes of this page.")
+    page_info: PageInfo = strawberry.field(
+        description="Where the page ends; with no next page, poll again after endCursor."
+    )
+
+
+@strawberry.type(description="Where a fleet's change feed stands now.")
+class FleetFeed:
+    owner: str | None = strawberry.field(
+        description=(
+            "Whose robots the feed follows: the owner asked for, else the caller's own"
+            " organisation; null on a gateway without policies, for every robot."
+        )
+    )
+    head_cursor: str | None = strawberry.field(
+        description=(
+            "Pass as `after` to fleetChanges to get only changes made from now on: take it"
+            " before a full copy of the fleet. Null when there has been no change yet."
+        )
+    )
+
+
+@strawberry.type(description="A page of robot codes, in code order.")
+class CodePage:
+    codes: list[RobotCodeScalar] = strawberry.field(description="The codes of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+
+
+def feed_filter(info: strawberry.Info, owner: str | None) -> RobotFilter:
+    return RobotFilter(owner=info.context.fleet_owner(owner))
+
+
+async def feed_head(source: PassportSource, where: RobotFilter) -> str | None:
+    """The feed's current end; a source that cannot say is paged to its end."""
+    if isinstance(source, FeedHead):
+        return await source.changes_head(where)
+    after = None
+    while True:
+        page = await source.changes(where, FEED_PAGE, after)
+        after = page.end_cursor or after
+        if not page.has_next_page:
+            return after
+
+
+async def fleet_feed(info: strawberry.Info, owner: str | None) -> FleetFeed:
+    where = feed_filter(info, owner)
+    return FleetFeed(owner=where.owner, head_cursor=await feed_head(info.context.source, where))
+
+
+async def fleet_changes(
+    info: strawberry.Info, owner: str | None, first: int, after: str | None
+) -> FleetChangeConnection:
+    check_first(first, FEED_PAGE)
+    where = feed_filter(info, owner)
+    try:
+        page = await info.context.source.changes(where, first, after)
+    except CursorError as exc:
+        raise bad_input(str(exc)) from None
+    records = await _records(info.context, page.items)
+    edges = [
+        FleetChangeEdge(cursor=cursor, node=_change(info.context, change, records))
+        for cursor, change in zip(page.cursors, page.items, strict=True)
+    ]
+    return FleetChangeConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    )
+
+
+async def fleet_codes(
+    info: strawberry.Info, owner: str | None, first: int, after: str | None
+) -> CodePage:
+    check_first(first, CODES_PAGE)
+    where = feed_filter(info, owner)
+    try:
+        page = await _codes(info.context.source, where, first, after)
+    except CursorError as exc:
+        raise bad_input(str(exc)) from None
+    return CodePage(
+        codes=[RobotCodeScalar(c) for c in page.items],
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    )
+
+
+async def _codes(source: PassportSource, where: RobotFilter, first: int, after: str | None):
+    """Codes from a source that lists them, else from pages of robots (same cursors)."""
+    if isinstance(source, RobotCodes):
+        return await source.codes(where, first, after)
+    page = await source.robots(where, first, after)
+    return Page([r.passport.code for r in page.items], page.cursors, page.has_next_page)
+
+
+async def passport_changed(
+    info: strawberry.Info, owner: str | None, codes: list[RobotCodeScalar] | None
+) -> AsyncGenerator[FleetChange, None]:
+    """Changes from the moment of subscribing, polled until the client goes away."""
+    if codes is not None and len(codes) > MAX_CODES:
+        raise bad_input(f"codes takes at most {MAX_CODES} robot codes, got {len(codes)}")
+    context = info.context
+    wanted = frozenset(codes) if codes else None
+    where = feed_filter(info, owner)
+    after = await feed_head(context.source, where)
+    interval = getattr(context, "feed_poll_seconds", POLL_SECONDS)
+    while True:
+        if not await context.still_authenticated():
+            raise GraphQLError(
+                "The access token has expired or was revoked",
+                extensions={"code": "UNAUTHENTICATED"},
+            )
+        page = await context.source.changes(where, FEED_PAGE, after)
+        after = page.end_cursor or after
+        items = [c for c in page.items if wanted is None or c.event.code in wanted]
+        records = await _records(context, items)
+        for change in items:
+            yield _change(context, change, records)
+        if not page.has_next_page:
+            await asyncio.sleep(interval)
+
+
+async def _records(context: Any, changes: list[Change]) -> dict[str, RobotRecord | None]:
+    """Each robot's current record, read once per page however many changes it has."""
+    records: dict[str, RobotRecord | None] = {}
+    for change in changes:
+        code = change.event.code
+        if code not in records:
+            records[code] = await context.source.robot(code)
+    return records
+
+
+def _change(context: Any, change: Change, records: dict[str, RobotRecord | None]) -> FleetChange:
+    event = change.event
+    record = records.get(event.code)
+    mask = context.view(record) if record is not None else frozenset()
+    return FleetChange(
+        sequence=event.sequence,
+        hash=event.hash,
+        prev_hash=event.prev_hash,
+        _event=event,
+        _mask=mask,
+        _record=record,
+    )
