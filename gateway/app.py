@@ -64,7 +64,7 @@ from .export import export_document
 from .http import GraphQLOverHTTP
 from .limits import Limits, limit_extensions
 from .local import merge_history
-from .metrics import CONTENT_TYPE, METRICS, Metrics
+from .metrics import CONTENT_TYPE, METRICS, Metrics, set_breaker_state
 from .observe import Observed
 from .persisted import PersistedQueries
 from .production import protective_extensions
@@ -558,6 +558,8 @@ def create_app(
             metrics.watch_answers(endpoint.answers)
 
         async def exposition(request: Request) -> Response:
+            for registry in getattr(source, "registries", list)():
+                set_breaker_state(registry.id, registry.breaker, metrics)
             return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
         routes.insert(0, Route("/metrics", exposition))

@@ -204,8 +204,9 @@ def federated(registries: list) -> tuple:
     from .federation import SIGNER_NAME
     from .federation.health import readiness as registries_ready
     from .federation.source import FederatedSource
+    from .metrics import observe_upstream
 
-    source = FederatedSource(registries)
+    source = FederatedSource(registries, on_upstream=observe_upstream)
     return source, registries_ready(source), SIGNER_NAME, None
 
 

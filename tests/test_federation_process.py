@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -32,8 +32,9 @@ from schema.code import RobotCode
 from schema.codec import to_plain
 from schema.events import EventType
 from schema.graphql.objects import DENIED_CODE
-from schema.passport import MaintenanceKind, MaintenanceRecord
+from schema.passport import ConditionSnapshot, MaintenanceKind, MaintenanceRecord
 from schema.source import RegistryUnavailable, RobotFilter
+from schema.writes import WriteRejected
 from tests.conftest import free_port
 from tests.processes import Server
 
@@ -332,6 +333,51 @@ def test_appends_go_to_the_home_node_and_its_errors_keep_their_meaning(
     asyncio.run(run())
 
 
+def test_telemetry_batches_go_to_each_home_node_once(federation: Federation) -> None:
+    codes = all_codes(federation)
+    robots = [next(c for c in codes if c.startswith(p)) for p in ("CN", "DE")]
+
+    def later(record, minutes: int, battery: float | None = None) -> ConditionSnapshot:
+        now = record.passport.condition
+        return dataclasses.replace(
+            now,
+            at=now.at + timedelta(minutes=minutes),
+            operating_hours=now.operating_hours + minutes / 60,
+            battery_health_pct=now.battery_health_pct if battery is None else battery,
+        )
+
+    async def run() -> None:
+        source = FederatedSource(load_federation(federation.config, env=SECRET), env=SECRET)
+        try:
+            records = {c: await source.robot(c) for c in robots}
+            batches = {c: [later(records[c], m) for m in (1, 2, 3)] for c in robots}
+            done = await source.ingest_conditions(batches, idempotency_key="fed-t1")
+            assert sorted(done) == sorted(robots)
+            for code, appended in done.items():
+                assert appended.event.type is EventType.CONDITIONS_INGESTED
+                assert not appended.replayed
+                assert (await source.robot(code)).head.hash == appended.event.hash
+            again = await source.ingest_conditions(batches, idempotency_key="fed-t1")
+            assert all(a.replayed for a in again.values())
+            assert {c: a.event for c, a in again.items()} == {c: a.event for c, a in done.items()}
+            heads = {c: (await source.robot(c)).head for c in robots}
+            bad = {
+                robots[0]: [later(records[robots[0]], 10)],
+                robots[1]: [later(records[robots[1]], 10), later(records[robots[1]], 11, 150.0)],
+            }
+            places = {robots[0]: [0], robots[1]: [1, 2]}
+            with pytest.raises(WriteRejected) as refused:
+                await source.ingest_conditions(bad, idempotency_key="fed-t2", positions=places)
+            assert refused.value.field.startswith("samples[2]")
+            assert {c: (await source.robot(c)).head for c in robots[1:]} == {
+                robots[1]: heads[robots[1]]
+            }  # the refused registry stored nothing
+        finally:
+            await source.aclose()
+
+    asyncio.run(run())
+
+
 def test_the_change_feed_merges_both_nodes_under_one_cursor(federation: Federation) -> None:
     body, _ = federation.query("{ robots(first: 100) { edges { node { code version } } } }")
     versions = {e["node"]["code"]: e["node"]["version"] for e in body["data"]["robots"]["edges"]}
@@ -487,6 +533,15 @@ def test_killing_the_eu_node_leaves_china_served_and_it_comes_back(
     ready = httpx.get(federation.gateway + "/readyz")
     assert ready.status_code == 200
     assert {r["id"]: r["breaker"] for r in ready.json()["registries"]}["eu-dpp"] != "closed"
+    metrics = httpx.get(federation.gateway + "/metrics").text
+    assert 'robopass_upstream_breaker_state{registry="cn-heis"} 0.0' in metrics
+    assert 'robopass_upstream_breaker_state{registry="eu-dpp"} 0.0' not in metrics
+    upstream = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("robopass_upstream_request_duration_seconds_count")
+    ]
+    assert any('registry="eu-dpp"' in line and "outcome=" in line for line in upstream)
 
     partial, _ = federation.query(
         "{ robots(first: 100) { edges { node { code } } pageInfo { hasNextPage endCursor } } }"

@@ -457,3 +457,17 @@ def test_malformed_requests_get_problems_naming_the_rule(node, fleet):
     big = node.get("/changes", params={"after": "1" * 40})
     assert "after must be an integer" in problem(big, 400, "BAD_REQUEST")["detail"]
     assert node.store.event_by_key("m1") is None and node.store.event_by_key("a b") is None
+
+
+def test_appends_keep_the_write_rules_whoever_calls(node, fleet, store):
+    """The node checks what the gateway checks: a future maintenance visit is refused."""
+    code = fleet[0][0].code
+    head = store.head(code)
+    future = {**append_body(), "payload": {**maintenance(), "at": "2099-01-01T00:00:00Z"}}
+    body = problem(
+        node.post(f"/robots/{code}/events", json=future, headers={"idempotency-key": "f"}),
+        422,
+        "EVENT_REJECTED",
+    )
+    assert body["rule"] == "time.future" and body["field"].endswith("at")
+    assert store.head(code) == head and store.event_by_key("f") is None

@@ -78,6 +78,7 @@ class RegistryClient:
         idempotent: bool,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """The node's answer (any status below 500), or `RegistryUnavailable`.
@@ -99,7 +100,8 @@ class RegistryClient:
                 started = self.clock()
                 try:
                     async with asyncio.timeout(remaining):
-                        response = await self._send(method, path, params, json, headers)
+                        body = {"json": json} if content is None else {"content": content}
+                        response = await self._send(method, path, params, body, headers)
                 except (TimeoutError, httpx.TimeoutException):
                     outcome, reason, retryable = "timeout", "timed out", True
                 except httpx.TransportError as exc:
@@ -140,7 +142,7 @@ class RegistryClient:
         method: str,
         path: str,
         params: Mapping[str, Any] | None,
-        json: Any,
+        body: Mapping[str, Any],
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
         """One request, with a token; a 401 gets one fresh token and one more try."""
@@ -149,11 +151,11 @@ class RegistryClient:
         if self.tokens is not None:
             token = await self.tokens.token()
             sent["authorization"] = f"Bearer {token}"
-        response = await self.http.request(method, path, params=params, json=json, headers=sent)
+        response = await self.http.request(method, path, params=params, headers=sent, **body)
         if response.status_code == 401 and self.tokens is not None and token is not None:
             token = await self.tokens.refresh(token)
             sent["authorization"] = f"Bearer {token}"
-            response = await self.http.request(method, path, params=params, json=json, headers=sent)
+            response = await self.http.request(method, path, params=params, headers=sent, **body)
         return response
 
     def _report(self, route: str, seconds: float, outcome: str) -> None:

@@ -15,16 +15,19 @@ single read of a version the feed vouches for does not reach the node.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
+import orjson
 
-from schema.codec import format_datetime
+from schema.codec import format_datetime, to_plain
 from schema.events import ChainReport, Event, EventType
-from schema.passport import Passport
+from schema.passport import ConditionSnapshot, Passport
 from schema.source import (
+    Appended,
     Change,
     CursorError,
     Head,
@@ -35,6 +38,7 @@ from schema.source import (
     RobotFilter,
     RobotRecord,
 )
+from schema.writes import WriteRejected
 
 from ..store import EventRejected, IdempotencyConflict, UnknownRobot, decode_cursor, encode_cursor
 from . import cursor
@@ -51,6 +55,9 @@ from .wire import (
     head_of,
     passport_of,
 )
+
+NDJSON = "application/x-ndjson"
+SAMPLE = re.compile(r"samples\[(\d+)\]")
 
 BATCH_LIMIT = 500
 """Codes per `POST /robots:batchGet`, the node's cap."""
@@ -393,6 +400,49 @@ class FederatedSource:
             raise EventRejected(detail)
         raise RegistryUnavailable(client.id, f"answered HTTP {status} to an append")
 
+    async def ingest_conditions(
+        self,
+        batches: Mapping[str, Sequence[ConditionSnapshot]],
+        *,
+        idempotency_key: str,
+        positions: Mapping[str, Sequence[int]] | None = None,
+    ) -> dict[str, Appended]:
+        """Condition samples, sent as NDJSON to each robot's home registry, once.
+
+        Each registry stores its part whole or not at all; a batch that spans
+        registries is atomic per registry only, and a retry with the same key
+        completes it without storing any part twice.
+        """
+        parts: dict[str, list[str]] = {}
+        for code in batches:
+            try:
+                parts.setdefault(self.home(code).id, []).append(code)
+            except NotServed as exc:
+                raise UnknownRobot(str(exc)) from None
+        done: dict[str, Appended] = {}
+        for registry, codes in parts.items():
+            client = self.clients[registry]
+            places = [i for code in codes for i in (positions or {}).get(code, ())]
+            lines = (
+                orjson.dumps({"code": code, **to_plain(sample)})
+                for code in codes
+                for sample in batches[code]
+            )
+            try:
+                response = await client.call(
+                    "POST",
+                    "POST /robots:conditions",
+                    "/robots:conditions",
+                    idempotent=False,
+                    content=b"\n".join(lines),
+                    headers={"idempotency-key": idempotency_key, "content-type": NDJSON},
+                )
+            finally:
+                for code in codes:
+                    self._invalidate(code)
+            done.update(_ingested(client, response, places))
+        return done
+
     async def link(self, country: str, code: str, home: str, since: datetime) -> None:
         client = self._serving(country)
         try:
@@ -492,6 +542,33 @@ def _parsed(client: RegistryClient, items: list[Any], parse: Any) -> list[Any]:
         return [parse(item) for item in items]
     except BadRecord as exc:
         raise RegistryUnavailable(client.id, f"sent a record that does not parse: {exc}") from None
+
+
+def _ingested(
+    client: RegistryClient, response: httpx.Response, places: Sequence[int]
+) -> dict[str, Appended]:
+    """A node's answer to a telemetry batch; its `samples[i]` named as in the caller's batch."""
+    status = response.status_code
+    if status in (200, 201):
+        items = _items(client, _json(client, response, status), "events")
+        replayed = response.headers.get("idempotent-replayed") == "true"
+        return {e.code: Appended(e, replayed) for e in _parsed(client, items, event_of)}
+    problem = response.json() if "json" in response.headers.get("content-type", "") else {}
+    detail = _detail(response)
+    if status == 404:
+        raise UnknownRobot(detail)
+    if status == 409:
+        raise IdempotencyConflict(detail)
+    if status in (400, 422):
+        field = SAMPLE.sub(
+            lambda m: f"samples[{_place(places, int(m[1]))}]", problem.get("field") or ""
+        )
+        raise WriteRejected(problem.get("rule"), field or None, problem.get("detail", detail))
+    raise RegistryUnavailable(client.id, f"answered HTTP {status} to a telemetry batch")
+
+
+def _place(places: Sequence[int], index: int) -> int:
+    return places[index] if 0 <= index < len(places) else index
 
 
 def _detail(response: httpx.Response) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -17,8 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from policies import TokenVerifier
-from schema.events import EventType
+from schema.events import EventError, EventType, decode_payload
+from schema.passport import Passport
 from schema.source import CursorError, RobotRecord
+from schema.writes import WriteRejected, check_event
 
 from ..store import EventRejected, IdempotencyConflict, Store, UnknownRobot
 from . import inputs
@@ -202,11 +205,22 @@ class NodeApi:
         payload = body["payload"]
         if not isinstance(payload, dict):
             raise bad_request("payload must be a JSON object")
+        try:
+            typed = decode_payload(kind, payload)
+        except (EventError, ValueError, TypeError, KeyError) as exc:
+            raise Problem(422, "EVENT_REJECTED", f"{kind.value} payload: {exc}") from None
+
+        def check(passport: Passport) -> None:
+            """The gateway's write rules again, under the robot's lock: any caller, same rules."""
+            check_event(passport, kind, typed, datetime.now(UTC))
+
         earlier = await self.run(self.store.event_by_key, key)
         try:
             event = await self.run(
-                lambda: self.store.append(code, kind, payload, at, idempotency_key=key)
+                lambda: self.store.append(code, kind, payload, at, idempotency_key=key, check=check)
             )
+        except WriteRejected as exc:
+            raise Problem(422, "EVENT_REJECTED", str(exc), rule=exc.rule, field=exc.field) from None
         except UnknownRobot:
             raise not_found(f"no robot {code} in registry {self.registry}") from None
         except IdempotencyConflict as exc:
