@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.app import RequestContext
+from gateway.context import RequestContext
 from gateway.limits import Limits, limit_extensions
 from gateway.local import LocalSource
 from gateway.store import RegistryStore

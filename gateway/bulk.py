@@ -26,7 +26,7 @@ from .auth import Authenticated
 from .export import EXPORT_FORMATS
 
 if TYPE_CHECKING:
-    from .app import RequestContext
+    from .context import RequestContext
 
 __all__ = ["BULK_PAGE", "FleetExport", "bulk_routes"]
 

@@ -26,7 +26,7 @@ from .credentials import MEDIA_TYPE, RegistrySigner, issue
 from .export import EXPORT_FORMATS
 
 if TYPE_CHECKING:
-    from .app import RequestContext
+    from .context import RequestContext
 
 __all__ = ["ExportDownload", "download_routes"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from gateway.app import RequestContext
+from gateway.context import RequestContext
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
 from policies import PUBLIC, PolicySet

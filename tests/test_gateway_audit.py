@@ -17,7 +17,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from gateway.app import RequestContext, create_app
+from gateway.app import create_app
+from gateway.context import RequestContext
 from gateway.disclosures import disclosure_records
 from gateway.local import LocalSource
 from gateway.store import RegistryStore

@@ -14,7 +14,7 @@ from ..auth import Authenticated
 from .service import PROFILES, AasApi, result_error
 
 if TYPE_CHECKING:
-    from ..app import RequestContext
+    from ..context import RequestContext
 
 __all__ = ["MOUNT", "PROFILES", "aas_api"]
 

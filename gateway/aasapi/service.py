@@ -59,7 +59,7 @@ from .query import (
 )
 
 if TYPE_CHECKING:
-    from ..app import RequestContext
+    from ..context import RequestContext
 
 __all__ = ["PROFILES", "AasApi", "result_error"]
 
