@@ -290,7 +290,14 @@ def _describe(error: ValidationError) -> str:
             f"{value}, not {json.dumps(error.instance)}"
         ),
         "enum": lambda: f"must be one of {', '.join(json.dumps(x) for x in value)}",
-        "pattern": lambda: f"must match {value}, not {json.dumps(error.instance)}",
+        "pattern": lambda: (
+            (
+                f"must be {error.schema['title']}"
+                if "title" in error.schema
+                else f"must match {value}"
+            )
+            + f", not {json.dumps(error.instance)}"
+        ),
         "minItems": lambda: f"must have at least {value} item{'s' if value != 1 else ''}",
         "minLength": lambda: "must not be empty",
         "uniqueItems": lambda: "must not repeat an item",

@@ -111,7 +111,7 @@ jurisdictions = []
         "limits.weights.Robot.integrity: must be >= 0",
         "rate_limits.anonymous.rate: must be > 0",
         'registries[1].format: must be one of "cn-miit", "aas"',
-        "registries[1].base_url: must match",
+        "registries[1].base_url: must be an http(s) URL",
         "registries[1].countries: is required",
         "registries[1].retry.attempts: must be >= 1",
         "issuers[0].jurisdictions: must have at least 1 item",

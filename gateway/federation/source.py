@@ -553,7 +553,7 @@ def _ingested(
         items = _items(client, _json(client, response, status), "events")
         replayed = response.headers.get("idempotent-replayed") == "true"
         return {e.code: Appended(e, replayed) for e in _parsed(client, items, event_of)}
-    problem = response.json() if "json" in response.headers.get("content-type", "") else {}
+    problem = _problem(response)
     detail = _detail(response)
     if status == 404:
         raise UnknownRobot(detail)
@@ -571,12 +571,16 @@ def _place(places: Sequence[int], index: int) -> int:
     return places[index] if 0 <= index < len(places) else index
 
 
-def _detail(response: httpx.Response) -> str:
-    """The problem's detail (RFC 9457), or its status."""
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    """The problem details (RFC 9457) of an answer; empty when it has none."""
     try:
         body = response.json()
     except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
-        return body["detail"]
-    return f"HTTP {response.status_code}"
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _detail(response: httpx.Response) -> str:
+    """The problem's detail, or its status."""
+    detail = _problem(response).get("detail")
+    return detail if isinstance(detail, str) else f"HTTP {response.status_code}"
