@@ -213,7 +213,9 @@ class Oracle:
 
     A history event shows its time and payload only when every path its type
     touches is visible; the texts of such events count as seen, since a visible
-    software update may share its minute with a hidden maintenance visit.
+    software update may share its minute with a hidden maintenance visit. A
+    denied text that stands inside a longer visible one ("Firmware 1.3.0 ->
+    1.3.1 over the air." in a visible note that goes on) is not evidence.
     """
 
     def __init__(self, passports: list[Passport], histories: list[list[Event]]) -> None:
@@ -245,8 +247,11 @@ class Oracle:
                 for paths, texts in events:
                     if all(p in mask for p in paths):
                         seen.update(texts)
+            visible = "\x00".join(seen)  # a denied text inside a longer visible one is no leak
             self._cache[key] = frozenset(
-                v for v in denied - seen if len(v) >= 6 and v.casefold() not in self.vocabulary
+                v
+                for v in denied - seen
+                if len(v) >= 6 and v.casefold() not in self.vocabulary and v not in visible
             )
         return self._cache[key]
 
@@ -273,6 +278,17 @@ def test_no_denied_value_reaches_any_response(passports, histories, source):
             purposes=frozenset({"conformance_testing"}),
         ),
         query=SAME_MINUTE,
+    )
+    @example(  # a hidden note of one robot inside a longer visible note of another
+        principal=Principal(
+            issuer="http://127.0.0.1/auth",
+            subject="random",
+            role=Role.OWNER,
+            organisation="Kaiyue Precision Electronics Co., Ltd.",
+            jurisdiction=None,
+            purposes=frozenset(),
+        ),
+        query='{ r0: robot(code: "CNXW9DH6T0702510311444712734G") { export(format: CANONICAL) } }',
     )
     def check(principal: Principal, query: str) -> None:
         context = RequestContext(source, principal, POLICY)
