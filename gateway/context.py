@@ -112,12 +112,16 @@ class RequestContext:
         return view
 
     def decision(self, record: RobotRecord) -> Decision | None:
-        """The policy's decision for this caller and robot; None in trusted mode."""
+        """The policy's decision for this caller and robot; None in trusted mode.
+
+        Decided from the present passport even for a view with `asOf`: a party
+        that owned or operated the robot at that time is not its owner or
+        operator now, and the past state is shown through today's mask.
+        """
         if self.policy is None:
             return None
-        passport = record.passport
-        relationship = relationship_of(self.principal, passport)
-        return self.policy.decide(self.principal, relationship, passport.code[:2])
+        relationship = relationship_of(self.principal, record.present)
+        return self.policy.decide(self.principal, relationship, record.passport.code[:2])
 
     def export(self, record: RobotRecord, fmt: str) -> Any:
         """The robot in format `fmt`, redacted by this caller's mask.
@@ -207,7 +211,7 @@ class RequestContext:
             return None
         access = TrailAccess.AUTHORITY
         if self.policy is not None:
-            relationship = relationship_of(self.principal, record.passport)
+            relationship = relationship_of(self.principal, record.present)
             access = trail_access(self.principal, relationship, code[:2])
         if access is TrailAccess.NONE:
             raise TrailDenied

@@ -60,12 +60,14 @@ class LocalSource:
     async def count(self, where: RobotFilter) -> int:
         return self.store.count(where)
 
-    async def history(self, code: str, first: int, after: str | None) -> Page[Event]:
-        return self.store.history(code, first, after)
+    async def history(
+        self, code: str, first: int, after: str | None, until: datetime | None = None
+    ) -> Page[Event]:
+        return self.store.history(code, first, after, until)
 
-    async def integrity(self, code: str) -> ChainReport | None:
+    async def integrity(self, code: str, through: int | None = None) -> ChainReport | None:
         try:
-            return self.store.verify_chain(code)
+            return self.store.verify_chain(code, through)
         except UnknownRobot:
             return None
 

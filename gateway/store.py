@@ -341,11 +341,13 @@ class Store(TelemetryStore, ABC):
             if row is None:
                 return None
             return RobotRecord(self.decoded.get(row[2], row[0]), Head(row[1], row[2]))
-        events = [e for e in self.events(code) if e.at <= as_of]
+        now = self.record(code)
+        events = self.events(code, until=as_of)
         passport = fold(events)
-        if passport is None:
+        if passport is None or now is None:
             return None
-        return RobotRecord(passport, Head(events[-1].sequence, events[-1].hash), as_of)
+        head = Head(events[-1].sequence, events[-1].hash)
+        return RobotRecord(passport, head, as_of, current=now.passport)
 
     def records(self, codes: Sequence[str]) -> dict[str, RobotRecord]:
         """The current records of those of `codes` that are stored, in one query per 500."""
@@ -368,13 +370,37 @@ class Store(TelemetryStore, ABC):
             ).fetchone()
         return Head(*row) if row else None
 
-    def events(self, code: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
+    def events(
+        self,
+        code: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        until: datetime | None = None,
+    ) -> list[Event]:
+        """Events after sequence `after`, in sequence order; with `until`, only those at or
+        before it (times are stored as text of varying precision, so compared here)."""
+        if until is not None:
+            return self._events_until(code, after, limit, until)
         sql = (
             f"SELECT {EVENT_COLUMNS} FROM events WHERE code = ? AND sequence > ? ORDER BY sequence"
         )
         with self._reading() as db:
             rows = db.execute(*with_limit(sql, (code, after), limit)).fetchall()
         return [row_event(r) for r in rows]
+
+    def _events_until(
+        self, code: str, after: int, limit: int | None, until: datetime
+    ) -> list[Event]:
+        chunk = max(limit or 0, 256)
+        found: list[Event] = []
+        while limit is None or len(found) < limit:
+            batch = self.events(code, after=after, limit=chunk)
+            found.extend(e for e in batch if e.at <= until)
+            if len(batch) < chunk:
+                break
+            after = batch[-1].sequence
+        return found if limit is None else found[:limit]
 
     def page(self, where: RobotFilter, first: int, after: str | None = None) -> Page[RobotRecord]:
         """Robots ordered by code; the cursor is the last code seen, so pages never overlap."""
@@ -402,10 +428,15 @@ class Store(TelemetryStore, ABC):
         with self._reading() as db:
             return db.execute(*with_limit(sql + " ORDER BY code", params, first + 1)).fetchall()
 
-    def history(self, code: str, first: int, after: str | None = None) -> Page[Event]:
-        """A page of the log; the cursor carries the last sequence number seen."""
+    def history(
+        self, code: str, first: int, after: str | None = None, until: datetime | None = None
+    ) -> Page[Event]:
+        """A page of the log; the cursor carries the last sequence number seen.
+
+        With `until` (a past view) only events at or before it, so the page and
+        `has_next_page` never tell of anything later."""
         start = int(decode_cursor("seq", after)) if after else 0
-        events = self.events(code, after=start, limit=first + 1)
+        events = self.events(code, after=start, limit=first + 1, until=until)
         shown = events[:first]
         return Page(
             shown, [encode_cursor("seq", str(e.sequence)) for e in shown], len(events) > first
@@ -468,18 +499,23 @@ class Store(TelemetryStore, ABC):
         with self._reading() as db:
             return db.execute(sql, params).fetchone()[0]
 
-    def verify_chain(self, code: str) -> ChainReport:
+    def verify_chain(self, code: str, through: int | None = None) -> ChainReport:
         """Re-hash the stored log; report the first bad sequence, truncation included.
 
         Head and log are read in one snapshot, so a concurrent append is never
-        mistaken for a log that disagrees with its head.
+        mistaken for a log that disagrees with its head. `through` verifies the
+        log up to that sequence only (the version a past view shows), so the
+        report says nothing of the events after it.
         """
+        bound = through if through is not None else 2**62
         with self._snapshot() as db:
             found = db.execute(
                 "SELECT head_sequence, head_hash FROM robots WHERE code = ?", (code,)
             ).fetchone()
             rows = db.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE code = ? ORDER BY sequence", (code,)
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE code = ? AND sequence <= ?"
+                " ORDER BY sequence",
+                (code, bound),
             ).fetchall()
         if found is None:
             raise UnknownRobot(f"no robot {code} in registry {self.registry}")
@@ -494,6 +530,11 @@ class Store(TelemetryStore, ABC):
                     return ChainReport(len(events), report.head_hash, row[1], "row does not decode")
                 return report
         report = verify(events)
+        if through is not None and through < head.sequence:
+            if report.verified and report.length != through:
+                bad = report.length + 1
+                return ChainReport(report.length, report.head_hash, bad, "log ends early")
+            return report
         if report.verified and (report.length, report.head_hash) != (head.sequence, head.hash):
             bad = min(report.length, head.sequence) + 1
             return ChainReport(report.length, report.head_hash, bad, "log and head disagree")

@@ -37,11 +37,27 @@ class Head:
 
 @dataclass(frozen=True, slots=True)
 class RobotRecord:
-    """A passport with the version it was read at; `as_of` is set for past views."""
+    """A passport with the version it was read at; `as_of` is set for past views.
+
+    A past view also carries `current`, the passport as it stands now: who the
+    caller is to the robot (owner, operator, ...) is decided from it, so asking
+    about a time a party owned the robot never makes it the owner again. A past
+    view without it cannot be built.
+    """
 
     passport: Passport
     head: Head
     as_of: datetime | None = None
+    current: Passport | None = None
+
+    def __post_init__(self) -> None:
+        if self.as_of is not None and self.current is None:
+            raise ValueError("a past view of a passport needs the passport as it stands now")
+
+    @property
+    def present(self) -> Passport:
+        """The passport as it stands now, whatever moment `passport` shows."""
+        return self.current if self.current is not None else self.passport
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +183,17 @@ class PassportSource(Protocol):
 
     async def count(self, where: RobotFilter) -> int: ...
 
-    async def history(self, code: str, first: int, after: str | None) -> Page[Event]: ...
+    async def history(
+        self, code: str, first: int, after: str | None, until: datetime | None = None
+    ) -> Page[Event]:
+        """A page of the log in sequence order; with `until`, only events at or before it
+        (the events whose fold is the passport as of `until`)."""
+        ...
 
-    async def integrity(self, code: str) -> ChainReport | None: ...
+    async def integrity(self, code: str, through: int | None = None) -> ChainReport | None:
+        """The hash chain re-computed; with `through`, only up to that sequence (a past
+        view's version), as if the log ended there."""
+        ...
 
     async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
         """Events after an opaque cursor, oldest first; a federation's cursor holds every

@@ -47,11 +47,13 @@ class RequestSource:
     async def count(self, where: RobotFilter) -> int:
         return await self.federation.count(where)
 
-    async def history(self, code: str, first: int, after: str | None) -> Page[Event]:
-        return await self.federation.history(code, first, after)
+    async def history(
+        self, code: str, first: int, after: str | None, until: datetime | None = None
+    ) -> Page[Event]:
+        return await self.federation.history(code, first, after, until)
 
-    async def integrity(self, code: str) -> ChainReport | None:
-        return await self.federation.integrity(code)
+    async def integrity(self, code: str, through: int | None = None) -> ChainReport | None:
+        return await self.federation.integrity(code, through)
 
     async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
         return await self.federation.changes(where, first, after)

@@ -152,9 +152,17 @@ class FederatedSource:
     # -- reads ----------------------------------------------------------------
 
     async def robot(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
+        """The robot now, or as of a time together with its current record: who the
+        caller is to the robot is decided from the present one."""
         client = self.home(code)
         if as_of is None:
             return await self._one(client, code)
+        past, now = await asyncio.gather(self._past(client, code, as_of), self._one(client, code))
+        if past is None or now is None:
+            return None
+        return RobotRecord(past.passport, past.head, as_of, current=now.passport)
+
+    async def _past(self, client: RegistryClient, code: str, as_of: datetime) -> RobotRecord | None:
         response = await client.call(
             "GET",
             "GET /robots/{code}",
@@ -164,8 +172,7 @@ class FederatedSource:
         )
         if response.status_code == 404:
             return None
-        record = self._record(client, _json(client, response, 200), current=False)
-        return RobotRecord(record.passport, record.head, as_of)
+        return self._record(client, _json(client, response, 200), current=False)
 
     async def load_current(self, codes: Sequence[str]) -> list[LoadResult]:
         """Current records of `codes`, one batch per registry, concurrently; for a DataLoader.
@@ -307,29 +314,41 @@ class FederatedSource:
             raise RegistryUnavailable(client.id, "sent a count that is not a number")
         return count
 
-    async def history(self, code: str, first: int, after: str | None) -> Page[Event]:
+    async def history(
+        self, code: str, first: int, after: str | None, until: datetime | None = None
+    ) -> Page[Event]:
         start = int(decode_cursor("seq", after)) if after else 0
         client = self.home(code)
+        params: dict[str, Any] = {"after": start, "first": _page_size(first)}
+        if until is not None:
+            params["until"] = format_datetime(until)
         response = await client.call(
             "GET",
             "GET /robots/{code}/events",
             f"/robots/{code}/events",
             idempotent=True,
-            params={"after": start, "first": _page_size(first)},
+            params=params,
         )
         if response.status_code == 404:
             return Page([], [], False)
         body = _json(client, response, 200)
         events = _parsed(client, _items(client, body, "events"), event_of)
+        if until is not None and any(e.at > until for e in events):
+            raise RegistryUnavailable(client.id, "sent events after the time asked for")
         more = bool(body.get("hasNextPage")) or len(events) > first
         events = events[:first]
         cursors = [encode_cursor("seq", str(e.sequence)) for e in events]
         return Page(events, cursors, more)
 
-    async def integrity(self, code: str) -> ChainReport | None:
+    async def integrity(self, code: str, through: int | None = None) -> ChainReport | None:
         client = self.home(code)
+        params = {"through": through} if through is not None else None
         response = await client.call(
-            "GET", "GET /robots/{code}/integrity", f"/robots/{code}/integrity", idempotent=True
+            "GET",
+            "GET /robots/{code}/integrity",
+            f"/robots/{code}/integrity",
+            idempotent=True,
+            params=params,
         )
         if response.status_code == 404:
             return None

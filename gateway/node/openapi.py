@@ -270,7 +270,16 @@ def _paths() -> dict[str, Any]:
                     **STANDARD,
                     **robot_404,
                 },
-                [CODE, _query("after", {"type": "integer", "minimum": 0}, "a sequence"), FIRST],
+                [
+                    CODE,
+                    _query("after", {"type": "integer", "minimum": 0}, "a sequence"),
+                    FIRST,
+                    _query(
+                        "until",
+                        {"type": "string", "format": "date-time"},
+                        "only events at or before this time (a past view's log)",
+                    ),
+                ],
             ),
             "post": _operation(
                 "Append one event, idempotently by key",
@@ -302,7 +311,14 @@ def _paths() -> dict[str, Any]:
                 "Re-hash the stored log",
                 READ,
                 {"200": _json(_ref("Integrity"), ok), **STANDARD, **robot_404},
-                [CODE],
+                [
+                    CODE,
+                    _query(
+                        "through",
+                        {"type": "integer", "minimum": 1},
+                        "re-hash only up to this sequence (a past view's version)",
+                    ),
+                ],
             )
         },
         "/changes": {

@@ -154,11 +154,14 @@ class NodeApi:
 
     async def events(self, request: Request) -> Response:
         await authorize(request, self.verifier, READ)
-        params = inputs.known_parameters(request, ("after", "first"))
+        params = inputs.known_parameters(request, ("after", "first", "until"))
         code = inputs.robot_code(request.path_params["code"])
         after = inputs.integer(params, "after", 0, 0, 10**12)
         count = inputs.first(params)
-        events = await self.run(lambda: self.store.events(code, after=after, limit=count + 1))
+        until = inputs.time(params.get("until"), "until")
+        events = await self.run(
+            lambda: self.store.events(code, after=after, limit=count + 1, until=until)
+        )
         if not events and await self.run(self.store.head, code) is None:
             raise not_found(f"no robot {code} in registry {self.registry}")
         return json_response(
@@ -167,10 +170,11 @@ class NodeApi:
 
     async def integrity(self, request: Request) -> Response:
         await authorize(request, self.verifier, READ)
-        inputs.known_parameters(request, ())
+        params = inputs.known_parameters(request, ("through",))
         code = inputs.robot_code(request.path_params["code"])
+        through = inputs.integer(params, "through", 0, 1, 10**12) or None
         try:
-            report = await self.run(self.store.verify_chain, code)
+            report = await self.run(self.store.verify_chain, code, through)
         except UnknownRobot:
             raise not_found(f"no robot {code} in registry {self.registry}") from None
         return json_response(integrity_json(report))

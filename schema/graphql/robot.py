@@ -260,7 +260,12 @@ class Robot(_PassportFields):
         points = await info.context.condition_history(root.record, since, until, last)
         return [Node(p, root.mask) for p in points]
 
-    @strawberry.field(description="The robot's event log, oldest first (Relay pagination).")
+    @strawberry.field(
+        description=(
+            "The robot's event log, oldest first (Relay pagination). In a view with `asOf`,"
+            " only the events at or before that moment: those the passport shown is made of."
+        )
+    )
     async def history(
         self,
         root: strawberry.Parent[RobotNode],
@@ -271,7 +276,7 @@ class Robot(_PassportFields):
         check_first(first, HISTORY_PAGE)
         try:
             page = await info.context.source.history(
-                root.record.passport.identity.code, first, after
+                root.record.passport.identity.code, first, after, root.record.as_of
             )
         except CursorError as exc:
             raise bad_input(str(exc)) from None
@@ -304,11 +309,18 @@ class Robot(_PassportFields):
     ) -> JSON:
         return info.context.export(root.record, format.value)
 
-    @strawberry.field(description="Re-computes the robot's hash chain now.")
+    @strawberry.field(
+        description=(
+            "Re-computes the robot's hash chain now; in a view with `asOf`, up to the version"
+            " shown only."
+        )
+    )
     async def integrity(
         self, root: strawberry.Parent[RobotNode], info: strawberry.Info
     ) -> Integrity:
-        report = await info.context.source.integrity(root.record.passport.identity.code)
+        record = root.record
+        through = record.head.sequence if record.as_of is not None else None
+        report = await info.context.source.integrity(record.passport.identity.code, through)
         return Integrity.of(report)
 
 
