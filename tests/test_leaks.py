@@ -11,6 +11,15 @@ somewhere and minus the schema's own words (a component named "battery" is also 
 field name in every error path), and searches the serialized response, errors and
 extensions included.
 
+Views in the past are part of it: a `robot` root may carry `asOf`, chosen among moments
+that matter for that robot (inside each owner's and each deployment's period, at an
+event, before registration, far ahead), and a third of the cases are a past owner or a
+past operator asking about the robot it had, at a moment inside and outside its period.
+Those go through the local store and, as often, through a federation (an in-process
+registry node over the same store, reached over HTTP by `FederatedSource`). The oracle
+decides each mask from the present passport, and its denied texts include every value
+the passport held at those moments.
+
 LEAK_CASES sets the number of cases (default 5,000, the acceptance figure).
 """
 
@@ -19,8 +28,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import orjson
 import pytest
 from graphql import (
@@ -34,6 +45,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway.context import RequestContext
+from gateway.federation.config import RegistryConfig
+from gateway.federation.source import FederatedSource
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
 from gateway.synthetic import synthetic_fleet
@@ -44,6 +57,7 @@ from schema.events import DISCLOSES, Event, fold
 from schema.fields import field_classes
 from schema.graphql.query import build_schema
 from schema.passport import Passport
+from tests.node_helpers import Node
 
 CASES = int(os.environ.get("LEAK_CASES", "5000"))
 POLICY = PolicySet.demo()
@@ -75,10 +89,92 @@ def passports(histories) -> list[Passport]:
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory, histories) -> LocalSource:
+def store(tmp_path_factory, histories) -> RegistryStore:
     store = RegistryStore(tmp_path_factory.mktemp("leaks") / "registry.db")
     store.import_histories(histories)
+    return store
+
+
+@pytest.fixture(scope="module")
+def source(store) -> LocalSource:
     return LocalSource(store)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory, store) -> Node:
+    """A cn-miit registry node over the same store, with the gateway's service token."""
+    return Node(store, "cn-miit", tmp_path_factory.mktemp("leaks-node"))
+
+
+class WithToken(httpx.AsyncBaseTransport):
+    """The node app in process, every request carrying the gateway's service token."""
+
+    def __init__(self, node: Node) -> None:
+        self.inner = httpx.ASGITransport(app=node.app)
+        self.token = node.service
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["authorization"] = f"Bearer {self.token}"
+        return await self.inner.handle_async_request(request)
+
+
+def federation(node: Node) -> FederatedSource:
+    """A federation of the one node; no feed follower, so each read asks the node."""
+    config = RegistryConfig("cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0)
+    return FederatedSource([config], transports={"cn-heis": WithToken(node)})
+
+
+def moments(history: list[Event]) -> list[datetime]:
+    """Times worth asking a robot `asOf`: inside and at the edges of every owner's and
+    deployment's period, at the last event, before registration and far ahead."""
+    passport = fold(history)
+    found = {history[0].at - timedelta(days=1), history[-1].at, datetime(2099, 1, 1, tzinfo=UTC)}
+    periods = [(o.start, o.end) for o in passport.ownership]
+    periods += [(d.start, d.end) for d in passport.deployments]
+    for start, end in periods:
+        found.add(start)
+        if end is not None:
+            found |= {start + (end - start) / 2, end - timedelta(seconds=1), end}
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class PastParty:
+    """An organisation that owned or operated a robot once and no longer does."""
+
+    code: str
+    organisation: str
+    role: Role
+    start: datetime
+    end: datetime
+
+
+def past_parties(passports: list[Passport]) -> list[PastParty]:
+    found = []
+    for p in passports:
+        found += [
+            PastParty(p.code, o.owner, Role.OWNER, o.start, o.end)
+            for o in p.ownership[:-1]
+            if o.end is not None
+        ]
+        found += [
+            PastParty(p.code, d.operator, Role.OPERATOR, d.start, d.end)
+            for d in p.deployments
+            if d.end is not None
+        ]
+    return found
+
+
+def party_principal(party: PastParty) -> st.SearchStrategy[Principal]:
+    return st.builds(
+        Principal,
+        issuer=st.just("http://127.0.0.1/auth"),
+        subject=st.just("past-party"),
+        role=st.just(party.role),
+        organisation=st.just(party.organisation),
+        jurisdiction=st.sampled_from(["CN", "DE"]) | st.none(),
+        purposes=st.frozensets(st.sampled_from(PURPOSES), max_size=2),
+    )
 
 
 def principals(passports: list[Passport]) -> st.SearchStrategy[Principal]:
@@ -109,28 +205,50 @@ def principals(passports: list[Passport]) -> st.SearchStrategy[Principal]:
         jurisdiction=st.sampled_from(["CN", "DE", "FR", "US", "CH"]) | st.none(),
         purposes=st.frozensets(st.sampled_from(PURPOSES), max_size=3),
     )
-    return st.sampled_from([PUBLIC, *demo]) | made_up
+    past = st.sampled_from(past_parties(passports)).flatmap(party_principal)
+    return st.sampled_from([PUBLIC, *demo]) | made_up | past
 
 
 class QueryWriter:
-    """Writes a random valid query over the schema, with aliases and fragments."""
+    """Writes a random valid query over the schema, with aliases and fragments.
 
-    def __init__(self, draw, codes: list[str]) -> None:
+    A `robot` root may ask `asOf` one of the robot's `times`; with `focus` (a code and
+    times) the first root asks that robot at one of those times.
+    """
+
+    def __init__(
+        self,
+        draw,
+        codes: list[str],
+        times: dict[str, list[datetime]] | None = None,
+        focus: tuple[str, list[datetime]] | None = None,
+    ) -> None:
         self.draw = draw
         self.codes = codes
+        self.times = times or {}
+        self.focus = focus
         self.aliases = itertools.count()
         self.fragments: list[str] = []
 
     def query(self) -> str:
         roots = self.draw(st.lists(st.sampled_from(["robot", "robots"]), min_size=1, max_size=3))
+        if self.focus is not None:
+            roots[0] = "focus"
         body = " ".join(f"r{i}: {self.root(name)}" for i, name in enumerate(roots))
         return "query {" + body + "}\n" + "\n".join(self.fragments)
 
     def root(self, name: str) -> str:
         robot = SCHEMA._schema.type_map["Robot"]
+        if name == "focus" and self.focus is not None:
+            code, times = self.focus
+            at = self.draw(st.sampled_from(times))
+            selection = self.selection(robot, 0)
+            return f'robot(code: "{code}", asOf: "{format_datetime(at)}") {{ {selection} }}'
         if name == "robot":
             code = self.draw(st.sampled_from(self.codes))
-            return f'robot(code: "{code}") {{ {self.selection(robot, 0)} }}'
+            at = self.draw(st.none() | st.sampled_from(self.times.get(code) or [None]))
+            as_of = f', asOf: "{format_datetime(at)}"' if at is not None else ""
+            return f'robot(code: "{code}"{as_of}) {{ {self.selection(robot, 0)} }}'
         first = self.draw(st.integers(0, 4))
         node = self.selection(robot, 0)
         return f"robots(first: {first}) {{ edges {{ cursor node {{ {node} }} }} }}"
@@ -164,8 +282,25 @@ class QueryWriter:
 
 
 @st.composite
-def queries(draw, codes: list[str]) -> str:
-    return QueryWriter(draw, codes).query()
+def queries(draw, codes: list[str], times: dict[str, list[datetime]] | None = None) -> str:
+    return QueryWriter(draw, codes, times).query()
+
+
+@st.composite
+def cases(
+    draw, passports: list[Passport], times: dict[str, list[datetime]]
+) -> tuple[Principal, str]:
+    """A random principal and query; a third of the time a past owner or operator asking
+    about its robot inside its period (where it had the stronger tie) or outside it."""
+    codes = [p.code for p in passports]
+    if draw(st.integers(0, 2)) > 0:
+        return draw(principals(passports)), draw(queries(codes, times))
+    party = draw(st.sampled_from(past_parties(passports)))
+    inside = [t for t in times[party.code] if party.start <= t < party.end]
+    inside.append(party.start + (party.end - party.start) / 2)
+    when = inside + [t for t in times[party.code] if t not in inside]
+    writer = QueryWriter(draw, codes, times, focus=(party.code, when))
+    return draw(party_principal(party)), writer.query()
 
 
 def renderings(value: object) -> set[str]:
@@ -224,15 +359,20 @@ class Oracle:
         self.events: list[list[tuple[frozenset[str], set[str]]]] = []
         for passport, history in zip(passports, histories, strict=True):
             by_path: dict[str, set[str]] = {}
-            for path, value in leaves(to_plain(passport)):
-                by_path.setdefault(path, set()).update(renderings(value))
+            past = (fold([e for e in history if e.at <= t]) for t in moments(history))
+            for state in (passport, *(p for p in past if p is not None)):
+                for path, value in leaves(to_plain(state)):
+                    by_path.setdefault(path, set()).update(renderings(value))
             self.texts.append(by_path)
             self.events.append([(touched(e), event_texts(e)) for e in history])
         self.vocabulary = SCHEMA.as_str().casefold()
         self._cache: dict[tuple[str, ...], frozenset[str]] = {}
 
     def forbidden(self, principal: Principal) -> frozenset[str]:
-        """Texts at denied paths of any robot, minus any text this principal may see anywhere."""
+        """Texts at denied paths of any robot, minus any text this principal may see anywhere.
+
+        Each robot's mask comes from its present passport: `asOf` never changes it.
+        """
         masks = [
             POLICY.decide(principal, relationship_of(principal, p), p.code[:2]).mask
             for p in self.passports
@@ -256,8 +396,46 @@ class Oracle:
         return self._cache[key]
 
 
-def test_no_denied_value_reaches_any_response(passports, histories, source):
-    codes = [p.code for p in passports]
+def run_query(source, principal: Principal, query: str, node: Node | None = None) -> dict:
+    """The query's answer (data and errors) from the local source, or through a
+    federation of `node` when one is given."""
+
+    async def execute() -> dict:
+        federated = federation(node) if node is not None else None
+        try:
+            scope = federated.request_scope() if federated is not None else source
+            context = RequestContext(scope, principal, POLICY)
+            result = await SCHEMA.execute(query, context_value=context)
+        finally:
+            if federated is not None:
+                await federated.aclose()
+        return {"data": result.data, "errors": [e.formatted for e in result.errors or ()]}
+
+    return asyncio.run(execute())
+
+
+def leaks_in(answer: dict, oracle: Oracle, principal: Principal, query: str) -> list[str]:
+    """The forbidden texts in an answer; an error of an unexpected kind fails at once."""
+    codes = {e.get("extensions", {}).get("code") for e in answer["errors"]}
+    assert not codes - ALLOWED_ERRORS, (query, answer["errors"][:3])
+    text = orjson.dumps(answer).decode()
+    return [v for v in oracle.forbidden(principal) if v in text]
+
+
+SALE = Principal(  # the issue's reproduction: a robot the fleet owner sold, asked in its period
+    issuer="http://127.0.0.1/auth",
+    subject="fleet-owner",
+    role=Role.OWNER,
+    organisation="Zhulong Sales & Leasing Co., Ltd.",
+    jurisdiction="DE",
+    purposes=frozenset({"fleet_management"}),
+)
+SOLD = """{ r0: robot(code: "CNJL2WW3P3002507082481179091M", asOf: "2025-10-20T00:00:00Z") {
+  history(first: 100) { edges { node { type payload } } } } }"""
+
+
+def test_no_denied_value_reaches_any_response(passports, histories, source, node):
+    times = {p.code: moments(h) for p, h in zip(passports, histories, strict=True)}
     oracle = Oracle(passports, histories)
     assert oracle.forbidden(PUBLIC), "the oracle must have something to look for"
 
@@ -267,38 +445,86 @@ def test_no_denied_value_reaches_any_response(passports, histories, source):
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(principal=principals(passports), query=queries(codes))
+    @given(case=cases(passports, times), federated=st.booleans())
     @example(  # a visible software update in the same minute as a hidden maintenance visit
-        principal=Principal(
-            issuer="http://127.0.0.1/auth",
-            subject="standards-body",
-            role=Role.STANDARDS_BODY,
-            organisation="Standards Lab",
-            jurisdiction="CH",
-            purposes=frozenset({"conformance_testing"}),
+        case=(
+            Principal(
+                issuer="http://127.0.0.1/auth",
+                subject="standards-body",
+                role=Role.STANDARDS_BODY,
+                organisation="Standards Lab",
+                jurisdiction="CH",
+                purposes=frozenset({"conformance_testing"}),
+            ),
+            SAME_MINUTE,
         ),
-        query=SAME_MINUTE,
+        federated=False,
     )
     @example(  # a hidden note of one robot inside a longer visible note of another
-        principal=Principal(
-            issuer="http://127.0.0.1/auth",
-            subject="random",
-            role=Role.OWNER,
-            organisation="Kaiyue Precision Electronics Co., Ltd.",
-            jurisdiction=None,
-            purposes=frozenset(),
+        case=(
+            Principal(
+                issuer="http://127.0.0.1/auth",
+                subject="random",
+                role=Role.OWNER,
+                organisation="Kaiyue Precision Electronics Co., Ltd.",
+                jurisdiction=None,
+                purposes=frozenset(),
+            ),
+            '{ r0: robot(code: "CNXW9DH6T0702510311444712734G") { export(format: CANONICAL) } }',
         ),
-        query='{ r0: robot(code: "CNXW9DH6T0702510311444712734G") { export(format: CANONICAL) } }',
+        federated=False,
     )
-    def check(principal: Principal, query: str) -> None:
-        context = RequestContext(source, principal, POLICY)
-        result = asyncio.run(SCHEMA.execute(query, context_value=context))
-        errors = [e.formatted for e in result.errors or ()]
-        codes_ = {e.get("extensions", {}).get("code") for e in errors}
-        unexpected = [e for e in errors if codes_ - ALLOWED_ERRORS]
-        assert not unexpected, (query, unexpected)
-        text = orjson.dumps({"data": result.data, "errors": errors}).decode()
-        leaked = [v for v in oracle.forbidden(principal) if v in text]
-        assert not leaked, (principal.role, principal.jurisdiction, query, leaked[:5])
+    @example(case=(SALE, SOLD), federated=False)  # issue 22: the past owner's asOf
+    @example(case=(SALE, SOLD), federated=True)
+    def check(case: tuple[Principal, str], federated: bool) -> None:
+        principal, query = case
+        answer = run_query(source, principal, query, node if federated else None)
+        leaked = leaks_in(answer, oracle, principal, query)
+        assert not leaked, (principal.role, principal.organisation, query, leaked[:5])
 
     check()
+
+
+PAST_VIEW = """
+  ownership { owner start end } deployments { operator start end scenario region }
+  incidents { at findings } maintenance { at performedBy notes } condition { batteryHealthPct }
+  conditionHistory(last: 1000) { at batteryHealthPct }
+  history(first: 100) { edges { node { sequence at type payload } } pageInfo { hasNextPage } }
+  canonical: export(format: CANONICAL) cn: export(format: CN_MIIT) integrity { length }"""
+
+
+def past_view(code: str, at: datetime) -> str:
+    return f'{{ robot(code: "{code}", asOf: "{format_datetime(at)}") {{ {PAST_VIEW} }} }}'
+
+
+def test_no_past_owner_or_operator_sees_more_in_the_past(passports, histories, source, node):
+    """Every past owner and past operator, at every moment of its robot, on both surfaces.
+
+    Counts every forbidden text any answer holds, so a failure says how much leaked.
+    """
+    times = {p.code: moments(h) for p, h in zip(passports, histories, strict=True)}
+    oracle = Oracle(passports, histories)
+    parties = past_parties(passports)
+    assert {p.role for p in parties} == {Role.OWNER, Role.OPERATOR}, "both kinds must be tried"
+    leaked: list[tuple[str, str, str, str, str]] = []
+    asked = 0
+    for party in parties:
+        principal = Principal(
+            issuer="http://127.0.0.1/auth",
+            subject="past-party",
+            role=party.role,
+            organisation=party.organisation,
+            jurisdiction="CN",
+            purposes=frozenset({"fleet_management"}),
+        )
+        for at in times[party.code]:
+            query = past_view(party.code, at)
+            for surface, via in (("local", None), ("federation", node)):
+                answer = run_query(source, principal, query, via)
+                asked += 1
+                leaked += [
+                    (surface, party.role.value, party.code, format_datetime(at), v)
+                    for v in leaks_in(answer, oracle, principal, query)
+                ]
+    assert asked > 0
+    assert not leaked, f"{len(leaked)} forbidden values in {asked} answers: {leaked[:5]}"
