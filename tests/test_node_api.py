@@ -110,6 +110,25 @@ def test_as_of_gives_the_passport_as_it_stood(node, fleet):
     assert "UTC offset" in problem(no_zone, 400, "BAD_REQUEST")["detail"]
 
 
+def test_the_log_and_chain_of_a_past_view(node, fleet):
+    history = max(fleet, key=len)
+    code, at = history[0].code, history[len(history) // 2].at
+    stood = [e for e in history if e.at <= at]
+    until = {"until": format_datetime(at), "first": len(stood)}
+    body = node.get(f"/robots/{code}/events", params=until).json()
+    assert [e["sequence"] for e in body["events"]] == [e.sequence for e in stood]
+    assert body["hasNextPage"] is False, "nothing after the moment counts as a next page"
+    fewer = node.get(f"/robots/{code}/events", params={**until, "first": len(stood) - 1})
+    assert fewer.json()["hasNextPage"] is True
+    chain = node.get(f"/robots/{code}/integrity", params={"through": stood[-1].sequence}).json()
+    assert chain["verified"] and chain["length"] == stood[-1].sequence
+    assert chain["headHash"] == stood[-1].hash
+    bad = node.get(f"/robots/{code}/events", params={"until": "soon"})
+    assert "until" in problem(bad, 400, "BAD_REQUEST")["detail"]
+    zero = node.get(f"/robots/{code}/integrity", params={"through": "0"})
+    assert "through" in problem(zero, 400, "BAD_REQUEST")["detail"]
+
+
 def test_eu_node_speaks_aas_for_german_and_french_robots(eu_node):
     listed = eu_node.get("/robots", params={"first": 50}).json()["robots"]
     assert {r["code"][:2] for r in listed} == {"DE", "FR"}

@@ -30,7 +30,7 @@ from gateway.store import (
 from schema.codec import to_plain
 from schema.events import EventType, fold
 from schema.passport import MaintenanceKind, MaintenanceRecord
-from schema.source import CursorError, RobotFilter
+from schema.source import CursorError, RobotFilter, RobotRecord
 from tests.conftest import clones, outside
 
 
@@ -193,6 +193,46 @@ def test_as_of(store, fleet):
     assert past.passport == fold(events, until=moment)
     assert past.head.sequence == max(e.sequence for e in events if e.at <= moment)
     assert store.record(code, events[0].at - timedelta(seconds=1)) is None
+
+
+def test_a_past_view_carries_the_present_and_its_log_stops_there(store, fleet):
+    events = max(fleet, key=len)
+    code = events[0].code
+    moment = events[len(events) // 2].at
+    past, now = store.record(code, moment), store.record(code)
+    assert past.passport != now.passport, "the moment must be in the past"
+    assert past.current == now.passport and past.present == now.passport
+    with pytest.raises(ValueError, match="as it stands now"):
+        RobotRecord(past.passport, past.head, moment)
+    expected = [e.sequence for e in events if e.at <= moment]
+    assert len(expected) < len(events)
+    shown, after = [], None
+    while True:
+        page = store.history(code, 3, after, until=moment)
+        shown += [e.sequence for e in page.items]
+        if not page.has_next_page:
+            break
+        after = page.end_cursor
+    assert shown == expected, "every event up to the moment once, none after it"
+    assert not store.history(code, len(expected), None, until=moment).has_next_page
+    assert store.history(code, len(expected) - 1, None, until=moment).has_next_page
+    report = store.verify_chain(code, past.head.sequence)
+    assert report.verified
+    assert (report.length, report.head_hash) == (past.head.sequence, past.head.hash)
+
+
+def test_a_past_log_is_read_across_chunks(empty_store, fleet):
+    """More events than one read of `Store.events` takes, most of them after the moment."""
+    s = empty_store
+    s.import_histories([fleet[0]])
+    code, moment = fleet[0][0].code, fleet[0][-1].at
+    late = moment + timedelta(days=1)
+    for n in range(300):
+        s.append(code, EventType.MAINTENANCE_RECORDED, record(n), late, idempotency_key=f"k{n}")
+    s.append(code, EventType.MAINTENANCE_RECORDED, record(9999), moment, idempotency_key="back")
+    kept = s.events(code, until=moment)
+    assert [e.sequence for e in kept] == [*(e.sequence for e in fleet[0]), len(fleet[0]) + 301]
+    assert s.events(code, until=moment, limit=2) == kept[:2]
 
 
 def test_graphql_pages_through_10000_robots_without_duplicate_or_gap(empty_store, fleet):
