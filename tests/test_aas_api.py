@@ -151,6 +151,23 @@ def test_no_withheld_value_anywhere_in_the_bytes(store, gateway, who, classes):
     assert code.encode() in everything  # the crawl did read the robot
 
 
+def test_a_past_owner_reads_only_the_maintenance_of_what_it_sold(store, gateway):
+    """Who a party is to a robot is decided now: the seller is a past owner, not the owner."""
+    code, seller = next(
+        (c, p.ownership[0].owner)
+        for c in store.codes()
+        if len((p := store.record(c).passport).ownership) > 1 and p.maintenance
+    )
+    assert store.record(code).passport.current_owner.owner != seller
+    needles = _withheld(store, code, frozenset({DataClass.PUBLIC, DataClass.MAINTENANCE}))
+    assert needles, "the robot must hold values a past owner may not see"
+    bearer = token(role="owner", org=seller, purposes="fleet_management")
+    bodies = _crawl(gateway, code, bearer)
+    assert {n for n in needles for body in bodies if n in body} == set()
+    maintenance = b64(aas.submodel_id("Maintenance", code))
+    assert get(gateway, f"/submodels/{maintenance}/$value", bearer), "what it paid for"
+
+
 def test_a_caller_who_may_not_see_the_code_finds_no_shell(store, log):
     rules = {
         "registries": {
