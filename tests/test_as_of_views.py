@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 
+from gateway.report.session import COOKIE
 from policies.authserver import issue_token
 from schema.codec import format_datetime, parse_datetime
 
@@ -114,3 +115,11 @@ def test_the_seller_sees_its_period_through_its_present_view(sale):
     assert {p[3:] for p in denied_paths(past) if p[:2] == ("robot", "history")} <= {
         p[3:] for p in denied_paths(now) if p[:2] == ("robot", "history")
     }
+
+
+def test_the_report_page_of_the_sold_robot_hides_the_buyer_from_the_seller(sale):
+    base, token, code, _, buyer, _ = sale
+    page = httpx.get(f"{base}/robots/{code}", cookies={COOKIE: token}, timeout=30)
+    assert page.status_code == 200
+    assert 'data-viewer="fleet-owner"' in page.text, "the page was read as the seller"
+    assert buyer not in page.text
