@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 
 from gateway.auth import demo_issuer
+from gateway.federation.config import RegistryConfig
+from gateway.federation.source import FederatedSource
 from gateway.node import create_node_app
 from gateway.store import Store
 from policies import TokenVerifier
@@ -71,3 +73,21 @@ class Node:
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.call("POST", path, **kwargs)
+
+
+class WithToken(httpx.AsyncBaseTransport):
+    """The node app in process, every request carrying the gateway's service token."""
+
+    def __init__(self, node: Node) -> None:
+        self.inner = httpx.ASGITransport(app=node.app)
+        self.token = node.service
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["authorization"] = f"Bearer {self.token}"
+        return await self.inner.handle_async_request(request)
+
+
+def federation(node: Node) -> FederatedSource:
+    """A federation of the one node; no feed follower, so each read asks the node."""
+    config = RegistryConfig("cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0)
+    return FederatedSource([config], transports={"cn-heis": WithToken(node)})

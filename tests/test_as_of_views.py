@@ -7,6 +7,7 @@ again: the buyer's name stays hidden, and the history stops at that moment.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,9 +16,13 @@ import httpx
 import orjson
 import pytest
 
+from gateway.federation.config import RegistryConfig
+from gateway.federation.source import FederatedSource
 from gateway.report.session import COOKIE
 from policies.authserver import issue_token
 from schema.codec import format_datetime, parse_datetime
+from schema.source import RegistryUnavailable
+from tests.node_helpers import Node, WithToken
 
 OWNER = "Zhulong Sales & Leasing Co., Ltd."
 DENIED = "UNAUTHORIZED_FIELD_OR_TYPE"
@@ -123,3 +128,30 @@ def test_the_report_page_of_the_sold_robot_hides_the_buyer_from_the_seller(sale)
     assert page.status_code == 200
     assert 'data-viewer="fleet-owner"' in page.text, "the page was read as the seller"
     assert buyer not in page.text
+
+
+class Forgetful(WithToken):
+    """A node that ignores `until`, as one that predates it would if it took the call."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_remove_param("until")
+        return await super().handle_async_request(request)
+
+
+def test_a_federation_refuses_a_past_log_that_goes_past_its_moment(store, fleet, tmp_path):
+    history = max(fleet, key=len)
+    code, moment = history[0].code, history[len(history) // 2].at
+    node = Node(store, "cn-miit", tmp_path / "node")
+
+    async def read(transport: httpx.AsyncBaseTransport) -> list[int]:
+        config = RegistryConfig("cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0)
+        source = FederatedSource([config], transports={"cn-heis": transport})
+        try:
+            page = await source.history(code, 100, None, until=moment)
+        finally:
+            await source.aclose()
+        return [e.sequence for e in page.items]
+
+    assert asyncio.run(read(WithToken(node))) == [e.sequence for e in history if e.at <= moment]
+    with pytest.raises(RegistryUnavailable, match="after the time asked for"):
+        asyncio.run(read(Forgetful(node)))

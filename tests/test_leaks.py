@@ -31,7 +31,6 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import orjson
 import pytest
 from graphql import (
@@ -45,8 +44,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway.context import RequestContext
-from gateway.federation.config import RegistryConfig
-from gateway.federation.source import FederatedSource
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
 from gateway.synthetic import synthetic_fleet
@@ -57,7 +54,7 @@ from schema.events import DISCLOSES, Event, fold
 from schema.fields import field_classes
 from schema.graphql.query import build_schema
 from schema.passport import Passport
-from tests.node_helpers import Node
+from tests.node_helpers import Node, federation
 
 CASES = int(os.environ.get("LEAK_CASES", "5000"))
 POLICY = PolicySet.demo()
@@ -104,24 +101,6 @@ def source(store) -> LocalSource:
 def node(tmp_path_factory, store) -> Node:
     """A cn-miit registry node over the same store, with the gateway's service token."""
     return Node(store, "cn-miit", tmp_path_factory.mktemp("leaks-node"))
-
-
-class WithToken(httpx.AsyncBaseTransport):
-    """The node app in process, every request carrying the gateway's service token."""
-
-    def __init__(self, node: Node) -> None:
-        self.inner = httpx.ASGITransport(app=node.app)
-        self.token = node.service
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        request.headers["authorization"] = f"Bearer {self.token}"
-        return await self.inner.handle_async_request(request)
-
-
-def federation(node: Node) -> FederatedSource:
-    """A federation of the one node; no feed follower, so each read asks the node."""
-    config = RegistryConfig("cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0)
-    return FederatedSource([config], transports={"cn-heis": WithToken(node)})
 
 
 def moments(history: list[Event]) -> list[datetime]:
