@@ -1,4 +1,4 @@
-"""`robopass audit verify|show`: check and read the disclosure audit log."""
+"""`robopass audit verify|show|migrate`: check, read and re-commit the disclosure audit log."""
 
 from __future__ import annotations
 
@@ -43,6 +43,18 @@ def register(sub: argparse._SubParsersAction, data_dir: str) -> None:
     show.add_argument("--first", type=int, default=100, help="at most this many records")
     show.add_argument("--after", type=int, default=0, help="records after this id")
     show.set_defaults(func=cmd_show)
+    migrate = cmds.add_parser(
+        "migrate",
+        help="re-commit legacy (scheme 1) records under salted commitments; resumable",
+    )
+    migrate.add_argument("--db", default=default, help=db_help)
+    migrate.add_argument("--batch", type=int, default=1000, help="records per transaction")
+    migrate.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard an interrupted run's work first (after restoring the log from a backup)",
+    )
+    migrate.set_defaults(func=cmd_migrate)
 
 
 def open_existing(db: str):
@@ -81,8 +93,50 @@ def cmd_show(args: argparse.Namespace) -> int:
     log = open_existing(args.db)
     try:
         for row in log.trail(code, args.first, args.after):
-            entry = {"id": row.id, **row.record.plain(), "prev_hash": row.prev_hash}
-            sys.stdout.write(orjson.dumps({**entry, "hash": row.hash}).decode() + "\n")
+            entry = {"id": row.id, **row.record.plain(), "scheme": row.scheme}
+            chain = {"salt": row.salt, "commitment": row.commitment, "prev_hash": row.prev_hash}
+            sys.stdout.write(orjson.dumps({**entry, **chain, "hash": row.hash}).decode() + "\n")
     finally:
         log.close()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Progress on stderr, one line a batch; the summary on stdout. Ctrl-C or a kill
+    loses at most the batch in flight: run the command again to resume."""
+    from policies import auditmigrate
+
+    if args.batch < 1:
+        print("robopass: --batch must be at least 1", file=sys.stderr)
+        return 2
+    log = open_existing(args.db)
+
+    def report(p: auditmigrate.Progress) -> None:
+        print(f"re-committed {p.done}/{p.total} records", file=sys.stderr, flush=True)
+
+    try:
+        if args.restart:
+            auditmigrate.restart(log)
+        summary = auditmigrate.recommit(log, args.batch, report)
+    except auditmigrate.ChainBroken as exc:
+        print(
+            f"audit log BROKEN at record {exc.id}: nothing re-committed; restore the log"
+            " from a backup, then run `robopass audit migrate --restart`",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: run `robopass audit migrate` again to resume", file=sys.stderr)
+        return 130
+    finally:
+        log.close()
+    if summary is None:
+        print("audit log already under salted commitments: nothing to re-commit")
+        return 0
+    resumed = f", resuming after record {summary.resumed_after}" if summary.resumed_after else ""
+    print(
+        f"audit log re-committed{resumed}: {summary.recommitted} legacy records salted,"
+        f" {summary.relinked} later records re-linked; head {summary.head_id}"
+        f" {summary.new_head} (was {summary.old_head})"
+    )
     return 0

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from policies import AuditRecord, Decision, Principal, StoredRecord, TrailAccess
+from policies.auditscheme import SALTED
 from schema.disclosure import Disclosure
 from schema.graphql.objects import RecordingView
 from schema.source import CursorError, Page
@@ -60,7 +61,15 @@ def trail_after(cursor: str | None) -> int:
 
 
 def _disclosure(row: StoredRecord, full: bool) -> Disclosure:
+    """The entry as `full` (the authority) or the owner sees it.
+
+    The owner gets no requester identity, no salt (which, with the content,
+    would let it test candidates against the commitment) and no scheme-1 hash
+    (a hash over the hidden identity itself): a row's own hash only under
+    scheme 2, its `prev_hash` only when the previous row is scheme 2.
+    """
     r = row.record
+    salted = row.scheme == SALTED
     return Disclosure(
         id=row.id,
         at=r.at,
@@ -74,7 +83,10 @@ def _disclosure(row: StoredRecord, full: bool) -> Disclosure:
         purposes=r.purposes,
         agreements=r.agreements,
         policy_version=r.policy_version,
-        hash=row.hash,
-        prev_hash=row.prev_hash,
+        hash=row.hash if full or salted else None,
+        prev_hash=row.prev_hash if full or row.prev_scheme == SALTED else None,
         action=r.action,
+        scheme=row.scheme,
+        commitment=row.commitment,
+        salt=row.salt if full else None,
     )

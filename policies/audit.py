@@ -1,16 +1,18 @@
 """Append-only, hash-chained log of every disclosure (GDPR Art. 30, PIPL Art. 55-56).
 
-Each row's hash is SHA-256 over the canonical JSON (sorted keys) of its
-content, its id and the previous row's hash, like the robots' event logs, so
-editing, deleting or reordering any row breaks the chain from there on.
-Tokens are never stored, only their `jti`. The SQL is portable (explicit
+Each row commits to its content with a secret salt and its hash chains the
+commitment to the previous row's hash (`auditscheme`, scheme 2), so editing,
+deleting or reordering any row breaks the chain from there on, while a hash
+or commitment shown to the robot's owner says nothing about the requester it
+hides. Rows written before scheme 2 (scheme 1, hash over the content) keep
+verifying; `auditmigrate` re-commits them. Tokens are never stored, only
+their `jti`. The SQL is portable (explicit
 ids, no AUTOINCREMENT, TEXT columns): `auditdb` runs it on SQLite or
 PostgreSQL.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,11 +24,12 @@ import orjson
 
 from schema.codec import format_datetime, parse_datetime
 
+from . import auditscheme
 from .auditdb import Backend, PostgresBackend, open_backend
+from .auditscheme import GENESIS
 from .principal import Principal
 from .visibility import Decision
 
-GENESIS = "0" * 64
 COLUMNS = (
     "at",
     "issuer",
@@ -42,11 +45,14 @@ COLUMNS = (
     "policy_version",
 )
 LISTS = frozenset({"served", "denied", "purposes", "agreements"})
-SELECT = f"SELECT id, {', '.join(COLUMNS)}, action, prev_hash, hash FROM audit_log"
+CHAIN = ("action", "scheme", "salt", "commitment", "prev_hash", "hash")
+"""The columns after the content, in the order every SELECT and INSERT here uses."""
+SELECT = f"SELECT id, {', '.join(COLUMNS + CHAIN)} FROM audit_log"
 INSERT = (
-    f"INSERT INTO audit_log (id, {', '.join(COLUMNS)}, action, prev_hash, hash) "
-    f"VALUES ({', '.join('?' * (len(COLUMNS) + 4))})"
+    f"INSERT INTO audit_log (id, {', '.join(COLUMNS + CHAIN)}) "
+    f"VALUES ({', '.join('?' * (1 + len(COLUMNS) + len(CHAIN)))})"
 )
+PREV_SCHEME = "(SELECT p.scheme FROM audit_log p WHERE p.id = audit_log.id - 1)"
 VERIFY_BATCH = 1000
 
 
@@ -161,15 +167,24 @@ class AuditRecord:
 
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
+    """A record as the chain holds it.
+
+    `salt` opens `commitment` (scheme 2) and is as secret as the record's
+    hidden fields. `prev_scheme` is the previous row's scheme (the scheme of
+    what `prev_hash` hashes; 2 for the first row), set by `AuditLog.trail`.
+    """
+
     id: int
     record: AuditRecord
     prev_hash: str
     hash: str
+    scheme: int = auditscheme.CURRENT
+    salt: str | None = None
+    commitment: str | None = None
+    prev_scheme: int = auditscheme.CURRENT
 
 
-def record_hash(id: int, plain: dict[str, Any], prev: str) -> str:
-    body = {**plain, "id": id, "prev": prev}
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+record_hash = auditscheme.record_hash
 
 
 class AuditLog:
@@ -179,9 +194,18 @@ class AuditLog:
     by the database, so every writer extends one chain.
     """
 
-    def __init__(self, target: str | Path) -> None:
+    def __init__(self, target: str | Path, scheme: int = auditscheme.CURRENT) -> None:
+        """`scheme` 1 writes legacy rows: only to rebuild a log as it was before scheme 2."""
+        if scheme not in auditscheme.SCHEMES:
+            raise ValueError(f"unknown audit hash scheme {scheme}")
         self._db: Backend = open_backend(target)
         self._lock = threading.Lock()
+        self._scheme = scheme
+
+    @property
+    def backend(self) -> Backend:
+        """The connection, for a migration that works on the table itself."""
+        return self._db
 
     @property
     def remote(self) -> bool:
@@ -206,10 +230,16 @@ class AuditLog:
             for record in records:
                 plain = record.plain()
                 id_ += 1
-                digest = record_hash(id_, plain, prev)
+                salt = commit = None
+                if self._scheme == auditscheme.SALTED:
+                    salt = auditscheme.new_salt()
+                    commit = auditscheme.commitment(salt, plain)
+                digest = auditscheme.link(self._scheme, id_, plain, salt, commit, prev)
+                assert digest is not None
                 columns = (_column(plain[c], c) for c in COLUMNS)
-                rows.append([id_, *columns, record.action, prev, digest])
-                stored.append(StoredRecord(id_, record, prev, digest))
+                chain = (record.action, self._scheme, salt, commit, prev, digest)
+                rows.append([id_, *columns, *chain])
+                stored.append(StoredRecord(id_, record, prev, digest, self._scheme, salt, commit))
                 prev = digest
             self._db.insert(INSERT, rows)
         return stored
@@ -218,10 +248,11 @@ class AuditLog:
         """Disclosures of one robot, oldest first, `first` rows after id `after`."""
         with self._lock:
             rows = self._db.query(
-                f"{SELECT} WHERE code = ? AND id > ? ORDER BY id LIMIT ?",
+                f"SELECT id, {', '.join(COLUMNS + CHAIN)}, {PREV_SCHEME} FROM audit_log"
+                " WHERE code = ? AND id > ? ORDER BY id LIMIT ?",
                 (code, after or 0, first),
             )
-        return [_stored(row) for row in rows]
+        return [_stored(row[:-1], row[-1]) for row in rows]
 
     def head(self) -> tuple[int, str]:
         """The last id and its hash: note it elsewhere to detect a truncated tail later."""
@@ -232,31 +263,48 @@ class AuditLog:
     def verify(self) -> int | None:
         """Re-compute the whole chain; the id of the first row that does not hold."""
         prev, expected = GENESIS, 1
-        for row in self._rows():
-            id_, raw, prev_hash, digest = row[0], row[1:-3], row[-2], row[-1]
-            try:
-                plain = {c: _value(v, c) for c, v in zip(COLUMNS, raw, strict=True)}
-            except ValueError:
-                return id_
-            if row[-3] is not None:
-                plain["action"] = row[-3]
-            if id_ != expected or prev_hash != prev or record_hash(id_, plain, prev) != digest:
-                return expected if id_ > expected else id_
+        for row in self.rows():
+            if row[0] != expected:
+                return expected if row[0] > expected else row[0]
+            digest = checked_hash(row, prev)
+            if digest is None:
+                return row[0]
             prev, expected = digest, expected + 1
         return None
 
-    def _rows(self) -> Iterator[tuple[Any, ...]]:
-        """Every row in id order, a batch at a time, so memory stays flat on a long log."""
-        last = -1
+    def rows(self, after: int = 0, batch: int = VERIFY_BATCH) -> Iterator[tuple[Any, ...]]:
+        """Raw rows (`SELECT`'s columns) after id `after` in id order, a batch at a time,
+        so memory stays flat on a long log."""
+        last = after
         while True:
             with self._lock:
-                batch = self._db.query(
-                    f"{SELECT} WHERE id > ? ORDER BY id LIMIT ?", (last, VERIFY_BATCH)
-                )
-            yield from batch
-            if len(batch) < VERIFY_BATCH:
+                page = self._db.query(f"{SELECT} WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
+            yield from page
+            if len(page) < batch:
                 return
-            last = batch[-1][0]
+            last = page[-1][0]
+
+
+def content_of(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The hashed content of a raw row; ValueError if a list column is not JSON."""
+    plain = {c: _value(v, c) for c, v in zip(COLUMNS, row[1 : 1 + len(COLUMNS)], strict=True)}
+    action = row[1 + len(COLUMNS)]
+    if action is not None:  # absent for reads: records before writes hash as before
+        plain["action"] = action
+    return plain
+
+
+def checked_hash(row: tuple[Any, ...], prev: str) -> str | None:
+    """The row's hash if it holds under its own scheme after a row hashed `prev`, else None."""
+    scheme, salt, commit, prev_hash, digest = row[-5:]
+    if prev_hash != prev:
+        return None
+    try:
+        plain = content_of(row)
+    except ValueError:
+        return None
+    expected = auditscheme.link(scheme, row[0], plain, salt, commit, prev)
+    return digest if expected == digest else None
 
 
 def _column(value: Any, name: str) -> Any:
@@ -267,14 +315,16 @@ def _value(value: Any, name: str) -> Any:
     return orjson.loads(value) if name in LISTS else value
 
 
-def _stored(row: tuple[Any, ...]) -> StoredRecord:
-    plain = {c: _value(v, c) for c, v in zip(COLUMNS, row[1:-3], strict=True)}
+def _stored(row: tuple[Any, ...], prev_scheme: int | None) -> StoredRecord:
+    plain = {c: _value(v, c) for c, v in zip(COLUMNS, row[1 : 1 + len(COLUMNS)], strict=True)}
     record = AuditRecord(
         **{
             **plain,
             "at": parse_datetime(plain["at"]),
             **{k: tuple(plain[k]) for k in LISTS},
         },
-        action=row[-3],
+        action=row[1 + len(COLUMNS)],
     )
-    return StoredRecord(row[0], record, row[-2], row[-1])
+    scheme, salt, commit, prev_hash, digest = row[-5:]
+    before = auditscheme.CURRENT if prev_scheme is None else prev_scheme
+    return StoredRecord(row[0], record, prev_hash, digest, scheme, salt, commit, before)

@@ -7,6 +7,9 @@ EXCLUSIVE MODE` blocks other appenders (any process, any host) while readers
 go on. The appender then reads the head and inserts after it, so two writers
 can never both extend the same head. psycopg is imported only for a
 PostgreSQL URL: it is the optional `postgres` extra.
+
+The table's shape evolves by `SCHEMA_STEPS`, applied in order each time a log
+is opened: each adds what an older log lacks and is a no-op on a newer one.
 """
 
 from __future__ import annotations
@@ -35,13 +38,24 @@ CREATE TABLE IF NOT EXISTS audit_log (
     agreements TEXT NOT NULL,
     policy_version TEXT NOT NULL,
     action TEXT,
+    scheme INTEGER NOT NULL DEFAULT 1,
+    salt TEXT,
+    commitment TEXT,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 )
 """
 INDEX = "CREATE INDEX IF NOT EXISTS audit_log_code ON audit_log (code, id)"
-ADD_ACTION = "ALTER TABLE audit_log ADD COLUMN action TEXT"
-"""Logs written before writes were audited lack the column; NULL there means a read."""
+SCHEMA_STEPS: tuple[tuple[str, str], ...] = (
+    ("action", "ALTER TABLE audit_log ADD COLUMN action TEXT"),
+    # Logs written before writes were audited lack the column; NULL there means a read.
+    ("scheme", "ALTER TABLE audit_log ADD COLUMN scheme INTEGER NOT NULL DEFAULT 1"),
+    ("salt", "ALTER TABLE audit_log ADD COLUMN salt TEXT"),
+    ("commitment", "ALTER TABLE audit_log ADD COLUMN commitment TEXT"),
+    # Salted commitments (hash scheme 2): rows written before them are scheme 1 and keep
+    # verifying as such until `robopass audit migrate` re-commits them.
+)
+"""(column, statement adding it): the log's schema steps, oldest first."""
 
 
 class Backend(Protocol):
@@ -49,11 +63,19 @@ class Backend(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A statement that returns no rows (DDL, UPDATE)."""
+        ...
+
     def appending(self) -> Any:
         """Context manager: one transaction in which this caller alone may append."""
         ...
 
     def insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def transaction(self) -> Any:
+        """Context manager: one transaction that does not hold off appenders."""
+        ...
 
     def close(self) -> None: ...
 
@@ -69,11 +91,15 @@ class SQLiteBackend:
         self._db.execute(TABLE.format(id_type="INTEGER"))
         self._db.execute(INDEX)
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(audit_log)")}
-        if "action" not in columns:
-            self._db.execute(ADD_ACTION)
+        for column, statement in SCHEMA_STEPS:
+            if column not in columns:
+                self._db.execute(statement)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._db.execute(sql, params)
 
     @contextmanager
     def appending(self) -> Iterator[None]:
@@ -87,6 +113,12 @@ class SQLiteBackend:
 
     def insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._db.executemany(sql, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # IMMEDIATE: a writer that would otherwise upgrade mid-transaction can deadlock.
+        with self.appending():
+            yield
 
     def close(self) -> None:
         self._db.close()
@@ -104,10 +136,14 @@ class PostgresBackend:
             self._db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.audit_log'))")
             self._db.execute(TABLE.format(id_type="BIGINT"))
             self._db.execute(INDEX)
-            self._db.execute(ADD_ACTION.replace("COLUMN", "COLUMN IF NOT EXISTS"))
+            for _, statement in SCHEMA_STEPS:
+                self._db.execute(statement.replace("COLUMN", "COLUMN IF NOT EXISTS"))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._db.execute(_pg(sql), params).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._db.execute(_pg(sql), params)
 
     @contextmanager
     def appending(self) -> Iterator[None]:
@@ -118,6 +154,11 @@ class PostgresBackend:
     def insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._db.cursor() as cursor:
             cursor.executemany(_pg(sql), rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._db.transaction():
+            yield
 
     def close(self) -> None:
         self._db.close()

@@ -12,7 +12,12 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class Disclosure:
-    """One audit-log entry; requester identity is None where the reader may not see it."""
+    """One audit-log entry; None wherever the reader may not see the value.
+
+    `salt` opens `commitment` and is shown only with the whole record. A
+    scheme-1 (legacy) hash is computed over the record's content itself, so
+    it is None for a reader who may not see that content.
+    """
 
     id: int
     at: datetime
@@ -26,9 +31,12 @@ class Disclosure:
     purposes: tuple[str, ...]
     agreements: tuple[str, ...]
     policy_version: str
-    hash: str
-    prev_hash: str
+    hash: str | None
+    prev_hash: str | None
     action: str | None = None
+    scheme: int = 2
+    commitment: str | None = None
+    salt: str | None = None
 
 
 class TrailDenied(PermissionError):

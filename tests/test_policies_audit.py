@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from policies import PUBLIC, AuditLog, AuditRecord, PolicySet, Principal, Relationship, Role
+from policies import (
+    PUBLIC,
+    AuditLog,
+    AuditRecord,
+    PolicySet,
+    Principal,
+    Relationship,
+    Role,
+    auditscheme,
+)
 from tests import auditdb
 from tests.auditdb import execute
 
@@ -99,22 +108,99 @@ def test_rows_swapped_wholesale_are_detected(audit_url: str) -> None:
     reopened.close()
 
 
-def test_rehashed_edit_still_breaks_the_next_link(audit_url: str) -> None:
-    from policies.audit import record_hash
-
-    log = AuditLog(audit_url)
+@pytest.mark.parametrize("scheme", [1, 2])
+def test_rehashed_edit_still_breaks_the_next_link(audit_url: str, scheme: int) -> None:
+    """A forger who re-hashes the row it edited (under the row's own scheme, with its
+    salt) passes that row, and is caught at the next one."""
+    log = AuditLog(audit_url, scheme=scheme)
     for i in range(3):
         log.append(record(i))
     row = log.trail(CODES[1])[0]
     plain = {**row.record.plain(), "subject": "someone-else"}
-    forged = record_hash(row.id, plain, row.prev_hash)
+    commit = "NULL"
+    if scheme == 1:
+        forged = auditscheme.record_hash(row.id, plain, row.prev_hash)
+    else:
+        new_commitment = auditscheme.commitment(row.salt, plain)
+        forged = auditscheme.salted_hash(row.id, new_commitment, row.prev_hash)
+        commit = f"'{new_commitment}'"
     log.close()
     execute(
         audit_url,
-        f"UPDATE audit_log SET subject = 'someone-else', hash = '{forged}' WHERE id = {row.id}",
+        f"UPDATE audit_log SET subject = 'someone-else', hash = '{forged}',"
+        f" commitment = {commit} WHERE id = {row.id}",
     )
     reopened = AuditLog(audit_url)
     assert reopened.verify() == row.id + 1
+    reopened.close()
+
+
+def test_each_record_commits_with_its_own_secret_salt(log: AuditLog, audit_url: str) -> None:
+    stored = log.append_many([record(0), record(0)])
+    salts = {s.salt for s in stored}
+    assert len(salts) == 2 and all(len(bytes.fromhex(s)) == 16 for s in salts)
+    a, b = stored
+    assert a.record == b.record and a.commitment != b.commitment
+    assert a.commitment == auditscheme.commitment(a.salt, a.record.plain())
+    assert b.hash == auditscheme.salted_hash(2, b.commitment, a.hash)
+    assert [s.scheme for s in stored] == [2, 2]
+    assert a.salt in auditdb.dump(audit_url)  # stored with the row, to open the commitment
+
+
+@pytest.mark.parametrize(
+    ("statement", "bad"),
+    [
+        ("UPDATE audit_log SET salt = '" + "ab" * 16 + "' WHERE id = 2", 2),
+        ("UPDATE audit_log SET salt = 'not hex at all, 32 characters!!' WHERE id = 3", 3),
+        ("UPDATE audit_log SET salt = NULL WHERE id = 2", 2),
+        ("UPDATE audit_log SET commitment = '" + "0" * 64 + "' WHERE id = 4", 4),
+        ("UPDATE audit_log SET scheme = 1 WHERE id = 3", 3),
+        ("UPDATE audit_log SET organisation = 'Somebody' WHERE id = 5", 5),
+        ("UPDATE audit_log SET action = 'write:X:stored:1' WHERE id = 1", 1),
+    ],
+)
+def test_salted_rows_are_checked_against_salt_and_commitment(
+    audit_url: str, statement: str, bad: int
+) -> None:
+    log = AuditLog(audit_url)
+    log.append_many([record(i) for i in range(5)])
+    assert log.verify() is None
+    log.close()
+    execute(audit_url, statement)
+    reopened = AuditLog(audit_url)
+    assert reopened.verify() == bad
+    reopened.close()
+
+
+def test_a_legacy_log_extended_under_scheme_2_verifies_and_tampering_is_found(
+    audit_url: str,
+) -> None:
+    old = AuditLog(audit_url, scheme=1)
+    legacy = old.append_many([record(i) for i in range(3)])
+    old.close()
+    log = AuditLog(audit_url)
+    salted = log.append_many([record(i) for i in range(3, 6)])
+    assert [s.scheme for s in legacy + salted] == [1, 1, 1, 2, 2, 2]
+    assert legacy[0].salt is None and legacy[0].commitment is None
+    assert salted[0].prev_hash == legacy[-1].hash
+    assert log.verify() is None
+    assert [r.prev_scheme for r in log.trail(CODES[1])] == [1, 1, 2]  # ids 2, 4, 6
+    log.close()
+    execute(audit_url, "UPDATE audit_log SET role = 'regulator' WHERE id = 2")
+    reopened = AuditLog(audit_url)
+    assert reopened.verify() == 2
+    reopened.close()
+
+
+def test_an_unknown_scheme_is_refused(audit_url: str) -> None:
+    with pytest.raises(ValueError, match="scheme 3"):
+        AuditLog(audit_url, scheme=3)
+    log = AuditLog(audit_url)
+    log.append_many([record(i) for i in range(2)])
+    log.close()
+    execute(audit_url, "UPDATE audit_log SET scheme = 7 WHERE id = 2")
+    reopened = AuditLog(audit_url)
+    assert reopened.verify() == 2
     reopened.close()
 
 

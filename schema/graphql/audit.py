@@ -36,8 +36,33 @@ class AuditEntry:
     purposes: list[str] = strawberry.field(description="Purposes the requester declared.")
     agreements: list[str] = strawberry.field(description="Agreements that widened the view.")
     policy_version: str = strawberry.field(description="Version of the policy set applied.")
-    hash: str = strawberry.field(description="SHA-256 of this entry, chained to the previous.")
-    prev_hash: str = strawberry.field(description="Hash of the previous entry of the log.")
+    hash: str | None = strawberry.field(
+        description=(
+            "The entry's link in the chain: under scheme 2, SHA-256 over (scheme, id,"
+            " commitment, previous hash). Null for an owner on a scheme-1 entry, whose"
+            " hash covers the requester's identity."
+        )
+    )
+    prev_hash: str | None = strawberry.field(
+        description=(
+            "Hash of the previous entry of the log; null for an owner when that entry is scheme 1."
+        )
+    )
+    scheme: int = strawberry.field(
+        description="1: legacy hash over the content; 2: salted commitment (current)."
+    )
+    commitment: str | None = strawberry.field(
+        description=(
+            "Scheme 2: SHA-256(salt || canonical content); reveals nothing without the salt."
+            " Null for a scheme-1 entry."
+        )
+    )
+    salt: str | None = strawberry.field(
+        description=(
+            "The 128-bit secret that opens the commitment (hex); null unless you are the"
+            " registry's authority, who sees the whole entry."
+        )
+    )
     action: str | None = strawberry.field(
         default=None,
         description=(
@@ -63,6 +88,9 @@ class AuditEntry:
             policy_version=d.policy_version,
             hash=d.hash,
             prev_hash=d.prev_hash,
+            scheme=d.scheme,
+            commitment=d.commitment,
+            salt=d.salt,
             action=d.action,
         )
 

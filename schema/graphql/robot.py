@@ -91,6 +91,10 @@ class Integrity:
         )
 
 
+HIDDEN_EVENT = "history.event"
+"""The `field` of every hidden event's error, whatever its type."""
+
+
 @strawberry.type(description="One entry of a robot's hash-chained event log.")
 class HistoryEvent:
     sequence: int = strawberry.field(description="Position in the robot's log, from 1.")
@@ -100,9 +104,11 @@ class HistoryEvent:
     _mask: strawberry.Private[Container[str]]
 
     def _visible(self) -> Event:
-        hidden = first_hidden(self._mask, _disclosed(self._event.type))
-        if hidden is not None:
-            raise field_denied(hidden)
+        """The event, or one error for any hidden event: naming the first hidden path
+        (`maintenance`, `incidents`...) would tell the type the event hides. The audit
+        view still records the real paths withheld."""
+        if first_hidden(self._mask, _disclosed(self._event.type)) is not None:
+            raise field_denied(HIDDEN_EVENT)
         return self._event
 
     @strawberry.field(description="When it happened (UTC).")
