@@ -34,18 +34,19 @@ def run(args: argparse.Namespace) -> int:
     from .cli import open_store
 
     store = open_store(args.db)
-    codes = store.legacy_codes()
     done = events = 0
     try:
+        codes = store.legacy_codes()
         with tqdm(total=len(codes), unit="robot", desc="recommit", disable=args.quiet) as bar:
             for code in codes:
                 rewritten = store.recommit(code)
                 if rewritten:
                     done, events = done + 1, events + rewritten
                 bar.update()
+        left = store.legacy_count()
     except KeyboardInterrupt:
         print(
-            f"interrupted: {done} robots re-committed; run the command again to resume",
+            f"robopass: interrupted after {done} robots; run the command again to resume",
             file=sys.stderr,
         )
         return 130
@@ -53,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     print(
         f"{done} robots ({events} events) re-committed under hash scheme {SCHEME};"
-        f" {len(codes) - done} found done already; 0 left on scheme 1 in {store.location}"
+        f" {left} left on scheme 1 in {store.location}"
     )
-    return 0
+    return 0 if left == 0 else 1
