@@ -36,6 +36,7 @@ from schema.passport import Passport
 from schema.source import Change, CursorError, Head, Link, Page, RobotFilter, RobotRecord
 
 from . import migrations
+from .recommit import RecommitStore
 from .storesql import (
     EVENT_COLUMNS,
     INSERT_EVENT,
@@ -129,7 +130,7 @@ class Db(Protocol):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
 
 
-class Store(TelemetryStore, ABC):
+class Store(TelemetryStore, RecommitStore, ABC):
     """One registry's robots on a SQL database; subclasses bring the connection.
 
     Everything here is plain SQL both SQLite and PostgreSQL speak. A backend

@@ -17,7 +17,7 @@ from schema.events import Event, EventType, canonical_json
 from schema.passport import Passport
 from schema.source import RobotFilter
 
-EVENT_COLUMNS = "code, sequence, at, type, payload, prev_hash, hash"
+EVENT_COLUMNS = "code, sequence, at, type, payload, prev_hash, hash, scheme, salt, commitment"
 
 
 def dumps(value: Any) -> str:
@@ -25,8 +25,9 @@ def dumps(value: Any) -> str:
 
 
 INSERT_EVENT = (
-    "INSERT INTO events (code, sequence, at, type, payload, prev_hash, hash, recorded_at,"
-    " idempotency_key, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    "INSERT INTO events (code, sequence, at, type, payload, prev_hash, hash, scheme, salt,"
+    " commitment, recorded_at, idempotency_key, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    " ?, ?,"
     " (SELECT COALESCE(MAX(position), 0) + 1 FROM events))"
 )
 
@@ -41,6 +42,9 @@ def event_row(event: Event, recorded: str, key: str | None) -> tuple[Any, ...]:
         dumps(event.payload),
         event.prev_hash,
         event.hash,
+        event.scheme,
+        event.salt,
+        event.commitment,
         recorded,
         key,
     )
@@ -82,9 +86,18 @@ def with_limit(sql: str, params: Sequence[Any], limit: int | None) -> tuple[str,
 
 def row_event(row: tuple[Any, ...]) -> Event:
     """A row of EVENT_COLUMNS as an Event; a row that does not parse raises ValueError."""
-    code, sequence, at, type, payload, prev, hash_ = row
+    code, sequence, at, type, payload, prev, hash_, scheme, salt, commitment = row
     return Event(
-        code, sequence, parse_datetime(at), EventType(type), orjson.loads(payload), prev, hash_
+        code,
+        sequence,
+        parse_datetime(at),
+        EventType(type),
+        orjson.loads(payload),
+        prev,
+        hash_,
+        int(scheme),
+        salt,
+        commitment,
     )
 
 

@@ -3,8 +3,8 @@
 A chained event per sample would rewrite the passport snapshot per sample.
 Instead a batch of one robot's samples is validated, stored in
 `condition_samples` and chained as one CONDITIONS_INGESTED event carrying the
-count, the time span and the SHA-256 of the samples' canonical JSON, all in
-one transaction. Old samples are rolled up into daily aggregates
+count, the time span and the salted SHA-256 of the samples' canonical JSON,
+all in one transaction. Old samples are rolled up into daily aggregates
 (`condition_daily`); the chain still verifies, since it covers the events,
 and `verify_telemetry` re-checks the digest of every batch still held raw.
 """
@@ -19,12 +19,12 @@ from typing import Any
 import orjson
 
 from schema.codec import format_datetime, from_plain, to_plain
-from schema.events import Event, EventType, apply_in_place, canonical_json, chain
+from schema.events import Event, EventType, apply_in_place, canonical_json, chain, new_salt
 from schema.passport import ConditionSnapshot, JointWear, Passport
 from schema.source import Appended, ConditionPoint
-from schema.writes import check_samples, ingest_summary, samples_digest
+from schema.writes import batch_digest, check_samples, ingest_summary, samples_digest
 
-from .storesql import INSERT_EVENT, UPDATE_ROBOT, event_row, robot_row
+from .storesql import EVENT_COLUMNS, INSERT_EVENT, UPDATE_ROBOT, event_row, robot_row
 
 US = 1_000_000
 DAY_US = 86_400 * US
@@ -106,26 +106,25 @@ class TelemetryStore:
         prepared = {
             code: [plain_sample(s) for s in samples] for code, samples in sorted(batches.items())
         }
-        digests = {code: samples_digest(plain) for code, plain in prepared.items()}
-        batch = samples_digest([[code, digest] for code, digest in digests.items()])
+        salts = {code: new_salt() for code in prepared}
+        digests = {code: samples_digest(plain, salts[code]) for code, plain in prepared.items()}
+        batch = batch_digest(digests)
 
         def work(db: Any) -> dict[str, Appended]:
             done: dict[str, Appended] = {}
             for code, plain in prepared.items():
                 key = f"{idempotency_key}#{code}"
                 row = db.execute(
-                    "SELECT code, sequence, at, type, payload, prev_hash, hash FROM events"
-                    " WHERE idempotency_key = ?",
-                    (key,),
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE idempotency_key = ?", (key,)
                 ).fetchone()
                 if row is not None:
-                    event = _replayed(row, code, digests[code], len(plain), batch)
-                    done[code] = Appended(event, True)
+                    done[code] = Appended(_replayed(row, code, plain), True)
             if done and len(done) != len(prepared):
                 raise IdempotencyConflict(
                     f"idempotency key {idempotency_key!r} was used for another batch"
                 )
             if done:
+                _same_batch(done)
                 return done
             recorded = format_datetime(datetime.now(UTC))
             self._lock_feed(db)
@@ -147,7 +146,10 @@ class TelemetryStore:
                     "SELECT MAX(at) FROM condition_samples WHERE code = ?", (code,)
                 ).fetchone()
                 summary = ingest_summary(
-                    samples, digests[code], None if previous is None else from_micros(previous)
+                    samples,
+                    digests[code],
+                    None if previous is None else from_micros(previous),
+                    salts[code],
                 )
                 summary.batch = batch
                 payload = to_plain(summary)
@@ -256,13 +258,18 @@ def _batch_check(event: Event, count: int, rows: list[Any], rolled: int) -> Batc
         )
     if rolled:
         return BatchCheck(event.sequence, count, len(rows), rolled, None, "rolled up")
-    digest = samples_digest([_plain_sample(r) for r in rows])
+    digest = samples_digest([_plain_sample(r) for r in rows], event.payload.get("salt"))
     if digest != event.payload["digest"]:
         return BatchCheck(event.sequence, count, len(rows), 0, False, "samples do not match digest")
     return BatchCheck(event.sequence, count, len(rows), 0, True)
 
 
-def _replayed(row: Any, code: str, digest: str, count: int, batch: str) -> Event:
+def _replayed(row: Any, code: str, plain: list[dict[str, Any]]) -> Event:
+    """The stored event of a retried key, if it chained these very samples.
+
+    The digest is salted, so the retry's samples are digested again under the
+    stored event's salt rather than compared with the retry's fresh digest.
+    """
     from .store import IdempotencyConflict
     from .storesql import row_event
 
@@ -270,12 +277,21 @@ def _replayed(row: Any, code: str, digest: str, count: int, batch: str) -> Event
     if (
         event.code != code
         or event.type is not EventType.CONDITIONS_INGESTED
-        or event.payload.get("digest") != digest
-        or event.payload.get("count") != count
-        or event.payload.get("batch") != batch
+        or event.payload.get("count") != len(plain)
+        or event.payload.get("digest") != samples_digest(plain, event.payload.get("salt"))
     ):
         raise IdempotencyConflict("the idempotency key was used for another batch")
     return event
+
+
+def _same_batch(done: Mapping[str, Appended]) -> None:
+    """A retry names the same robots as the first request: its batch digest says so."""
+    from .store import IdempotencyConflict
+
+    digests = {code: a.event.payload["digest"] for code, a in done.items()}
+    expected = batch_digest(digests)
+    if any(a.event.payload.get("batch") != expected for a in done.values()):
+        raise IdempotencyConflict("the idempotency key was used for another batch")
 
 
 def plain_sample(s: ConditionSnapshot) -> dict[str, Any]:

@@ -1,8 +1,19 @@
 """A robot's history as an append-only, hash-chained event log.
 
-The passport is the fold of its events. Each event's hash is SHA-256 over the
-canonical JSON of (code, sequence, time, type, payload, previous hash), so
-altering, dropping or reordering any stored event breaks every later link.
+The passport is the fold of its events. Every event is chained to the one
+before it, so altering, dropping or reordering any stored event breaks every
+later link. Two hash schemes exist:
+
+- Scheme 2 (current, `SCHEME`): the event's time, type and payload are
+  committed to with a secret 128-bit salt the registry draws at append time,
+  `commitment = SHA-256(salt || canonical {at, type, payload})`, and the
+  chain hash covers (scheme, code, sequence, commitment, previous hash). The
+  links verify from public data alone; the salt is disclosed only with the
+  payload, so a hash never lets a caller test guesses of a hidden payload.
+- Scheme 1 (legacy): the hash is SHA-256 over the canonical JSON of (code,
+  sequence, time, type, payload, previous hash). Low-entropy payloads can be
+  recovered from it by hashing candidates; `robopass registry recommit`
+  moves a store to scheme 2.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import copy
 import enum
 import hashlib
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +49,11 @@ from .passport import (
 )
 
 GENESIS = "0" * 64
+SCHEME = 2
+"""The hash scheme new events are chained under (salted commitments)."""
+LEGACY_SCHEME = 1
+SCHEMES = (LEGACY_SCHEME, SCHEME)
+SALT_BYTES = 16
 
 
 class EventType(enum.Enum):
@@ -59,6 +76,7 @@ class EventType(enum.Enum):
     END_OF_LIFE = "END_OF_LIFE"
     TRANSFER_OFFERED = "TRANSFER_OFFERED"
     CONDITIONS_INGESTED = "CONDITIONS_INGESTED"
+    CHAIN_RECOMMITTED = "CHAIN_RECOMMITTED"
 
 
 class EventError(ValueError):
@@ -67,7 +85,12 @@ class EventError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One stored entry of a robot's log."""
+    """One stored entry of a robot's log.
+
+    `salt` (32 hex digits) and `commitment` are set under scheme 2 and None
+    under scheme 1. An event passed on without its salt (to a caller who may
+    not see its payload) still carries its commitment, so its link verifies.
+    """
 
     code: str
     sequence: int
@@ -76,6 +99,9 @@ class Event:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+    scheme: int = LEGACY_SCHEME
+    salt: str | None = None
+    commitment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +126,7 @@ def canonical_json(value: Any) -> bytes:
 def event_hash(
     code: str, sequence: int, at: datetime, type: EventType, payload: dict[str, Any], prev: str
 ) -> str:
+    """The scheme-1 (legacy) hash: over the content itself, unsalted."""
     body = {
         "code": code,
         "sequence": sequence,
@@ -111,17 +138,116 @@ def event_hash(
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def chain(
-    code: str, sequence: int, at: datetime, type: EventType, payload: dict[str, Any], prev: str
-) -> Event:
-    """Build the next event of a log whose head is `prev` at `sequence - 1`."""
-    return Event(
-        code, sequence, at, type, payload, prev, event_hash(code, sequence, at, type, payload, prev)
+def new_salt() -> str:
+    """128 bits from the operating system's CSPRNG, as 32 lowercase hex digits."""
+    return secrets.token_hex(SALT_BYTES)
+
+
+def is_salt(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) == 2 * SALT_BYTES
+        and all(c in "0123456789abcdef" for c in value)
     )
 
 
+def commitment_of(salt: str, at: datetime, type: EventType, payload: dict[str, Any]) -> str:
+    """Scheme 2: SHA-256 over the salt's bytes then the canonical JSON of {at, type, payload}.
+
+    Time and type are inside because they are hidden together with the payload.
+    """
+    body = {"at": format_datetime(at), "type": type.value, "payload": payload}
+    return hashlib.sha256(bytes.fromhex(salt) + canonical_json(body)).hexdigest()
+
+
+def link_hash(code: str, sequence: int, commitment: str, prev: str) -> str:
+    """Scheme 2: the chain hash, computable by anyone from public parts of the event."""
+    body = {
+        "scheme": SCHEME,
+        "code": code,
+        "sequence": sequence,
+        "commitment": commitment,
+        "prev": prev,
+    }
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def chain(
+    code: str,
+    sequence: int,
+    at: datetime,
+    type: EventType,
+    payload: dict[str, Any],
+    prev: str,
+    *,
+    scheme: int = SCHEME,
+    salt: str | None = None,
+) -> Event:
+    """Build the next event of a log whose head is `prev` at `sequence - 1`.
+
+    Under scheme 2 the salt is drawn here unless given (a given salt is for
+    rebuilding a stored event, never for deriving one from a seed).
+    """
+    if scheme == LEGACY_SCHEME:
+        digest = event_hash(code, sequence, at, type, payload, prev)
+        return Event(code, sequence, at, type, payload, prev, digest)
+    if scheme != SCHEME:
+        raise ValueError(f"unknown hash scheme {scheme}")
+    salt = new_salt() if salt is None else salt
+    if not is_salt(salt):
+        raise ValueError("a salt is 32 lowercase hex digits")
+    commitment = commitment_of(salt, at, type, payload)
+    digest = link_hash(code, sequence, commitment, prev)
+    return Event(code, sequence, at, type, payload, prev, digest, SCHEME, salt, commitment)
+
+
+def rechain(events: Iterable[Event], scheme: int = SCHEME) -> list[Event]:
+    """The same history (sequences, times, types, payloads) chained anew under `scheme`.
+
+    Every hash changes; under scheme 2 every event gets a fresh salt.
+    """
+    out: list[Event] = []
+    prev = GENESIS
+    for event in events:
+        again = chain(
+            event.code, event.sequence, event.at, event.type, event.payload, prev, scheme=scheme
+        )
+        out.append(again)
+        prev = again.hash
+    return out
+
+
+def check_event(event: Event) -> str | None:
+    """Why one event's own hash does not hold (links aside), or None when it does.
+
+    A scheme-2 event's commitment is checked when its salt is present; without
+    the salt only the link from the commitment can be checked.
+    """
+    if event.scheme == LEGACY_SCHEME:
+        actual = event_hash(
+            event.code, event.sequence, event.at, event.type, event.payload, event.prev_hash
+        )
+        return None if actual == event.hash else "content does not match its hash"
+    if event.scheme != SCHEME:
+        return f"unknown hash scheme {event.scheme}"
+    if event.commitment is None:
+        return "scheme 2 event without a commitment"
+    if link_hash(event.code, event.sequence, event.commitment, event.prev_hash) != event.hash:
+        return "commitment does not match its hash"
+    if event.salt is not None:
+        if not is_salt(event.salt):
+            return "salt is not 32 hex digits"
+        if commitment_of(event.salt, event.at, event.type, event.payload) != event.commitment:
+            return "content does not match its commitment"
+    return None
+
+
 def verify(events: Iterable[Event]) -> ChainReport:
-    """Re-compute every link; report the first sequence number that does not hold."""
+    """Re-compute every link; report the first sequence number that does not hold.
+
+    Each event is checked under its own scheme: a migrated chain holds no
+    scheme-1 events, a chain written before the migration may hold only them.
+    """
     prev, count = GENESIS, 0
     for expected, event in enumerate(events, start=1):
         count = expected
@@ -129,11 +255,9 @@ def verify(events: Iterable[Event]) -> ChainReport:
             return ChainReport(count, prev, expected, "sequence gap")
         if event.prev_hash != prev:
             return ChainReport(count, prev, expected, "previous hash does not match")
-        actual = event_hash(
-            event.code, event.sequence, event.at, event.type, event.payload, event.prev_hash
-        )
-        if actual != event.hash:
-            return ChainReport(count, prev, expected, "content does not match its hash")
+        reason = check_event(event)
+        if reason is not None:
+            return ChainReport(count, prev, expected, reason)
         prev = event.hash
     return ChainReport(count, prev)
 
@@ -201,13 +325,16 @@ class ConditionsIngested:
     """A batch of condition samples kept in the registry's telemetry table.
 
     The log holds one event per batch: how many samples, their time span and
-    the SHA-256 of their canonical JSON (`digest`), so the chain
-    commits to every sample without a chained event per sample. `latest` is
-    the newest sample; it becomes the passport's current condition, replacing
-    the previous batch's summary when that was `replaces` on the same UTC day,
-    so the passport keeps one condition summary per day of telemetry. `batch`
-    is the SHA-256 over every robot's digest in the request, so a retried key
-    is told apart from the same key sent with other robots.
+    `digest` = SHA-256(`salt` || canonical JSON of the samples), so the chain
+    commits to every sample without a chained event per sample. The salt (128
+    random bits, like an event's) keeps the digest from confirming guessed
+    samples; batches written before salting have none and an unsalted digest.
+    `latest` is the newest sample; it becomes the passport's current
+    condition, replacing the previous batch's summary when that was `replaces`
+    on the same UTC day, so the passport keeps one condition summary per day
+    of telemetry. `batch` is the SHA-256 over every robot's (salted) digest in
+    the request, so a retried key is told apart from the same key sent with
+    other robots, and it is no more an oracle than the digests it covers.
     """
 
     count: int
@@ -217,6 +344,22 @@ class ConditionsIngested:
     latest: ConditionSnapshot
     replaces: datetime | None = None
     batch: str | None = None
+    salt: str | None = None
+
+
+@dataclass(slots=True)
+class ChainRecommitted:
+    """The registry re-committed this robot's whole history from one hash scheme to another.
+
+    Sequences, times, types and payloads are unchanged; every earlier hash is
+    new. It carries no hash of the old chain: an unsalted legacy hash would be
+    the dictionary oracle the migration removes. It changes nothing in the
+    passport.
+    """
+
+    from_scheme: int
+    to_scheme: int
+    events: int
 
 
 PAYLOADS: dict[EventType, type] = {
@@ -237,6 +380,7 @@ PAYLOADS: dict[EventType, type] = {
     EventType.END_OF_LIFE: EndOfLife,
     EventType.TRANSFER_OFFERED: TransferOffer,
     EventType.CONDITIONS_INGESTED: ConditionsIngested,
+    EventType.CHAIN_RECOMMITTED: ChainRecommitted,
 }
 
 
@@ -361,6 +505,7 @@ _APPLY: dict[EventType, Callable[[Passport, Any], None]] = {
     EventType.END_OF_LIFE: _end_of_life,
     EventType.TRANSFER_OFFERED: lambda p, o: None,
     EventType.CONDITIONS_INGESTED: _ingested,
+    EventType.CHAIN_RECOMMITTED: lambda p, r: None,
 }
 
 
@@ -392,8 +537,11 @@ DISCLOSES: dict[EventType, tuple[str, ...]] = {
     EventType.END_OF_LIFE: ("compliance.end_of_life", "identity.status"),
     EventType.TRANSFER_OFFERED: ("ownership",),
     EventType.CONDITIONS_INGESTED: ("conditions",),
+    EventType.CHAIN_RECOMMITTED: (),
 }
 """The canonical subtrees whose content an event's payload reveals.
 
 An event may be shown to a caller only where every path under these is visible.
+CHAIN_RECOMMITTED reveals nothing of the passport (schemes and a count), so it
+is public.
 """

@@ -93,6 +93,10 @@ def check_event(
     skew: timedelta = CLOCK_SKEW,
 ) -> None:
     """Raise `WriteRejected` unless typed payload `body` may join this passport's log."""
+    if type is EventType.CHAIN_RECOMMITTED:
+        raise WriteRejected(
+            "type.registry_only", "type", "CHAIN_RECOMMITTED is recorded by the registry only"
+        )
     if passport.identity.status in ENDED:
         raise WriteRejected("status.ended", "code", "the robot has left service")
     if isinstance(body, ConditionSnapshot):
@@ -179,15 +183,26 @@ def check_samples(
         cycles, stress = s.charge_cycles, s.abnormal_stress_events
 
 
-def samples_digest(samples: Sequence[dict[str, Any]]) -> str:
-    """SHA-256 of the canonical JSON array of samples (plain form): what the chain commits to."""
-    return hashlib.sha256(canonical_json(list(samples))).hexdigest()
+def samples_digest(samples: Sequence[dict[str, Any]], salt: str | None) -> str:
+    """SHA-256 of the salt's bytes then the canonical JSON array of samples (plain form).
+
+    What the chain commits to. `salt` is None only for batches stored before
+    digests were salted: an unsalted digest confirms guessed samples.
+    """
+    prefix = bytes.fromhex(salt) if salt is not None else b""
+    return hashlib.sha256(prefix + canonical_json(list(samples))).hexdigest()
+
+
+def batch_digest(digests: dict[str, str]) -> str:
+    """The digest of a whole request: over each robot's code and its salted samples digest."""
+    pairs = [[code, digest] for code, digest in sorted(digests.items())]
+    return hashlib.sha256(canonical_json(pairs)).hexdigest()
 
 
 def ingest_summary(
-    samples: Sequence[ConditionSnapshot], digest: str, previous: datetime | None
+    samples: Sequence[ConditionSnapshot], digest: str, previous: datetime | None, salt: str
 ) -> ConditionsIngested:
-    """The payload chaining a batch: count, span, digest (`samples_digest`), newest sample."""
+    """The payload chaining a batch: count, span, salted digest, newest sample."""
     return ConditionsIngested(
         count=len(samples),
         first_at=samples[0].at,
@@ -195,6 +210,7 @@ def ingest_summary(
         digest=digest,
         latest=samples[-1],
         replaces=previous,
+        salt=salt,
     )
 
 

@@ -10,6 +10,9 @@ import pytest
 from schema.codec import DecodeError, from_plain, to_plain
 from schema.events import (
     GENESIS,
+    LEGACY_SCHEME,
+    SCHEME,
+    ChainRecommitted,
     EventError,
     EventType,
     apply,
@@ -17,6 +20,7 @@ from schema.events import (
     chain,
     fold,
     payload_of,
+    rechain,
     verify,
 )
 from schema.passport import MaintenanceKind, MaintenanceRecord, Passport
@@ -34,9 +38,10 @@ def test_fleet_chains_verify_and_fold(fleet):
         assert fold(events).identity.code == events[0].code
 
 
+@pytest.mark.parametrize("scheme", [SCHEME, LEGACY_SCHEME])
 @pytest.mark.parametrize("field", ["payload", "at", "type", "prev_hash", "sequence"])
-def test_altering_any_part_of_an_event_is_detected(fleet, field):
-    events = list(fleet[0])
+def test_altering_any_part_of_an_event_is_detected(fleet, field, scheme):
+    events = rechain(fleet[0], scheme)
     k = len(events) // 2
     victim = events[k]
     changed = {
@@ -103,8 +108,60 @@ def test_payload_type_is_checked():
 
 def test_event_hash_covers_canonical_json_only(fleet):
     e = fleet[0][0]
-    again = chain(e.code, e.sequence, e.at, e.type, dict(reversed(e.payload.items())), e.prev_hash)
+    reordered = dict(reversed(e.payload.items()))
+    again = chain(e.code, e.sequence, e.at, e.type, reordered, e.prev_hash, salt=e.salt)
     assert again.hash == e.hash
+    old = rechain(fleet[0][:1], LEGACY_SCHEME)[0]
+    legacy = chain(e.code, 1, e.at, e.type, reordered, GENESIS, scheme=LEGACY_SCHEME)
+    assert legacy.hash == old.hash
+
+
+def test_scheme_2_salts_are_fresh_and_hide_the_content(fleet):
+    """Two chainings of one history share no hash: nothing is derived from the content alone."""
+    events = fleet[0]
+    assert all(e.scheme == SCHEME and len(e.salt) == 32 for e in events)
+    again = rechain(events)
+    assert verify(again).verified
+    assert {e.salt for e in events}.isdisjoint(e.salt for e in again)
+    assert {e.hash for e in events}.isdisjoint(e.hash for e in again)
+    assert {e.commitment for e in events}.isdisjoint(e.commitment for e in again)
+
+
+@pytest.mark.parametrize("field", ["salt", "commitment", "hash"])
+def test_altering_salt_or_commitment_is_detected(fleet, field):
+    events = list(fleet[0])
+    k = len(events) // 2
+    victim = events[k]
+    other = rechain(events)[k]
+    events[k] = dataclasses.replace(victim, **{field: getattr(other, field)})
+    report = verify(events)
+    assert (report.verified, report.first_bad) == (False, victim.sequence)
+
+
+def test_links_verify_without_salts_but_content_is_not_checked(fleet):
+    """Who lacks the salt checks every link from the commitments, and nothing of the content."""
+    bare = [dataclasses.replace(e, salt=None) for e in fleet[0]]
+    assert verify(bare).verified
+    k = len(bare) // 2
+    bare[k] = dataclasses.replace(bare[k], payload={"guess": 1})
+    assert verify(bare).verified
+    missing = [dataclasses.replace(e, commitment=None) for e in fleet[0]]
+    assert verify(missing).first_bad == 1
+
+
+def test_a_chain_may_move_from_scheme_1_to_scheme_2(fleet):
+    legacy = rechain(fleet[1], LEGACY_SCHEME)
+    assert all((e.scheme, e.salt, e.commitment) == (1, None, None) for e in legacy)
+    head = legacy[-1]
+    body = payload_of(EventType.CHAIN_RECOMMITTED, ChainRecommitted(1, 2, len(legacy)))
+    marker = chain(
+        head.code, head.sequence + 1, head.at, EventType.CHAIN_RECOMMITTED, body, head.hash
+    )
+    mixed = [*legacy, marker]
+    assert verify(mixed).verified
+    assert fold(mixed) == fold(legacy)
+    mixed[2] = dataclasses.replace(mixed[2], payload={**mixed[2].payload, "x": 1})
+    assert verify(mixed).first_bad == 3
 
 
 def test_codec_round_trips_and_names_the_path(fleet):

@@ -302,3 +302,29 @@ def test_serve_with_a_bad_config_stops_naming_the_key(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert "registries[0].base_url: must be an http(s) URL" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_events_off_the_wire_keep_their_scheme_and_are_checked() -> None:
+    """The node sends salts and commitments; the client refuses an event that does not hold."""
+    import dataclasses
+
+    from gateway.federation.wire import BadRecord, event_of
+    from gateway.node.records import event_json
+    from schema.events import LEGACY_SCHEME, rechain
+
+    history = next(iter(synthetic_fleet(1, seed=4)))
+    for event in history:
+        assert event_of(orjson_roundtrip(event_json(event))) == event
+    legacy = rechain(history, LEGACY_SCHEME)[2]
+    old_node = {k: v for k, v in event_json(legacy).items() if k not in ("scheme", "salt")}
+    assert event_of(orjson_roundtrip(old_node)) == legacy, "a node from before salting: scheme 1"
+    for change in ({"salt": "0" * 32}, {"commitment": "0" * 64}, {"payload": {"x": 1}}):
+        forged = event_json(dataclasses.replace(history[2], **change))
+        with pytest.raises(BadRecord, match="does not verify"):
+            event_of(orjson_roundtrip(forged))
+
+
+def orjson_roundtrip(value):
+    import orjson
+
+    return orjson.loads(orjson.dumps(value))

@@ -14,9 +14,11 @@ import pytest
 from gateway.store import RegistryStore
 from policies import AuditLog
 from schema.code import RobotCode
+from schema.codec import parse_datetime
+from schema.events import EventType, commitment_of, link_hash
 from tests.writing import Gateway, active, event_count, pick, soon, token
 
-RESULT = "{ code sequence hash prevHash type at payload replayed }"
+RESULT = "{ code sequence hash prevHash type at payload scheme commitment salt replayed }"
 MAINTENANCE = f"""mutation ($code: RobotCode!, $input: MaintenanceInput!, $key: String!) {{
   recordMaintenance(code: $code, input: $input, idempotencyKey: $key) {RESULT} }}"""
 INCIDENT = f"""mutation ($code: RobotCode!, $input: IncidentInput!, $key: String!) {{
@@ -105,6 +107,10 @@ def test_record_maintenance_appends_a_chained_event_and_audits_it(store, gw, log
     assert store.head(p.code).hash == result["hash"]
     assert store.passport(p.code).maintenance[-1].performed_by == "Knee Fixers Ltd"
     assert store.verify_chain(p.code).verified
+    at, kind = parse_datetime(result["at"]), EventType(result["type"])
+    assert result["scheme"] == 2, "the writer gets its own salt and can check its event"
+    assert commitment_of(result["salt"], at, kind, result["payload"]) == result["commitment"]
+    assert link_hash(p.code, result["sequence"], result["commitment"], head.hash) == result["hash"]
     (entry,) = [r.record for r in log.trail(p.code) if r.record.action]
     assert entry.action == f"write:MAINTENANCE_RECORDED:stored:{result['sequence']}"
     assert entry.role == "service_provider" and entry.served == ("maintenance",)

@@ -28,7 +28,7 @@ from gateway.store import (
     UnknownRobot,
 )
 from schema.codec import to_plain
-from schema.events import EventType, fold
+from schema.events import LEGACY_SCHEME, EventType, fold, rechain
 from schema.passport import MaintenanceKind, MaintenanceRecord
 from schema.source import CursorError, RobotFilter, RobotRecord
 from tests.conftest import clones, outside
@@ -304,9 +304,13 @@ def test_database_newer_than_the_code_is_refused(store):
 
 def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
     s = RegistryStore(tmp_path / "old.db")
-    s.import_histories(fleet[:3])
+    s.import_histories([rechain(h, LEGACY_SCHEME) for h in fleet[:3]])
     s.close()
     for statement in (
+        "DROP INDEX events_legacy",
+        "ALTER TABLE events DROP COLUMN scheme",
+        "ALTER TABLE events DROP COLUMN salt",
+        "ALTER TABLE events DROP COLUMN commitment",
         "DROP TABLE store_migrations",
         "DROP TABLE condition_samples",
         "DROP TABLE condition_daily",
@@ -321,6 +325,8 @@ def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
     total = sum(len(history) for history in fleet[:3])
     assert [c.position for c in reopened.changes(limit=total)] == list(range(1, total + 1))
     assert reopened.passport(fleet[0][0].code) == fold(fleet[0])
+    assert all(reopened.verify_chain(h[0].code).verified for h in fleet[:3])
+    assert reopened.legacy_count() == 3
 
 
 def test_replicas_starting_at_once_migrate_once(pg_url):
@@ -413,7 +419,8 @@ def test_constraints_refuse_a_forked_chain(store, fleet):
         outside(
             store,
             "INSERT INTO events SELECT code, sequence, at, type, payload, prev_hash, hash,"
-            " recorded_at, NULL, NULL FROM events WHERE code = ? AND sequence = 1",
+            " recorded_at, NULL, NULL, scheme, salt, commitment FROM events"
+            " WHERE code = ? AND sequence = 1",
             (code,),
         )
 

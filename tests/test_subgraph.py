@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import date
 
 import httpx
@@ -171,3 +172,36 @@ def test_node_serves_the_subgraph_to_service_tokens_only(store: RegistryStore, t
     assert party.status_code == 403
     assert party.json()["code"] == "FORBIDDEN"
     assert code not in party.text
+
+
+SUBGRAPH_HISTORY = """query ($code: RobotCode!, $after: String) { robot(code: $code) {
+  history(first: 10, after: $after) { edges { cursor node {
+    sequence hash prevHash scheme commitment salt at type payload } }
+    pageInfo { hasNextPage endCursor } } } }"""
+
+
+def test_subgraph_history_carries_salts_and_commitments_that_verify(post, store, fleet) -> None:
+    """A service caller gets every salt, so it can verify every payload it is given."""
+    from schema.codec import parse_datetime
+    from schema.events import Event, EventType, verify
+
+    history = max(fleet, key=len)
+    code, after, events = history[0].code, None, []
+    while True:
+        page = post(SUBGRAPH_HISTORY, {"code": code, "after": after})["data"]["robot"]["history"]
+        for edge in page["edges"]:
+            n = edge["node"]
+            events.append(
+                Event(code, n["sequence"], parse_datetime(n["at"]), EventType(n["type"]),
+                      n["payload"], n["prevHash"], n["hash"], n["scheme"], n["salt"],
+                      n["commitment"])
+            )  # fmt: skip
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert [(e.hash, e.salt, e.commitment) for e in events] == [
+        (e.hash, e.salt, e.commitment) for e in history
+    ]
+    assert verify(events).verified
+    events[1] = dataclasses.replace(events[1], payload={"forged": True})
+    assert verify(events).first_bad == 2

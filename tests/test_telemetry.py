@@ -163,6 +163,30 @@ def test_batches_of_one_day_keep_one_condition_summary(store):
     assert after.condition.at == day + timedelta(hours=2, seconds=30)
 
 
+def test_sample_digests_are_salted_and_still_verify(store):
+    """Same samples, two batches: different digests, each re-computable only with its salt."""
+    from gateway.telemetry import plain_sample
+    from schema.writes import batch_digest, samples_digest
+
+    p = pick(store, lambda p: active(p) and p.condition is not None)
+    day = p.condition.at.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    first = snapshots(p, day, 4)
+    second = snapshots(p, day + timedelta(hours=1), 4, offset=4)
+    a = store.ingest_conditions({p.code: first}, idempotency_key="salted-1")[p.code].event
+    plain = [plain_sample(x) for x in first]
+    salt = a.payload["salt"]
+    assert len(salt) == 32 and salt != a.salt
+    assert a.payload["digest"] == samples_digest(plain, salt)
+    assert a.payload["digest"] != samples_digest(plain, None), "no unsalted digest is shown"
+    assert a.payload["batch"] == batch_digest({p.code: a.payload["digest"]})
+    replay = store.ingest_conditions({p.code: first}, idempotency_key="salted-1")[p.code]
+    assert replay.replayed and replay.event.hash == a.hash
+    b = store.ingest_conditions({p.code: second}, idempotency_key="salted-2")[p.code].event
+    assert b.payload["salt"] != salt
+    checks = store.verify_telemetry(p.code, store.events(p.code))
+    assert [c.verified for c in checks if c.sequence in (a.sequence, b.sequence)] == [True, True]
+
+
 def snapshots(p, start: datetime, n: int, offset: int = 0) -> list[ConditionSnapshot]:
     last = p.condition
     return [
