@@ -28,16 +28,17 @@ from gateway.synthetic import synthetic_fleet
 from policies import AuditLog, PolicySet, TokenVerifier, TrustedIssuer
 from policies.authserver import issue_token, signing_key
 from policies.visibility import DEMO
-from schema.codec import format_datetime
+from schema.codec import format_datetime, to_plain
 from schema.events import Event, EventType, fold, rechain
 from schema.passport import OwnerKind, Passport
-from tests.attacker import Knowledge, Spy
+from tests.attacker import Knowledge, Row, Sight, Spy
 from tests.dictionary import Recovery, attack, commitment, self_check
 
 CLIENTS = orjson.loads((DEMO / "clients.json").read_bytes())["clients"]
 ISSUER = "http://127.0.0.1/auth"
 FLEET_OWNER = next(c["organisation"] for c in CLIENTS if c["client_id"] == "fleet-owner")
 SAMPLE = 9
+PERSON = OwnerKind.NATURAL_PERSON.value
 
 
 @pytest.fixture(scope="module")
@@ -146,12 +147,13 @@ def test_the_attack_recovers_hidden_owners_under_the_legacy_scheme(fleet, tmp_pa
                 assert truth[(r.code, r.sequence)].payload == r.payload, r
         owners = [r for r in found if r.type == EventType.OWNERSHIP_TRANSFERRED.value]
         assert owners, [(r.party, r.type) for r in found]
-        kinds = {r.payload["owner_kind"] for r in owners}
-        assert kinds & {k.value for k in OwnerKind}
         views = {k.party: k for k in knowledge}
         for r in owners:  # the name was hidden from the party that recovered it
             shown = orjson.dumps(views[r.party].sights[r.code].view).decode()
             assert r.payload["owner"] not in shown, r
+        people = {r.payload["owner"] for r in owners if r.payload["owner_kind"] == PERSON}
+        assert people, "no natural person's name was recovered"
+        assert {r.party for r in owners} == set(views), "some party recovered no hidden owner"
     finally:
         store.close()
 
@@ -173,3 +175,22 @@ def test_the_attack_recovers_nothing_under_the_salted_scheme(fleet, tmp_path):
         assert not any(found.values()), {p: r[:3] for p, r in found.items() if r}
     finally:
         store.close()
+
+
+def test_the_attack_would_catch_a_commitment_without_a_secret_salt(fleet):
+    """The scheme-2 side can fail: a commitment salted with nothing secret falls to it."""
+    history = next(h for h in fleet if any(o.owner_kind.value == PERSON for o in fold(h).ownership))
+    passport = fold(history)
+    transfer = next(e for e in history if e.type is EventType.OWNERSHIP_TRANSFERRED)
+    shown = orjson.loads(orjson.dumps(to_plain(passport)))
+    for entry in shown["ownership"]:
+        entry.pop("owner")
+    at = format_datetime(transfer.at)
+    for salt, found in ((b"", True), (bytes(16), True), (bytes.fromhex(transfer.salt), False)):
+        digest = commitment(salt, at, transfer.type.value, transfer.payload)
+        row = Row(transfer.sequence, transfer.hash, transfer.prev_hash, None, None, None, 2, digest)
+        known = Knowledge("test", {passport.code: Sight(passport.code, {row.sequence: row}, shown)})
+        known.digests.add(digest)
+        recovered = attack(known, CLIENTS)
+        assert bool(recovered) is found, salt
+        assert all(r.payload == transfer.payload for r in recovered)
