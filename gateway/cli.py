@@ -16,6 +16,7 @@ from . import authserver_command, demo
 from .config import CONFIG_ENV, ConfigError, Settings, load_config
 from .credential_cli import register as add_credential_commands
 from .node import command as node_command
+from .recommit_cmd import register as add_recommit_command
 from .workbench.parsers import add_mapping_command, add_translate_command
 
 DEFAULT_ROBOTS = 1000
@@ -130,6 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if store.count() == 0 or (named_db is None and store.count() < robots):
             print(f"Seeding {robots} demo robots into {store.location}", file=sys.stderr)
             seed(store, robots, seed_value=0, country="CN")
+        warn_legacy(store)
         source, ready, registry_name = LocalSource(store), readiness(store), store.registry
         example = next(iter(store.codes(limit=1)), None)
         audit_db = settings.section("audit").get("db") or audit_cmd.default_audit_db(db)
@@ -197,6 +199,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_max_size=settings.limits.max_body_bytes,
     )
     return 0
+
+
+def warn_legacy(store) -> None:
+    """One line when unsalted chains remain: their hashes let callers test guessed payloads."""
+    legacy = store.legacy_count()
+    if legacy:
+        print(
+            f"WARNING: {legacy} robots in {store.location} still have unsalted (scheme 1) hash"
+            " chains that let callers test guesses of hidden data: run"
+            f" `robopass registry recommit --db {store.location}`",
+            file=sys.stderr,
+        )
 
 
 def federated(registries: list) -> tuple:
@@ -360,6 +374,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             for c in broken:
                 print(f"{code}: telemetry batch at sequence {c.sequence}: {c.reason}")
     print(f"{len(codes) - bad} of {len(codes)} chains verified")
+    legacy = store.legacy_count()
+    print(
+        f"{legacy} chains still on hash scheme 1 (unsalted)"
+        + (": run `robopass registry recommit`" if legacy else "")
+    )
     return 1 if bad else 0
 
 
@@ -488,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--db", required=True)
     verify_cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
     verify_cmd.set_defaults(func=cmd_verify)
+    add_recommit_command(reg)
     rollup_cmd = reg.add_parser(
         "rollup", help="fold condition samples older than a period into daily aggregates"
     )

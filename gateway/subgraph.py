@@ -10,6 +10,11 @@ Every node serves the same types, so every object type is `@shareable`: a
 supergraph of a Chinese and an EU node composes without conflicts. The field
 types are the gateway's own (`schema.graphql.objects`), built a second time with
 the federation directive, so the two schemas cannot drift apart.
+
+`Robot.history` gives the log as stored, every event with its hash scheme,
+commitment and salt: a service caller behind the router may see every
+payload, so it gets every salt too and can verify each commitment; the
+router's own mask decides what its callers see.
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 
 from policies import TokenVerifier
 from schema.code import RobotCode, RobotCodeError
+from schema.events import Event, EventType
 from schema.graphql.objects import EVERYTHING, Node, object_type
 from schema.graphql.query import MAX_PAGE, PAGE_ARGUMENTS, RobotFilterInput
 from schema.graphql.robot import (
     CONDITION_WINDOW,
+    HISTORY_PAGE,
     ROBOT_CODE,
     RobotCodeScalar,
     RobotNode,
@@ -84,6 +92,59 @@ def _canonical(code: Any) -> str:
         raise bad_robot_code(exc) from None
 
 
+@strawberry.federation.type(name="PageInfo", shareable=True, description="Where a page ends.")
+class SubgraphPageInfo:
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+
+
+@strawberry.federation.type(
+    name="HistoryEvent",
+    shareable=True,
+    description="One event of a robot's log as stored, with its salt (service callers only).",
+)
+class SubgraphHistoryEvent:
+    sequence: int = strawberry.field(description="Position in the robot's log, from 1.")
+    hash: str = strawberry.field(description="SHA-256 chaining this event to the previous.")
+    prev_hash: str = strawberry.field(description="Hash of the previous event.")
+    scheme: int = strawberry.field(description="Hash scheme: 2 (salted) or 1 (legacy).")
+    commitment: str | None = strawberry.field(
+        description="SHA-256(salt || canonical {at, type, payload}); null for scheme 1."
+    )
+    salt: str | None = strawberry.field(description="The commitment's salt; null for scheme 1.")
+    at: datetime | None = strawberry.field(description="When it happened (UTC).")
+    type: EventType | None = strawberry.field(description="What happened.")
+    payload: JSON | None = strawberry.field(description="The event's canonical content.")
+
+    @classmethod
+    def of(cls, e: Event) -> SubgraphHistoryEvent:
+        return cls(
+            sequence=e.sequence,
+            hash=e.hash,
+            prev_hash=e.prev_hash,
+            scheme=e.scheme,
+            commitment=e.commitment,
+            salt=e.salt,
+            at=e.at,
+            type=e.type,
+            payload=e.payload,
+        )
+
+
+@strawberry.federation.type(name="HistoryEdge", shareable=True, description="An event and cursor.")
+class SubgraphHistoryEdge:
+    cursor: str = strawberry.field(description="Opaque position of this event.")
+    node: SubgraphHistoryEvent = strawberry.field(description="The event.")
+
+
+@strawberry.federation.type(
+    name="HistoryConnection", shareable=True, description="A page of a robot's log, oldest first."
+)
+class SubgraphHistoryConnection:
+    edges: list[SubgraphHistoryEdge] = strawberry.field(description="The events of this page.")
+    page_info: SubgraphPageInfo = strawberry.field(description="Where the page ends.")
+
+
 @strawberry.federation.type(
     name="Robot",
     keys=["code"],
@@ -124,6 +185,29 @@ class SubgraphRobot(_PassportFields):
         ]
         return [Node(s, EVERYTHING) for s in snapshots[-last:] if last]
 
+    @strawberry.field(description="The robot's event log as stored, oldest first.")
+    async def history(
+        self,
+        root: strawberry.Parent[RobotNode],
+        info: strawberry.Info,
+        first: int = 20,
+        after: str | None = None,
+    ) -> SubgraphHistoryConnection:
+        check_first(first, HISTORY_PAGE)
+        try:
+            page = await info.context.source.history(root.record.passport.code, first, after)
+        except CursorError as exc:
+            raise bad_input(str(exc)) from None
+        return SubgraphHistoryConnection(
+            edges=[
+                SubgraphHistoryEdge(cursor=c, node=SubgraphHistoryEvent.of(e))
+                for c, e in zip(page.cursors, page.items, strict=True)
+            ],
+            page_info=SubgraphPageInfo(
+                has_next_page=page.has_next_page, end_cursor=page.end_cursor
+            ),
+        )
+
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, RobotNode)
@@ -133,12 +217,6 @@ class SubgraphRobot(_PassportFields):
         """One entity of `_entities`: null for a robot this registry does not hold."""
         record = await info.context.loader.load(_canonical(code))
         return None if record is None else robot_node(record, EVERYTHING)
-
-
-@strawberry.federation.type(name="PageInfo", shareable=True, description="Where a page ends.")
-class SubgraphPageInfo:
-    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
-    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
 
 
 @strawberry.federation.type(name="RobotEdge", shareable=True, description="A robot and cursor.")

@@ -93,6 +93,10 @@ def check_event(
     skew: timedelta = CLOCK_SKEW,
 ) -> None:
     """Raise `WriteRejected` unless typed payload `body` may join this passport's log."""
+    if type is EventType.CHAIN_RECOMMITTED:
+        raise WriteRejected(
+            "type.registry_only", "type", "CHAIN_RECOMMITTED is recorded by the registry only"
+        )
     if passport.identity.status in ENDED:
         raise WriteRejected("status.ended", "code", "the robot has left service")
     if isinstance(body, ConditionSnapshot):

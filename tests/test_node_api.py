@@ -223,6 +223,9 @@ def test_events_page_through_the_log(node, fleet):
         "payload": history[1].payload,
         "prevHash": history[0].hash,
         "hash": history[1].hash,
+        "scheme": 2,
+        "salt": history[1].salt,
+        "commitment": history[1].commitment,
     }
     rest = node.get(f"/robots/{code}/events", params={"after": 2, "first": 500}).json()
     assert [e["hash"] for e in rest["events"]] == [e.hash for e in history[2:]]

@@ -3,7 +3,10 @@
 A node speaks its native format (docs/registry-api.md); each document is
 checked against that format's schema and translated to the canonical
 passport by the format's adapter, since nothing crossing a boundary is
-trusted. Events travel canonical already. A record that does not parse is
+trusted. Events travel canonical already, with their hash scheme, salt and
+commitment (the gateway masks them as it masks payloads); an event whose
+link or commitment does not hold is refused like a document that fails its
+schema. A record that does not parse is
 `BadRecord`, and the federation reports its registry as unavailable for it
 rather than serve something half read.
 """
@@ -15,7 +18,7 @@ from typing import Any
 from adapters.errors import InvalidDocument
 from adapters.translate import FORMATS
 from schema.codec import DecodeError, format_datetime, from_plain, parse_datetime
-from schema.events import ChainReport, Event, EventType
+from schema.events import LEGACY_SCHEME, ChainReport, Event, EventType, check_event
 from schema.passport import Passport
 from schema.source import Change, Head
 
@@ -47,8 +50,9 @@ def head_of(record: Any) -> Head:
 
 
 def event_of(data: Any) -> Event:
+    """An event as a node sends it; a node from before salting sends no scheme (1)."""
     try:
-        return Event(
+        event = Event(
             code=data["code"],
             sequence=int(data["sequence"]),
             at=parse_datetime(data["at"]),
@@ -56,9 +60,22 @@ def event_of(data: Any) -> Event:
             payload=dict(data["payload"]),
             prev_hash=data["prevHash"],
             hash=data["hash"],
+            scheme=int(data.get("scheme", LEGACY_SCHEME)),
+            salt=_optional_text(data.get("salt")),
+            commitment=_optional_text(data.get("commitment")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BadRecord(f"event does not parse: {exc}") from None
+    reason = check_event(event)
+    if reason is not None:
+        raise BadRecord(f"event {event.code}#{event.sequence} does not verify: {reason}")
+    return event
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"expected a string or null, got {type(value).__name__}")
+    return value
 
 
 def change_of(data: Any) -> Change:

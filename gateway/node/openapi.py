@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schema.events import EventType
+from schema.events import SCHEMES, EventType
 from schema.passport import RobotStatus
 
 from .auth import READ, WRITE
@@ -108,6 +108,21 @@ def _schemas(fmt: str) -> dict[str, Any]:
                 "payload": {"type": "object"},
                 "prevHash": {"type": "string"},
                 "hash": {"type": "string"},
+                "scheme": {
+                    "enum": list(SCHEMES),
+                    "description": "hash scheme: 2 salted commitments, 1 legacy",
+                },
+                "salt": {
+                    "type": ["string", "null"],
+                    "pattern": "^[0-9a-f]{32}$",
+                    "description": "scheme 2: the commitment's 128-bit salt; a secret as"
+                    " sensitive as the payload (service callers only)",
+                },
+                "commitment": {
+                    "type": ["string", "null"],
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "scheme 2: SHA-256(salt || canonical {at, type, payload})",
+                },
             }
         ),
         "NewEvent": {

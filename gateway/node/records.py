@@ -80,6 +80,7 @@ def record_json(record: RobotRecord, registry: str, documents: Documents) -> dic
 
 
 def event_json(event: Event) -> dict[str, Any]:
+    """An event with its salt: a node answers service callers only, who mask for their own."""
     return {
         "code": event.code,
         "sequence": event.sequence,
@@ -88,6 +89,9 @@ def event_json(event: Event) -> dict[str, Any]:
         "payload": event.payload,
         "prevHash": event.prev_hash,
         "hash": event.hash,
+        "scheme": event.scheme,
+        "salt": event.salt,
+        "commitment": event.commitment,
     }
 
 

@@ -51,7 +51,8 @@ POLL_SECONDS = 0.25
 @strawberry.type(
     description=(
         "One change of a robot: an event of its log, masked as Robot.history masks it."
-        " Code, sequence and hashes are always shown."
+        " Code, sequence, scheme, hashes and commitment are always shown; the salt only with"
+        " the payload."
     )
 )
 class FleetChange(HistoryEvent):
@@ -218,6 +219,8 @@ def _change(context: Any, change: Change, records: dict[str, RobotRecord | None]
         sequence=event.sequence,
         hash=event.hash,
         prev_hash=event.prev_hash,
+        scheme=event.scheme,
+        commitment=event.commitment,
         _event=event,
         _mask=mask,
         _record=record,

@@ -67,6 +67,13 @@ class WriteResult:
     type: EventType = strawberry.field(description="What the event records.")
     at: datetime = strawberry.field(description="When it happened (UTC).")
     payload: JSON = strawberry.field(description="The event's canonical content, as hashed.")
+    scheme: int = strawberry.field(description="Hash scheme of the event (2: salted).")
+    commitment: str | None = strawberry.field(
+        description="SHA-256(salt || canonical {at, type, payload}); null for scheme 1."
+    )
+    salt: str | None = strawberry.field(
+        description="The commitment's salt: the writer may see its own payload, so its salt too."
+    )
     replayed: bool = strawberry.field(
         description="True when this key had written the event before: nothing was written now."
     )
@@ -82,6 +89,9 @@ class WriteResult:
             type=e.type,
             at=e.at,
             payload=e.payload,
+            scheme=e.scheme,
+            commitment=e.commitment,
+            salt=e.salt,
             replayed=appended.replayed,
         )
 

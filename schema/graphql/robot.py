@@ -91,11 +91,31 @@ class Integrity:
         )
 
 
-@strawberry.type(description="One entry of a robot's hash-chained event log.")
+@strawberry.type(
+    description=(
+        "One entry of a robot's hash-chained event log. Under scheme 2 the hash covers"
+        " (scheme, code, sequence, commitment, prevHash), so every link verifies from what"
+        " is always shown; the commitment covers the salt, time, type and payload, and the"
+        " salt is shown only to a caller who may see the payload."
+    )
+)
 class HistoryEvent:
     sequence: int = strawberry.field(description="Position in the robot's log, from 1.")
-    hash: str = strawberry.field(description="SHA-256 of this event's canonical JSON.")
+    hash: str = strawberry.field(
+        description=(
+            "SHA-256 chaining this event to the previous one: scheme 2 over"
+            " {scheme, code, sequence, commitment, prev}; scheme 1 (legacy) over the content."
+        )
+    )
     prev_hash: str = strawberry.field(description="Hash of the previous event.")
+    scheme: int = strawberry.field(
+        description="Hash scheme: 2 (salted commitment) or 1 (legacy, before migration)."
+    )
+    commitment: str | None = strawberry.field(
+        description=(
+            "Scheme 2: SHA-256(salt || canonical JSON of {at, type, payload}); null for scheme 1."
+        )
+    )
     _event: strawberry.Private[Event]
     _mask: strawberry.Private[Container[str]]
 
@@ -116,6 +136,27 @@ class HistoryEvent:
     @strawberry.field(description="The event's content in canonical plain form.")
     def payload(self) -> JSON | None:
         return self._visible().payload
+
+    @strawberry.field(
+        description=(
+            "Scheme 2: the 128-bit secret (32 hex digits) the commitment is salted with;"
+            " shown exactly when the payload is. Null for scheme 1."
+        )
+    )
+    def salt(self) -> str | None:
+        return self._visible().salt
+
+    @classmethod
+    def of(cls, event: Event, mask: Container[str]) -> HistoryEvent:
+        return cls(
+            sequence=event.sequence,
+            hash=event.hash,
+            prev_hash=event.prev_hash,
+            scheme=event.scheme,
+            commitment=event.commitment,
+            _event=event,
+            _mask=mask,
+        )
 
 
 @cache
@@ -278,13 +319,7 @@ class Robot(_PassportFields):
         edges = [
             HistoryEdge(
                 cursor=cursor,
-                node=HistoryEvent(
-                    sequence=e.sequence,
-                    hash=e.hash,
-                    prev_hash=e.prev_hash,
-                    _event=e,
-                    _mask=root.mask,
-                ),
+                node=HistoryEvent.of(e, root.mask),
             )
             for cursor, e in zip(page.cursors, page.items, strict=True)
         ]
