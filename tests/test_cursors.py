@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 
+from adapters import aas
 from gateway.aasapi.query import ApiError, cursor_key, index_of, position_of
 from gateway.cursors import (
     MAX_CURSOR_CHARS,
@@ -209,7 +210,7 @@ class Surfaces:
         }
 
     def aas(self, after: str) -> dict[str, httpx.Response]:
-        shell = b64(f"urn:robopass:shell:{self.code}".encode())
+        shell = b64(aas.shell_id(self.code).encode())
         paths = {
             "shells": f"{AAS}/shells",
             "submodels": f"{AAS}/submodels",
@@ -308,3 +309,13 @@ def test_no_cursor_is_an_internal_error(surfaces: Surfaces, after: str):
         assert codes <= {"BAD_USER_INPUT", "UNAUTHORIZED_FIELD_OR_TYPE"}, (name, errors)
     for name, response in {**surfaces.aas(after), **surfaces.rest(after)}.items():
         assert response.status_code in (200, 400), (name, response.status_code, response.text)
+
+
+def test_cursors_this_api_issues_are_served(surfaces: Surfaces):
+    """Every surface above really reads its cursor: a valid one is a 200 with no error."""
+    code_cursor = encode_cursor("code", surfaces.code)
+    assert surfaces.graphql(code_cursor)["robots"] == []
+    assert surfaces.rest(code_cursor)["/robots"].status_code == 200
+    assert surfaces.aas(encode_cursor("refs", "1"))["refs"].status_code == 200
+    shells = surfaces.aas(encode_cursor("shells", code_cursor))["shells"]
+    assert shells.status_code == 200 and shells.json()["result"]
