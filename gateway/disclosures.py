@@ -12,9 +12,9 @@ from policies import AuditRecord, Decision, Principal, StoredRecord, TrailAccess
 from policies.auditscheme import SALTED
 from schema.disclosure import Disclosure
 from schema.graphql.objects import RecordingView
-from schema.source import CursorError, Page
+from schema.source import Page
 
-from .store import decode_cursor, encode_cursor
+from .cursors import decode_position, encode_cursor
 
 CURSOR = "audit"
 
@@ -54,10 +54,7 @@ def trail_after(cursor: str | None) -> int:
     """The log id a trail cursor points at; 0 for the start."""
     if cursor is None:
         return 0
-    key = decode_cursor(CURSOR, cursor)
-    if not key.isdigit():
-        raise CursorError(f"cursor {cursor!r} is not one this API issued")
-    return int(key)
+    return decode_position(CURSOR, cursor)
 
 
 def _disclosure(row: StoredRecord, full: bool) -> Disclosure:

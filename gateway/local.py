@@ -19,14 +19,14 @@ from schema.source import (
     Appended,
     Change,
     ConditionPoint,
-    CursorError,
     Page,
     RobotFilter,
     RobotRecord,
 )
 from schema.writes import check_event
 
-from .store import Store, UnknownRobot, decode_cursor, encode_cursor
+from .cursors import decode_position, encode_cursor
+from .store import Store, UnknownRobot
 
 FEED_CURSOR = "pos"
 
@@ -187,7 +187,4 @@ def feed_position(cursor: str | None) -> int:
     """The feed position a cursor of ours carries; 0 for the start."""
     if cursor is None:
         return 0
-    key = decode_cursor(FEED_CURSOR, cursor)
-    if not key.isdigit():
-        raise CursorError(f"cursor {cursor!r} is not one this API issued")
-    return int(key)
+    return decode_position(FEED_CURSOR, cursor)

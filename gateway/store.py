@@ -8,7 +8,6 @@ default, WAL mode) and `gateway.pgstore.PostgresStore` is PostgreSQL.
 
 from __future__ import annotations
 
-import base64
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -33,10 +32,11 @@ from schema.events import (
     verify,
 )
 from schema.passport import Passport
-from schema.source import Change, CursorError, Head, Link, Page, RobotFilter, RobotRecord
+from schema.source import Change, Head, Link, Page, RobotFilter, RobotRecord
 
 from . import migrations
 from .recommit import RecommitStore
+from .cursors import decode_code, decode_position, encode_cursor
 from .storesql import (
     EVENT_COLUMNS,
     INSERT_EVENT,
@@ -77,22 +77,6 @@ class IdempotencyConflict(StoreError):
     """The idempotency key was used before with a different request."""
 
     code = "IDEMPOTENCY_CONFLICT"
-
-
-def encode_cursor(kind: str, key: str) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(kind: str, cursor: str) -> str:
-    """The key inside a cursor of `kind`; anything else is a `CursorError`."""
-    try:
-        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), b"-_", validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        text = ""
-    found, _, key = text.partition(":")
-    if found != kind or not key or (kind == "seq" and not key.isdigit()):
-        raise CursorError(f"cursor {cursor!r} is not one this API issued")
-    return key
 
 
 class DecodedPassports:
@@ -422,7 +406,7 @@ class Store(TelemetryStore, RecommitStore, ABC):
         clauses, params = filter_sql(where)
         if after is not None:
             clauses.append("code > ?")
-            params.append(decode_cursor("code", after))
+            params.append(decode_code("code", after))
         sql = f"SELECT {columns} FROM robots"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
@@ -436,7 +420,7 @@ class Store(TelemetryStore, RecommitStore, ABC):
 
         With `until` (a past view) only events at or before it, so the page and
         `has_next_page` never tell of anything later."""
-        start = int(decode_cursor("seq", after)) if after else 0
+        start = decode_position("seq", after) if after else 0
         events = self.events(code, after=start, limit=first + 1, until=until)
         shown = events[:first]
         return Page(

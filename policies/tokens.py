@@ -23,6 +23,7 @@ import httpx
 from joserfc import jws
 from joserfc.errors import JoseError
 
+from .claims import check_claim_types
 from .errors import (
     InsufficientScope,
     InvalidClaims,
@@ -161,8 +162,6 @@ class TokenVerifier:
         if role is Role.PUBLIC or (issuer.roles is not None and role not in issuer.roles):
             raise InvalidClaims("issuer is not trusted for the asserted role")
         organisation = claims.get(m.organisation)
-        if organisation is not None and not isinstance(organisation, str):
-            raise InvalidClaims("organisation must be a string")
         return Principal(
             issuer=issuer.issuer,
             subject=claims["sub"],
@@ -179,13 +178,15 @@ class TokenVerifier:
 def check_claims(
     claims: Mapping[str, Any], issuer: TrustedIssuer, now: float, leeway: float
 ) -> None:
-    """RFC 9068 section 4 claim checks against `issuer` at time `now`."""
+    """RFC 9068 section 4 claim checks against `issuer` at time `now`.
+
+    Every claim's JSON type is checked first (`policies.claims`), so the checks
+    below and the principal's construction only ever see values of their type.
+    """
     for name in REQUIRED_CLAIMS:
         if name not in claims:
             raise InvalidClaims(f"missing claim {name}")
-    for name in ("iss", "sub", "jti", "client_id"):
-        if not isinstance(claims[name], str) or not claims[name]:
-            raise InvalidClaims(f"claim {name} must be a non-empty string")
+    check_claim_types(claims, issuer.claims)
     if claims["iss"] != issuer.issuer:
         raise InvalidClaims("wrong issuer")
     aud = claims["aud"]
@@ -235,7 +236,11 @@ def _check_header(header: Mapping[str, Any]) -> str:
         raise InvalidToken(f"header {sorted(carried)[0]} is not accepted")
     if "crit" in header:
         crit = header["crit"]
-        if not isinstance(crit, list) or not crit or not set(crit) <= SUPPORTED_CRIT:
+        if (
+            not isinstance(crit, list)
+            or not crit
+            or not all(isinstance(c, str) and c in SUPPORTED_CRIT for c in crit)
+        ):
             raise InvalidToken("unsupported critical header")
     return alg
 

@@ -19,6 +19,7 @@ from policies.authserver import issue_token
 
 ISSUER = "http://test/auth"
 OWNER = "fleet-owner"
+SAME_ORIGIN = {"origin": "http://test"}  # what a browser sends with a form of this site
 
 
 def client_for(app) -> httpx.AsyncClient:
@@ -100,7 +101,9 @@ def test_public_report_shows_restricted_never_the_value(site, store):
 
 def test_demo_sign_in_sets_a_strict_httponly_cookie(site, store):
     app = site()
-    response = call(app, "POST", "/signin", data={"client": OWNER, "next": "/robots"})
+    response = call(
+        app, "POST", "/signin", data={"client": OWNER, "next": "/robots"}, headers=SAME_ORIGIN
+    )
     assert response.status_code == 303 and response.headers["location"] == "/robots"
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=")
@@ -108,28 +111,38 @@ def test_demo_sign_in_sets_a_strict_httponly_cookie(site, store):
     token = response.cookies[COOKIE]
     page = call(app, "GET", "/", cookies={COOKIE: token})
     assert 'data-viewer="fleet-owner"' in page.text
-    out = call(app, "POST", "/signout", data={"next": "/"}, cookies={COOKIE: token})
+    out = call(
+        app, "POST", "/signout", data={"next": "/"}, cookies={COOKIE: token}, headers=SAME_ORIGIN
+    )
     assert out.status_code == 303 and f'{COOKIE}=""' in out.headers["set-cookie"]
 
 
 def test_sign_in_refuses_bad_tokens_foreign_origins_and_open_redirects(site, tmp_path):
     app = site()
-    bad = call(app, "POST", "/signin", data={"token": "not.a.token"})
+    bad = call(app, "POST", "/signin", data={"token": "not.a.token"}, headers=SAME_ORIGIN)
     assert bad.status_code == 400 and "data-rejected" in bad.text
     assert "set-cookie" not in bad.headers
-    unknown = call(app, "POST", "/signin", data={"client": "nobody"})
+    unknown = call(app, "POST", "/signin", data={"client": "nobody"}, headers=SAME_ORIGIN)
     assert unknown.status_code == 400
     foreign = call(
         app, "POST", "/signin", data={"client": OWNER}, headers={"origin": "https://evil.example"}
     )
     assert foreign.status_code == 403 and "set-cookie" not in foreign.headers
     for target in ("//evil.example/", "https://evil.example/", "/\\evil", "javascript:x"):
-        response = call(app, "POST", "/signin", data={"client": OWNER, "next": target})
+        response = call(
+            app, "POST", "/signin", data={"client": OWNER, "next": target}, headers=SAME_ORIGIN
+        )
         assert response.headers["location"] == "/"
     token = issue_token(OWNER, tmp_path, ISSUER)
-    pasted = call(app, "POST", "/signin", data={"token": token})
+    pasted = call(app, "POST", "/signin", data={"token": token}, headers=SAME_ORIGIN)
     assert pasted.status_code == 303 and pasted.cookies[COOKIE] == token
-    junk = call(app, "POST", "/signin", content=b"\xff\xfe", headers={"content-type": "text/plain"})
+    junk = call(
+        app,
+        "POST",
+        "/signin",
+        content=b"\xff\xfe",
+        headers={"content-type": "text/plain", **SAME_ORIGIN},
+    )
     assert junk.status_code == 400
 
 

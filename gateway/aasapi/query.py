@@ -16,7 +16,7 @@ from starlette.datastructures import QueryParams
 
 from schema.source import CursorError
 
-from ..store import decode_cursor, encode_cursor
+from ..cursors import decode_cursor, encode_cursor, is_position, is_position_text
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -74,8 +74,8 @@ def limit_of(params: QueryParams) -> int:
     text = params.get("limit")
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isdigit() or int(text) < 1:
-        raise ApiError(400, f"limit must be a positive integer, not {text!r}")
+    if not is_position_text(text) or int(text) < 1:
+        raise ApiError(400, f"limit must be a positive integer, not {text[:64]!r}")
     return min(int(text), MAX_LIMIT)
 
 
@@ -87,7 +87,7 @@ def cursor_key(params: QueryParams, kind: str) -> str | None:
     try:
         return decode_cursor(kind, cursor)
     except CursorError:
-        raise ApiError(400, f"cursor {cursor!r} was not issued by this listing") from None
+        raise ApiError(400, f"cursor {cursor[:64]!r} was not issued by this listing") from None
 
 
 def new_cursor(kind: str, key: str) -> str:
@@ -150,7 +150,7 @@ def index_of(key: str | None) -> int:
     """Where an index cursor resumes (a list inside one robot: references, elements)."""
     if key is None:
         return 0
-    if not key.isdigit():
+    if not is_position_text(key):
         raise ApiError(400, "cursor was not issued by this listing")
     return int(key)
 
@@ -166,7 +166,7 @@ def position_of(key: str | None) -> tuple[str | None, str | None, int]:
         return None, None, -1
     try:
         before, code, index = orjson.loads(key)
-        if isinstance(before, str) and isinstance(code, str) and isinstance(index, int):
+        if isinstance(before, str) and isinstance(code, str) and is_position(index):
             return before or None, code, index
     except (orjson.JSONDecodeError, TypeError, ValueError):
         pass

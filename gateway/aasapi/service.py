@@ -26,7 +26,7 @@ from starlette.routing import Route, Router
 from adapters import aas
 from schema.code import RobotCode, RobotCodeError
 from schema.graphql.objects import EVERYTHING
-from schema.source import RobotFilter, RobotRecord
+from schema.source import CursorError, RobotFilter, RobotRecord
 
 from ..export import export_document
 from .content import (
@@ -233,9 +233,16 @@ class AasApi:
     async def _walk(
         self, context: RequestContext, after: str | None
     ) -> AsyncIterator[tuple[RobotRecord, str | None, str]]:
-        """Every robot after a source cursor: (record, the cursor before it, its own)."""
+        """Every robot after a source cursor: (record, the cursor before it, its own).
+
+        The source cursor came inside one of this listing's cursors, from the caller:
+        one the source refuses is a 400 like the outer one.
+        """
         while True:
-            page = await context.source.robots(RobotFilter(), BATCH, after)
+            try:
+                page = await context.source.robots(RobotFilter(), BATCH, after)
+            except CursorError:
+                raise ApiError(400, "cursor was not issued by this listing") from None
             for record, cursor in zip(page.items, page.cursors, strict=True):
                 yield record, after, cursor
                 after = cursor

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import base64
 import heapq
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import orjson
 
-from schema.source import CursorError
+from ..cursors import MAX_CURSOR_CHARS, is_position, not_issued
 
 T = TypeVar("T")
 Position = str | int | None
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+_NODE_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,512}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +44,17 @@ def encode(kind: str, positions: Mapping[str, Position]) -> str:
 def decode(
     kind: str, cursor: str | None, registries: Collection[str], position: type
 ) -> dict[str, Position]:
-    """The positions in `cursor` (none: every registry from its start)."""
+    """The positions in `cursor` (none: every registry from its start), each one checked.
+
+    An int position is in 0..MAX_POSITION (a node's SQL integer); a str position
+    is a node's own cursor, URL-safe base64 of bounded length, passed on to that
+    node, which validates it again.
+    """
     if cursor is None:
         return dict.fromkeys(registries)
-    refused = CursorError(f"cursor {cursor!r} is not one this API issued")
+    refused = not_issued(cursor)
+    if len(cursor) > MAX_CURSOR_CHARS or not _BASE64URL.fullmatch(cursor):
+        raise refused
     try:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError):
@@ -54,12 +64,14 @@ def decode(
     found: dict[str, Any] = data["p"]
     if set(found) != set(registries):
         raise refused
-    for value in found.values():
-        if value is None:
-            continue
-        if type(value) is not position or value == "" or (position is int and value < 0):
-            raise refused
+    valid = is_position if position is int else _is_node_cursor
+    if not all(value is None or valid(value) for value in found.values()):
+        raise refused
     return found
+
+
+def _is_node_cursor(value: object) -> bool:
+    return isinstance(value, str) and _NODE_CURSOR.fullmatch(value) is not None
 
 
 def merge(

@@ -40,7 +40,8 @@ from schema.source import (
 )
 from schema.writes import WriteRejected
 
-from ..store import EventRejected, IdempotencyConflict, UnknownRobot, decode_cursor, encode_cursor
+from ..cursors import decode_position, encode_cursor
+from ..store import EventRejected, IdempotencyConflict, UnknownRobot
 from . import cursor
 from .cache import PassportCache
 from .client import RegistryClient, UpstreamHook
@@ -317,7 +318,7 @@ class FederatedSource:
     async def history(
         self, code: str, first: int, after: str | None, until: datetime | None = None
     ) -> Page[Event]:
-        start = int(decode_cursor("seq", after)) if after else 0
+        start = decode_position("seq", after) if after else 0
         client = self.home(code)
         params: dict[str, Any] = {"after": start, "first": _page_size(first)}
         if until is not None:

@@ -62,7 +62,7 @@ def integer(params: Mapping[str, str], name: str, default: int, low: int, high: 
     text = params.get(name)
     if text is None or text == "":
         return default
-    if not re.fullmatch(r"[0-9]{1,18}", text):
+    if not re.fullmatch(r"[0-9]{1,19}", text):
         raise bad_request(f"{name} must be an integer from {low} to {high}, got {text!r}")
     value = int(text)
     if not low <= value <= high:

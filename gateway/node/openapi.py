@@ -11,6 +11,7 @@ from typing import Any
 from schema.events import SCHEMES, EventType
 from schema.passport import RobotStatus
 
+from ..cursors import MAX_CURSOR_CHARS, MAX_POSITION
 from .auth import READ, WRITE
 from .inputs import MAX_PAGE
 from .problems import CODES
@@ -60,6 +61,8 @@ FILTERS = [
     _query("owner", {"type": "string", "maxLength": 200}, "current owner"),
 ]
 STANDARD = _problems(400, 401, 403, 503)
+POSITION = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
+CURSOR = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": MAX_CURSOR_CHARS}
 
 
 def _operation(
@@ -253,7 +256,7 @@ def _paths() -> dict[str, Any]:
                 [
                     *FILTERS,
                     FIRST,
-                    _query("after", {"type": "string"}, "a cursor of an earlier page"),
+                    _query("after", CURSOR, "a cursor of an earlier page"),
                 ],
             )
         },
@@ -287,7 +290,7 @@ def _paths() -> dict[str, Any]:
                 },
                 [
                     CODE,
-                    _query("after", {"type": "integer", "minimum": 0}, "a sequence"),
+                    _query("after", POSITION, "a sequence"),
                     FIRST,
                     _query(
                         "until",
@@ -353,7 +356,7 @@ def _paths() -> dict[str, Any]:
                     **STANDARD,
                 },
                 [
-                    _query("after", {"type": "integer", "minimum": 0}, "a feed position"),
+                    _query("after", POSITION, "a feed position"),
                     FIRST,
                     FILTERS[3],
                 ],

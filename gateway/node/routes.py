@@ -23,6 +23,7 @@ from schema.passport import Passport
 from schema.source import CursorError, RobotRecord
 from schema.writes import WriteRejected, check_event
 
+from ..cursors import MAX_POSITION
 from ..store import EventRejected, IdempotencyConflict, Store, UnknownRobot
 from . import inputs
 from .auth import READ, WRITE, authorize
@@ -156,7 +157,7 @@ class NodeApi:
         await authorize(request, self.verifier, READ)
         params = inputs.known_parameters(request, ("after", "first", "until"))
         code = inputs.robot_code(request.path_params["code"])
-        after = inputs.integer(params, "after", 0, 0, 10**12)
+        after = inputs.integer(params, "after", 0, 0, MAX_POSITION)
         count = inputs.first(params)
         until = inputs.time(params.get("until"), "until")
         events = await self.run(
@@ -182,7 +183,7 @@ class NodeApi:
     async def changes(self, request: Request) -> Response:
         await authorize(request, self.verifier, READ)
         params = inputs.known_parameters(request, ("after", "first", "owner"))
-        after = inputs.integer(params, "after", 0, 0, 10**15)
+        after = inputs.integer(params, "after", 0, 0, MAX_POSITION)
         count = inputs.first(params)
         where = inputs.robot_filter({"owner": params.get("owner", "")})
         changes = await self.run(self.store.changes, after, count, where)

@@ -61,6 +61,10 @@ EN: dict[str, str] = {
     "token_label": "Access token",
     "token_button": "Sign in with this token",
     "token_rejected": "The token was not accepted.",
+    "cross_origin": (
+        "This form was not sent from a page of this site, so it was refused. "
+        "Sign in with the form below."
+    ),
     "no_demo": "This gateway offers no demo parties.",
     "role": "role",
     "identity": "Identity",
@@ -261,6 +265,7 @@ ZH: dict[str, str] = {
     "token_label": "访问令牌",
     "token_button": "使用此令牌登录",
     "token_rejected": "令牌未被接受。",
+    "cross_origin": "此表单并非从本站页面提交，已被拒绝。请使用下面的表单登录。",
     "no_demo": "此网关未提供演示参与方。",
     "role": "角色",
     "identity": "身份信息",

@@ -237,8 +237,8 @@ class ReportSite:
         return self._render(request, page, "signin.html", next=_next(request.query_params))
 
     async def signin(self, request: Request) -> Response:
-        if not _same_origin(request):
-            return Response("cross-origin form refused", status_code=403)
+        if not same_origin(request):
+            return await self._cross_origin(request)
         form = await _form(request)
         target = _next(form)
         token: str | None = None
@@ -257,9 +257,14 @@ class ReportSite:
         keep_token(response, token, secure=request.url.scheme == "https")
         return response
 
+    async def _cross_origin(self, request: Request) -> Response:
+        """403 with the sign-in page and a notice: the form did not come from this site."""
+        page = await self._page(request)
+        return self._render(request, page, "signin.html", status=403, next="/", cross_origin=True)
+
     async def signout(self, request: Request) -> Response:
-        if not _same_origin(request):
-            return Response("cross-origin form refused", status_code=403)
+        if not same_origin(request):
+            return await self._cross_origin(request)
         response = RedirectResponse(_next(await _form(request)), status_code=303)
         drop_token(response, secure=request.url.scheme == "https")
         return response
@@ -271,11 +276,23 @@ def _next(values: Any) -> str:
     return target if _LOCAL_PATH.fullmatch(target) else "/"
 
 
-def _same_origin(request: Request) -> bool:
-    """Browsers send Origin on form posts; one from another site is refused."""
+def same_origin(request: Request) -> bool:
+    """Whether a form POST provably comes from this site's own pages (login CSRF defence).
+
+    Browsers send `Origin` on every POST and, with Fetch Metadata, `Sec-Fetch-Site`.
+    A POST is accepted when `Origin` is this site's origin, or, without `Origin`, when
+    `Sec-Fetch-Site` is `same-origin`. Anything else is refused: no `Origin` and no
+    `Sec-Fetch-Site` (a non-browser client, or a stripped header: deny by default),
+    `Origin: null`, a foreign origin, a `Sec-Fetch-Site` other than `same-origin`
+    (`same-site` included: a sibling subdomain is another site here), and `Referer`
+    alone, which proves nothing and is never consulted.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.strip().lower() != "same-origin":
+        return False
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
+    if origin is None:
+        return fetch_site is not None
     return origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
