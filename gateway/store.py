@@ -35,8 +35,8 @@ from schema.passport import Passport
 from schema.source import Change, Head, Link, Page, RobotFilter, RobotRecord
 
 from . import migrations
-from .recommit import RecommitStore
 from .cursors import decode_code, decode_position, encode_cursor
+from .recommit import RecommitStore
 from .storesql import (
     EVENT_COLUMNS,
     INSERT_EVENT,

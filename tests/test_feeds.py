@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from gateway.app import create_app
+from gateway.cursors import encode_cursor
 from gateway.local import LocalSource
-from gateway.store import encode_cursor
 from policies import AuditLog
 from schema.events import EventType
 from schema.source import CursorError, RobotFilter
