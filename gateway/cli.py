@@ -513,7 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     who.add_argument("--token", help="a bearer token (or ROBOPASS_TOKEN)")
     sync_cmd.add_argument("--out", required=True, help="the mirror's SQLite file")
-    sync_cmd.add_argument("--owner", help="whose robots (default: the caller's organisation)")
+    sync_cmd.add_argument(
+        "--owner",
+        help="whose robots, by party identifier, e.g. uscc:... (default: the caller's own)",
+    )
     sync_cmd.add_argument(
         "--page-size",
         type=int,

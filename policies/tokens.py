@@ -23,6 +23,8 @@ import httpx
 from joserfc import jws
 from joserfc.errors import JoseError
 
+from schema.parties import is_party_id
+
 from .errors import (
     InsufficientScope,
     InvalidClaims,
@@ -163,6 +165,9 @@ class TokenVerifier:
         organisation = claims.get(m.organisation)
         if organisation is not None and not isinstance(organisation, str):
             raise InvalidClaims("organisation must be a string")
+        organisation_id = claims.get(m.organisation_id)
+        if organisation_id is not None and not is_party_id(organisation_id):
+            raise InvalidClaims(f"claim {m.organisation_id} must be a party identifier")
         return Principal(
             issuer=issuer.issuer,
             subject=claims["sub"],
@@ -173,6 +178,7 @@ class TokenVerifier:
             purposes=_words(claims.get(m.purposes), "purposes"),
             scopes=_words(claims.get("scope"), "scope"),
             token_id=claims["jti"],
+            organisation_id=organisation_id,
         )
 
 

@@ -59,6 +59,7 @@ class EventType(enum.Enum):
     END_OF_LIFE = "END_OF_LIFE"
     TRANSFER_OFFERED = "TRANSFER_OFFERED"
     CONDITIONS_INGESTED = "CONDITIONS_INGESTED"
+    PARTIES_IDENTIFIED = "PARTIES_IDENTIFIED"
 
 
 class EventError(ValueError):
@@ -147,6 +148,7 @@ class OwnershipTransfer:
     owner: str
     owner_kind: OwnerKind
     jurisdiction: str
+    owner_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -194,6 +196,29 @@ class TransferOffer:
     owner: str
     owner_kind: OwnerKind
     jurisdiction: str
+    owner_id: str | None = None
+
+
+@dataclass(slots=True)
+class IdentifiedParty:
+    """One ownership or deployment entry (by its position, oldest 0) and its identifier."""
+
+    index: int
+    id: str
+
+
+@dataclass(slots=True)
+class PartiesIdentified:
+    """Identifiers recorded for entries written before passports carried them.
+
+    A registry's operator knows which party each stored name stands for; this
+    event records it in the chain (schema.parties says what an identifier is),
+    so an entry gains a relationship only once identified, never by its name.
+    """
+
+    at: datetime
+    owners: list[IdentifiedParty]
+    operators: list[IdentifiedParty]
 
 
 @dataclass(slots=True)
@@ -237,6 +262,7 @@ PAYLOADS: dict[EventType, type] = {
     EventType.END_OF_LIFE: EndOfLife,
     EventType.TRANSFER_OFFERED: TransferOffer,
     EventType.CONDITIONS_INGESTED: ConditionsIngested,
+    EventType.PARTIES_IDENTIFIED: PartiesIdentified,
 }
 
 
@@ -291,7 +317,21 @@ def _apply_in_place(
 def _transfer(p: Passport, t: OwnershipTransfer) -> None:
     if p.current_owner is not None:
         p.current_owner.end = t.at
-    p.ownership.append(Ownership(t.at, None, t.owner, t.owner_kind, t.jurisdiction))
+    p.ownership.append(Ownership(t.at, None, t.owner, t.owner_kind, t.jurisdiction, t.owner_id))
+
+
+def _identify(p: Passport, e: PartiesIdentified) -> None:
+    for entries, parties, name in (
+        (p.ownership, e.owners, "ownership"),
+        (p.deployments, e.operators, "deployment"),
+    ):
+        for party in parties:
+            if not 0 <= party.index < len(entries):
+                raise EventError(f"no {name} entry {party.index}")
+    for party in e.owners:
+        p.ownership[party.index].owner_id = party.id
+    for party in e.operators:
+        p.deployments[party.index].operator_id = party.id
 
 
 def _end_deployment(p: Passport, d: DeploymentEnd) -> None:
@@ -361,6 +401,7 @@ _APPLY: dict[EventType, Callable[[Passport, Any], None]] = {
     EventType.END_OF_LIFE: _end_of_life,
     EventType.TRANSFER_OFFERED: lambda p, o: None,
     EventType.CONDITIONS_INGESTED: _ingested,
+    EventType.PARTIES_IDENTIFIED: _identify,
 }
 
 
@@ -392,6 +433,7 @@ DISCLOSES: dict[EventType, tuple[str, ...]] = {
     EventType.END_OF_LIFE: ("compliance.end_of_life", "identity.status"),
     EventType.TRANSFER_OFFERED: ("ownership",),
     EventType.CONDITIONS_INGESTED: ("conditions",),
+    EventType.PARTIES_IDENTIFIED: ("ownership", "deployments"),
 }
 """The canonical subtrees whose content an event's payload reveals.
 

@@ -62,9 +62,21 @@ D = DataClass
 ALL = frozenset(DataClass)
 FLEET = "Global Humanoid Logistics Ltd"
 MAKER = "91110108MA01K7XD2T"
+FLEET_ID = "lei:5493001LRMUTUAL7K203"
+PERSON_ID = "person:zhangweiisnotinthisid0"
+OPERATOR_ID = "reg:DE:HRB4711"
+IDS = {FLEET: FLEET_ID, "Zhang Wei": PERSON_ID, "Lager Nord GmbH": OPERATOR_ID}
+IDS[MAKER] = f"uscc:{MAKER}"
 
 
-def who(role: Role, jurisdiction: str | None = "DE", org: str | None = None, *purposes: str):
+def who(
+    role: Role,
+    jurisdiction: str | None = "DE",
+    org: str | None = None,
+    *purposes: str,
+    org_id: str | None = None,
+):
+    """A principal named `org`, identified by `org_id` or, for the parties above, their id."""
     return Principal(
         issuer="https://as.example",
         subject=f"{role.value}-1",
@@ -73,6 +85,7 @@ def who(role: Role, jurisdiction: str | None = "DE", org: str | None = None, *pu
         jurisdiction=jurisdiction,
         purposes=frozenset(purposes),
         token_id="t1",
+        organisation_id=org_id if org_id is not None else IDS.get(org or ""),
     )
 
 
@@ -91,7 +104,7 @@ def passport() -> Passport:
         software=Software("1.0", "RobotOS 2"),
         compliance=Compliance(),
         deployments=[
-            Deployment(t, None, Scenario.LOGISTICS, "DE-BY", "Lager Nord GmbH", 10.0),
+            Deployment(t, None, Scenario.LOGISTICS, "DE-BY", "Lager Nord GmbH", 10.0, OPERATOR_ID),
         ],
         maintenance=[
             MaintenanceRecord(t, MaintenanceKind.INSPECTION, "left_knee", None, "Fix AG", 5.0, None)
@@ -110,8 +123,8 @@ def passport() -> Passport:
             )
         ],
         ownership=[
-            Ownership(t, t, "Zhang Wei", OwnerKind.NATURAL_PERSON, "CN"),
-            Ownership(t, None, FLEET, OwnerKind.ORGANISATION, "DE"),
+            Ownership(t, t, "Zhang Wei", OwnerKind.NATURAL_PERSON, "CN", PERSON_ID),
+            Ownership(t, None, FLEET, OwnerKind.ORGANISATION, "DE", FLEET_ID),
         ],
     )
 
@@ -239,9 +252,11 @@ def test_redact_removes_every_denied_path(demo: PolicySet) -> None:
     assert plain == original, "input is not modified"
     assert "maintenance" not in public and "incidents" not in public
     assert all("owner" not in o and "jurisdiction" in o for o in public["ownership"])
+    assert all("owner_id" not in o for o in public["ownership"]), "an owner's id is PERSONAL"
     assert "contact" not in public["manufacturer"] and "compute" not in public["hardware"]
     text = json.dumps(public, ensure_ascii=False)
-    for secret in ("Zhang Wei", FLEET, "secret findings", "Fix AG", "Lager Nord"):
+    secrets = ("Zhang Wei", FLEET, "secret findings", "Fix AG", "Lager Nord")
+    for secret in (*secrets, FLEET_ID, PERSON_ID, OPERATOR_ID):
         assert secret not in text
     full = redact(plain, mask_for(ALL))
     assert full == plain
@@ -262,7 +277,9 @@ def test_redact_drops_unknown_keys() -> None:
 def test_relationship_of() -> None:
     p = passport()
     assert relationship_of(who(Role.OWNER, "DE", FLEET), p) is R.CURRENT_OWNER
-    assert relationship_of(who(Role.OWNER, "DE", " global humanoid  logistics ltd"), p) is (
+    # a name, however close, is no identity: only the identifier relates
+    assert relationship_of(who(Role.OWNER, "DE", " global humanoid  logistics ltd"), p) is R.NONE
+    assert relationship_of(who(Role.OWNER, "DE", "Other", org_id=FLEET_ID), p) is (
         R.CURRENT_OWNER
     )
     assert relationship_of(who(Role.OWNER, "CN", "Zhang Wei"), p) is R.PAST_OWNER
