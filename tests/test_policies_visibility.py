@@ -279,9 +279,7 @@ def test_relationship_of() -> None:
     assert relationship_of(who(Role.OWNER, "DE", FLEET), p) is R.CURRENT_OWNER
     # a name, however close, is no identity: only the identifier relates
     assert relationship_of(who(Role.OWNER, "DE", " global humanoid  logistics ltd"), p) is R.NONE
-    assert relationship_of(who(Role.OWNER, "DE", "Other", org_id=FLEET_ID), p) is (
-        R.CURRENT_OWNER
-    )
+    assert relationship_of(who(Role.OWNER, "DE", "Other", org_id=FLEET_ID), p) is (R.CURRENT_OWNER)
     assert relationship_of(who(Role.OWNER, "CN", "Zhang Wei"), p) is R.PAST_OWNER
     assert relationship_of(who(Role.MANUFACTURER, "CN", MAKER), p) is R.MANUFACTURER
     assert relationship_of(who(Role.OPERATOR, "DE", "Lager Nord GmbH"), p) is R.OPERATOR
