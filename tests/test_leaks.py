@@ -33,6 +33,7 @@ from graphql import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from gateway.catalogue import organisation_id
 from gateway.context import RequestContext
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
@@ -43,6 +44,7 @@ from schema.codec import format_datetime, to_plain
 from schema.events import DISCLOSES, Event, fold
 from schema.fields import field_classes
 from schema.graphql.query import build_schema
+from schema.parties import manufacturer_id
 from schema.passport import Passport
 
 CASES = int(os.environ.get("LEAK_CASES", "5000"))
@@ -91,21 +93,29 @@ def principals(passports: list[Passport]) -> st.SearchStrategy[Principal]:
             organisation=c["organisation"],
             jurisdiction=c["jurisdiction"],
             purposes=frozenset(c["purposes"]),
+            organisation_id=c.get("organisation_id"),
         )
         for c in CLIENTS
     ]
-    organisations = sorted(
-        {o.owner for p in passports for o in p.ownership}
-        | {d.operator for p in passports for d in p.deployments}
-        | {p.manufacturer.registration_id for p in passports}
-        | {"Bundeskriminalamt"}
+    # (name, identifier) of every party; a name may also come with no or another identifier
+    parties = sorted(
+        {(o.owner, o.owner_id) for p in passports for o in p.ownership}
+        | {(d.operator, d.operator_id) for p in passports for d in p.deployments}
+        | {(p.manufacturer.name, manufacturer_id(p.manufacturer)) for p in passports}
+        | {("Bundeskriminalamt", None)},
+        key=repr,
     )
+    names = [name for name, _ in parties]
+    ids = [None, *sorted({i for _, i in parties if i is not None})]
+    party = st.sampled_from(parties) | st.tuples(st.sampled_from(names), st.sampled_from(ids))
     made_up = st.builds(
-        Principal,
+        lambda party, **fields: Principal(
+            organisation=party[0], organisation_id=party[1], **fields
+        ),
+        party=st.just((None, None)) | party,
         issuer=st.just("http://127.0.0.1/auth"),
         subject=st.just("random"),
         role=st.sampled_from(list(Role)),
-        organisation=st.none() | st.sampled_from(organisations),
         jurisdiction=st.sampled_from(["CN", "DE", "FR", "US", "CH"]) | st.none(),
         purposes=st.frozensets(st.sampled_from(PURPOSES), max_size=3),
     )
@@ -276,6 +286,7 @@ def test_no_denied_value_reaches_any_response(passports, histories, source):
             organisation="Standards Lab",
             jurisdiction="CH",
             purposes=frozenset({"conformance_testing"}),
+            organisation_id="reg:CH:CHE165526102",
         ),
         query=SAME_MINUTE,
     )
@@ -287,6 +298,7 @@ def test_no_denied_value_reaches_any_response(passports, histories, source):
             organisation="Kaiyue Precision Electronics Co., Ltd.",
             jurisdiction=None,
             purposes=frozenset(),
+            organisation_id=organisation_id("CN", "Kaiyue Precision Electronics Co., Ltd."),
         ),
         query='{ r0: robot(code: "CNXW9DH6T0702510311444712734G") { export(format: CANONICAL) } }',
     )
