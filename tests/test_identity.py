@@ -340,3 +340,19 @@ def test_the_owner_id_column_is_filled_and_filters(tmp_path, fleet):
     assert all(r.passport.current_owner.owner_id == p.current_owner.owner_id for r in found)
     assert store.page(RobotFilter(owner_id=p.current_owner.owner), 100).items == []
     store.close()
+
+
+def test_the_response_cache_keeps_callers_with_other_identifiers_apart():
+    from gateway.responses import ResponseCache, context_fields
+    from schema.graphql.query import build_schema
+
+    cache = ResponseCache(context_fields(build_schema([], suggestions=True)))
+    query = '{ robot(code: "CNH7K2H0A1B32605281000012345A") { ownership { owner } } }'
+
+    def key(org_id: str | None):
+        caller = owner(organisation="Acme GmbH", organisation_id=org_id, jurisdiction="DE")
+        return cache.key(query, {}, "application/json", False, caller)
+
+    assert key("reg:DE:HRB1") is not None
+    assert key("reg:DE:HRB1") == key("reg:DE:HRB1")
+    assert key("reg:DE:HRB1") != key("reg:DE:HRB2") != key(None), "same name, other party"

@@ -66,6 +66,7 @@ FLEET_ID = "lei:5493001LRMUTUAL7K203"
 PERSON_ID = "person:zhangweiisnotinthisid0"
 OPERATOR_ID = "reg:DE:HRB4711"
 IDS = {FLEET: FLEET_ID, "Zhang Wei": PERSON_ID, "Lager Nord GmbH": OPERATOR_ID}
+IDS["Bundeskriminalamt"] = "reg:DE:BKA"
 IDS[MAKER] = f"uscc:{MAKER}"
 
 
@@ -193,6 +194,10 @@ def test_law_enforcement_with_approved_agreement_keeps_personal(demo: PolicySet)
     assert decision.agreements == ("CN-DE-BKA-2026",)
     other = who(Role.LAW_ENFORCEMENT, "DE", "Landespolizei", "incident_investigation")
     assert classes(demo, other) == {D.PUBLIC}
+    named = who(
+        Role.LAW_ENFORCEMENT, "DE", "Bundeskriminalamt", "incident_investigation", org_id="x"
+    )
+    assert classes(demo, named) == {D.PUBLIC}, "the agreement's name alone grants nothing"
 
 
 def test_roles_differ_visibly(demo: PolicySet) -> None:
