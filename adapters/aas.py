@@ -289,6 +289,7 @@ SUBMODELS = [
                     Prop("region", "Region"),
                     Prop("operator", "Operator"),
                     Prop("operating_hours", "OperatingHours"),
+                    Prop("operator_id", "OperatorId"),
                 ],
             )
         ],
@@ -349,6 +350,7 @@ SUBMODELS = [
                     Prop("owner", "Owner"),
                     Prop("owner_kind", "OwnerKind"),
                     Prop("jurisdiction", "Jurisdiction"),
+                    Prop("owner_id", "OwnerId"),
                 ],
             )
         ],

@@ -112,6 +112,11 @@ _DATE = {
 }
 _TEXT = {"type": "string"}
 _NAME = {"type": "string", "minLength": 1}
+_PARTY = {
+    "type": "string",
+    "pattern": "^(uscc|lei|reg|person):",
+    "$comment": "robopass party identifier: uscc:, lei:, reg:CC: or person: (docs/policies.md)",
+}
 _COUNTRY = {"type": "string", "pattern": "^[A-Z]{2}$", "$comment": "GB/T 2659.1 (ISO 3166-1)"}
 _NUMBER = {"type": "number", "minimum": 0}
 _COUNT = {"type": "integer", "minimum": 0}
@@ -340,6 +345,7 @@ SPEC = [
             Leaf("region", "region", SAME, _NAME),
             Leaf("operator", "operator", SAME, _TEXT),
             Leaf("operating_hours", "run_hours", SAME, _NUMBER),
+            Leaf("operator_id", "operator_id", SAME, _PARTY),
         ],
     ),
     Obj(
@@ -396,6 +402,7 @@ SPEC = [
             Leaf("owner", "owner_name", SAME, _NAME),
             _coded("owner_kind", "owner_type", OWNER_KIND, OWNER_KIND_CODES.values()),
             Leaf("jurisdiction", "country", SAME, _COUNTRY),
+            Leaf("owner_id", "owner_id", SAME, _PARTY),
         ],
     ),
 ]

@@ -48,12 +48,12 @@ from schema.source import RobotFilter
 CACHE = ROOT / "bench" / ".cache"
 ISSUER = "http://127.0.0.1:9/bench-issuer"
 CLIENT = "fleet-owner"
-OWNER = "Zhulong Sales & Leasing Co., Ltd."
+OWNER = "uscc:913205066HF31Y0124"  # the fleet owner's party identifier (its token's org_id)
 PAGE = 500
 RSS_LIMIT_MB = 300
 AT = datetime(2026, 11, 20, 8, tzinfo=UTC)
 CHANGES = """query ($owner: String, $after: String) {
-  fleetChanges(owner: $owner, first: 500, after: $after) {
+  fleetChanges(ownerId: $owner, first: 500, after: $after) {
     edges { cursor node { code sequence hash type at payload } }
     pageInfo { hasNextPage endCursor } } }"""
 
@@ -113,7 +113,7 @@ def feed_over_http(port: int, token: str, owner: str | None, limit: int) -> tupl
 def bulk_export(port: int, token: str, fmt: str) -> tuple[int, float]:
     """Lines of `/export/fleet.ndjson` for the owner's fleet, streamed and counted."""
     url = f"http://127.0.0.1:{port}/export/fleet.ndjson"
-    params = {"format": fmt, "owner": OWNER}
+    params = {"format": fmt, "owner_id": OWNER}
     lines, start = 0, time.perf_counter()
     headers = {"authorization": f"Bearer {token}"}
     with httpx.stream("GET", url, params=params, headers=headers, timeout=300) as response:
@@ -135,7 +135,7 @@ def export_floor(db: str, data_dir: Path, fmt: str) -> tuple[int, float]:
     try:
         records, after = [], None
         while True:
-            page = store.page(RobotFilter(owner=OWNER), 100, after)
+            page = store.page(RobotFilter(owner_id=OWNER), 100, after)
             records += page.items
             after = page.end_cursor
             if not page.has_next_page:

@@ -162,7 +162,7 @@ def graphql(db: str, args: argparse.Namespace) -> float:
 
     store = seeded(db, args.robots)
     batches = prepared(store, args)
-    owners = {c: store.passport(c).current_owner.owner for c, _ in batches}
+    owners = {c: store.passport(c).current_owner.owner_id for c, _ in batches}
     tokens = {c: _owner_token(owner) for c, owner in owners.items()}
     issuer = TrustedIssuer(
         ISSUER, "robopass", frozenset({"DE", "CN"}), jwks={"keys": [KEY.as_dict(private=False)]}
@@ -219,12 +219,13 @@ KEY = RSAKey.generate_key(2048, parameters={"kid": "bench-ingest"}, private=True
 
 
 def _owner_token(owner: str) -> str:
-    """An RS256 access token of the robot's owner with the write scope, as an issuer signs it."""
+    """An RS256 access token of the robot's owner (its party identifier) with the write
+    scope, as an issuer signs it."""
     now = int(time.time())
     claims = {
         "iss": ISSUER, "sub": f"owner:{owner}", "aud": "robopass", "iat": now - 5,
         "exp": now + 3600, "jti": f"bench-{owner}", "scope": "robopass:read robopass:write",
-        "client_id": "bench", "jurisdiction": "DE", "role": "owner", "org": owner,
+        "client_id": "bench", "jurisdiction": "DE", "role": "owner", "org_id": owner,
     }  # fmt: skip
     return jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": KEY.kid}, claims, KEY)
 

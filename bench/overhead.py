@@ -104,11 +104,12 @@ def give_to_owner(db: str, every: int = 2) -> int:
     cannot change hands).
     """
     store = RegistryStore(db)
-    owner = load_clients()[OWNER].organisation
+    client = load_clients()[OWNER]
+    owner, owner_id = client.organisation, client.organisation_id
     at = datetime.now(UTC).replace(microsecond=0)
     owned = 0
     for code in store.codes(limit=100)[::every]:
-        transfer = OwnershipTransfer(at, owner, OwnerKind.ORGANISATION, "DE")
+        transfer = OwnershipTransfer(at, owner, OwnerKind.ORGANISATION, "DE", owner_id)
         try:
             store.append(code, EventType.OWNERSHIP_TRANSFERRED, to_plain(transfer), at)
             owned += 1

@@ -58,7 +58,7 @@ class FleetExport:
 
     async def respond(self, request: Request) -> Response:
         params = request.query_params
-        unknown = sorted(set(params) - {"format", "owner"})
+        unknown = sorted(set(params) - {"format", "owner_id"})
         if unknown:
             return _error(400, "BAD_USER_INPUT", f"unknown parameter {unknown[0]!r}")
         fmt = params.get("format", "canonical")
@@ -66,15 +66,15 @@ class FleetExport:
             known = ", ".join(EXPORT_FORMATS)
             return _error(400, "BAD_USER_INPUT", f"unknown export format {fmt!r}; known: {known}")
         context = await self.context(request)
-        owner = params.get("owner")
-        if owner is not None and not context.may_filter_by_owner(owner):
-            return _error(403, DENIED_CODE, "Unauthorized field: ownership.owner")
+        owner_id = params.get("owner_id")
+        if owner_id is not None and not context.may_filter_by_owner(owner_id):
+            return _error(403, DENIED_CODE, "Unauthorized field: ownership.owner_id")
         headers = {
             "Cache-Control": "private, no-store",
             "Vary": "Authorization, Cookie",
             "Content-Disposition": f'attachment; filename="fleet.{fmt}.ndjson"',
         }
-        lines = _lines(context, RobotFilter(owner=owner), fmt)
+        lines = _lines(context, RobotFilter(owner_id=owner_id), fmt)
         return StreamingResponse(lines, media_type=MEDIA_TYPE, headers=headers)
 
 

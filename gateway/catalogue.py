@@ -8,6 +8,7 @@ incidents, recalls and findings attributed to them are synthetic. Kept apart fro
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -132,6 +133,31 @@ def _org_code(body8: str) -> str:
 def _uscc(division: str, org8: str) -> str:
     """ "91" = enterprise registered with market regulation; `division` is GB/T 2260."""
     return generate_uscc("91" + division + _org_code(org8))
+
+
+def organisation_id(country: str, name: str) -> str:
+    """The invented register's identifier of organisation `name` in `country`.
+
+    The demo world has one organisation per (country, name), so the identifier
+    is a function of both: the same lessor leasing a hundred robots is one
+    party. A Chinese organisation gets a USCC (`uscc:`), any other a national
+    register number (`reg:CC:`) in the shape its country uses (schema/parties.py).
+    Real registries issue these; only the demo derives them.
+    """
+    digest = hashlib.sha256(f"{country}|{name}".encode()).digest()
+    number = int.from_bytes(digest[:8], "big")
+    if country == "CN":
+        body = "".join(_USCC_CHARS[(number >> (5 * i)) % 31] for i in range(8))
+        return "uscc:" + _uscc(_DIVISIONS[number % len(_DIVISIONS)], body)
+    if country == "DE":
+        return f"reg:DE:HRB{100000 + number % 900000}"
+    if country == "FR":
+        return "reg:FR:" + _siren(f"{number % 10**8:08d}").replace(" ", "")
+    return f"reg:{country}:{number % 10**9:09d}"
+
+
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_DIVISIONS = ("110108", "310115", "440305", "330106", "320506", "420111", "510107", "340104")
 
 
 def _siren(body8: str) -> str:

@@ -382,6 +382,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_identify(args: argparse.Namespace) -> int:
+    """Record party identifiers for stored ownership and deployment entries (a chained event)."""
+    from .identify import MapError, identify, load_map
+
+    try:
+        parties = load_map(args.map)
+    except OSError as exc:
+        raise SystemExit(f"robopass: cannot read the map {args.map}: {exc.strerror}") from None
+    except MapError as exc:
+        raise SystemExit(f"robopass: {exc}; nothing was written") from None
+    store = open_store(args.db)
+    summary = identify(store, parties, args.codes or None)
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
 def duration(text: str) -> timedelta:
     """`30d`, `12h` or `90m`: how old samples must be to be rolled up."""
     units = {"d": "days", "h": "hours", "m": "minutes"}
@@ -508,6 +525,20 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
     verify_cmd.set_defaults(func=cmd_verify)
     add_recommit_command(reg)
+    identify_cmd = reg.add_parser(
+        "identify",
+        help="record party identifiers for entries stored with names only (one event per robot)",
+    )
+    identify_cmd.add_argument(
+        "--db", required=True, help="sqlite:///PATH, a path or postgresql://..."
+    )
+    identify_cmd.add_argument(
+        "--map",
+        required=True,
+        help="CSV (header name,id[,code]) or JSON ({name: id}) of stored names to identifiers",
+    )
+    identify_cmd.add_argument("codes", nargs="*", help="robots to identify (default: all)")
+    identify_cmd.set_defaults(func=cmd_identify)
     rollup_cmd = reg.add_parser(
         "rollup", help="fold condition samples older than a period into daily aggregates"
     )
@@ -533,7 +564,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     who.add_argument("--token", help="a bearer token (or ROBOPASS_TOKEN)")
     sync_cmd.add_argument("--out", required=True, help="the mirror's SQLite file")
-    sync_cmd.add_argument("--owner", help="whose robots (default: the caller's organisation)")
+    sync_cmd.add_argument(
+        "--owner",
+        help="whose robots, by party identifier, e.g. uscc:... (default: the caller's own)",
+    )
     sync_cmd.add_argument(
         "--page-size",
         type=int,

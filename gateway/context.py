@@ -25,6 +25,7 @@ from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.events import EventType, TransferOffer
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
 from schema.graphql.objects import EVERYTHING, RecordingView, field_denied
+from schema.parties import is_party_id
 from schema.passport import ConditionSnapshot
 from schema.source import (
     Appended,
@@ -74,29 +75,35 @@ class RequestContext:
         listing = getattr(self.source, "registries", None)
         return listing() if listing is not None else []
 
-    def may_filter_by_owner(self, owner: str) -> bool:
-        """Owner names are PERSONAL: a caller may list by owner only its own robots.
+    def may_filter_by_owner(self, owner_id: str) -> bool:
+        """Owners are PERSONAL: a caller may list by owner only its own robots.
 
         Otherwise the filter would answer "which robots does this person own"
-        to a caller who may not see owners at all.
+        to a caller who may not see owners at all. "Its own" is its token's
+        party identifier, exactly (`is_own`), never a name.
         """
-        return self.policy is None or is_own(self.principal, owner)
+        return self.policy is None or is_own(self.principal, owner_id)
+
+    def may_filter_by_owner_name(self) -> bool:
+        """Names are shown, never matched: a name filter only where no policy applies."""
+        return self.policy is None
 
     async def still_authenticated(self) -> bool:
         """False once a websocket's token has expired or stopped verifying; True over HTTP."""
         return self.session is None or await self.session.valid()
 
-    def fleet_owner(self, owner: str | None) -> str | None:
-        """The owner a change feed follows; the caller's own organisation by default."""
-        if owner is not None:
-            if not self.may_filter_by_owner(owner):
-                raise field_denied("ownership.owner")
-            return owner
+    def fleet_owner(self, owner_id: str | None) -> str | None:
+        """The owner (party identifier) a change feed follows; the caller's own by default."""
+        if owner_id is not None:
+            if not self.may_filter_by_owner(owner_id):
+                raise field_denied("ownership.owner_id")
+            return owner_id
         if self.policy is None:
             return None
-        if self.principal.is_public or not self.principal.organisation:
-            raise field_denied("ownership.owner")
-        return self.principal.organisation
+        own = self.principal.organisation_id
+        if self.principal.is_public or not is_party_id(own):
+            raise field_denied("ownership.owner_id")
+        return own
 
     def view(self, record: RobotRecord) -> Container[str]:
         """The mask for this caller and robot; the policy set caches it per class of caller."""

@@ -244,6 +244,9 @@ def plan(args: argparse.Namespace, ports: Ports, data_dir: Path) -> list[Part]:
 def lease_eu_robots(host: str, ports: Ports, count: int = LEASED) -> tuple[str, list[str]]:
     """Lease the EU node's first robots to the fleet owner's organisation, once.
 
+    The lease names the fleet owner by its party identifier (`organisation_id`
+    of the demo client), the only thing its token is matched on.
+
     The synthetic fleet owner leases only Chinese robots; a few German ones make
     its fleet span both registries. Written through the node's REST API with the
     gateway's service token and an idempotency key per robot, so a second start
@@ -251,7 +254,8 @@ def lease_eu_robots(host: str, ports: Ports, count: int = LEASED) -> tuple[str, 
     """
     from policies.authserver import load_clients
 
-    owner = load_clients()["fleet-owner"].organisation
+    client = load_clients()["fleet-owner"]
+    owner = client.organisation
     token = httpx.post(
         f"http://{host}:{ports.auth}/token",
         data={"grant_type": "client_credentials"},
@@ -269,6 +273,7 @@ def lease_eu_robots(host: str, ports: Ports, count: int = LEASED) -> tuple[str, 
             "owner": owner,
             "owner_kind": "ORGANISATION",
             "jurisdiction": "DE",
+            "owner_id": client.organisation_id,
         }
         answer = httpx.post(
             f"{node}/robots/{code}/events",

@@ -128,7 +128,13 @@ class ResponseCache:
             variables = orjson.dumps(params.get("variables"), option=orjson.OPT_SORT_KEYS)
         except TypeError:
             return None
-        who = (caller.issuer, caller.role, caller.jurisdiction, caller.organisation)
+        who = (
+            caller.issuer,
+            caller.role,
+            caller.jurisdiction,
+            caller.organisation,
+            caller.organisation_id,  # relationships follow the identifier, not the name
+        )
         return (
             query,
             params.get("operationName"),

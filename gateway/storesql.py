@@ -51,23 +51,24 @@ def event_row(event: Event, recorded: str, key: str | None) -> tuple[Any, ...]:
 
 
 INSERT_ROBOT = (
-    "INSERT INTO robots (manufacturer, category, status, owner, head_sequence, head_hash,"
-    " updated_at, snapshot, registry, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO robots (manufacturer, category, status, owner, owner_id, head_sequence,"
+    " head_hash, updated_at, snapshot, registry, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPDATE_ROBOT = (
-    "UPDATE robots SET manufacturer = ?, category = ?, status = ?, owner = ?, head_sequence = ?,"
-    " head_hash = ?, updated_at = ?, snapshot = ?, registry = ? WHERE code = ?"
+    "UPDATE robots SET manufacturer = ?, category = ?, status = ?, owner = ?, owner_id = ?,"
+    " head_sequence = ?, head_hash = ?, updated_at = ?, snapshot = ?, registry = ? WHERE code = ?"
 )
 
 
 def robot_row(passport: Passport, head: Event, now: str) -> tuple[Any, ...]:
     """A passport and the head of its log as the columns of INSERT_ROBOT and UPDATE_ROBOT."""
-    owner = passport.current_owner.owner if passport.current_owner else None
+    current = passport.current_owner
     return (
         passport.manufacturer.name,
         passport.model.category,
         passport.identity.status.value,
-        owner,
+        current.owner if current else None,
+        current.owner_id if current else None,
         head.sequence,
         head.hash,
         now,
@@ -104,7 +105,7 @@ def row_event(row: tuple[Any, ...]) -> Event:
 def filter_sql(where: RobotFilter) -> tuple[list[str], list[Any]]:
     """WHERE clauses and their parameters for the filters that are set."""
     clauses, params = [], []
-    for column in ("manufacturer", "category", "status", "owner", "registry"):
+    for column in ("manufacturer", "category", "status", "owner", "owner_id", "registry"):
         value = getattr(where, column)
         if value is not None:
             clauses.append(f"{column} = ?")

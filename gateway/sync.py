@@ -23,16 +23,18 @@ from typing import Any
 import httpx
 import orjson
 
+from schema.parties import PARTY_ID_SYNTAX, is_party_id
+
 ROBOT_VIEW = "code version export(format: CANONICAL)"
-FEED = """query ($owner: String) { fleetFeed(owner: $owner) { owner headCursor } }"""
+FEED = """query ($owner: String) { fleetFeed(ownerId: $owner) { ownerId headCursor } }"""
 ROBOTS = f"""query ($owner: String, $first: Int!, $after: String) {{
-  robots(filter: {{owner: $owner}}, first: $first, after: $after) {{
+  robots(filter: {{ownerId: $owner}}, first: $first, after: $after) {{
     totalCount edges {{ node {{ {ROBOT_VIEW} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"""
 CODES = """query ($owner: String, $after: String) {
-  fleetCodes(owner: $owner, first: 5000, after: $after) {
+  fleetCodes(ownerId: $owner, first: 5000, after: $after) {
     codes pageInfo { hasNextPage endCursor } } }"""
 CHANGES = f"""query ($owner: String, $first: Int!, $after: String) {{
-  fleetChanges(owner: $owner, first: $first, after: $after) {{
+  fleetChanges(ownerId: $owner, first: $first, after: $after) {{
     edges {{ node {{ code robot {{ {ROBOT_VIEW} }} }} }}
     pageInfo {{ hasNextPage endCursor }} }} }}"""
 
@@ -168,12 +170,16 @@ def sync(
 ) -> SyncResult:
     """Bring `mirror` up to date with the caller's view of the fleet.
 
-    The feed matches robots by their owner now, so a robot that left the fleet
-    (sold, say) never shows up in it again; `prune` lists the fleet's codes after
-    following the feed and drops the robots that are no longer in it.
+    `owner` is the owner's party identifier (schema/parties.py), the caller's
+    own when None. The feed matches robots by their owner now, so a robot that
+    left the fleet (sold, say) never shows up in it again; `prune` lists the
+    fleet's codes after following the feed and drops the robots that are no
+    longer in it.
     """
     from tqdm import tqdm
 
+    if owner is not None and not is_party_id(owner):
+        raise SyncError(f"--owner must be a party identifier ({PARTY_ID_SYNTAX}), not a name")
     state = mirror.state()
     asked = owner or ""
     if not state:
@@ -181,12 +187,16 @@ def sync(
         state = {
             "gateway": gateway.url,
             "asked_owner": asked,
-            "owner": feed["owner"],
+            "owner": feed["ownerId"],
             "phase": COPYING,
             "list_cursor": None,
             "feed_cursor": feed["headCursor"],
         }
         mirror.save([], **state)
+    elif state["owner"] is not None and not is_party_id(state["owner"]):
+        raise SyncError(
+            "the mirror was made when owners were matched by name; use another --out file"
+        )
     elif (state["gateway"], state["asked_owner"]) != (gateway.url, asked):
         raise SyncError(
             f"the mirror follows {state['gateway']} for owner {state['asked_owner'] or '(own)'};"

@@ -13,7 +13,9 @@ size, and the same on every machine: no global random state, no wall clock.
 
 from __future__ import annotations
 
+import base64
 import bisect
+import hashlib
 import heapq
 import math
 from collections.abc import Callable, Iterator
@@ -76,6 +78,7 @@ from .catalogue import (
     compute_of,
     joint_family,
     joints_of,
+    organisation_id,
     releases_of,
     sensors_of,
     wear_factor,
@@ -461,6 +464,7 @@ class _Life:
         self.lessor = rng.random() < 0.4
         self.use = Scenario[_weighted(rng, _USES[self.spec.category])]
         self.owner = self._lessor_name(home) if self.lessor else self._company(home, self.use)
+        self.owner_id = organisation_id(home.code, self.owner)
         passport = Passport(
             Identity(self.code, RobotStatus.ACTIVE, fleet.registry, registered),
             Manufacturer(
@@ -479,7 +483,9 @@ class _Life:
             self._hardware(),
             self.release.software,
             Compliance(),
-            ownership=[Ownership(registered, None, self.owner, self.owner_kind, home.code)],
+            ownership=[
+                Ownership(registered, None, self.owner, self.owner_kind, home.code, self.owner_id)
+            ],
         )
         self.emit(registered, EventType.REGISTERED, passport)
         self._plan_life(registered)
@@ -550,6 +556,17 @@ class _Life:
 
     def _person(self, country: Country) -> str:
         return country.person(self.rng.choice(country.given), self.rng.choice(country.family))
+
+    def _person_id(self, t: datetime) -> str:
+        """The registry's pseudonymous id for the person buying the robot at `t`.
+
+        Drawn from the fleet seed, robot and moment, never from the name, and
+        without touching the life's random stream, so the rest of the fleet is
+        what it was before ids existed.
+        """
+        seed = f"{self.fleet.seed}|{self.fleet.registry}|{self.code}|{t.isoformat()}"
+        digest = hashlib.sha256(seed.encode()).digest()
+        return "person:" + base64.b32encode(digest[:15]).decode().lower()
 
     @property
     def service(self) -> str:
@@ -849,15 +866,17 @@ class _Life:
             return
         self.advance(t)
         rng = self.rng
+        operator_id = self.owner_id  # a household or a business using its own robot
         if self.owner_kind is OwnerKind.NATURAL_PERSON:
             scenario, operator = Scenario.HOME, "Private household"  # no name: operator is COM
         elif self.lessor:
             scenario = Scenario[_weighted(rng, _USES[self.spec.category])]
             operator = self._company(self.where, scenario)
+            operator_id = organisation_id(self.where.code, operator)
             self.region = self._home_region()
         else:
             scenario, operator = self.use, self.owner
-        self.deployment = Deployment(t, None, scenario, self.region, operator, 0.0)
+        self.deployment = Deployment(t, None, scenario, self.region, operator, 0.0, operator_id)
         self.rate = rng.uniform(*_HOURS_PER_DAY[scenario])
         self.started_hours = self.hours
         self.emit(t, EventType.DEPLOYMENT_STARTED, self.deployment)
@@ -896,13 +915,15 @@ class _Life:
         if rng.random() < 0.2:
             self.owner_kind, self.lessor = OwnerKind.NATURAL_PERSON, False
             self.owner = self._person(country)
+            self.owner_id = self._person_id(t)
         else:
             self.owner_kind, self.lessor = OwnerKind.ORGANISATION, rng.random() < 0.2
             self.use = Scenario[_weighted(rng, _USES[self.spec.category])]
             self.owner = (
                 self._lessor_name(country) if self.lessor else self._company(country, self.use)
             )
-        body = OwnershipTransfer(t, self.owner, self.owner_kind, self.jurisdiction)
+            self.owner_id = organisation_id(country.code, self.owner)
+        body = OwnershipTransfer(t, self.owner, self.owner_kind, self.jurisdiction, self.owner_id)
         self.emit(t, EventType.OWNERSHIP_TRANSFERRED, body)
         if self.jurisdiction in _EU:  # placing on the EU market needs CE marking
             self.certify(t, "EU")

@@ -156,7 +156,7 @@ class Writes:
             )
             raise await self._refused(principal, code, "OWNERSHIP_TRANSFERRED", error)
         offer = decode_payload(EventType.TRANSFER_OFFERED, offer_event.payload)
-        if self.policy is not None and not may_accept_transfer(principal, offer.owner):
+        if self.policy is not None and not may_accept_transfer(principal, offer.owner_id):
             error = WriteForbidden(
                 "transfer.not_offered_party", "code", "only the offered party may accept"
             )
@@ -166,7 +166,9 @@ class Writes:
                 "time.order", "at", "a transfer cannot be accepted before it was offered"
             )
             raise await self._refused(principal, code, "OWNERSHIP_TRANSFERRED", error)
-        body = OwnershipTransfer(at, offer.owner, offer.owner_kind, offer.jurisdiction)
+        body = OwnershipTransfer(
+            at, offer.owner, offer.owner_kind, offer.jurisdiction, offer.owner_id
+        )
         type = EventType.OWNERSHIP_TRANSFERRED
         await self._checked(principal, record, type, body)
         appended = await self._append(

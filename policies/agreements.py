@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from schema.codec import format_datetime, parse_datetime
+from schema.parties import PARTY_ID_SYNTAX, is_party_id, same_party
 from schema.passport import DataClass
 
 from .documents import read_json, validate
@@ -31,7 +32,11 @@ PROFILE = NS + "profile"
 
 @dataclass(frozen=True, slots=True)
 class Agreement:
-    """One agreement; the assignee is an organisation, a jurisdiction, or both."""
+    """One agreement; the assignee is an organisation, a jurisdiction, or both.
+
+    The organisation is a party identifier (schema/parties.py), matched exactly
+    against the token's `org_id`, never against its display name.
+    """
 
     id: str
     assigner_registry: str
@@ -48,6 +53,10 @@ class Agreement:
     def __post_init__(self) -> None:
         if self.assignee_organisation is None and self.assignee_jurisdiction is None:
             raise AgreementError(self.id, "assignee names neither organisation nor jurisdiction")
+        if self.assignee_organisation is not None and not is_party_id(self.assignee_organisation):
+            raise AgreementError(
+                self.id, f"assignee organisation must be a party identifier ({PARTY_ID_SYNTAX})"
+            )
         if self.valid_until <= self.valid_from:
             raise AgreementError(self.id, "valid_until is not after valid_from")
 
@@ -58,7 +67,10 @@ class Agreement:
             and principal.role in self.assignee_roles
             and self.valid_from <= at < self.valid_until
             and bool(self.purposes & principal.purposes)
-            and self.assignee_organisation in (None, principal.organisation)
+            and (
+                self.assignee_organisation is None
+                or same_party(self.assignee_organisation, principal.organisation_id)
+            )
             and self.assignee_jurisdiction in (None, principal.jurisdiction)
         )
 

@@ -1,9 +1,10 @@
 """A development OAuth 2.0 authorization server for demos and tests.
 
 Client credentials grant only, issuing RFC 9068 JWT access tokens that carry
-the robopass claims (`org`, `jurisdiction`, `role`, `purposes`) of each demo
-client. The protocol work is authlib's; this module only adapts Starlette
-requests to it and keeps an RS256 key, generated on first run, in `data_dir`.
+the robopass claims (`org`, `org_id`, `jurisdiction`, `role`, `purposes`) of
+each demo client; `org_id` is the party identifier relationships are matched
+on. The protocol work is authlib's; this module only adapts Starlette requests
+to it and keeps an RS256 key, generated on first run, in `data_dir`.
 Not for production: client secrets are plain text in a JSON file.
 """
 
@@ -47,6 +48,7 @@ class Client(ClientMixin):
     role: str
     purposes: tuple[str, ...]
     scope: str
+    organisation_id: str | None = None
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -104,12 +106,15 @@ class TokenGenerator(JWTBearerTokenGenerator):
     def get_extra_claims(
         self, client: Client, grant_type: str, user: Any, scope: str
     ) -> dict[str, Any]:
-        return {
+        claims = {
             "org": client.organisation,
             "jurisdiction": client.jurisdiction,
             "role": client.role,
             "purposes": " ".join(client.purposes),
         }
+        if client.organisation_id is not None:
+            claims["org_id"] = client.organisation_id
+        return claims
 
 
 class _Payload(OAuth2Payload):

@@ -32,6 +32,7 @@ class ClaimMapping:
     """Which token claims carry the principal's attributes."""
 
     organisation: str = "org"
+    organisation_id: str = "org_id"
     jurisdiction: str = "jurisdiction"
     role: str = "role"
     purposes: str = "purposes"

@@ -1,8 +1,10 @@
 """Who is asking: the verified identity a token resolves to.
 
 A principal holds ids and policy attributes only, never the raw token. The
-organisation may be a natural person's name (a private owner), so it is kept
-out of `repr` and therefore out of logs and tracebacks.
+organisation may be a natural person's name (a private owner) and its
+identifier a person's pseudonymous id, so both are kept out of `repr` and
+therefore out of logs and tracebacks. The name is shown; only
+`organisation_id` (schema/parties.py) establishes a relationship to a robot.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Principal:
     purposes: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     token_id: str | None = None
+    organisation_id: str | None = field(default=None, repr=False)
 
     @property
     def is_public(self) -> bool:

@@ -23,6 +23,8 @@ import httpx
 from joserfc import jws
 from joserfc.errors import JoseError
 
+from schema.parties import is_party_id
+
 from .claims import check_claim_types
 from .errors import (
     InsufficientScope,
@@ -162,6 +164,9 @@ class TokenVerifier:
         if role is Role.PUBLIC or (issuer.roles is not None and role not in issuer.roles):
             raise InvalidClaims("issuer is not trusted for the asserted role")
         organisation = claims.get(m.organisation)
+        organisation_id = claims.get(m.organisation_id)
+        if organisation_id is not None and not is_party_id(organisation_id):
+            raise InvalidClaims(f"claim {m.organisation_id} must be a party identifier")
         return Principal(
             issuer=issuer.issuer,
             subject=claims["sub"],
@@ -172,6 +177,7 @@ class TokenVerifier:
             purposes=_words(claims.get(m.purposes), "purposes"),
             scopes=_words(claims.get("scope"), "scope"),
             token_id=claims["jti"],
+            organisation_id=organisation_id,
         )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from schema.parties import is_party_id, manufacturer_id, same_party
 from schema.passport import Passport
 
 from .agreements import Agreement, agreements_document, load_agreements
@@ -143,30 +144,34 @@ class PolicySet:
 
 
 def relationship_of(principal: Principal, passport: Passport) -> Relationship:
-    """How the principal's organisation stands to the robot, strongest tie first."""
-    org = _norm(principal.organisation)
-    if not org or principal.is_public:
+    """How the principal's organisation stands to the robot, strongest tie first.
+
+    Decided by party identifier only (`schema.parties`): exact equality of
+    the token's identifier with the one the passport records. Names are never
+    compared, so a look-alike name (other case, other spaces, the same name
+    of another organisation) gains nothing, and an entry that has no
+    identifier yet (stored before identifiers, see `robopass registry
+    identify`) relates to no one. A principal without an identifier has no
+    relationship.
+    """
+    own = principal.organisation_id
+    if principal.is_public or not is_party_id(own):
         return Relationship.NONE
     current = passport.current_owner
-    if current is not None and _norm(current.owner) == org:
+    if current is not None and current.owner_id == own:
         return Relationship.CURRENT_OWNER
-    if _norm(passport.manufacturer.registration_id) == org:
+    if manufacturer_id(passport.manufacturer) == own:
         return Relationship.MANUFACTURER
-    if any(d.end is None and _norm(d.operator) == org for d in passport.deployments):
+    if any(d.end is None and d.operator_id == own for d in passport.deployments):
         return Relationship.OPERATOR
-    if any(_norm(o.owner) == org for o in passport.ownership[:-1]):
+    if any(o.owner_id == own for o in passport.ownership[:-1]):
         return Relationship.PAST_OWNER
     return Relationship.NONE
 
 
-def is_own(principal: Principal, organisation: str) -> bool:
-    """Whether `organisation` names the principal's own, compared as relationships are."""
-    own = _norm(principal.organisation)
-    return bool(own) and own == _norm(organisation)
-
-
-def _norm(value: str | None) -> str:
-    return " ".join(value.split()).casefold() if value else ""
+def is_own(principal: Principal, party_id: str | None) -> bool:
+    """Whether `party_id` is the principal's own identifier, compared as relationships are."""
+    return not principal.is_public and same_party(principal.organisation_id, party_id)
 
 
 def _version(

@@ -69,11 +69,12 @@ def may_write(
     return True
 
 
-def may_accept_transfer(principal: Principal, offered_to: str) -> bool:
+def may_accept_transfer(principal: Principal, offered_to: str | None) -> bool:
     """Whether the principal is the party a pending transfer offer names.
 
     The current owner granted the offer; accepting it needs no relationship to
-    the robot yet, only to be that party (compared as relationships are) in a
-    role that can own a robot.
+    the robot yet, only to be that party in a role that can own a robot. The
+    party is the offer's identifier (`offered_to`), compared as relationships
+    are; an offer made before offers carried one can be accepted by no one.
     """
     return principal.role in ACCEPTING_ROLES and is_own(principal, offered_to)

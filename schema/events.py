@@ -77,6 +77,7 @@ class EventType(enum.Enum):
     TRANSFER_OFFERED = "TRANSFER_OFFERED"
     CONDITIONS_INGESTED = "CONDITIONS_INGESTED"
     CHAIN_RECOMMITTED = "CHAIN_RECOMMITTED"
+    PARTIES_IDENTIFIED = "PARTIES_IDENTIFIED"
 
 
 class EventError(ValueError):
@@ -271,6 +272,7 @@ class OwnershipTransfer:
     owner: str
     owner_kind: OwnerKind
     jurisdiction: str
+    owner_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -318,6 +320,29 @@ class TransferOffer:
     owner: str
     owner_kind: OwnerKind
     jurisdiction: str
+    owner_id: str | None = None
+
+
+@dataclass(slots=True)
+class IdentifiedParty:
+    """One ownership or deployment entry (by its position, oldest 0) and its identifier."""
+
+    index: int
+    id: str
+
+
+@dataclass(slots=True)
+class PartiesIdentified:
+    """Identifiers recorded for entries written before passports carried them.
+
+    A registry's operator knows which party each stored name stands for; this
+    event records it in the chain (schema.parties says what an identifier is),
+    so an entry gains a relationship only once identified, never by its name.
+    """
+
+    at: datetime
+    owners: list[IdentifiedParty]
+    operators: list[IdentifiedParty]
 
 
 @dataclass(slots=True)
@@ -381,6 +406,7 @@ PAYLOADS: dict[EventType, type] = {
     EventType.TRANSFER_OFFERED: TransferOffer,
     EventType.CONDITIONS_INGESTED: ConditionsIngested,
     EventType.CHAIN_RECOMMITTED: ChainRecommitted,
+    EventType.PARTIES_IDENTIFIED: PartiesIdentified,
 }
 
 
@@ -435,7 +461,21 @@ def _apply_in_place(
 def _transfer(p: Passport, t: OwnershipTransfer) -> None:
     if p.current_owner is not None:
         p.current_owner.end = t.at
-    p.ownership.append(Ownership(t.at, None, t.owner, t.owner_kind, t.jurisdiction))
+    p.ownership.append(Ownership(t.at, None, t.owner, t.owner_kind, t.jurisdiction, t.owner_id))
+
+
+def _identify(p: Passport, e: PartiesIdentified) -> None:
+    for entries, parties, name in (
+        (p.ownership, e.owners, "ownership"),
+        (p.deployments, e.operators, "deployment"),
+    ):
+        for party in parties:
+            if not 0 <= party.index < len(entries):
+                raise EventError(f"no {name} entry {party.index}")
+    for party in e.owners:
+        p.ownership[party.index].owner_id = party.id
+    for party in e.operators:
+        p.deployments[party.index].operator_id = party.id
 
 
 def _end_deployment(p: Passport, d: DeploymentEnd) -> None:
@@ -506,6 +546,7 @@ _APPLY: dict[EventType, Callable[[Passport, Any], None]] = {
     EventType.TRANSFER_OFFERED: lambda p, o: None,
     EventType.CONDITIONS_INGESTED: _ingested,
     EventType.CHAIN_RECOMMITTED: lambda p, r: None,
+    EventType.PARTIES_IDENTIFIED: _identify,
 }
 
 
@@ -538,6 +579,7 @@ DISCLOSES: dict[EventType, tuple[str, ...]] = {
     EventType.TRANSFER_OFFERED: ("ownership",),
     EventType.CONDITIONS_INGESTED: ("conditions",),
     EventType.CHAIN_RECOMMITTED: (),
+    EventType.PARTIES_IDENTIFIED: ("ownership", "deployments"),
 }
 """The canonical subtrees whose content an event's payload reveals.
 

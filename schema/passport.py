@@ -221,6 +221,11 @@ class Deployment:
     region: str = classified(OPS, "Region of use, ISO 3166-2 subdivision or country.")
     operator: str = classified(COM, "Organisation operating the robot.")
     operating_hours: float = classified(OPS, "Hours operated during this deployment.")
+    operator_id: str | None = classified(
+        COM,
+        "The operator's identifier: uscc:, lei:, reg:CC: or person:; none until identified.",
+        default=None,
+    )
 
 
 @dataclass(slots=True)
@@ -281,6 +286,11 @@ class Ownership:
     owner: str = classified(PII, "The owner: an organisation or a natural person.")
     owner_kind: OwnerKind = classified(PUB, "Whether the owner is an organisation or a person.")
     jurisdiction: str = classified(PUB, "Country of the owner, ISO 3166-1 alpha-2.")
+    owner_id: str | None = classified(
+        PII,
+        "The owner's identifier: uscc:, lei:, reg:CC: or person:; none until identified.",
+        default=None,
+    )
 
 
 @dataclass(slots=True)

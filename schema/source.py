@@ -24,6 +24,7 @@ class RobotFilter:
     category: str | None = None
     status: str | None = None
     owner: str | None = None
+    owner_id: str | None = None
     registry: str | None = None
 
 

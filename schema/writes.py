@@ -26,6 +26,7 @@ from .events import (
     TransferOffer,
     canonical_json,
 )
+from .parties import PARTY_ID_SYNTAX, is_party_id
 from .passport import (
     ConditionSnapshot,
     Deployment,
@@ -214,15 +215,6 @@ def ingest_summary(
     )
 
 
-def same_party(a: str | None, b: str | None) -> bool:
-    """Names compared as the policies compare organisations: spacing and case folded."""
-    return _norm(a) == _norm(b) != ""
-
-
-def _norm(value: str | None) -> str:
-    return " ".join(value.split()).casefold() if value else ""
-
-
 def _t(value: datetime) -> str:
     return format_datetime(value)
 
@@ -275,8 +267,19 @@ def _incident(p: Passport, i: Incident) -> None:
     _required(i, "description")
 
 
+def _party_id(value: str | None, field: str, required: bool) -> None:
+    """A party identifier in its canonical spelling (schema/parties.py); names are not ids."""
+    if value is None and not required:
+        return
+    if not is_party_id(value):
+        raise WriteRejected(
+            "format.party_id", field, f"must be a party identifier: {PARTY_ID_SYNTAX}"
+        )
+
+
 def _deployment(p: Passport, d: Deployment) -> None:
     _required(d, "region", "operator")
+    _party_id(d.operator_id, "operatorId", required=False)
     _non_negative(d, "operating_hours")
     if d.end is not None and d.end < d.start:
         raise WriteRejected("time.order", "end", "a deployment cannot end before it starts")
@@ -308,9 +311,10 @@ def _end_of_life(p: Passport, e: EndOfLife) -> None:
 
 def _offer(p: Passport, o: TransferOffer) -> None:
     _required(o, "owner")
+    _party_id(o.owner_id, "newOwnerId", required=True)
     _country(o.jurisdiction, "jurisdiction")
     current = p.current_owner
-    if current is not None and same_party(current.owner, o.owner):
+    if current is not None and current.owner_id == o.owner_id:
         raise WriteRejected(
             "transfer.current_owner", "newOwner", "the robot already belongs to that owner"
         )
@@ -318,6 +322,7 @@ def _offer(p: Passport, o: TransferOffer) -> None:
 
 def _transfer(p: Passport, t: OwnershipTransfer) -> None:
     _required(t, "owner")
+    _party_id(t.owner_id, "ownerId", required=True)
     _country(t.jurisdiction, "jurisdiction")
     current = p.current_owner
     if current is not None and t.at < current.start:

@@ -50,8 +50,8 @@ def get(gateway: Gateway, path: str, bearer: str | None = None, status: int = 20
 
 
 def owner_of(store: RegistryStore, code: str) -> str:
-    owner = store.record(code).passport.current_owner.owner
-    return token(role="owner", org=owner, purposes="fleet_management")
+    owner = store.record(code).passport.current_owner
+    return token(role="owner", org=owner.owner, org_id=owner.owner_id, purposes="fleet_management")
 
 
 # ---- policy ---------------------------------------------------------------------------

@@ -10,10 +10,10 @@ import pytest
 from gateway.export import EXPORT_FORMATS
 from policies import AuditLog
 from policies.authserver import issue_token
-from tests.test_gateway_policies import OWNER
+from tests.test_gateway_policies import OWNER, OWNER_ID
 
 LIST = """query ($after: String, $owner: String) {
-  robots(first: 100, after: $after, filter: {owner: $owner}) {
+  robots(first: 100, after: $after, filter: {ownerId: $owner}) {
     totalCount edges { node { code } } pageInfo { hasNextPage endCursor } } }"""
 
 
@@ -64,16 +64,17 @@ def test_each_line_is_the_single_download_of_the_same_caller(served_module, fmt,
 def test_the_owner_exports_its_fleet_with_what_only_it_may_see(served_module):
     base, data_dir = served_module
     headers = bearer(base, data_dir, "fleet-owner")
-    codes = listed(base, headers, OWNER)
+    codes = listed(base, headers, OWNER_ID)
     assert codes
     audit = AuditLog(str(data_dir / "demo-cn.audit.db"))
     try:
         before = {code: len(audit.trail(code)) for code in codes}
-        response = export(base, headers, format="canonical", owner=OWNER)
+        response = export(base, headers, format="canonical", owner_id=OWNER_ID)
         assert response.status_code == 200, response.text
         documents = [json.loads(line) for line in response.text.splitlines()]
         assert [d["identity"]["code"] for d in documents] == codes
         assert all(d["ownership"][-1]["owner"] == OWNER for d in documents)
+        assert all(d["ownership"][-1]["owner_id"] == OWNER_ID for d in documents)
         for code, document in zip(codes, documents, strict=True):
             single = httpx.get(f"{base}/robots/{code}/export/canonical", headers=headers)
             assert document == single.json()
@@ -87,8 +88,9 @@ def test_the_owner_exports_its_fleet_with_what_only_it_may_see(served_module):
     [
         (None, {"format": "xml"}, 400, "BAD_USER_INPUT"),
         (None, {"format": "aas", "page": "2"}, 400, "BAD_USER_INPUT"),
-        (None, {"owner": OWNER}, 403, "UNAUTHORIZED_FIELD_OR_TYPE"),
-        ("used-robot-buyer", {"owner": OWNER}, 403, "UNAUTHORIZED_FIELD_OR_TYPE"),
+        (None, {"owner_id": OWNER_ID}, 403, "UNAUTHORIZED_FIELD_OR_TYPE"),
+        ("used-robot-buyer", {"owner_id": OWNER_ID}, 403, "UNAUTHORIZED_FIELD_OR_TYPE"),
+        ("fleet-owner", {"owner": OWNER}, 400, "BAD_USER_INPUT"),  # names are not matched
     ],
 )
 def test_bad_requests_are_refused_naming_the_rule(served_module, client, params, status, code):
@@ -96,7 +98,7 @@ def test_bad_requests_are_refused_naming_the_rule(served_module, client, params,
     response = export(base, bearer(base, data_dir, client), **params)
     assert response.status_code == status
     assert response.json()["errors"][0]["extensions"]["code"] == code
-    assert OWNER not in response.text
+    assert OWNER not in response.text and OWNER_ID not in response.text
 
 
 def test_a_bad_token_gets_401_and_no_line(served_module):

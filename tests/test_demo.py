@@ -21,7 +21,7 @@ QUERY = """query ($registry: String!) { robots(first: 2, filter: {registry: $reg
   totalCount edges { node { code identity { homeRegistry } manufacturer { name } } } } }"""
 
 
-FLEET = """{ robots(first: 50, filter: {owner: "Zhulong Sales & Leasing Co., Ltd."}) {
+FLEET = """{ robots(first: 50, filter: {ownerId: "uscc:913205066HF31Y0124"}) {
   edges { node { code identity { homeRegistry } } } } }"""
 
 

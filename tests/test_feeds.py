@@ -24,7 +24,7 @@ from tests.test_gateway_audit import Gateway, token
 from tests.test_store import record
 
 CHANGES = """query ($owner: String, $after: String, $first: Int!) {
-  fleetChanges(owner: $owner, after: $after, first: $first) {
+  fleetChanges(ownerId: $owner, after: $after, first: $first) {
     edges { cursor node { code sequence hash prevHash at type payload robot { code version } } }
     pageInfo { hasNextPage endCursor } } }"""
 HISTORY = """query ($code: RobotCode!) { robot(code: $code) {
@@ -32,16 +32,16 @@ HISTORY = """query ($code: RobotCode!) { robot(code: $code) {
 
 
 def owner_of_most(store) -> tuple[str, list[str]]:
-    """The owner with the most robots in the store, and its robots' codes."""
+    """The owner (its identifier) with the most robots in the store, and its robots' codes."""
     by_owner = collections.defaultdict(list)
     for code in store.codes():
-        by_owner[store.record(code).passport.current_owner.owner].append(code)
+        by_owner[store.record(code).passport.current_owner.owner_id].append(code)
     owner = max(by_owner, key=lambda o: len(by_owner[o]))
     return owner, by_owner[owner]
 
 
-def owner_token(owner: str) -> str:
-    return token(role="owner", org=owner, purposes="fleet_management")
+def owner_token(owner_id: str) -> str:
+    return token(role="owner", org="The Fleet", org_id=owner_id, purposes="fleet_management")
 
 
 def post(gateway: Gateway, query: str, variables: dict, bearer: str) -> httpx.Response:
@@ -83,8 +83,8 @@ def test_local_changes_page_through_the_whole_feed_without_overlap(store):
 def test_local_changes_resume_after_a_cursor_and_filter_by_owner(store):
     source = LocalSource(store)
     owner, codes = owner_of_most(store)
-    first = run(source.changes(RobotFilter(owner=owner), 5, None))
-    rest = run(source.changes(RobotFilter(owner=owner), 10**4, first.end_cursor))
+    first = run(source.changes(RobotFilter(owner_id=owner), 5, None))
+    rest = run(source.changes(RobotFilter(owner_id=owner), 10**4, first.end_cursor))
     everything = first.items + rest.items
     assert {c.event.code for c in everything} == set(codes)
     expected = sum(len(store.events(code)) for code in codes)
@@ -202,8 +202,8 @@ def test_the_feed_head_skips_everything_so_far_and_sees_what_comes(store, log):
     owner, codes = owner_of_most(store)
     gateway = Gateway(store, log)
     bearer = owner_token(owner)
-    feed = gateway.ask("{ fleetFeed { owner headCursor } }", {}, bearer)["data"]["fleetFeed"]
-    assert feed["owner"] == owner
+    feed = gateway.ask("{ fleetFeed { ownerId headCursor } }", {}, bearer)["data"]["fleetFeed"]
+    assert feed["ownerId"] == owner
     empty = gateway.ask(CHANGES, {"first": 10, "after": feed["headCursor"]}, bearer)
     assert empty["data"]["fleetChanges"]["edges"] == []
     at = datetime(2026, 11, 1, 8, tzinfo=UTC)
@@ -256,7 +256,7 @@ def fallback_gateway(store, log) -> Gateway:
 
 
 CODES = """query ($owner: String, $after: String, $first: Int!) {
-  fleetCodes(owner: $owner, first: $first, after: $after) {
+  fleetCodes(ownerId: $owner, first: $first, after: $after) {
     codes pageInfo { hasNextPage endCursor } } }"""
 
 

@@ -46,7 +46,7 @@ def fleet(tmp_path_factory):
 def test_no_denied_value_reaches_a_feed_reader(fleet):
     histories, passports, source = fleet
     oracle = Oracle(passports, histories)
-    owners = sorted({p.current_owner.owner for p in passports})
+    owners = sorted({p.current_owner.owner_id for p in passports})
 
     @settings(
         max_examples=CASES,
@@ -61,7 +61,7 @@ def test_no_denied_value_reaches_a_feed_reader(fleet):
         first=st.integers(1, 500),
     )
     def check(principal: Principal, owner: str | None, selection: str, first: int) -> None:
-        argument = "" if owner is None else f", owner: {orjson.dumps(owner).decode()}"
+        argument = "" if owner is None else f", ownerId: {orjson.dumps(owner).decode()}"
         query = (
             f"{{ fleetChanges(first: {first}{argument}) {{ edges {{ node {{ {selection} }} }} }} }}"
         )

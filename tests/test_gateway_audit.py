@@ -222,7 +222,9 @@ def test_the_owner_reads_its_robots_trail_without_requester_identities(store, lo
     gateway = Gateway(store, log)
     gateway.ask(QUERY, {"code": code}, token("jti-buyer", **BUYER))
     gateway.ask(QUERY, {"code": code})
-    body = trail(gateway, code, token(role="owner", org=owner, purposes="fleet_management"))
+    owner_id = store.passport(code).current_owner.owner_id
+    bearer = token(role="owner", org=owner, org_id=owner_id, purposes="fleet_management")
+    body = trail(gateway, code, bearer)
     nodes = [e["node"] for e in body["data"]["auditTrail"]["edges"]]
     assert [n["role"] for n in nodes] == ["buyer", "public"]
     assert nodes[0]["denied"] == ["incidents.findings", "ownership.owner"]
@@ -252,15 +254,18 @@ def test_the_registry_authority_reads_the_trail_in_full_a_page_at_a_time(store, 
         BUYER,
         {"role": "regulator", "org": "BAuA", "jurisdiction": "DE"},
         {"role": "owner", "org": "Somebody Else Ltd."},
-        {"role": "buyer", "org": "OWNER"},
+        {"role": "buyer", "org": "OWNER", "org_id": "OWNER_ID"},
+        {"role": "owner", "org": "OWNER"},
     ],
-    ids=["buyer", "foreign-regulator", "other-owner", "owner-org-as-buyer"],
+    ids=["buyer", "foreign-regulator", "other-owner", "owner-org-as-buyer", "owner-name-no-id"],
 )
 def test_anyone_else_gets_an_error_and_no_trail(store, log: AuditLog, claims: dict):
     code, owner = busy_robot(store)
     gateway = Gateway(store, log)
     gateway.ask(QUERY, {"code": code}, token("jti-secret", **BUYER))
-    claims = {k: (owner if v == "OWNER" else v) for k, v in claims.items()}
+    owner_id = store.passport(code).current_owner.owner_id
+    same = {"OWNER": owner, "OWNER_ID": owner_id}
+    claims = {k: same.get(v, v) for k, v in claims.items()}
     body = trail(gateway, code, token(**claims))
     assert body["data"] == {"auditTrail": None}
     [error] = body["errors"]
@@ -279,7 +284,7 @@ def test_anonymous_gets_no_trail(store, log: AuditLog):
 def test_bad_trail_inputs(store, log: AuditLog):
     code, owner = busy_robot(store)
     gateway = Gateway(store, log)
-    bearer = token(role="owner", org=owner)
+    bearer = token(role="owner", org=owner, org_id=store.passport(code).current_owner.owner_id)
 
     def code_of(body: dict) -> str:
         return body["errors"][0]["extensions"]["code"]

@@ -12,12 +12,13 @@ from gateway.app import create_app
 from gateway.cli import main
 from gateway.local import LocalSource
 from policies import PolicySet
-from policies.authserver import issue_token
+from policies.authserver import issue_token, load_clients
 
 QUERY = """query ($code: RobotCode!) { robot(code: $code) {
   code manufacturer { name } maintenance { performedBy } ownership { owner jurisdiction }
   incidents { findings } condition { batteryHealthPct } } }"""
 OWNER = "Zhulong Sales & Leasing Co., Ltd."
+OWNER_ID = load_clients()["fleet-owner"].organisation_id
 
 
 def ask(base: str, code: str, token: str | None = None) -> httpx.Response:
@@ -31,7 +32,8 @@ def owned_robot(tmp_path) -> str:
     """A robot of the demo fleet owner in the served registry."""
     db = sqlite3.connect(tmp_path / "data" / "demo-cn.db")
     try:
-        return db.execute("SELECT code FROM robots WHERE owner = ? LIMIT 1", (OWNER,)).fetchone()[0]
+        found = db.execute("SELECT code FROM robots WHERE owner_id = ? LIMIT 1", (OWNER_ID,))
+        return found.fetchone()[0]
     finally:
         db.close()
 
@@ -97,12 +99,17 @@ def test_token_command_prints_a_token_the_gateway_accepts(served, tmp_path, caps
 
 
 def test_owner_filter_answers_only_the_owner_itself(served, tmp_path):
-    query = """query ($o: String) { robots(first: 5, filter: {owner: $o}) { totalCount } }"""
+    query = """query ($o: String) { robots(first: 5, filter: {ownerId: $o}) { totalCount } }"""
+    by_name = """query ($o: String) { robots(first: 5, filter: {owner: $o}) { totalCount } }"""
 
-    def count(token: str | None) -> httpx.Response:
+    def count(token: str | None, query: str = query, owner: str = OWNER_ID) -> httpx.Response:
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        body = {"query": query, "variables": {"o": OWNER}}
+        body = {"query": query, "variables": {"o": owner}}
         return httpx.post(f"{served}/graphql", json=body, headers=headers)
+
+    named = count(token_for("fleet-owner", served, tmp_path), by_name, OWNER).json()
+    assert named["data"] is None, "a name filter is never matched, not even the caller's own"
+    assert named["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
 
     anonymous = count(None).json()
     assert anonymous["data"] is None

@@ -43,6 +43,7 @@ from graphql import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from gateway.catalogue import organisation_id
 from gateway.context import RequestContext
 from gateway.local import LocalSource
 from gateway.store import RegistryStore
@@ -53,6 +54,7 @@ from schema.codec import format_datetime, to_plain
 from schema.events import DISCLOSES, Event, fold
 from schema.fields import field_classes
 from schema.graphql.query import build_schema
+from schema.parties import manufacturer_id
 from schema.passport import Passport
 from tests.node_helpers import Node, federation
 
@@ -123,6 +125,7 @@ class PastParty:
 
     code: str
     organisation: str
+    organisation_id: str
     role: Role
     start: datetime
     end: datetime
@@ -132,14 +135,14 @@ def past_parties(passports: list[Passport]) -> list[PastParty]:
     found = []
     for p in passports:
         found += [
-            PastParty(p.code, o.owner, Role.OWNER, o.start, o.end)
+            PastParty(p.code, o.owner, o.owner_id, Role.OWNER, o.start, o.end)
             for o in p.ownership[:-1]
-            if o.end is not None
+            if o.end is not None and o.owner_id is not None
         ]
         found += [
-            PastParty(p.code, d.operator, Role.OPERATOR, d.start, d.end)
+            PastParty(p.code, d.operator, d.operator_id, Role.OPERATOR, d.start, d.end)
             for d in p.deployments
-            if d.end is not None
+            if d.end is not None and d.operator_id is not None
         ]
     return found
 
@@ -151,6 +154,7 @@ def party_principal(party: PastParty) -> st.SearchStrategy[Principal]:
         subject=st.just("past-party"),
         role=st.just(party.role),
         organisation=st.just(party.organisation),
+        organisation_id=st.just(party.organisation_id),
         jurisdiction=st.sampled_from(["CN", "DE"]) | st.none(),
         purposes=st.frozensets(st.sampled_from(PURPOSES), max_size=2),
     )
@@ -166,21 +170,29 @@ def principals(passports: list[Passport]) -> st.SearchStrategy[Principal]:
             organisation=c["organisation"],
             jurisdiction=c["jurisdiction"],
             purposes=frozenset(c["purposes"]),
+            organisation_id=c.get("organisation_id"),
         )
         for c in CLIENTS
     ]
-    organisations = sorted(
-        {o.owner for p in passports for o in p.ownership}
-        | {d.operator for p in passports for d in p.deployments}
-        | {p.manufacturer.registration_id for p in passports}
-        | {"Bundeskriminalamt"}
+    # (name, identifier) of every party; a name may also come with no or another identifier
+    parties = sorted(
+        {(o.owner, o.owner_id) for p in passports for o in p.ownership}
+        | {(d.operator, d.operator_id) for p in passports for d in p.deployments}
+        | {(p.manufacturer.name, manufacturer_id(p.manufacturer)) for p in passports}
+        | {("Bundeskriminalamt", None)},
+        key=repr,
     )
+    names = [name for name, _ in parties]
+    ids = [None, *sorted({i for _, i in parties if i is not None})]
+    party = st.sampled_from(parties) | st.tuples(st.sampled_from(names), st.sampled_from(ids))
     made_up = st.builds(
-        Principal,
+        lambda party, **fields: Principal(
+            organisation=party[0], organisation_id=party[1], **fields
+        ),
+        party=st.just((None, None)) | party,
         issuer=st.just("http://127.0.0.1/auth"),
         subject=st.just("random"),
         role=st.sampled_from(list(Role)),
-        organisation=st.none() | st.sampled_from(organisations),
         jurisdiction=st.sampled_from(["CN", "DE", "FR", "US", "CH"]) | st.none(),
         purposes=st.frozensets(st.sampled_from(PURPOSES), max_size=3),
     )
@@ -408,6 +420,7 @@ SALE = Principal(  # the issue's reproduction: a robot the fleet owner sold, ask
     organisation="Zhulong Sales & Leasing Co., Ltd.",
     jurisdiction="DE",
     purposes=frozenset({"fleet_management"}),
+    organisation_id="uscc:913205066HF31Y0124",
 )
 SOLD = """{ r0: robot(code: "CNJL2WW3P3002507082481179091M", asOf: "2025-10-20T00:00:00Z") {
   history(first: 100) { edges { node { type payload } } } } }"""
@@ -434,6 +447,7 @@ def test_no_denied_value_reaches_any_response(passports, histories, source, node
                 organisation="Standards Lab",
                 jurisdiction="CH",
                 purposes=frozenset({"conformance_testing"}),
+                organisation_id="reg:CH:CHE165526102",
             ),
             SAME_MINUTE,
         ),
@@ -448,6 +462,7 @@ def test_no_denied_value_reaches_any_response(passports, histories, source, node
                 organisation="Kaiyue Precision Electronics Co., Ltd.",
                 jurisdiction=None,
                 purposes=frozenset(),
+                organisation_id=organisation_id("CN", "Kaiyue Precision Electronics Co., Ltd."),
             ),
             '{ r0: robot(code: "CNXW9DH6T0702510311444712734G") { export(format: CANONICAL) } }',
         ),
@@ -493,6 +508,7 @@ def test_no_past_owner_or_operator_sees_more_in_the_past(passports, histories, s
             subject="past-party",
             role=party.role,
             organisation=party.organisation,
+            organisation_id=party.organisation_id,
             jurisdiction="CN",
             purposes=frozenset({"fleet_management"}),
         )

@@ -16,7 +16,8 @@ from policies import AuditLog
 from schema.code import RobotCode
 from schema.codec import parse_datetime
 from schema.events import EventType, commitment_of, link_hash
-from tests.writing import Gateway, active, event_count, pick, soon, token
+from schema.parties import manufacturer_id
+from tests.writing import Gateway, active, event_count, party, pick, soon, token
 
 RESULT = "{ code sequence hash prevHash type at payload scheme commitment salt replayed }"
 MAINTENANCE = f"""mutation ($code: RobotCode!, $input: MaintenanceInput!, $key: String!) {{
@@ -50,7 +51,7 @@ def gw(store: RegistryStore, log: AuditLog) -> Gateway:
 
 
 def owner_of(p) -> str:
-    return token("owner", p.current_owner.owner)
+    return token("owner", p.current_owner.owner, org_id=p.current_owner.owner_id)
 
 
 def maintenance(**change) -> dict:
@@ -136,16 +137,16 @@ def test_report_incident_gets_a_registry_id(store, gw):
 
 def test_record_condition_by_the_operator_updates_the_current_condition(store, gw):
     def operated(p) -> bool:
-        running = [d.operator for d in p.deployments if d.end is None]
-        return active(p) and bool(running) and running[-1] != p.current_owner.owner
+        running = [d.operator_id for d in p.deployments if d.end is None]
+        return active(p) and bool(running) and running[-1] != p.current_owner.owner_id
 
     p = pick(store, operated)
-    operator = next(d.operator for d in p.deployments if d.end is None)
+    operator = next(d for d in p.deployments if d.end is None)
     result = data(
         gw.ask(
             CONDITION,
             {"code": p.code, "input": condition(p), "key": "c-1"},
-            token("operator", operator),
+            token("operator", operator.operator, org_id=operator.operator_id),
         ),
         "recordCondition",
     )
@@ -186,7 +187,12 @@ def test_update_software_by_the_manufacturer(store, gw):
         "operatingSystem": "RobotOS 4",
         "aiModels": [{"name": "walk", "version": "2", "provider": "Lab", "purpose": "gait"}],
     }
-    maker = token("manufacturer", p.manufacturer.registration_id, jurisdiction="CN")
+    maker = token(
+        "manufacturer",
+        p.manufacturer.name,
+        jurisdiction="CN",
+        org_id=manufacturer_id(p.manufacturer),
+    )
     data(
         gw.ask(SOFTWARE, {"code": p.code, "input": software, "key": "s-1"}, maker), "updateSoftware"
     )
@@ -249,10 +255,14 @@ def test_other_bad_inputs_name_their_rules(store, gw):
         (DEPLOYMENT, {"phase": "START", "at": soon()}, "required", "scenario"),
         (DECOMMISSION, {"at": soon(), "disposition": "ACTIVE"},
          "decommission.disposition", "disposition"),
-        (OFFER, {"at": soon(), "newOwner": p.current_owner.owner, "ownerKind": "ORGANISATION",
-                 "jurisdiction": "DE"}, "transfer.current_owner", "newOwner"),
+        (OFFER, {"at": soon(), "newOwner": "Another name", "ownerKind": "ORGANISATION",
+                 "newOwnerId": p.current_owner.owner_id, "jurisdiction": "DE"},
+         "transfer.current_owner", "newOwner"),
         (OFFER, {"at": soon(), "newOwner": "X GmbH", "ownerKind": "ORGANISATION",
-                 "jurisdiction": "Germany"}, "format.country", "jurisdiction"),
+                 "newOwnerId": party("X GmbH"), "jurisdiction": "Germany"},
+         "format.country", "jurisdiction"),
+        (OFFER, {"at": soon(), "newOwner": "X GmbH", "ownerKind": "ORGANISATION",
+                 "newOwnerId": "X GmbH", "jurisdiction": "DE"}, "format.party_id", "newOwnerId"),
     ]  # fmt: skip
     service = token("service_provider", "Knee Fixers Ltd")
     for query, value, rule, field in cases:
@@ -363,25 +373,28 @@ def test_a_foreign_regulator_may_not_write_into_the_chinese_record(store, gw):
 # -- two-step transfer ---------------------------------------------------------------
 
 
-def offer(p, new_owner: str, jurisdiction: str, minutes: float = 0) -> dict:
+def offer(
+    p, new_owner: str, jurisdiction: str, minutes: float = 0, owner_id: str | None = None
+) -> dict:
     return {
         "at": soon(minutes),
         "newOwner": new_owner,
+        "newOwnerId": owner_id or party(new_owner),
         "ownerKind": "ORGANISATION",
         "jurisdiction": jurisdiction,
     }
+
+
+def buyer_token(name: str, jurisdiction: str = "DE") -> str:
+    return token("owner", name, jurisdiction=jurisdiction, org_id=party(name))
 
 
 def test_a_cross_border_transfer_keeps_the_record_and_moves_the_link(store, gw, log):
     p = pick(store, lambda p: active(p) and p.current_owner.jurisdiction == "CN")
     code, home = p.code, p.identity.home_registry
     french = "Robots de Lyon SARL"
-    nobody = token("owner", "Somebody Else SA", jurisdiction="FR")
-    body = gw.ask(
-        ACCEPT,
-        {"code": code, "at": soon(), "key": "a-0"},
-        token("owner", french, jurisdiction="FR"),
-    )
+    nobody = buyer_token("Somebody Else SA", "FR")
+    body = gw.ask(ACCEPT, {"code": code, "at": soon(), "key": "a-0"}, buyer_token(french, "FR"))
     assert refused(body)["rule"] == "transfer.no_offer"
 
     result = data(
@@ -400,7 +413,7 @@ def test_a_cross_border_transfer_keeps_the_record_and_moves_the_link(store, gw, 
     }
     assert event_count(store) == before
 
-    buyer = token("owner", french, jurisdiction="FR")
+    buyer = buyer_token(french, "FR")
     accepted = data(
         gw.ask(ACCEPT, {"code": code, "at": soon(1), "key": "a-1"}, buyer), "acceptTransfer"
     )
@@ -425,14 +438,15 @@ def test_a_cross_border_transfer_keeps_the_record_and_moves_the_link(store, gw, 
         gw.ask(OFFER, {"code": code, "input": offer(p, american, "US", 2), "key": "o-2"}, buyer),
         "initiateTransfer",
     )
-    us = token("owner", american, jurisdiction="US")
+    us = buyer_token(american, "US")
     data(gw.ask(ACCEPT, {"code": code, "at": soon(3), "key": "a-3"}, us), "acceptTransfer")
     (link,) = store.links()
     assert (link.code, link.home) == (code, home)
     # And home again: no foreign registry holds a link any more.
-    chinese = p.current_owner.owner
+    chinese = p.current_owner
+    home_offer = offer(p, chinese.owner, "CN", 3, chinese.owner_id)
     data(
-        gw.ask(OFFER, {"code": code, "input": offer(p, chinese, "CN", 3), "key": "o-3"}, us),
+        gw.ask(OFFER, {"code": code, "input": home_offer, "key": "o-3"}, us),
         "initiateTransfer",
     )
     data(gw.ask(ACCEPT, {"code": code, "at": soon(4), "key": "a-4"}, owner_of(p)), "acceptTransfer")
@@ -448,10 +462,10 @@ def test_a_newer_offer_replaces_the_older_one(store, gw):
     for i, who in enumerate((first, second)):
         variables = {"code": p.code, "input": offer(p, who, "DE", i), "key": f"o-{i}"}
         data(gw.ask(OFFER, variables, owner_of(p)), "initiateTransfer")
-    body = gw.ask(ACCEPT, {"code": p.code, "at": soon(2), "key": "a"}, token("owner", first))
+    body = gw.ask(ACCEPT, {"code": p.code, "at": soon(2), "key": "a"}, buyer_token(first))
     assert refused(body)["rule"] == "transfer.not_offered_party"
     data(
-        gw.ask(ACCEPT, {"code": p.code, "at": soon(2), "key": "a"}, token("owner", second)),
+        gw.ask(ACCEPT, {"code": p.code, "at": soon(2), "key": "a"}, buyer_token(second)),
         "acceptTransfer",
     )
     assert store.passport(p.code).current_owner.owner == second
@@ -482,8 +496,12 @@ def test_the_policy_rows_writes_added():
     from policies import Principal, Relationship, Role, may_accept_transfer, may_write
     from schema.events import EventType as E
 
-    def who(role: Role, org: str = "Acme GmbH") -> Principal:
-        return Principal("iss", "sub", role, organisation=org, jurisdiction="DE")
+    acme = "reg:DE:HRB1234"
+
+    def who(role: Role, org_id: str | None = acme) -> Principal:
+        return Principal(
+            "iss", "sub", role, organisation="Acme GmbH", jurisdiction="DE", organisation_id=org_id
+        )
 
     owner, R = who(Role.OWNER), Relationship
     assert may_write(owner, R.CURRENT_OWNER, E.TRANSFER_OFFERED)
@@ -491,9 +509,11 @@ def test_the_policy_rows_writes_added():
     assert may_write(owner, R.CURRENT_OWNER, E.CONDITIONS_INGESTED)
     assert may_write(who(Role.OPERATOR), R.OPERATOR, E.CONDITIONS_INGESTED)
     assert not may_write(who(Role.BUYER), R.CURRENT_OWNER, E.CONDITIONS_INGESTED)
-    assert may_accept_transfer(who(Role.BUYER, " acme  gmbh"), "Acme GmbH")
-    assert not may_accept_transfer(who(Role.BUYER, "Other AG"), "Acme GmbH")
-    assert not may_accept_transfer(who(Role.REGULATOR), "Acme GmbH")
+    assert may_accept_transfer(who(Role.BUYER), acme)
+    assert not may_accept_transfer(who(Role.BUYER, "reg:DE:HRB12345"), acme)
+    assert not may_accept_transfer(who(Role.BUYER, None), acme)
+    assert not may_accept_transfer(who(Role.BUYER), None), "an offer without an id: no one"
+    assert not may_accept_transfer(who(Role.REGULATOR), acme)
 
 
 def test_writes_on_postgresql(pg_url, fleet, log):
@@ -518,7 +538,7 @@ def test_writes_on_postgresql(pg_url, fleet, log):
         french = "Robots de Lyon SARL"
         offered = {"code": p.code, "input": offer(p, french, "FR", 1), "key": "pg-o"}
         data(gw.ask(OFFER, offered, owner_of(p)), "initiateTransfer")
-        buyer = token("owner", french, jurisdiction="FR")
+        buyer = buyer_token(french, "FR")
         data(
             gw.ask(ACCEPT, {"code": p.code, "at": soon(2), "key": "pg-a"}, buyer), "acceptTransfer"
         )

@@ -62,9 +62,22 @@ D = DataClass
 ALL = frozenset(DataClass)
 FLEET = "Global Humanoid Logistics Ltd"
 MAKER = "91110108MA01K7XD2T"
+FLEET_ID = "lei:5493001LRMUTUAL7K203"
+PERSON_ID = "person:zhangweiisnotinthisid0"
+OPERATOR_ID = "reg:DE:HRB4711"
+IDS = {FLEET: FLEET_ID, "Zhang Wei": PERSON_ID, "Lager Nord GmbH": OPERATOR_ID}
+IDS["Bundeskriminalamt"] = "reg:DE:BKA"
+IDS[MAKER] = f"uscc:{MAKER}"
 
 
-def who(role: Role, jurisdiction: str | None = "DE", org: str | None = None, *purposes: str):
+def who(
+    role: Role,
+    jurisdiction: str | None = "DE",
+    org: str | None = None,
+    *purposes: str,
+    org_id: str | None = None,
+):
+    """A principal named `org`, identified by `org_id` or, for the parties above, their id."""
     return Principal(
         issuer="https://as.example",
         subject=f"{role.value}-1",
@@ -73,6 +86,7 @@ def who(role: Role, jurisdiction: str | None = "DE", org: str | None = None, *pu
         jurisdiction=jurisdiction,
         purposes=frozenset(purposes),
         token_id="t1",
+        organisation_id=org_id if org_id is not None else IDS.get(org or ""),
     )
 
 
@@ -91,7 +105,7 @@ def passport() -> Passport:
         software=Software("1.0", "RobotOS 2"),
         compliance=Compliance(),
         deployments=[
-            Deployment(t, None, Scenario.LOGISTICS, "DE-BY", "Lager Nord GmbH", 10.0),
+            Deployment(t, None, Scenario.LOGISTICS, "DE-BY", "Lager Nord GmbH", 10.0, OPERATOR_ID),
         ],
         maintenance=[
             MaintenanceRecord(t, MaintenanceKind.INSPECTION, "left_knee", None, "Fix AG", 5.0, None)
@@ -110,8 +124,8 @@ def passport() -> Passport:
             )
         ],
         ownership=[
-            Ownership(t, t, "Zhang Wei", OwnerKind.NATURAL_PERSON, "CN"),
-            Ownership(t, None, FLEET, OwnerKind.ORGANISATION, "DE"),
+            Ownership(t, t, "Zhang Wei", OwnerKind.NATURAL_PERSON, "CN", PERSON_ID),
+            Ownership(t, None, FLEET, OwnerKind.ORGANISATION, "DE", FLEET_ID),
         ],
     )
 
@@ -180,6 +194,10 @@ def test_law_enforcement_with_approved_agreement_keeps_personal(demo: PolicySet)
     assert decision.agreements == ("CN-DE-BKA-2026",)
     other = who(Role.LAW_ENFORCEMENT, "DE", "Landespolizei", "incident_investigation")
     assert classes(demo, other) == {D.PUBLIC}
+    named = who(
+        Role.LAW_ENFORCEMENT, "DE", "Bundeskriminalamt", "incident_investigation", org_id="x"
+    )
+    assert classes(demo, named) == {D.PUBLIC}, "the agreement's name alone grants nothing"
 
 
 def test_roles_differ_visibly(demo: PolicySet) -> None:
@@ -239,9 +257,11 @@ def test_redact_removes_every_denied_path(demo: PolicySet) -> None:
     assert plain == original, "input is not modified"
     assert "maintenance" not in public and "incidents" not in public
     assert all("owner" not in o and "jurisdiction" in o for o in public["ownership"])
+    assert all("owner_id" not in o for o in public["ownership"]), "an owner's id is PERSONAL"
     assert "contact" not in public["manufacturer"] and "compute" not in public["hardware"]
     text = json.dumps(public, ensure_ascii=False)
-    for secret in ("Zhang Wei", FLEET, "secret findings", "Fix AG", "Lager Nord"):
+    secrets = ("Zhang Wei", FLEET, "secret findings", "Fix AG", "Lager Nord")
+    for secret in (*secrets, FLEET_ID, PERSON_ID, OPERATOR_ID):
         assert secret not in text
     full = redact(plain, mask_for(ALL))
     assert full == plain
@@ -262,9 +282,9 @@ def test_redact_drops_unknown_keys() -> None:
 def test_relationship_of() -> None:
     p = passport()
     assert relationship_of(who(Role.OWNER, "DE", FLEET), p) is R.CURRENT_OWNER
-    assert relationship_of(who(Role.OWNER, "DE", " global humanoid  logistics ltd"), p) is (
-        R.CURRENT_OWNER
-    )
+    # a name, however close, is no identity: only the identifier relates
+    assert relationship_of(who(Role.OWNER, "DE", " global humanoid  logistics ltd"), p) is R.NONE
+    assert relationship_of(who(Role.OWNER, "DE", "Other", org_id=FLEET_ID), p) is (R.CURRENT_OWNER)
     assert relationship_of(who(Role.OWNER, "CN", "Zhang Wei"), p) is R.PAST_OWNER
     assert relationship_of(who(Role.MANUFACTURER, "CN", MAKER), p) is R.MANUFACTURER
     assert relationship_of(who(Role.OPERATOR, "DE", "Lager Nord GmbH"), p) is R.OPERATOR

@@ -30,6 +30,7 @@ ARGS = [
 ]
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 OWNER = "Zhulong Sales & Leasing Co., Ltd."
+OWNER_ID = "uscc:913205066HF31Y0124"  # the fleet-owner client's org_id
 
 FIGURES = """query ($code: RobotCode!) { robot(code: $code) {
   ownership { owner jurisdiction }
@@ -39,7 +40,7 @@ FIGURES = """query ($code: RobotCode!) { robot(code: $code) {
   incidents { rootCause }
   compliance { recalls { reference remediedAt } }
 } }"""
-OWNED = """query ($owner: String!) { robots(filter: {owner: $owner}, first: 50) {
+OWNED = """query ($owner: String!) { robots(filter: {ownerId: $owner}, first: 50) {
   edges { node { code conditionHistory(last: 1000) { at } incidents { id } } } } }"""
 
 
@@ -203,7 +204,7 @@ def test_public_report_search_rules_language_print_and_access(served, context):
 
 def test_owner_signs_in_and_sees_what_graphql_gives_it(served, context, tmp_path):
     token = issue_token("fleet-owner", tmp_path / "data", f"{served}/auth")
-    owned = graphql(served, OWNED, {"owner": OWNER}, token)["data"]["robots"]["edges"]
+    owned = graphql(served, OWNED, {"owner": OWNER_ID}, token)["data"]["robots"]["edges"]
     assert owned, "the demo fleet owner owns robots"
     richest = max(
         owned, key=lambda e: (bool(e["node"]["incidents"]), len(e["node"]["conditionHistory"]))

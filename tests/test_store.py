@@ -317,6 +317,8 @@ def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
         "DROP TABLE links",
         "DROP INDEX events_position",
         "ALTER TABLE events DROP COLUMN position",
+        "DROP INDEX robots_owner_id",
+        "ALTER TABLE robots DROP COLUMN owner_id",
     ):
         outside(s, statement)
     reopened = RegistryStore(tmp_path / "old.db")

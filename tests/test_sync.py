@@ -20,20 +20,21 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.catalogue import organisation_id
 from gateway.store import RegistryStore
 from policies.authserver import issue_token
 from schema.events import EventType
 from tests.cli_process import ROOT, robopass
 from tests.conftest import running_server
 from tests.test_feeds_ws import FINDINGS, incident
-from tests.test_gateway_policies import OWNER
+from tests.test_gateway_policies import OWNER_ID
 from tests.test_store import record
 
 VIEW = """query ($owner: String, $after: String) {
-  robots(filter: {owner: $owner}, first: 100, after: $after) {
+  robots(filter: {ownerId: $owner}, first: 100, after: $after) {
     edges { node { code version export(format: CANONICAL) } }
     pageInfo { hasNextPage endCursor } } }"""
-LESSOR = "Qingluan Sales & Leasing Co., Ltd."
+LESSOR = organisation_id("CN", "Qingluan Sales & Leasing Co., Ltd.")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,8 @@ def lessor_token(server, tmp_path) -> str:
     client = {
         "client_id": "lessor",
         "client_secret": "unused",
-        "organisation": LESSOR,
+        "organisation": "Qingluan Sales & Leasing Co., Ltd.",
+        "organisation_id": LESSOR,
         "jurisdiction": "DE",
         "role": "owner",
         "purposes": ["fleet_management"],
@@ -105,7 +107,7 @@ def state(path: Path) -> dict:
 def owned(data_dir: Path, owner: str) -> list[str]:
     db = sqlite3.connect(data_dir / "demo-cn.db")
     try:
-        rows = db.execute("SELECT code FROM robots WHERE owner = ? ORDER BY code", (owner,))
+        rows = db.execute("SELECT code FROM robots WHERE owner_id = ? ORDER BY code", (owner,))
         return [r[0] for r in rows.fetchall()]
     finally:
         db.close()
@@ -118,8 +120,8 @@ def test_a_full_copy_then_an_incremental_run_equal_the_callers_view(server, tmp_
     assert first.returncode == 0, first.stderr
     assert "copying" in first.stderr, "progress goes to stderr"
     token = issue_token("fleet-owner", data_dir, f"{base}/auth")
-    before = graphql_view(base, token, OWNER)
-    assert mirrored(out) == before and len(before) == len(owned(data_dir, OWNER)) > 0
+    before = graphql_view(base, token, OWNER_ID)
+    assert mirrored(out) == before and len(before) == len(owned(data_dir, OWNER_ID)) > 0
     codes = sorted(before)
     stranger = next(c for c in owned(data_dir, LESSOR))
     at = datetime(2026, 11, 4, 8, tzinfo=UTC)
@@ -133,7 +135,7 @@ def test_a_full_copy_then_an_incremental_run_equal_the_callers_view(server, tmp_
     again = robopass("sync", "--gateway", base, "--token-client", "fleet-owner", "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert "0 copied, 2 changes followed" in again.stdout.decode()
-    after = graphql_view(base, token, OWNER)
+    after = graphql_view(base, token, OWNER_ID)
     assert mirrored(out) == after
     assert after[codes[0]][0] == before[codes[0]][0] + 1
     assert stranger not in mirrored(out)
@@ -149,7 +151,7 @@ def test_a_robot_sold_out_of_the_fleet_leaves_the_mirror(server, tmp_path, lesso
     assert sold in mirrored(out)
     at = datetime(2026, 11, 6, 8, tzinfo=UTC)
     transfer = {"at": "2026-11-06T08:00:00Z", "owner": "Someone Else GmbH"}
-    transfer |= {"owner_kind": "ORGANISATION", "jurisdiction": "DE"}
+    transfer |= {"owner_kind": "ORGANISATION", "jurisdiction": "DE", "owner_id": "reg:DE:HRB1"}
     store = RegistryStore(data_dir / "demo-cn.db")
     try:
         store.append(sold, EventType.OWNERSHIP_TRANSFERRED, transfer, at)
@@ -224,10 +226,15 @@ def test_refusals_leave_no_robots_behind(server, tmp_path, lessor_token):
     base, _ = server
     out = tmp_path / "mirror.db"
     other = robopass(
-        "sync", "--gateway", base, "--token", lessor_token, "--out", str(out), "--owner", OWNER
+        "sync", "--gateway", base, "--token", lessor_token, "--out", str(out), "--owner", OWNER_ID
     )
     assert other.returncode != 0
     assert "UNAUTHORIZED_FIELD_OR_TYPE" in other.stderr
+    assert not mirrored(out)
+    named = robopass(
+        "sync", "--gateway", base, "--token", lessor_token, "--out", str(out), "--owner", "Zhulong"
+    )
+    assert named.returncode != 0 and "--owner must be a party identifier" in named.stderr
     assert not mirrored(out)
     bad = robopass("sync", "--gateway", base, "--token-client", "nobody", "--out", str(out))
     assert bad.returncode != 0 and "no token for client 'nobody'" in bad.stderr

@@ -125,11 +125,12 @@ def test_cross_border_and_natural_person_owners_exist(passports: list[Passport])
 def test_fleet_has_the_rare_events(fleet: list) -> None:
     types = {e.type for events in fleet for e in events}
     # Offers and telemetry batches come from the write path, re-commitment from the
-    # migration, not the seeded histories.
+    # migration, identification from `robopass registry identify`, not the seeded histories.
     written = {
         EventType.TRANSFER_OFFERED,
         EventType.CONDITIONS_INGESTED,
         EventType.CHAIN_RECOMMITTED,
+        EventType.PARTIES_IDENTIFIED,
     }
     assert set(EventType) - types <= {EventType.RECALL_ISSUED, EventType.RECALL_REMEDIED, *written}
     mean = sum(map(len, fleet)) / len(fleet)

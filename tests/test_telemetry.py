@@ -38,13 +38,17 @@ def log(tmp_path) -> Iterator[AuditLog]:
     audit.close()
 
 
+def owner_token(p) -> str:
+    return token("owner", p.current_owner.owner, org_id=p.current_owner.owner_id)
+
+
 def owned(store: Store, count: int) -> list:
     """`count` active robots of one owner, so one token may write to them all."""
     by_owner: dict[str, list] = {}
     for code in store.codes():
         p = store.record(code).passport
         if active(p) and p.condition is not None:
-            by_owner.setdefault(p.current_owner.owner, []).append(p)
+            by_owner.setdefault(p.current_owner.owner_id, []).append(p)
     for robots in by_owner.values():
         if len(robots) >= count:
             return robots[:count]
@@ -75,7 +79,7 @@ def recent() -> datetime:
 def test_a_batch_stores_samples_and_chains_one_event_per_robot(store, log):
     gw = Gateway(store, log)
     robots = owned(store, 2)
-    owner = token("owner", robots[0].current_owner.owner)
+    owner = owner_token(robots[0])
     start = recent()
     samples = [s for p in robots for s in samples_for(p, start, 50)]
     before, heads = event_count(store), {p.code: store.head(p.code) for p in robots}
@@ -125,7 +129,7 @@ def test_a_batch_stores_samples_and_chains_one_event_per_robot(store, log):
 def test_one_bad_sample_refuses_the_batch_naming_it(store, log, index, change, rule, field):
     gw = Gateway(store, log)
     robots = owned(store, 2)
-    owner = token("owner", robots[0].current_owner.owner)
+    owner = owner_token(robots[0])
     samples = [s for p in robots for s in samples_for(p, recent(), 5)]
     samples[index] = {**samples[index], **change}
     before = event_count(store)
@@ -142,12 +146,14 @@ def test_one_bad_sample_refuses_the_batch_naming_it(store, log, index, change, r
 def test_a_batch_with_a_robot_the_caller_may_not_write_stores_nothing(store, log):
     gw = Gateway(store, log)
     mine = owned(store, 1)[0]
-    other = pick(store, lambda p: active(p) and p.current_owner.owner != mine.current_owner.owner)
+    other = pick(
+        store, lambda p: active(p) and p.current_owner.owner_id != mine.current_owner.owner_id
+    )
     samples = samples_for(mine, recent(), 3) + samples_for(other, recent(), 3)
-    body = gw.ask(BATCH, {"samples": samples, "key": "x"}, token("owner", mine.current_owner.owner))
+    body = gw.ask(BATCH, {"samples": samples, "key": "x"}, owner_token(mine))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert sample_count(store) == 0
-    body = gw.ask(BATCH, {"samples": [], "key": "y"}, token("owner", mine.current_owner.owner))
+    body = gw.ask(BATCH, {"samples": [], "key": "y"}, owner_token(mine))
     assert body["errors"][0]["extensions"]["rule"] == "samples.empty"
 
 

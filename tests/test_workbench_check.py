@@ -69,7 +69,7 @@ def test_text_and_markdown_reports(tmp_path):
     markdown = out.read_text()
     assert markdown.startswith("# mapping check cn-miit -> aas: 5 samples")
     assert "| identity.status | lossless | lossless | unmapped |" in markdown
-    assert "| (unmapped fields) | 0 | 0 | 49 |" in markdown
+    assert "| (unmapped fields) | 0 | 0 | 51 |" in markdown  # + owner_id, operator_id
 
 
 def test_invalid_and_unreadable_samples_fail(tmp_path):

@@ -7,6 +7,7 @@ a real audit log on SQLite and real RS256 access tokens from a trusted issuer.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -28,8 +29,23 @@ POLICY = PolicySet.demo()
 WRITE = "robopass:read robopass:write"
 
 
-def token(role: str, org: str | None, *, jurisdiction: str = "DE", scope: str = WRITE) -> str:
-    """A signed access token of a party; the subject follows role and organisation."""
+def party(name: str) -> str:
+    """A test party's identifier, stable per name, as a register would issue it."""
+    return "reg:DE:T" + hashlib.sha256(name.encode()).hexdigest()[:12].upper()
+
+
+def token(
+    role: str,
+    org: str | None,
+    *,
+    jurisdiction: str = "DE",
+    scope: str = WRITE,
+    org_id: str | None = None,
+) -> str:
+    """A signed access token of a party; the subject follows role and organisation.
+
+    Only `org_id` relates the party to a robot; `org` is the name it shows.
+    """
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -45,6 +61,8 @@ def token(role: str, org: str | None, *, jurisdiction: str = "DE", scope: str = 
     }
     if org is not None:
         claims["org"] = org
+    if org_id is not None:
+        claims["org_id"] = org_id
     header = {"alg": "RS256", "typ": "at+jwt", "kid": KEY.kid}
     return jwt.encode(header, claims, KEY, algorithms=["RS256"])
 

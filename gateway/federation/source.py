@@ -373,6 +373,8 @@ class FederatedSource:
         params: dict[str, Any] = {"after": after, "first": _page_size(first)}
         if where.owner is not None:
             params["owner"] = where.owner
+        if where.owner_id is not None:
+            params["owner_id"] = where.owner_id
         response = await client.call(
             "GET", "GET /changes", "/changes", idempotent=True, params=params
         )
@@ -536,7 +538,7 @@ def _page_size(first: int) -> int:
 
 
 def _filters(where: RobotFilter) -> dict[str, str]:
-    names = ("manufacturer", "category", "status", "owner")
+    names = ("manufacturer", "category", "status", "owner", "owner_id")
     return {n: getattr(where, n) for n in names if getattr(where, n) is not None}
 
 

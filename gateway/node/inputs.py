@@ -23,7 +23,7 @@ MAX_BODY = 1 << 20
 MAX_FILTER = 200
 REGISTRY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
-FILTERS = ("manufacturer", "category", "status", "owner")
+FILTERS = ("manufacturer", "category", "status", "owner", "owner_id")
 
 
 def robot_code(text: str, where: str = "code") -> str:

@@ -58,7 +58,8 @@ FILTERS = [
     _query("manufacturer", {"type": "string", "maxLength": 200}, "manufacturer name"),
     _query("category", {"type": "string", "maxLength": 200}, "model category"),
     _query("status", {"enum": ["", *(s.value for s in RobotStatus)]}, "lifecycle status"),
-    _query("owner", {"type": "string", "maxLength": 200}, "current owner"),
+    _query("owner", {"type": "string", "maxLength": 200}, "current owner's name"),
+    _query("owner_id", {"type": "string", "maxLength": 200}, "current owner's party identifier"),
 ]
 STANDARD = _problems(400, 401, 403, 503)
 POSITION = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
@@ -359,6 +360,7 @@ def _paths() -> dict[str, Any]:
                     _query("after", POSITION, "a feed position"),
                     FIRST,
                     FILTERS[3],
+                    FILTERS[4],
                 ],
             )
         },

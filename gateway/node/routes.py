@@ -182,10 +182,12 @@ class NodeApi:
 
     async def changes(self, request: Request) -> Response:
         await authorize(request, self.verifier, READ)
-        params = inputs.known_parameters(request, ("after", "first", "owner"))
+        params = inputs.known_parameters(request, ("after", "first", "owner", "owner_id"))
         after = inputs.integer(params, "after", 0, 0, MAX_POSITION)
         count = inputs.first(params)
-        where = inputs.robot_filter({"owner": params.get("owner", "")})
+        where = inputs.robot_filter(
+            {"owner": params.get("owner", ""), "owner_id": params.get("owner_id", "")}
+        )
         changes = await self.run(self.store.changes, after, count, where)
         last = changes[-1].position if changes else after
         return json_response({"changes": [change_json(c) for c in changes], "lastPosition": last})

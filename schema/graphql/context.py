@@ -31,18 +31,22 @@ class PassportContext(Protocol):
         """The registries behind `source` and their state; empty for a local store."""
         ...
 
-    def may_filter_by_owner(self, owner: str) -> bool:
-        """Whether this caller may list robots by their current owner."""
+    def may_filter_by_owner(self, owner_id: str) -> bool:
+        """Whether this caller may list robots by their current owner's party identifier."""
+        ...
+
+    def may_filter_by_owner_name(self) -> bool:
+        """Whether this caller may list robots by their current owner's name (no policies)."""
         ...
 
     async def still_authenticated(self) -> bool:
         """Whether the caller's credentials still hold (a long-lived subscription asks)."""
         ...
 
-    def fleet_owner(self, owner: str | None) -> str | None:
-        """Whose robots a change feed follows: `owner` if this caller may filter by it,
-        else its own organisation; None means every robot (a gateway without policies).
-        Raises `field_denied("ownership.owner")` when neither is allowed."""
+    def fleet_owner(self, owner_id: str | None) -> str | None:
+        """Whose robots a change feed follows, by party identifier: `owner_id` if this
+        caller may filter by it, else its own; None means every robot (a gateway without
+        policies). Raises `field_denied("ownership.owner_id")` when neither is allowed."""
         ...
 
     def view(self, record: RobotRecord) -> Container[str]:

@@ -3,7 +3,7 @@
 A change is an event of the registry's log, masked exactly as `Robot.history`
 masks it (`HistoryEvent`): its time, type and payload appear only when every
 field its type touches is visible to the caller, under the robot's current
-mask. The feed follows one owner's robots, the caller's own organisation unless
+mask. The feed follows one owner's robots (by party identifier), the caller's own unless
 the gateway's policies allow another (`PassportContext.fleet_owner`).
 
 The subscription polls `PassportSource.changes` from the feed's head: writers
@@ -90,10 +90,10 @@ class FleetChangeConnection:
 
 @strawberry.type(description="Where a fleet's change feed stands now.")
 class FleetFeed:
-    owner: str | None = strawberry.field(
+    owner_id: str | None = strawberry.field(
         description=(
-            "Whose robots the feed follows: the owner asked for, else the caller's own"
-            " organisation; null on a gateway without policies, for every robot."
+            "Whose robots the feed follows, by party identifier: the owner asked for, else"
+            " the caller's own; null on a gateway without policies, for every robot."
         )
     )
     head_cursor: str | None = strawberry.field(
@@ -110,8 +110,8 @@ class CodePage:
     page_info: PageInfo = strawberry.field(description="Where the page ends.")
 
 
-def feed_filter(info: strawberry.Info, owner: str | None) -> RobotFilter:
-    return RobotFilter(owner=info.context.fleet_owner(owner))
+def feed_filter(info: strawberry.Info, owner_id: str | None) -> RobotFilter:
+    return RobotFilter(owner_id=info.context.fleet_owner(owner_id))
 
 
 async def feed_head(source: PassportSource, where: RobotFilter) -> str | None:
@@ -126,16 +126,18 @@ async def feed_head(source: PassportSource, where: RobotFilter) -> str | None:
             return after
 
 
-async def fleet_feed(info: strawberry.Info, owner: str | None) -> FleetFeed:
-    where = feed_filter(info, owner)
-    return FleetFeed(owner=where.owner, head_cursor=await feed_head(info.context.source, where))
+async def fleet_feed(info: strawberry.Info, owner_id: str | None) -> FleetFeed:
+    where = feed_filter(info, owner_id)
+    return FleetFeed(
+        owner_id=where.owner_id, head_cursor=await feed_head(info.context.source, where)
+    )
 
 
 async def fleet_changes(
-    info: strawberry.Info, owner: str | None, first: int, after: str | None
+    info: strawberry.Info, owner_id: str | None, first: int, after: str | None
 ) -> FleetChangeConnection:
     check_first(first, FEED_PAGE)
-    where = feed_filter(info, owner)
+    where = feed_filter(info, owner_id)
     try:
         page = await info.context.source.changes(where, first, after)
     except CursorError as exc:
@@ -152,10 +154,10 @@ async def fleet_changes(
 
 
 async def fleet_codes(
-    info: strawberry.Info, owner: str | None, first: int, after: str | None
+    info: strawberry.Info, owner_id: str | None, first: int, after: str | None
 ) -> CodePage:
     check_first(first, CODES_PAGE)
-    where = feed_filter(info, owner)
+    where = feed_filter(info, owner_id)
     try:
         page = await _codes(info.context.source, where, first, after)
     except CursorError as exc:
@@ -175,14 +177,14 @@ async def _codes(source: PassportSource, where: RobotFilter, first: int, after: 
 
 
 async def passport_changed(
-    info: strawberry.Info, owner: str | None, codes: list[RobotCodeScalar] | None
+    info: strawberry.Info, owner_id: str | None, codes: list[RobotCodeScalar] | None
 ) -> AsyncGenerator[FleetChange, None]:
     """Changes from the moment of subscribing, polled until the client goes away."""
     if codes is not None and len(codes) > MAX_CODES:
         raise bad_input(f"codes takes at most {MAX_CODES} robot codes, got {len(codes)}")
     context = info.context
     wanted = frozenset(codes) if codes else None
-    where = feed_filter(info, owner)
+    where = feed_filter(info, owner_id)
     after = await feed_head(context.source, where)
     interval = getattr(context, "feed_poll_seconds", POLL_SECONDS)
     while True:

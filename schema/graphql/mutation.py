@@ -192,7 +192,17 @@ class DeploymentInput:
     at: datetime = strawberry.field(description="When it starts or ends.")
     scenario: Scenario | None = strawberry.field(default=None, description="For START.")
     region: str | None = strawberry.field(default=None, description="For START: where.")
-    operator: str | None = strawberry.field(default=None, description="For START: who.")
+    operator: str | None = strawberry.field(
+        default=None, description="For START: who, by name (shown, never matched)."
+    )
+    operator_id: str | None = strawberry.field(
+        default=None,
+        description=(
+            "For START: the operator's party identifier (uscc:, lei:, reg:CC: or person:);"
+            " the operator's tokens are matched on it. Without it no one is this"
+            " deployment's operator."
+        ),
+    )
     operating_hours: float | None = strawberry.field(
         default=None, description="For END: hours operated during the deployment."
     )
@@ -226,7 +236,13 @@ class DecommissionInput:
 @strawberry.input(description="The current owner's offer of the robot to a new owner.")
 class TransferInput:
     at: datetime = strawberry.field(description="When the offer is made.")
-    new_owner: str = strawberry.field(description="The new owner, as its tokens name it.")
+    new_owner: str = strawberry.field(description="The new owner's name (shown, never matched).")
+    new_owner_id: str = strawberry.field(
+        description=(
+            "The new owner's party identifier (uscc:, lei:, reg:CC: or person:): only a token"
+            " carrying exactly this identifier may accept the offer."
+        )
+    )
     owner_kind: OwnerKind = strawberry.field(description="Organisation or natural person.")
     jurisdiction: str = strawberry.field(description="The new owner's country, ISO alpha-2.")
 
@@ -274,7 +290,15 @@ def _deployment(d: DeploymentInput) -> tuple[EventType, Any]:
     for name, value in (("scenario", d.scenario), ("region", d.region), ("operator", d.operator)):
         if value is None:
             raise _error(WriteRejected("required", name, f"START needs {name}"))
-    body = Deployment(at, None, d.scenario, d.region, d.operator, 0.0)  # type: ignore[arg-type]
+    body = Deployment(
+        at,
+        None,
+        d.scenario,  # type: ignore[arg-type]
+        d.region,  # type: ignore[arg-type]
+        d.operator,  # type: ignore[arg-type]
+        0.0,
+        d.operator_id,
+    )
     return EventType.DEPLOYMENT_STARTED, body
 
 
@@ -399,7 +423,11 @@ class Mutation:
         idempotency_key: IdempotencyKey,
     ) -> WriteResult:
         body = TransferOffer(
-            _aware(input.at, "at"), input.new_owner, input.owner_kind, input.jurisdiction
+            _aware(input.at, "at"),
+            input.new_owner,
+            input.owner_kind,
+            input.jurisdiction,
+            input.new_owner_id,
         )
         return await _result(info.context.offer_transfer(code, body, idempotency_key))
 

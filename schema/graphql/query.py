@@ -69,7 +69,17 @@ class RobotFilterInput:
     manufacturer: str | None = strawberry.field(default=None, description="Manufacturer name.")
     category: str | None = strawberry.field(default=None, description="e.g. BIPED_HUMANOID.")
     status: str | None = strawberry.field(default=None, description="e.g. ACTIVE.")
-    owner: str | None = strawberry.field(default=None, description="Current owner.")
+    owner: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Current owner's name; names are never matched for a caller under policies"
+            " (UNAUTHORIZED_FIELD_OR_TYPE): use ownerId."
+        ),
+    )
+    owner_id: str | None = strawberry.field(
+        default=None,
+        description="Current owner's party identifier; under policies only the caller's own.",
+    )
     registry: str | None = strawberry.field(default=None, description="Home registry id.")
 
 
@@ -139,8 +149,10 @@ class Query:
     ) -> RobotConnection:
         check_first(first, MAX_PAGE)
         where = RobotFilter(**vars(filter)) if filter else RobotFilter()
-        if where.owner is not None and not info.context.may_filter_by_owner(where.owner):
+        if where.owner is not None and not info.context.may_filter_by_owner_name():
             raise field_denied("ownership.owner")
+        if where.owner_id is not None and not info.context.may_filter_by_owner(where.owner_id):
+            raise field_denied("ownership.owner_id")
         # Counted while the page is read, not after: against registry nodes the two
         # waits overlap, so a slow node costs the request one timeout, not two.
         total = asyncio.ensure_future(info.context.source.count(where))
@@ -177,43 +189,44 @@ class Query:
     @strawberry.field(
         description=(
             "Where the change feed of a fleet stands now: whose robots it follows and a"
-            " cursor at its head. `owner` defaults to the caller's own organisation; another"
-            " owner gets UNAUTHORIZED_FIELD_OR_TYPE unless the policies allow it."
+            " cursor at its head. `ownerId` (a party identifier) defaults to the caller's own;"
+            " another owner gets UNAUTHORIZED_FIELD_OR_TYPE unless the policies allow it."
         )
     )
-    async def fleet_feed(self, info: strawberry.Info, owner: str | None = None) -> FleetFeed:
-        return await fleet_feed(info, owner)
+    async def fleet_feed(self, info: strawberry.Info, owner_id: str | None = None) -> FleetFeed:
+        return await fleet_feed(info, owner_id)
 
     @strawberry.field(
         description=(
-            "Changes to the robots of an owner (by default the caller's own organisation),"
-            " oldest first, each masked as Robot.history masks events; resume after a cursor."
-            " Robots are matched by their owner now, not at the event."
+            "Changes to the robots of an owner, by its party identifier `ownerId` (by default"
+            " the caller's own), oldest first, each masked as Robot.history masks events;"
+            " resume after a cursor. Robots are matched by their owner now, not at the event."
         )
     )
     async def fleet_changes(
         self,
         info: strawberry.Info,
-        owner: str | None = None,
+        owner_id: str | None = None,
         after: str | None = None,
         first: int = 100,
     ) -> FleetChangeConnection:
-        return await fleet_changes(info, owner, first, after)
+        return await fleet_changes(info, owner_id, first, after)
 
     @strawberry.field(
         description=(
-            "The codes of an owner's robots now (by default the caller's own organisation),"
-            " in code order: what a mirror keeps, so it can drop robots that left the fleet."
+            "The codes of an owner's robots now, by its party identifier `ownerId` (by default"
+            " the caller's own), in code order: what a mirror keeps, so it can drop robots"
+            " that left the fleet."
         )
     )
     async def fleet_codes(
         self,
         info: strawberry.Info,
-        owner: str | None = None,
+        owner_id: str | None = None,
         after: str | None = None,
         first: int = 1000,
     ) -> CodePage:
-        return await fleet_codes(info, owner, first, after)
+        return await fleet_codes(info, owner_id, first, after)
 
     @strawberry.field(
         description=(
@@ -283,18 +296,19 @@ def _retrieved(future: asyncio.Future) -> None:
 class Subscription:
     @strawberry.subscription(
         description=(
-            "Changes from the moment of subscribing to the robots of an owner (by default the"
-            " caller's own organisation), optionally only those of `codes`; each masked as"
-            " fleetChanges masks it. Over graphql-transport-ws at /graphql."
+            "Changes from the moment of subscribing to the robots of an owner, by its party"
+            " identifier `ownerId` (by default the caller's own), optionally only those of"
+            " `codes`; each masked as fleetChanges masks it. Over graphql-transport-ws at"
+            " /graphql."
         )
     )
     async def passport_changed(
         self,
         info: strawberry.Info,
-        owner: str | None = None,
+        owner_id: str | None = None,
         codes: list[RobotCodeScalar] | None = None,
     ) -> AsyncGenerator[FleetChange, None]:
-        async for change in passport_changed(info, owner, codes):
+        async for change in passport_changed(info, owner_id, codes):
             yield change
 
 
