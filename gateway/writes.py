@@ -149,16 +149,20 @@ class Writes:
             await self._relink(writer, record, earlier, before=None)
             await self._audit(principal, code, earlier.type, "replayed", str(earlier.sequence))
             return Appended(earlier, True)
+        # Whether an offer is pending is hidden from everyone but the parties to it
+        # (a TRANSFER_OFFERED event discloses ownership), so a caller it is not
+        # offered to gets the very refusal it would get with no offer at all.
         offer_event = await pending_offer(self.source, writer, code)
-        if offer_event is None:
+        offer = (
+            None
+            if offer_event is None
+            else decode_payload(EventType.TRANSFER_OFFERED, offer_event.payload)
+        )
+        if offer is None or (
+            self.policy is not None and not may_accept_transfer(principal, offer.owner_id)
+        ):
             error = WriteRejected(
-                "transfer.no_offer", "code", "no transfer of this robot is pending"
-            )
-            raise await self._refused(principal, code, "OWNERSHIP_TRANSFERRED", error)
-        offer = decode_payload(EventType.TRANSFER_OFFERED, offer_event.payload)
-        if self.policy is not None and not may_accept_transfer(principal, offer.owner_id):
-            error = WriteForbidden(
-                "transfer.not_offered_party", "code", "only the offered party may accept"
+                "transfer.no_offer", "code", "no transfer of this robot is offered to this caller"
             )
             raise await self._refused(principal, code, "OWNERSHIP_TRANSFERRED", error)
         if at < offer.at:

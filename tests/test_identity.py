@@ -202,7 +202,7 @@ def test_a_look_alike_accepts_no_transfer_sees_no_owner_view_and_filters_nothing
     ]
     for i, fake in enumerate(fakes):
         body = gw.ask(ACCEPT, {"code": p.code, "at": soon(1), "key": f"f{i}"}, fake)
-        assert body["errors"][0]["extensions"]["rule"] == "transfer.not_offered_party"
+        assert body["errors"][0]["extensions"]["rule"] == "transfer.no_offer"
         filtered = gw.ask(BY_OWNER, {"id": current.owner_id}, fake)
         assert filtered["data"] is None
         assert filtered["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
