@@ -21,8 +21,8 @@ from datetime import date
 from pathlib import Path
 
 from adapters import aas
-from gateway.store import RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.store.base import RegistryStore
+from gateway.synthetic.fleet import synthetic_fleet
 
 from .harness import ROOT, serving
 

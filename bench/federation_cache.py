@@ -36,11 +36,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.app import create_app
+from gateway.endpoint.limits import Limits
 from gateway.federation.cache import PassportCache
 from gateway.federation.config import registries_from
 from gateway.federation.source import FederatedSource
-from gateway.limits import Limits
+from gateway.web.app import create_app
 from policies import PolicySet
 from tests.conftest import free_port
 

@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import ROOT, free_port
 from bench.store import postgres_schema, sqlite_file
-from gateway.cli import open_store, seed
-from gateway.store import Store
-from gateway.telemetry import INSERT_SAMPLE, micros, plain_sample
+from gateway.cli.main import open_store, seed
+from gateway.store.base import Store
+from gateway.store.telemetry import INSERT_SAMPLE, micros, plain_sample
 from schema.passport import ConditionSnapshot, JointWear
 
 FLOOR_TABLE = "CREATE TABLE floor_samples AS SELECT * FROM condition_samples WHERE 1 = 0"
@@ -156,8 +156,8 @@ def direct(db: str, args: argparse.Namespace) -> float:
 
 
 def graphql(db: str, args: argparse.Namespace) -> float:
-    from gateway.app import create_app
-    from gateway.local import LocalSource
+    from gateway.service.local import LocalSource
+    from gateway.web.app import create_app
     from policies import AuditLog, PolicySet, TokenVerifier, TrustedIssuer
 
     store = seeded(db, args.robots)

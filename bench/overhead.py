@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 
 from bench.harness import load, serving
-from gateway.store import EventRejected, RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.store.base import EventRejected, RegistryStore
+from gateway.synthetic.fleet import synthetic_fleet
 from policies.authserver import issue_token, load_clients
 from schema.codec import to_plain
 from schema.events import EventType, OwnershipTransfer

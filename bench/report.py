@@ -26,15 +26,15 @@ from pathlib import Path
 
 import httpx
 
-from gateway.app import create_app
-from gateway.auth import demo_issuer
-from gateway.local import LocalSource
+from gateway.edge.auth import demo_issuer
 from gateway.report.i18n import translator
 from gateway.report.model import build_report
 from gateway.report.routes import chart_markup
 from gateway.report.session import COOKIE
-from gateway.store import RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.synthetic.fleet import synthetic_fleet
+from gateway.web.app import create_app
 from policies import PolicySet, TokenVerifier
 from policies.authserver import issue_token
 from schema.events import (

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import httpx
 
-from gateway.context import RequestContext
-from gateway.limits import Limits, limit_extensions
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.endpoint.limits import Limits, limit_extensions
+from gateway.service.context import RequestContext
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.synthetic.fleet import synthetic_fleet
 from policies import PUBLIC, AuditLog, PolicySet
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 

@@ -21,13 +21,13 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.app import create_app
-from gateway.auth import demo_issuer
-from gateway.local import LocalSource
-from gateway.metrics import METRICS
-from gateway.observe import configure_logging
-from gateway.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
-from gateway.store import RegistryStore
+from gateway.edge.auth import demo_issuer
+from gateway.edge.observe import configure_logging
+from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
+from gateway.ops.metrics import METRICS
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier
 
 

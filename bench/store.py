@@ -27,9 +27,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.cli import open_store
-from gateway.store import Store
-from gateway.synthetic import synthetic_fleet
+from gateway.cli.main import open_store
+from gateway.store.base import Store
+from gateway.synthetic.fleet import synthetic_fleet
 from schema.codec import from_plain, to_plain
 from schema.events import EventType, apply_in_place, canonical_json, chain
 from schema.passport import MaintenanceKind, MaintenanceRecord, Passport

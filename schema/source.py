@@ -253,7 +253,7 @@ class PassportWriter(Protocol):
     else the log is read from the start) and `ingest_conditions(batches, *,
     idempotency_key, positions) -> dict[str, Appended]` (telemetry batches;
     without it `recordConditions` answers WRITES_UNAVAILABLE).
-    `gateway.local.LocalSource` has all three.
+    `gateway.service.local.LocalSource` has all three.
     """
 
     async def append(

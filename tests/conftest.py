@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.synthetic.fleet import synthetic_fleet
+from gateway.web.app import create_app
 from schema.code import RobotCode
 from schema.codec import to_plain
 from schema.events import GENESIS, Event, EventType, chain, fold

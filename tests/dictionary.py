@@ -31,8 +31,8 @@ from typing import Any
 
 import orjson
 
-from gateway.catalogue import COUNTRIES, MAKERS
-from gateway.synthetic import _SECTORS
+from gateway.synthetic.catalogue import COUNTRIES, MAKERS
+from gateway.synthetic.fleet import _SECTORS
 from schema.passport import OwnerKind, RobotStatus
 
 from .attacker import Knowledge, Row, Sight

@@ -15,8 +15,8 @@ import pytest
 
 from adapters import aas
 from adapters.mapping import values_at
-from gateway.export import export_document
-from gateway.store import RegistryStore
+from gateway.service.export import export_document
+from gateway.store.base import RegistryStore
 from policies import AuditLog, PolicySet
 from policies.mask import mask_for
 from schema.codec import to_plain
@@ -339,8 +339,8 @@ def test_writes_are_not_allowed(store):
 
     import httpx
 
-    from gateway.app import create_app
-    from gateway.local import LocalSource
+    from gateway.service.local import LocalSource
+    from gateway.web.app import create_app
 
     app = create_app(LocalSource(store), policy=PolicySet.demo())
 

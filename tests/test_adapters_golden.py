@@ -20,7 +20,7 @@ import pytest
 
 from adapters import aas, cn_miit, untp
 from adapters.translate import translate
-from gateway.synthetic import synthetic_fleet
+from gateway.synthetic.fleet import synthetic_fleet
 from schema.codec import from_plain, to_plain
 from schema.events import fold
 from schema.passport import Passport

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auditcmd import default_audit_db
+from gateway.cli.audit import default_audit_db
 from policies import AuditLog
 from schema.code import RobotCode
 from tests import auditdb

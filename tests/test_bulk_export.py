@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from gateway.export import EXPORT_FORMATS
+from gateway.service.export import EXPORT_FORMATS
 from policies import AuditLog
 from policies.authserver import issue_token
 from tests.test_gateway_policies import OWNER, OWNER_ID

@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from joserfc import jwt
 
-from gateway.app import create_app
-from gateway.auth import demo_issuer
-from gateway.local import LocalSource
+from gateway.edge.auth import demo_issuer
 from gateway.node import create_node_app
 from gateway.report.session import COOKIE
-from gateway.store import RegistryStore
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.web.app import create_app
 from policies import PolicySet, TokenError, TokenVerifier
 from policies.authserver import issue_token, signing_key
 from tests.test_policies_tokens import CN, claims, sign, verifier

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from gateway.cli import main, sqlite_path
+from gateway.cli.main import main, sqlite_path
 
 
 def test_seed_then_verify_then_tamper(tmp_path, capsys):

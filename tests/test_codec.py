@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from gateway.synthetic import synthetic_fleet
+from gateway.synthetic.fleet import synthetic_fleet
 from schema.codec import DecodeError, from_plain, to_plain
 from schema.events import fold
 from schema.passport import Passport

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.config import ConfigError, load_config
-from gateway.limits import Limits
-from gateway.local import LocalSource
-from gateway.serving import rate_limits, trusted_issuers
+from gateway.config.settings import ConfigError, load_config
+from gateway.endpoint.limits import Limits
+from gateway.service.local import LocalSource
+from gateway.web.app import create_app
+from gateway.web.serving import rate_limits, trusted_issuers
 from policies import PolicySet, TokenVerifier
 from policies.authserver import DEFAULT_AUDIENCE, issue_token, signing_key
 from tests.cli_process import ROOT, robopass

@@ -16,9 +16,9 @@ import pytest
 from joserfc import jws
 from joserfc.jwk import ECKey
 
-from gateway.credentials import ENVELOPE_TYPE, VC_CONTEXT, RegistrySigner, issue
-from gateway.registry_key import KEY_FILE, public_jwks, rotate_key, signing_key
-from gateway.verification import InvalidCredential, key_set, verify
+from gateway.credentials.keys import KEY_FILE, public_jwks, rotate_key, signing_key
+from gateway.credentials.signing import ENVELOPE_TYPE, VC_CONTEXT, RegistrySigner, issue
+from gateway.credentials.verification import InvalidCredential, key_set, verify
 from tests.conftest import free_port
 
 ISSUER = "https://registry.example"
@@ -192,7 +192,7 @@ def test_credential_checks_in_process(tmp_path):
 
 
 def test_untp_export_is_signed_as_is_with_the_registry_as_issuer(tmp_path, fleet):
-    from gateway.export import export_document
+    from gateway.service.export import export_document
     from schema.events import fold
 
     passport = fold(fleet[0])

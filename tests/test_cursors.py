@@ -27,7 +27,11 @@ from starlette.datastructures import QueryParams
 
 from adapters import aas
 from gateway.aasapi.query import ApiError, cursor_key, index_of, position_of
-from gateway.cursors import (
+from gateway.federation import cursor as federation
+from gateway.service.disclosures import trail_after
+from gateway.service.local import feed_position
+from gateway.store.base import RegistryStore, Store
+from gateway.store.cursors import (
     MAX_CURSOR_CHARS,
     MAX_POSITION,
     decode_code,
@@ -35,10 +39,6 @@ from gateway.cursors import (
     encode_cursor,
     encode_position,
 )
-from gateway.disclosures import trail_after
-from gateway.federation import cursor as federation
-from gateway.local import feed_position
-from gateway.store import RegistryStore, Store
 from policies import AuditLog
 from schema.source import CursorError
 from tests.conftest import PG_SERVER
@@ -244,7 +244,7 @@ def surfaces(request, tmp_path_factory, fleet) -> Iterator[Surfaces]:
     else:
         import psycopg
 
-        from gateway.pgstore import PostgresStore
+        from gateway.store.postgres import PostgresStore
 
         request.getfixturevalue("pg_server")
         schema = f"robopass_cursors_{uuid.uuid4().hex[:12]}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.demo import Ports, federation_toml, secret_env
+from gateway.cli.demo import Ports, federation_toml, secret_env
 from gateway.federation.config import load_federation
 from policies.authserver import issue_token
 from tests.conftest import free_port
@@ -127,7 +127,7 @@ def test_generated_configuration_is_one_the_gateway_accepts(tmp_path: Path) -> N
 
 
 def ports_of(*argv: str) -> Ports:
-    from gateway.cli import build_parser
+    from gateway.cli.main import build_parser
 
     args = build_parser().parse_args(["demo", *argv])
     assert isinstance(args, argparse.Namespace)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from gateway.context import RequestContext
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
+from gateway.service.context import RequestContext
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
 from policies import PUBLIC, PolicySet
 from schema.graphql.query import build_schema
 

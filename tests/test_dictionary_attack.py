@@ -21,10 +21,10 @@ import httpx
 import orjson
 import pytest
 
-from gateway.app import create_app
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.synthetic.fleet import synthetic_fleet
+from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier, TrustedIssuer
 from policies.authserver import issue_token, signing_key
 from policies.visibility import DEMO

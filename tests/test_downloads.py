@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.export import EXPORT_FORMATS
+from gateway.service.export import EXPORT_FORMATS
 from tests.test_credentials import parts, robopass
 
 
@@ -148,8 +148,8 @@ def test_bad_requests_get_clear_errors(server):
 
 
 def test_a_gateway_without_a_key_serves_plain_downloads_only(store):
-    from gateway.app import create_app
-    from gateway.local import LocalSource
+    from gateway.service.local import LocalSource
+    from gateway.web.app import create_app
 
     code = store.codes(limit=1)[0]
     app = create_app(LocalSource(store), policy=None)

@@ -17,8 +17,8 @@ import pytest
 from adapters import aas
 from adapters.cn_miit import TIME
 from adapters.mapping import values_at
-from gateway.export import EXPORT_FORMATS, export_document
-from gateway.synthetic import synthetic_fleet
+from gateway.service.export import EXPORT_FORMATS, export_document
+from gateway.synthetic.fleet import synthetic_fleet
 from policies.mask import NOTHING, VisibilityMask, mask_for
 from schema.codec import to_plain
 from schema.events import fold

@@ -15,7 +15,7 @@ from gateway.federation.cache import PassportCache
 from gateway.federation.config import ConfigError, RegistryConfig, load_federation, registries_from
 from gateway.federation.retry import backoff_delay
 from gateway.federation.source import FederatedSource
-from gateway.synthetic import synthetic_fleet
+from gateway.synthetic.fleet import synthetic_fleet
 from schema.events import fold
 from schema.source import CursorError, Head, NotServed, RobotFilter
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.cursors import encode_cursor
-from gateway.local import LocalSource
+from gateway.service.local import LocalSource
+from gateway.store.cursors import encode_cursor
+from gateway.web.app import create_app
 from policies import AuditLog
 from schema.events import EventType
 from schema.source import CursorError, RobotFilter
@@ -224,7 +224,7 @@ def test_a_gateway_without_policies_follows_every_robot(store, log):
 
 
 def test_local_changes_on_postgresql_match_the_store_and_resume(pg_url, fleet):
-    from gateway.pgstore import PostgresStore
+    from gateway.store.postgres import PostgresStore
 
     store = PostgresStore(pg_url)
     try:

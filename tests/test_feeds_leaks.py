@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.context import RequestContext
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.service.context import RequestContext
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.synthetic.fleet import synthetic_fleet
 from policies import Principal
 from schema.events import fold
 from tests.test_leaks import ALLOWED_ERRORS, POLICY, SCHEMA, Oracle, principals

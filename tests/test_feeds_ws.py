@@ -20,7 +20,7 @@ from joserfc import jwt
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from gateway.store import RegistryStore
+from gateway.store.base import RegistryStore
 from policies import AuditLog
 from policies.authserver import issue_token, signing_key
 from schema.codec import to_plain

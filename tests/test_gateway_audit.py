@@ -17,11 +17,11 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from gateway.app import create_app
-from gateway.context import RequestContext
-from gateway.disclosures import disclosure_records
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
+from gateway.service.context import RequestContext
+from gateway.service.disclosures import disclosure_records
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.web.app import create_app
 from policies import (
     AuditLog,
     PolicySet,

@@ -8,9 +8,9 @@ import sqlite3
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.cli import main
-from gateway.local import LocalSource
+from gateway.cli.main import main
+from gateway.service.local import LocalSource
+from gateway.web.app import create_app
 from policies import PolicySet
 from policies.authserver import issue_token, load_clients
 

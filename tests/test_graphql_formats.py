@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters import cn_miit
-from gateway.export import EXPORT_FORMATS, export_document
+from gateway.service.export import EXPORT_FORMATS, export_document
 from schema.events import fold
 
 EXPORT = """query ($code: RobotCode!, $format: PassportFormat!) {

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.http import GRAPHQL_RESPONSE, JSON, negotiate
+from gateway.endpoint.http import GRAPHQL_RESPONSE, JSON, negotiate
 from schema.code import RobotCode
 from tests.conftest import node_tool, running_server
 

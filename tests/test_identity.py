@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.catalogue import organisation_id
-from gateway.identify import MapError, identify, load_map, plan
-from gateway.store import RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.store.base import RegistryStore
+from gateway.store.identify import MapError, identify, load_map, plan
+from gateway.synthetic.catalogue import organisation_id
+from gateway.synthetic.fleet import synthetic_fleet
 from policies import InvalidClaims, Principal, Relationship, Role, may_accept_transfer
 from policies.authserver import load_clients
 from policies.visibility import is_own, relationship_of
@@ -343,7 +343,7 @@ def test_the_owner_id_column_is_filled_and_filters(tmp_path, fleet):
 
 
 def test_the_response_cache_keeps_callers_with_other_identifiers_apart():
-    from gateway.responses import ResponseCache, context_fields
+    from gateway.endpoint.responses import ResponseCache, context_fields
     from schema.graphql.query import build_schema
 
     cache = ResponseCache(context_fields(build_schema([], suggestions=True)))

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.web.app import create_app
 from policies import ClaimMapping, InvalidToken, PolicySet, Role, TokenVerifier, TrustedIssuer
 from policies.authserver import issue_token
 from tests.conftest import free_port, node_tool

@@ -43,11 +43,11 @@ from graphql import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gateway.catalogue import organisation_id
-from gateway.context import RequestContext
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.service.context import RequestContext
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.synthetic.catalogue import organisation_id
+from gateway.synthetic.fleet import synthetic_fleet
 from policies import PUBLIC, PolicySet, Principal, Role, relationship_of
 from policies.visibility import DEMO
 from schema.codec import format_datetime, to_plain

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
-from gateway.limits import Limits
+from gateway.endpoint.limits import Limits
 from tests.conftest import running_server
 
 NORMAL = "{ robots(first: 3) { totalCount edges { node { code manufacturer { name } } } } }"

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.auth import demo_issuer
-from gateway.local import LocalSource
-from gateway.observe import JsonFormatter
+from gateway.edge.auth import demo_issuer
+from gateway.edge.observe import JsonFormatter
+from gateway.service.local import LocalSource
+from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier
 from policies.authserver import issue_token
 
@@ -109,7 +109,7 @@ def test_without_the_option_no_access_line_is_written(store, tmp_path, captured)
 
 
 def test_a_report_reader_signed_in_by_cookie_is_logged_by_role(store, tmp_path, captured):
-    from gateway.ratelimit import Bucket, MemoryBuckets, RateLimits
+    from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits
 
     token = issue_token("fleet-owner", tmp_path, ISSUER)
     plenty = Bucket(rate=100, burst=100)

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.app import create_app
-from gateway.local import LocalSource
-from gateway.metrics import Metrics, observe_upstream, set_breaker_state
+from gateway.ops.metrics import Metrics, observe_upstream, set_breaker_state
+from gateway.service.local import LocalSource
+from gateway.web.app import create_app
 from policies import AuditLog, PolicySet
 
 ROBOT = "query ($code: RobotCode!) { robot(code: $code) { code condition { batteryHealthPct } } }"

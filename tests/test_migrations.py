@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.migrations import MigrationError, available, check_supported, parse, statements
+from gateway.store.migrations import MigrationError, available, check_supported, parse, statements
 
 
 def test_files_are_ordered_by_number():

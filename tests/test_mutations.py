@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from gateway.store import RegistryStore
+from gateway.store.base import RegistryStore
 from policies import AuditLog
 from schema.code import RobotCode
 from schema.codec import parse_datetime
@@ -479,8 +479,8 @@ def test_every_chain_still_verifies_after_the_writes(store, gw):
 
 
 def test_a_gateway_without_a_writer_answers_writes_unavailable(store, log):
-    from gateway.app import create_app
-    from gateway.local import LocalSource
+    from gateway.service.local import LocalSource
+    from gateway.web.app import create_app
     from tests.writing import POLICY
 
     gw = Gateway(store, log)
@@ -516,7 +516,7 @@ def test_the_policy_rows_writes_added():
 
 def test_writes_on_postgresql(pg_url, fleet, log):
     """The same write path on PostgreSQL, where the writer works on a worker thread."""
-    from gateway.pgstore import PostgresStore
+    from gateway.store.postgres import PostgresStore
 
     store = PostgresStore(pg_url)
     try:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.export import export_document
-from gateway.store import RegistryStore
-from gateway.synthetic import synthetic_fleet
+from gateway.service.export import export_document
+from gateway.store.base import RegistryStore
+from gateway.synthetic.fleet import synthetic_fleet
 from schema.code import RobotCode
 from schema.codec import format_datetime, to_plain
 from schema.events import fold

@@ -17,7 +17,7 @@ from referencing.jsonschema import DRAFT202012
 from starlette.routing import Route
 
 from gateway.node.openapi import openapi_document
-from gateway.store import RegistryStore
+from gateway.store.base import RegistryStore
 from tests.node_helpers import Node
 from tests.test_node_api import UNKNOWN, append_body
 

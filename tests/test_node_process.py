@@ -116,7 +116,7 @@ def test_postgresql_node_appends_and_replays(issuer: str, tmp_path: Path, pg_url
     ],
 )
 def test_bad_options_are_refused_before_anything_is_stored(tmp_path: Path, args, words) -> None:
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     db = tmp_path / "node.db"
     with pytest.raises(SystemExit) as refused:

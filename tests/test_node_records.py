@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from gateway.export import export_document
 from gateway.node.records import Documents
-from gateway.store import RegistryStore
+from gateway.service.export import export_document
+from gateway.store.base import RegistryStore
 
 
 def test_cache_serves_the_adapter_encoding_and_stays_within_its_bound(store: RegistryStore):

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.auth import demo_issuer
-from gateway.local import LocalSource
-from gateway.metrics import METRICS
-from gateway.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets, Verdict, refill
-from gateway.store import RegistryStore
+from gateway.edge.auth import demo_issuer
+from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets, Verdict, refill
+from gateway.ops.metrics import METRICS
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
+from gateway.web.app import create_app
 from policies import PolicySet, TokenVerifier
 from policies.authserver import issue_token
 

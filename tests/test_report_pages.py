@@ -9,11 +9,11 @@ import time
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.auth import demo_issuer
-from gateway.local import LocalSource
+from gateway.edge.auth import demo_issuer
 from gateway.report import demo_sign_in
 from gateway.report.session import COOKIE
+from gateway.service.local import LocalSource
+from gateway.web.app import create_app
 from policies import PolicySet, TokenVerifier
 from policies.authserver import issue_token
 

@@ -1,4 +1,4 @@
-"""Which queries the response cache may keep (`gateway.responses`), and what it keys on.
+"""Which queries the response cache may keep (`gateway.endpoint.responses`), and what it keys on.
 
 Hits, replayed audit records and staleness run end to end against real nodes in
 test_federation_process.py.
@@ -6,7 +6,7 @@ test_federation_process.py.
 
 from __future__ import annotations
 
-from gateway.responses import ResponseCache, context_fields, single_robot
+from gateway.endpoint.responses import ResponseCache, context_fields, single_robot
 from policies import PUBLIC, Principal, Role
 from schema.graphql.query import build_schema
 

@@ -6,7 +6,7 @@ asks as a caller who may not see the value in question.
 
 from __future__ import annotations
 
-from gateway.store import RegistryStore
+from gateway.store.base import RegistryStore
 from policies import AuditLog
 from tests.test_gateway_audit import Gateway, busy_robot, token
 

@@ -16,10 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from gateway.app import create_app
-from gateway.local import LocalSource
-from gateway.migrations import MigrationError, available
-from gateway.store import (
+from gateway.service.local import LocalSource
+from gateway.store.base import (
     EventRejected,
     IdempotencyConflict,
     RegistryStore,
@@ -27,6 +25,8 @@ from gateway.store import (
     Store,
     UnknownRobot,
 )
+from gateway.store.migrations import MigrationError, available
+from gateway.web.app import create_app
 from schema.codec import to_plain
 from schema.events import LEGACY_SCHEME, EventType, fold, rechain
 from schema.passport import MaintenanceKind, MaintenanceRecord
@@ -65,7 +65,7 @@ def reopen(backend: str, path, request) -> Store:
     """A new store (a new connection) on the test's database of `backend`."""
     if backend == "sqlite":
         return RegistryStore(path)
-    from gateway.pgstore import PostgresStore
+    from gateway.store.postgres import PostgresStore
 
     return PostgresStore(request.getfixturevalue("pg_url"))
 
@@ -74,7 +74,7 @@ def again(store: Store) -> Store:
     """Another store object on the same database, as a second process would open it."""
     if isinstance(store, RegistryStore):
         return RegistryStore(store.path)
-    from gateway.pgstore import PostgresStore
+    from gateway.store.postgres import PostgresStore
 
     return PostgresStore(store.url)
 
@@ -332,7 +332,7 @@ def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
 
 
 def test_replicas_starting_at_once_migrate_once(pg_url):
-    from gateway.pgstore import PostgresStore
+    from gateway.store.postgres import PostgresStore
 
     with ThreadPoolExecutor(4) as pool:
         stores = list(pool.map(lambda _: PostgresStore(pg_url), range(4)))
@@ -344,7 +344,7 @@ def test_replicas_starting_at_once_migrate_once(pg_url):
 
 
 def test_unreachable_server_is_a_clear_error():
-    from gateway.pgstore import PostgresStore, StoreUnavailable
+    from gateway.store.postgres import PostgresStore, StoreUnavailable
 
     with pytest.raises(StoreUnavailable, match="cannot connect to PostgreSQL"):
         PostgresStore("postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")
@@ -428,8 +428,8 @@ def test_constraints_refuse_a_forked_chain(store, fleet):
 
 
 def test_replica_reports_a_lost_connection_then_reconnects(pg_url, fleet):
-    from gateway.cli import readiness
-    from gateway.pgstore import PostgresStore
+    from gateway.cli.main import readiness
+    from gateway.store.postgres import PostgresStore
 
     s = PostgresStore(pg_url)
     s.import_histories(fleet[:2])

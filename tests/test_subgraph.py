@@ -10,9 +10,9 @@ import httpx
 import pytest
 from graphql import build_ast_schema, parse
 
-from gateway.local import LocalSource
-from gateway.store import RegistryStore
-from gateway.subgraph import create_subgraph_app
+from gateway.node.subgraph import create_subgraph_app
+from gateway.service.local import LocalSource
+from gateway.store.base import RegistryStore
 from schema.code import RobotCode
 
 ENTITIES = """query ($reps: [_Any!]!) { _entities(representations: $reps) {

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.catalogue import organisation_id
-from gateway.store import RegistryStore
+from gateway.store.base import RegistryStore
+from gateway.synthetic.catalogue import organisation_id
 from policies.authserver import issue_token
 from schema.events import EventType
 from tests.cli_process import ROOT, robopass

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.catalogue import MAKERS, joints_of
-from gateway.synthetic import NOW, synthetic_fleet
+from gateway.synthetic.catalogue import MAKERS, joints_of
+from gateway.synthetic.fleet import NOW, synthetic_fleet
 from schema.code import RobotCode
 from schema.events import EventType, fold, verify
 from schema.passport import MaintenanceKind, OwnerKind, Passport

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.cli import main
-from gateway.store import RegistryStore, Store
-from gateway.telemetry import DAY_US, micros
+from gateway.cli.main import main
+from gateway.store.base import RegistryStore, Store
+from gateway.store.telemetry import DAY_US, micros
 from policies import AuditLog
 from schema.passport import ConditionSnapshot, JointWear
 from tests.conftest import outside
@@ -171,7 +171,7 @@ def test_batches_of_one_day_keep_one_condition_summary(store):
 
 def test_sample_digests_are_salted_and_still_verify(store):
     """Same samples, two batches: different digests, each re-computable only with its salt."""
-    from gateway.telemetry import plain_sample
+    from gateway.store.telemetry import plain_sample
     from schema.writes import batch_digest, samples_digest
 
     p = pick(store, lambda p: active(p) and p.condition is not None)
@@ -254,7 +254,7 @@ def test_rollup_on_sqlite(store):
 
 
 def test_rollup_on_postgresql(pg_url, fleet):
-    from gateway.pgstore import PostgresStore
+    from gateway.store.postgres import PostgresStore
 
     store = PostgresStore(pg_url)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateway.store import RegistryStore
+from gateway.store.base import RegistryStore
 from tests.node_helpers import Node
 from tests.writing import active, event_count, pick, sample_count
 

@@ -15,9 +15,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 
-from gateway.app import create_app
-from gateway.local import LocalSource
-from gateway.tracing import tracer_provider
+from gateway.edge.tracing import tracer_provider
+from gateway.service.local import LocalSource
+from gateway.web.app import create_app
 
 PERSON = "Wang Xiuying"
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

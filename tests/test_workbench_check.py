@@ -12,7 +12,7 @@ import pytest
 
 import adapters.translate as translation
 from adapters.translate import FORMATS, Report
-from gateway.cli import main
+from gateway.cli.main import main
 from gateway.workbench.check import check_sample
 from gateway.workbench.checkers import CheckStatus, aas_core, basyx_strict, checkers_for
 from tests.cli_process import SAMPLES, robopass

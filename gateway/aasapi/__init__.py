@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.routing import Mount
 
+from gateway.edge.auth import Authenticated
 from policies import TokenVerifier
 
-from ..auth import Authenticated
 from .service import PROFILES, AasApi, result_error
 
 if TYPE_CHECKING:
-    from ..context import RequestContext
+    from gateway.service.context import RequestContext
 
 __all__ = ["MOUNT", "PROFILES", "aas_api"]
 

@@ -14,9 +14,8 @@ from typing import Any
 import orjson
 from starlette.datastructures import QueryParams
 
+from gateway.store.cursors import decode_cursor, encode_cursor, is_position, is_position_text
 from schema.source import CursorError
-
-from ..cursors import decode_cursor, encode_cursor, is_position, is_position_text
 
 __all__ = [
     "DEFAULT_LIMIT",

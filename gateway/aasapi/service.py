@@ -24,11 +24,11 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from adapters import aas
+from gateway.service.export import export_document
 from schema.code import RobotCode, RobotCodeError
 from schema.graphql.objects import EVERYTHING
 from schema.source import CursorError, RobotFilter, RobotRecord
 
-from ..export import export_document
 from .content import (
     BadPath,
     at_level,
@@ -59,7 +59,7 @@ from .query import (
 )
 
 if TYPE_CHECKING:
-    from ..context import RequestContext
+    from gateway.service.context import RequestContext
 
 __all__ = ["PROFILES", "AasApi", "result_error"]
 

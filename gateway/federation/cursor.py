@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from ..cursors import MAX_CURSOR_CHARS, is_position, not_issued
+from gateway.store.cursors import MAX_CURSOR_CHARS, is_position, not_issued
 
 T = TypeVar("T")
 Position = str | int | None

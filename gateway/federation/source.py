@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 import orjson
 
+from gateway.store.base import EventRejected, IdempotencyConflict, UnknownRobot
+from gateway.store.cursors import decode_position, encode_cursor
 from schema.codec import format_datetime, to_plain
 from schema.events import ChainReport, Event, EventType
 from schema.passport import ConditionSnapshot, Passport
@@ -40,8 +42,6 @@ from schema.source import (
 )
 from schema.writes import WriteRejected
 
-from ..cursors import decode_position, encode_cursor
-from ..store import EventRejected, IdempotencyConflict, UnknownRobot
 from . import cursor
 from .cache import PassportCache
 from .client import RegistryClient, UpstreamHook

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.node.subgraph import subgraph_routes
+from gateway.store.base import Store
 from policies import TokenVerifier
 
-from ..store import Store
-from ..subgraph import subgraph_routes
 from .metrics import Measured, NodeMetrics
 from .openapi import openapi_document
 from .problems import Problem

@@ -59,10 +59,10 @@ def shares(total: int, countries: list[str]) -> list[tuple[str, int]]:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gateway.cli.main import open_store, seed
+    from gateway.synthetic.fleet import MAKERS
     from policies import PolicyError
 
-    from ..cli import open_store, seed
-    from ..synthetic import MAKERS
     from .app import create_node_app
     from .auth import verifier_for
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.store.cursors import MAX_CURSOR_CHARS, MAX_POSITION
 from schema.events import SCHEMES, EventType
 from schema.passport import RobotStatus
 
-from ..cursors import MAX_CURSOR_CHARS, MAX_POSITION
 from .auth import READ, WRITE
 from .inputs import MAX_PAGE
 from .problems import CODES

@@ -17,14 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.store.base import EventRejected, IdempotencyConflict, Store, UnknownRobot
+from gateway.store.cursors import MAX_POSITION
 from policies import TokenVerifier
 from schema.events import EventError, EventType, decode_payload
 from schema.passport import Passport
 from schema.source import CursorError, RobotRecord
 from schema.writes import WriteRejected, check_event
 
-from ..cursors import MAX_POSITION
-from ..store import EventRejected, IdempotencyConflict, Store, UnknownRobot
 from . import inputs
 from .auth import READ, WRITE, authorize
 from .problems import Problem, bad_request, not_found

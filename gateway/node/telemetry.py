@@ -16,11 +16,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.store.base import IdempotencyConflict, UnknownRobot
 from schema.codec import DecodeError, from_plain, parse_datetime
 from schema.passport import ConditionSnapshot, JointWear
 from schema.writes import WriteRejected
 
-from ..store import IdempotencyConflict, UnknownRobot
 from . import inputs
 from .auth import WRITE, authorize
 from .problems import Problem, bad_request, not_found

@@ -15,13 +15,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from gateway.service.export import EXPORT_FORMATS
 from schema.code import RobotCode
 from schema.events import DISCLOSES, ChainReport, Event, EventType, decode_payload
 from schema.fields import field_classes
 from schema.passport import MaintenanceKind, Passport
 from schema.source import RobotRecord
-
-from ..export import EXPORT_FORMATS
 
 
 @dataclass(frozen=True, slots=True)

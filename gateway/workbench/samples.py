@@ -17,9 +17,9 @@ import orjson
 from adapters import cn_miit
 from adapters.errors import InvalidDocument
 from adapters.translate import translate
+from gateway.synthetic.fleet import synthetic_fleet
 from schema.events import fold
 
-from ..synthetic import synthetic_fleet
 from .documents import dump
 
 __all__ = [

@@ -1,0 +1,174 @@
+"""`robopass export`, `robopass verify` and `robopass key`: signed passports on the command line.
+
+Exit codes follow one rule: 0 the answer is yes (exported, valid), 1 the answer
+is no (no such robot, the credential fails a check), 2 the question could not be
+asked (a missing file, an unreadable JWKS, a malformed code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+USAGE = 2
+
+
+def register(sub: Any) -> None:
+    """Add the credential commands to the `robopass` subparsers."""
+    from gateway.cli.main import default_data_dir
+    from gateway.service.export import EXPORT_FORMATS
+
+    env = os.environ.get
+    data_dir = env("ROBOPASS_DATA_DIR", str(default_data_dir()))
+    issuer = env("ROBOPASS_ISSUER") or (
+        f"http://{env('ROBOPASS_HOST', '127.0.0.1')}:{env('ROBOPASS_PORT', '8000')}"
+    )
+
+    export = sub.add_parser("export", help="write one robot's passport from a local store")
+    export.add_argument("code", help="the robot code")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    export.add_argument("--sign", action="store_true", help="as a vc+jwt credential")
+    export.add_argument("--db", default=env("ROBOPASS_DB"), help="default: the demo database")
+    export.add_argument("--data-dir", default=data_dir, help="where the signing key lives")
+    export.add_argument("--issuer", default=issuer, help="issuer id of the signing registry")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.set_defaults(func=cmd_export)
+
+    verify = sub.add_parser("verify", help="check a signed passport credential offline")
+    verify.add_argument("file", help="the credential (compact JWS), - for standard input")
+    verify.add_argument("--jwks", help="JWKS file or URL (default: this registry's own keys)")
+    verify.add_argument("--data-dir", default=data_dir)
+    verify.set_defaults(func=cmd_verify)
+
+    key = sub.add_parser("key", help="the registry's credential signing key")
+    key_sub = key.add_subparsers(dest="key_command", required=True)
+    jwks = key_sub.add_parser("jwks", help="print the public JWKS to publish")
+    jwks.add_argument("--data-dir", default=data_dir)
+    jwks.set_defaults(func=cmd_key_jwks)
+    rotate = key_sub.add_parser("rotate", help="retire the signing key and create a new one")
+    rotate.add_argument("--data-dir", default=data_dir)
+    rotate.set_defaults(func=cmd_key_rotate)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from gateway.cli.main import is_postgres, open_store, sqlite_path
+    from gateway.credentials.signing import RegistrySigner, issue
+    from gateway.service.export import export_document
+    from schema.code import RobotCode, RobotCodeError
+
+    data_dir = Path(args.data_dir).expanduser()
+    db = args.db or str(data_dir / "demo-cn.db")
+    if not is_postgres(db):
+        path = sqlite_path(db)
+        if path != ":memory:" and not Path(path).is_file():
+            return _usage(f"no database at {path}")
+    try:
+        code = RobotCode.parse(args.code).value
+    except RobotCodeError as exc:
+        return _usage(f"bad robot code ({exc.rule}): {exc}")
+    store = open_store(db)
+    try:
+        passport = store.passport(code)
+        if passport is None:
+            print(f"robopass: no robot {code} in {store.location}", file=sys.stderr)
+            return 1
+        document = export_document(passport, args.format)
+        if args.sign:
+            signer = RegistrySigner.from_data_dir(data_dir, args.issuer, store.registry)
+            text = issue(document, args.format, code, signer) + "\n"
+        else:
+            text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    finally:
+        store.close()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from gateway.credentials.verification import InvalidCredential, UnreadableJWKS, key_set, verify
+
+    try:
+        token = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return _usage(f"cannot read {args.file}: {exc}")
+    try:
+        keys = key_set(_jwks(args))
+    except UnreadableJWKS as exc:
+        return _usage(f"unreadable JWKS: {exc}")
+    try:
+        result = verify(token, keys)
+    except InvalidCredential as exc:
+        print(f"INVALID ({exc.rule}): {exc}")
+        return 1
+    name = f" ({result.issuer_name})" if result.issuer_name else ""
+    lines = [
+        "VALID: signature matches, the content is as issued",
+        f"issuer:  {result.issuer}{name}",
+        f"key:     {result.kid}",
+        f"issued:  {_when(result.issued_at)}",
+        f"robot:   {result.robot_code or 'not stated'}",
+        f"format:  {result.format or 'not stated'}",
+    ]
+    if result.expires_at is not None:
+        lines.append(f"expires: {_when(result.expires_at)}")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_key_jwks(args: argparse.Namespace) -> int:
+    from gateway.credentials.keys import public_jwks
+
+    print(json.dumps(public_jwks(Path(args.data_dir).expanduser()), indent=2))
+    return 0
+
+
+def cmd_key_rotate(args: argparse.Namespace) -> int:
+    from gateway.credentials.keys import rotate_key
+
+    key = rotate_key(Path(args.data_dir).expanduser())
+    print(f"new signing key {key.kid}; restart robopass serve to publish it")
+    return 0
+
+
+def _jwks(args: argparse.Namespace) -> Any:
+    """The key set named by --jwks (file or URL), else this registry's own published keys."""
+    from gateway.credentials.keys import KEY_FILE, public_jwks
+    from gateway.credentials.verification import UnreadableJWKS
+
+    source = args.jwks
+    if source is None:
+        data_dir = Path(args.data_dir).expanduser()
+        if not (data_dir / KEY_FILE).is_file():
+            raise UnreadableJWKS(f"no --jwks given and no registry key in {data_dir}")
+        return public_jwks(data_dir)
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        try:
+            response = httpx.get(source, timeout=10)
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise UnreadableJWKS(f"{source}: {exc}") from None
+    try:
+        return json.loads(Path(source).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UnreadableJWKS(f"{source}: {exc}") from None
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else "not stated"
+
+
+def _usage(message: str) -> int:
+    print(f"robopass: {message}", file=sys.stderr)
+    return USAGE

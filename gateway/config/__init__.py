@@ -1,0 +1,1 @@
+"""The gateway's configuration: one TOML file, environment overrides, one JSON Schema."""

@@ -1,0 +1,1 @@
+"""Passports as verifiable credentials: signing, the registry's keys, offline verification."""

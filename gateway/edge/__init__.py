@@ -1,0 +1,1 @@
+"""Middleware at the HTTP edge: authentication, rate limits, body limit, logging, tracing."""

@@ -1,0 +1,1 @@
+"""GraphQL over HTTP and websockets: the view, limits, cost, persisted queries, response cache."""

@@ -1,0 +1,344 @@
+"""A registry node as an Apollo Federation v2 subgraph: `Robot @key(fields: "code")`.
+
+A supergraph router (robopass, Apollo Router, Hive Gateway) composes the nodes'
+SDLs and asks each for robots by code through `_entities`. The subgraph serves a
+registry's whole records to trusted service callers: no policy mask applies here,
+since the router in front applies access control, and the node's bearer-token
+check decides who is a service caller at all.
+
+Every node serves the same types, so every object type is `@shareable`: a
+supergraph of a Chinese and an EU node composes without conflicts. The field
+types are the gateway's own (`schema.graphql.objects`), built a second time with
+the federation directive, so the two schemas cannot drift apart.
+
+`Robot.history` gives the log as stored, every event with its hash scheme,
+commitment and salt: a service caller behind the router may see every
+payload, so it gets every salt too and can verify each commitment; the
+router's own mask decides what its callers see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
+
+from gateway.endpoint.http import GraphQLOverHTTP
+from gateway.endpoint.limits import Limits, limit_extensions
+from gateway.node.auth import READ, authorize
+from gateway.node.problems import Problem
+from gateway.service.local import LocalSource
+from gateway.store.base import Store
+from policies import TokenVerifier
+from schema.code import RobotCode, RobotCodeError
+from schema.events import Event, EventType
+from schema.graphql.objects import EVERYTHING, Node, object_type
+from schema.graphql.query import MAX_PAGE, PAGE_ARGUMENTS, RobotFilterInput
+from schema.graphql.robot import (
+    CONDITION_WINDOW,
+    HISTORY_PAGE,
+    ROBOT_CODE,
+    RobotCodeScalar,
+    RobotNode,
+    bad_input,
+    bad_robot_code,
+    check_first,
+    robot_node,
+)
+from schema.passport import ConditionSnapshot, Passport
+from schema.source import CursorError, PassportSource, RobotFilter, RobotRecord
+
+_Condition = object_type(ConditionSnapshot, "conditions.", shareable=True)
+_PassportFields = object_type(Passport, "", "PassportFields", ("conditions",), shareable=True)
+
+
+@dataclass(slots=True)
+class SubgraphContext:
+    """Per request: the source and one loader, so every robot asked for is read once."""
+
+    source: PassportSource
+    loader: DataLoader[str, RobotRecord | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loader = DataLoader(self._load)
+
+    async def _load(self, codes: list[str]) -> Sequence[RobotRecord | None]:
+        return await asyncio.gather(*(self.source.robot(code) for code in codes))
+
+
+def _canonical(code: Any) -> str:
+    if not isinstance(code, str):
+        raise GraphQLError(
+            "Invalid robot code: expected a string",
+            extensions={"code": "BAD_ROBOT_CODE", "rule": "type", "position": None},
+        )
+    try:
+        return RobotCode.parse(code).value
+    except RobotCodeError as exc:
+        raise bad_robot_code(exc) from None
+
+
+@strawberry.federation.type(name="PageInfo", shareable=True, description="Where a page ends.")
+class SubgraphPageInfo:
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+
+
+@strawberry.federation.type(
+    name="HistoryEvent",
+    shareable=True,
+    description="One event of a robot's log as stored, with its salt (service callers only).",
+)
+class SubgraphHistoryEvent:
+    sequence: int = strawberry.field(description="Position in the robot's log, from 1.")
+    hash: str = strawberry.field(description="SHA-256 chaining this event to the previous.")
+    prev_hash: str = strawberry.field(description="Hash of the previous event.")
+    scheme: int = strawberry.field(description="Hash scheme: 2 (salted) or 1 (legacy).")
+    commitment: str | None = strawberry.field(
+        description="SHA-256(salt || canonical {at, type, payload}); null for scheme 1."
+    )
+    salt: str | None = strawberry.field(description="The commitment's salt; null for scheme 1.")
+    at: datetime | None = strawberry.field(description="When it happened (UTC).")
+    type: EventType | None = strawberry.field(description="What happened.")
+    payload: JSON | None = strawberry.field(description="The event's canonical content.")
+
+    @classmethod
+    def of(cls, e: Event) -> SubgraphHistoryEvent:
+        return cls(
+            sequence=e.sequence,
+            hash=e.hash,
+            prev_hash=e.prev_hash,
+            scheme=e.scheme,
+            commitment=e.commitment,
+            salt=e.salt,
+            at=e.at,
+            type=e.type,
+            payload=e.payload,
+        )
+
+
+@strawberry.federation.type(name="HistoryEdge", shareable=True, description="An event and cursor.")
+class SubgraphHistoryEdge:
+    cursor: str = strawberry.field(description="Opaque position of this event.")
+    node: SubgraphHistoryEvent = strawberry.field(description="The event.")
+
+
+@strawberry.federation.type(
+    name="HistoryConnection", shareable=True, description="A page of a robot's log, oldest first."
+)
+class SubgraphHistoryConnection:
+    edges: list[SubgraphHistoryEdge] = strawberry.field(description="The events of this page.")
+    page_info: SubgraphPageInfo = strawberry.field(description="Where the page ends.")
+
+
+@strawberry.federation.type(
+    name="Robot",
+    keys=["code"],
+    shareable=True,
+    description="A robot's whole passport as its registry holds it.",
+)
+class SubgraphRobot(_PassportFields):
+    @strawberry.field(description="The robot code: the entity key.")
+    def code(self, root: strawberry.Parent[RobotNode]) -> RobotCodeScalar:
+        return root.record.passport.identity.code
+
+    @strawberry.field(description="Sequence number of the newest event: the passport version.")
+    def version(self, root: strawberry.Parent[RobotNode]) -> int:
+        return root.record.head.sequence
+
+    @strawberry.field(description="For a view in the past, the moment it shows.")
+    def as_of(self, root: strawberry.Parent[RobotNode]) -> datetime | None:
+        return root.record.as_of
+
+    @strawberry.field(description="The latest condition snapshot.")
+    def condition(self, root: strawberry.Parent[RobotNode]) -> _Condition | None:
+        latest = root.record.passport.condition
+        return None if latest is None else Node(latest, EVERYTHING)
+
+    @strawberry.field(description="Condition snapshots, oldest first, within a time window.")
+    def condition_history(
+        self,
+        root: strawberry.Parent[RobotNode],
+        since: datetime | None = None,
+        until: datetime | None = None,
+        last: int = 100,
+    ) -> list[_Condition]:
+        check_first(last, CONDITION_WINDOW)
+        snapshots = [
+            s
+            for s in root.record.passport.conditions
+            if (since is None or s.at >= since) and (until is None or s.at <= until)
+        ]
+        return [Node(s, EVERYTHING) for s in snapshots[-last:] if last]
+
+    @strawberry.field(description="The robot's event log as stored, oldest first.")
+    async def history(
+        self,
+        root: strawberry.Parent[RobotNode],
+        info: strawberry.Info,
+        first: int = 20,
+        after: str | None = None,
+    ) -> SubgraphHistoryConnection:
+        check_first(first, HISTORY_PAGE)
+        try:
+            page = await info.context.source.history(root.record.passport.code, first, after)
+        except CursorError as exc:
+            raise bad_input(str(exc)) from None
+        return SubgraphHistoryConnection(
+            edges=[
+                SubgraphHistoryEdge(cursor=c, node=SubgraphHistoryEvent.of(e))
+                for c, e in zip(page.cursors, page.items, strict=True)
+            ],
+            page_info=SubgraphPageInfo(
+                has_next_page=page.has_next_page, end_cursor=page.end_cursor
+            ),
+        )
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, RobotNode)
+
+    @classmethod
+    async def resolve_reference(cls, info: strawberry.Info, code: Any) -> RobotNode | None:
+        """One entity of `_entities`: null for a robot this registry does not hold."""
+        record = await info.context.loader.load(_canonical(code))
+        return None if record is None else robot_node(record, EVERYTHING)
+
+
+@strawberry.federation.type(name="RobotEdge", shareable=True, description="A robot and cursor.")
+class SubgraphRobotEdge:
+    cursor: str = strawberry.field(description="Opaque position of this robot.")
+    node: SubgraphRobot = strawberry.field(description="The robot.")
+
+
+@strawberry.federation.type(
+    name="RobotConnection", shareable=True, description="A page of robots ordered by code."
+)
+class SubgraphRobotConnection:
+    edges: list[SubgraphRobotEdge] = strawberry.field(description="The robots of this page.")
+    page_info: SubgraphPageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(description="Robots matching the filter.")
+
+
+@strawberry.type(description="Reads of this registry's robots, for trusted service callers.")
+class SubgraphQuery:
+    @strawberry.federation.field(
+        shareable=True, description="One robot by code, or null with NOT_FOUND."
+    )
+    async def robot(self, info: strawberry.Info, code: RobotCodeScalar) -> SubgraphRobot | None:
+        record = await info.context.loader.load(code)
+        if record is None:
+            raise GraphQLError(f"No robot {code}", extensions={"code": "NOT_FOUND"})
+        return robot_node(record, EVERYTHING)
+
+    @strawberry.federation.field(
+        shareable=True, description="This registry's robots ordered by code, a page at a time."
+    )
+    async def robots(
+        self,
+        info: strawberry.Info,
+        filter: RobotFilterInput | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> SubgraphRobotConnection:
+        check_first(first, MAX_PAGE)
+        where = RobotFilter(**vars(filter)) if filter else RobotFilter()
+        source = info.context.source
+        try:
+            page = await source.robots(where, first, after)
+        except CursorError as exc:
+            raise bad_input(str(exc)) from None
+        return SubgraphRobotConnection(
+            edges=[
+                SubgraphRobotEdge(cursor=cursor, node=robot_node(record, EVERYTHING))
+                for cursor, record in zip(page.cursors, page.items, strict=True)
+            ],
+            page_info=SubgraphPageInfo(
+                has_next_page=page.has_next_page, end_cursor=page.end_cursor
+            ),
+            total_count=await source.count(where),
+        )
+
+
+def build_subgraph_schema(extensions: Sequence[Any] = ()) -> strawberry.federation.Schema:
+    """The subgraph schema, federation v2, with parse and validation caches on."""
+    return strawberry.federation.Schema(
+        query=SubgraphQuery,
+        config=StrawberryConfig(scalar_map={RobotCodeScalar: ROBOT_CODE}),
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            *extensions,
+        ],
+    )
+
+
+def subgraph_sdl() -> str:
+    """What `_service { sdl }` answers: the SDL a composer reads."""
+    return strawberry.federation.schema.print_schema(build_subgraph_schema())
+
+
+class SubgraphGraphQL(GraphQLOverHTTP):
+    """The subgraph over HTTP: GraphQL over HTTP as the gateway speaks it, no console."""
+
+    def __init__(self, source: PassportSource, limits: Limits) -> None:
+        schema = build_subgraph_schema(limit_extensions(limits, PAGE_ARGUMENTS))
+        super().__init__(schema, limits=limits, persisted=None, console=False)
+        self.source = source
+
+    async def get_context(self, request: Any, response: Any = None) -> SubgraphContext:
+        return SubgraphContext(self.source)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+def create_subgraph_app(source: PassportSource, limits: Limits | None = None) -> SubgraphGraphQL:
+    """An ASGI app serving the subgraph at whatever path it is mounted on (the node: `/graphql`).
+
+    It authenticates no one: mount it behind the node's service-token check.
+    """
+    return SubgraphGraphQL(source, limits or Limits())
+
+
+class ServiceCallersOnly:
+    """The node's rule for every route but the probes: a service token with `registry:read`.
+
+    A refusal is the node's problem document (401 or 403 with `WWW-Authenticate`),
+    so a composer or router sees the same answer as from the REST routes.
+    """
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                await authorize(Request(scope, receive), self.verifier, READ)
+            except Problem as problem:
+                await problem.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def subgraph_routes(store: Store, verifier: TokenVerifier) -> list[Route]:
+    """`/graphql` of a registry node: the subgraph over its store, for service callers."""
+    app = ServiceCallersOnly(create_subgraph_app(LocalSource(store)), verifier)
+    return [Route("/graphql", app, methods=["GET", "POST"])]

@@ -1,0 +1,1 @@
+"""What one request carries and the services it calls: context, writes, disclosures, exports."""

@@ -1,0 +1,189 @@
+"""A `PassportSource` and `PassportWriter` over one registry store in this process.
+
+The embedded demo has one registry, so this writer stands in for every
+registry a link may name: `link(country, ...)` records the link in the store's
+own links table whatever the country. A federation sends the same call to the
+registry node that serves `country` (`PUT /links/{code}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.store.base import Store, UnknownRobot
+from gateway.store.cursors import decode_position, encode_cursor
+from schema.events import ChainReport, Event, EventType, decode_payload
+from schema.passport import ConditionSnapshot, Passport
+from schema.source import (
+    Appended,
+    Change,
+    ConditionPoint,
+    Page,
+    RobotFilter,
+    RobotRecord,
+)
+from schema.writes import check_event
+
+FEED_CURSOR = "pos"
+
+
+class LocalSource:
+    """Serves the GraphQL layer straight from a store; SQLite reads take microseconds.
+
+    Writes run in a worker thread when the store is remote (PostgreSQL), so a
+    round trip to the database does not hold up the event loop.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.decoded = store.decoded
+        self._remote = store.dialect != "sqlite"
+
+    async def _run(self, work: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._remote:
+            return await asyncio.to_thread(work, *args, **kwargs)
+        return work(*args, **kwargs)
+
+    async def robot(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
+        return self.store.record(code, as_of)
+
+    async def robots(self, where: RobotFilter, first: int, after: str | None) -> Page[RobotRecord]:
+        return self.store.page(where, first, after)
+
+    async def codes(self, where: RobotFilter, first: int, after: str | None) -> Page[str]:
+        return self.store.page_codes(where, first, after)
+
+    async def count(self, where: RobotFilter) -> int:
+        return self.store.count(where)
+
+    async def history(
+        self, code: str, first: int, after: str | None, until: datetime | None = None
+    ) -> Page[Event]:
+        return self.store.history(code, first, after, until)
+
+    async def integrity(self, code: str, through: int | None = None) -> ChainReport | None:
+        try:
+            return self.store.verify_chain(code, through)
+        except UnknownRobot:
+            return None
+
+    # -- PassportWriter -------------------------------------------------------
+
+    async def append(
+        self,
+        code: str,
+        type: EventType,
+        payload: dict[str, Any],
+        at: datetime,
+        *,
+        idempotency_key: str,
+    ) -> Event:
+        """Append under the store's lock, re-checking the rules against the passport there."""
+        body = decode_payload(type, payload)
+
+        def check(passport: Passport) -> None:
+            check_event(passport, type, body, datetime.now(UTC))
+
+        return await self._run(
+            self.store.append, code, type, payload, at, idempotency_key=idempotency_key, check=check
+        )
+
+    async def link(self, country: str, code: str, home: str, since: datetime) -> None:
+        await self._run(self.store.put_link, code, home, since)
+
+    async def unlink(self, country: str, code: str) -> None:
+        await self._run(self.store.delete_link, code)
+
+    async def earlier(self, idempotency_key: str) -> Event | None:
+        """The event a key stored before, so a retry is answered before any rule runs."""
+        return await self._run(self.store.event_by_key, idempotency_key)
+
+    async def pending_offer(self, code: str) -> Event | None:
+        """The newest TRANSFER_OFFERED not yet followed by a transfer, if any."""
+        last = await self._run(
+            self.store.last_of, code, (EventType.TRANSFER_OFFERED, EventType.OWNERSHIP_TRANSFERRED)
+        )
+        return last if last is not None and last.type is EventType.TRANSFER_OFFERED else None
+
+    async def ingest_conditions(
+        self,
+        batches: Mapping[str, Sequence[ConditionSnapshot]],
+        *,
+        idempotency_key: str,
+        positions: Mapping[str, Sequence[int]] | None = None,
+    ) -> dict[str, Appended]:
+        return await self._run(
+            self.store.ingest_conditions,
+            batches,
+            idempotency_key=idempotency_key,
+            positions=positions,
+        )
+
+    # -- TelemetrySource ------------------------------------------------------
+
+    async def condition_history(
+        self, code: str, since: datetime | None, until: datetime | None, last: int
+    ) -> list[ConditionPoint] | None:
+        record = self.store.record(code)
+        if record is None:
+            return None
+        raw = await self._run(self.store.condition_samples, code, since, until)
+        days = await self._run(self.store.condition_days, code, since, until)
+        return merge_history(record.passport, raw, days, since, until)[-last:] if last else []
+
+    async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
+        """The registry's feed after a cursor; each cursor carries one registry-wide position."""
+        start = feed_position(after)
+        found = self.store.changes(start, first + 1, where)
+        shown = found[:first]
+        cursors = [encode_cursor(FEED_CURSOR, str(c.position)) for c in shown]
+        return Page(shown, cursors, len(found) > first)
+
+    async def changes_head(self, where: RobotFilter) -> str | None:
+        """The newest position of the whole registry: valid for any filter, as positions are."""
+        head = self.store.feed_head()
+        return encode_cursor(FEED_CURSOR, str(head)) if head else None
+
+
+def merge_history(
+    passport: Passport,
+    raw: list[ConditionPoint],
+    days: list[ConditionPoint],
+    since: datetime | None,
+    until: datetime | None,
+) -> list[ConditionPoint]:
+    """Recorded snapshots, raw samples and daily aggregates, oldest first.
+
+    A batch's newest sample is also the passport's condition summary; it is
+    shown once, as the sample. A rolled-up day is shown by its aggregate alone.
+    """
+    taken = {p.at for p in raw}
+    rolled = {d.at.date() for d in days}
+    snapshots = [
+        _point(s)
+        for s in passport.conditions
+        if s.at not in taken
+        and s.at.date() not in rolled
+        and (since is None or s.at >= since)
+        and (until is None or s.at <= until)
+    ]
+    return sorted([*snapshots, *raw, *days], key=lambda p: p.at)
+
+
+def _point(s: ConditionSnapshot) -> ConditionPoint:
+    return ConditionPoint(
+        s.at, s.operating_hours, s.battery_health_pct, s.charge_cycles,
+        s.movement_precision_mm, s.abnormal_stress_events, list(s.joint_wear),
+        "RAW", 1, s.battery_health_pct, s.battery_health_pct, s.battery_health_pct,
+        s.movement_precision_mm, s.movement_precision_mm,
+    )  # fmt: skip
+
+
+def feed_position(cursor: str | None) -> int:
+    """The feed position a cursor of ours carries; 0 for the start."""
+    if cursor is None:
+        return 0
+    return decode_position(FEED_CURSOR, cursor)

@@ -1,0 +1,1 @@
+"""The registry store: robots, hash-chained event logs and snapshots on SQLite or PostgreSQL."""

@@ -1,0 +1,1 @@
+"""The deterministic synthetic fleet and its catalogue of fictional parties."""

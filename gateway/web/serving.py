@@ -1,0 +1,102 @@
+"""From validated `Settings` to the parts `create_app` takes: issuers, rate limits, tracing."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gateway.config.settings import ConfigError, Settings
+from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
+from policies import ClaimMapping, Introspection, Role, TrustedIssuer
+from policies.errors import IssuerUnavailable
+
+
+def trusted_issuers(
+    settings: Settings, environ: Mapping[str, str] = os.environ
+) -> list[TrustedIssuer]:
+    """The configured external authorization servers, each trusted only as configured."""
+    issuers, errors = [], []
+    for i, entry in enumerate(settings.issuers):
+        try:
+            issuers.append(_issuer(entry, environ))
+        except (ValueError, OSError, IssuerUnavailable) as exc:
+            errors.append(f"issuers[{i}]: {exc}")
+    if errors:
+        raise ConfigError(errors)
+    return issuers
+
+
+def _issuer(entry: Mapping[str, Any], environ: Mapping[str, str]) -> TrustedIssuer:
+    extra: dict[str, Any] = {}
+    if "algorithms" in entry:
+        extra["algorithms"] = frozenset(entry["algorithms"])
+    if "roles" in entry:
+        extra["roles"] = frozenset(Role(r) for r in entry["roles"])
+    if "claims" in entry:
+        extra["claims"] = ClaimMapping(**entry["claims"])
+    if "jwks_file" in entry:
+        extra["jwks"] = json.loads(Path(entry["jwks_file"]).expanduser().read_text("utf-8"))
+    if "introspection" in entry:
+        spec = entry["introspection"]
+        secret = environ.get(spec["client_secret_env"], "")
+        extra["introspection"] = Introspection(spec["endpoint"], spec["client_id"], secret)
+    return TrustedIssuer(
+        issuer=entry["issuer"],
+        audience=entry["audience"],
+        jurisdictions=frozenset(entry["jurisdictions"]),
+        allow_http=entry.get("allow_http", False),
+        **extra,
+    )
+
+
+def federation(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[Any]:
+    """The registries to federate (`RegistryConfig`s); none means the embedded demo store."""
+    from gateway.federation.config import ConfigError as RegistryError
+    from gateway.federation.config import registries_from
+
+    if not settings.registries:
+        return []
+    try:
+        return registries_from(settings.registries, "registries", environ)
+    except RegistryError as exc:
+        raise ConfigError([str(exc)]) from None
+
+
+def rate_limits(settings: Settings) -> RateLimits | None:
+    """Buckets per class of caller, in Redis when a URL is given; None when off."""
+    section = settings.section("rate_limits")
+    if not section["enabled"]:
+        return None
+    anonymous = Bucket(section["anonymous"]["rate"], section["anonymous"]["burst"])
+    authenticated = Bucket(section["authenticated"]["rate"], section["authenticated"]["burst"])
+    url = section.get("redis_url")
+    if url:
+        try:
+            buckets: Any = RedisBuckets(url, prefix=section["key_prefix"])
+        except ImportError:
+            raise ConfigError(
+                ["rate_limits.redis_url: needs the redis package: pip install 'robopass[redis]'"]
+            ) from None
+    else:
+        buckets = MemoryBuckets()
+    return RateLimits(anonymous, authenticated, buckets)
+
+
+def tracer(settings: Settings) -> Any:
+    """An OpenTelemetry tracer provider when tracing is on; None when off."""
+    section = settings.section("tracing")
+    if not section["enabled"]:
+        return None
+    try:
+        from gateway.edge.tracing import tracer_provider
+
+        return tracer_provider(
+            section["service_name"], section["exporter"], section.get("endpoint")
+        )
+    except ImportError:
+        raise ConfigError(
+            ["tracing.enabled: needs the otel extra: pip install 'robopass[otel]'"]
+        ) from None
