@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from adapters import aas
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 
 from .harness import ROOT, serving
@@ -65,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "registry.db")
-        store = RegistryStore(db)
+        store = SqliteStore(db)
         store.import_histories(synthetic_fleet(args.robots, seed=1))
         code = max(store.codes(), key=lambda c: len(store.record(c).passport.maintenance))
         store.close()

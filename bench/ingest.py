@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import ROOT, free_port
 from bench.store import postgres_schema, sqlite_file
 from gateway.cli.main import open_store, seed
-from gateway.store.base import Store
+from gateway.store import Store
 from gateway.store.telemetry import INSERT_SAMPLE, micros, plain_sample
 from schema.passport import ConditionSnapshot, JointWear
 

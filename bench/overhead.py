@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from bench.harness import load, serving
-from gateway.store.base import EventRejected, RegistryStore
+from gateway.store import EventRejected, SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from policies.authserver import issue_token, load_clients
 from schema.codec import to_plain
@@ -103,7 +103,7 @@ def give_to_owner(db: str, every: int = 2) -> int:
     views. Returns how many robots it owns on the page (a retired robot
     cannot change hands).
     """
-    store = RegistryStore(db)
+    store = SqliteStore(db)
     client = load_clients()[OWNER]
     owner, owner_id = client.organisation, client.organisation_id
     at = datetime.now(UTC).replace(microsecond=0)
@@ -194,7 +194,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.db")
-        RegistryStore(db).import_histories(synthetic_fleet(args.robots, seed=1))
+        SqliteStore(db).import_histories(synthetic_fleet(args.robots, seed=1))
         owned = give_to_owner(db)
         print(f"{OWNER} owns {owned} of the 100 robots the query lists")
         pairs = measure(db, Path(tmp) / "auth", args.rounds, args.seconds, args.connections)

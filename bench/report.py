@@ -32,7 +32,7 @@ from gateway.report.model import build_report
 from gateway.report.routes import chart_markup
 from gateway.report.session import COOKIE
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
 from policies import PolicySet, TokenVerifier
@@ -172,7 +172,7 @@ def main() -> None:
     history = long_history(args.events)
     code = history[0].code
     with tempfile.TemporaryDirectory() as tmp:
-        store = RegistryStore(Path(tmp) / "bench.db")
+        store = SqliteStore(Path(tmp) / "bench.db")
         store.import_histories([history])
         source = LocalSource(store)
         verifier = TokenVerifier([demo_issuer(ISSUER, tmp)])

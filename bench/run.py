@@ -25,7 +25,7 @@ import httpx
 from gateway.endpoint.limits import Limits, limit_extensions
 from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from policies import PUBLIC, AuditLog, PolicySet
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
@@ -51,7 +51,7 @@ def free_port() -> int:
 
 
 def in_process(
-    store: RegistryStore, code: str, seconds: float, modes: dict[str, tuple]
+    store: SqliteStore, code: str, seconds: float, modes: dict[str, tuple]
 ) -> dict[str, dict]:
     """Operations per second of strawberry executing the query, caches on, per mode.
 
@@ -142,7 +142,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.db")
-        store = RegistryStore(db)
+        store = SqliteStore(db)
         store.import_histories(synthetic_fleet(args.robots, seed=1))
         code = store.codes(limit=1)[0]
         request = json.dumps({"query": QUERY, "variables": {"code": code}}).encode()

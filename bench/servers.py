@@ -26,7 +26,7 @@ from gateway.edge.observe import configure_logging
 from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
 from gateway.ops.metrics import METRICS
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier
 
@@ -69,7 +69,7 @@ def main() -> None:
         issuer = [demo_issuer(args.issuer, args.data_dir)] if args.issuer else None
         trusts = policy is not None or args.mode == "graphql-trusted"
         verifier = TokenVerifier(issuer) if issuer and trusts else None
-        source = LocalSource(RegistryStore(args.db))
+        source = LocalSource(SqliteStore(args.db))
         ops = ops_options(args.redis) if args.mode == "graphql-ops" else {}
         app = create_app(source, policy=policy, audit=audit, verifier=verifier, **ops)
     else:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
 from schema.code import RobotCode
@@ -37,15 +37,15 @@ def fleet() -> list[list[Event]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path, fleet: list[list[Event]]) -> Iterator[RegistryStore]:
-    s = RegistryStore(tmp_path / "registry.db")
+def store(tmp_path: Path, fleet: list[list[Event]]) -> Iterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "registry.db")
     s.import_histories(fleet)
     yield s
     s.close()
 
 
 @pytest.fixture
-def graphql(store: RegistryStore):
+def graphql(store: SqliteStore):
     """POST a query to the app in process; returns the decoded JSON body."""
     transport = httpx.ASGITransport(app=create_app(LocalSource(store), policy=None))
 
@@ -111,7 +111,7 @@ def pg_url(pg_server: str) -> Iterator[str]:
 
 def outside(store, sql: str, params: tuple = ()) -> list[tuple]:
     """Run SQL on a store's database over a connection of its own, as a hand edit would."""
-    if isinstance(store, RegistryStore):
+    if isinstance(store, SqliteStore):
         db = sqlite3.connect(store.path)
         try:
             rows = db.execute(sql, params).fetchall()

@@ -13,7 +13,7 @@ from gateway.edge.auth import demo_issuer
 from gateway.federation.config import RegistryConfig
 from gateway.federation.source import FederatedSource
 from gateway.node import create_node_app
-from gateway.store.base import Store
+from gateway.store import Store
 from policies import TokenVerifier
 from policies.authserver import DEMO_CLIENTS, issue_token
 

@@ -16,7 +16,7 @@ import pytest
 from adapters import aas
 from adapters.mapping import values_at
 from gateway.service.export import export_document
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from policies import AuditLog, PolicySet
 from policies.mask import mask_for
 from schema.codec import to_plain
@@ -39,7 +39,7 @@ def log(tmp_path) -> Iterator[AuditLog]:
 
 
 @pytest.fixture
-def gateway(store: RegistryStore, log: AuditLog) -> Gateway:
+def gateway(store: SqliteStore, log: AuditLog) -> Gateway:
     return Gateway(store, log)
 
 
@@ -49,7 +49,7 @@ def get(gateway: Gateway, path: str, bearer: str | None = None, status: int = 20
     return response.json()
 
 
-def owner_of(store: RegistryStore, code: str) -> str:
+def owner_of(store: SqliteStore, code: str) -> str:
     owner = store.record(code).passport.current_owner
     return token(role="owner", org=owner.owner, org_id=owner.owner_id, purposes="fleet_management")
 
@@ -87,7 +87,7 @@ def test_the_owner_sees_more_than_the_public(store, gateway):
     assert owner in [o.get("Owner") for o in owners["Owners"]]
 
 
-def _withheld(store: RegistryStore, code: str, classes: frozenset[DataClass]) -> set[bytes]:
+def _withheld(store: SqliteStore, code: str, classes: frozenset[DataClass]) -> set[bytes]:
     """Texts of the robot's values the mask withholds that the caller's view does not hold."""
     passport = store.record(code).passport
     plain = to_plain(passport)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import PolicySet, TokenVerifier, TrustedIssuer
 from policies.authserver import issue_token, load_clients
@@ -36,7 +36,7 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         server.stop()
 
 
-def gateway_trusting(issuer: str, store: RegistryStore):
+def gateway_trusting(issuer: str, store: SqliteStore):
     """A gateway app that knows only the issuer's URL: keys come by discovery."""
     trusted = TrustedIssuer(issuer, "robopass", frozenset({"DE"}), allow_http=True)
     verifier = TokenVerifier([trusted], client=httpx.AsyncClient(timeout=5))
@@ -86,7 +86,7 @@ def test_wrong_secret_gets_no_token(auth_server) -> None:
     assert response.status_code == 401 and "access_token" not in response.text
 
 
-def test_gateway_trusting_it_accepts_its_token(auth_server, store: RegistryStore) -> None:
+def test_gateway_trusting_it_accepts_its_token(auth_server, store: SqliteStore) -> None:
     issuer, _ = auth_server
     response = client_token(issuer, "used-robot-buyer", "dev-secret-used-robot-buyer")
     assert response.status_code == 200, response.text
@@ -100,7 +100,7 @@ def test_gateway_trusting_it_accepts_its_token(auth_server, store: RegistryStore
 
 
 def test_gateway_refuses_same_claims_signed_by_another_key(
-    auth_server, store: RegistryStore, tmp_path: Path
+    auth_server, store: SqliteStore, tmp_path: Path
 ) -> None:
     issuer, _ = auth_server
     forged = issue_token("used-robot-buyer", tmp_path / "other-key", issuer)
@@ -111,7 +111,7 @@ def test_gateway_refuses_same_claims_signed_by_another_key(
 
 
 def test_gateway_refuses_a_jurisdiction_the_issuer_is_not_trusted_for(
-    auth_server, store: RegistryStore
+    auth_server, store: SqliteStore
 ) -> None:
     issuer, _ = auth_server
     response = client_token(issuer, "us-insurer", "dev-secret-us-insurer")

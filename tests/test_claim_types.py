@@ -25,7 +25,7 @@ from gateway.edge.auth import demo_issuer
 from gateway.node import create_node_app
 from gateway.report.session import COOKIE
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import PolicySet, TokenError, TokenVerifier
 from policies.authserver import issue_token, signing_key
@@ -100,7 +100,7 @@ class Minter:
 class Surfaces:
     """One gateway app and one node app, both trusting the demo issuer."""
 
-    def __init__(self, store: RegistryStore, data_dir: Path) -> None:
+    def __init__(self, store: SqliteStore, data_dir: Path) -> None:
         verifier = TokenVerifier([demo_issuer(ISSUER, data_dir)])
         self.gateway = create_app(LocalSource(store), policy=PolicySet.demo(), verifier=verifier)
         self.node = create_node_app(store, format="cn-miit", verifier=verifier)
@@ -154,7 +154,7 @@ class Surfaces:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, fleet) -> Iterator[tuple[Surfaces, Minter]]:
     folder = tmp_path_factory.mktemp("claims")
-    store = RegistryStore(folder / "registry.db")
+    store = SqliteStore(folder / "registry.db")
     store.import_histories(fleet[:5])
     yield Surfaces(store, folder), Minter(folder, ISSUER)
     store.close()

@@ -30,7 +30,7 @@ from gateway.aasapi.query import ApiError, cursor_key, index_of, position_of
 from gateway.federation import cursor as federation
 from gateway.service.disclosures import trail_after
 from gateway.service.local import feed_position
-from gateway.store.base import RegistryStore, Store
+from gateway.store import SqliteStore, Store
 from gateway.store.cursors import (
     MAX_CURSOR_CHARS,
     MAX_POSITION,
@@ -238,7 +238,7 @@ class Surfaces:
 def surfaces(request, tmp_path_factory, fleet) -> Iterator[Surfaces]:
     folder = tmp_path_factory.mktemp(f"cursors-{request.param}")
     if request.param == "sqlite":
-        store: Store = RegistryStore(folder / "registry.db")
+        store: Store = SqliteStore(folder / "registry.db")
         audit = AuditLog(str(folder / "audit.db"))
         schema = None
     else:

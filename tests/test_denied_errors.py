@@ -12,14 +12,14 @@ import gc
 
 from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from policies import PUBLIC, PolicySet
 from schema.graphql.query import build_schema
 
 QUERY = "{ robots(first: 5) { edges { node { code condition { batteryHealthPct } } } } }"
 
 
-def test_denied_field_errors_carry_no_traceback(store: RegistryStore) -> None:
+def test_denied_field_errors_carry_no_traceback(store: SqliteStore) -> None:
     context = RequestContext(LocalSource(store), PUBLIC, PolicySet.demo())
     result = asyncio.run(build_schema().execute(QUERY, context_value=context))
     assert result.errors and len(result.errors) == 5
@@ -30,7 +30,7 @@ def test_denied_field_errors_carry_no_traceback(store: RegistryStore) -> None:
         assert error.locations and error.locations[0].line == 1
 
 
-def test_no_garbage_cycle_is_left_behind(store: RegistryStore) -> None:
+def test_no_garbage_cycle_is_left_behind(store: SqliteStore) -> None:
     schema = build_schema()
     context = RequestContext(LocalSource(store), PUBLIC, PolicySet.demo())
     asyncio.run(schema.execute(QUERY, context_value=context))
@@ -43,7 +43,7 @@ def test_no_garbage_cycle_is_left_behind(store: RegistryStore) -> None:
         gc.enable()
 
 
-def test_unexpected_errors_keep_their_traceback_for_the_log(store: RegistryStore) -> None:
+def test_unexpected_errors_keep_their_traceback_for_the_log(store: SqliteStore) -> None:
     class Broken(LocalSource):
         async def robots(self, *args, **kwargs):
             raise RuntimeError("registry down")

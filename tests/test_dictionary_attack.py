@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier, TrustedIssuer
@@ -73,7 +73,7 @@ def parties() -> list[tuple[str, str | None]]:
     return [("anonymous", None), *((c["client_id"], c["client_id"]) for c in CLIENTS)]
 
 
-def spy_on(store: RegistryStore, codes: list[str], data: Path) -> list[Knowledge]:
+def spy_on(store: SqliteStore, codes: list[str], data: Path) -> list[Knowledge]:
     """What each party is shown of `codes`; audit trails read after every party's reads."""
     key = signing_key(data)
     trusted = TrustedIssuer(
@@ -115,9 +115,9 @@ def hidden_events(known: Knowledge) -> int:
     return sum(row.hidden for sight in known.sights.values() for row in sight.rows.values())
 
 
-def haul(histories: list[list[Event]], data: Path) -> tuple[RegistryStore, list[Knowledge]]:
+def haul(histories: list[list[Event]], data: Path) -> tuple[SqliteStore, list[Knowledge]]:
     data.mkdir(parents=True, exist_ok=True)
-    store = RegistryStore(data / "registry.db")
+    store = SqliteStore(data / "registry.db")
     store.import_histories(histories)
     knowledge = spy_on(store, sample(histories), data)
     bare = [k.party for k in knowledge if not hidden_events(k)]

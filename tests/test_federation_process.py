@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.federation.config import load_federation
 from gateway.federation.source import FederatedSource
-from gateway.store.base import EventRejected, IdempotencyConflict, UnknownRobot
+from gateway.store import EventRejected, IdempotencyConflict, UnknownRobot
 from schema.code import RobotCode
 from schema.codec import to_plain
 from schema.events import EventType

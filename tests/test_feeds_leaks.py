@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from policies import Principal
 from schema.events import fold
@@ -37,7 +37,7 @@ SELECTIONS = [
 def fleet(tmp_path_factory):
     """The fleet of the leak test, in a store: (histories, passports, source)."""
     histories = list(synthetic_fleet(24, seed=11))
-    store = RegistryStore(tmp_path_factory.mktemp("feed-leaks") / "registry.db")
+    store = SqliteStore(tmp_path_factory.mktemp("feed-leaks") / "registry.db")
     store.import_histories(histories)
     yield histories, [fold(h) for h in histories], LocalSource(store)
     store.close()

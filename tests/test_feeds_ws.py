@@ -20,7 +20,7 @@ from joserfc import jwt
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from policies import AuditLog
 from policies.authserver import issue_token, signing_key
 from schema.codec import to_plain
@@ -89,7 +89,7 @@ def test_the_owner_sees_its_changes_arrive_masked_and_audited(server):
     owned, others = robots(data_dir)
     assert owned and others
     token = issue_token("fleet-owner", data_dir, f"{base}/auth")
-    store = RegistryStore(data_dir / "demo-cn.db")
+    store = SqliteStore(data_dir / "demo-cn.db")
     socket = opened(base, {"Authorization": f"Bearer {token}"})
     try:
         assert receive(socket)["type"] == "connection_ack"
@@ -143,7 +143,7 @@ def test_the_upgrade_header_carries_the_token_and_codes_narrow_the_feed(server):
     owned, _ = robots(data_dir)
     assert len(owned) >= 2
     token = issue_token("fleet-owner", data_dir, f"{base}/auth")
-    store = RegistryStore(data_dir / "demo-cn.db")
+    store = SqliteStore(data_dir / "demo-cn.db")
     socket = opened(base, None, Authorization=f"Bearer {token}")
     try:
         assert receive(socket)["type"] == "connection_ack"
@@ -232,7 +232,7 @@ def test_a_subscription_ends_when_its_token_expires(server):
     base, data_dir = server
     owned, _ = robots(data_dir)
     token = short_lived(data_dir, base, 3)
-    store = RegistryStore(data_dir / "demo-cn.db")
+    store = SqliteStore(data_dir / "demo-cn.db")
     socket = opened(base, {"Authorization": f"Bearer {token}"})
     try:
         assert receive(socket)["type"] == "connection_ack"

@@ -20,7 +20,7 @@ from joserfc.jwk import RSAKey
 from gateway.service.context import RequestContext
 from gateway.service.disclosures import disclosure_records
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import (
     AuditLog,
@@ -80,7 +80,7 @@ def token(jti: str | None = None, **claims: str) -> str:
     return jwt.encode(header, payload, KEY, algorithms=["RS256"])
 
 
-def busy_robot(store: RegistryStore) -> tuple[str, str]:
+def busy_robot(store: SqliteStore) -> tuple[str, str]:
     """A robot with owners, maintenance, incidents and condition, and its current owner."""
     for code in store.codes():
         p = store.record(code).passport
@@ -92,7 +92,7 @@ def busy_robot(store: RegistryStore) -> tuple[str, str]:
 class Gateway:
     """The app over `store` with the demo policies, auditing into `log`."""
 
-    def __init__(self, store: RegistryStore, log: AuditLog, policy: PolicySet | None = POLICY):
+    def __init__(self, store: SqliteStore, log: AuditLog, policy: PolicySet | None = POLICY):
         issuer = TrustedIssuer(
             ISSUER, "robopass", frozenset({"CN", "DE"}), jwks={"keys": [KEY.as_dict(private=False)]}
         )

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.store.identify import MapError, identify, load_map, plan
 from gateway.synthetic.catalogue import organisation_id
 from gateway.synthetic.fleet import synthetic_fleet
@@ -244,7 +244,7 @@ def legacy(histories: list) -> list:
 
 
 def test_identify_records_ids_once_and_only_then_relates(tmp_path, fleet):
-    store = RegistryStore(tmp_path / "legacy.db")
+    store = SqliteStore(tmp_path / "legacy.db")
     store.import_histories(legacy(fleet[:12]))
     before = {c: store.passport(c) for c in store.codes()}
     p = next(iter(before.values()))
@@ -304,7 +304,7 @@ def test_a_bad_map_is_refused_naming_the_line(tmp_path, text, message):
 
 def test_the_identify_command_summarises_and_refuses_a_bad_map(tmp_path, fleet):
     db = tmp_path / "legacy.db"
-    store = RegistryStore(db)
+    store = SqliteStore(db)
     store.import_histories(legacy(fleet[:3]))
     store.close()
     good = tmp_path / "map.json"
@@ -332,7 +332,7 @@ def test_the_identify_command_summarises_and_refuses_a_bad_map(tmp_path, fleet):
 
 
 def test_the_owner_id_column_is_filled_and_filters(tmp_path, fleet):
-    store = RegistryStore(tmp_path / "r.db")
+    store = SqliteStore(tmp_path / "r.db")
     store.import_histories(fleet[:10])
     p = fold(fleet[0])
     found = store.page(RobotFilter(owner_id=p.current_owner.owner_id), 100).items

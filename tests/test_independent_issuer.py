@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import ClaimMapping, InvalidToken, PolicySet, Role, TokenVerifier, TrustedIssuer
 from policies.authserver import issue_token
@@ -70,7 +70,7 @@ def token(issuer: str, client: str, resource: str | None = ROBOPASS) -> str:
     return response.json()["access_token"]
 
 
-def ask(store: RegistryStore, trust: TrustedIssuer, bearer: str | None) -> httpx.Response:
+def ask(store: SqliteStore, trust: TrustedIssuer, bearer: str | None) -> httpx.Response:
     """One request to a fresh gateway that trusts only `trust`, keys by discovery."""
     headers = {"authorization": f"Bearer {bearer}"} if bearer else {}
 
@@ -103,7 +103,7 @@ def test_token_is_an_rfc9068_jwt_for_our_audience(idp: str) -> None:
     assert principal.scopes == {"robopass:read"} and principal.token_id
 
 
-def test_gateway_serves_each_party_its_view(idp: str, store: RegistryStore) -> None:
+def test_gateway_serves_each_party_its_view(idp: str, store: SqliteStore) -> None:
     trust = trusted(idp)
     authority = ask(store, trust, token(idp, "baua"))
     assert authority.status_code == 200
@@ -117,18 +117,18 @@ def test_gateway_serves_each_party_its_view(idp: str, store: RegistryStore) -> N
     assert all(r["hardware"]["compute"] is None for r in robots)
 
 
-def test_token_for_another_audience_is_refused(idp: str, store: RegistryStore) -> None:
+def test_token_for_another_audience_is_refused(idp: str, store: SqliteStore) -> None:
     assert_refused(ask(store, trusted(idp), token(idp, "baua", resource=OTHER)))
 
 
-def test_opaque_token_without_resource_is_refused(idp: str, store: RegistryStore) -> None:
+def test_opaque_token_without_resource_is_refused(idp: str, store: SqliteStore) -> None:
     opaque = token(idp, "baua", resource=None)
     assert opaque.count(".") == 0
     assert_refused(ask(store, trusted(idp), opaque))
 
 
 def test_jurisdiction_the_issuer_is_not_trusted_for_is_refused(
-    idp: str, store: RegistryStore
+    idp: str, store: SqliteStore
 ) -> None:
     assert_refused(ask(store, trusted(idp), token(idp, "cn-claimant")))
 
@@ -139,7 +139,7 @@ def test_without_the_claim_mapping_its_claims_assert_nothing(idp: str) -> None:
 
 
 def test_our_demo_server_is_refused_when_only_the_independent_one_is_trusted(
-    idp: str, store: RegistryStore, tmp_path: Path
+    idp: str, store: SqliteStore, tmp_path: Path
 ) -> None:
     trust = trusted(idp)
     ours = issue_token("used-robot-buyer", tmp_path, "http://127.0.0.1:1/auth")

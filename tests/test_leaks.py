@@ -45,7 +45,7 @@ from hypothesis import strategies as st
 
 from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.synthetic.catalogue import organisation_id
 from gateway.synthetic.fleet import synthetic_fleet
 from policies import PUBLIC, PolicySet, Principal, Role, relationship_of
@@ -88,8 +88,8 @@ def passports(histories) -> list[Passport]:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, histories) -> RegistryStore:
-    store = RegistryStore(tmp_path_factory.mktemp("leaks") / "registry.db")
+def store(tmp_path_factory, histories) -> SqliteStore:
+    store = SqliteStore(tmp_path_factory.mktemp("leaks") / "registry.db")
     store.import_histories(histories)
     return store
 

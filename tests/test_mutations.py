@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from policies import AuditLog
 from schema.code import RobotCode
 from schema.codec import parse_datetime
@@ -46,7 +46,7 @@ def log(tmp_path) -> Iterator[AuditLog]:
 
 
 @pytest.fixture
-def gw(store: RegistryStore, log: AuditLog) -> Gateway:
+def gw(store: SqliteStore, log: AuditLog) -> Gateway:
     return Gateway(store, log)
 
 

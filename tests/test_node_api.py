@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.service.export import export_document
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from schema.code import RobotCode
 from schema.codec import format_datetime, to_plain
@@ -46,13 +46,13 @@ def append_body(hours: float = 1234.0) -> dict:
 
 
 @pytest.fixture
-def node(store: RegistryStore, tmp_path: Path) -> Node:
+def node(store: SqliteStore, tmp_path: Path) -> Node:
     return Node(store, "cn-miit", tmp_path / "data")
 
 
 @pytest.fixture
 def eu_node(tmp_path: Path) -> Iterator[Node]:
-    store = RegistryStore(tmp_path / "eu.db", registry="eu-dpp")
+    store = SqliteStore(tmp_path / "eu.db", registry="eu-dpp")
     for country in ("DE", "FR"):
         store.import_histories(synthetic_fleet(4, seed=3, country=country, registry="eu-dpp"))
     yield Node(store, "aas", tmp_path / "data")

@@ -17,7 +17,7 @@ from referencing.jsonschema import DRAFT202012
 from starlette.routing import Route
 
 from gateway.node.openapi import openapi_document
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from tests.node_helpers import Node
 from tests.test_node_api import UNKNOWN, append_body
 
@@ -25,7 +25,7 @@ METHODS = {"get", "post", "put", "delete"}
 
 
 @pytest.fixture
-def node(store: RegistryStore, tmp_path: Path) -> Node:
+def node(store: SqliteStore, tmp_path: Path) -> Node:
     return Node(store, "cn-miit", tmp_path / "data")
 
 

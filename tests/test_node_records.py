@@ -6,10 +6,10 @@ import orjson
 
 from gateway.node.records import Documents
 from gateway.service.export import export_document
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 
 
-def test_cache_serves_the_adapter_encoding_and_stays_within_its_bound(store: RegistryStore):
+def test_cache_serves_the_adapter_encoding_and_stays_within_its_bound(store: SqliteStore):
     records = list(store.records(store.codes(limit=12)).values())
     sizes = [len(orjson.dumps(export_document(r.passport, "aas"))) for r in records]
     documents = Documents("aas", max_bytes=sum(sizes[:3]))
@@ -22,7 +22,7 @@ def test_cache_serves_the_adapter_encoding_and_stays_within_its_bound(store: Reg
     assert documents.document(records[0]) == export_document(records[0].passport, "aas")
 
 
-def test_store_reads_many_records_at_once(store: RegistryStore):
+def test_store_reads_many_records_at_once(store: SqliteStore):
     codes = store.codes(limit=5)
     found = store.records([*codes, codes[0], "CNH7K2H0A1B32605281000012345A"])
     assert set(found) == set(codes)
@@ -31,7 +31,7 @@ def test_store_reads_many_records_at_once(store: RegistryStore):
         assert found[code].passport == store.passport(code)
 
 
-def test_past_views_are_not_cached(store: RegistryStore):
+def test_past_views_are_not_cached(store: SqliteStore):
     code = store.codes(limit=1)[0]
     events = store.events(code)
     past = store.record(code, events[1].at)

@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 
 from gateway.cli.main import open_store
-from gateway.store.base import Store
+from gateway.store import Store
 from gateway.store.recommit import recommit_key
 from gateway.synthetic.fleet import synthetic_fleet
 from schema.codec import to_plain

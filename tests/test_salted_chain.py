@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.store.base import Store
+from gateway.store import Store
 from policies import AuditLog
 from schema.codec import parse_datetime
 from schema.events import (

@@ -6,7 +6,7 @@ asks as a caller who may not see the value in question.
 
 from __future__ import annotations
 
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from policies import AuditLog
 from tests.test_gateway_audit import Gateway, busy_robot, token
 
@@ -18,7 +18,7 @@ def hidden_event_errors(body: dict) -> list[dict]:
     return [e for e in body.get("errors", []) if e["path"][:2] == ["robot", "history"]]
 
 
-def test_a_hidden_events_error_does_not_name_its_type(store: RegistryStore, tmp_path):
+def test_a_hidden_events_error_does_not_name_its_type(store: SqliteStore, tmp_path):
     """The error for a hidden event once named the first hidden path of the event's
     type (`maintenance`, `incidents`, `conditions`...): the hidden type, spelled out."""
     code, _ = busy_robot(store)
@@ -37,7 +37,7 @@ def test_a_hidden_events_error_does_not_name_its_type(store: RegistryStore, tmp_
     log.close()
 
 
-def test_an_event_the_caller_may_see_is_still_shown(store: RegistryStore, tmp_path):
+def test_an_event_the_caller_may_see_is_still_shown(store: SqliteStore, tmp_path):
     code, owner = busy_robot(store)
     log = AuditLog(tmp_path / "audit.db")
     bearer = token(role="owner", org=owner, purposes="fleet_management")

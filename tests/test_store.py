@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -17,11 +19,11 @@ import orjson
 import pytest
 
 from gateway.service.local import LocalSource
-from gateway.store.base import (
+from gateway.store import (
     EventRejected,
     IdempotencyConflict,
-    RegistryStore,
     RobotExists,
+    SqliteStore,
     Store,
     UnknownRobot,
 )
@@ -64,7 +66,7 @@ def store(empty_store: Store, fleet) -> Store:
 def reopen(backend: str, path, request) -> Store:
     """A new store (a new connection) on the test's database of `backend`."""
     if backend == "sqlite":
-        return RegistryStore(path)
+        return SqliteStore(path)
     from gateway.store.postgres import PostgresStore
 
     return PostgresStore(request.getfixturevalue("pg_url"))
@@ -72,8 +74,8 @@ def reopen(backend: str, path, request) -> Store:
 
 def again(store: Store) -> Store:
     """Another store object on the same database, as a second process would open it."""
-    if isinstance(store, RegistryStore):
-        return RegistryStore(store.path)
+    if isinstance(store, SqliteStore):
+        return SqliteStore(store.path)
     from gateway.store.postgres import PostgresStore
 
     return PostgresStore(store.url)
@@ -93,8 +95,29 @@ def test_snapshot_equals_fold_of_stored_log(store, fleet):
 
 
 def test_wal_mode(tmp_path):
-    s = RegistryStore(tmp_path / "wal.db")
+    s = SqliteStore(tmp_path / "wal.db")
     assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_registry_store_is_the_deprecated_name_of_sqlite_store():
+    """The old name keeps working for a release, from the package and from its old module."""
+    import gateway.store
+    import gateway.store.base
+
+    assert gateway.store.RegistryStore is SqliteStore
+    assert gateway.store.base.RegistryStore is SqliteStore
+
+
+def test_importing_the_store_does_not_need_psycopg():
+    """psycopg is optional: `gateway.store` loads it only when PostgresStore is asked for."""
+    probe = (
+        "import sys, gateway.store\n"
+        "assert 'psycopg' not in sys.modules, 'psycopg imported'\n"
+        "gateway.store.PostgresStore\n"
+        "assert 'psycopg' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("column", ["payload", "at", "type", "hash", "prev_hash"])
@@ -303,7 +326,7 @@ def test_database_newer_than_the_code_is_refused(store):
 
 
 def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
-    s = RegistryStore(tmp_path / "old.db")
+    s = SqliteStore(tmp_path / "old.db")
     s.import_histories([rechain(h, LEGACY_SCHEME) for h in fleet[:3]])
     s.close()
     for statement in (
@@ -321,7 +344,7 @@ def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
         "ALTER TABLE robots DROP COLUMN owner_id",
     ):
         outside(s, statement)
-    reopened = RegistryStore(tmp_path / "old.db")
+    reopened = SqliteStore(tmp_path / "old.db")
     assert reopened.schema_version() == len(available("sqlite"))
     assert reopened.count() == 3
     total = sum(len(history) for history in fleet[:3])
@@ -344,7 +367,7 @@ def test_replicas_starting_at_once_migrate_once(pg_url):
 
 
 def test_unreachable_server_is_a_clear_error():
-    from gateway.store.postgres import PostgresStore, StoreUnavailable
+    from gateway.store import PostgresStore, StoreUnavailable
 
     with pytest.raises(StoreUnavailable, match="cannot connect to PostgreSQL"):
         PostgresStore("postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")
@@ -413,7 +436,7 @@ def test_key_reused_for_another_robot_is_a_conflict(store, fleet):
 def test_constraints_refuse_a_forked_chain(store, fleet):
     """Even SQL that bypasses the store cannot store two events at one sequence."""
     code = fleet[0][0].code
-    if isinstance(store, RegistryStore):
+    if isinstance(store, SqliteStore):
         refused: type[Exception] = sqlite3.IntegrityError
     else:
         from psycopg.errors import UniqueViolation as refused

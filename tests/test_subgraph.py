@@ -12,7 +12,7 @@ from graphql import build_ast_schema, parse
 
 from gateway.node.subgraph import create_subgraph_app
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from schema.code import RobotCode
 
 ENTITIES = """query ($reps: [_Any!]!) { _entities(representations: $reps) {
@@ -23,7 +23,7 @@ ENTITIES = """query ($reps: [_Any!]!) { _entities(representations: $reps) {
 class CountingSource(LocalSource):
     """The store's source, counting reads per call, to see how a request batches."""
 
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(self, store: SqliteStore) -> None:
         super().__init__(store)
         self.reads: list[str] = []
 
@@ -33,7 +33,7 @@ class CountingSource(LocalSource):
 
 
 @pytest.fixture
-def source(store: RegistryStore) -> CountingSource:
+def source(store: SqliteStore) -> CountingSource:
     return CountingSource(store)
 
 
@@ -53,7 +53,7 @@ def post(source: CountingSource):
     return run
 
 
-def unknown_code(store: RegistryStore) -> str:
+def unknown_code(store: SqliteStore) -> str:
     """A valid code the store does not hold."""
     code = RobotCode.generate("CN", "HD99", "H99999", date(2025, 3, 1), "9", 424242).value
     assert store.head(code) is None
@@ -80,7 +80,7 @@ def test_service_sdl_declares_federation_2_and_the_robot_key(post) -> None:
     assert "union _Entity = Robot" in sdl
 
 
-def test_subgraph_serves_whole_records_without_masks(post, store: RegistryStore) -> None:
+def test_subgraph_serves_whole_records_without_masks(post, store: SqliteStore) -> None:
     code = store.codes(limit=1)[0]
     passport = store.passport(code)
     data = post(
@@ -95,7 +95,7 @@ def test_subgraph_serves_whole_records_without_masks(post, store: RegistryStore)
     assert len(robot["maintenance"]) == len(passport.maintenance)
 
 
-def test_entities_by_code_in_order_null_for_unknown(post, store: RegistryStore, source) -> None:
+def test_entities_by_code_in_order_null_for_unknown(post, store: SqliteStore, source) -> None:
     codes = store.codes()
     missing = unknown_code(store)
     asked = [codes[5], missing, codes[0], codes[5].lower()]
@@ -111,7 +111,7 @@ def test_entities_by_code_in_order_null_for_unknown(post, store: RegistryStore, 
     assert sorted(source.reads) == sorted({codes[5], missing, codes[0]})
 
 
-def test_entities_bad_code_is_an_error_at_its_index(post, store: RegistryStore) -> None:
+def test_entities_bad_code_is_an_error_at_its_index(post, store: SqliteStore) -> None:
     good = store.codes(limit=1)[0]
     broken = good[:-1] + ("0" if good[-1] != "0" else "1")
     reps = [{"__typename": "Robot", "code": good}, {"__typename": "Robot", "code": broken}]
@@ -124,7 +124,7 @@ def test_entities_bad_code_is_an_error_at_its_index(post, store: RegistryStore) 
     assert error["extensions"]["rule"] == "check"
 
 
-def test_robots_pages_and_unknown_robot(post, store: RegistryStore) -> None:
+def test_robots_pages_and_unknown_robot(post, store: SqliteStore) -> None:
     query = """query ($after: String) { robots(first: 25, after: $after) {
       totalCount edges { node { code } } pageInfo { hasNextPage endCursor } } }"""
     seen, after = [], None
@@ -151,7 +151,7 @@ def test_subgraph_sdl_is_a_valid_schema_apart_from_federation_directives(post) -
     build_ast_schema(parse(prelude + "\n" + sdl))
 
 
-def test_node_serves_the_subgraph_to_service_tokens_only(store: RegistryStore, tmp_path) -> None:
+def test_node_serves_the_subgraph_to_service_tokens_only(store: SqliteStore, tmp_path) -> None:
     from tests.node_helpers import Node
 
     node = Node(store, "cn-miit", tmp_path / "node")

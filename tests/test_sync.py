@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from gateway.synthetic.catalogue import organisation_id
 from policies.authserver import issue_token
 from schema.events import EventType
@@ -125,7 +125,7 @@ def test_a_full_copy_then_an_incremental_run_equal_the_callers_view(server, tmp_
     codes = sorted(before)
     stranger = next(c for c in owned(data_dir, LESSOR))
     at = datetime(2026, 11, 4, 8, tzinfo=UTC)
-    store = RegistryStore(data_dir / "demo-cn.db")
+    store = SqliteStore(data_dir / "demo-cn.db")
     try:
         store.append(codes[0], EventType.MAINTENANCE_RECORDED, record(11.0), at)
         store.append(codes[-1], EventType.INCIDENT_REPORTED, incident(at), at)
@@ -152,7 +152,7 @@ def test_a_robot_sold_out_of_the_fleet_leaves_the_mirror(server, tmp_path, lesso
     at = datetime(2026, 11, 6, 8, tzinfo=UTC)
     transfer = {"at": "2026-11-06T08:00:00Z", "owner": "Someone Else GmbH"}
     transfer |= {"owner_kind": "ORGANISATION", "jurisdiction": "DE", "owner_id": "reg:DE:HRB1"}
-    store = RegistryStore(data_dir / "demo-cn.db")
+    store = SqliteStore(data_dir / "demo-cn.db")
     try:
         store.append(sold, EventType.OWNERSHIP_TRANSFERRED, transfer, at)
     finally:
@@ -206,7 +206,7 @@ def test_a_sync_killed_mid_copy_or_mid_feed_resumes_and_ends_equal(server, tmp_p
     assert resumed.returncode == 0, resumed.stderr
     assert mirrored(out) == graphql_view(base, lessor_token, LESSOR)
 
-    store = RegistryStore(data_dir / "demo-cn.db")
+    store = SqliteStore(data_dir / "demo-cn.db")
     try:
         for i, code in enumerate(owned(data_dir, LESSOR) * 5):
             at = datetime(2026, 11, 5, 8, i % 60, tzinfo=UTC)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.cli.main import main
-from gateway.store.base import RegistryStore, Store
+from gateway.store import SqliteStore, Store
 from gateway.store.telemetry import DAY_US, micros
 from policies import AuditLog
 from schema.passport import ConditionSnapshot, JointWear
@@ -289,14 +289,14 @@ def test_condition_history_shows_raw_samples_and_daily_aggregates(store, log):
 
 def test_the_rollup_command(tmp_path, fleet):
     path = tmp_path / "cli.db"
-    store = RegistryStore(path)
+    store = SqliteStore(path)
     store.import_histories(fleet[:4])
     p = pick(store, lambda p: active(p) and p.condition is not None)
     start = p.condition.at + timedelta(days=1)
     store.ingest_conditions({p.code: snapshots(p, start, 5)}, idempotency_key="cli")
     store.close()
     assert main(["registry", "rollup", "--db", f"sqlite:///{path}", "--older-than", "1d"]) == 0
-    reopened = RegistryStore(path)
+    reopened = SqliteStore(path)
     assert outside(reopened, "SELECT COUNT(*) FROM condition_samples") == [(0,)]
     assert outside(reopened, "SELECT samples FROM condition_daily") == [(5,)]
     assert main(["registry", "verify", "--db", f"sqlite:///{path}"]) == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateway.store.base import RegistryStore
+from gateway.store import SqliteStore
 from tests.node_helpers import Node
 from tests.writing import active, event_count, pick, sample_count
 
@@ -16,7 +16,7 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def node(store: RegistryStore, tmp_path: Path) -> Node:
+def node(store: SqliteStore, tmp_path: Path) -> Node:
     return Node(store, "cn-miit", tmp_path / "data")
 
 

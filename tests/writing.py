@@ -18,7 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from gateway.service.local import LocalSource
-from gateway.store.base import Store
+from gateway.store import Store
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier, TrustedIssuer
 from schema.passport import Passport

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import orjson
 
-from gateway.store.base import EventRejected, IdempotencyConflict, UnknownRobot
+from gateway.store import EventRejected, IdempotencyConflict, UnknownRobot
 from gateway.store.cursors import decode_position, encode_cursor
 from schema.codec import format_datetime, to_plain
 from schema.events import ChainReport, Event, EventType

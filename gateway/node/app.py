@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.node.subgraph import subgraph_routes
-from gateway.store.base import Store
+from gateway.store import Store
 from policies import TokenVerifier
 
 from .metrics import Measured, NodeMetrics

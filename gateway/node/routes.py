@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.store.base import EventRejected, IdempotencyConflict, Store, UnknownRobot
+from gateway.store import EventRejected, IdempotencyConflict, Store, UnknownRobot
 from gateway.store.cursors import MAX_POSITION
 from policies import TokenVerifier
 from schema.events import EventError, EventType, decode_payload

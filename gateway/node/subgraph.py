@@ -41,7 +41,7 @@ from gateway.endpoint.limits import Limits, limit_extensions
 from gateway.node.auth import READ, authorize
 from gateway.node.problems import Problem
 from gateway.service.local import LocalSource
-from gateway.store.base import Store
+from gateway.store import Store
 from policies import TokenVerifier
 from schema.code import RobotCode, RobotCodeError
 from schema.events import Event, EventType

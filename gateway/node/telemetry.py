@@ -16,7 +16,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.store.base import IdempotencyConflict, UnknownRobot
+from gateway.store import IdempotencyConflict, UnknownRobot
 from schema.codec import DecodeError, from_plain, parse_datetime
 from schema.passport import ConditionSnapshot, JointWear
 from schema.writes import WriteRejected

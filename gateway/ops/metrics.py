@@ -24,7 +24,7 @@ UNCODED = "UNCODED"
 
 
 class Counted(Protocol):
-    """A cache that counts its hits and misses (`gateway.store.base.DecodedPassports`)."""
+    """A cache that counts its hits and misses (`gateway.store.decoded.DecodedPassports`)."""
 
     hits: int
     misses: int

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.store.base import Store, UnknownRobot
+from gateway.store import Store, UnknownRobot
 from gateway.store.cursors import decode_position, encode_cursor
 from schema.events import ChainReport, Event, EventType, decode_payload
 from schema.passport import ConditionSnapshot, Passport

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.store.base import EventRejected, IdempotencyConflict, UnknownRobot
+from gateway.store import EventRejected, IdempotencyConflict, UnknownRobot
 from policies import (
     WRITE_SCOPE,
     AuditLog,

@@ -2,32 +2,39 @@
 
 Every write folds the new events into the snapshot and appends them in one
 transaction, so the snapshot never disagrees with the log. `Store` holds all of
-it in SQL that SQLite and PostgreSQL both speak; `RegistryStore` is SQLite (the
-default, WAL mode) and `gateway.store.postgres.PostgresStore` is PostgreSQL.
+it in SQL that SQLite and PostgreSQL both speak; a backend brings the
+connection: `gateway.store.sqlite.SqliteStore` (the default, WAL mode) and
+`gateway.store.postgres.PostgresStore`. Import them from `gateway.store`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
 from gateway.store import migrations
+from gateway.store.chaining import append_event
 from gateway.store.cursors import decode_code, decode_position, encode_cursor
+from gateway.store.decoded import DecodedPassports
+from gateway.store.errors import (
+    EventRejected,
+    IdempotencyConflict,
+    RobotExists,
+    StoreError,
+    UnknownRobot,
+)
 from gateway.store.recommit import RecommitStore
 from gateway.store.sql import (
     EVENT_COLUMNS,
     INSERT_EVENT,
     INSERT_ROBOT,
-    UPDATE_ROBOT,
+    Db,
     event_row,
     filter_sql,
     robot_row,
@@ -36,81 +43,22 @@ from gateway.store.sql import (
 )
 from gateway.store.telemetry import TelemetryStore
 from schema.codec import format_datetime, from_plain, parse_datetime
-from schema.events import (
-    ChainReport,
-    Event,
-    EventError,
-    EventType,
-    apply_in_place,
-    chain,
-    fold,
-    verify,
-)
+from schema.events import ChainReport, Event, EventError, EventType, fold, verify
 from schema.passport import Passport
 from schema.source import Change, Head, Link, Page, RobotFilter, RobotRecord
 
+__all__ = [
+    "Db",
+    "DecodedPassports",
+    "EventRejected",
+    "IdempotencyConflict",
+    "RobotExists",
+    "Store",
+    "StoreError",
+    "UnknownRobot",
+]
+
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """Base of every error the store raises on purpose."""
-
-    code = "STORE_ERROR"
-
-
-class RobotExists(StoreError):
-    code = "ROBOT_EXISTS"
-
-
-class UnknownRobot(StoreError):
-    code = "NOT_FOUND"
-
-
-class EventRejected(StoreError):
-    """The event does not apply to the passport as it stands; nothing was written."""
-
-    code = "EVENT_REJECTED"
-
-
-class IdempotencyConflict(StoreError):
-    """The idempotency key was used before with a different request."""
-
-    code = "IDEMPOTENCY_CONFLICT"
-
-
-class DecodedPassports:
-    """Passports already decoded, by head hash: a hash names one content, forever.
-
-    Decoding a snapshot into dataclasses is most of a read's cost; a robot read
-    twice at the same version is decoded once. The passports are shared between
-    readers, so they are read-only by convention (writes decode their own copy).
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self.hits = 0
-        self.misses = 0
-        self._items: OrderedDict[str, Passport] = OrderedDict()
-
-    def get(self, head_hash: str, snapshot: str | bytes) -> Passport:
-        passport = self._items.get(head_hash)
-        if passport is not None:
-            self.hits += 1
-        else:
-            self.misses += 1
-            passport = from_plain(Passport, orjson.loads(snapshot))
-            self._items[head_hash] = passport
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return passport
-
-
-class Db(Protocol):
-    """The slice of a DB-API connection the store uses, with `?` placeholders."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
 
 
 class Store(TelemetryStore, RecommitStore, ABC):
@@ -261,26 +209,22 @@ class Store(TelemetryStore, RecommitStore, ABC):
                             f"idempotency key {idempotency_key!r} was used for another request"
                         )
                     return earlier
-            row = db.execute(
-                "SELECT head_sequence, head_hash, snapshot FROM robots WHERE code = ?"
-                + self.lock_row,
-                (code,),
-            ).fetchone()
-            if row is None:
-                raise UnknownRobot(f"no robot {code} in registry {self.registry}")
-            sequence, prev, snapshot = row
-            current = from_plain(Passport, orjson.loads(snapshot))
-            if check is not None:
-                check(current)
-            try:
-                passport = apply_in_place(current, type, payload)
-            except (EventError, ValueError) as exc:
-                raise EventRejected(str(exc)) from None
-            event = chain(code, sequence + 1, at, type, payload, prev)
-            recorded = format_datetime(datetime.now(UTC))
-            self._lock_feed(db)
-            db.execute(INSERT_EVENT, event_row(event, recorded, idempotency_key))
-            db.execute(UPDATE_ROBOT, robot_row(passport, event, recorded))
+
+            def compose(current: Passport) -> tuple[dict[str, Any], datetime]:
+                if check is not None:
+                    check(current)
+                return payload, at
+
+            event, _ = append_event(
+                db,
+                code,
+                type,
+                compose,
+                registry=self.registry,
+                lock_row=self.lock_row,
+                key=idempotency_key,
+                lock_feed=self._lock_feed,
+            )
             return event
 
         return self._write(work)
@@ -525,62 +469,6 @@ class Store(TelemetryStore, RecommitStore, ABC):
         return report
 
 
-class RegistryStore(Store):
-    """The store on one SQLite file in WAL mode: zero set-up, one writer at a time.
-
-    `BEGIN IMMEDIATE` takes the database's write lock before the head is read,
-    which serializes writers of every process on the file; readers never wait.
-    """
-
-    dialect = "sqlite"
-
-    def __init__(self, path: str | Path, *, registry: str = "cn-heis") -> None:
-        self.path = str(path)
-        super().__init__(registry, self.path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._migrate()
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._db
-
-    @contextmanager
-    def _snapshot(self) -> Iterator[sqlite3.Connection]:
-        with self._begin("BEGIN DEFERRED") as db:
-            yield db
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._begin("BEGIN IMMEDIATE") as db:
-            yield db
-
-    def _lock_feed(self, db: Db) -> None:
-        """Nothing to do: SQLite writers already take turns on the file's lock."""
-
-    def _lock_migrations(self, db: Db) -> None:
-        """Nothing to add: `BEGIN IMMEDIATE` already holds the file's write lock."""
-
-    @contextmanager
-    def _begin(self, begin: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute(begin)
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-
 def _fold(events: list[Event]) -> Passport:
     try:
         passport = fold(events)
@@ -588,3 +476,16 @@ def _fold(events: list[Event]) -> Passport:
         raise EventRejected(str(exc)) from None
     assert passport is not None
     return passport
+
+
+def __getattr__(name: str) -> Any:
+    """`RegistryStore` and `SqliteStore` from their old home, for imports not yet moved.
+
+    Deprecated: import them from `gateway.store` (the SQLite backend is
+    `gateway.store.sqlite`); this goes with the `RegistryStore` alias.
+    """
+    if name in ("RegistryStore", "SqliteStore"):
+        from gateway.store import sqlite
+
+        return getattr(sqlite, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,13 +17,10 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from gateway.store.base import Store, StoreError
+from gateway.store.base import Store
+from gateway.store.errors import StoreUnavailable
 
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached."""
-
-    code = "STORE_UNAVAILABLE"
+__all__ = ["PostgresStore", "StoreUnavailable"]
 
 
 class _Connection:

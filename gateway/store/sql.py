@@ -7,8 +7,8 @@ back as exactly the event that was hashed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -16,6 +16,15 @@ from schema.codec import format_datetime, parse_datetime, to_plain
 from schema.events import Event, EventType, canonical_json
 from schema.passport import Passport
 from schema.source import RobotFilter
+
+
+class Db(Protocol):
+    """The slice of a DB-API connection the store uses, with `?` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
+
 
 EVENT_COLUMNS = "code, sequence, at, type, payload, prev_hash, hash, scheme, salt, commitment"
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
 
-from gateway.store.sql import EVENT_COLUMNS, INSERT_EVENT, UPDATE_ROBOT, event_row, robot_row
-from schema.codec import format_datetime, from_plain, to_plain
-from schema.events import Event, EventType, apply_in_place, canonical_json, chain, new_salt
+from gateway.store.chaining import append_event
+from gateway.store.errors import IdempotencyConflict
+from gateway.store.sql import EVENT_COLUMNS, row_event
+from schema.codec import format_datetime, to_plain
+from schema.events import Event, EventType, canonical_json, new_salt
 from schema.passport import ConditionSnapshot, JointWear, Passport
 from schema.source import Appended, ConditionPoint
 from schema.writes import batch_digest, check_samples, ingest_summary, samples_digest
@@ -99,8 +102,6 @@ class TelemetryStore:
         `positions` gives each robot's samples' places in the request, for the
         field the refusal names.
         """
-        from gateway.store.base import EventRejected, IdempotencyConflict, UnknownRobot
-
         clock = now or datetime.now(UTC)
         prepared = {
             code: [plain_sample(s) for s in samples] for code, samples in sorted(batches.items())
@@ -129,43 +130,28 @@ class TelemetryStore:
             self._lock_feed(db)
             for code, plain in prepared.items():
                 samples = batches[code]
-                found = db.execute(
-                    "SELECT head_sequence, head_hash, snapshot FROM robots WHERE code = ?"
-                    + self.lock_row,
-                    (code,),
-                ).fetchone()
-                if found is None:
-                    raise UnknownRobot(f"no robot {code} in registry {self.registry}")
-                sequence, prev, snapshot = found
-                passport = from_plain(Passport, orjson.loads(snapshot))
-                check_samples(
-                    passport, samples, clock, positions=positions.get(code) if positions else None
-                )
-                (previous,) = db.execute(
-                    "SELECT MAX(at) FROM condition_samples WHERE code = ?", (code,)
-                ).fetchone()
-                summary = ingest_summary(
-                    samples,
-                    digests[code],
-                    None if previous is None else from_micros(previous),
-                    salts[code],
-                )
-                summary.batch = batch
-                payload = to_plain(summary)
-                try:
-                    apply_in_place(passport, EventType.CONDITIONS_INGESTED, payload)
-                except ValueError as exc:
-                    raise EventRejected(str(exc)) from None
-                event = chain(
+
+                compose = partial(
+                    _batch_payload,
+                    db,
                     code,
-                    sequence + 1,
-                    summary.last_at,
-                    EventType.CONDITIONS_INGESTED,
-                    payload,
-                    prev,
+                    samples,
+                    clock=clock,
+                    positions=positions.get(code) if positions else None,
+                    digest=digests[code],
+                    salt=salts[code],
+                    batch=batch,
                 )
-                db.execute(INSERT_EVENT, event_row(event, recorded, f"{idempotency_key}#{code}"))
-                db.execute(UPDATE_ROBOT, robot_row(passport, event, recorded))
+                event, _ = append_event(
+                    db,
+                    code,
+                    EventType.CONDITIONS_INGESTED,
+                    compose,
+                    registry=self.registry,
+                    lock_row=self.lock_row,
+                    key=f"{idempotency_key}#{code}",
+                    recorded=recorded,
+                )
                 db.executemany(
                     INSERT_SAMPLE,
                     [
@@ -250,6 +236,31 @@ class TelemetryStore:
         return checks
 
 
+def _batch_payload(
+    db: Any,
+    code: str,
+    samples: Sequence[ConditionSnapshot],
+    passport: Passport,
+    *,
+    clock: datetime,
+    positions: Sequence[int] | None,
+    digest: str,
+    salt: str,
+    batch: str,
+) -> tuple[dict[str, Any], datetime]:
+    """The CONDITIONS_INGESTED payload and time of one robot's batch, its samples checked
+    against the passport as it stands (under the row lock `append_event` took)."""
+    check_samples(passport, samples, clock, positions=positions)
+    (previous,) = db.execute(
+        "SELECT MAX(at) FROM condition_samples WHERE code = ?", (code,)
+    ).fetchone()
+    summary = ingest_summary(
+        samples, digest, None if previous is None else from_micros(previous), salt
+    )
+    summary.batch = batch
+    return to_plain(summary), summary.last_at
+
+
 def _batch_check(event: Event, count: int, rows: list[Any], rolled: int) -> BatchCheck:
     if len(rows) + rolled != count:
         return BatchCheck(
@@ -269,9 +280,6 @@ def _replayed(row: Any, code: str, plain: list[dict[str, Any]]) -> Event:
     The digest is salted, so the retry's samples are digested again under the
     stored event's salt rather than compared with the retry's fresh digest.
     """
-    from gateway.store.base import IdempotencyConflict
-    from gateway.store.sql import row_event
-
     event = row_event(row)
     if (
         event.code != code
@@ -285,7 +293,6 @@ def _replayed(row: Any, code: str, plain: list[dict[str, Any]]) -> Event:
 
 def _same_batch(done: Mapping[str, Appended]) -> None:
     """A retry names the same robots as the first request: its batch digest says so."""
-    from gateway.store.base import IdempotencyConflict
 
     digests = {code: a.event.payload["digest"] for code, a in done.items()}
     expected = batch_digest(digests)
