@@ -2,16 +2,23 @@
 
 The schema package defines the contract; the gateway implements it. Keeping
 the contract here is what lets `schema` import nothing of ours.
+
+`PassportSource` and `PassportWriter` are what every source and writer has.
+What only some have is a capability of its own, a runtime-checkable Protocol
+below (`TelemetrySource`, `FeedHead`, `ConditionIngest`, ...): a caller asks
+`isinstance(source, Capability)` and falls back when the answer is no, so an
+optional method is declared once, with its signature, and never probed by name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .events import ChainReport, Event, EventType
-from .passport import JointWear, Passport
+from .passport import ConditionSnapshot, JointWear, Passport
 
 T = TypeVar("T")
 
@@ -167,8 +174,12 @@ class RegistryStatus:
     last_error_at: datetime | None = None
 
 
+@runtime_checkable
 class RegistryDirectory(Protocol):
-    """A source made of registries reports on each (a federation does; a local store not)."""
+    """A source made of registries reports on each (a federation does; a local store not).
+
+    Optional: without it, `registries` and /metrics list no registry.
+    """
 
     def registries(self) -> list[RegistryStatus]: ...
 
@@ -240,6 +251,72 @@ class RobotCodes(Protocol):
         ...
 
 
+@runtime_checkable
+class RequestScoped(Protocol):
+    """A source that has a narrower form for one request (a federation batches that
+    request's robot reads into one call per registry).
+
+    Optional: without it, a request uses the source as it is.
+    """
+
+    def request_scope(self) -> PassportSource:
+        """This source for one request; dropped when the request ends."""
+        ...
+
+
+@runtime_checkable
+class ReadHeads(Protocol):
+    """A request's source that notes the version of each current robot it read.
+
+    Optional: the response cache keeps an answer only when it knows what it read.
+    """
+
+    heads: Mapping[str, str]
+    """The head hash of each current robot read so far, by code."""
+
+
+@runtime_checkable
+class Vouching(Protocol):
+    """A source that knows some robots' current version without asking their registry
+    (a federation whose change-feed followers vouch for its cache).
+
+    Optional: the gateway's response cache is kept only over a source that has it.
+    """
+
+    def vouched(self, code: str) -> tuple[Head, Passport] | None:
+        """The current version of `code`, known without asking its node, or None."""
+        ...
+
+
+@runtime_checkable
+class FeedFollowing(Protocol):
+    """A source that follows change feeds in the background (a federation's followers).
+
+    Optional: the application stops them when it shuts down.
+    """
+
+    async def stop_following(self) -> None:
+        """Stop the followers; they start again on the next read."""
+        ...
+
+
+class CacheCounts(Protocol):
+    """A cache that counts its hits and misses."""
+
+    hits: int
+    misses: int
+
+
+@runtime_checkable
+class DecodedCache(Protocol):
+    """A source that keeps decoded passports in a cache (a local store does).
+
+    Optional: /metrics reports the cache's hits and misses when there is one.
+    """
+
+    decoded: CacheCounts
+
+
 class PassportWriter(Protocol):
     """Appends to passports, as a registry store or a federation provides it.
 
@@ -247,12 +324,8 @@ class PassportWriter(Protocol):
     rejected, idempotency conflict) whichever registry answered. Events are
     canonical: a registry that keeps another format translates at its node.
 
-    A writer may also offer, and the gateway uses when present:
-    `earlier(idempotency_key) -> Event | None` (answer a retry before any rule
-    runs), `pending_offer(code) -> Event | None` (the open TRANSFER_OFFERED,
-    else the log is read from the start) and `ingest_conditions(batches, *,
-    idempotency_key, positions) -> dict[str, Appended]` (telemetry batches;
-    without it `recordConditions` answers WRITES_UNAVAILABLE).
+    A writer may also have, and the gateway uses when it does, the capabilities
+    `IdempotencyLookup`, `PendingOffers` and `ConditionIngest` below;
     `gateway.service.local.LocalSource` has all three.
     """
 
@@ -271,3 +344,47 @@ class PassportWriter(Protocol):
         ...
 
     async def unlink(self, country: str, code: str) -> None: ...
+
+
+@runtime_checkable
+class IdempotencyLookup(Protocol):
+    """A writer that can say what an idempotency key stored, before appending.
+
+    Optional: with it a retry is answered before any rule runs; without it the
+    append itself tells a replay from a first write.
+    """
+
+    async def earlier(self, idempotency_key: str) -> Event | None:
+        """The event the key stored, or None."""
+        ...
+
+
+@runtime_checkable
+class PendingOffers(Protocol):
+    """A writer that can find a robot's open transfer offer without reading its log.
+
+    Optional: without it the log is read from the start.
+    """
+
+    async def pending_offer(self, code: str) -> Event | None:
+        """The newest TRANSFER_OFFERED not yet followed by a transfer, if any."""
+        ...
+
+
+@runtime_checkable
+class ConditionIngest(Protocol):
+    """A writer that takes batches of condition samples (telemetry).
+
+    Optional: without it `recordConditions` answers WRITES_UNAVAILABLE.
+    """
+
+    async def ingest_conditions(
+        self,
+        batches: Mapping[str, Sequence[ConditionSnapshot]],
+        *,
+        idempotency_key: str,
+        positions: Mapping[str, Sequence[int]] | None = None,
+    ) -> dict[str, Appended]:
+        """Each robot's samples stored and chained as one event, the whole batch or none;
+        `positions` gives each robot's samples' places in the request, for error fields."""
+        ...

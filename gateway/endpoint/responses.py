@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from graphql import (
@@ -46,16 +46,10 @@ from graphql import (
 
 from policies import Decision, Principal
 from schema.graphql.objects import RecordingView
-from schema.passport import Passport
-from schema.source import Head, RobotRecord
+from schema.source import RobotRecord, Vouching
 
 PURE_RESOLVERS = frozenset({"export"})
 """Fields whose resolver takes the context but reads only the passport and the mask."""
-
-
-class Vouching(Protocol):
-    def vouched(self, code: str) -> tuple[Head, Passport] | None:
-        """The current version of `code`, known without asking its node, or None."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -28,9 +29,7 @@ from policies import (
 )
 from schema.graphql.objects import DENIED_CODE
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
-from schema.source import (
-    PassportSource,
-)
+from schema.source import PassportSource, ReadHeads, RequestScoped, Vouching
 
 ON_DENIED = ("null", "reject")
 
@@ -98,7 +97,7 @@ class PassportGraphQL(GraphQLOverHTTP):
         self.verifier = verifier
         self.feed_poll_seconds = feed_poll_seconds
         self.answers: ResponseCache | None = None
-        vouches = getattr(source, "vouched", None) is not None
+        vouches = isinstance(source, Vouching)
         if policy is not None and audit is not None and tracing is None and vouches:
             self.answers = ResponseCache(context_fields(self.schema))
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
@@ -133,7 +132,7 @@ class PassportGraphQL(GraphQLOverHTTP):
             result = type(result)(data=None, errors=result.errors)
         if self.answers is not None and context.request is not None:
             state = context.request.state  # what a response cache keeps, before it is cleared
-            state.reads = reads_of(context.views, getattr(context.source, "heads", {}))
+            state.reads = reads_of(context.views, heads_read(context.source))
             state.disclosed = result.data is not None  # after a rejection, False
         await context.record_disclosures(result.data is not None)
         return result
@@ -178,7 +177,7 @@ class PassportGraphQL(GraphQLOverHTTP):
         codes = tuple((e.extensions or {}).get("code") for e in result.errors or ())
         if any(code != DENIED_CODE for code in codes):
             return
-        heads = getattr(request.state.passport_context.source, "heads", {})
+        heads = heads_read(request.state.passport_context.source)
         answer = Answer(body, status, reads, request.state.disclosed, codes)  # type: ignore[arg-type]
         self.answers.keep(key, answer, heads)
 
@@ -206,8 +205,12 @@ def request_source(source: PassportSource) -> PassportSource:
 
     A local store has no such scope and is used as it is.
     """
-    scope = getattr(source, "request_scope", None)
-    return scope() if scope is not None else source
+    return source.request_scope() if isinstance(source, RequestScoped) else source
+
+
+def heads_read(source: PassportSource) -> Mapping[str, str]:
+    """The version of each current robot a request's source read; none if it keeps no note."""
+    return source.heads if isinstance(source, ReadHeads) else {}
 
 
 def _denied(result: ExecutionResult) -> bool:

@@ -38,6 +38,7 @@ from schema.source import (
     ConditionPoint,
     Page,
     PassportSource,
+    RegistryDirectory,
     RegistryStatus,
     RobotRecord,
     TelemetrySource,
@@ -71,8 +72,7 @@ class RequestContext:
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""
-        listing = getattr(self.source, "registries", None)
-        return listing() if listing is not None else []
+        return self.source.registries() if isinstance(self.source, RegistryDirectory) else []
 
     def may_filter_by_owner(self, owner_id: str) -> bool:
         """Owners are PERSONAL: a caller may list by owner only its own robots.

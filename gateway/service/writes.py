@@ -42,7 +42,15 @@ from schema.events import (
     payload_of,
 )
 from schema.passport import ConditionSnapshot, Incident
-from schema.source import Appended, PassportSource, PassportWriter, RobotRecord
+from schema.source import (
+    Appended,
+    ConditionIngest,
+    IdempotencyLookup,
+    PassportSource,
+    PassportWriter,
+    PendingOffers,
+    RobotRecord,
+)
 from schema.writes import (
     WriteConflict,
     WriteError,
@@ -190,8 +198,7 @@ class Writes:
     ) -> list[Appended]:
         """A batch of condition samples, any robots: all stored or none, one event per robot."""
         writer = self._writer(principal)
-        ingest = getattr(writer, "ingest_conditions", None)
-        if ingest is None:
+        if not isinstance(writer, ConditionIngest):
             raise WritesUnavailable(
                 None, None, "this gateway's registry takes no telemetry batches"
             )
@@ -218,7 +225,9 @@ class Writes:
             for record in records.values():
                 await self._authorize(principal, record, type)
         try:
-            done = await ingest(groups, idempotency_key=scoped, positions=positions)
+            done = await writer.ingest_conditions(
+                groups, idempotency_key=scoped, positions=positions
+            )
         except WriteRejected as exc:
             code = _robot_of(exc, positions)
             raise await self._refused(principal, code, type.value, exc) from None
@@ -359,9 +368,8 @@ async def pending_offer(source: PassportSource, writer: PassportWriter, code: st
     from the start (a federation without that shortcut pays one page per 100
     events).
     """
-    direct = getattr(writer, "pending_offer", None)
-    if direct is not None:
-        return await direct(code)
+    if isinstance(writer, PendingOffers):
+        return await writer.pending_offer(code)
     last, after = None, None
     while True:
         page = await source.history(code, 100, after)
@@ -376,8 +384,7 @@ async def pending_offer(source: PassportSource, writer: PassportWriter, code: st
 
 async def _earlier(writer: PassportWriter, scoped: str) -> Event | None:
     """The event the key stored, when the writer can tell before appending."""
-    lookup = getattr(writer, "earlier", None)
-    return None if lookup is None else await lookup(scoped)
+    return await writer.earlier(scoped) if isinstance(writer, IdempotencyLookup) else None
 
 
 def _conflict() -> WriteConflict:

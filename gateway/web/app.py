@@ -39,9 +39,12 @@ from policies import (
 )
 from schema.graphql.objects import EVERYTHING
 from schema.source import (
+    DecodedCache,
+    FeedFollowing,
     NotServed,
     PassportSource,
     PassportWriter,
+    RegistryDirectory,
     RegistryUnavailable,
     RobotRecord,
 )
@@ -170,14 +173,14 @@ def create_app(
         )
         middleware.insert(0, limiter)
     if metrics is not None:
-        decoded = getattr(source, "decoded", None)
-        if decoded is not None:
-            metrics.watch_cache(decoded)
+        if isinstance(source, DecodedCache):
+            metrics.watch_cache(source.decoded)
         if endpoint.answers is not None:
             metrics.watch_answers(endpoint.answers)
 
         async def exposition(request: Request) -> Response:
-            for registry in getattr(source, "registries", list)():
+            statuses = source.registries() if isinstance(source, RegistryDirectory) else []
+            for registry in statuses:
                 set_breaker_state(registry.id, registry.breaker, metrics)
             return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
@@ -217,8 +220,7 @@ def _stops_background(source: PassportSource) -> Any:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        stop = getattr(source, "stop_following", None)
-        if stop is not None:
-            await stop()
+        if isinstance(source, FeedFollowing):
+            await source.stop_following()
 
     return lifespan

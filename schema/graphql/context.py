@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..disclosure import Disclosure
 from ..events import EventType, TransferOffer
@@ -18,6 +18,24 @@ from ..source import (
     RobotRecord,
 )
 from .formats import TranslationResult
+
+
+@runtime_checkable
+class PartialAnswers(Protocol):
+    """A context that collects errors to answer beside the data (the gateway's does;
+    the registry node's subgraph, which has no partial lists, does not)."""
+
+    partial_errors: list[Any]
+
+
+@runtime_checkable
+class PolledFeed(Protocol):
+    """A context that says how often a subscription polls the change feed.
+
+    Optional: without it the feed is polled every `feed.POLL_SECONDS`.
+    """
+
+    feed_poll_seconds: float
 
 
 class PassportContext(Protocol):

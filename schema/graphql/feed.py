@@ -30,6 +30,7 @@ from ..source import (
     RobotFilter,
     RobotRecord,
 )
+from .context import PolledFeed
 from .robot import (
     HistoryEvent,
     PageInfo,
@@ -186,7 +187,7 @@ async def passport_changed(
     wanted = frozenset(codes) if codes else None
     where = feed_filter(info, owner_id)
     after = await feed_head(context.source, where)
-    interval = getattr(context, "feed_poll_seconds", POLL_SECONDS)
+    interval = context.feed_poll_seconds if isinstance(context, PolledFeed) else POLL_SECONDS
     while True:
         if not await context.still_authenticated():
             raise GraphQLError(

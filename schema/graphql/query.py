@@ -21,6 +21,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
+from .context import PartialAnswers
 from .feed import (
     CODES_PAGE,
     FEED_PAGE,
@@ -348,9 +349,9 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def build_response(self, data: Any) -> Any:
         result = super().build_response(data)
-        partial = getattr(self.context_value, "partial_errors", None)
-        if partial:
-            result.errors = [*(result.errors or ()), *partial]
+        context = self.context_value
+        if isinstance(context, PartialAnswers) and context.partial_errors:
+            result.errors = [*(result.errors or ()), *context.partial_errors]
         return result
 
     def _locations(self, nodes: list[Any]) -> list[SourceLocation] | None:
