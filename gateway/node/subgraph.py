@@ -9,7 +9,11 @@ check decides who is a service caller at all.
 Every node serves the same types, so every object type is `@shareable`: a
 supergraph of a Chinese and an EU node composes without conflicts. The field
 types are the gateway's own (`schema.graphql.objects`), built a second time with
-the federation directive, so the two schemas cannot drift apart.
+the federation directive, so the two schemas cannot drift apart; so are the
+resolvers of the fields both have, the robot code's parsing, the schema's
+configuration and caches and the turning of a page into a connection
+(`schema.graphql.robot`, `.query`, `.pages`). What is the subgraph's own is
+what differs: shareable connection types and history events shown whole.
 
 `Robot.history` gives the log as stored, every event with its hash scheme,
 commitment and salt: a service caller behind the router may see every
@@ -27,14 +31,11 @@ from typing import Any
 
 import orjson
 import strawberry
-from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.dataloader import DataLoader
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.scalars import JSON
-from strawberry.schema.config import StrawberryConfig
 
 from gateway.endpoint.http import GraphQLOverHTTP
 from gateway.endpoint.limits import Limits, limit_extensions
@@ -43,23 +44,35 @@ from gateway.node.problems import Problem
 from gateway.service.local import LocalSource
 from gateway.store import Store
 from policies import TokenVerifier
-from schema.code import RobotCode, RobotCodeError
 from schema.events import Event, EventType
 from schema.graphql.objects import EVERYTHING, Node, object_type
-from schema.graphql.query import MAX_PAGE, PAGE_ARGUMENTS, RobotFilterInput
+from schema.graphql.pages import check_first, edges, page_info, read_page
+from schema.graphql.query import (
+    MAX_PAGE,
+    PAGE_ARGUMENTS,
+    RobotFilterInput,
+    robot_filter,
+    schema_caches,
+    schema_config,
+)
 from schema.graphql.robot import (
+    AS_OF,
     CONDITION_WINDOW,
     HISTORY_PAGE,
-    ROBOT_CODE,
+    LATEST_CONDITION,
+    VERSION,
     RobotCodeScalar,
     RobotNode,
-    bad_input,
-    bad_robot_code,
-    check_first,
+    latest_condition,
+    parse_robot_code,
+    robot_as_of,
+    robot_code,
     robot_node,
+    robot_not_found,
+    robot_version,
 )
 from schema.passport import ConditionSnapshot, Passport
-from schema.source import CursorError, PassportSource, RobotFilter, RobotRecord
+from schema.source import PassportSource, RobotRecord
 
 _Condition = object_type(ConditionSnapshot, "conditions.", shareable=True)
 _PassportFields = object_type(Passport, "", "PassportFields", ("conditions",), shareable=True)
@@ -77,18 +90,6 @@ class SubgraphContext:
 
     async def _load(self, codes: list[str]) -> Sequence[RobotRecord | None]:
         return await asyncio.gather(*(self.source.robot(code) for code in codes))
-
-
-def _canonical(code: Any) -> str:
-    if not isinstance(code, str):
-        raise GraphQLError(
-            "Invalid robot code: expected a string",
-            extensions={"code": "BAD_ROBOT_CODE", "rule": "type", "position": None},
-        )
-    try:
-        return RobotCode.parse(code).value
-    except RobotCodeError as exc:
-        raise bad_robot_code(exc) from None
 
 
 @strawberry.federation.type(name="PageInfo", shareable=True, description="Where a page ends.")
@@ -151,22 +152,12 @@ class SubgraphHistoryConnection:
     description="A robot's whole passport as its registry holds it.",
 )
 class SubgraphRobot(_PassportFields):
-    @strawberry.field(description="The robot code: the entity key.")
-    def code(self, root: strawberry.Parent[RobotNode]) -> RobotCodeScalar:
-        return root.record.passport.identity.code
-
-    @strawberry.field(description="Sequence number of the newest event: the passport version.")
-    def version(self, root: strawberry.Parent[RobotNode]) -> int:
-        return root.record.head.sequence
-
-    @strawberry.field(description="For a view in the past, the moment it shows.")
-    def as_of(self, root: strawberry.Parent[RobotNode]) -> datetime | None:
-        return root.record.as_of
-
-    @strawberry.field(description="The latest condition snapshot.")
-    def condition(self, root: strawberry.Parent[RobotNode]) -> _Condition | None:
-        latest = root.record.passport.condition
-        return None if latest is None else Node(latest, EVERYTHING)
+    code = strawberry.field(resolver=robot_code, description="The robot code: the entity key.")
+    version = strawberry.field(resolver=robot_version, description=VERSION)
+    as_of = strawberry.field(resolver=robot_as_of, description=AS_OF)
+    condition = strawberry.field(
+        resolver=latest_condition, graphql_type=_Condition | None, description=LATEST_CONDITION
+    )
 
     @strawberry.field(description="Condition snapshots, oldest first, within a time window.")
     def condition_history(
@@ -193,18 +184,10 @@ class SubgraphRobot(_PassportFields):
         after: str | None = None,
     ) -> SubgraphHistoryConnection:
         check_first(first, HISTORY_PAGE)
-        try:
-            page = await info.context.source.history(root.record.passport.code, first, after)
-        except CursorError as exc:
-            raise bad_input(str(exc)) from None
+        page = await read_page(info.context.source.history(root.record.passport.code, first, after))
         return SubgraphHistoryConnection(
-            edges=[
-                SubgraphHistoryEdge(cursor=c, node=SubgraphHistoryEvent.of(e))
-                for c, e in zip(page.cursors, page.items, strict=True)
-            ],
-            page_info=SubgraphPageInfo(
-                has_next_page=page.has_next_page, end_cursor=page.end_cursor
-            ),
+            edges=edges(page, SubgraphHistoryEdge, SubgraphHistoryEvent.of),
+            page_info=page_info(page, SubgraphPageInfo),
         )
 
     @classmethod
@@ -214,7 +197,7 @@ class SubgraphRobot(_PassportFields):
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info, code: Any) -> RobotNode | None:
         """One entity of `_entities`: null for a robot this registry does not hold."""
-        record = await info.context.loader.load(_canonical(code))
+        record = await info.context.loader.load(parse_robot_code(code))
         return None if record is None else robot_node(record, EVERYTHING)
 
 
@@ -241,7 +224,7 @@ class SubgraphQuery:
     async def robot(self, info: strawberry.Info, code: RobotCodeScalar) -> SubgraphRobot | None:
         record = await info.context.loader.load(code)
         if record is None:
-            raise GraphQLError(f"No robot {code}", extensions={"code": "NOT_FOUND"})
+            raise robot_not_found(code)
         return robot_node(record, EVERYTHING)
 
     @strawberry.federation.field(
@@ -255,20 +238,12 @@ class SubgraphQuery:
         after: str | None = None,
     ) -> SubgraphRobotConnection:
         check_first(first, MAX_PAGE)
-        where = RobotFilter(**vars(filter)) if filter else RobotFilter()
+        where = robot_filter(filter)
         source = info.context.source
-        try:
-            page = await source.robots(where, first, after)
-        except CursorError as exc:
-            raise bad_input(str(exc)) from None
+        page = await read_page(source.robots(where, first, after))
         return SubgraphRobotConnection(
-            edges=[
-                SubgraphRobotEdge(cursor=cursor, node=robot_node(record, EVERYTHING))
-                for cursor, record in zip(page.cursors, page.items, strict=True)
-            ],
-            page_info=SubgraphPageInfo(
-                has_next_page=page.has_next_page, end_cursor=page.end_cursor
-            ),
+            edges=edges(page, SubgraphRobotEdge, lambda record: robot_node(record, EVERYTHING)),
+            page_info=page_info(page, SubgraphPageInfo),
             total_count=await source.count(where),
         )
 
@@ -277,12 +252,8 @@ def build_subgraph_schema(extensions: Sequence[Any] = ()) -> strawberry.federati
     """The subgraph schema, federation v2, with parse and validation caches on."""
     return strawberry.federation.Schema(
         query=SubgraphQuery,
-        config=StrawberryConfig(scalar_map={RobotCodeScalar: ROBOT_CODE}),
-        extensions=[
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-            *extensions,
-        ],
+        config=schema_config(),
+        extensions=[*schema_caches(), *extensions],
     )
 
 

@@ -11,7 +11,8 @@ from ..disclosure import Disclosure, TrailDenied, TrailUnavailable
 from ..source import CursorError, Page
 from .context import PassportContext
 from .objects import DENIED_CODE
-from .robot import PageInfo, bad_input, check_first
+from .pages import PageInfo, bad_input, check_first, edges, page_info
+from .robot import robot_not_found
 
 MAX_PAGE = 100
 
@@ -108,14 +109,7 @@ class AuditConnection:
 
 
 def connection(page: Page[Disclosure]) -> AuditConnection:
-    edges = [
-        AuditEdge(cursor=c, node=AuditEntry.of(d))
-        for c, d in zip(page.cursors, page.items, strict=True)
-    ]
-    return AuditConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-    )
+    return AuditConnection(edges=edges(page, AuditEdge, AuditEntry.of), page_info=page_info(page))
 
 
 async def audit_trail(
@@ -138,5 +132,5 @@ async def audit_trail(
             "This gateway keeps no audit log", extensions={"code": "AUDIT_LOG_UNAVAILABLE"}
         ) from None
     if page is None:
-        raise GraphQLError(f"No robot {code}", extensions={"code": "NOT_FOUND"})
+        raise robot_not_found(code)
     return connection(page)

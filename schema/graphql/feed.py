@@ -22,7 +22,6 @@ from graphql import GraphQLError
 
 from ..source import (
     Change,
-    CursorError,
     FeedHead,
     Page,
     PassportSource,
@@ -31,15 +30,8 @@ from ..source import (
     RobotRecord,
 )
 from .context import PolledFeed
-from .robot import (
-    HistoryEvent,
-    PageInfo,
-    Robot,
-    RobotCodeScalar,
-    bad_input,
-    check_first,
-    robot_node,
-)
+from .pages import PageInfo, bad_input, check_first, edges, page_info, read_page
+from .robot import HistoryEvent, Robot, RobotCodeScalar, robot_node
 
 FEED_PAGE = 500
 """The largest page of `fleetChanges`; also the page the subscription polls with."""
@@ -139,18 +131,11 @@ async def fleet_changes(
 ) -> FleetChangeConnection:
     check_first(first, FEED_PAGE)
     where = feed_filter(info, owner_id)
-    try:
-        page = await info.context.source.changes(where, first, after)
-    except CursorError as exc:
-        raise bad_input(str(exc)) from None
+    page = await read_page(info.context.source.changes(where, first, after))
     records = await _records(info.context, page.items)
-    edges = [
-        FleetChangeEdge(cursor=cursor, node=_change(info.context, change, records))
-        for cursor, change in zip(page.cursors, page.items, strict=True)
-    ]
     return FleetChangeConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        edges=edges(page, FleetChangeEdge, lambda c: _change(info.context, c, records)),
+        page_info=page_info(page),
     )
 
 
@@ -159,14 +144,8 @@ async def fleet_codes(
 ) -> CodePage:
     check_first(first, CODES_PAGE)
     where = feed_filter(info, owner_id)
-    try:
-        page = await _codes(info.context.source, where, first, after)
-    except CursorError as exc:
-        raise bad_input(str(exc)) from None
-    return CodePage(
-        codes=[RobotCodeScalar(c) for c in page.items],
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-    )
+    page = await read_page(_codes(info.context.source, where, first, after))
+    return CodePage(codes=[RobotCodeScalar(c) for c in page.items], page_info=page_info(page))
 
 
 async def _codes(source: PassportSource, where: RobotFilter, first: int, after: str | None):

@@ -37,18 +37,17 @@ from .feed import (
 from .formats import PassportFormat, TranslationResult
 from .mutation import Mutation
 from .objects import field_denied, graphql_enum
+from .pages import PageInfo, bad_input, check_first, edges, page_info
 from .registries import Registry, coded, registry_unavailable
 from .robot import (
     CONDITION_WINDOW,
     HISTORY_PAGE,
     ROBOT_CODE,
     CodeSegment,
-    PageInfo,
     Robot,
     RobotCodeScalar,
-    bad_input,
-    check_first,
     robot_node,
+    robot_not_found,
 )
 
 graphql_enum(CodeProfile)
@@ -82,6 +81,11 @@ class RobotFilterInput:
         description="Current owner's party identifier; under policies only the caller's own.",
     )
     registry: str | None = strawberry.field(default=None, description="Home registry id.")
+
+
+def robot_filter(given: RobotFilterInput | None) -> RobotFilter:
+    """The source's filter from the `filter` argument; unset fields match any."""
+    return RobotFilter(**vars(given)) if given else RobotFilter()
 
 
 @strawberry.type(description="A robot with its cursor.")
@@ -134,10 +138,7 @@ class Query:
             raise bad_input("asOf must carry a UTC offset")
         record = await info.context.source.robot(code, as_of)
         if record is None:
-            raise GraphQLError(
-                f"No robot {code}" + (" at that time" if as_of else ""),
-                extensions={"code": "NOT_FOUND"},
-            )
+            raise robot_not_found(code, " at that time" if as_of else "")
         return robot_node(record, info.context.view(record))
 
     @strawberry.field(description="Robots ordered by code, filtered, a page at a time.")
@@ -149,7 +150,7 @@ class Query:
         after: str | None = None,
     ) -> RobotConnection:
         check_first(first, MAX_PAGE)
-        where = RobotFilter(**vars(filter)) if filter else RobotFilter()
+        where = robot_filter(filter)
         if where.owner is not None and not info.context.may_filter_by_owner_name():
             raise field_denied("ownership.owner")
         if where.owner_id is not None and not info.context.may_filter_by_owner(where.owner_id):
@@ -168,13 +169,9 @@ class Query:
             raise
         path = info.path.as_list()
         info.context.partial_errors.extend(registry_unavailable(e, path) for e in page.unavailable)
-        edges = [
-            RobotEdge(cursor=cursor, node=robot_node(record, info.context.view(record)))
-            for cursor, record in zip(page.cursors, page.items, strict=True)
-        ]
         return RobotConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            edges=edges(page, RobotEdge, lambda r: robot_node(r, info.context.view(r))),
+            page_info=page_info(page),
             _total=total,
         )
 
@@ -398,16 +395,28 @@ def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> 
 
     `suggestions` False drops "Did you mean ...?" from every error (production).
     """
-    validation = ValidationCache if suggestions else QuietValidationCache
     return PassportSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        config=StrawberryConfig(scalar_map={RobotCodeScalar: ROBOT_CODE}),
+        config=schema_config(),
         execution_context_class=_ExecutionContext if suggestions else QuietExecutor,
         extensions=[
-            lambda: ParserCache(maxsize=512),
-            lambda: validation(maxsize=512),
+            *schema_caches(ValidationCache if suggestions else QuietValidationCache),
             *extensions,
         ],
     )
+
+
+CACHE_SIZE = 512
+"""Documents parsed, and validated, kept per schema."""
+
+
+def schema_caches(validation: type[ValidationCache] = ValidationCache) -> list[Any]:
+    """The parse and validation caches every schema of ours runs with (extensions)."""
+    return [lambda: ParserCache(maxsize=CACHE_SIZE), lambda: validation(maxsize=CACHE_SIZE)]
+
+
+def schema_config() -> StrawberryConfig:
+    """Every schema of ours maps the robot code scalar, so it parses codes alike."""
+    return StrawberryConfig(scalar_map={RobotCodeScalar: ROBOT_CODE})

@@ -17,9 +17,10 @@ from ..code import RobotCode, RobotCodeError
 from ..events import DISCLOSES, ChainReport, Event, EventType
 from ..fields import field_classes
 from ..passport import ConditionSnapshot, Passport
-from ..source import CursorError, RobotRecord
+from ..source import RobotRecord
 from .formats import PassportFormat
 from .objects import Node, field_denied, first_hidden, graphql_enum, object_type
+from .pages import PageInfo, check_first, edges, page_info, read_page
 
 graphql_enum(EventType)
 
@@ -31,7 +32,8 @@ def bad_robot_code(error: RobotCodeError) -> GraphQLError:
     )
 
 
-def _parse_robot_code(value: Any) -> str:
+def parse_robot_code(value: Any) -> str:
+    """A code a caller sent, in canonical form; BAD_ROBOT_CODE naming the rule it breaks."""
     if not isinstance(value, str):
         raise GraphQLError(
             "Invalid robot code: expected a string",
@@ -53,7 +55,7 @@ ROBOT_CODE = strawberry.scalar(
         " `extensions.code` BAD_ROBOT_CODE and the rule."
     ),
     serialize=str,
-    parse_value=_parse_robot_code,
+    parse_value=parse_robot_code,
 )
 
 
@@ -176,14 +178,6 @@ def _disclosed(event_type: EventType) -> tuple[str, ...]:
     )
 
 
-@strawberry.type(description="Where a page ends and whether another follows (Relay).")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
-    end_cursor: str | None = strawberry.field(
-        description="Pass as `after` to get the next page; opaque."
-    )
-
-
 @strawberry.type(description="An event with its cursor.")
 class HistoryEdge:
     cursor: str = strawberry.field(description="Opaque position of this event.")
@@ -194,15 +188,6 @@ class HistoryEdge:
 class HistoryConnection:
     edges: list[HistoryEdge] = strawberry.field(description="The events of this page.")
     page_info: PageInfo = strawberry.field(description="Where the page ends.")
-
-
-def bad_input(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
-
-
-def check_first(first: int, cap: int) -> None:
-    if not 0 <= first <= cap:
-        raise bad_input(f"first must be between 0 and {cap}, got {first}")
 
 
 HISTORY_PAGE = 100
@@ -261,29 +246,56 @@ class ConditionHistoryPoint(_Condition):  # type: ignore[misc, valid-type]
         return _summary(root, "movement_precision_mm_max")
 
 
+VERSION = "Sequence number of the newest event: the passport version."
+AS_OF = "For a view in the past, the moment it shows."
+LATEST_CONDITION = "The latest condition snapshot."
+
+
+def robot_code(root: strawberry.Parent[RobotNode]) -> RobotCodeScalar:
+    return RobotCodeScalar(root.record.passport.identity.code)
+
+
+def robot_version(root: strawberry.Parent[RobotNode]) -> int:
+    return root.record.head.sequence
+
+
+def robot_as_of(root: strawberry.Parent[RobotNode]) -> datetime | None:
+    return root.record.as_of
+
+
+def latest_condition(root: strawberry.Parent[RobotNode]) -> Node | None:
+    """The newest condition snapshot, when the caller may see conditions (a schema's
+    own condition type is given as the field's `graphql_type`)."""
+    latest = root.record.passport.condition
+    if latest is None:
+        return None
+    if "conditions" not in root.mask:
+        raise field_denied("conditions")
+    return Node(latest, root.mask)
+
+
+def robot_not_found(code: str, detail: str = "") -> GraphQLError:
+    """NOT_FOUND for a robot code, `detail` saying in what sense (" at that time")."""
+    return GraphQLError(f"No robot {code}{detail}", extensions={"code": "NOT_FOUND"})
+
+
 @strawberry.type(description="A robot's passport as the caller may see it.")
 class Robot(_PassportFields):
-    @strawberry.field(description="The robot code, always visible: it is the key asked for.")
-    def code(self, root: strawberry.Parent[RobotNode]) -> RobotCodeScalar:
-        return root.record.passport.identity.code
+    code = strawberry.field(
+        resolver=robot_code,
+        description="The robot code, always visible: it is the key asked for.",
+    )
 
     @strawberry.field(description="The code decoded into its segments.")
     def code_segments(self, root: strawberry.Parent[RobotNode]) -> list[CodeSegment]:
         code = RobotCode.parse(root.record.passport.identity.code)
         return [CodeSegment(name=k, value=v) for k, v in code.segments().items()]
 
-    @strawberry.field(description="Sequence number of the newest event: the passport version.")
-    def version(self, root: strawberry.Parent[RobotNode]) -> int:
-        return root.record.head.sequence
-
-    @strawberry.field(description="For a view in the past, the moment it shows.")
-    def as_of(self, root: strawberry.Parent[RobotNode]) -> datetime | None:
-        return root.record.as_of
-
-    @strawberry.field(description="The latest condition snapshot.")
-    def condition(self, root: strawberry.Parent[RobotNode]) -> _Condition | None:
-        latest = root.record.passport.condition
-        return None if latest is None else _condition_node(latest, root.mask)
+    version = strawberry.field(resolver=robot_version, description=VERSION)
+    as_of = strawberry.field(resolver=robot_as_of, description=AS_OF)
+    condition = strawberry.field(
+        resolver=latest_condition, graphql_type=_Condition | None, description=LATEST_CONDITION
+    )
 
     @strawberry.field(
         description=(
@@ -321,22 +333,14 @@ class Robot(_PassportFields):
         after: str | None = None,
     ) -> HistoryConnection:
         check_first(first, HISTORY_PAGE)
-        try:
-            page = await info.context.source.history(
+        page = await read_page(
+            info.context.source.history(
                 root.record.passport.identity.code, first, after, root.record.as_of
             )
-        except CursorError as exc:
-            raise bad_input(str(exc)) from None
-        edges = [
-            HistoryEdge(
-                cursor=cursor,
-                node=HistoryEvent.of(e, root.mask),
-            )
-            for cursor, e in zip(page.cursors, page.items, strict=True)
-        ]
+        )
         return HistoryConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            edges=edges(page, HistoryEdge, lambda e: HistoryEvent.of(e, root.mask)),
+            page_info=page_info(page),
         )
 
     @strawberry.field(
@@ -363,12 +367,6 @@ class Robot(_PassportFields):
         through = record.head.sequence if record.as_of is not None else None
         report = await info.context.source.integrity(record.passport.identity.code, through)
         return Integrity.of(report)
-
-
-def _condition_node(snapshot: ConditionSnapshot, mask: Container[str]) -> Node | None:
-    if "conditions" not in mask:
-        raise field_denied("conditions")
-    return Node(snapshot, mask)
 
 
 def robot_node(record: RobotRecord, mask: Container[str]) -> RobotNode:
