@@ -12,35 +12,22 @@ from gateway.federation.source import FederatedSource
 from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
 from gateway.store import SqliteStore
+from schema import source as contract
 from schema.graphql.context import PartialAnswers, PolledFeed
-from schema.source import (
-    ConditionIngest,
-    DecodedCache,
-    FeedFollowing,
-    FeedHead,
-    IdempotencyLookup,
-    PendingOffers,
-    ReadHeads,
-    RegistryDirectory,
-    RequestScoped,
-    RobotCodes,
-    TelemetrySource,
-    Vouching,
-)
 
 CAPABILITIES = (
-    ConditionIngest,
-    DecodedCache,
-    FeedFollowing,
-    FeedHead,
-    IdempotencyLookup,
-    PendingOffers,
-    ReadHeads,
-    RegistryDirectory,
-    RequestScoped,
-    RobotCodes,
-    TelemetrySource,
-    Vouching,
+    contract.ConditionIngest,
+    contract.DecodedCache,
+    contract.FeedFollowing,
+    contract.FeedHead,
+    contract.IdempotencyLookup,
+    contract.PendingOffers,
+    contract.ReadHeads,
+    contract.RegistryDirectory,
+    contract.RequestScoped,
+    contract.RobotCodes,
+    contract.TelemetrySource,
+    contract.Vouching,
 )
 
 
