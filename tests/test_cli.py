@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from gateway.cli.main import main, sqlite_path
+from gateway.cli.main import main
+from gateway.store.open import sqlite_path
 
 
 def test_seed_then_verify_then_tamper(tmp_path, capsys):
