@@ -9,7 +9,9 @@ from pathlib import Path
 import orjson
 
 from gateway.cli.defaults import configured, data_dir, demo_database
+from policies import AuditLog
 from policies.auditdb import POSTGRES_SCHEMES
+from schema.code import RobotCode, RobotCodeError
 
 
 def default_audit_db(registry_db: str) -> str:
@@ -65,8 +67,6 @@ def configured_db() -> str:
 
 def open_existing(db: str | None):
     """The log at `db`, refusing to create an empty one where the user expected data."""
-    from policies import AuditLog
-
     if db is None:
         db = configured_db()
     if not db.startswith(POSTGRES_SCHEMES):
@@ -91,8 +91,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from schema.code import RobotCode, RobotCodeError
-
     try:
         code = RobotCode.parse(args.code).value
     except RobotCodeError as exc:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from gateway.cli.defaults import configured, demo_database
 from gateway.cli.defaults import data_dir as configured_data_dir
 from gateway.config.settings import Settings
@@ -163,8 +165,6 @@ def _jwks(args: argparse.Namespace) -> Any:
             raise UnreadableJWKS(f"no --jwks given and no registry key in {data_dir}")
         return public_jwks(data_dir)
     if source.startswith(("http://", "https://")):
-        import httpx
-
         try:
             response = httpx.get(source, timeout=10)
             response.raise_for_status()

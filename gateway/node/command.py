@@ -23,13 +23,11 @@ from policies import PolicyError
 from . import DEFAULT_ISSUER
 from .app import create_node_app
 from .auth import verifier_for
-from .records import NODE_FORMATS
 
 __all__ = [
     "DEFAULT_COUNTRIES",
     "DEFAULT_ISSUER",
     "DEFAULT_REGISTRY",
-    "NODE_FORMATS",
     "NodeOptionError",
     "NodeOptions",
     "serve_node",
