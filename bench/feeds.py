@@ -9,7 +9,7 @@
   `--appends` new events, with each sync process's peak RSS (os.wait4), which must
   stay under 300 MB.
 
-The fleet (`--robots`, 50,000 by default) is seeded once with `gateway.cli.main.seed` into
+The fleet (`--robots`, 50,000 by default) is seeded once with `gateway.synthetic.seeding.seed` into
 `bench/.cache/` and reused; seeding 50,000 robots takes several minutes and about
 3.5 GB. Usage: `python -m bench.feeds [--robots N] [--appends N] [--feed-pages N]`.
 """
@@ -34,9 +34,10 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import ROOT, serving
-from gateway.cli.main import open_store, seed
 from gateway.edge.auth import demo_issuer
 from gateway.service.export import EXPORT_FORMATS, export_document
+from gateway.store.open import open_store
+from gateway.synthetic.seeding import seed
 from policies import PolicySet, Principal, TokenVerifier, relationship_of
 from policies.authserver import issue_token
 from schema.codec import to_plain

@@ -39,9 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import ROOT, free_port
 from bench.store import postgres_schema, sqlite_file
-from gateway.cli.main import open_store, seed
 from gateway.store import Store
+from gateway.store.open import open_store
 from gateway.store.telemetry import INSERT_SAMPLE, micros, plain_sample
+from gateway.synthetic.seeding import seed
 from schema.passport import ConditionSnapshot, JointWear
 
 FLOOR_TABLE = "CREATE TABLE floor_samples AS SELECT * FROM condition_samples WHERE 1 = 0"

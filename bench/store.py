@@ -27,8 +27,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.cli.main import open_store
 from gateway.store import Store
+from gateway.store.open import open_store
 from gateway.synthetic.fleet import synthetic_fleet
 from schema.codec import from_plain, to_plain
 from schema.events import EventType, apply_in_place, canonical_json, chain

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
-from gateway.cli.main import open_store
+from gateway.store.open import open_store
 from schema.codec import to_plain
 from schema.events import EventType
 from schema.passport import MaintenanceKind, MaintenanceRecord

@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from gateway.cli.main import main, sqlite_path
+from gateway.cli.main import main
+from gateway.store.open import sqlite_path
 
 
 def test_seed_then_verify_then_tamper(tmp_path, capsys):
@@ -57,3 +58,15 @@ def test_unreachable_postgresql_is_a_clear_error():
     db = "postgresql://nobody@127.0.0.1:1/x?connect_timeout=2"
     with pytest.raises(SystemExit, match="robopass: cannot connect to PostgreSQL"):
         main(["registry", "verify", "--db", db])
+
+
+def test_open_store_raises_the_stores_own_errors_not_an_exit():
+    """Only the CLI turns these into a message and an exit status."""
+    from gateway.store.base import StoreError
+    from gateway.store.open import StoreUrlError, open_store
+
+    with pytest.raises(StoreUrlError, match="unsupported database URL 'mysql://x'"):
+        open_store("mysql://x")
+    assert issubclass(StoreUrlError, StoreError)
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
+        open_store("postgresql://nobody@127.0.0.1:1/x?connect_timeout=2")

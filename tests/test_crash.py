@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli.main import open_store
+from gateway.store.open import open_store
 from tests.conftest import outside
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,8 @@ from collections import Counter
 
 import pytest
 
-from gateway.cli.main import open_store
 from gateway.store import Store
+from gateway.store.open import open_store
 from gateway.store.recommit import recommit_key
 from gateway.synthetic.fleet import synthetic_fleet
 from schema.codec import to_plain
@@ -133,7 +133,8 @@ def test_recommit_survives_a_kill_and_leaves_every_chain_verified(db, legacy_fle
 
 
 def test_verify_counts_legacy_chains_and_serve_warns(tmp_path, legacy_fleet, capsys):
-    from gateway.cli.main import main, warn_legacy
+    from gateway.cli.main import main
+    from gateway.cli.serve import warn_legacy
 
     db = f"sqlite:///{tmp_path / 'mixed.db'}"
     store = open_store(db)

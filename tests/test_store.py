@@ -451,7 +451,7 @@ def test_constraints_refuse_a_forked_chain(store, fleet):
 
 
 def test_replica_reports_a_lost_connection_then_reconnects(pg_url, fleet):
-    from gateway.cli.main import readiness
+    from gateway.cli.serve import readiness
     from gateway.store.postgres import PostgresStore
 
     s = PostgresStore(pg_url)

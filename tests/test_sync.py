@@ -246,3 +246,30 @@ def test_refusals_leave_no_robots_behind(server, tmp_path, lessor_token):
     assert mixed.returncode != 0 and "use another --out file" in mixed.stderr
     none = robopass("sync", "--gateway", base, "--out", str(tmp_path / "x.db"))
     assert none.returncode != 0 and "--token-client" in none.stderr
+
+
+def test_the_token_and_the_client_secret_come_from_the_environment(server, tmp_path, lessor_token):
+    """ROBOPASS_TOKEN and ROBOPASS_CLIENT_SECRET, read through the configuration loader."""
+    base, _ = server
+
+    def sync(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "sync", "--gateway", base, "--quiet", *argv],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+            check=False,
+        )
+
+    wrong = sync(
+        {"ROBOPASS_CLIENT_SECRET": "not-the-secret"},
+        *("--token-client", "fleet-owner", "--out", str(tmp_path / "refused.db")),
+    )
+    assert wrong.returncode != 0 and "no token for client 'fleet-owner'" in wrong.stderr
+    assert not mirrored(tmp_path / "refused.db")
+    out = tmp_path / "mirror.db"
+    ok = sync({"ROBOPASS_TOKEN": lessor_token}, "--out", str(out))
+    assert ok.returncode == 0, ok.stderr
+    assert mirrored(out) == graphql_view(base, lessor_token, LESSOR)

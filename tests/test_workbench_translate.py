@@ -201,7 +201,7 @@ def test_usage_errors_exit_2(tmp_path, args, message):
 
 def test_the_help_names_every_format():
     from adapters.translate import FORMATS
-    from gateway.workbench.parsers import FORMAT_HELP
+    from gateway.cli.translate import FORMAT_HELP
 
     listed = FORMAT_HELP.split(": ", 1)[1].split(" (")[0].split(", ")
     assert sorted(listed) == sorted(FORMATS)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import orjson
 
+from gateway.cli.defaults import configured, data_dir, demo_database
+from policies import AuditLog
 from policies.auditdb import POSTGRES_SCHEMES
-
-AUDIT_ENV = "ROBOPASS_AUDIT_DB"
+from schema.code import RobotCode, RobotCodeError
 
 
 def default_audit_db(registry_db: str) -> str:
@@ -28,18 +28,18 @@ def describe(db: str) -> str:
     return "PostgreSQL" if db.startswith(POSTGRES_SCHEMES) else db.removeprefix("sqlite:///")
 
 
-def register(sub: argparse._SubParsersAction, data_dir: str) -> None:
-    """Add `audit verify` and `audit show` to the `robopass` parser."""
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `audit verify`, `audit show` and `audit migrate` to the `robopass` commands."""
     audit = sub.add_parser("audit", help="check and read the disclosure audit log")
     cmds = audit.add_subparsers(dest="audit_command", required=True)
-    default = os.environ.get(AUDIT_ENV) or default_audit_db(str(Path(data_dir) / "demo-cn.db"))
+    # Unset: `audit.db` (ROBOPASS_AUDIT_DB), else the log beside the demo registry.
     db_help = "sqlite:///PATH, a path or postgresql://... (default: the demo registry's)"
     verify = cmds.add_parser("verify", help="re-hash the whole chain; exit 1 if broken")
-    verify.add_argument("--db", default=default, help=db_help)
+    verify.add_argument("--db", help=db_help)
     verify.set_defaults(func=cmd_verify)
     show = cmds.add_parser("show", help="print a robot's disclosures as JSON lines")
     show.add_argument("code", help="the robot code")
-    show.add_argument("--db", default=default, help=db_help)
+    show.add_argument("--db", help=db_help)
     show.add_argument("--first", type=int, default=100, help="at most this many records")
     show.add_argument("--after", type=int, default=0, help="records after this id")
     show.set_defaults(func=cmd_show)
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction, data_dir: str) -> None:
         "migrate",
         help="re-commit legacy (scheme 1) records under salted commitments; resumable",
     )
-    migrate.add_argument("--db", default=default, help=db_help)
+    migrate.add_argument("--db", help=db_help)
     migrate.add_argument("--batch", type=int, default=1000, help="records per transaction")
     migrate.add_argument(
         "--restart",
@@ -57,10 +57,18 @@ def register(sub: argparse._SubParsersAction, data_dir: str) -> None:
     migrate.set_defaults(func=cmd_migrate)
 
 
-def open_existing(db: str):
-    """The log at `db`, refusing to create an empty one where the user expected data."""
-    from policies import AuditLog
+def configured_db() -> str:
+    """`audit.db` (ROBOPASS_AUDIT_DB), else the log beside the demo registry of the data dir."""
+    settings = configured()
+    return settings.section("audit").get("db") or default_audit_db(
+        demo_database(data_dir(settings))
+    )
 
+
+def open_existing(db: str | None):
+    """The log at `db`, refusing to create an empty one where the user expected data."""
+    if db is None:
+        db = configured_db()
     if not db.startswith(POSTGRES_SCHEMES):
         path = db.removeprefix("sqlite:///")
         if not Path(path).is_file():
@@ -83,8 +91,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from schema.code import RobotCode, RobotCodeError
-
     try:
         code = RobotCode.parse(args.code).value
     except RobotCodeError as exc:

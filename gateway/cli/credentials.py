@@ -9,61 +9,74 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+import httpx
+
+from gateway.cli.defaults import configured, demo_database
+from gateway.cli.defaults import data_dir as configured_data_dir
+from gateway.config.settings import Settings
+from gateway.service.export import EXPORT_FORMATS, export_document
+from schema.code import RobotCode, RobotCodeError
 
 __all__ = ["register"]
 
 USAGE = 2
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the credential commands to the `robopass` subparsers."""
-    from gateway.cli.main import default_data_dir
-    from gateway.service.export import EXPORT_FORMATS
-
-    env = os.environ.get
-    data_dir = env("ROBOPASS_DATA_DIR", str(default_data_dir()))
-    issuer = env("ROBOPASS_ISSUER") or (
-        f"http://{env('ROBOPASS_HOST', '127.0.0.1')}:{env('ROBOPASS_PORT', '8000')}"
-    )
-
     export = sub.add_parser("export", help="write one robot's passport from a local store")
     export.add_argument("code", help="the robot code")
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     export.add_argument("--sign", action="store_true", help="as a vc+jwt credential")
-    export.add_argument("--db", default=env("ROBOPASS_DB"), help="default: the demo database")
-    export.add_argument("--data-dir", default=data_dir, help="where the signing key lives")
-    export.add_argument("--issuer", default=issuer, help="issuer id of the signing registry")
+    export.add_argument("--db", default=None, help="default: the demo database")
+    export.add_argument("--data-dir", default=None, help="where the signing key lives")
+    export.add_argument("--issuer", default=None, help="issuer id of the signing registry")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     export.set_defaults(func=cmd_export)
 
     verify = sub.add_parser("verify", help="check a signed passport credential offline")
     verify.add_argument("file", help="the credential (compact JWS), - for standard input")
     verify.add_argument("--jwks", help="JWKS file or URL (default: this registry's own keys)")
-    verify.add_argument("--data-dir", default=data_dir)
+    verify.add_argument("--data-dir", default=None)
     verify.set_defaults(func=cmd_verify)
 
     key = sub.add_parser("key", help="the registry's credential signing key")
     key_sub = key.add_subparsers(dest="key_command", required=True)
     jwks = key_sub.add_parser("jwks", help="print the public JWKS to publish")
-    jwks.add_argument("--data-dir", default=data_dir)
+    jwks.add_argument("--data-dir", default=None)
     jwks.set_defaults(func=cmd_key_jwks)
     rotate = key_sub.add_parser("rotate", help="retire the signing key and create a new one")
-    rotate.add_argument("--data-dir", default=data_dir)
+    rotate.add_argument("--data-dir", default=None)
     rotate.set_defaults(func=cmd_key_rotate)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from gateway.cli.main import is_postgres, open_store, sqlite_path
-    from gateway.credentials.signing import RegistrySigner, issue
-    from gateway.service.export import export_document
-    from schema.code import RobotCode, RobotCodeError
+def _data_dir(args: argparse.Namespace, settings: Settings | None = None) -> Path:
+    """`--data-dir`, else `store.data_dir` (ROBOPASS_DATA_DIR), else the user's data folder."""
+    if args.data_dir is not None:
+        return Path(args.data_dir).expanduser()
+    return Path(configured_data_dir(settings or configured())).expanduser()
 
-    data_dir = Path(args.data_dir).expanduser()
-    db = args.db or str(data_dir / "demo-cn.db")
+
+def _issuer(args: argparse.Namespace, settings: Settings) -> str:
+    """`--issuer`, else `credentials.issuer` (ROBOPASS_ISSUER), else the gateway's address."""
+    if args.issuer is not None:
+        return args.issuer
+    server = settings.server
+    configured_issuer = settings.section("credentials").get("issuer")
+    return configured_issuer or f"http://{server['host']}:{server['port']}"
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from gateway.credentials.signing import RegistrySigner, issue
+    from gateway.store.open import is_postgres, open_store, sqlite_path
+
+    settings = configured()
+    data_dir = _data_dir(args, settings)
+    db = args.db or settings.section("store").get("db") or demo_database(data_dir)
     if not is_postgres(db):
         path = sqlite_path(db)
         if path != ":memory:" and not Path(path).is_file():
@@ -80,7 +93,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             return 1
         document = export_document(passport, args.format)
         if args.sign:
-            signer = RegistrySigner.from_data_dir(data_dir, args.issuer, store.registry)
+            issuer = _issuer(args, settings)
+            signer = RegistrySigner.from_data_dir(data_dir, issuer, store.registry)
             text = issue(document, args.format, code, signer) + "\n"
         else:
             text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
@@ -127,14 +141,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_key_jwks(args: argparse.Namespace) -> int:
     from gateway.credentials.keys import public_jwks
 
-    print(json.dumps(public_jwks(Path(args.data_dir).expanduser()), indent=2))
+    print(json.dumps(public_jwks(_data_dir(args)), indent=2))
     return 0
 
 
 def cmd_key_rotate(args: argparse.Namespace) -> int:
     from gateway.credentials.keys import rotate_key
 
-    key = rotate_key(Path(args.data_dir).expanduser())
+    key = rotate_key(_data_dir(args))
     print(f"new signing key {key.kid}; restart robopass serve to publish it")
     return 0
 
@@ -146,13 +160,11 @@ def _jwks(args: argparse.Namespace) -> Any:
 
     source = args.jwks
     if source is None:
-        data_dir = Path(args.data_dir).expanduser()
+        data_dir = _data_dir(args)
         if not (data_dir / KEY_FILE).is_file():
             raise UnreadableJWKS(f"no --jwks given and no registry key in {data_dir}")
         return public_jwks(data_dir)
     if source.startswith(("http://", "https://")):
-        import httpx
-
         try:
             response = httpx.get(source, timeout=10)
             response.raise_for_status()

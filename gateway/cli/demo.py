@@ -24,6 +24,9 @@ from typing import IO
 
 import httpx
 
+from gateway.cli.defaults import configured, given
+from gateway.config.paths import default_data_dir
+
 DEFAULT_PORTS = {"gateway": 8000, "auth": 9000, "cn": 8101, "eu": 8102}
 GATEWAY_CLIENT = "robopass-gateway"
 CN_REGISTRY, EU_REGISTRY = "cn-heis", "eu-dpp"
@@ -394,17 +397,16 @@ def run(args: argparse.Namespace) -> int:
             print("robopass demo: all parts stopped", flush=True)
 
 
-def add_parser(sub: argparse._SubParsersAction, data_dir: str) -> None:
-    """Register `demo` on the CLI's subcommands."""
-    env = os.environ.get
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `demo` to the `robopass` commands."""
     parser = sub.add_parser(
         "demo", help="run a federation on loopback: auth server, CN and EU nodes, gateway"
     )
-    parser.add_argument("--host", default=env("ROBOPASS_DEMO_HOST", "127.0.0.1"))
+    parser.add_argument("--host", default=None)
     parser.add_argument(
         "--base-port",
         type=int,
-        default=int(env("ROBOPASS_DEMO_BASE_PORT", "0")),
+        default=None,
         help="gateway on N, auth server N+1, CN node N+2, EU node N+3",
     )
     for name, what in (
@@ -423,9 +425,25 @@ def add_parser(sub: argparse._SubParsersAction, data_dir: str) -> None:
     parser.add_argument("--eu-robots", type=int, default=200, help="robots of the EU node")
     parser.add_argument(
         "--data-dir",
-        default=env("ROBOPASS_DEMO_DATA_DIR", str(Path(data_dir) / "demo")),
+        default=None,
         help="databases, keys, logs and the generated configuration",
     )
     parser.add_argument("--log-level", default="warning", help="of every part")
     parser.add_argument("--ready-timeout", type=float, default=READY_TIMEOUT, help="seconds")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=cmd_demo)
+
+
+def with_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """The options as given, the rest from `demo.*` (ROBOPASS_DEMO_HOST, ..._BASE_PORT, ...)."""
+    demo = configured().section("demo")
+    folder = demo.get("data_dir") or str(default_data_dir() / "demo")
+    chosen = {
+        "host": given(args.host, demo["host"]),
+        "base_port": given(args.base_port, demo["base_port"]),
+        "data_dir": given(args.data_dir, folder),
+    }
+    return argparse.Namespace(**{**vars(args), **chosen})
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return run(with_defaults(args))

@@ -11,7 +11,7 @@ holds views, never events it would have to fold.
 
 from __future__ import annotations
 
-import os
+import argparse
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import orjson
 
+from gateway.cli.defaults import configured
 from schema.parties import PARTY_ID_SYNTAX, is_party_id
 
 ROBOT_VIEW = "code version export(format: CANONICAL)"
@@ -61,9 +62,17 @@ class SyncResult:
 class Gateway:
     """GraphQL over HTTP with a bearer token; a client-credentials token is renewed on 401."""
 
-    def __init__(self, url: str, *, token: str | None = None, client: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        client: str | None = None,
+        client_secret: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.client = client
+        self.client_secret = client_secret
         self.http = httpx.Client(timeout=60)
         self.token = token or (self._client_token() if client else None)
 
@@ -73,7 +82,9 @@ class Gateway:
     def _client_token(self) -> str:
         """A token of a client of the gateway's demo authorization server (`/auth`)."""
         assert self.client is not None
-        secret = os.environ.get("ROBOPASS_CLIENT_SECRET", f"dev-secret-{self.client}")
+        secret = self.client_secret
+        if secret is None:  # the demo clients' secrets follow one pattern
+            secret = f"dev-secret-{self.client}"
         response = self.http.post(
             f"{self.url}/auth/token",
             data={"grant_type": "client_credentials"},
@@ -247,3 +258,75 @@ def _codes(gateway: Gateway, owner: str | None) -> Iterator[str]:
         after = page["pageInfo"]["endCursor"]
         if not page["pageInfo"]["hasNextPage"]:
             return
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `sync` to the `robopass` commands."""
+    cmd = sub.add_parser(
+        "sync", help="mirror the caller's view of a fleet into a SQLite file, incrementally"
+    )
+    cmd.add_argument("--gateway", required=True, help="base URL, e.g. http://127.0.0.1:8000")
+    who = cmd.add_mutually_exclusive_group()
+    who.add_argument(
+        "--token-client",
+        help="a client of the gateway's /auth server (secret: ROBOPASS_CLIENT_SECRET)",
+    )
+    who.add_argument("--token", help="a bearer token (or ROBOPASS_TOKEN)")
+    cmd.add_argument("--out", required=True, help="the mirror's SQLite file")
+    cmd.add_argument(
+        "--owner",
+        help="whose robots, by party identifier, e.g. uscc:... (default: the caller's own)",
+    )
+    cmd.add_argument(
+        "--page-size",
+        type=int,
+        default=50,
+        help="robots or changes a call (1-100; the client's memory grows with it)",
+    )
+    cmd.add_argument("--quiet", action="store_true", help="no progress bars")
+    cmd.add_argument(
+        "--prune",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="drop robots that left the fleet (lists the fleet's codes; default on)",
+    )
+    cmd.set_defaults(func=cmd_sync)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Mirror the caller's view of a fleet into a SQLite file, incrementally."""
+    if args.page_size < 1 or args.page_size > 100:
+        raise SystemExit("robopass: --page-size must be between 1 and 100")
+    configured_sync = configured().section("sync")
+    token = args.token or configured_sync.get("token")
+    if not token and not args.token_client:
+        raise SystemExit("robopass: sync needs --token-client CLIENT or --token (ROBOPASS_TOKEN)")
+    try:
+        gateway = Gateway(
+            args.gateway,
+            token=token,
+            client=args.token_client,
+            client_secret=configured_sync.get("client_secret"),
+        )
+    except (SyncError, httpx.HTTPError) as exc:
+        raise SystemExit(f"robopass: {exc}") from None
+    mirror = Mirror(args.out)
+    try:
+        result = sync(
+            gateway,
+            mirror,
+            owner=args.owner,
+            page_size=args.page_size,
+            quiet=args.quiet,
+            prune=args.prune,
+        )
+    except (SyncError, httpx.HTTPError) as exc:
+        raise SystemExit(f"robopass: {exc}") from None
+    finally:
+        mirror.close()
+        gateway.close()
+    print(
+        f"{args.out}: {result.robots} robots; {result.copied} copied, "
+        f"{result.changes} changes followed, {result.pruned} no longer in the fleet removed"
+    )
+    return 0

@@ -40,6 +40,12 @@ LEGACY_ENV = {
     "ROBOPASS_DB": "store.db",
     "ROBOPASS_DATA_DIR": "store.data_dir",
     "ROBOPASS_SAFELIST": "persisted.safelist",
+    "ROBOPASS_AUTH_HOST": "auth_server.host",
+    "ROBOPASS_AUTH_PORT": "auth_server.port",
+    "ROBOPASS_ISSUER": "credentials.issuer",
+    "ROBOPASS_TOKEN": "sync.token",
+    "ROBOPASS_CLIENT_SECRET": "sync.client_secret",
+    "ROBOPASS_REFERENCE": "workbench.reference",
     **{
         f"ROBOPASS_{name.upper()}": f"limits.{name}"
         for name in (

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["create_node_app"]
+__all__ = ["DEFAULT_ISSUER", "create_node_app"]
+
+# The token issuer a node trusts when told of none: `robopass auth-server` at its default address.
+DEFAULT_ISSUER = "http://127.0.0.1:9000"
 
 
 def __getattr__(name: str) -> Any:

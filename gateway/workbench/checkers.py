@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import io
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -72,9 +71,10 @@ Checker = Callable[[Any], Check]
 
 
 def reference_dir(explicit: str | None = None) -> Path | None:
-    """The shared reference folder: `explicit`, $ROBOPASS_REFERENCE, or ../shared/reference."""
+    """The shared reference folder: `explicit` (the command line passes `--reference`, else
+    `workbench.reference`, i.e. $ROBOPASS_REFERENCE), or ../shared/reference."""
     root = Path(__file__).resolve().parents[2]
-    candidates = [explicit, os.environ.get("ROBOPASS_REFERENCE")]
+    candidates = [explicit]
     candidates += [str(Path.cwd() / "../shared/reference"), str(root / "../shared/reference")]
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from schema.events import SCHEME
 
 
-def register(reg: Any) -> None:
+def register(reg: argparse._SubParsersAction) -> None:
     """Add `recommit` to the `registry` sub-commands."""
     cmd = reg.add_parser(
         "recommit",
@@ -25,13 +24,14 @@ def register(reg: Any) -> None:
     )
     cmd.add_argument("--db", required=True, help="sqlite:///PATH, a path or postgresql://...")
     cmd.add_argument("--quiet", action="store_true", help="no progress bar")
-    cmd.set_defaults(func=run)
+    cmd.set_defaults(func=cmd_recommit)
 
 
-def run(args: argparse.Namespace) -> int:
+def cmd_recommit(args: argparse.Namespace) -> int:
+    # Imported when the command runs: `robopass` builds every parser on each start.
     from tqdm import tqdm
 
-    from gateway.cli.main import open_store
+    from gateway.store.open import open_store
 
     store = open_store(args.db)
     done = events = 0

@@ -3,24 +3,26 @@
 `robopass serve` mounts the same app at `/auth` for a one-process demo; run
 standalone it is an issuer at the root of its origin, so its RFC 8414 metadata
 sits where discovery looks for it and any resource server can trust it by URL.
+Defaults: `auth_server.host`/`auth_server.port` (ROBOPASS_AUTH_HOST,
+ROBOPASS_AUTH_PORT), `store.data_dir` and `server.log_level`.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from gateway.cli.defaults import configured, data_dir, given
 
-def add_parser(sub: argparse._SubParsersAction, data_dir: str) -> None:
-    """Register `auth-server` on the CLI's subcommands."""
-    env = os.environ.get
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `auth-server` to the `robopass` commands."""
     parser = sub.add_parser("auth-server", help="run the development authorization server alone")
-    parser.add_argument("--host", default=env("ROBOPASS_AUTH_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(env("ROBOPASS_AUTH_PORT", "9000")))
-    parser.add_argument("--data-dir", default=env("ROBOPASS_DATA_DIR", data_dir))
-    parser.add_argument("--log-level", default=env("ROBOPASS_LOG_LEVEL", "info"))
-    parser.set_defaults(func=run)
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--log-level", default=None)
+    parser.set_defaults(func=cmd_auth_server)
 
 
 def banner(issuer: str, clients: list[str]) -> list[str]:
@@ -34,14 +36,20 @@ def banner(issuer: str, clients: list[str]) -> list[str]:
     ]
 
 
-def run(args: argparse.Namespace) -> int:
+def cmd_auth_server(args: argparse.Namespace) -> int:
+    # The web stack loads only when the server is started.
     import uvicorn
 
     from policies.authserver import create_auth_app, load_clients
 
-    issuer = f"http://{args.host}:{args.port}"
-    app = create_auth_app(Path(args.data_dir).expanduser(), issuer)
+    settings = configured()
+    defaults = settings.section("auth_server")
+    host, port = given(args.host, defaults["host"]), given(args.port, defaults["port"])
+    folder = Path(given(args.data_dir, data_dir(settings))).expanduser()
+    issuer = f"http://{host}:{port}"
+    app = create_auth_app(folder, issuer)
     for line in banner(issuer, sorted(load_clients())):
         print(line, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    log_level = given(args.log_level, settings.server["log_level"])
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
     return 0

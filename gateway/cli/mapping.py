@@ -1,0 +1,74 @@
+"""`robopass mapping check|samples`: test the format mappings on samples (standards bodies).
+
+Only the options live here; the checks are the workbench's
+(gateway/workbench/mapping_cmd.py), imported when the command runs. The
+reference schemas default to `workbench.reference` (ROBOPASS_REFERENCE).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from gateway.cli.defaults import configured
+from gateway.cli.translate import add_format_pair
+
+CHECK = """\
+For each sample: validate it, translate it, judge the output with independent checkers
+(AAS: aas-core3.0 and a strict BaSyx load; UNTP: the official 0.6.1 schema and robopass's
+own), translate it back and diff it against the original field by field in canonical
+form. A difference the mapping tables predict is loss, not failure; any other is a
+failure. Prints a verdict per sample and the coverage matrix.
+
+exit status: 0 every sample passed, 1 any failed, 2 usage (unknown format, missing file)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `mapping check` and `mapping samples` to the `robopass` commands."""
+    mapping = sub.add_parser("mapping", help="test format mappings on samples (standards bodies)")
+    cmds = mapping.add_subparsers(dest="mapping_command", required=True)
+
+    check = cmds.add_parser(
+        "check",
+        help="validate, translate, check independently, translate back and diff each sample",
+        description=CHECK,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_format_pair(check)
+    check.add_argument(
+        "samples",
+        nargs="+",
+        metavar="SAMPLE",
+        help="JSON or NDJSON files, or folders searched for *.<from>.json",
+    )
+    check.add_argument(
+        "--report", choices=["text", "markdown", "json"], default="text", help="report style"
+    )
+    check.add_argument("-o", "--output", metavar="OUT", help="write the report here, not stdout")
+    check.add_argument(
+        "--reference", metavar="DIR", help="folder with the official schemas (untp/, aas/)"
+    )
+    check.set_defaults(func=cmd_check)
+
+    samples = cmds.add_parser(
+        "samples", help="regenerate the golden samples (fleet inputs and expected outputs)"
+    )
+    samples.add_argument("--out", default="samples", help="the samples folder (default: samples)")
+    samples.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if any file would change"
+    )
+    samples.set_defaults(func=cmd_samples)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from gateway.workbench.mapping_cmd import cmd_check as check_samples
+
+    if args.reference is None:
+        reference = configured().section("workbench").get("reference")
+        args = argparse.Namespace(**{**vars(args), "reference": reference})
+    return check_samples(args)
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from gateway.workbench.mapping_cmd import cmd_samples as write_samples
+
+    return write_samples(args)

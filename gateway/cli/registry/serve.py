@@ -1,0 +1,69 @@
+"""`robopass registry serve`: one registry node as its own process.
+
+Only the options live here; the node itself (checks, first-run seeding, the
+server) is gateway/node/command.py. Defaults come from `node.*`
+(ROBOPASS_NODE_DB, ROBOPASS_NODE_HOST, ROBOPASS_NODE_PORT), `store.data_dir`
+and `server.log_level`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gateway.cli.defaults import configured, data_dir, given
+from gateway.node import DEFAULT_ISSUER
+from gateway.node.records import NODE_FORMATS
+
+
+def register(reg: argparse._SubParsersAction) -> None:
+    """Add `serve` to the `registry` sub-commands."""
+    parser = reg.add_parser("serve", help="run a registry node (REST, native format)")
+    parser.add_argument("--format", required=True, choices=NODE_FORMATS)
+    parser.add_argument("--db", default=None, help="sqlite:///PATH, a path or postgresql://...")
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument(
+        "--registry", help="registry id (default: cn-heis for cn-miit, eu-dpp for aas)"
+    )
+    parser.add_argument(
+        "--country",
+        action="append",
+        help="country of the seeded robots, repeatable (default: CN for cn-miit, DE, FR for aas)",
+    )
+    parser.add_argument("--robots", type=int, default=1000, help="seeded on first run, in all")
+    parser.add_argument(
+        "--trust-issuer",
+        action="append",
+        metavar="URL",
+        help=f"token issuer trusted by discovery, repeatable (default {DEFAULT_ISSUER})",
+    )
+    parser.add_argument("--audience", default="robopass", help="the audience tokens must name")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--log-level", default=None)
+    parser.set_defaults(func=cmd_serve_node)
+
+
+def cmd_serve_node(args: argparse.Namespace) -> int:
+    # The node's web stack loads only when a node is started.
+    from gateway.node.command import NodeOptionError, NodeOptions, serve_node
+
+    settings = configured()
+    node = settings.section("node")
+    options = NodeOptions(
+        format=args.format,
+        host=given(args.host, node["host"]),
+        port=given(args.port, node["port"]),
+        data_dir=Path(given(args.data_dir, data_dir(settings))).expanduser(),
+        db=args.db or node.get("db"),
+        registry=args.registry,
+        countries=tuple(args.country or ()),
+        robots=args.robots,
+        trust_issuers=tuple(args.trust_issuer or ()),
+        audience=args.audience,
+        log_level=given(args.log_level, settings.server["log_level"]),
+    )
+    try:
+        return serve_node(options)
+    except NodeOptionError as exc:
+        raise SystemExit(f"robopass: {exc}") from None

@@ -1,0 +1,268 @@
+"""`robopass serve`: the gateway with its embedded demo registry, or over federated ones.
+
+The configuration file (`--config`), the environment and the flags make one
+`Settings` (`settings_from`; a flag given wins); a first run seeds a demo
+database. The web stack is imported when the command runs, not when the parser
+is built, so every other command starts without loading it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+from gateway.cli import audit as audit_cmd
+from gateway.config.paths import default_data_dir
+from gateway.config.settings import CONFIG_ENV, ConfigError, Settings, load_config
+from gateway.endpoint.limits import Limits
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `serve` to the `robopass` commands."""
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway with its embedded demo registry",
+        description="Flags override the configuration file and the environment "
+        "(ROBOPASS_<SECTION>_<KEY>, or the older ROBOPASS_PORT, ROBOPASS_DB, ...); "
+        "see docs/operations.md#configuration.",
+    )
+    serve.add_argument(
+        "--config",
+        default=None,
+        help=f"a TOML configuration file ({CONFIG_ENV}); its [[registries]] are federated",
+    )
+    serve.add_argument("--host", default=None, help="default 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default 8000")
+    serve.add_argument("--db", default=None, help="sqlite:///PATH, a path or postgresql://...")
+    serve.add_argument("--data-dir", default=None, help=f"default {default_data_dir()}")
+    serve.add_argument("--robots", type=int, default=None, help="seeded on first run (1000)")
+    serve.add_argument("--log-level", default=None, help="default info")
+    serve.add_argument(
+        "--on-denied",
+        choices=("null", "reject"),
+        default=None,
+        help="a field the caller may not see: null with an error, or reject the operation",
+    )
+    serve.add_argument(
+        "--audit-db",
+        default=None,
+        help="audit log: a path or postgresql://... (default: beside the registry file)",
+    )
+    add_serving_options(serve)
+    serve.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from starlette.routing import Mount
+
+    from gateway.credentials.signing import RegistrySigner
+    from gateway.edge.auth import demo_issuer
+    from gateway.edge.observe import configure_logging
+    from gateway.endpoint.persisted import PersistedQueries
+    from gateway.ops.metrics import METRICS
+    from gateway.report import demo_sign_in
+    from gateway.service.local import LocalSource
+    from gateway.store.open import open_store
+    from gateway.synthetic.seeding import seed
+    from gateway.web.app import create_app
+    from gateway.web.serving import federation, rate_limits, tracer, trusted_issuers
+    from policies import AuditLog, PolicySet, TokenVerifier
+    from policies.authserver import create_auth_app
+
+    settings = settings_from(args)
+    server, store_section = settings.server, settings.section("store")
+    try:
+        issuers = trusted_issuers(settings)
+        limiter, tracing = rate_limits(settings), tracer(settings)
+        registries = federation(settings)
+    except ConfigError as exc:
+        raise SystemExit(f"robopass: configuration:\n{exc}") from None
+    safelist = settings.section("persisted").get("safelist")
+    try:
+        persisted = PersistedQueries.from_manifest(safelist) if safelist else PersistedQueries()
+    except ValueError as exc:
+        raise SystemExit(f"robopass: --safelist {exc}") from None
+    host, port, production = server["host"], server["port"], server["production"]
+    data_dir = Path(store_section.get("data_dir") or default_data_dir()).expanduser()
+    robots = store_section["robots"]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    named_db = store_section.get("db")
+    if registries:
+        if named_db:
+            raise SystemExit("robopass: [[registries]] are served instead of a db: drop one")
+        source, ready, registry_name, example = federated(registries)
+        audit_db = settings.section("audit").get("db") or str(data_dir / "audit-federation.db")
+    else:
+        db = named_db or str(data_dir / "demo-cn.db")
+        store = open_store(db)
+        # The demo database is ours: complete it, even after an interrupted first run.
+        # A database the user named is theirs: seed it only when it is empty.
+        if store.count() == 0 or (named_db is None and store.count() < robots):
+            print(f"Seeding {robots} demo robots into {store.location}", file=sys.stderr)
+            seed(store, robots, seed_value=0, country="CN")
+        warn_legacy(store)
+        source, ready, registry_name = LocalSource(store), readiness(store), store.registry
+        example = next(iter(store.codes(limit=1)), None)
+        audit_db = settings.section("audit").get("db") or audit_cmd.default_audit_db(db)
+    issuer = f"http://{host}:{port}/auth"
+    audit = AuditLog(audit_db)
+    demo = server["demo_auth"]
+    if demo:
+        issuers.insert(0, demo_issuer(issuer, data_dir))
+    app = create_app(
+        source,
+        writer=source,
+        audit=audit,
+        policy=PolicySet.demo(),
+        verifier=TokenVerifier(issuers) if issuers else None,
+        mounts=[Mount("/auth", create_auth_app(data_dir, issuer))] if demo else [],
+        example_code=example,
+        ready=ready,
+        on_denied=server["on_denied"],
+        signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), registry_name),
+        sign_in=demo_sign_in(data_dir, issuer) if demo else None,
+        limits=settings.limits,
+        persisted=persisted,
+        production=production,
+        introspection=server.get("introspection"),
+        console=server.get("console"),
+        rate_limits=limiter,
+        metrics=METRICS if settings.section("metrics")["enabled"] else None,
+        access_log=server["log_format"] == "json",
+        tracing=tracing,
+    )
+    url = f"http://{host}:{port}/graphql"
+    if registries:
+        print(f"robopass federating {len(registries)} registries:")
+        for r in registries:
+            print(f"  {r.id} ({r.format}) countries {', '.join(r.countries)} at {r.base_url}")
+        print(f"Registry status: http://{host}:{port}/readyz")
+    else:
+        print(f"robopass serving {store.count()} robots from {store.location}")
+    console = server.get("console", not production)
+    print(f"GraphQL and console: {url}" if console else f"GraphQL: {url}")
+    if production:
+        print("Production mode: no introspection, suggestions or internal error messages")
+    print(f"History report: http://{host}:{port}/")
+    print(f"Audit log of every disclosure: {audit_cmd.describe(audit_db)}")
+    if demo:
+        print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
+    if settings.source:
+        print(f"Configuration: {settings.source}")
+    if example:
+        fields = "code manufacturer { name } model { designation } condition { batteryHealthPct }"
+        query = f'{{ robot(code: "{example}") {{ {fields} }} }}'
+        body = json.dumps({"query": query})
+        print(f"Try:\n  curl -s {url} -H 'content-type: application/json' -d '{body}'")
+    sys.stdout.flush()
+    configure_logging(server["log_level"], server["log_format"])
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=server["log_level"],
+        access_log=server["log_format"] != "json",
+        proxy_headers=True,
+        forwarded_allow_ips=server["forwarded_allow_ips"],
+        ws_max_size=settings.limits.max_body_bytes,
+    )
+    return 0
+
+
+def warn_legacy(store) -> None:
+    """One line when unsalted chains remain: their hashes let callers test guessed payloads."""
+    legacy = store.legacy_count()
+    if legacy:
+        print(
+            f"WARNING: {legacy} robots in {store.location} still have unsalted (scheme 1) hash"
+            " chains that let callers test guesses of hidden data: run"
+            f" `robopass registry recommit --db {store.location}`",
+            file=sys.stderr,
+        )
+
+
+def federated(registries: list) -> tuple:
+    """The federation's source, its readiness check, the signer's name and no example code."""
+    from gateway.federation import SIGNER_NAME
+    from gateway.federation.health import readiness as registries_ready
+    from gateway.federation.source import FederatedSource
+    from gateway.ops.metrics import observe_upstream
+
+    source = FederatedSource(registries, on_upstream=observe_upstream)
+    return source, registries_ready(source), SIGNER_NAME, None
+
+
+# Flags of `serve` and the configuration keys they set; a flag given wins over file and env.
+SERVE_FLAGS = {
+    "host": "server.host",
+    "port": "server.port",
+    "production": "server.production",
+    "introspection": "server.introspection",
+    "console": "server.console",
+    "on_denied": "server.on_denied",
+    "log_level": "server.log_level",
+    "db": "store.db",
+    "data_dir": "store.data_dir",
+    "robots": "store.robots",
+    "audit_db": "audit.db",
+    "safelist": "persisted.safelist",
+}
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The configuration file (`--config` or ROBOPASS_CONFIG), the environment, then flags."""
+    flags = {key: getattr(args, name) for name, key in SERVE_FLAGS.items()}
+    for f in dataclasses.fields(Limits):
+        if f.name != "weights":
+            flags[f"limits.{f.name}"] = getattr(args, f.name)
+    try:
+        return load_config(args.config or os.environ.get(CONFIG_ENV), os.environ, flags)
+    except ConfigError as exc:
+        raise SystemExit(f"robopass: configuration:\n{exc}") from None
+
+
+def add_serving_options(parser: argparse.ArgumentParser) -> None:
+    """Production mode and one option per `Limits` field; each also a configuration key."""
+    parser.add_argument(
+        "--production",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="introspection, console and suggestions off, internal errors masked",
+    )
+    for name in ("introspection", "console"):
+        parser.add_argument(
+            f"--{name}",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"{name} on or off whatever the mode (default: off in production)",
+        )
+    parser.add_argument(
+        "--safelist",
+        default=None,
+        help="run only the operations of this persisted query manifest (JSON)",
+    )
+    for field in dataclasses.fields(Limits):
+        if field.name == "weights":
+            continue
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=type(field.default),
+            default=None,
+            metavar="N",
+            help=f"query limit (default {field.default}; ROBOPASS_{field.name.upper()})",
+        )
+
+
+def readiness(store):
+    """The /readyz check: one read from the registry, so a balancer drops a replica that cannot."""
+
+    async def ready() -> None:
+        store.codes(limit=1)
+
+    return ready
