@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def refusal(exc: Exception) -> str | None:
     """The one line for a database that cannot be opened or used; None for any other error."""
     # Imported on failure only: a store error comes from a command that has loaded the store.
-    from gateway.store.base import StoreError
+    from gateway.store.errors import StoreError
     from gateway.store.migrations import MigrationError
 
     if isinstance(exc, StoreError | MigrationError):

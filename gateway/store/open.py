@@ -8,7 +8,9 @@ decides how to show them.
 
 from __future__ import annotations
 
-from gateway.store.base import RegistryStore, Store, StoreError
+from gateway.store.base import Store
+from gateway.store.errors import StoreError
+from gateway.store.sqlite import SqliteStore
 from policies.auditdb import POSTGRES_SCHEMES
 
 
@@ -40,4 +42,4 @@ def open_store(db: str, registry: str = "cn-heis") -> Store:
         from gateway.store.postgres import PostgresStore
 
         return PostgresStore(db, registry=registry)
-    return RegistryStore(sqlite_path(db), registry=registry)
+    return SqliteStore(sqlite_path(db), registry=registry)
