@@ -154,14 +154,16 @@ def test_no_withheld_value_anywhere_in_the_bytes(store, gateway, who, classes):
 def test_a_past_owner_reads_only_the_maintenance_of_what_it_sold(store, gateway):
     """Who a party is to a robot is decided now: the seller is a past owner, not the owner."""
     code, seller = next(
-        (c, p.ownership[0].owner)
+        (c, p.ownership[0])
         for c in store.codes()
         if len((p := store.record(c).passport).ownership) > 1 and p.maintenance
     )
-    assert store.record(code).passport.current_owner.owner != seller
+    assert store.record(code).passport.current_owner.owner_id != seller.owner_id
     needles = _withheld(store, code, frozenset({DataClass.PUBLIC, DataClass.MAINTENANCE}))
     assert needles, "the robot must hold values a past owner may not see"
-    bearer = token(role="owner", org=seller, purposes="fleet_management")
+    bearer = token(
+        role="owner", org=seller.owner, org_id=seller.owner_id, purposes="fleet_management"
+    )
     bodies = _crawl(gateway, code, bearer)
     assert {n for n in needles for body in bodies if n in body} == set()
     maintenance = b64(aas.submodel_id("Maintenance", code))
