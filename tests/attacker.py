@@ -123,7 +123,7 @@ def _unbase64(text: str) -> str | None:
 ROBOT = """query($code: RobotCode!, $after: String) { robot(code: $code) {
   history(first: 100, after: $after) { edges { cursor node { %s } }
     pageInfo { hasNextPage endCursor } } } }"""
-FEED = """query($after: String) { fleetFeed { owner headCursor }
+FEED = """query($after: String) { fleetFeed { ownerId headCursor }
   fleetChanges(first: 500, after: $after) { edges { cursor node { code %s } }
     pageInfo { hasNextPage endCursor } } }"""
 TRAIL = """query($code: RobotCode!, $after: String) { auditTrail(code: $code, first: 100,

@@ -3,7 +3,10 @@
 An attacker who can read the synthetic demo's generator (it is open source) knows
 how its owners, lessors, people and facilities are named, every enum value, and
 the formats of payloads. For each event whose payload the party may not see it
-builds candidate payloads from those dictionaries and the values the party does
+builds candidate payloads from those dictionaries, the generator's identifiers
+(an organisation's register number from its country and name, a person's
+pseudonymous id from the public seed, registry, robot and moment) and the
+values the party does
 see (times, kinds, jurisdictions, visible neighbours), hashes each candidate
 under every formula it knows and looks the result up in the set of digests the
 party received anywhere (history, feed, cursors, ETags, audit trail):
@@ -13,7 +16,8 @@ party received anywhere (history, feed, cursors, ETags, audit trail):
   with the salts an attacker can guess (none, all zeros) or was shown.
 
 The search is bounded per event type, to the types whose payloads are low in
-entropy once the visible values are known (OWNERSHIP_TRANSFERRED: an owner name;
+entropy once the visible values are known (OWNERSHIP_TRANSFERRED: an owner name,
+whose identifier follows from it or from the public seed;
 END_OF_LIFE: a facility name; the software-update maintenance record that follows
 a visible SOFTWARE_UPDATED: the hours at service). Condition snapshots, incidents,
 deployments and the REGISTERED passport carry several independent numbers or
@@ -22,6 +26,7 @@ random serials each; a bounded search of them is out of reach even without a sal
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from gateway.synthetic.catalogue import COUNTRIES, MAKERS
+from gateway.synthetic.catalogue import COUNTRIES, MAKERS, organisation_id
 from gateway.synthetic.fleet import _SECTORS
 from schema.passport import OwnerKind, RobotStatus
 
@@ -83,6 +88,25 @@ def commitment(salt: bytes, at: str, type: str, payload: dict[str, Any]) -> str:
 # -- dictionaries -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class World:
+    """The synthetic fleet's public inputs: the seed and registry it was generated with.
+
+    The demo publishes both (the CLI seeds with a given seed into a named
+    registry), so an attacker reading the generator may use them.
+    """
+
+    seed: int
+    registry: str
+
+
+def person_id(world: World, code: str, at: datetime) -> str:
+    """The generator's pseudonymous id of the person who bought robot `code` at `at`:
+    derived from the public seed, registry, robot and moment alone, never from the name."""
+    digest = hashlib.sha256(f"{world.seed}|{world.registry}|{code}|{at.isoformat()}".encode())
+    return "person:" + base64.b32encode(digest.digest()[:15]).decode().lower()
+
+
 @cache
 def organisation_names(jurisdiction: str) -> tuple[str, ...]:
     """Companies of a country (stem x sector, with and without its legal suffix), its
@@ -116,13 +140,25 @@ def facility_names() -> tuple[str | None, ...]:
     return (None, *sorted(names))
 
 
-def owners_of(kind: str, jurisdiction: str) -> tuple[str, ...]:
-    """An owner is named as people or companies of its jurisdiction are."""
+def owners_of(
+    world: World, code: str, at: datetime, kind: str, jurisdiction: str
+) -> list[tuple[str, str]]:
+    """(name, identifier) of every owner the generator could have named: people or
+    companies of its jurisdiction, each with the identifier the generator gives it."""
     if jurisdiction not in COUNTRIES:
-        return ()
+        return []
     if kind == OwnerKind.NATURAL_PERSON.value:
-        return person_names(jurisdiction)
-    return organisation_names(jurisdiction)
+        person = person_id(world, code, at)
+        return [(name, person) for name in person_names(jurisdiction)]
+    return list(organisations(jurisdiction))
+
+
+@cache
+def organisations(jurisdiction: str) -> tuple[tuple[str, str], ...]:
+    """Every organisation name of a country with its register identifier."""
+    return tuple(
+        (name, organisation_id(jurisdiction, name)) for name in organisation_names(jurisdiction)
+    )
 
 
 # -- times ----------------------------------------------------------------------------
@@ -230,8 +266,9 @@ def recovery(party: Knowledge, code: str, row: Row, c: Candidate, how: str) -> R
     return Recovery(party.party, code, row.sequence, c.type, c.at, c.payload, how)
 
 
-def transfers(sight: Sight) -> Iterator[Batch]:
-    """OWNERSHIP_TRANSFERRED: owner x ownerKind x jurisdiction x the shown start by minute."""
+def transfers(sight: Sight, world: World) -> Iterator[Batch]:
+    """OWNERSHIP_TRANSFERRED: owner (and its id) x ownerKind x jurisdiction x the shown
+    start by minute."""
     for entry in (sight.view.get("ownership") or [])[1:]:  # the first is the REGISTERED one
         if not entry.get("start") or entry.get("owner"):
             continue
@@ -245,16 +282,22 @@ def transfers(sight: Sight) -> Iterator[Batch]:
                     Candidate(
                         "OWNERSHIP_TRANSFERRED",
                         text,
-                        {"at": text, "owner": owner, "owner_kind": kind, "jurisdiction": place},
+                        {
+                            "at": text,
+                            "owner": owner,
+                            "owner_kind": kind,
+                            "jurisdiction": place,
+                            "owner_id": owner_id,
+                        },
                     )
                     for kind in kinds
                     for place in places
-                    for owner in owners_of(kind, place)
+                    for owner, owner_id in owners_of(world, sight.code, at, kind, place)
                 ],
             )
 
 
-def ends_of_life(sight: Sight) -> Iterator[Batch]:
+def ends_of_life(sight: Sight, world: World) -> Iterator[Batch]:
     """END_OF_LIFE: the facility, at the shown end-of-life time by minute."""
     end = (sight.view.get("compliance") or {}).get("end_of_life") or {}
     if not end.get("at") or end.get("facility"):
@@ -316,14 +359,14 @@ def audit_records(party: Knowledge, clients: list[dict[str, Any]]) -> list[Recov
     return found
 
 
-def attack(party: Knowledge, clients: list[dict[str, Any]]) -> list[Recovery]:
+def attack(party: Knowledge, clients: list[dict[str, Any]], world: World) -> list[Recovery]:
     """Every hidden event of every robot the party saw, tried against every search."""
     shown = {bytes.fromhex(d) for d in party.digests}
     found: dict[tuple[str, int], Recovery] = {}
     for code, sight in party.sights.items():
         hidden = windows(sight)
         for search in SEARCHES:
-            for batch in search(sight):
+            for batch in search(sight, world):
                 rows = [w.row for w in hidden if w.holds(batch.at)]
                 if not rows:
                     continue

@@ -4,8 +4,10 @@ Each demo party (real signed tokens from the demo authorization server's key, an
 the anonymous caller) reads a sample of robots from the real app over a real
 store with an audit log: history with hashes, exports over REST, its change
 feed, audit trails where allowed. The attacker (tests/dictionary.py) then hashes
-candidate payloads built from the synthetic catalogue's names, every enum value
-and the visible times by minute, and looks them up among the digests shown.
+candidate payloads built from the synthetic catalogue's names, the identifiers
+the generator derives from them or from the public seed (WORLD), every enum
+value and the visible times by minute, and looks them up among the digests shown.
+Tokens carry each party's `org_id`, so owners are attacked through their own view.
 
 Under the legacy scheme (the store re-committed with `rechain(..., scheme=1)`)
 the attack must recover hidden owner names, which proves it bites; under the
@@ -32,18 +34,21 @@ from schema.codec import format_datetime, to_plain
 from schema.events import Event, EventType, fold, rechain
 from schema.passport import OwnerKind, Passport
 from tests.attacker import Knowledge, Row, Sight, Spy
-from tests.dictionary import Recovery, attack, commitment, self_check
+from tests.dictionary import Recovery, World, attack, commitment, self_check
 
 CLIENTS = orjson.loads((DEMO / "clients.json").read_bytes())["clients"]
 ISSUER = "http://127.0.0.1/auth"
-FLEET_OWNER = next(c["organisation"] for c in CLIENTS if c["client_id"] == "fleet-owner")
+FLEET_OWNER = next(c["organisation_id"] for c in CLIENTS if c["client_id"] == "fleet-owner")
+"""The fleet owner's party identifier: what relates it to robots (its name only shows)."""
+WORLD = World(seed=7, registry="cn-heis")
+"""The fleet's public seed and registry, which the attacker may read as anyone may."""
 SAMPLE = 9
 PERSON = OwnerKind.NATURAL_PERSON.value
 
 
 @pytest.fixture(scope="module")
 def fleet() -> list[list[Event]]:
-    return list(synthetic_fleet(60, seed=7))
+    return list(synthetic_fleet(60, seed=WORLD.seed, registry=WORLD.registry))
 
 
 def sample(histories: list[list[Event]]) -> list[str]:
@@ -58,9 +63,9 @@ def sample(histories: list[list[Event]]) -> list[str]:
         return [p for p in passports if wanted(p)][:count]
 
     picked = [
-        *first(lambda p: p.current_owner.owner == FLEET_OWNER),
-        *first(lambda p: any(o.owner == FLEET_OWNER for o in p.ownership[:-1])),
-        *first(lambda p: any(d.operator == FLEET_OWNER for d in p.deployments)),
+        *first(lambda p: p.current_owner.owner_id == FLEET_OWNER),
+        *first(lambda p: any(o.owner_id == FLEET_OWNER for o in p.ownership[:-1])),
+        *first(lambda p: any(d.operator_id == FLEET_OWNER for d in p.deployments)),
         *first(lambda p: any(o.owner_kind is OwnerKind.NATURAL_PERSON for o in p.ownership), 2),
         *first(lambda p: p.compliance.end_of_life is not None, 2),
         *first(lambda p: len(p.ownership) > 1 and bool(p.incidents), 2),
@@ -117,12 +122,26 @@ def hidden_events(known: Knowledge) -> int:
 
 def haul(histories: list[list[Event]], data: Path) -> tuple[SqliteStore, list[Knowledge]]:
     data.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(data / "registry.db")
+    store = SqliteStore(data / "registry.db", registry=WORLD.registry)
     store.import_histories(histories)
-    knowledge = spy_on(store, sample(histories), data)
+    codes = sample(histories)
+    knowledge = spy_on(store, codes, data)
     bare = [k.party for k in knowledge if not hidden_events(k)]
     assert not bare, f"the sample hides nothing from {bare}: the attack would prove nothing"
+    owners_view(store, codes, {k.party: k for k in knowledge}["fleet-owner"])
     return store, knowledge
+
+
+def owners_view(store: SqliteStore, codes: list[str], owner: Knowledge) -> None:
+    """The fleet owner's token relates it to its robots: it is shown its own robot's
+    owner and most of its history (a caller it does not relate to, one or two events of
+    each robot). Otherwise every party
+    would be attacking the public view, and the test would prove less than it says."""
+    own = next(c for c in codes if store.passport(c).current_owner.owner_id == FLEET_OWNER)
+    sight = owner.sights[own]
+    assert sight.view["ownership"][-1].get("owner_id") == FLEET_OWNER, sight.view["ownership"]
+    shown = [row for row in sight.rows.values() if not row.hidden]
+    assert len(shown) > len(sight.rows) // 2, "the owner is shown little of its own robot"
 
 
 def formulas_hold(knowledge: list[Knowledge]) -> int:
@@ -137,7 +156,7 @@ def test_the_attack_recovers_hidden_owners_under_the_legacy_scheme(fleet, tmp_pa
     store, knowledge = haul(legacy, tmp_path / "legacy")
     try:
         assert formulas_hold(knowledge) > 0
-        found = [r for k in knowledge for r in attack(k, CLIENTS)]
+        found = [r for k in knowledge for r in attack(k, CLIENTS, WORLD)]
         assert found, "the attack recovered nothing under scheme 1: it no longer bites"
         truth = {
             (e.code, e.sequence): e for code in {r.code for r in found} for e in store.events(code)
@@ -171,7 +190,7 @@ def test_the_attack_recovers_nothing_under_the_salted_scheme(fleet, tmp_path):
         }
         assert schemes == {2}, f"the default store should be salted throughout, got {schemes}"
         assert formulas_hold(knowledge) > 0, "no party was shown a salt to check formulas by"
-        found: dict[str, list[Recovery]] = {k.party: attack(k, CLIENTS) for k in knowledge}
+        found: dict[str, list[Recovery]] = {k.party: attack(k, CLIENTS, WORLD) for k in knowledge}
         assert not any(found.values()), {p: r[:3] for p, r in found.items() if r}
     finally:
         store.close()
@@ -183,14 +202,15 @@ def test_the_attack_would_catch_a_commitment_without_a_secret_salt(fleet):
     passport = fold(history)
     transfer = next(e for e in history if e.type is EventType.OWNERSHIP_TRANSFERRED)
     shown = orjson.loads(orjson.dumps(to_plain(passport)))
-    for entry in shown["ownership"]:
+    for entry in shown["ownership"]:  # the owner hidden: its name and its identifier
         entry.pop("owner")
+        entry.pop("owner_id")
     at = format_datetime(transfer.at)
     for salt, found in ((b"", True), (bytes(16), True), (bytes.fromhex(transfer.salt), False)):
         digest = commitment(salt, at, transfer.type.value, transfer.payload)
         row = Row(transfer.sequence, transfer.hash, transfer.prev_hash, None, None, None, 2, digest)
         known = Knowledge("test", {passport.code: Sight(passport.code, {row.sequence: row}, shown)})
         known.digests.add(digest)
-        recovered = attack(known, CLIENTS)
+        recovered = attack(known, CLIENTS, WORLD)
         assert bool(recovered) is found, salt
         assert all(r.payload == transfer.payload for r in recovered)

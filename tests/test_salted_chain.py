@@ -25,7 +25,7 @@ __all__ = ["audit_url", "empty_store", "store"]
 
 HISTORY = """query ($code: RobotCode!) { robot(code: $code) { history(first: 100) {
   edges { node { sequence hash prevHash scheme commitment salt at type payload } } } } }"""
-CHANGES = """query ($owner: String) { fleetChanges(owner: $owner, first: 500) {
+CHANGES = """query ($ownerId: String) { fleetChanges(ownerId: $ownerId, first: 500) {
   edges { node { code sequence hash prevHash scheme commitment salt at type payload } } } }"""
 
 
@@ -128,10 +128,11 @@ def test_history_shows_salts_with_payloads_and_denies_them_with_payloads(store: 
 
 
 def test_the_feed_masks_salts_as_history_does(store: Store, log):
-    _, owner = busy_robot(store)
+    code, owner = busy_robot(store)
+    owner_id = store.passport(code).current_owner.owner_id
     gateway = Gateway(store, log)
-    bearer = token(role="owner", org=owner, purposes="fleet_management")
-    body = gateway.ask(CHANGES, {"owner": owner}, bearer)
+    bearer = token(role="owner", org=owner, org_id=owner_id, purposes="fleet_management")
+    body = gateway.ask(CHANGES, {"ownerId": owner_id}, bearer)
     errors = body.get("errors", [])
     edges = body["data"]["fleetChanges"]["edges"]
     by_code: dict[str, list[tuple[int, dict]]] = {}

@@ -40,7 +40,8 @@ def test_a_hidden_events_error_does_not_name_its_type(store: SqliteStore, tmp_pa
 def test_an_event_the_caller_may_see_is_still_shown(store: SqliteStore, tmp_path):
     code, owner = busy_robot(store)
     log = AuditLog(tmp_path / "audit.db")
-    bearer = token(role="owner", org=owner, purposes="fleet_management")
+    owner_id = store.passport(code).current_owner.owner_id  # the owner is related by its id
+    bearer = token(role="owner", org=owner, org_id=owner_id, purposes="fleet_management")
     body = Gateway(store, log).ask(HISTORY, {"code": code}, bearer)
     nodes = [e["node"] for e in body["data"]["robot"]["history"]["edges"]]
     assert sum(n["type"] == "MAINTENANCE_RECORDED" for n in nodes) > 0
