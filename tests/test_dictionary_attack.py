@@ -22,6 +22,7 @@ import orjson
 import pytest
 
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store.base import RegistryStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
@@ -85,7 +86,9 @@ def spy_on(store: RegistryStore, codes: list[str], data: Path) -> list[Knowledge
     )
     audit = AuditLog(str(data / "audit.db"))
     app = create_app(
-        LocalSource(store), policy=PolicySet.demo(), verifier=TokenVerifier([trusted]), audit=audit
+        Services(
+            LocalSource(store), PolicySet.demo(), verifier=TokenVerifier([trusted]), audit=audit
+        )
     )
     wanted = frozenset(codes)
 
