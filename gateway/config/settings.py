@@ -5,7 +5,9 @@ Precedence, lowest first: the schema's defaults, the file, the environment
 names such as `ROBOPASS_PORT` and `ROBOPASS_DB`), then command-line flags. The
 merged document is validated once, against `schema.json`, and every
 error names its key (`limits.max_depth: must be >= 1`, `registries[1].base_url:
-...`) so an operator fixes them all in one go.
+...`) so an operator fixes them all in one go. Only the valid document is
+turned into the typed, frozen `Settings` tree; its dataclasses carry no
+defaults of their own, so the schema stays the one place a default is written.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import orjson
 from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from strawberry import Schema
 from strawberry.types.unset import UNSET
 
 from gateway.endpoint.http import GraphQLOverHTTP
@@ -30,28 +31,24 @@ class PassportGraphQL(GraphQLOverHTTP):
     It holds the one `Services` (the source, the policy, the audit log, the
     verifier that checks a websocket's `connection_init`, ...) and the one
     `GraphQLOptions` (deny mode, limits, persisted documents, production
-    mode, the response cache); the schema is built here from the options'
-    extensions, once. A caller may ask for the stricter deny mode per request
-    with the header `Robopass-On-Denied: reject`, never the looser.
+    mode, the response cache). `schema` is `passport_schema` of the same
+    options, built by the caller (or here when None). A caller may ask for the
+    stricter deny mode per request with the header `Robopass-On-Denied:
+    reject`, never the looser.
     """
 
     graphql_transport_ws_handler_class = AuditedTransportWS
     websocket_adapter_class = TextWebSocket
 
-    def __init__(self, services: Services, options: GraphQLOptions | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        options: GraphQLOptions | None = None,
+        schema: Schema | None = None,
+    ) -> None:
         options = options or GraphQLOptions()
-        extensions = [
-            *limit_extensions(options.limits, PAGE_ARGUMENTS),
-            *protective_extensions(
-                introspection=options.shows_introspection, mask_errors=options.production
-            ),
-        ]
-        if services.tracing is not None:
-            from gateway.edge.tracing import operation_spans
-
-            extensions.append(operation_spans(services.tracing))
         super().__init__(
-            build_schema(extensions, suggestions=not options.production),
+            schema or passport_schema(options, services.tracing),
             limits=options.limits,
             persisted=options.persisted,
             console=options.shows_console,
@@ -152,6 +149,22 @@ class PassportGraphQL(GraphQLOverHTTP):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+def passport_schema(options: GraphQLOptions, tracing: Any = None) -> Schema:
+    """The schema as `options` shape it: the limits and production mode run as its
+    extensions (before any resolver), and `tracing` adds a span per operation."""
+    extensions = [
+        *limit_extensions(options.limits, PAGE_ARGUMENTS),
+        *protective_extensions(
+            introspection=options.shows_introspection, mask_errors=options.production
+        ),
+    ]
+    if tracing is not None:
+        from gateway.edge.tracing import operation_spans
+
+        extensions.append(operation_spans(tracing))
+    return build_schema(extensions, suggestions=not options.production)
 
 
 def _may_keep_answers(services: Services) -> bool:

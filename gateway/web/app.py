@@ -19,7 +19,7 @@ from gateway.edge.bodylimit import BodyLimit
 from gateway.edge.observe import Observed
 from gateway.edge.ratelimit import RateLimit
 from gateway.endpoint.options import GraphQLOptions
-from gateway.endpoint.view import PassportGraphQL
+from gateway.endpoint.view import PassportGraphQL, passport_schema
 from gateway.ops.metrics import CONTENT_TYPE, METRICS, set_breaker_state
 from gateway.report import DemoSignIn, report_routes
 from gateway.report.session import viewer_of
@@ -93,7 +93,7 @@ def create_app(
             principal = (await viewer_of(request, verifier)).principal
         return services.context(principal, request, surface="export")
 
-    endpoint = PassportGraphQL(services, options)
+    endpoint = PassportGraphQL(services, options, passport_schema(options, services.tracing))
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
