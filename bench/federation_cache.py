@@ -37,9 +37,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.endpoint.limits import Limits
+from gateway.endpoint.options import GraphQLOptions
 from gateway.federation.cache import PassportCache
 from gateway.federation.config import registries_from
 from gateway.federation.source import FederatedSource
+from gateway.service.services import Services
 from gateway.web.app import create_app
 from policies import PolicySet
 from tests.conftest import free_port
@@ -97,7 +99,7 @@ async def measure(configs: list, codes: list[str], cached: bool, seconds: float)
     cache = PassportCache() if cached else PassportCache(size=0)
     source = FederatedSource(configs, env=ENV, cache=cache)
     limits = Limits(max_aliases=200, max_root_fields=200, max_cost=100_000)
-    app = create_app(source, policy=PolicySet.demo(), limits=limits)
+    app = create_app(Services(source, PolicySet.demo()), GraphQLOptions(limits=limits))
     fields = "code version manufacturer { name } model { designation }"
     query = " ".join(f'r{i}: robot(code: "{c}") {{ {fields} }}' for i, c in enumerate(codes))
     singles = codes[:10] + codes[-10:]

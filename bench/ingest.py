@@ -158,6 +158,7 @@ def direct(db: str, args: argparse.Namespace) -> float:
 
 def graphql(db: str, args: argparse.Namespace) -> float:
     from gateway.service.local import LocalSource
+    from gateway.service.services import Services
     from gateway.web.app import create_app
     from policies import AuditLog, PolicySet, TokenVerifier, TrustedIssuer
 
@@ -172,11 +173,13 @@ def graphql(db: str, args: argparse.Namespace) -> float:
         audit = AuditLog(Path(tmp) / "audit.db")
         source = LocalSource(store)
         app = create_app(
-            source,
-            policy=PolicySet.demo(),
-            verifier=TokenVerifier([issuer]),
-            audit=audit,
-            writer=source,
+            Services(
+                source,
+                PolicySet.demo(),
+                verifier=TokenVerifier([issuer]),
+                audit=audit,
+                writer=source,
+            )
         )
         query = """mutation ($s: [ConditionSampleInput!]!, $k: String!) {
           recordConditions(samples: $s, idempotencyKey: $k) { samples events { sequence } } }"""

@@ -32,6 +32,7 @@ from gateway.report.model import build_report
 from gateway.report.routes import chart_markup
 from gateway.report.session import COOKIE
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
@@ -176,8 +177,8 @@ def main() -> None:
         store.import_histories([history])
         source = LocalSource(store)
         verifier = TokenVerifier([demo_issuer(ISSUER, tmp)])
-        policed = create_app(source, policy=PolicySet.demo(), verifier=verifier)
-        everything = create_app(source, policy=None)
+        policed = create_app(Services(source, PolicySet.demo(), verifier=verifier))
+        everything = create_app(Services(source, policy=None))
         buyer = {COOKIE: issue_token("used-robot-buyer", tmp, ISSUER)}
         url = f"/robots/{code}"
         runs = {

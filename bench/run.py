@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 
 from gateway.endpoint.limits import Limits, limit_extensions
-from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from policies import PUBLIC, AuditLog, PolicySet
@@ -69,9 +69,10 @@ def in_process(
 
     async def batch(name: str, policy: PolicySet | None, audit: AuditLog | None, limits: bool):
         schema = limited if limits else plain
+        services = Services(source, policy, audit=audit)
         start = time.perf_counter()
         for _ in range(20):
-            context = RequestContext(source, PUBLIC, policy, None, audit)
+            context = services.context(PUBLIC)
             result = await schema.execute(QUERY, variable_values=variables, context_value=context)
             assert result.data is not None, result.errors
             await context.record_disclosures()
@@ -150,7 +151,7 @@ def main() -> None:
             build_schema().execute(
                 QUERY,
                 variable_values={"code": code},
-                context_value=RequestContext(LocalSource(store)),
+                context_value=Services(LocalSource(store), policy=None).context(),
             )
         )
         document = json.dumps({"data": result.data}).encode()

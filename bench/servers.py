@@ -26,6 +26,7 @@ from gateway.edge.observe import configure_logging
 from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
 from gateway.ops.metrics import METRICS
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier
@@ -40,14 +41,14 @@ def static_app(body: bytes) -> Starlette:
 
 
 def ops_options(redis_url: str | None) -> dict:
-    """Rate limits that never refuse (the cost is in the charging), metrics, JSON logs."""
+    """Rate limits that never refuse (the cost is in the charging) and metrics, as `Services`
+    parts; JSON logs are configured here and the access log asked of `create_app`."""
     unlimited = Bucket(rate=1e9, burst=10**9)
     buckets = RedisBuckets(redis_url) if redis_url else MemoryBuckets()
     configure_logging("info", "json")
     return {
         "rate_limits": RateLimits(unlimited, unlimited, buckets),
         "metrics": METRICS,
-        "access_log": True,
     }
 
 
@@ -70,8 +71,10 @@ def main() -> None:
         trusts = policy is not None or args.mode == "graphql-trusted"
         verifier = TokenVerifier(issuer) if issuer and trusts else None
         source = LocalSource(SqliteStore(args.db))
-        ops = ops_options(args.redis) if args.mode == "graphql-ops" else {}
-        app = create_app(source, policy=policy, audit=audit, verifier=verifier, **ops)
+        with_ops = args.mode == "graphql-ops"
+        ops = ops_options(args.redis) if with_ops else {}
+        services = Services(source, policy, audit=audit, verifier=verifier, **ops)
+        app = create_app(services, access_log=with_ops)
     else:
         with open(args.body_file, "rb") as f:
             app = static_app(f.read())

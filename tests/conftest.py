@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
@@ -47,7 +48,7 @@ def store(tmp_path: Path, fleet: list[list[Event]]) -> Iterator[SqliteStore]:
 @pytest.fixture
 def graphql(store: SqliteStore):
     """POST a query to the app in process; returns the decoded JSON body."""
-    transport = httpx.ASGITransport(app=create_app(LocalSource(store), policy=None))
+    transport = httpx.ASGITransport(app=create_app(Services(LocalSource(store), policy=None)))
 
     async def post(body: dict) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

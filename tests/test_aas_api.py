@@ -342,9 +342,10 @@ def test_writes_are_not_allowed(store):
     import httpx
 
     from gateway.service.local import LocalSource
+    from gateway.service.services import Services
     from gateway.web.app import create_app
 
-    app = create_app(LocalSource(store), policy=PolicySet.demo())
+    app = create_app(Services(LocalSource(store), PolicySet.demo()))
 
     async def send() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)

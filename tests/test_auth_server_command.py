@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import PolicySet, TokenVerifier, TrustedIssuer
@@ -40,7 +41,7 @@ def gateway_trusting(issuer: str, store: SqliteStore):
     """A gateway app that knows only the issuer's URL: keys come by discovery."""
     trusted = TrustedIssuer(issuer, "robopass", frozenset({"DE"}), allow_http=True)
     verifier = TokenVerifier([trusted], client=httpx.AsyncClient(timeout=5))
-    return create_app(LocalSource(store), policy=PolicySet.demo(), verifier=verifier)
+    return create_app(Services(LocalSource(store), PolicySet.demo(), verifier=verifier))
 
 
 def ask(app, token: str | None) -> httpx.Response:

@@ -25,6 +25,7 @@ from gateway.edge.auth import demo_issuer
 from gateway.node import create_node_app
 from gateway.report.session import COOKIE
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import PolicySet, TokenError, TokenVerifier
@@ -102,7 +103,7 @@ class Surfaces:
 
     def __init__(self, store: SqliteStore, data_dir: Path) -> None:
         verifier = TokenVerifier([demo_issuer(ISSUER, data_dir)])
-        self.gateway = create_app(LocalSource(store), policy=PolicySet.demo(), verifier=verifier)
+        self.gateway = create_app(Services(LocalSource(store), PolicySet.demo(), verifier=verifier))
         self.node = create_node_app(store, format="cn-miit", verifier=verifier)
         self.code = store.codes(limit=1)[0]
 

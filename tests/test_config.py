@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import sys
 import time
 import tomllib
+import typing
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway.config.settings import ConfigError, load_config
+from gateway.config.settings import (
+    SECTIONS,
+    BucketSettings,
+    ConfigError,
+    Settings,
+    load_config,
+    schema,
+)
 from gateway.endpoint.limits import Limits
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.web.app import create_app
-from gateway.web.serving import rate_limits, trusted_issuers
+from gateway.web.serving import graphql_options, rate_limits, trusted_issuers
 from policies import PolicySet, TokenVerifier
 from policies.authserver import DEFAULT_AUDIENCE, issue_token, signing_key
 from tests.cli_process import ROOT, robopass
@@ -42,19 +52,60 @@ def errors_of(path: Path | None, environ: dict | None = None) -> list[str]:
 def test_defaults_alone_are_the_documented_defaults() -> None:
     settings = load_config(None, {})
     assert settings.limits == Limits()
-    assert settings.server["port"] == 8000 and settings.server["host"] == "127.0.0.1"
-    assert settings.section("rate_limits")["enabled"] is False
-    assert settings.section("metrics")["enabled"] is True
+    assert settings.server.port == 8000 and settings.server.host == "127.0.0.1"
+    assert settings.rate_limits.enabled is False
+    assert settings.metrics.enabled is True
     assert settings.registries == [] and settings.issuers == []
+
+
+def test_the_typed_tree_mirrors_the_schema_and_repeats_none_of_its_defaults() -> None:
+    """Every key of a typed section is a field and every field a key; a field that may be
+    unset has no schema default, one that may not has it: the defaults live in schema.json."""
+    rules = schema()
+
+    def check(kind: type, node: dict, where: str) -> None:
+        node = rules["$defs"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+        properties = node["properties"]
+        hints = typing.get_type_hints(kind)
+        assert {f.name for f in dataclasses.fields(kind)} == set(properties), where
+        for f in dataclasses.fields(kind):
+            assert f.default is dataclasses.MISSING, f"{where}.{f.name} repeats a default"
+            hint, child = hints[f.name], properties[f.name]
+            if dataclasses.is_dataclass(hint):
+                check(hint, child, f"{where}.{f.name}")
+            optional = type(None) in typing.get_args(hint)
+            assert optional == ("default" not in child), f"{where}.{f.name}"
+
+    for name, kind in SECTIONS.items():
+        check(kind, rules["properties"][name], name)
+    typed = {f.name for f in dataclasses.fields(Settings)} - {"document", "source"}
+    objects = {k for k, v in rules["properties"].items() if v.get("type") == "object"}
+    assert typed == objects
+
+
+def test_settings_are_typed_frozen_and_unset_keys_are_none(tmp_path) -> None:
+    settings = load_config(None, {})
+    assert settings.store.db is None and settings.tracing.endpoint is None
+    assert settings.server.console is None and settings.persisted.safelist is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.server.port = 1  # type: ignore[misc]
+    text = "[store]\ndb = 'x.db'\n[tracing]\nendpoint = 'http://otel:4318'\n"
+    path = write(tmp_path, text + "[server]\nconsole = false\n")
+    settings = load_config(path, {})
+    assert settings.store.db == "x.db" and settings.tracing.endpoint == "http://otel:4318"
+    assert settings.server.console is False and settings.server.production is False
+    options = graphql_options(settings)
+    assert not options.shows_console and options.shows_introspection
+    assert options.limits == settings.limits and options.on_denied == settings.server.on_denied
 
 
 def test_file_then_old_variables_then_new_variables_then_flags(tmp_path) -> None:
     path = write(tmp_path, "[server]\nport = 9000\nhost = '0.0.0.0'\n[limits]\nmax_depth = 7\n")
-    assert load_config(path, {}).server["port"] == 9000
-    assert load_config(path, {"ROBOPASS_PORT": "9200"}).server["port"] == 9200
+    assert load_config(path, {}).server.port == 9000
+    assert load_config(path, {"ROBOPASS_PORT": "9200"}).server.port == 9200
     both = {"ROBOPASS_PORT": "9200", "ROBOPASS_SERVER_PORT": "9100"}
-    assert load_config(path, both).server["port"] == 9100
-    assert load_config(path, both, {"server.port": 9300}).server["port"] == 9300
+    assert load_config(path, both).server.port == 9100
+    assert load_config(path, both, {"server.port": 9300}).server.port == 9300
     settings = load_config(
         path,
         {
@@ -64,9 +115,9 @@ def test_file_then_old_variables_then_new_variables_then_flags(tmp_path) -> None
             "ROBOPASS_TEST_POSTGRES": "postgresql://elsewhere/test",
         },
     )
-    assert settings.limits.max_depth == 5 and settings.server["host"] == "0.0.0.0"
-    anonymous = settings.section("rate_limits")["anonymous"]
-    assert anonymous == {"rate": 5.0, "burst": 3}, "the rate keeps its default"
+    assert settings.limits.max_depth == 5 and settings.server.host == "0.0.0.0"
+    anonymous = settings.rate_limits.anonymous
+    assert anonymous == BucketSettings(rate=5.0, burst=3), "the rate keeps its default"
     limits = rate_limits(settings)
     assert limits is not None and limits.anonymous.burst == 3
 
@@ -198,7 +249,7 @@ jwks_file = "{jwks}"
 """,
     )
     verifier = TokenVerifier(trusted_issuers(load_config(path, {})))
-    app = create_app(LocalSource(store), policy=PolicySet.demo(), verifier=verifier)
+    app = create_app(Services(LocalSource(store), PolicySet.demo(), verifier=verifier))
     query = {"query": "{ robots(first: 1) { edges { node { code } } } }"}
 
     async def ask(client_id: str) -> int:
@@ -311,5 +362,5 @@ def test_the_operations_guide_example_is_valid(tmp_path) -> None:
     example = re.search(r"```toml\n(.*?)```", text, re.DOTALL)
     assert example is not None
     settings = load_config(write(tmp_path, example.group(1)), {})
-    assert settings.server["demo_auth"] is False
+    assert settings.server.demo_auth is False
     assert [i.jurisdictions for i in trusted_issuers(settings)] == [frozenset({"DE"})]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from policies import PUBLIC, PolicySet
 from schema.graphql.query import build_schema
@@ -20,7 +20,7 @@ QUERY = "{ robots(first: 5) { edges { node { code condition { batteryHealthPct }
 
 
 def test_denied_field_errors_carry_no_traceback(store: SqliteStore) -> None:
-    context = RequestContext(LocalSource(store), PUBLIC, PolicySet.demo())
+    context = Services(LocalSource(store), PolicySet.demo()).context(PUBLIC)
     result = asyncio.run(build_schema().execute(QUERY, context_value=context))
     assert result.errors and len(result.errors) == 5
     for error in result.errors:
@@ -32,7 +32,7 @@ def test_denied_field_errors_carry_no_traceback(store: SqliteStore) -> None:
 
 def test_no_garbage_cycle_is_left_behind(store: SqliteStore) -> None:
     schema = build_schema()
-    context = RequestContext(LocalSource(store), PUBLIC, PolicySet.demo())
+    context = Services(LocalSource(store), PolicySet.demo()).context(PUBLIC)
     asyncio.run(schema.execute(QUERY, context_value=context))
     gc.collect()
     gc.disable()
@@ -48,6 +48,6 @@ def test_unexpected_errors_keep_their_traceback_for_the_log(store: SqliteStore) 
         async def robots(self, *args, **kwargs):
             raise RuntimeError("registry down")
 
-    context = RequestContext(Broken(store), PUBLIC, PolicySet.demo())
+    context = Services(Broken(store), PolicySet.demo()).context(PUBLIC)
     result = asyncio.run(build_schema().execute(QUERY, context_value=context))
     assert result.errors and result.errors[0].original_error.__traceback__ is not None

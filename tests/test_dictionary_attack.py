@@ -24,6 +24,7 @@ import orjson
 import pytest
 
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
@@ -90,7 +91,9 @@ def spy_on(store: SqliteStore, codes: list[str], data: Path) -> list[Knowledge]:
     )
     audit = AuditLog(str(data / "audit.db"))
     app = create_app(
-        LocalSource(store), policy=PolicySet.demo(), verifier=TokenVerifier([trusted]), audit=audit
+        Services(
+            LocalSource(store), PolicySet.demo(), verifier=TokenVerifier([trusted]), audit=audit
+        )
     )
     wanted = frozenset(codes)
 

@@ -149,10 +149,11 @@ def test_bad_requests_get_clear_errors(server):
 
 def test_a_gateway_without_a_key_serves_plain_downloads_only(store):
     from gateway.service.local import LocalSource
+    from gateway.service.services import Services
     from gateway.web.app import create_app
 
     code = store.codes(limit=1)[0]
-    app = create_app(LocalSource(store), policy=None)
+    app = create_app(Services(LocalSource(store), policy=None))
 
     async def fetch() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)

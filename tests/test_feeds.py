@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store.cursors import encode_cursor
 from gateway.web.app import create_app
 from policies import AuditLog
@@ -251,7 +252,7 @@ class ProtocolOnly:
 def fallback_gateway(store, log) -> Gateway:
     """A gateway without policies over `ProtocolOnly`."""
     gateway = Gateway(store, log, policy=None)
-    gateway.app = create_app(ProtocolOnly(LocalSource(store)), policy=None)
+    gateway.app = create_app(Services(ProtocolOnly(LocalSource(store)), policy=None))
     return gateway
 
 

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from policies import Principal
@@ -65,7 +65,7 @@ def test_no_denied_value_reaches_a_feed_reader(fleet):
         query = (
             f"{{ fleetChanges(first: {first}{argument}) {{ edges {{ node {{ {selection} }} }} }} }}"
         )
-        context = RequestContext(source, principal, POLICY)
+        context = Services(source, POLICY).context(principal)
         result = asyncio.run(SCHEMA.execute(query, context_value=context))
         errors = [e.formatted for e in result.errors or ()]
         codes = {e.get("extensions", {}).get("code") for e in errors}

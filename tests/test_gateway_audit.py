@@ -17,9 +17,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from gateway.service.context import RequestContext
 from gateway.service.disclosures import disclosure_records
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import (
@@ -97,7 +97,7 @@ class Gateway:
             ISSUER, "robopass", frozenset({"CN", "DE"}), jwks={"keys": [KEY.as_dict(private=False)]}
         )
         self.app = create_app(
-            LocalSource(store), policy=policy, verifier=TokenVerifier([issuer]), audit=log
+            Services(LocalSource(store), policy, verifier=TokenVerifier([issuer]), audit=log)
         )
 
     def get(self, path: str, bearer: str | None = None) -> httpx.Response:
@@ -184,7 +184,7 @@ def test_history_payloads_are_served_or_denied_whole(store, log: AuditLog):
 def test_export_records_every_path_of_the_document(store, log: AuditLog):
     code, _ = busy_robot(store)
     buyer = Principal(ISSUER, "b", Role.BUYER, purposes=frozenset({"due_diligence"}))
-    context = RequestContext(LocalSource(store), buyer, POLICY, None, log)
+    context = Services(LocalSource(store), POLICY, audit=log).context(buyer)
     document = context.export(store.record(code), "canonical")
     assert "owner" not in document["ownership"][0]
     asyncio.run(context.record_disclosures())
@@ -299,7 +299,7 @@ def test_bad_trail_inputs(store, log: AuditLog):
 
 
 def test_without_an_audit_log_the_trail_is_unavailable(store):
-    app = create_app(LocalSource(store), policy=POLICY)
+    app = create_app(Services(LocalSource(store), POLICY))
 
     async def post() -> dict:
         transport = httpx.ASGITransport(app=app)
@@ -315,7 +315,7 @@ def test_without_an_audit_log_the_trail_is_unavailable(store):
 def test_no_response_goes_out_unrecorded(store, tmp_path):
     log = AuditLog(tmp_path / "audit.db")
     code, _ = busy_robot(store)
-    app = create_app(LocalSource(store), policy=POLICY, audit=log)
+    app = create_app(Services(LocalSource(store), POLICY, audit=log))
     log.close()  # every append now fails
 
     async def post() -> httpx.Response:

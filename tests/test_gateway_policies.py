@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 from gateway.cli.main import main
+from gateway.endpoint.options import GraphQLOptions
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.web.app import create_app
 from policies import PolicySet
 from policies.authserver import issue_token, load_clients
@@ -122,7 +124,9 @@ def test_owner_filter_answers_only_the_owner_itself(served, tmp_path):
 
 
 def reject_client(store, on_denied: str):
-    app = create_app(LocalSource(store), policy=PolicySet.demo(), on_denied=on_denied)
+    app = create_app(
+        Services(LocalSource(store), PolicySet.demo()), GraphQLOptions(on_denied=on_denied)
+    )
     transport = httpx.ASGITransport(app=app)
 
     async def post(query: str, code: str, headers: dict) -> httpx.Response:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import ClaimMapping, InvalidToken, PolicySet, Role, TokenVerifier, TrustedIssuer
@@ -75,7 +76,7 @@ def ask(store: SqliteStore, trust: TrustedIssuer, bearer: str | None) -> httpx.R
     headers = {"authorization": f"Bearer {bearer}"} if bearer else {}
 
     async def post() -> httpx.Response:
-        app = create_app(LocalSource(store), policy=PolicySet.demo(), verifier=verifier(trust))
+        app = create_app(Services(LocalSource(store), PolicySet.demo(), verifier=verifier(trust)))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
             return await client.post("/graphql", json={"query": QUERY}, headers=headers)

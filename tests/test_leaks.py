@@ -43,8 +43,8 @@ from graphql import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.catalogue import organisation_id
 from gateway.synthetic.fleet import synthetic_fleet
@@ -394,8 +394,8 @@ def run_query(source, principal: Principal, query: str, node: Node | None = None
     async def execute() -> dict:
         federated = federation(node) if node is not None else None
         try:
-            scope = federated.request_scope() if federated is not None else source
-            context = RequestContext(scope, principal, POLICY)
+            services = Services(federated if federated is not None else source, POLICY)
+            context = services.context(principal, batched=True)
             result = await SCHEMA.execute(query, context_value=context)
         finally:
             if federated is not None:

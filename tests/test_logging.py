@@ -15,6 +15,7 @@ import pytest
 from gateway.edge.auth import demo_issuer
 from gateway.edge.observe import JsonFormatter
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier
 from policies.authserver import issue_token
@@ -49,7 +50,8 @@ def gateway(store, tmp_path):
     verifier = TokenVerifier([demo_issuer(ISSUER, tmp_path)])
     audit = AuditLog(tmp_path / "audit.db")
     return create_app(
-        LocalSource(store), policy=PolicySet.demo(), verifier=verifier, audit=audit, access_log=True
+        Services(LocalSource(store), PolicySet.demo(), verifier=verifier, audit=audit),
+        access_log=True,
     )
 
 
@@ -102,7 +104,7 @@ def test_log_lines_carry_the_request_id_but_no_token_or_person(store, tmp_path, 
 
 
 def test_without_the_option_no_access_line_is_written(store, tmp_path, captured) -> None:
-    app = create_app(LocalSource(store), policy=None)
+    app = create_app(Services(LocalSource(store), policy=None))
     (response,) = run(app, [{"method": "GET", "url": "/healthz"}])
     assert response.status_code == 200 and "x-request-id" not in response.headers
     assert "robopass.access" not in captured.getvalue()
@@ -114,10 +116,12 @@ def test_a_report_reader_signed_in_by_cookie_is_logged_by_role(store, tmp_path, 
     token = issue_token("fleet-owner", tmp_path, ISSUER)
     plenty = Bucket(rate=100, burst=100)
     app = create_app(
-        LocalSource(store),
-        policy=PolicySet.demo(),
-        verifier=TokenVerifier([demo_issuer(ISSUER, tmp_path)]),
-        rate_limits=RateLimits(plenty, plenty, MemoryBuckets()),
+        Services(
+            LocalSource(store),
+            PolicySet.demo(),
+            verifier=TokenVerifier([demo_issuer(ISSUER, tmp_path)]),
+            rate_limits=RateLimits(plenty, plenty, MemoryBuckets()),
+        ),
         access_log=True,
     )
     code = store.codes(limit=1)[0]

@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.ops.metrics import Metrics, observe_upstream, set_breaker_state
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet
 
@@ -44,7 +45,7 @@ def value(samples: dict, name: str, **labels: str) -> float:
 def audited(store, tmp_path):
     metrics = Metrics()
     audit = AuditLog(tmp_path / "audit.db")
-    app = create_app(LocalSource(store), policy=PolicySet.demo(), audit=audit, metrics=metrics)
+    app = create_app(Services(LocalSource(store), PolicySet.demo(), audit=audit, metrics=metrics))
     yield app, metrics
     audit.close()
 
@@ -118,7 +119,7 @@ def test_decoded_passport_cache_hits_and_misses(store, audited) -> None:
 
 def test_upstream_calls_and_breaker_state_for_the_federation(store) -> None:
     metrics = Metrics()
-    app = create_app(LocalSource(store), policy=None, metrics=metrics)
+    app = create_app(Services(LocalSource(store), None, metrics=metrics))
     observe_upstream("cn-heis", "/robots/{code}", 0.012, "ok", metrics=metrics)
     observe_upstream("cn-heis", "/robots/{code}", 2.0, "timeout", metrics=metrics)
     set_breaker_state("cn-heis", "open", metrics=metrics)

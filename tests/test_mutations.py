@@ -480,11 +480,12 @@ def test_every_chain_still_verifies_after_the_writes(store, gw):
 
 def test_a_gateway_without_a_writer_answers_writes_unavailable(store, log):
     from gateway.service.local import LocalSource
+    from gateway.service.services import Services
     from gateway.web.app import create_app
     from tests.writing import POLICY
 
     gw = Gateway(store, log)
-    gw.app = create_app(LocalSource(store), policy=POLICY)
+    gw.app = create_app(Services(LocalSource(store), POLICY))
     p = pick(store, active)
     body = gw.ask(MAINTENANCE, {"code": p.code, "input": maintenance(), "key": "x"})
     assert refused(body)["code"] == "WRITES_UNAVAILABLE"

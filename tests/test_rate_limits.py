@@ -16,6 +16,7 @@ from gateway.edge.auth import demo_issuer
 from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets, Verdict, refill
 from gateway.ops.metrics import METRICS
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.web.app import create_app
 from policies import PolicySet, TokenVerifier
@@ -56,7 +57,7 @@ def prefix(redis_url: str) -> Iterator[str]:
 def app_with(store: SqliteStore, limits: RateLimits, data_dir: Path | None = None):
     verifier = TokenVerifier([demo_issuer(ISSUER, data_dir)]) if data_dir else None
     policy = PolicySet.demo() if data_dir else None
-    return create_app(LocalSource(store), policy=policy, verifier=verifier, rate_limits=limits)
+    return create_app(Services(LocalSource(store), policy, verifier=verifier, rate_limits=limits))
 
 
 def limits(anonymous: Bucket, authenticated: Bucket | None = None, buckets=None) -> RateLimits:

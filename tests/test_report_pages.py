@@ -13,6 +13,7 @@ from gateway.edge.auth import demo_issuer
 from gateway.report import demo_sign_in
 from gateway.report.session import COOKIE
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.web.app import create_app
 from policies import PolicySet, TokenVerifier
 from policies.authserver import issue_token
@@ -33,9 +34,7 @@ def site(store, tmp_path):
     def make(clock=time.time):
         verifier = TokenVerifier([demo_issuer(ISSUER, tmp_path)], clock=clock)
         return create_app(
-            LocalSource(store),
-            policy=PolicySet.demo(),
-            verifier=verifier,
+            Services(LocalSource(store), PolicySet.demo(), verifier=verifier),
             sign_in=demo_sign_in(tmp_path, ISSUER),
         )
 

@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import (
     EventRejected,
     IdempotencyConflict,
@@ -261,7 +262,7 @@ def test_a_past_log_is_read_across_chunks(empty_store, fleet):
 def test_graphql_pages_through_10000_robots_without_duplicate_or_gap(empty_store, fleet):
     s = empty_store
     s.import_histories(clones(fleet[0], 10_000))
-    app = create_app(LocalSource(s), policy=None)
+    app = create_app(Services(LocalSource(s), policy=None))
     query = """query ($after: String) { robots(first: 100, after: $after) {
         pageInfo { hasNextPage endCursor } edges { node { code } } } }"""
 
@@ -456,7 +457,7 @@ def test_replica_reports_a_lost_connection_then_reconnects(pg_url, fleet):
 
     s = PostgresStore(pg_url)
     s.import_histories(fleet[:2])
-    app = create_app(LocalSource(s), policy=None, ready=readiness(s))
+    app = create_app(Services(LocalSource(s), policy=None), ready=readiness(s))
 
     async def probe() -> int:
         transport = httpx.ASGITransport(app=app)

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 
 from gateway.edge.tracing import tracer_provider
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.web.app import create_app
 
 PERSON = "Wang Xiuying"
@@ -27,7 +28,7 @@ def test_request_and_operation_spans_without_query_text(store) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = create_app(LocalSource(store), policy=None, tracing=provider)
+    app = create_app(Services(LocalSource(store), policy=None, tracing=provider))
     query = f'query Owned {{ robots(first: 1, filter: {{owner: "{PERSON}"}}) {{ totalCount }} }}'
     code = store.codes(limit=1)[0]
 

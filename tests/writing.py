@@ -18,6 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from gateway.service.local import LocalSource
+from gateway.service.services import Services
 from gateway.store import Store
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier, TrustedIssuer
@@ -79,11 +80,7 @@ class Gateway:
         )
         source = LocalSource(store)
         self.app = create_app(
-            source,
-            policy=policy,
-            verifier=TokenVerifier([issuer]),
-            audit=audit,
-            writer=source,
+            Services(source, policy, verifier=TokenVerifier([issuer]), audit=audit, writer=source)
         )
 
     def ask(self, query: str, variables: dict, bearer: str | None = None) -> dict:

@@ -9,20 +9,18 @@ from starlette.requests import Request
 from starlette.routing import Mount
 
 from gateway.edge.auth import Authenticated
-from policies import TokenVerifier
 
 from .service import PROFILES, AasApi, result_error
 
 if TYPE_CHECKING:
     from gateway.service.context import RequestContext
+    from gateway.service.services import Services
 
 __all__ = ["MOUNT", "PROFILES", "aas_api"]
 
 MOUNT = "/aas/api/v3.0"
 
 
-def aas_api(
-    context: Callable[[Request], Awaitable[RequestContext]], verifier: TokenVerifier | None
-) -> Mount:
+def aas_api(services: Services, context: Callable[[Request], Awaitable[RequestContext]]) -> Mount:
     """The API under `MOUNT`, behind the same authentication as /graphql (401 as a Result)."""
-    return Mount(MOUNT, app=Authenticated(AasApi(context), verifier, result_error))
+    return Mount(MOUNT, app=Authenticated(AasApi(context), services.verifier, result_error))

@@ -67,36 +67,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.ops.metrics import METRICS
     from gateway.report import demo_sign_in
     from gateway.service.local import LocalSource
+    from gateway.service.services import Services
     from gateway.store.open import open_store
     from gateway.synthetic.seeding import seed
     from gateway.web.app import create_app
-    from gateway.web.serving import federation, rate_limits, tracer, trusted_issuers
+    from gateway.web.serving import (
+        federation,
+        graphql_options,
+        rate_limits,
+        tracer,
+        trusted_issuers,
+    )
     from policies import AuditLog, PolicySet, TokenVerifier
     from policies.authserver import create_auth_app
 
     settings = settings_from(args)
-    server, store_section = settings.server, settings.section("store")
+    server, store_section = settings.server, settings.store
     try:
         issuers = trusted_issuers(settings)
         limiter, tracing = rate_limits(settings), tracer(settings)
         registries = federation(settings)
     except ConfigError as exc:
         raise SystemExit(f"robopass: configuration:\n{exc}") from None
-    safelist = settings.section("persisted").get("safelist")
+    safelist = settings.persisted.safelist
     try:
         persisted = PersistedQueries.from_manifest(safelist) if safelist else PersistedQueries()
     except ValueError as exc:
         raise SystemExit(f"robopass: --safelist {exc}") from None
-    host, port, production = server["host"], server["port"], server["production"]
-    data_dir = Path(store_section.get("data_dir") or default_data_dir()).expanduser()
-    robots = store_section["robots"]
+    host, port, production = server.host, server.port, server.production
+    data_dir = Path(store_section.data_dir or default_data_dir()).expanduser()
+    robots = store_section.robots
     data_dir.mkdir(parents=True, exist_ok=True)
-    named_db = store_section.get("db")
+    named_db = store_section.db
     if registries:
         if named_db:
             raise SystemExit("robopass: [[registries]] are served instead of a db: drop one")
         source, ready, registry_name, example = federated(registries)
-        audit_db = settings.section("audit").get("db") or str(data_dir / "audit-federation.db")
+        audit_db = settings.audit.db or str(data_dir / "audit-federation.db")
     else:
         db = named_db or str(data_dir / "demo-cn.db")
         store = open_store(db)
@@ -108,33 +115,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
         warn_legacy(store)
         source, ready, registry_name = LocalSource(store), readiness(store), store.registry
         example = next(iter(store.codes(limit=1)), None)
-        audit_db = settings.section("audit").get("db") or audit_cmd.default_audit_db(db)
+        audit_db = settings.audit.db or audit_cmd.default_audit_db(db)
     issuer = f"http://{host}:{port}/auth"
     audit = AuditLog(audit_db)
-    demo = server["demo_auth"]
+    demo = server.demo_auth
     if demo:
         issuers.insert(0, demo_issuer(issuer, data_dir))
-    app = create_app(
+    services = Services(
         source,
-        writer=source,
-        audit=audit,
-        policy=PolicySet.demo(),
+        PolicySet.demo(),
         verifier=TokenVerifier(issuers) if issuers else None,
-        mounts=[Mount("/auth", create_auth_app(data_dir, issuer))] if demo else [],
-        example_code=example,
-        ready=ready,
-        on_denied=server["on_denied"],
+        audit=audit,
+        writer=source,
         signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), registry_name),
-        sign_in=demo_sign_in(data_dir, issuer) if demo else None,
-        limits=settings.limits,
-        persisted=persisted,
-        production=production,
-        introspection=server.get("introspection"),
-        console=server.get("console"),
+        metrics=METRICS if settings.metrics.enabled else None,
         rate_limits=limiter,
-        metrics=METRICS if settings.section("metrics")["enabled"] else None,
-        access_log=server["log_format"] == "json",
         tracing=tracing,
+    )
+    options = graphql_options(settings, persisted, example)
+    app = create_app(
+        services,
+        options,
+        ready=ready,
+        sign_in=demo_sign_in(data_dir, issuer) if demo else None,
+        mounts=[Mount("/auth", create_auth_app(data_dir, issuer))] if demo else [],
+        access_log=server.log_format == "json",
     )
     url = f"http://{host}:{port}/graphql"
     if registries:
@@ -144,8 +149,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Registry status: http://{host}:{port}/readyz")
     else:
         print(f"robopass serving {store.count()} robots from {store.location}")
-    console = server.get("console", not production)
-    print(f"GraphQL and console: {url}" if console else f"GraphQL: {url}")
+    print(f"GraphQL and console: {url}" if options.shows_console else f"GraphQL: {url}")
     if production:
         print("Production mode: no introspection, suggestions or internal error messages")
     print(f"History report: http://{host}:{port}/")
@@ -160,16 +164,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         body = json.dumps({"query": query})
         print(f"Try:\n  curl -s {url} -H 'content-type: application/json' -d '{body}'")
     sys.stdout.flush()
-    configure_logging(server["log_level"], server["log_format"])
+    configure_logging(server.log_level, server.log_format)
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_config=None,
-        log_level=server["log_level"],
-        access_log=server["log_format"] != "json",
+        log_level=server.log_level,
+        access_log=server.log_format != "json",
         proxy_headers=True,
-        forwarded_allow_ips=server["forwarded_allow_ips"],
+        forwarded_allow_ips=server.forwarded_allow_ips,
         ws_max_size=settings.limits.max_body_bytes,
     )
     return 0

@@ -5,7 +5,9 @@ Precedence, lowest first: the schema's defaults, the file, the environment
 names such as `ROBOPASS_PORT` and `ROBOPASS_DB`), then command-line flags. The
 merged document is validated once, against `schema.json`, and every
 error names its key (`limits.max_depth: must be >= 1`, `registries[1].base_url:
-...`) so an operator fixes them all in one go.
+...`) so an operator fixes them all in one go. Only the valid document is
+turned into the typed, frozen `Settings` tree; its dataclasses carry no
+defaults of their own, so the schema stays the one place a default is written.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit, urlunsplit
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from gateway.endpoint.cost import DEFAULT_WEIGHTS
 from gateway.endpoint.limits import Limits
 
 PREFIX = "ROBOPASS_"
@@ -60,6 +63,7 @@ LEGACY_ENV = {
         )
     },
 }
+T = TypeVar("T")
 _SECRET_KEY = re.compile(r"(secret|password|passwd|token)$", re.IGNORECASE)
 
 
@@ -77,25 +81,127 @@ def schema() -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """The validated configuration; `document` is the whole of it, defaults filled in."""
+class ServerSettings:
+    """`[server]`: where to listen, what GraphQL shows, how to log."""
 
-    document: dict[str, Any]
+    host: str
+    port: int
+    production: bool
+    console: bool | None
+    introspection: bool | None
+    on_denied: str
+    log_level: str
+    log_format: str
+    forwarded_allow_ips: str
+    demo_auth: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """`[store]`: the registry database; None fields are unset (the CLI picks the demo's)."""
+
+    db: str | None
+    data_dir: str | None
+    robots: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """`[audit]`: the disclosure log; `db` None keeps it beside the registry."""
+
+    db: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersistedSettings:
+    """`[persisted]`: a safelist manifest, or None to accept any document (and APQ)."""
+
+    safelist: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSettings:
+    """One class of caller's token bucket: `rate` per second, `burst` at once."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    """`[rate_limits]`: off unless enabled; in Redis when `redis_url` is set."""
+
+    enabled: bool
+    redis_url: str | None
+    key_prefix: str
+    anonymous: BucketSettings
+    authenticated: BucketSettings
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """`[metrics]`: whether GET /metrics is served."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TracingSettings:
+    """`[tracing]`: OpenTelemetry spans, exported where `exporter` and `endpoint` say."""
+
+    enabled: bool
+    exporter: str
+    endpoint: str | None
+    service_name: str
+
+
+# The typed sections, by their key in the document. Their fields carry no
+# defaults: the schema's are filled in before they are built, so schema.json
+# stays the one place a default is written.
+SECTIONS: dict[str, type] = {
+    "server": ServerSettings,
+    "store": StoreSettings,
+    "audit": AuditSettings,
+    "persisted": PersistedSettings,
+    "rate_limits": RateLimitSettings,
+    "metrics": MetricsSettings,
+    "tracing": TracingSettings,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The validated configuration as one typed, frozen tree.
+
+    Each object section of the schema is a dataclass here; `limits` is the
+    endpoint's own `Limits`. The lists stay as the file gave them: `issuers`
+    become `TrustedIssuer`s and `registries` the federation's `RegistryConfig`s
+    in `gateway.web.serving`, through their owners' one entry point each.
+    `document` is the whole validated document, defaults filled in, for
+    printing (`redacted`) and for keys a typed section does not carry yet.
+    """
+
+    server: ServerSettings
+    store: StoreSettings
+    audit: AuditSettings
+    limits: Limits
+    persisted: PersistedSettings
+    rate_limits: RateLimitSettings
+    metrics: MetricsSettings
+    tracing: TracingSettings
+    document: Mapping[str, Any]
     source: str | None = None
 
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any], source: str | None = None) -> Settings:
+        """The tree of a document `load_config` has validated and filled with defaults."""
+        sections = {name: _built(kind, document.get(name, {})) for name, kind in SECTIONS.items()}
+        limits = _limits(document.get("limits", {}))
+        return cls(**sections, limits=limits, document=document, source=source)
+
     def section(self, name: str) -> dict[str, Any]:
-        return self.document.get(name, {})
-
-    @property
-    def server(self) -> dict[str, Any]:
-        return self.section("server")
-
-    @property
-    def limits(self) -> Limits:
-        values = dict(self.section("limits"))
-        weights = values.pop("weights", {})
-        base = Limits()
-        return Limits(**values, weights={**base.weights, **weights})
+        """One table of the document as validated (a copy), for keys without a typed field."""
+        return json.loads(json.dumps(self.document.get(name, {})))
 
     @property
     def registries(self) -> list[dict[str, Any]]:
@@ -111,24 +217,48 @@ class Settings:
         return _redact(self.document)
 
     def summary(self) -> str:
-        s, rl = self.server, self.section("rate_limits")
+        s, rl, tracing = self.server, self.rate_limits, self.tracing
         limits = "off"
-        if rl.get("enabled"):
-            where = "redis" if rl.get("redis_url") else "memory"
-            limits = f"{where}, anonymous {rl['anonymous']['rate']}/s, "
-            limits += f"authenticated {rl['authenticated']['rate']}/s"
-        tracing = self.section("tracing")
+        if rl.enabled:
+            where = "redis" if rl.redis_url else "memory"
+            limits = f"{where}, anonymous {rl.anonymous.rate}/s, "
+            limits += f"authenticated {rl.authenticated.rate}/s"
         return "\n".join(
             [
-                f"server: {s['host']}:{s['port']}, production {s['production']}, "
-                f"logs {s['log_format']}",
-                f"store: {_safe_url(self.section('store').get('db', '(demo database)'))}",
+                f"server: {s.host}:{s.port}, production {s.production}, logs {s.log_format}",
+                f"store: {_safe_url(self.store.db or '(demo database)')}",
                 f"rate limits: {limits}",
-                f"metrics: {'on' if self.section('metrics')['enabled'] else 'off'}, "
-                f"tracing: {tracing['exporter'] if tracing['enabled'] else 'off'}",
+                f"metrics: {'on' if self.metrics.enabled else 'off'}, "
+                f"tracing: {tracing.exporter if tracing.enabled else 'off'}",
                 f"issuers: {len(self.issuers)}, registries: {len(self.registries)}",
             ]
         )
+
+
+def _built(kind: type[T], table: Mapping[str, Any]) -> T:
+    """A section's dataclass from its validated table; an unset optional key is None.
+
+    Nested sections (`rate_limits.anonymous`) are built the same way; lists
+    become tuples, so the tree stays frozen all the way down.
+    """
+    hints = get_type_hints(kind)
+    values: dict[str, Any] = {}
+    for f in fields(kind):  # type: ignore[arg-type]
+        value = table.get(f.name)
+        hint = hints[f.name]
+        if isinstance(hint, type) and is_dataclass(hint):
+            value = _built(hint, value or {})
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[f.name] = value
+    return kind(**values)
+
+
+def _limits(table: Mapping[str, Any]) -> Limits:
+    """`[limits]` as the endpoint's `Limits`; `weights` add to the built-in weights."""
+    values = dict(table)
+    weights = values.pop("weights", {})
+    return Limits(**values, weights={**DEFAULT_WEIGHTS, **weights})
 
 
 def load_config(
@@ -159,7 +289,7 @@ def load_config(
     errors += _semantic_errors(document, environ)
     if errors:
         raise ConfigError(errors)
-    return Settings(document, str(path) if path is not None else None)
+    return Settings.from_document(document, str(path) if path is not None else None)
 
 
 def _read(path: Path) -> dict[str, Any]:

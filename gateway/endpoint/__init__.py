@@ -1,1 +1,2 @@
-"""GraphQL over HTTP and websockets: the view, limits, cost, persisted queries, response cache."""
+"""GraphQL over HTTP and websockets: the view and its options, limits, cost, persisted queries,
+response cache."""

@@ -10,40 +10,33 @@ import orjson
 from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from strawberry import Schema
 from strawberry.types.unset import UNSET
 
 from gateway.endpoint.http import GraphQLOverHTTP
-from gateway.endpoint.limits import Limits, limit_extensions
-from gateway.endpoint.persisted import PersistedQueries
+from gateway.endpoint.limits import limit_extensions
+from gateway.endpoint.options import GraphQLOptions
 from gateway.endpoint.production import protective_extensions
 from gateway.endpoint.responses import Answer, ResponseCache, context_fields, reads_of
 from gateway.endpoint.subscriptions import AuditedTransportWS, TextWebSocket, open_session
-from gateway.ops.metrics import Metrics
 from gateway.service.context import RequestContext
-from gateway.service.writes import Writes
-from policies import (
-    PUBLIC,
-    AuditLog,
-    PolicySet,
-    TokenVerifier,
-)
+from gateway.service.services import Services
+from policies import PUBLIC
 from schema.graphql.objects import DENIED_CODE
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
-from schema.source import PassportSource, ReadHeads, RequestScoped, Vouching
-
-ON_DENIED = ("null", "reject")
+from schema.source import PassportSource, ReadHeads, Vouching
 
 
 class PassportGraphQL(GraphQLOverHTTP):
     """The GraphQL endpoint with our context, limits and the offline console for browsers.
 
-    `on_denied` "null" answers a denied field with null and an error; "reject"
-    fails the whole operation instead. A caller may ask for the stricter mode
-    per request with the header `Robopass-On-Denied: reject`, never the looser.
-    `production` turns introspection, the console and suggestions off and masks
-    internal errors; `introspection` and `console` override it either way.
-    Over a websocket (graphql-transport-ws), `verifier` checks the token of
-    `connection_init`, and `feed_poll_seconds` paces subscriptions' polls.
+    It holds the one `Services` (the source, the policy, the audit log, the
+    verifier that checks a websocket's `connection_init`, ...) and the one
+    `GraphQLOptions` (deny mode, limits, persisted documents, production
+    mode, the response cache). `schema` is `passport_schema` of the same
+    options, built by the caller (or here when None). A caller may ask for the
+    stricter deny mode per request with the header `Robopass-On-Denied:
+    reject`, never the looser.
     """
 
     graphql_transport_ws_handler_class = AuditedTransportWS
@@ -51,70 +44,29 @@ class PassportGraphQL(GraphQLOverHTTP):
 
     def __init__(
         self,
-        source: PassportSource,
-        policy: PolicySet | None,
-        *,
-        example_code: str | None = None,
-        on_denied: str = "null",
-        audit: AuditLog | None = None,
-        limits: Limits | None = None,
-        persisted: PersistedQueries | None = None,
-        production: bool = False,
-        introspection: bool | None = None,
-        console: bool | None = None,
-        metrics: Metrics | None = None,
-        tracing: Any = None,
-        writes: Writes | None = None,
-        verifier: TokenVerifier | None = None,
-        feed_poll_seconds: float = 0.25,
+        services: Services,
+        options: GraphQLOptions | None = None,
+        schema: Schema | None = None,
     ) -> None:
-        if on_denied not in ON_DENIED:
-            raise ValueError(f"on_denied must be one of {', '.join(ON_DENIED)}, not {on_denied!r}")
-        limits = limits or Limits()
-        extensions = [
-            *limit_extensions(limits, PAGE_ARGUMENTS),
-            *protective_extensions(
-                introspection=not production if introspection is None else introspection,
-                mask_errors=production,
-            ),
-        ]
-        if tracing is not None:
-            from gateway.edge.tracing import operation_spans
-
-            extensions.append(operation_spans(tracing))
+        options = options or GraphQLOptions()
         super().__init__(
-            build_schema(extensions, suggestions=not production),
-            limits=limits,
-            persisted=persisted,
-            console=not production if console is None else console,
+            schema or passport_schema(options, services.tracing),
+            limits=options.limits,
+            persisted=options.persisted,
+            console=options.shows_console,
         )
-        self.source = source
-        self.policy = policy
-        self.on_denied = on_denied
-        self.audit = audit
-        self.metrics = metrics
-        self.writes = writes
-        self.verifier = verifier
-        self.feed_poll_seconds = feed_poll_seconds
+        self.services = services
+        self.options = options
         self.answers: ResponseCache | None = None
-        vouches = isinstance(source, Vouching)
-        if policy is not None and audit is not None and tracing is None and vouches:
+        if options.response_cache and _may_keep_answers(services):
             self.answers = ResponseCache(context_fields(self.schema))
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
-        self.console = html.replace("__EXAMPLE_CODE__", example_code or "")
+        self.console = html.replace("__EXAMPLE_CODE__", options.example_code or "")
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
-        context = RequestContext(
-            request_source(self.source),
-            principal,
-            self.policy,
-            request,
-            self.audit,
-            self.writes,
-            metrics=self.metrics,
-        )
-        context.feed_poll_seconds = self.feed_poll_seconds
+        context = self.services.context(principal, request, batched=True)
+        context.feed_poll_seconds = self.options.feed_poll_seconds
         request.state.passport_context = context
         return context
 
@@ -122,8 +74,9 @@ class PassportGraphQL(GraphQLOverHTTP):
         """Reject if asked to, answer, then audit what the answer holds, before it is sent."""
         result = await self.answer(request.state.passport_context, result)
         response = await super().process_result(request, result)
-        if self.metrics is not None and result.errors:
-            self.metrics.count_errors(result.errors)
+        metrics = self.services.metrics
+        if metrics is not None and result.errors:
+            metrics.count_errors(result.errors)
         return response
 
     async def answer(self, context: RequestContext, result: Any) -> Any:
@@ -141,7 +94,8 @@ class PassportGraphQL(GraphQLOverHTTP):
         """Authenticate a socket at `connection_init`; a bad token closes it (4403)."""
         header = context.request.headers.get("authorization")
         params = context.connection_params
-        context.principal, context.session = await open_session(self.verifier, params, header)
+        verifier = self.services.verifier
+        context.principal, context.session = await open_session(verifier, params, header)
         return UNSET
 
     async def kept_answer(
@@ -155,15 +109,14 @@ class PassportGraphQL(GraphQLOverHTTP):
         request.state.answer_key = key
         if key is None:
             return None
-        context = RequestContext(
-            self.source, principal, self.policy, request, self.audit, metrics=self.metrics
-        )
-        answer = self.answers.lookup(key, self.source, context.decision)  # type: ignore[arg-type]
+        context = self.services.context(principal, request)
+        answer = self.answers.lookup(key, context.source, context.decision)  # type: ignore[arg-type]
         if answer is None:
             return None
         request.state.passport_context = context
-        if self.metrics is not None:
-            self.metrics.count_errors({"extensions": {"code": c}} for c in answer.error_codes)
+        metrics = self.services.metrics
+        if metrics is not None:
+            metrics.count_errors({"extensions": {"code": c}} for c in answer.error_codes)
         context.views.update(answer.views())
         await context.record_disclosures(answer.answered)
         return Response(answer.body, answer.status, media_type=f"{media}; charset=utf-8")
@@ -182,12 +135,12 @@ class PassportGraphQL(GraphQLOverHTTP):
         self.answers.keep(key, answer, heads)
 
     def refused(self, code: str) -> None:
-        if self.metrics is not None:
-            self.metrics.graphql_errors.labels(code).inc()
+        if self.services.metrics is not None:
+            self.services.metrics.graphql_errors.labels(code).inc()
 
     def _rejects(self, request: Request) -> bool:
         asked = request.headers.get("robopass-on-denied", "").strip().lower()
-        return self.on_denied == "reject" or asked == "reject"
+        return self.options.on_denied == "reject" or asked == "reject"
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         return HTMLResponse(self.console)
@@ -200,12 +153,28 @@ class PassportGraphQL(GraphQLOverHTTP):
         return orjson.dumps(data)
 
 
-def request_source(source: PassportSource) -> PassportSource:
-    """The source as one request uses it: a federation batches that request's robot reads.
+def passport_schema(options: GraphQLOptions, tracing: Any = None) -> Schema:
+    """The schema as `options` shape it: the limits and production mode run as its
+    extensions (before any resolver), and `tracing` adds a span per operation."""
+    extensions = [
+        *limit_extensions(options.limits, PAGE_ARGUMENTS),
+        *protective_extensions(
+            introspection=options.shows_introspection, mask_errors=options.production
+        ),
+    ]
+    if tracing is not None:
+        from gateway.edge.tracing import operation_spans
 
-    A local store has no such scope and is used as it is.
-    """
-    return source.request_scope() if isinstance(source, RequestScoped) else source
+        extensions.append(operation_spans(tracing))
+    return build_schema(extensions, suggestions=not options.production)
+
+
+def _may_keep_answers(services: Services) -> bool:
+    """Answers are kept only where each is decided and audited, and the source's feed
+    vouches for what it caches; tracing wants every operation run, so it keeps none."""
+    vouches = isinstance(services.source, Vouching)
+    audited = services.policy is not None and services.audit is not None
+    return audited and vouches and services.tracing is None
 
 
 def heads_read(source: PassportSource) -> Mapping[str, str]:

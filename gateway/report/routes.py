@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from markupsafe import Markup
@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from policies import Principal, TokenVerifier
+from policies import Principal
 from schema.code import RobotCode, RobotCodeError
 from schema.events import ChainReport, Event, EventType, verify
 from schema.source import PassportSource, RobotFilter, RobotRecord
@@ -40,6 +40,9 @@ from .session import (
     principal_of,
     viewer_of,
 )
+
+if TYPE_CHECKING:
+    from gateway.service.services import Services
 
 View = Callable[[Principal, RobotRecord], Container[str]]
 
@@ -105,18 +108,12 @@ class Page:
 
 
 class ReportSite:
-    """The report pages over one passport source, with the gateway's verifier and masks."""
+    """The report pages over the gateway's source, with its verifier and masks (`view`)."""
 
-    def __init__(
-        self,
-        source: PassportSource,
-        view: View,
-        verifier: TokenVerifier | None,
-        demo: DemoSignIn | None = None,
-    ) -> None:
-        self.source = source
+    def __init__(self, services: Services, view: View, demo: DemoSignIn | None = None) -> None:
+        self.source: PassportSource = services.source
         self.view = view
-        self.verifier = verifier
+        self.verifier = services.verifier
         self.demo = demo
         self.templates = _templates()
 
@@ -309,10 +306,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def report_routes(
-    source: PassportSource,
-    view: View,
-    verifier: TokenVerifier | None,
-    demo: DemoSignIn | None = None,
+    services: Services, view: View, demo: DemoSignIn | None = None
 ) -> list[BaseRoute]:
     """The report's routes, to mount next to /graphql."""
-    return ReportSite(source, view, verifier, demo).routes()
+    return ReportSite(services, view, demo).routes()

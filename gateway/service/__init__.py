@@ -1,1 +1,2 @@
-"""What one request carries and the services it calls: context, writes, disclosures, exports."""
+"""What one request carries and the services it calls: the `Services` every surface holds,
+context, writes, disclosures, exports."""

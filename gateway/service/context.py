@@ -50,10 +50,11 @@ class RequestContext:
     """Per-request context: where passports come from and what this caller may see.
 
     With no policy set, nothing is hidden and nothing is audited: that is for
-    benchmarks' baselines and trusted in-process use only; `create_app` callers
-    choose it explicitly. With a policy and an audit log, every robot the
-    request touches gets a `RecordingView`, and `record_disclosures` appends
-    what was served and denied once the response is computed.
+    benchmarks' baselines and trusted in-process use only, chosen explicitly
+    (`Services(source, policy=None)`). With a policy and an audit log, every
+    robot the request touches gets a `RecordingView`, and `record_disclosures`
+    appends what was served and denied once the response is computed. Every
+    surface gets its context from `Services.context`, the one place one is made.
     """
 
     source: PassportSource

@@ -14,36 +14,26 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from gateway.aasapi import aas_api
-from gateway.credentials.signing import RegistrySigner
 from gateway.edge.auth import Authenticated
 from gateway.edge.bodylimit import BodyLimit
 from gateway.edge.observe import Observed
-from gateway.edge.ratelimit import RateLimit, RateLimits
-from gateway.endpoint.limits import Limits
-from gateway.endpoint.persisted import PersistedQueries
-from gateway.endpoint.view import PassportGraphQL
-from gateway.ops.metrics import CONTENT_TYPE, METRICS, Metrics, set_breaker_state
+from gateway.edge.ratelimit import RateLimit
+from gateway.endpoint.options import GraphQLOptions
+from gateway.endpoint.view import PassportGraphQL, passport_schema
+from gateway.ops.metrics import CONTENT_TYPE, METRICS, set_breaker_state
 from gateway.report import DemoSignIn, report_routes
 from gateway.report.session import viewer_of
 from gateway.service.context import RequestContext
-from gateway.service.writes import Writes
+from gateway.service.services import Services
 from gateway.web.bulk import bulk_routes
 from gateway.web.downloads import download_routes
-from policies import (
-    PUBLIC,
-    AuditLog,
-    AuditRecord,
-    PolicySet,
-    Principal,
-    TokenVerifier,
-)
+from policies import PUBLIC, AuditRecord, Principal
 from schema.graphql.objects import EVERYTHING
 from schema.source import (
     DecodedCache,
     FeedFollowing,
     NotServed,
     PassportSource,
-    PassportWriter,
     RegistryDirectory,
     RegistryUnavailable,
     RobotRecord,
@@ -51,66 +41,42 @@ from schema.source import (
 
 
 def create_app(
-    source: PassportSource,
+    services: Services,
+    options: GraphQLOptions | None = None,
     *,
-    policy: PolicySet | None,
-    verifier: TokenVerifier | None = None,
-    mounts: Sequence[Mount] = (),
-    example_code: str | None = None,
     ready: Any = None,
-    on_denied: str = "null",
-    signer: RegistrySigner | None = None,
     sign_in: DemoSignIn | None = None,
-    audit: AuditLog | None = None,
-    limits: Limits | None = None,
-    persisted: PersistedQueries | None = None,
-    production: bool = False,
-    introspection: bool | None = None,
-    console: bool | None = None,
-    rate_limits: RateLimits | None = None,
-    metrics: Metrics | None = None,
+    mounts: Sequence[Mount] = (),
     access_log: bool = False,
-    tracing: Any = None,
-    writer: PassportWriter | None = None,
 ) -> Starlette:
-    """The gateway app over one passport source.
+    """The gateway app over `services` (`gateway.service.services`), GraphQL as `options` say.
 
-    `policy` None serves every field to everyone (say so explicitly); without a
-    `verifier` every request is the public principal and any token is refused.
-    `mounts` adds sub-applications such as the demo authorization server;
-    `ready` is an async check for /readyz that raises when not ready and may
-    return a mapping of details to report (a federation's registries; with
-    "status" other than "ready" the answer is 503); `on_denied` is "null" (a denied field is
-    null with an error) or "reject" (the whole operation fails). With a `signer`,
-    exports can be downloaded signed and its public keys are served at
-    /.well-known/jwks.json.
-    The report pages (`/`, `/robots/{code}`) apply the same masks as GraphQL;
-    `sign_in` offers demo parties to act as. `audit` receives a record of every
-    disclosure (GraphQL, downloads, the AAS API, report pages); without it, or
-    without a policy, nothing is recorded. The AAS HTTP API (Part 2, read
-    profiles) is served under /aas/api/v3.0 with the same masks.
-    `limits` bounds each request
-    (`Limits()` by default); `persisted` resolves hashed documents (APQ, or a
-    safelist); `production`, `introspection`, `console`: see `PassportGraphQL`.
-    `rate_limits` charges /graphql, downloads and report pages to a bucket per
-    caller (429 over it). `metrics` serves /metrics and counts requests, errors,
-    denials and refusals; `access_log` writes one structured line per request
-    (`gateway.edge.observe`); both add an `X-Request-Id` to every response.
-    `tracing`, an OpenTelemetry tracer provider, adds spans per request and
-    per GraphQL operation (`gateway.edge.tracing`, the `otel` extra).
-    `writer` enables the mutations (`gateway.service.writes`); without it they answer
-    WRITES_UNAVAILABLE. Writes are audited in `audit` like disclosures.
+    Every surface holds the same `services`: GraphQL over HTTP and websockets,
+    export downloads (signed with its `signer`, whose public keys are then at
+    /.well-known/jwks.json), bulk export, the report pages (`/`,
+    `/robots/{code}`, which `sign_in` lets a person view as a demo party), and
+    the AAS HTTP API (Part 2, read profiles) under /aas/api/v3.0; each applies
+    the same masks and audits what it discloses. `ready` is an async check for
+    /readyz that raises when not ready and may return a mapping of details to
+    report (a federation's registries; with "status" other than "ready" the
+    answer is 503). `mounts` adds sub-applications such as the demo
+    authorization server. `access_log` writes one structured line per request
+    (`gateway.edge.observe`); it and `services.metrics` each add an
+    `X-Request-Id` to every response.
     """
+    options = options or GraphQLOptions()
+    source, verifier, metrics = services.source, services.verifier, services.metrics
 
     def view(principal: Principal, record: RobotRecord) -> Container[str]:
         """The report's mask. A report shows all its view allows, so the whole view is
         recorded, when it is decided: the page is built without a later hook."""
-        decision = RequestContext(source, principal, policy).decision(record)
+        decision = services.context(principal).decision(record)
         if decision is None:
             return EVERYTHING
-        if audit is not None:
+        if services.audit is not None:
             now = datetime.now(UTC)
-            audit.append(AuditRecord.disclosure(principal, record.passport.code, decision, now))
+            disclosure = AuditRecord.disclosure(principal, record.passport.code, decision, now)
+            services.audit.append(disclosure)
         return decision.mask
 
     async def healthz(request: Request) -> Response:
@@ -133,43 +99,24 @@ def create_app(
         principal = request.scope.get("state", {}).get("principal", PUBLIC)
         if principal.is_public and "authorization" not in request.headers:
             principal = (await viewer_of(request, verifier)).principal
-        return RequestContext(
-            source, principal, policy, request, audit, metrics=metrics, surface="export"
-        )
+        return services.context(principal, request, surface="export")
 
-    limits = limits or Limits()
-    endpoint = PassportGraphQL(
-        source,
-        policy,
-        example_code=example_code,
-        on_denied=on_denied,
-        limits=limits,
-        persisted=persisted,
-        production=production,
-        introspection=introspection,
-        console=console,
-        audit=audit,
-        metrics=metrics,
-        tracing=tracing,
-        writes=Writes(source, writer, policy, audit),
-        verifier=verifier,
-    )
-    graphql = Authenticated(endpoint, verifier)
+    endpoint = PassportGraphQL(services, options, passport_schema(options, services.tracing))
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", Authenticated(endpoint, verifier), methods=["GET", "POST"]),
         WebSocketRoute("/graphql", endpoint),
-        *download_routes(context, verifier, signer),
-        *bulk_routes(context, verifier),
-        aas_api(context, verifier),
-        *report_routes(source, view, verifier, sign_in),
+        *download_routes(services, context),
+        *bulk_routes(services, context),
+        aas_api(services, context),
+        *report_routes(services, view, sign_in),
         *mounts,
     ]
-    middleware = [Middleware(BodyLimit, max_bytes=limits.max_body_bytes)]
-    if rate_limits is not None:
+    middleware = [Middleware(BodyLimit, max_bytes=options.limits.max_body_bytes)]
+    if services.rate_limits is not None:
         limiter = Middleware(
-            RateLimit, limits=rate_limits, verifier=verifier, metrics=metrics or METRICS
+            RateLimit, limits=services.rate_limits, verifier=verifier, metrics=metrics or METRICS
         )
         middleware.insert(0, limiter)
     if metrics is not None:
@@ -194,10 +141,10 @@ def create_app(
         exception_handlers={RegistryUnavailable: _unavailable, NotServed: _not_served},
         lifespan=_stops_background(source),
     )
-    if tracing is not None:
+    if services.tracing is not None:
         from gateway.edge.tracing import request_spans
 
-        return request_spans(app, tracing)  # type: ignore[return-value]
+        return request_spans(app, services.tracing)  # type: ignore[return-value]
     return app
 
 

@@ -20,12 +20,12 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.edge.auth import Authenticated
 from gateway.service.export import EXPORT_FORMATS
-from policies import TokenVerifier
 from schema.graphql.objects import DENIED_CODE
 from schema.source import RobotFilter
 
 if TYPE_CHECKING:
     from gateway.service.context import RequestContext
+    from gateway.service.services import Services
 
 __all__ = ["BULK_PAGE", "FleetExport", "bulk_routes"]
 
@@ -34,12 +34,12 @@ MEDIA_TYPE = "application/x-ndjson"
 
 
 def bulk_routes(
-    context: Callable[[Request], Awaitable[RequestContext]], verifier: TokenVerifier | None
+    services: Services, context: Callable[[Request], Awaitable[RequestContext]]
 ) -> list[Route]:
     return [
         Route(
             "/export/fleet.ndjson",
-            Authenticated(FleetExport(context), verifier),
+            Authenticated(FleetExport(context), services.verifier),
             methods=["GET"],
         )
     ]

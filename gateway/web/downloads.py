@@ -21,11 +21,11 @@ from starlette.types import Receive, Scope, Send
 from gateway.credentials.signing import MEDIA_TYPE, RegistrySigner, issue
 from gateway.edge.auth import Authenticated
 from gateway.service.export import EXPORT_FORMATS
-from policies import TokenVerifier
 from schema.code import RobotCode, RobotCodeError
 
 if TYPE_CHECKING:
     from gateway.service.context import RequestContext
+    from gateway.service.services import Services
 
 __all__ = ["ExportDownload", "download_routes"]
 
@@ -34,15 +34,17 @@ FALSE = frozenset({"false", "0", "no"})
 
 
 def download_routes(
-    context: Callable[[Request], Awaitable[RequestContext]],
-    verifier: TokenVerifier | None,
-    signer: RegistrySigner | None,
+    services: Services, context: Callable[[Request], Awaitable[RequestContext]]
 ) -> list[Route]:
-    """The export download route, and the JWKS route when this gateway signs."""
+    """The export download route, and the JWKS route when this gateway signs.
+
+    `context` makes each request's context (the app decides whose it is).
+    """
+    signer = services.signer
     routes = [
         Route(
             "/robots/{code}/export/{format}",
-            Authenticated(ExportDownload(context, signer), verifier),
+            Authenticated(ExportDownload(context, signer), services.verifier),
             methods=["GET", "HEAD"],
         )
     ]

@@ -1,4 +1,5 @@
-"""From validated `Settings` to the parts `create_app` takes: issuers, rate limits, tracing."""
+"""From validated `Settings` to the parts `create_app` takes: issuers, rate limits, tracing,
+the federation's registries and the GraphQL options."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 
 from gateway.config.settings import ConfigError, Settings
 from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
+from gateway.endpoint.options import GraphQLOptions
+from gateway.endpoint.persisted import PersistedQueries
 from policies import ClaimMapping, Introspection, Role, TrustedIssuer
 from policies.errors import IssuerUnavailable
 
@@ -67,15 +70,14 @@ def federation(settings: Settings, environ: Mapping[str, str] = os.environ) -> l
 
 def rate_limits(settings: Settings) -> RateLimits | None:
     """Buckets per class of caller, in Redis when a URL is given; None when off."""
-    section = settings.section("rate_limits")
-    if not section["enabled"]:
+    section = settings.rate_limits
+    if not section.enabled:
         return None
-    anonymous = Bucket(section["anonymous"]["rate"], section["anonymous"]["burst"])
-    authenticated = Bucket(section["authenticated"]["rate"], section["authenticated"]["burst"])
-    url = section.get("redis_url")
-    if url:
+    anonymous = Bucket(section.anonymous.rate, section.anonymous.burst)
+    authenticated = Bucket(section.authenticated.rate, section.authenticated.burst)
+    if section.redis_url:
         try:
-            buckets: Any = RedisBuckets(url, prefix=section["key_prefix"])
+            buckets: Any = RedisBuckets(section.redis_url, prefix=section.key_prefix)
         except ImportError:
             raise ConfigError(
                 ["rate_limits.redis_url: needs the redis package: pip install 'robopass[redis]'"]
@@ -87,16 +89,36 @@ def rate_limits(settings: Settings) -> RateLimits | None:
 
 def tracer(settings: Settings) -> Any:
     """An OpenTelemetry tracer provider when tracing is on; None when off."""
-    section = settings.section("tracing")
-    if not section["enabled"]:
+    section = settings.tracing
+    if not section.enabled:
         return None
     try:
         from gateway.edge.tracing import tracer_provider
 
-        return tracer_provider(
-            section["service_name"], section["exporter"], section.get("endpoint")
-        )
+        return tracer_provider(section.service_name, section.exporter, section.endpoint)
     except ImportError:
         raise ConfigError(
             ["tracing.enabled: needs the otel extra: pip install 'robopass[otel]'"]
         ) from None
+
+
+def graphql_options(
+    settings: Settings,
+    persisted: PersistedQueries | None = None,
+    example_code: str | None = None,
+) -> GraphQLOptions:
+    """The endpoint's options from `[server]` and `[limits]`.
+
+    `persisted` is built from `[persisted]` by the caller, which reads the
+    manifest and reports a bad one; `example_code` fills the console.
+    """
+    server = settings.server
+    return GraphQLOptions(
+        on_denied=server.on_denied,
+        limits=settings.limits,
+        persisted=persisted,
+        production=server.production,
+        introspection=server.introspection,
+        console=server.console,
+        example_code=example_code,
+    )

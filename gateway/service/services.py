@@ -1,0 +1,89 @@
+"""What the gateway talks to, held once: every surface reads its parts from one `Services`.
+
+The application factory, the GraphQL endpoint, downloads, bulk export, the
+report pages and the AAS API each take this one object rather than a keyword
+list, so a part (the token verifier, the audit log) is handed over once and
+cannot reach one surface and miss another. It is also the one place a
+`RequestContext` is made (`context`), so every surface decides, masks and
+audits alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any
+
+from gateway.credentials.signing import RegistrySigner
+from gateway.edge.ratelimit import RateLimits
+from gateway.ops.metrics import Metrics
+from gateway.service.context import RequestContext
+from gateway.service.writes import Writes
+from policies import PUBLIC, AuditLog, PolicySet, Principal, TokenVerifier
+from schema.source import PassportSource, PassportWriter, RequestScoped
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The source and the parts around it.
+
+    `policy` None serves every field to everyone (trusted mode): it has no
+    default, so a caller chooses it in plain sight. Without a `verifier`
+    every request is the public principal and any token is refused. `audit`
+    receives a record of every disclosure and write; without it, or without
+    a policy, nothing is recorded. `writer` enables the mutations (without
+    it they answer WRITES_UNAVAILABLE). With a `signer`, exports can be
+    downloaded signed and its public keys are served. `metrics` serves
+    /metrics and counts requests, errors, denials and refusals;
+    `rate_limits` charges each caller's bucket (429 over it); `tracing`, an
+    OpenTelemetry tracer provider, adds spans (the `otel` extra).
+    """
+
+    source: PassportSource
+    policy: PolicySet | None
+    _: KW_ONLY
+    verifier: TokenVerifier | None = None
+    audit: AuditLog | None = None
+    writer: PassportWriter | None = None
+    signer: RegistrySigner | None = None
+    metrics: Metrics | None = None
+    rate_limits: RateLimits | None = None
+    tracing: Any = None
+    writes: Writes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        writes = Writes(self.source, self.writer, self.policy, self.audit)
+        object.__setattr__(self, "writes", writes)
+
+    def context(
+        self,
+        principal: Principal = PUBLIC,
+        request: Any = None,
+        *,
+        surface: str = "graphql",
+        batched: bool = False,
+    ) -> RequestContext:
+        """What one request of `principal` carries; the only place one is made.
+
+        `surface` labels its denials in the metrics ("graphql", "export", ...).
+        `batched` gives the request its own view of the source, where a
+        federation batches that request's single-robot reads per registry.
+        """
+        source = request_source(self.source) if batched else self.source
+        return RequestContext(
+            source,
+            principal,
+            self.policy,
+            request,
+            self.audit,
+            self.writes,
+            metrics=self.metrics,
+            surface=surface,
+        )
+
+
+def request_source(source: PassportSource) -> PassportSource:
+    """The source as one request uses it: a federation batches that request's robot reads.
+
+    A local store has no such scope and is used as it is.
+    """
+    return source.request_scope() if isinstance(source, RequestScoped) else source
