@@ -15,14 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.config.settings import (
-    SECTIONS,
-    BucketSettings,
-    ConfigError,
-    Settings,
-    load_config,
-    schema,
-)
+from gateway.config.sections import SECTIONS, BucketSettings
+from gateway.config.settings import ConfigError, Settings, load_config, schema
 from gateway.endpoint.limits import Limits
 from gateway.service.local import LocalSource
 from gateway.service.services import Services

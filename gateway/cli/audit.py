@@ -60,9 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def configured_db() -> str:
     """`audit.db` (ROBOPASS_AUDIT_DB), else the log beside the demo registry of the data dir."""
     settings = configured()
-    return settings.section("audit").get("db") or default_audit_db(
-        demo_database(data_dir(settings))
-    )
+    return settings.audit.db or default_audit_db(demo_database(data_dir(settings)))
 
 
 def open_existing(db: str | None):

@@ -43,13 +43,13 @@ def cmd_auth_server(args: argparse.Namespace) -> int:
     from policies.authserver import create_auth_app, load_clients
 
     settings = configured()
-    defaults = settings.section("auth_server")
-    host, port = given(args.host, defaults["host"]), given(args.port, defaults["port"])
+    defaults = settings.auth_server
+    host, port = given(args.host, defaults.host), given(args.port, defaults.port)
     folder = Path(given(args.data_dir, data_dir(settings))).expanduser()
     issuer = f"http://{host}:{port}"
     app = create_auth_app(folder, issuer)
     for line in banner(issuer, sorted(load_clients())):
         print(line, flush=True)
-    log_level = given(args.log_level, settings.server["log_level"])
+    log_level = given(args.log_level, settings.server.log_level)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
     return 0

@@ -31,7 +31,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     try:
         settings = load_config(args.file, os.environ)
         trusted_issuers(settings)
-        safelist = settings.section("persisted").get("safelist")
+        safelist = settings.persisted.safelist
         if safelist:
             try:
                 PersistedQueries.from_manifest(safelist)

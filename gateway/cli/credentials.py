@@ -66,8 +66,8 @@ def _issuer(args: argparse.Namespace, settings: Settings) -> str:
     if args.issuer is not None:
         return args.issuer
     server = settings.server
-    configured_issuer = settings.section("credentials").get("issuer")
-    return configured_issuer or f"http://{server['host']}:{server['port']}"
+    configured_issuer = settings.credentials.issuer
+    return configured_issuer or f"http://{server.host}:{server.port}"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -76,7 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     settings = configured()
     data_dir = _data_dir(args, settings)
-    db = args.db or settings.section("store").get("db") or demo_database(data_dir)
+    db = args.db or settings.store.db or demo_database(data_dir)
     if not is_postgres(db):
         path = sqlite_path(db)
         if path != ":memory:" and not Path(path).is_file():

@@ -34,7 +34,7 @@ def given(flag: T | None, default: Any) -> T:
 
 def data_dir(settings: Settings) -> str:
     """`store.data_dir` (ROBOPASS_DATA_DIR), else the user's data folder."""
-    return settings.section("store").get("data_dir") or str(default_data_dir())
+    return settings.store.data_dir or str(default_data_dir())
 
 
 def demo_database(data_dir: str | Path) -> str:

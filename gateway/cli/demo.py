@@ -435,11 +435,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def with_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """The options as given, the rest from `demo.*` (ROBOPASS_DEMO_HOST, ..._BASE_PORT, ...)."""
-    demo = configured().section("demo")
-    folder = demo.get("data_dir") or str(default_data_dir() / "demo")
+    demo = configured().demo
+    folder = demo.data_dir or str(default_data_dir() / "demo")
     chosen = {
-        "host": given(args.host, demo["host"]),
-        "base_port": given(args.base_port, demo["base_port"]),
+        "host": given(args.host, demo.host),
+        "base_port": given(args.base_port, demo.base_port),
         "data_dir": given(args.data_dir, folder),
     }
     return argparse.Namespace(**{**vars(args), **chosen})

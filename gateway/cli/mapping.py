@@ -63,7 +63,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from gateway.workbench.mapping_cmd import cmd_check as check_samples
 
     if args.reference is None:
-        reference = configured().section("workbench").get("reference")
+        reference = configured().workbench.reference
         args = argparse.Namespace(**{**vars(args), "reference": reference})
     return check_samples(args)
 

@@ -297,8 +297,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """Mirror the caller's view of a fleet into a SQLite file, incrementally."""
     if args.page_size < 1 or args.page_size > 100:
         raise SystemExit("robopass: --page-size must be between 1 and 100")
-    configured_sync = configured().section("sync")
-    token = args.token or configured_sync.get("token")
+    configured_sync = configured().sync
+    token = args.token or configured_sync.token
     if not token and not args.token_client:
         raise SystemExit("robopass: sync needs --token-client CLIENT or --token (ROBOPASS_TOKEN)")
     try:
@@ -306,7 +306,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             args.gateway,
             token=token,
             client=args.token_client,
-            client_secret=configured_sync.get("client_secret"),
+            client_secret=configured_sync.client_secret,
         )
     except (SyncError, httpx.HTTPError) as exc:
         raise SystemExit(f"robopass: {exc}") from None

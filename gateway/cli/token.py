@@ -33,7 +33,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     settings = configured()
     server = settings.server
-    host, port = given(args.host, server["host"]), given(args.port, server["port"])
+    host, port = given(args.host, server.host), given(args.port, server.port)
     folder = Path(given(args.data_dir, data_dir(settings))).expanduser()
     try:
         print(issue_token(args.client, folder, issuer_url(host, port)))

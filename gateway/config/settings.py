@@ -28,6 +28,24 @@ from jsonschema import Draft202012Validator, ValidationError
 from gateway.endpoint.cost import DEFAULT_WEIGHTS
 from gateway.endpoint.limits import Limits
 
+from .sections import (
+    SECTIONS,
+    AuditSettings,
+    AuthServerSettings,
+    CredentialsSettings,
+    DemoSettings,
+    MetricsSettings,
+    NodeSettings,
+    PersistedSettings,
+    RateLimitSettings,
+    RollupSettings,
+    ServerSettings,
+    StoreSettings,
+    SyncSettings,
+    TracingSettings,
+    WorkbenchSettings,
+)
+
 PREFIX = "ROBOPASS_"
 CONFIG_ENV = "ROBOPASS_CONFIG"
 REDACTED = "***"
@@ -81,95 +99,6 @@ def schema() -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """`[server]`: where to listen, what GraphQL shows, how to log."""
-
-    host: str
-    port: int
-    production: bool
-    console: bool | None
-    introspection: bool | None
-    on_denied: str
-    log_level: str
-    log_format: str
-    forwarded_allow_ips: str
-    demo_auth: bool
-
-
-@dataclass(frozen=True, slots=True)
-class StoreSettings:
-    """`[store]`: the registry database; None fields are unset (the CLI picks the demo's)."""
-
-    db: str | None
-    data_dir: str | None
-    robots: int
-
-
-@dataclass(frozen=True, slots=True)
-class AuditSettings:
-    """`[audit]`: the disclosure log; `db` None keeps it beside the registry."""
-
-    db: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PersistedSettings:
-    """`[persisted]`: a safelist manifest, or None to accept any document (and APQ)."""
-
-    safelist: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class BucketSettings:
-    """One class of caller's token bucket: `rate` per second, `burst` at once."""
-
-    rate: float
-    burst: int
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitSettings:
-    """`[rate_limits]`: off unless enabled; in Redis when `redis_url` is set."""
-
-    enabled: bool
-    redis_url: str | None
-    key_prefix: str
-    anonymous: BucketSettings
-    authenticated: BucketSettings
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsSettings:
-    """`[metrics]`: whether GET /metrics is served."""
-
-    enabled: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TracingSettings:
-    """`[tracing]`: OpenTelemetry spans, exported where `exporter` and `endpoint` say."""
-
-    enabled: bool
-    exporter: str
-    endpoint: str | None
-    service_name: str
-
-
-# The typed sections, by their key in the document. Their fields carry no
-# defaults: the schema's are filled in before they are built, so schema.json
-# stays the one place a default is written.
-SECTIONS: dict[str, type] = {
-    "server": ServerSettings,
-    "store": StoreSettings,
-    "audit": AuditSettings,
-    "persisted": PersistedSettings,
-    "rate_limits": RateLimitSettings,
-    "metrics": MetricsSettings,
-    "tracing": TracingSettings,
-}
-
-
-@dataclass(frozen=True, slots=True)
 class Settings:
     """The validated configuration as one typed, frozen tree.
 
@@ -189,6 +118,13 @@ class Settings:
     rate_limits: RateLimitSettings
     metrics: MetricsSettings
     tracing: TracingSettings
+    auth_server: AuthServerSettings
+    node: NodeSettings
+    demo: DemoSettings
+    rollup: RollupSettings
+    credentials: CredentialsSettings
+    sync: SyncSettings
+    workbench: WorkbenchSettings
     document: Mapping[str, Any]
     source: str | None = None
 

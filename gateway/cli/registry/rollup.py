@@ -41,7 +41,7 @@ def cmd_rollup(args: argparse.Namespace) -> int:
 
     older_than = args.older_than
     if older_than is None:  # the schema's pattern has checked the configured value
-        older_than = duration(configured().section("rollup")["after"])
+        older_than = duration(configured().rollup.after)
     store = open_store(args.db)
     done = store.rollup(older_than)
     print(

@@ -49,19 +49,19 @@ def cmd_serve_node(args: argparse.Namespace) -> int:
     from gateway.node.command import NodeOptionError, NodeOptions, serve_node
 
     settings = configured()
-    node = settings.section("node")
+    node = settings.node
     options = NodeOptions(
         format=args.format,
-        host=given(args.host, node["host"]),
-        port=given(args.port, node["port"]),
+        host=given(args.host, node.host),
+        port=given(args.port, node.port),
         data_dir=Path(given(args.data_dir, data_dir(settings))).expanduser(),
-        db=args.db or node.get("db"),
+        db=args.db or node.db,
         registry=args.registry,
         countries=tuple(args.country or ()),
         robots=args.robots,
         trust_issuers=tuple(args.trust_issuer or ()),
         audience=args.audience,
-        log_level=given(args.log_level, settings.server["log_level"]),
+        log_level=given(args.log_level, settings.server.log_level),
     )
     try:
         return serve_node(options)
