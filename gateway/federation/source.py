@@ -173,7 +173,7 @@ class FederatedSource:
         )
         if response.status_code == 404:
             return None
-        return self._record(client, _json(client, response, 200), current=False)
+        return await self._record(client, _json(client, response, 200), current=False)
 
     async def load_current(self, codes: Sequence[str]) -> list[LoadResult]:
         """Current records of `codes`, one batch per registry, concurrently; for a DataLoader.
@@ -217,7 +217,7 @@ class FederatedSource:
             )
             body = _json(client, response, 200)
             for data in _items(client, body, "robots"):
-                record = self._record(client, data)
+                record = await self._record(client, data)
                 found[record.passport.code] = record
         return found
 
@@ -238,13 +238,19 @@ class FederatedSource:
         elif response.status_code == 404:
             return None
         else:
-            record = self._record(client, _json(client, response, 200))
+            record = await self._record(client, _json(client, response, 200))
         if freshness is not None:
             freshness.grant(record.passport.code, record.head.hash, epoch)
         return record
 
-    def _record(self, client: RegistryClient, data: Any, current: bool = True) -> RobotRecord:
-        """A node's record as ours; a past view is cached but never taken for the latest."""
+    async def _record(self, client: RegistryClient, data: Any, current: bool = True) -> RobotRecord:
+        """A node's record as ours; a past view is cached but never taken for the latest.
+
+        The document is checked and translated in a worker thread: done on the event
+        loop it holds the loop for a large passport, and every call awaiting a node
+        meanwhile (the current record next to a past view, other robots of the query)
+        is charged that time against its timeout and can fail as unavailable though
+        its node answered promptly."""
         try:
             head = head_of(data)
             code = data["code"]
@@ -253,7 +259,8 @@ class FederatedSource:
                 raise BadRecord(f"the node sends {sent!r} documents, not {configured!r}")
             passport = self.cache.get(code, head.hash)
             if passport is None:
-                passport = passport_of(client.config.format, data["document"])
+                fmt, document = client.config.format, data["document"]
+                passport = await asyncio.to_thread(passport_of, fmt, document)
                 if passport.code != code:
                     raise BadRecord(f"record of {code} holds the passport of {passport.code}")
             self.cache.put(code, head, passport, latest=current)
@@ -286,7 +293,7 @@ class FederatedSource:
         if response.status_code == 400 and after is not None:
             raise CursorError(f"registry {client.id} refused its position in the cursor")
         body = _json(client, response, 200)
-        records = [self._record(client, data) for data in _items(client, body, "robots")]
+        records = [await self._record(client, data) for data in _items(client, body, "robots")]
         cursors = _items(client, body, "cursors")
         if len(cursors) != len(records):
             raise RegistryUnavailable(
