@@ -88,6 +88,13 @@ class WithToken(httpx.AsyncBaseTransport):
 
 
 def federation(node: Node) -> FederatedSource:
-    """A federation of the one node; no feed follower, so each read asks the node."""
-    config = RegistryConfig("cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0)
+    """A federation of the one node; no feed follower, so each read asks the node.
+
+    The node runs on the test's own event loop and CPU, so a call's deadline is
+    generous: under a loaded CI machine the default 2 s would time out calls that
+    wait only for their neighbour's document to be checked, not for the node.
+    """
+    config = RegistryConfig(
+        "cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0, timeout=30.0
+    )
     return FederatedSource([config], transports={"cn-heis": WithToken(node)})
