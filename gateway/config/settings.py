@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from gateway.endpoint.limits import Limits
+from gateway.config.limits import Limits
 
 PREFIX = "ROBOPASS_"
 CONFIG_ENV = "ROBOPASS_CONFIG"

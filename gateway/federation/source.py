@@ -43,6 +43,7 @@ from schema.source import (
 from schema.writes import WriteRejected
 
 from . import cursor
+from .batching import RequestSource
 from .cache import PassportCache
 from .client import RegistryClient, UpstreamHook
 from .config import RegistryConfig
@@ -131,10 +132,8 @@ class FederatedSource:
         for freshness in self.freshness.values():
             freshness.invalidate(code)
 
-    def request_scope(self) -> Any:
+    def request_scope(self) -> RequestSource:
         """This source for one request: single-robot reads batched per registry."""
-        from .batching import RequestSource
-
         return RequestSource(self)
 
     # -- routing --------------------------------------------------------------

@@ -22,6 +22,13 @@ import orjson
 
 from gateway.store import migrations
 from gateway.store.cursors import decode_code, decode_position, encode_cursor
+from gateway.store.errors import (
+    EventRejected,
+    IdempotencyConflict,
+    RobotExists,
+    UnknownRobot,
+)
+from gateway.store.errors import StoreError as StoreError  # re-exported: callers import it here
 from gateway.store.recommit import RecommitStore
 from gateway.store.sql import (
     EVENT_COLUMNS,
@@ -50,32 +57,6 @@ from schema.passport import Passport
 from schema.source import Change, Head, Link, Page, RobotFilter, RobotRecord
 
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """Base of every error the store raises on purpose."""
-
-    code = "STORE_ERROR"
-
-
-class RobotExists(StoreError):
-    code = "ROBOT_EXISTS"
-
-
-class UnknownRobot(StoreError):
-    code = "NOT_FOUND"
-
-
-class EventRejected(StoreError):
-    """The event does not apply to the passport as it stands; nothing was written."""
-
-    code = "EVENT_REJECTED"
-
-
-class IdempotencyConflict(StoreError):
-    """The idempotency key was used before with a different request."""
-
-    code = "IDEMPOTENCY_CONFLICT"
 
 
 class DecodedPassports:

@@ -18,7 +18,15 @@ from typing import Any
 
 import orjson
 
-from gateway.store.sql import EVENT_COLUMNS, INSERT_EVENT, UPDATE_ROBOT, event_row, robot_row
+from gateway.store.errors import EventRejected, IdempotencyConflict, UnknownRobot
+from gateway.store.sql import (
+    EVENT_COLUMNS,
+    INSERT_EVENT,
+    UPDATE_ROBOT,
+    event_row,
+    robot_row,
+    row_event,
+)
 from schema.codec import format_datetime, from_plain, to_plain
 from schema.events import Event, EventType, apply_in_place, canonical_json, chain, new_salt
 from schema.passport import ConditionSnapshot, JointWear, Passport
@@ -99,8 +107,6 @@ class TelemetryStore:
         `positions` gives each robot's samples' places in the request, for the
         field the refusal names.
         """
-        from gateway.store.base import EventRejected, IdempotencyConflict, UnknownRobot
-
         clock = now or datetime.now(UTC)
         prepared = {
             code: [plain_sample(s) for s in samples] for code, samples in sorted(batches.items())
@@ -269,9 +275,6 @@ def _replayed(row: Any, code: str, plain: list[dict[str, Any]]) -> Event:
     The digest is salted, so the retry's samples are digested again under the
     stored event's salt rather than compared with the retry's fresh digest.
     """
-    from gateway.store.base import IdempotencyConflict
-    from gateway.store.sql import row_event
-
     event = row_event(row)
     if (
         event.code != code
@@ -285,8 +288,6 @@ def _replayed(row: Any, code: str, plain: list[dict[str, Any]]) -> Event:
 
 def _same_batch(done: Mapping[str, Appended]) -> None:
     """A retry names the same robots as the first request: its batch digest says so."""
-    from gateway.store.base import IdempotencyConflict
-
     digests = {code: a.event.payload["digest"] for code, a in done.items()}
     expected = batch_digest(digests)
     if any(a.event.payload.get("batch") != expected for a in done.values()):
