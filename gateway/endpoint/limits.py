@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -41,7 +42,7 @@ def limit_extensions(limits: Limits, slices: Mapping[str, tuple[str, int]]) -> l
 
     The rule classes are made once here: the validation cache keys on them.
     """
-    rules = [
+    rules: list[type[ASTValidationRule]] = [
         coded(depth_validator(limits.max_depth, None), MAX_DEPTH),
         coded(aliases_validator(limits.max_aliases), MAX_ALIASES),
         root_fields_rule(limits.max_root_fields),
@@ -71,9 +72,9 @@ class _CodedContext:
 def coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
     """`rule` with `code` on each error it reports: clients branch on codes, not messages."""
 
-    class Coded(rule):  # type: ignore[misc, valid-type]
+    class Coded(rule):  # type: ignore[misc, valid-type]  # the rule given, subclassed at run time
         def __init__(self, context: ValidationContext) -> None:
-            super().__init__(_CodedContext(context, code))  # type: ignore[arg-type]
+            super().__init__(_CodedContext(context, code))
 
     Coded.__name__ = rule.__name__
     return Coded

@@ -6,9 +6,9 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from gateway.endpoint.http import GraphQLOverHTTP
@@ -35,7 +35,7 @@ from schema.source import (
 ON_DENIED = ("null", "reject")
 
 
-class PassportGraphQL(GraphQLOverHTTP):
+class PassportGraphQL(GraphQLOverHTTP[RequestContext]):
     """The GraphQL endpoint with our context, limits and the offline console for browsers.
 
     `on_denied` "null" answers a denied field with null and an error; "reject"
@@ -48,7 +48,7 @@ class PassportGraphQL(GraphQLOverHTTP):
     """
 
     graphql_transport_ws_handler_class = AuditedTransportWS
-    websocket_adapter_class = TextWebSocket
+    websocket_adapter_class = TextWebSocket  # type: ignore[assignment]  # a class is the factory asked for
 
     def __init__(
         self,
@@ -159,7 +159,7 @@ class PassportGraphQL(GraphQLOverHTTP):
         context = RequestContext(
             self.source, principal, self.policy, request, self.audit, metrics=self.metrics
         )
-        answer = self.answers.lookup(key, self.source, context.decision)  # type: ignore[arg-type]
+        answer = self.answers.lookup(key, self.source, context.decision)  # type: ignore[arg-type]  # it vouches: see __init__
         if answer is None:
             return None
         request.state.passport_context = context
@@ -179,7 +179,7 @@ class PassportGraphQL(GraphQLOverHTTP):
         if any(code != DENIED_CODE for code in codes):
             return
         heads = getattr(request.state.passport_context.source, "heads", {})
-        answer = Answer(body, status, reads, request.state.disclosed, codes)  # type: ignore[arg-type]
+        answer = Answer(body, status, reads, request.state.disclosed, codes)  # type: ignore[arg-type]  # all DENIED_CODE
         self.answers.keep(key, answer, heads)
 
     def refused(self, code: str) -> None:

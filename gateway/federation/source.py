@@ -299,10 +299,12 @@ class FederatedSource:
         answers = await asyncio.gather(
             *(self._count(c, where) for c in clients), return_exceptions=True
         )
+        total = 0
         for answer in answers:
             if isinstance(answer, BaseException):
                 raise answer
-        return sum(answers)  # type: ignore[arg-type]
+            total += answer
+        return total
 
     async def _count(self, client: RegistryClient, where: RobotFilter) -> int:
         response = await client.call(

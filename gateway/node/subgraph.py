@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 import strawberry
@@ -61,8 +61,13 @@ from schema.graphql.robot import (
 from schema.passport import ConditionSnapshot, Passport
 from schema.source import CursorError, PassportSource, RobotFilter, RobotRecord
 
-_Condition = object_type(ConditionSnapshot, "conditions.", shareable=True)
-_PassportFields = object_type(Passport, "", "PassportFields", ("conditions",), shareable=True)
+if TYPE_CHECKING:
+    # Built at import from the dataclasses (`object_type`): no static type describes them.
+    _Condition: TypeAlias = Any
+    _PassportFields: TypeAlias = Any
+else:
+    _Condition = object_type(ConditionSnapshot, "conditions.", shareable=True)
+    _PassportFields = object_type(Passport, "", "PassportFields", ("conditions",), shareable=True)
 
 
 @dataclass(slots=True)
@@ -126,7 +131,7 @@ class SubgraphHistoryEvent:
             salt=e.salt,
             at=e.at,
             type=e.type,
-            payload=e.payload,
+            payload=JSON(e.payload),
         )
 
 
@@ -153,7 +158,7 @@ class SubgraphHistoryConnection:
 class SubgraphRobot(_PassportFields):
     @strawberry.field(description="The robot code: the entity key.")
     def code(self, root: strawberry.Parent[RobotNode]) -> RobotCodeScalar:
-        return root.record.passport.identity.code
+        return RobotCodeScalar(root.record.passport.identity.code)
 
     @strawberry.field(description="Sequence number of the newest event: the passport version.")
     def version(self, root: strawberry.Parent[RobotNode]) -> int:
@@ -242,7 +247,7 @@ class SubgraphQuery:
         record = await info.context.loader.load(code)
         if record is None:
             raise GraphQLError(f"No robot {code}", extensions={"code": "NOT_FOUND"})
-        return robot_node(record, EVERYTHING)
+        return robot_node(record, EVERYTHING)  # type: ignore[return-value]  # a root for SubgraphRobot's resolvers
 
     @strawberry.federation.field(
         shareable=True, description="This registry's robots ordered by code, a page at a time."
@@ -263,7 +268,10 @@ class SubgraphQuery:
             raise bad_input(str(exc)) from None
         return SubgraphRobotConnection(
             edges=[
-                SubgraphRobotEdge(cursor=cursor, node=robot_node(record, EVERYTHING))
+                SubgraphRobotEdge(
+                    cursor=cursor,
+                    node=robot_node(record, EVERYTHING),  # type: ignore[arg-type]  # a root, as above
+                )
                 for cursor, record in zip(page.cursors, page.items, strict=True)
             ],
             page_info=SubgraphPageInfo(
@@ -291,7 +299,7 @@ def subgraph_sdl() -> str:
     return strawberry.federation.schema.print_schema(build_subgraph_schema())
 
 
-class SubgraphGraphQL(GraphQLOverHTTP):
+class SubgraphGraphQL(GraphQLOverHTTP[SubgraphContext]):
     """The subgraph over HTTP: GraphQL over HTTP as the gateway speaks it, no console."""
 
     def __init__(self, source: PassportSource, limits: Limits) -> None:

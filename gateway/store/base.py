@@ -192,7 +192,7 @@ class Store(TelemetryStore, RecommitStore, ABC):
             seen.add(code)
         now = format_datetime(datetime.now(UTC))
         robots = [robot_row(_fold(events), events[-1], now) for events in batch]
-        events = [event_row(e, now, None) for history in batch for e in history]
+        event_rows = [event_row(e, now, None) for history in batch for e in history]
 
         def work(db: Db) -> int:
             for start in range(0, len(codes), 500):
@@ -203,7 +203,7 @@ class Store(TelemetryStore, RecommitStore, ABC):
                 if row is not None:
                     raise RobotExists(f"robot {row[0]} is already registered")
             self._lock_feed(db)
-            db.executemany(INSERT_EVENT, events)
+            db.executemany(INSERT_EVENT, event_rows)
             db.executemany(INSERT_ROBOT, robots)
             return len(batch)
 

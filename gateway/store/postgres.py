@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from gateway.store.base import Store, StoreError
+from gateway.store.base import Db, Store, StoreError
 
 
 class StoreUnavailable(StoreError):
@@ -100,8 +100,8 @@ class PostgresStore(Store):
             with db.conn.transaction():
                 yield db
 
-    def _lock_feed(self, db: _Connection) -> None:
+    def _lock_feed(self, db: Db) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.events.position'))")
 
-    def _lock_migrations(self, db: _Connection) -> None:
+    def _lock_migrations(self, db: Db) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.store_migrations'))")

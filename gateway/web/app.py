@@ -194,7 +194,7 @@ def create_app(
     if tracing is not None:
         from gateway.edge.tracing import request_spans
 
-        return request_spans(app, tracing)  # type: ignore[return-value]
+        return request_spans(app, tracing)  # type: ignore[return-value]  # the app, wrapped in spans
     return app
 
 
