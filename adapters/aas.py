@@ -484,7 +484,7 @@ def encode(plain: Plain) -> dict[str, Any]:
             }
         )
         refs.append({"type": "ModelReference", "keys": [{"type": "Submodel", "value": sm_id}]})
-    shell = {
+    shell: dict[str, Any] = {
         "modelType": "AssetAdministrationShell",
         "id": shell_id(code),
         "idShort": SHELL_ID_SHORT,

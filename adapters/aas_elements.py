@@ -183,7 +183,7 @@ def _put(obj: Plain, parts: list[str], value: Any) -> None:
 
 # ---- compilation --------------------------------------------------------------------
 
-Decoder = Callable[[dict[str, Any], Plain, str, list[Violation]], None]
+Decoder = Callable[[dict[str, Any] | None, Plain, str, list[Violation]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,8 +274,8 @@ def _run_decoders(decoders: list[tuple[str, Decoder]]) -> Callable[..., None]:
             if isinstance(id_short, str):
                 index[id_short] = (i, element)
         for id_short, dec in decoders:
-            i, element = index.get(id_short, (-1, None))
-            dec(element, obj, f"{at}/{i}" if element is not None else at, errors)
+            at_index, found = index.get(id_short, (-1, None))
+            dec(found, obj, f"{at}/{at_index}" if found is not None else at, errors)
 
     return decode
 
@@ -349,7 +349,7 @@ def _lang(cls: type, spec: Lang, semantic: Any, path: str, where: str, rules: li
     encode += ["if texts:", f"    add({_display(head, value='texts')})"]
 
     def decode(element: Any, obj: Plain, at: str, errors: list[Violation]) -> None:
-        texts = {}
+        texts: dict[str, Any] = {}
         for item in (element or {}).get("value") or ():
             texts.setdefault(item.get("language"), item.get("text"))
         for tag, parts, optional in bound:
@@ -451,8 +451,9 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
 
 
 def _get_or_none(obj: Plain, parts: list[str]) -> Any:
+    value: Any = obj
     for part in parts:
-        if not isinstance(obj, dict):
+        if not isinstance(value, dict):
             return None
-        obj = obj.get(part)
-    return obj
+        value = value.get(part)
+    return value

@@ -81,7 +81,7 @@ def mirror(cls: type) -> list[Leaf | Obj | Joint]:
     """Specs that keep every field of `cls` under its own name: the canonical form itself."""
     specs: list[Leaf | Obj | Joint] = []
     for name, hint in _hints(cls).items():
-        if dataclasses.is_dataclass(hint.inner):
+        if isinstance(hint.inner, type) and dataclasses.is_dataclass(hint.inner):
             specs.append(Obj(name, name, mirror(hint.inner)))
         else:
             specs.append(Leaf(name, name))
@@ -264,7 +264,7 @@ def complete(cls: type, plain: Plain) -> Plain:
             elif hint.optional:
                 plain[name] = None
             continue
-        if dataclasses.is_dataclass(hint.inner):
+        if isinstance(hint.inner, type) and dataclasses.is_dataclass(hint.inner):
             for item in value if hint.many else [value]:
                 if isinstance(item, dict):
                     complete(hint.inner, item)

@@ -35,7 +35,7 @@ def local_time(zone: str) -> Transform:
         # Naive arithmetic with the zone's offset at that wall-clock time: what
         # `replace(tzinfo=tz).astimezone(UTC)` computes, without building aware datetimes.
         local = parse(text)
-        return (local - offset(local)).isoformat() + "Z"
+        return (local - offset(local)).isoformat() + "Z"  # type: ignore[operator]  # a ZoneInfo's offset is never None
 
     return Transform(
         f"UTC -> {zone} local time YYYY-MM-DD HH:mm:ss",

@@ -186,10 +186,15 @@ def _compiled(fmt: Format) -> _Checks:
 _NS = Namespace()
 
 
+PathTree = dict[str | int, Any]
+"""Checks by path: a part (str) leads to the tree below it, a check's index (int) to its
+`normalize` (None: any value counts)."""
+
+
 def _counter(checks: list[_Check]) -> Callable[[Plain], tuple[int, ...]]:
     """Per check, count the values at its path that are not None (and, for a lossy one,
     that its `normalize` changes), walking each object and list of the document once."""
-    tree: dict[str, Any] = {}
+    tree: PathTree = {}
     for i, check in enumerate(checks):
         node = tree
         for part in check.path.split("."):
@@ -202,7 +207,7 @@ def _counter(checks: list[_Check]) -> Callable[[Plain], tuple[int, ...]]:
     return _NS.function("count", "plain", [*body, f"return {result}"])
 
 
-def _walk(tree: dict[str, Any], node: str, path: str, depth: int) -> list[str]:
+def _walk(tree: PathTree, node: str, path: str, depth: int) -> list[str]:
     lines: list[str] = []
     lists = _list_paths()
     for part, sub in tree.items():
@@ -213,7 +218,7 @@ def _walk(tree: dict[str, Any], node: str, path: str, depth: int) -> list[str]:
             if normalize is not None:
                 test += f" and {_NS.ref(normalize)}(v) != v"
             lines += [f"v = {node}.get({part!r})", f"if {test}:", f"    n{i} += 1"]
-        inner = {k: v for k, v in sub.items() if isinstance(k, str)}
+        inner: PathTree = {k: v for k, v in sub.items() if isinstance(k, str)}
         if not inner:
             continue
         body = _walk(inner, var, f"{here}.", depth + 1)
@@ -235,7 +240,7 @@ def _list_paths() -> frozenset[str]:
                 found.add(prefix + name)
                 hint = typing.get_args(hint)[0]
             hint = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
-            if dataclasses.is_dataclass(hint):
+            if isinstance(hint, type) and dataclasses.is_dataclass(hint):
                 walk(hint, f"{prefix}{name}.")
 
     walk(Passport, "")

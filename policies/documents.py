@@ -8,6 +8,7 @@ document without reading the schema.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,17 @@ def validate(document: Any, schema: str, error: type[RulesError] = RulesError) -
 
 def _path(error: ValidationError) -> str:
     parts = list(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = error.schema.get("properties", {})
-        extra = sorted(k for k in error.instance if k not in allowed)
+    schema, instance = error.schema, error.instance
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+        extra = sorted(k for k in instance if k not in allowed)
         parts += extra[:1]
-    elif error.validator == "required" and isinstance(error.instance, dict):
-        missing = [k for k in error.validator_value if k not in error.instance]
+    elif (
+        error.validator == "required"
+        and isinstance(instance, dict)
+        and isinstance(error.validator_value, list)
+    ):
+        missing = [k for k in error.validator_value if k not in instance]
         parts += missing[:1]
     text = ""
     for part in parts:

@@ -171,7 +171,7 @@ class KeyCache:
 def _load(jwks: Mapping[str, Any]) -> KeySet:
     """Public signing keys only; a private or symmetric member is a configuration error."""
     try:
-        keys = KeySet.import_key_set(dict(jwks))
+        keys = KeySet.import_key_set({"keys": jwks["keys"]})
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise IssuerUnavailable(f"unusable JWKS: {exc}") from exc
     for key in keys:

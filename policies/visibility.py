@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 DEMO = Path(__file__).parent / "demo"
-DEFAULT_MODULES: tuple[PolicyModule, ...] = (cn, eu)  # type: ignore[assignment]
+DEFAULT_MODULES: tuple[PolicyModule, ...] = (cn, eu)
 
 
 @dataclass(frozen=True, slots=True)

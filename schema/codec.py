@@ -49,17 +49,17 @@ def parse_datetime(text: str) -> datetime:
 
 def to_plain(obj: Any) -> Any:
     """Encode a dataclass instance (or list, enum, time) as JSON-ready data."""
-    return _encoder(type(obj))(obj)
+    return _encoder(type(obj))(obj)  # type: ignore[arg-type]  # a class is hashable; mypy's type[T] is not
 
 
 def from_plain(cls: type[T], data: Any) -> T:
     """Decode plain data into `cls`, raising `DecodeError` naming the JSON path."""
-    return _decoder(cls)(data, "")
+    return _decoder(cls)(data, "")  # type: ignore[arg-type]  # a class is hashable; mypy's type[T] is not
 
 
 @cache
 def _encoder(tp: Any) -> Converter:
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _generated_encoder(tp)
     return _encoder_for_hint(tp)
 
@@ -132,7 +132,7 @@ def _encoder_for_hint(hint: Any) -> Converter:
 
 @cache
 def _decoder(tp: Any) -> Callable[[Any, str], Any]:
-    if not dataclasses.is_dataclass(tp):
+    if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
         return _decoder_for_hint(tp)
     return _generated_decoder(tp, _checked_decoder(tp))
 

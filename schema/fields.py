@@ -37,7 +37,7 @@ def _walk(cls: type, prefix: str, out: dict[str, DataClass]) -> None:
         path = f"{prefix}{f.name}"
         out[path] = f.metadata["data_class"]
         inner = _element(hints[f.name])
-        if dataclasses.is_dataclass(inner):
+        if isinstance(inner, type) and dataclasses.is_dataclass(inner):
             _walk(inner, path + ".", out)
 
 

@@ -15,7 +15,7 @@ from gateway.endpoint.view import PassportGraphQL
 from gateway.service.context import RequestContext
 from gateway.service.local import LocalSource
 from gateway.service.services import Services
-from gateway.store.base import RegistryStore
+from gateway.store import RegistryStore
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet
 

@@ -101,12 +101,10 @@ def test_wal_mode(tmp_path):
 
 
 def test_registry_store_is_the_deprecated_name_of_sqlite_store():
-    """The old name keeps working for a release, from the package and from its old module."""
+    """The old name keeps working for a release, from the package."""
     import gateway.store
-    import gateway.store.base
 
     assert gateway.store.RegistryStore is SqliteStore
-    assert gateway.store.base.RegistryStore is SqliteStore
 
 
 def test_importing_the_store_does_not_need_psycopg():

@@ -224,7 +224,9 @@ class AasApi:
             if code != shell_code:
                 raise ApiError(404, f"shell {shell_id!r} has no submodel {identifier!r}")
         record = await self._record(call, code, "submodel", identifier)
-        env = self._environment(call.context, record, frozenset({name}), audit=True) or {}
+        # A submodel with no name has no code either: `_record` has answered 404 for it.
+        names = frozenset() if name is None else frozenset({name})
+        env = self._environment(call.context, record, names, audit=True) or {}
         for submodel in env.get("submodels", ()):
             if submodel["id"] == identifier:
                 return submodel
@@ -266,7 +268,7 @@ class AasApi:
         if wanted:
             return await self._shells_of_assets(call, wanted), None
         shells: list[JSON] = []
-        last = None
+        last = ""  # the cursor of the last shell kept: set before the page can be full (limit >= 1)
         async for record, _, cursor in self._walk(call.context, after):
             if len(shells) == limit:
                 if _named(call.context, record):

@@ -39,8 +39,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
                 raise ConfigError([f"persisted.safelist: {error}"]) from None
     except ConfigError as exc:
         print(f"{args.file}: {len(exc.errors)} error(s)", file=sys.stderr)
-        for error in exc.errors:
-            print(f"  {error}", file=sys.stderr)
+        for line in exc.errors:
+            print(f"  {line}", file=sys.stderr)
         return 2
     print(f"OK {args.file}")
     print(settings.summary())

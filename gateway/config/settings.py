@@ -25,8 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from gateway.endpoint.cost import DEFAULT_WEIGHTS
-from gateway.endpoint.limits import Limits
+from gateway.config.limits import DEFAULT_WEIGHTS, Limits
 
 from .sections import (
     SECTIONS,
@@ -131,7 +130,9 @@ class Settings:
     @classmethod
     def from_document(cls, document: Mapping[str, Any], source: str | None = None) -> Settings:
         """The tree of a document `load_config` has validated and filled with defaults."""
-        sections = {name: _built(kind, document.get(name, {})) for name, kind in SECTIONS.items()}
+        sections: dict[str, Any] = {
+            name: _built(kind, document.get(name, {})) for name, kind in SECTIONS.items()
+        }
         limits = _limits(document.get("limits", {}))
         return cls(**sections, limits=limits, document=document, source=source)
 
@@ -345,13 +346,16 @@ def _path(parts: Iterable[Any]) -> str:
 def _describe(error: ValidationError) -> str:
     """`key: reason` in the operator's words, not the validator's."""
     key = _path(error.absolute_path)
-    v, value = error.validator, error.validator_value
+    # Errors from validation carry all three; only a hand-made error leaves them unset.
+    v = str(error.validator)
+    value: Any = error.validator_value
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
     if v == "required":
         missing = error.message.split("'")[1]
         return f"{_path([*error.absolute_path, missing])}: is required"
-    if v == "additionalProperties":
-        extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
-        if error.schema.get("properties") is not None:
+    if v == "additionalProperties" and isinstance(error.instance, dict):
+        extra = [k for k in error.instance if k not in schema.get("properties", {})]
+        if schema.get("properties") is not None:
             return "; ".join(f"{_path([*error.absolute_path, k])}: unknown key" for k in extra)
     reasons = {
         "minimum": lambda: f"must be >= {value}",
@@ -363,11 +367,7 @@ def _describe(error: ValidationError) -> str:
         ),
         "enum": lambda: f"must be one of {', '.join(json.dumps(x) for x in value)}",
         "pattern": lambda: (
-            (
-                f"must be {error.schema['title']}"
-                if "title" in error.schema
-                else f"must match {value}"
-            )
+            (f"must be {schema['title']}" if "title" in schema else f"must match {value}")
             + f", not {json.dumps(error.instance)}"
         ),
         "minItems": lambda: f"must have at least {value} item{'s' if value != 1 else ''}",

@@ -59,7 +59,7 @@ def key_set(data: Any) -> KeySet:
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise UnreadableJWKS('a JWKS is a JSON object with a "keys" array')
     try:
-        return KeySet.import_key_set(data)
+        return KeySet.import_key_set({"keys": data["keys"]})
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise UnreadableJWKS(f"a key in the JWKS cannot be used: {exc}") from None
 

@@ -40,20 +40,6 @@ from strawberry.extensions import SchemaExtension
 
 COST_LIMIT = "COST_LIMIT"
 
-DEFAULT_WEIGHTS: Mapping[str, int] = {
-    "Query.robots": 5,
-    "Query.robot": 2,
-    "Query.translate": 50,
-    "Robot.history": 5,
-    "Robot.integrity": 20,
-    "Robot.export": 20,
-    "Query.fleetFeed": 5,
-    "Query.fleetChanges": 5,
-    "Query.fleetCodes": 5,
-    "FleetChange.robot": 2,
-}
-
-
 META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
 
 WINDOWS = frozenset({"Robot.conditionHistory"})

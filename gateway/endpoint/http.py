@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http.parse_content_type import parse_content_type
@@ -33,6 +34,8 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 OFFERS = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "application/*": JSON, "*/*": JSON}
 REFUSALS = LIMIT_CODES | {"BAD_USER_INPUT", "INTROSPECTION_DISABLED"}
+
+ContextT = TypeVar("ContextT")
 
 
 class RequestError(Exception):
@@ -87,11 +90,12 @@ def status_of(result: ExecutionResult, media: str) -> int:
     return 200
 
 
-class GraphQLOverHTTP(GraphQL):
+class GraphQLOverHTTP(GraphQL[ContextT, None], Generic[ContextT]):
     """Strawberry's ASGI view with the HTTP behaviour of the specification.
 
     `limits` bounds the operation time; `persisted` resolves hashed documents;
-    `console` serves the in-browser console to a browser's GET.
+    `console` serves the in-browser console to a browser's GET. A subclass makes the
+    context (`ContextT`) its operations run with.
     """
 
     def __init__(
@@ -129,8 +133,21 @@ class GraphQLOverHTTP(GraphQL):
             )
         await response(scope, receive, send)
 
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None = None
+    ) -> ContextT:
+        """The context of one operation; answers are built here, so there is no response."""
+        raise NotImplementedError
+
     def refused(self, code: str) -> None:
         """A request refused before execution with `code`: a hook for metrics."""
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson: faster, and invalid UTF-8 is a JSON error (400), not a crash."""
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     async def respond(self, request: Request, media: str | None) -> Response:
         if request.method not in ("GET", "POST"):

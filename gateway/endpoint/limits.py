@@ -10,10 +10,10 @@ plus the root-field count and the cost analysis in `gateway.endpoint.cost`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -27,7 +27,8 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.extensions.max_aliases import create_validator as aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
-from gateway.endpoint.cost import DEFAULT_WEIGHTS, CostLimit
+from gateway.config.limits import Limits
+from gateway.endpoint.cost import CostLimit
 
 MAX_DEPTH = "MAX_DEPTH_LIMIT"
 MAX_ALIASES = "MAX_ALIASES_LIMIT"
@@ -36,38 +37,12 @@ MAX_ROOT_FIELDS = "MAX_ROOT_FIELDS_LIMIT"
 LIMIT_CODES = frozenset({MAX_DEPTH, MAX_ALIASES, MAX_TOKENS, MAX_ROOT_FIELDS, "COST_LIMIT"})
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one request may cost; the defaults let every documented query through.
-
-    Sizes are counts (tokens, fields) or bytes; `timeout` is in seconds;
-    `list_size` is the assumed length of a list without a page argument.
-    """
-
-    max_depth: int = 10
-    max_aliases: int = 30
-    max_tokens: int = 5000
-    max_root_fields: int = 20
-    max_cost: int = 20000
-    max_body_bytes: int = 1 << 20
-    timeout: float = 15.0
-    list_size: int = 10
-    weights: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-
-    def __post_init__(self) -> None:
-        for name in ("max_depth", "max_aliases", "max_tokens", "max_root_fields", "max_cost"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.max_body_bytes < 1024 or self.timeout <= 0 or self.list_size < 0:
-            raise ValueError("max_body_bytes >= 1024, timeout > 0 and list_size >= 0")
-
-
 def limit_extensions(limits: Limits, slices: Mapping[str, tuple[str, int]]) -> list[Any]:
     """Strawberry extension factories enforcing `limits`; `slices` caps page arguments.
 
     The rule classes are made once here: the validation cache keys on them.
     """
-    rules = [
+    rules: list[type[ASTValidationRule]] = [
         coded(depth_validator(limits.max_depth, None), MAX_DEPTH),
         coded(aliases_validator(limits.max_aliases), MAX_ALIASES),
         root_fields_rule(limits.max_root_fields),
@@ -97,9 +72,9 @@ class _CodedContext:
 def coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
     """`rule` with `code` on each error it reports: clients branch on codes, not messages."""
 
-    class Coded(rule):  # type: ignore[misc, valid-type]
+    class Coded(rule):  # type: ignore[misc, valid-type]  # the rule given, subclassed at run time
         def __init__(self, context: ValidationContext) -> None:
-            super().__init__(_CodedContext(context, code))  # type: ignore[arg-type]
+            super().__init__(_CodedContext(context, code))
 
     Coded.__name__ = rule.__name__
     return Coded

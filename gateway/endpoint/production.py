@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaskErrors
 
 from gateway.endpoint.limits import coded
@@ -29,7 +29,9 @@ def protective_extensions(*, introspection: bool, mask_errors: bool) -> list[Any
     """Extension factories for introspection off and internal errors masked."""
     extensions: list[Any] = []
     if not introspection:
-        rules = [coded(NoSchemaIntrospectionCustomRule, INTROSPECTION_DISABLED)]
+        rules: list[type[ASTValidationRule]] = [
+            coded(NoSchemaIntrospectionCustomRule, INTROSPECTION_DISABLED)
+        ]
         extensions.append(lambda: AddValidationRules(rules))
     if mask_errors:
         extensions.append(lambda: MaskErrors(is_internal, MASKED_MESSAGE))

@@ -207,7 +207,7 @@ def single_robot(query: str, impure: Iterable[str]) -> bool:
     root = roots[0]
     if root.name.value != "robot" or root.directives:
         return False
-    if [a.name.value for a in root.arguments] != ["code"]:
+    if [a.name.value for a in root.arguments or ()] != ["code"]:
         return False
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)

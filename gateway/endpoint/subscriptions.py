@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +23,13 @@ from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema.schema import StreamResult
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
+from gateway.service.context import RequestContext
 from policies import PUBLIC, Principal, TokenError, TokenVerifier
 
 PROTOCOLS = ("graphql-transport-ws",)
@@ -116,7 +117,7 @@ class TextWebSocket(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
-class AuditedTransportWS(BaseGraphQLTransportWSHandler):
+class AuditedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
     """Strawberry's graphql-transport-ws handler, answering through the view's `answer`."""
 
     async def handle_subscribe(self, message: Any) -> None:
@@ -126,11 +127,11 @@ class AuditedTransportWS(BaseGraphQLTransportWSHandler):
             return
         await super().handle_subscribe(message)
 
-    async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
+    async def _send_result_stream(self, operation: Any, result_source: StreamResult) -> None:
         await super()._send_result_stream(operation, self._answered(result_source))
 
-    async def _answered(self, source: Any) -> AsyncIterator[Any]:
+    async def _answered(self, source: StreamResult) -> StreamResult:
         async for result in source:
             if isinstance(result, ExecutionResult) and not isinstance(result, PreExecutionError):
-                result = await self.view.answer(self.context, result)
+                result = await self.view.answer(self.context, result)  # type: ignore[attr-defined]  # self.view is PassportGraphQL
             yield result

@@ -7,10 +7,10 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from gateway.endpoint.http import GraphQLOverHTTP
@@ -27,7 +27,7 @@ from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 from schema.source import PassportSource, ReadHeads, Vouching
 
 
-class PassportGraphQL(GraphQLOverHTTP):
+class PassportGraphQL(GraphQLOverHTTP[RequestContext]):
     """The GraphQL endpoint with our context, limits and the offline console for browsers.
 
     It holds the one `Services` (the source, the policy, the audit log, the
@@ -40,7 +40,7 @@ class PassportGraphQL(GraphQLOverHTTP):
     """
 
     graphql_transport_ws_handler_class = AuditedTransportWS
-    websocket_adapter_class = TextWebSocket
+    websocket_adapter_class = TextWebSocket  # type: ignore[assignment]  # a class is the factory asked for
 
     def __init__(
         self,

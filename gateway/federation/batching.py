@@ -10,22 +10,41 @@ version-keyed passport cache, which holds no caller's view.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from strawberry.dataloader import DataLoader
 
 from schema.events import ChainReport, Event, EventType
-from schema.source import Change, Page, RegistryStatus, RobotFilter, RobotRecord
+from schema.source import (
+    Change,
+    Page,
+    PassportSource,
+    PassportWriter,
+    RegistryDirectory,
+    RegistryStatus,
+    RobotFilter,
+    RobotRecord,
+)
 
-if TYPE_CHECKING:
-    from .source import FederatedSource
+
+class Federation(PassportSource, PassportWriter, RegistryDirectory, Protocol):
+    """What a request's source needs of the federation (`FederatedSource` is one).
+
+    Besides reads, writes and the directory: current records in batches, one answer per
+    code in order (the record, None for no such robot, or that registry's error), the
+    shape a DataLoader expects. A Protocol, so this module need not import the source
+    that creates it.
+    """
+
+    async def load_current(self, codes: Sequence[str]) -> list[RobotRecord | Exception | None]: ...
 
 
 class RequestSource:
     """A `PassportSource` and `PassportWriter` for one request over a `FederatedSource`."""
 
-    def __init__(self, federation: FederatedSource) -> None:
+    def __init__(self, federation: Federation) -> None:
         self.federation = federation
         self.loader: DataLoader[str, RobotRecord | None] = DataLoader(
             load_fn=federation.load_current

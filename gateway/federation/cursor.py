@@ -22,6 +22,7 @@ import orjson
 from gateway.store.cursors import MAX_CURSOR_CHARS, is_position, not_issued
 
 T = TypeVar("T")
+P = TypeVar("P", int, str)
 Position = str | int | None
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _NODE_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,512}")
@@ -42,8 +43,8 @@ def encode(kind: str, positions: Mapping[str, Position]) -> str:
 
 
 def decode(
-    kind: str, cursor: str | None, registries: Collection[str], position: type
-) -> dict[str, Position]:
+    kind: str, cursor: str | None, registries: Collection[str], position: type[P]
+) -> dict[str, P | None]:
     """The positions in `cursor` (none: every registry from its start), each one checked.
 
     An int position is in 0..MAX_POSITION (a node's SQL integer); a str position

@@ -43,6 +43,7 @@ from schema.source import (
 from schema.writes import WriteRejected
 
 from . import cursor
+from .batching import RequestSource
 from .cache import PassportCache
 from .client import RegistryClient, UpstreamHook
 from .config import RegistryConfig
@@ -131,10 +132,8 @@ class FederatedSource:
         for freshness in self.freshness.values():
             freshness.invalidate(code)
 
-    def request_scope(self) -> Any:
+    def request_scope(self) -> RequestSource:
         """This source for one request: single-robot reads batched per registry."""
-        from .batching import RequestSource
-
         return RequestSource(self)
 
     # -- routing --------------------------------------------------------------
@@ -307,10 +306,12 @@ class FederatedSource:
         answers = await asyncio.gather(
             *(self._count(c, where) for c in clients), return_exceptions=True
         )
+        total = 0
         for answer in answers:
             if isinstance(answer, BaseException):
                 raise answer
-        return sum(answers)  # type: ignore[arg-type]
+            total += answer
+        return total
 
     async def _count(self, client: RegistryClient, where: RobotFilter) -> int:
         response = await client.call(

@@ -27,7 +27,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 import strawberry
@@ -74,8 +74,13 @@ from schema.graphql.robot import (
 from schema.passport import ConditionSnapshot, Passport
 from schema.source import PassportSource, RobotRecord
 
-_Condition = object_type(ConditionSnapshot, "conditions.", shareable=True)
-_PassportFields = object_type(Passport, "", "PassportFields", ("conditions",), shareable=True)
+if TYPE_CHECKING:
+    # Built at import from the dataclasses (`object_type`): no static type describes them.
+    _Condition: TypeAlias = Any
+    _PassportFields: TypeAlias = Any
+else:
+    _Condition = object_type(ConditionSnapshot, "conditions.", shareable=True)
+    _PassportFields = object_type(Passport, "", "PassportFields", ("conditions",), shareable=True)
 
 
 @dataclass(slots=True)
@@ -127,7 +132,7 @@ class SubgraphHistoryEvent:
             salt=e.salt,
             at=e.at,
             type=e.type,
-            payload=e.payload,
+            payload=JSON(e.payload),
         )
 
 
@@ -225,7 +230,7 @@ class SubgraphQuery:
         record = await info.context.loader.load(code)
         if record is None:
             raise robot_not_found(code)
-        return robot_node(record, EVERYTHING)
+        return robot_node(record, EVERYTHING)  # type: ignore[return-value]  # a root for SubgraphRobot's resolvers
 
     @strawberry.federation.field(
         shareable=True, description="This registry's robots ordered by code, a page at a time."
@@ -262,7 +267,7 @@ def subgraph_sdl() -> str:
     return strawberry.federation.schema.print_schema(build_subgraph_schema())
 
 
-class SubgraphGraphQL(GraphQLOverHTTP):
+class SubgraphGraphQL(GraphQLOverHTTP[SubgraphContext]):
     """The subgraph over HTTP: GraphQL over HTTP as the gateway speaks it, no console."""
 
     def __init__(self, source: PassportSource, limits: Limits) -> None:

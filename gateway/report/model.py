@@ -288,7 +288,7 @@ def build_timeline(
         )
     if section("ownership", "ownership", "ownership.start"):
         for o in p.ownership:
-            details = (
+            details: tuple[Detail, ...] = (
                 _detail(mask, "owner", "ownership.owner", o.owner),
                 _detail(mask, "owner_kind", "ownership.owner_kind", o.owner_kind.value, True),
                 _detail(mask, "country", "ownership.jurisdiction", o.jurisdiction),

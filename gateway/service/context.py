@@ -6,11 +6,10 @@ import asyncio
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.errors import InvalidDocument
 from adapters.translate import translate
-from gateway.endpoint.subscriptions import SocketSession
 from gateway.ops.metrics import Metrics
 from gateway.service.disclosures import disclosure_records, trail_after, trail_page
 from gateway.service.export import export_document
@@ -45,6 +44,16 @@ from schema.source import (
 )
 
 
+class LiveSession(Protocol):
+    """A websocket's standing: its token checked again while the socket lives.
+
+    The endpoint layer's `SocketSession` is one; declared here so that a request's
+    context, below the endpoint, does not import it.
+    """
+
+    async def valid(self) -> bool: ...
+
+
 @dataclass(slots=True)
 class RequestContext:
     """Per-request context: where passports come from and what this caller may see.
@@ -69,7 +78,7 @@ class RequestContext:
     partial_errors: list[Any] = field(default_factory=list)
     connection_params: dict[str, Any] | None = None
     feed_poll_seconds: float = 0.25
-    session: SocketSession | None = None
+    session: LiveSession | None = None
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""

@@ -159,7 +159,7 @@ class Store(TelemetryStore, RecommitStore, ABC):
             seen.add(code)
         now = format_datetime(datetime.now(UTC))
         robots = [robot_row(_fold(events), events[-1], now) for events in batch]
-        events = [event_row(e, now, None) for history in batch for e in history]
+        event_rows = [event_row(e, now, None) for history in batch for e in history]
 
         def work(db: Db) -> int:
             for start in range(0, len(codes), 500):
@@ -170,7 +170,7 @@ class Store(TelemetryStore, RecommitStore, ABC):
                 if row is not None:
                     raise RobotExists(f"robot {row[0]} is already registered")
             self._lock_feed(db)
-            db.executemany(INSERT_EVENT, events)
+            db.executemany(INSERT_EVENT, event_rows)
             db.executemany(INSERT_ROBOT, robots)
             return len(batch)
 
@@ -476,16 +476,3 @@ def _fold(events: list[Event]) -> Passport:
         raise EventRejected(str(exc)) from None
     assert passport is not None
     return passport
-
-
-def __getattr__(name: str) -> Any:
-    """`RegistryStore` and `SqliteStore` from their old home, for imports not yet moved.
-
-    Deprecated: import them from `gateway.store` (the SQLite backend is
-    `gateway.store.sqlite`); this goes with the `RegistryStore` alias.
-    """
-    if name in ("RegistryStore", "SqliteStore"):
-        from gateway.store import sqlite
-
-        return getattr(sqlite, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

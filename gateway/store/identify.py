@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from schema.events import (
     Event,
@@ -233,8 +233,18 @@ def _party_map(entries: list[tuple[Any, Any, Any, str]]) -> PartyMap:
             raise MapError(f"{where}: the id must be a party identifier ({PARTY_ID_SYNTAX})")
         if code is not None and not isinstance(code, str):
             raise MapError(f"{where}: the code must be a string")
-        target, key = (per_robot, (code, name)) if code else (everywhere, name)
-        if target.get(key, party) != party:  # type: ignore[call-overload]
-            raise MapError(f"{where}: this name already has another id in the map")
-        target[key] = party  # type: ignore[index]
+        if code:
+            _map_once(per_robot, (code, name), party, where)
+        else:
+            _map_once(everywhere, name, party, where)
     return PartyMap(everywhere, per_robot)
+
+
+K = TypeVar("K")
+
+
+def _map_once(target: dict[K, str], key: K, party: str, where: str) -> None:
+    """`key` -> `party` in `target`; a key may be given twice, but not two parties."""
+    if target.get(key, party) != party:
+        raise MapError(f"{where}: this name already has another id in the map")
+    target[key] = party

@@ -19,6 +19,7 @@ from psycopg import errors
 
 from gateway.store.base import Store
 from gateway.store.errors import StoreUnavailable
+from gateway.store.sql import Db
 
 __all__ = ["PostgresStore", "StoreUnavailable"]
 
@@ -97,8 +98,8 @@ class PostgresStore(Store):
             with db.conn.transaction():
                 yield db
 
-    def _lock_feed(self, db: _Connection) -> None:
+    def _lock_feed(self, db: Db) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.events.position'))")
 
-    def _lock_migrations(self, db: _Connection) -> None:
+    def _lock_migrations(self, db: Db) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.store_migrations'))")

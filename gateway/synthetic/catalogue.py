@@ -492,7 +492,8 @@ def releases_of(maker: Maker, spec: ModelSpec) -> tuple[Release, ...]:
     """Firmware releases every 2.5-5 months from shortly before launch; fixed per model."""
     rng = Random(f"releases:{maker.code}:{spec.code}")
     major, minor, patch = spec.launch.year - 2023, 0, 0
-    at, out = spec.launch - timedelta(days=45), []
+    at = spec.launch - timedelta(days=45)
+    out: list[Release] = []
     while at < date(2027, 6, 1):
         when = datetime(at.year, at.month, at.day, 2, tzinfo=UTC)
         software = Software(

@@ -64,7 +64,7 @@ class FleetChange(HistoryEvent):
     def robot(self) -> Robot | None:
         if self._record is None:
             return None
-        return robot_node(self._record, self._mask)  # type: ignore[return-value]
+        return robot_node(self._record, self._mask)  # type: ignore[return-value]  # a root for Robot's resolvers
 
 
 @strawberry.type(description="A change with its cursor.")

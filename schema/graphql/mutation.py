@@ -82,13 +82,13 @@ class WriteResult:
     def of(cls, appended: Appended) -> WriteResult:
         e = appended.event
         return cls(
-            code=e.code,
+            code=RobotCodeScalar(e.code),
             sequence=e.sequence,
             hash=e.hash,
             prev_hash=e.prev_hash,
             type=e.type,
             at=e.at,
-            payload=e.payload,
+            payload=JSON(e.payload),
             scheme=e.scheme,
             commitment=e.commitment,
             salt=e.salt,
@@ -172,7 +172,7 @@ def _sample_from_input(cls: type, value: Any, context: Any) -> tuple[str, Condit
     )
 
 
-ConditionSampleInput.__strawberry_definition__.from_input = _sample_from_input  # type: ignore[attr-defined]
+ConditionSampleInput.__strawberry_definition__.from_input = _sample_from_input  # type: ignore[attr-defined]  # added by @strawberry.input
 
 
 @strawberry.enum(description="Whether a deployment begins or ends.")
@@ -293,9 +293,9 @@ def _deployment(d: DeploymentInput) -> tuple[EventType, Any]:
     body = Deployment(
         at,
         None,
-        d.scenario,  # type: ignore[arg-type]
-        d.region,  # type: ignore[arg-type]
-        d.operator,  # type: ignore[arg-type]
+        d.scenario,  # type: ignore[arg-type]  # none of the three is None: checked above
+        d.region,  # type: ignore[arg-type]  # as above
+        d.operator,  # type: ignore[arg-type]  # as above
         0.0,
         d.operator_id,
     )
@@ -361,7 +361,7 @@ class Mutation:
         samples: list[ConditionSampleInput],
         idempotency_key: IdempotencyKey,
     ) -> IngestResult:
-        batch: list[tuple[str, ConditionSnapshot]] = samples  # type: ignore[assignment]
+        batch: list[tuple[str, ConditionSnapshot]] = samples  # type: ignore[assignment]  # made by from_input
         try:
             done = await info.context.ingest_conditions(batch, idempotency_key)
         except WriteError as exc:

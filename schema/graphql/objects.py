@@ -54,9 +54,9 @@ class RecordingView:
 
     def __contains__(self, path: object) -> bool:
         if path in self.visible:
-            self.served.add(path)  # type: ignore[arg-type]
+            self.served.add(path)  # type: ignore[arg-type]  # resolvers ask field paths (str) only
             return True
-        self.denied.add(path)  # type: ignore[arg-type]
+        self.denied.add(path)  # type: ignore[arg-type]  # as above
         return False
 
 
@@ -146,9 +146,9 @@ def _convert(
     if origin is list:
         item_type, item_wrap = _convert(args[0], prefix, shareable)
         if item_wrap is _plain:
-            return list[item_type], _plain
-        return list[item_type], lambda v, m: [item_wrap(x, m) for x in v]
-    if dataclasses.is_dataclass(hint):
+            return types.GenericAlias(list, (item_type,)), _plain
+        return types.GenericAlias(list, (item_type,)), lambda v, m: [item_wrap(x, m) for x in v]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return object_type(hint, prefix, shareable=shareable), lambda v, m: Node(v, m)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return graphql_enum(hint), _plain

@@ -7,7 +7,7 @@ import enum
 from collections.abc import Container
 from datetime import datetime
 from functools import cache
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType, TypeAlias
 
 import strawberry
 from graphql import GraphQLError
@@ -143,7 +143,7 @@ class HistoryEvent:
 
     @strawberry.field(description="The event's content in canonical plain form.")
     def payload(self) -> JSON | None:
-        return self._visible().payload
+        return JSON(self._visible().payload)
 
     @strawberry.field(
         description=(
@@ -193,8 +193,13 @@ class HistoryConnection:
 HISTORY_PAGE = 100
 CONDITION_WINDOW = 1000
 
-_Condition = object_type(ConditionSnapshot, "conditions.")
-_PassportFields = object_type(Passport, "", "PassportFields", ("conditions",))
+if TYPE_CHECKING:
+    # Built at import from the dataclasses (`object_type`): no static type describes them.
+    _Condition: TypeAlias = Any
+    _PassportFields: TypeAlias = Any
+else:
+    _Condition = object_type(ConditionSnapshot, "conditions.")
+    _PassportFields = object_type(Passport, "", "PassportFields", ("conditions",))
 
 
 @strawberry.enum(description="Whether a point of condition history is one sample or a day.")
@@ -216,7 +221,7 @@ def _summary(root: Node, name: str) -> Any:
         " values with the day's minimum, mean and maximum."
     )
 )
-class ConditionHistoryPoint(_Condition):  # type: ignore[misc, valid-type]
+class ConditionHistoryPoint(_Condition):
     @strawberry.field(description="RAW for one sample, DAILY for a day's aggregate.")
     def resolution(self, root: strawberry.Parent[Node]) -> ConditionResolution | None:
         return ConditionResolution(_summary(root, "resolution"))
@@ -317,7 +322,7 @@ class Robot(_PassportFields):
         if root.record.as_of is not None:
             until = root.record.as_of if until is None else min(until, root.record.as_of)
         points = await info.context.condition_history(root.record, since, until, last)
-        return [Node(p, root.mask) for p in points]
+        return [Node(p, root.mask) for p in points]  # type: ignore[misc]  # a root for ConditionHistoryPoint's resolvers
 
     @strawberry.field(
         description=(
