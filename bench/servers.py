@@ -10,6 +10,7 @@ with `--redis`, with a budget no benchmark exhausts), Prometheus metrics and one
 JSON log line per request (written to stderr). `static`: uvicorn + Starlette
 answering every request with the same bytes the GraphQL query returns, the
 ceiling of what any GraphQL work on top of this HTTP stack can reach.
+`--db` is a SQLite path or a `postgresql://` URL.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.cli.main import open_store
 from gateway.edge.auth import demo_issuer
 from gateway.edge.observe import configure_logging
 from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
 from gateway.ops.metrics import METRICS
 from gateway.service.local import LocalSource
-from gateway.store.base import RegistryStore
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier
 
@@ -69,7 +70,7 @@ def main() -> None:
         issuer = [demo_issuer(args.issuer, args.data_dir)] if args.issuer else None
         trusts = policy is not None or args.mode == "graphql-trusted"
         verifier = TokenVerifier(issuer) if issuer and trusts else None
-        source = LocalSource(RegistryStore(args.db))
+        source = LocalSource(open_store(args.db))
         ops = ops_options(args.redis) if args.mode == "graphql-ops" else {}
         app = create_app(source, policy=policy, audit=audit, verifier=verifier, **ops)
     else:

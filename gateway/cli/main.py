@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import os
@@ -44,8 +45,11 @@ def is_postgres(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(db: str, registry: str = "cn-heis"):
-    """The store a `--db` names: PostgreSQL for `postgresql://` URLs, else SQLite."""
+def open_store(db: str, registry: str = "cn-heis", *, pool_size: int = 4):
+    """The store a `--db` names: PostgreSQL for `postgresql://` URLs, else SQLite.
+
+    `pool_size` is how many PostgreSQL connections the store reads and writes through
+    at once (`store.pool_size`); SQLite has one connection."""
     from gateway.store.base import RegistryStore, StoreError
     from gateway.store.migrations import MigrationError
 
@@ -53,7 +57,7 @@ def open_store(db: str, registry: str = "cn-heis"):
         if is_postgres(db):
             from gateway.store.postgres import PostgresStore
 
-            return PostgresStore(db, registry=registry)
+            return PostgresStore(db, registry=registry, pool_size=pool_size)
         return RegistryStore(sqlite_path(db), registry=registry)
     except (StoreError, MigrationError) as exc:
         raise SystemExit(f"robopass: {exc}") from None
@@ -125,7 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         audit_db = settings.section("audit").get("db") or str(data_dir / "audit-federation.db")
     else:
         db = named_db or str(data_dir / "demo-cn.db")
-        store = open_store(db)
+        store = open_store(db, pool_size=store_section["pool_size"])
         # The demo database is ours: complete it, even after an interrupted first run.
         # A database the user named is theirs: seed it only when it is empty.
         if store.count() == 0 or (named_db is None and store.count() < robots):
@@ -328,7 +332,7 @@ def readiness(store):
     """The /readyz check: one read from the registry, so a balancer drops a replica that cannot."""
 
     async def ready() -> None:
-        store.codes(limit=1)
+        await asyncio.to_thread(store.codes, 1)
 
     return ready
 
