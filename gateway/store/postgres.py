@@ -83,7 +83,11 @@ class PostgresStore(Store):
             name=f"robopass-{registry}",
             open=True,
         )
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._pool.close()
+            raise
 
     def _connect(self) -> psycopg.Connection:
         try:
