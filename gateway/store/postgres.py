@@ -20,7 +20,6 @@ from psycopg_pool import ConnectionPool
 
 from gateway.store.base import Store, StoreError
 
-
 # How long a request waits for a free connection before it fails (`psycopg_pool.PoolTimeout`,
 # an OperationalError like any other database failure).
 POOL_WAIT_SECONDS = 10.0
