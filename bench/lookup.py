@@ -9,12 +9,13 @@ The lookup query is `bench/run.py`'s (about 45 fields).
 With `--baseline DIR` (a checkout of earlier code, e.g. `git worktree add
 --detach /tmp/before main`) the same `bench/servers.py` also runs over DIR's
 packages, against the same two databases, and the targets take turns in
-`--rounds` rounds, so the machine's noise falls on all of them alike. Besides
-requests per second the table gives the server process's CPU per request,
-which other tenants of a shared machine disturb far less than the wall clock
-(PostgreSQL's own CPU is not in it). Usage: `python -m bench.lookup
-[--baseline DIR] [--seconds S] [--rounds N] [--connections N] [--robots N]
-[--postgres URL]`.
+`--rounds` rounds (each round in the opposite order to the last), so the
+machine's noise falls on all of them alike. Besides requests per second the
+table gives the server process's CPU per request, which other tenants of a
+shared machine disturb far less than the wall clock (PostgreSQL's own CPU is
+not in it). Usage: `python -m bench.lookup [--baseline DIR] [--seconds S]
+[--rounds N] [--connections N] [--robots N] [--postgres URL] [--backends
+sqlite,postgresql]`.
 """
 
 from __future__ import annotations
@@ -113,9 +114,12 @@ def main() -> None:
         lines = [orjson.dumps({"query": QUERY, "variables": {"code": c}}) for c in stored[0]]
         bodies.write_bytes(b"\n".join(lines) + b"\n")
         totals: dict[tuple[str, str], dict] = {}
-        for _ in range(args.rounds):
+        for turn in range(args.rounds):
             for backend, db in databases.items():
-                for name, code in codes.items():
+                # Every other round the other version goes first: neither always
+                # inherits what the machine was doing just before.
+                order = list(codes.items())
+                for name, code in order if turn % 2 == 0 else order[::-1]:
                     r = measure(code, db, args, auth, bodies)
                     t = totals.setdefault((backend, name), dict.fromkeys(r, 0.0))
                     for k in ("requests", "errors", "seconds", "cpu_s"):
