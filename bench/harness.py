@@ -2,7 +2,8 @@
 
 Children run as modules from the repository root (`python -m bench.servers`),
 as the benchmarks themselves do, so `bench/adapters.py` cannot shadow the
-`adapters` package.
+`adapters` package. A server can also run this `bench/servers.py` over the
+packages of another checkout (`code=`), so one run compares two versions.
 """
 
 from __future__ import annotations
@@ -44,13 +45,23 @@ class Served:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_command(code: Path) -> list[str]:
+    """How to start `bench/servers.py` of this checkout with the packages of `code`.
+
+    From `code` as the working directory, whose packages come first on the path;
+    the script is this checkout's, so both sides of a comparison serve alike.
+    """
+    if code == ROOT:
+        return [sys.executable, "-m", "bench.servers"]
+    script = str(ROOT / "bench" / "servers.py")
+    return [sys.executable, "-c", f"import runpy; runpy.run_path({script!r}, run_name='__main__')"]
+
+
 @contextmanager
-def serving(mode: str, args: Sequence[str]) -> Iterator[Served]:
+def serving(mode: str, args: Sequence[str], code: Path = ROOT) -> Iterator[Served]:
     """`bench/servers.py MODE ARGS` on a free port, up until the block ends."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bench.servers", mode, "--port", str(port), *args], cwd=ROOT
-    )
+    server = subprocess.Popen([*server_command(code), mode, "--port", str(port), *args], cwd=code)
     try:
         for _ in range(200):
             try:
@@ -74,6 +85,7 @@ def load(
     seconds: float,
     headers: Sequence[str] = (),
     path: str = "/graphql",
+    bodies: Path | None = None,
 ) -> dict:
     """One `bench/load.py` run in its own process: requests, errors, req/s, p50, p99.
 
@@ -83,6 +95,8 @@ def load(
     argv = [sys.executable, "-m", "bench.load", "--port", str(port), "--body", body.decode()]
     argv += ["--path", path]
     argv += ["--connections", str(connections), "--seconds", str(seconds)]
+    if bodies is not None:
+        argv += ["--bodies", str(bodies)]
     env = {**os.environ, "LOAD_HEADERS": json.dumps(list(headers))}
     done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env, cwd=ROOT)
     return json.loads(done.stdout)

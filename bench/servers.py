@@ -10,6 +10,7 @@ with `--redis`, with a budget no benchmark exhausts), Prometheus metrics and one
 JSON log line per request (written to stderr). `static`: uvicorn + Starlette
 answering every request with the same bytes the GraphQL query returns, the
 ceiling of what any GraphQL work on top of this HTTP stack can reach.
+`--db` is a SQLite path or a `postgresql://` URL.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBucke
 from gateway.ops.metrics import METRICS
 from gateway.service.local import LocalSource
 from gateway.service.services import Services
-from gateway.store import SqliteStore
+from gateway.store.open import open_store
 from gateway.web.app import create_app
 from policies import AuditLog, PolicySet, TokenVerifier
 
@@ -70,7 +71,7 @@ def main() -> None:
         issuer = [demo_issuer(args.issuer, args.data_dir)] if args.issuer else None
         trusts = policy is not None or args.mode == "graphql-trusted"
         verifier = TokenVerifier(issuer) if issuer and trusts else None
-        source = LocalSource(SqliteStore(args.db))
+        source = LocalSource(open_store(args.db))
         with_ops = args.mode == "graphql-ops"
         ops = ops_options(args.redis) if with_ops else {}
         services = Services(source, policy, audit=audit, verifier=verifier, **ops)

@@ -453,7 +453,7 @@ def test_replica_reports_a_lost_connection_then_reconnects(pg_url, fleet):
     from gateway.cli.serve import readiness
     from gateway.store.postgres import PostgresStore
 
-    s = PostgresStore(pg_url)
+    s = PostgresStore(pg_url, pool_size=1)
     s.import_histories(fleet[:2])
     app = create_app(Services(LocalSource(s), policy=None), ready=readiness(s))
 
@@ -463,7 +463,9 @@ def test_replica_reports_a_lost_connection_then_reconnects(pg_url, fleet):
             return (await client.get("/readyz")).status_code
 
     assert asyncio.run(probe()) == 200
-    outside(s, "SELECT pg_terminate_backend(?)", (s._conn.info.backend_pid,))
+    with s._reading() as db:  # the pool's one connection
+        backend = db.conn.info.backend_pid
+    outside(s, "SELECT pg_terminate_backend(?)", (backend,))
     assert [asyncio.run(probe()), asyncio.run(probe())] == [503, 200]
     assert s.count() == 2
     s.close()

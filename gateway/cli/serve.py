@@ -9,6 +9,7 @@ is built, so every other command starts without loading it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import os
@@ -106,7 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         audit_db = settings.audit.db or str(data_dir / "audit-federation.db")
     else:
         db = named_db or str(data_dir / "demo-cn.db")
-        store = open_store(db)
+        store = open_store(db, pool_size=store_section.pool_size)
         # The demo database is ours: complete it, even after an interrupted first run.
         # A database the user named is theirs: seed it only when it is empty.
         if store.count() == 0 or (named_db is None and store.count() < robots):
@@ -267,6 +268,6 @@ def readiness(store):
     """The /readyz check: one read from the registry, so a balancer drops a replica that cannot."""
 
     async def ready() -> None:
-        store.codes(limit=1)
+        await asyncio.to_thread(store.codes, 1)
 
     return ready

@@ -32,6 +32,7 @@ class StoreSettings:
     db: str | None
     data_dir: str | None
     robots: int
+    pool_size: int
 
 
 @dataclass(frozen=True, slots=True)

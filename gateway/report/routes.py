@@ -8,6 +8,7 @@ strict Content-Security-Policy.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
@@ -199,7 +200,8 @@ class ReportSite:
         record = await self.source.robot(code)
         if record is None:
             return self._render(request, page, "missing.html", status=404, code=code)
-        mask = self.view(page.viewer.principal, record)
+        # The view hook appends to the audit log, a database: not on the event loop.
+        mask = await asyncio.to_thread(self.view, page.viewer.principal, record)
         if discloses(EventType.SOFTWARE_UPDATED, mask):
             # The log is read anyway for the software updates: check its chain from
             # that read rather than having the source read and hash it a second time.

@@ -31,42 +31,41 @@ FEED_CURSOR = "pos"
 
 
 class LocalSource:
-    """Serves the GraphQL layer straight from a store; SQLite reads take microseconds.
+    """Serves the GraphQL layer from a store, every database call on a worker thread.
 
-    Writes run in a worker thread when the store is remote (PostgreSQL), so a
-    round trip to the database does not hold up the event loop.
+    The event loop serves every request of the process, so a query that waits
+    on the database (a slow plan, a lock, a server far away) must not run on
+    it: each call here goes to `asyncio.to_thread`, and the PostgreSQL store's
+    connection pool lets those threads read side by side.
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.decoded = store.decoded
-        self._remote = store.dialect != "sqlite"
 
     async def _run(self, work: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._remote:
-            return await asyncio.to_thread(work, *args, **kwargs)
-        return work(*args, **kwargs)
+        return await asyncio.to_thread(work, *args, **kwargs)
 
     async def robot(self, code: str, as_of: datetime | None = None) -> RobotRecord | None:
-        return self.store.record(code, as_of)
+        return await self._run(self.store.record, code, as_of)
 
     async def robots(self, where: RobotFilter, first: int, after: str | None) -> Page[RobotRecord]:
-        return self.store.page(where, first, after)
+        return await self._run(self.store.page, where, first, after)
 
     async def codes(self, where: RobotFilter, first: int, after: str | None) -> Page[str]:
-        return self.store.page_codes(where, first, after)
+        return await self._run(self.store.page_codes, where, first, after)
 
     async def count(self, where: RobotFilter) -> int:
-        return self.store.count(where)
+        return await self._run(self.store.count, where)
 
     async def history(
         self, code: str, first: int, after: str | None, until: datetime | None = None
     ) -> Page[Event]:
-        return self.store.history(code, first, after, until)
+        return await self._run(self.store.history, code, first, after, until)
 
     async def integrity(self, code: str, through: int | None = None) -> ChainReport | None:
         try:
-            return self.store.verify_chain(code, through)
+            return await self._run(self.store.verify_chain, code, through)
         except UnknownRobot:
             return None
 
@@ -127,7 +126,7 @@ class LocalSource:
     async def condition_history(
         self, code: str, since: datetime | None, until: datetime | None, last: int
     ) -> list[ConditionPoint] | None:
-        record = self.store.record(code)
+        record = await self._run(self.store.record, code)
         if record is None:
             return None
         raw = await self._run(self.store.condition_samples, code, since, until)
@@ -137,14 +136,14 @@ class LocalSource:
     async def changes(self, where: RobotFilter, first: int, after: str | None) -> Page[Change]:
         """The registry's feed after a cursor; each cursor carries one registry-wide position."""
         start = feed_position(after)
-        found = self.store.changes(start, first + 1, where)
+        found = await self._run(self.store.changes, start, first + 1, where)
         shown = found[:first]
         cursors = [encode_cursor(FEED_CURSOR, str(c.position)) for c in shown]
         return Page(shown, cursors, len(found) > first)
 
     async def changes_head(self, where: RobotFilter) -> str | None:
         """The newest position of the whole registry: valid for any filter, as positions are."""
-        head = self.store.feed_head()
+        head = await self._run(self.store.feed_head)
         return encode_cursor(FEED_CURSOR, str(head)) if head else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import orjson
@@ -16,6 +17,9 @@ class DecodedPassports:
     Decoding a snapshot into dataclasses is most of a read's cost; a robot read
     twice at the same version is decoded once. The passports are shared between
     readers, so they are read-only by convention (writes decode their own copy).
+    Readers run on worker threads, so the table and its counts change under a
+    lock; decoding runs outside it (two threads may decode one snapshot at once,
+    and the second result replaces an equal first).
     """
 
     def __init__(self, size: int = 4096) -> None:
@@ -23,14 +27,17 @@ class DecodedPassports:
         self.hits = 0
         self.misses = 0
         self._items: OrderedDict[str, Passport] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, head_hash: str, snapshot: str | bytes) -> Passport:
-        passport = self._items.get(head_hash)
-        if passport is not None:
-            self.hits += 1
-        else:
+        with self._lock:
+            passport = self._items.get(head_hash)
+            if passport is not None:
+                self.hits += 1
+                return passport
             self.misses += 1
-            passport = from_plain(Passport, orjson.loads(snapshot))
+        passport = from_plain(Passport, orjson.loads(snapshot))
+        with self._lock:
             self._items[head_hash] = passport
             if len(self._items) > self.size:
                 self._items.popitem(last=False)

@@ -35,11 +35,15 @@ def sqlite_path(url: str) -> str:
     return url
 
 
-def open_store(db: str, registry: str = "cn-heis") -> Store:
-    """The store `db` names; raises `StoreError` or `MigrationError` when it cannot be used."""
+def open_store(db: str, registry: str = "cn-heis", *, pool_size: int = 4) -> Store:
+    """The store `db` names; raises `StoreError` or `MigrationError` when it cannot be used.
+
+    `pool_size` is how many PostgreSQL connections the store reads and writes
+    through at once (`store.pool_size`); SQLite has one connection.
+    """
     if is_postgres(db):
         # psycopg is an optional extra (`robopass[postgres]`): imported only when asked for.
         from gateway.store.postgres import PostgresStore
 
-        return PostgresStore(db, registry=registry)
+        return PostgresStore(db, registry=registry, pool_size=pool_size)
     return SqliteStore(sqlite_path(db), registry=registry)

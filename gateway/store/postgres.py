@@ -16,12 +16,17 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
+from psycopg_pool import ConnectionPool
 
 from gateway.store.base import Store
 from gateway.store.errors import StoreUnavailable
 from gateway.store.sql import Db
 
 __all__ = ["PostgresStore", "StoreUnavailable"]
+
+# How long a request waits for a free connection before it fails (`psycopg_pool.PoolTimeout`,
+# an OperationalError like any other database failure).
+POOL_WAIT_SECONDS = 10.0
 
 
 class _Connection:
@@ -46,23 +51,40 @@ def placeholders(sql: str) -> str:
 class PostgresStore(Store):
     """One registry on a PostgreSQL database named by a `postgresql://` URL.
 
-    One connection per store, used by one thread at a time, in autocommit for
-    reads; a gateway replica is one process with one store. A connection the
-    server dropped is replaced on next use.
+    A pool of up to `pool_size` connections (in autocommit for reads), so that
+    requests served on worker threads read side by side and one slow query
+    holds one connection, not the whole replica. A connection the server
+    dropped fails the statement it was running and leaves the pool; the next
+    one is opened in its place.
     """
 
     dialect = "postgresql"
     lock_row = " FOR UPDATE"
     retry_errors = (errors.UniqueViolation, errors.SerializationFailure, errors.DeadlockDetected)
 
-    def __init__(self, url: str, *, registry: str = "cn-heis") -> None:
+    def __init__(self, url: str, *, registry: str = "cn-heis", pool_size: int = 4) -> None:
         self.url = url
-        self._conn = self._connect()
-        info = self._conn.info
-        super().__init__(
-            registry, f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+        self.pool_size = pool_size
+        # One connection first: an unreachable server is reported at once, with libpq's
+        # reason, instead of as a pool timing out on its background attempts.
+        with self._connect() as first:
+            info = first.info
+            location = f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+        super().__init__(registry, location)
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            timeout=POOL_WAIT_SECONDS,
+            name=f"robopass-{registry}",
+            open=True,
         )
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._pool.close()
+            raise
 
     def _connect(self) -> psycopg.Connection:
         try:
@@ -71,32 +93,24 @@ class PostgresStore(Store):
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from None
 
     def close(self) -> None:
-        self._conn.close()
-
-    def _connection(self) -> _Connection:
-        if self._conn.broken:
-            self._conn = self._connect()
-        return _Connection(self._conn)
+        self._pool.close()
 
     @contextmanager
     def _reading(self) -> Iterator[_Connection]:
-        with self._lock:
-            yield self._connection()
+        with self._pool.connection() as conn:
+            yield _Connection(conn)
 
     @contextmanager
     def _snapshot(self) -> Iterator[_Connection]:
-        with self._lock:
-            db = self._connection()
-            with db.conn.transaction():
-                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield db
+        with self._pool.connection() as conn, conn.transaction():
+            db = _Connection(conn)
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield db
 
     @contextmanager
     def _transaction(self) -> Iterator[_Connection]:
-        with self._lock:
-            db = self._connection()
-            with db.conn.transaction():
-                yield db
+        with self._pool.connection() as conn, conn.transaction():
+            yield _Connection(conn)
 
     def _lock_feed(self, db: Db) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.events.position'))")
