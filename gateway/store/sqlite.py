@@ -36,7 +36,11 @@ class SqliteStore(Store):
         self._migrate()
 
     def close(self) -> None:
-        self._db.close()
+        """Close once no reader holds the connection: reads run on worker threads, and a
+        request cancelled mid-read (a `totalCount` beside a failed page) may still be in
+        one; closing under it would crash the process, not raise."""
+        with self._lock:
+            self._db.close()
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
