@@ -1,21 +1,15 @@
-"""Shared fixtures: seeded stores, an in-process GraphQL client, a real server."""
+"""Shared fixtures: seeded stores, an in-process GraphQL client, a real server.
+
+Helpers that are not fixtures live in `tests/support/`; tests/README.md explains the layout
+and the markers.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import copy
-import dataclasses
 import os
-import shutil
-import socket
-import sqlite3
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -26,9 +20,9 @@ from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
-from schema.code import RobotCode
-from schema.codec import to_plain
-from schema.events import GENESIS, Event, EventType, chain, fold
+from schema.events import Event
+from tests.support.processes import robopass_server
+from tests.support.stores import PG_SERVER
 
 
 @pytest.fixture(scope="session")
@@ -60,21 +54,6 @@ def graphql(store: SqliteStore):
         return response.json()
 
     return run
-
-
-def clones(template: list[Event], count: int, *, start: int = 0) -> Iterator[list[Event]]:
-    """Cheap one-event histories with distinct valid codes, for volume tests."""
-    registered = fold(template[:1])
-    assert registered is not None
-    for i in range(start, start + count):
-        code = RobotCode.generate("CN", "HD01", "H10001", date(2025, 3, 1), "1", i).value
-        passport = copy.deepcopy(registered)
-        passport.identity = dataclasses.replace(passport.identity, code=code)
-        payload = to_plain(passport)
-        yield [chain(code, 1, template[0].at, EventType.REGISTERED, payload, GENESIS)]
-
-
-PG_SERVER = os.environ.get("ROBOPASS_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")
@@ -110,98 +89,11 @@ def pg_url(pg_server: str) -> Iterator[str]:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def outside(store, sql: str, params: tuple = ()) -> list[tuple]:
-    """Run SQL on a store's database over a connection of its own, as a hand edit would."""
-    if isinstance(store, SqliteStore):
-        db = sqlite3.connect(store.path)
-        try:
-            rows = db.execute(sql, params).fetchall()
-            db.commit()
-            return rows
-        finally:
-            db.close()
-    import psycopg
-
-    with psycopg.connect(store.url, autocommit=True) as conn:
-        cursor = conn.execute(sql.replace("?", "%s"), params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def node_tool(folder: Path, package: str) -> str:
-    """Node.js, with the pinned npm packages of a test tool in `folder` installed.
-
-    `npm ci` runs on first use (the npm registry is reachable wherever the tests
-    are), so the README's test command needs no extra step. Skips without Node.js.
-    """
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip(f"Node.js is not installed: {folder.name} runs on Node.js")
-    if not (folder / "node_modules" / package).is_dir():
-        run = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(folder)],
-            capture_output=True,
-            text=True,
-        )
-        if run.returncode != 0:
-            pytest.fail(f"npm ci in {folder} failed:\n{run.stderr[-2000:]}")
-    return node
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def running_server(data_dir: Path, *args: str, env: dict | None = None) -> Iterator[str]:
-    """`robopass serve ARGS` as a real process on loopback; yields its base URL.
-
-    Its output goes to a file, not a pipe nobody reads: a pipe's buffer fills
-    with access log lines and then blocks the server mid-request.
-    """
-    port = free_port()
-    environment = {**os.environ, "ROBOPASS_DATA_DIR": str(data_dir), **(env or {})}
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log = data_dir / f"serve-{port}.log"
-    with log.open("w") as output:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            if proc.poll() is not None:
-                raise RuntimeError(log.read_text()) from None
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError(f"server did not start: {log.read_text()}")
-    try:
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """`robopass serve` as a real process, its data under `tmp_path / "data"`."""
     with robopass_server(tmp_path / "data") as base:
         yield base
-
-
-def robopass_server(data_dir: Path) -> AbstractContextManager[str]:
-    """`robopass serve` with a small demo fleet of 200 robots in `data_dir`."""
-    return running_server(data_dir, "--robots", "200")
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +102,21 @@ def served_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     data_dir = tmp_path_factory.mktemp("served") / "data"
     with robopass_server(data_dir) as base:
         yield base, data_dir
+
+
+# Markers a test earns by the fixtures it uses, so that `-m "not postgres"` or
+# `-m "not process"` can never keep a test that needs the server it names.
+POSTGRES_FIXTURES = {"pg_server", "pg_url"}
+PROCESS_FIXTURES = {"served", "served_module"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if fixtures & POSTGRES_FIXTURES or "postgresql" in params.values():
+            item.add_marker(pytest.mark.postgres)
+        if "redis_url" in fixtures:
+            item.add_marker(pytest.mark.redis)
+        if fixtures & PROCESS_FIXTURES:
+            item.add_marker(pytest.mark.process)
