@@ -23,6 +23,7 @@ def official_validator() -> Draft201909Validator:
     return Draft201909Validator(reference_json("aas/aas-3.0.schema.json"))
 
 
+@pytest.mark.slow
 def test_sample_passes_every_checker_and_round_trips():
     passport = cn_miit.to_canonical(sample_doc())
     env = aas.from_canonical(passport)
@@ -71,6 +72,7 @@ def test_empty_arrays_are_omitted():
     assert aas.to_canonical(env).deployments == []
 
 
+@pytest.mark.slow
 @given(passports())
 @SETTINGS
 def test_round_trip_keeps_every_lossless_field(passport):
@@ -121,10 +123,12 @@ def _export_many(n: int) -> None:
     assert errors == []
 
 
+@pytest.mark.slow
 def test_export_1000_generated_passports_without_errors():
     _export_many(1000)
 
 
+@pytest.mark.slow
 def test_official_schema_accepts_generated_exports():
     """The official schema is slow under jsonschema (about 2 s a document): a few examples."""
     validator = official_validator()

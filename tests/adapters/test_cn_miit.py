@@ -28,6 +28,7 @@ def test_sample_is_valid_and_round_trips():
     assert cn_miit.from_canonical(passport) == doc
 
 
+@pytest.mark.slow
 @given(passports())
 @SETTINGS
 def test_native_canonical_native_is_identity(passport):
@@ -37,6 +38,7 @@ def test_native_canonical_native_is_identity(passport):
     assert cn_miit.from_canonical(cn_miit.to_canonical(again)) == doc
 
 
+@pytest.mark.slow
 @given(passports())
 @SETTINGS
 def test_canonical_native_canonical_keeps_lossless_fields(passport):

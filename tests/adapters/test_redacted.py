@@ -65,6 +65,7 @@ def _bytes(doc: Any) -> bytes:
     return orjson.dumps(doc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
 def test_every_mask_exports_without_a_withheld_value(fmt):
     leaks = []
@@ -126,6 +127,7 @@ def test_every_redacted_aas_export_passes_aas_core_verification(passport_index):
         aas.validate(export_document(passport, "aas", mask))
 
 
+@pytest.mark.slow
 def test_redacted_aas_exports_load_in_basyx_strictly():
     from tests.support.samples import basyx_load
 

@@ -30,6 +30,7 @@ def test_sample_is_valid_against_both_schemas():
     assert [e.message for e in official().iter_errors(credential)] == []
 
 
+@pytest.mark.slow
 @given(passports())
 @SETTINGS
 def test_generated_exports_are_valid_against_the_official_schema(passport):
@@ -38,6 +39,7 @@ def test_generated_exports_are_valid_against_the_official_schema(passport):
     assert [e.message for e in official().iter_errors(credential)] == []
 
 
+@pytest.mark.slow
 @given(passports())
 @SETTINGS
 def test_round_trip_keeps_every_lossless_field(passport):

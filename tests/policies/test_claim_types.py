@@ -180,6 +180,7 @@ def test_a_list_jurisdiction_names_the_claim(setup):
         assert "one jurisdiction" in response.text, name
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150,
     deadline=None,

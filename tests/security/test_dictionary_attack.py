@@ -154,6 +154,7 @@ def formulas_hold(knowledge: list[Knowledge]) -> int:
     return sum(checked for checked, _ in checks)
 
 
+@pytest.mark.slow
 def test_the_attack_recovers_hidden_owners_under_the_legacy_scheme(fleet, tmp_path):
     legacy = [rechain(history, scheme=1) for history in fleet]
     store, knowledge = haul(legacy, tmp_path / "legacy")
@@ -180,6 +181,7 @@ def test_the_attack_recovers_hidden_owners_under_the_legacy_scheme(fleet, tmp_pa
         store.close()
 
 
+@pytest.mark.slow
 def test_the_attack_recovers_nothing_under_the_salted_scheme(fleet, tmp_path):
     store, knowledge = haul(fleet, tmp_path / "salted")
     try:

@@ -43,6 +43,7 @@ def fleet(tmp_path_factory):
     store.close()
 
 
+@pytest.mark.slow
 def test_no_denied_value_reaches_a_feed_reader(fleet):
     histories, passports, source = fleet
     oracle = Oracle(passports, histories)

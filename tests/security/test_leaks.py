@@ -236,6 +236,7 @@ SOLD = """{ r0: robot(code: "CNJL2WW3P3002507082481179091M", asOf: "2025-10-20T0
   history(first: 100) { edges { node { type payload } } } } }"""
 
 
+@pytest.mark.slow
 def test_no_denied_value_reaches_any_response(passports, histories, source, node):
     times = {p.code: moments(h) for p, h in zip(passports, histories, strict=True)}
     oracle = Oracle(passports, histories)
@@ -301,6 +302,7 @@ def past_view(code: str, at: datetime) -> str:
     return f'{{ robot(code: "{code}", asOf: "{format_datetime(at)}") {{ {PAST_VIEW} }} }}'
 
 
+@pytest.mark.slow
 def test_no_past_owner_or_operator_sees_more_in_the_past(passports, histories, source, node):
     """Every past owner and past operator, at every moment of its robot, on both surfaces.
 

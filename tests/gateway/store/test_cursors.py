@@ -297,6 +297,7 @@ def test_the_largest_position_is_accepted_on_every_backend(surfaces: Surfaces):
     assert changes.status_code == 200 and changes.json()["changes"] == []
 
 
+@pytest.mark.slow
 @settings(
     max_examples=100,
     deadline=None,

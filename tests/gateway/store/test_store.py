@@ -221,6 +221,7 @@ def test_a_past_log_is_read_across_chunks(empty_store, fleet):
     assert s.events(code, until=moment, limit=2) == kept[:2]
 
 
+@pytest.mark.slow
 def test_graphql_pages_through_10000_robots_without_duplicate_or_gap(empty_store, fleet):
     s = empty_store
     s.import_histories(clones(fleet[0], 10_000))

@@ -137,6 +137,7 @@ def test_fleet_has_the_rare_events(fleet: list) -> None:
     assert 20 <= mean <= 60
 
 
+@pytest.mark.slow
 def test_recall_issued_and_mostly_remedied() -> None:
     recalls = [
         r for events in synthetic_fleet(600, seed=3) for r in fold(events).compliance.recalls
