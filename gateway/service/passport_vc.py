@@ -10,19 +10,31 @@ credentials of robots that changed hands since and signs the list.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.credentials.sdvc import StatusRef, issue_sd_jwt, status_list_token
+from strawberry.scalars import JSON
+
+from gateway.credentials.sdvc import (
+    StatusRef,
+    holder_public_jwk,
+    issue_sd_jwt,
+    status_list_token,
+    verify_presentation,
+)
 from gateway.credentials.signing import RegistrySigner
 from gateway.credentials.statuslist import Ledger
+from gateway.credentials.verification import InvalidCredential, key_set
 from policies import WRITE_SCOPE, PolicySet, Principal, Relationship, relationship_of
+from schema.graphql.credentials import PresentationCheck
 from schema.passport import Passport
-from schema.writes import WriteForbidden, WriteNotFound
+from schema.source import PassportSource
+from schema.writes import WriteForbidden, WriteNotFound, WriteRejected
 
-__all__ = ["STATUS_PATH", "Issuer", "status_uri"]
+__all__ = ["STATUS_PATH", "Issuer", "check", "current_status", "issue_for", "status_uri"]
 
 STATUS_PATH = "/credentials/status/1"
 
@@ -78,3 +90,61 @@ class Issuer:
         revoked = self.ledger.refresh(owners_now)
         when = now or datetime.now(UTC)
         return status_list_token(self.signer, status_uri(self.signer.issuer), revoked, when)
+
+
+async def current_status(issuer: Issuer, source: PassportSource) -> str:
+    """The status list token as of now: credentials of robots that changed hands revoked."""
+    entries = await asyncio.to_thread(issuer.ledger.entries)
+    owners: dict[str, int | None] = {}
+    for entry in entries:
+        if not entry.revoked and entry.code not in owners:
+            record = await source.robot(entry.code)
+            owners[entry.code] = None if record is None else len(record.passport.ownership)
+    return await asyncio.to_thread(issuer.publish_status, owners.__getitem__)
+
+
+async def issue_for(
+    issuer: Issuer, source: PassportSource, principal: Principal, code: str, holder_key: Any
+) -> str:
+    """The GraphQL path: the robot read from `source`, the holder key checked, then `issue`."""
+    try:
+        jwk = holder_public_jwk(holder_key)
+    except ValueError as exc:
+        raise WriteRejected("credential.holder_key", "holderKey", str(exc)) from None
+    record = await source.robot(code)
+    passport = None if record is None else record.passport
+    return await asyncio.to_thread(issuer.issue, principal, passport, jwk)
+
+
+async def check(
+    issuer: Issuer, source: PassportSource, presentation: str, audience: str, nonce: str
+) -> PresentationCheck:
+    """A presentation checked against this registry's keys and its status list, as data.
+
+    Only this registry's own status list is consulted: the gateway fetches no
+    URL a caller names (a presentation is caller input).
+    """
+    own = status_uri(issuer.signer.issuer)
+    token = await current_status(issuer, source)
+
+    def lists(uri: str) -> str:
+        if uri != own:
+            raise ValueError(f"this registry checks only its own status list ({own})")
+        return token
+
+    try:
+        keys = key_set(issuer.signer.jwks)
+        result = verify_presentation(
+            presentation, keys, audience=audience, nonce=nonce, status_lists=lists
+        )
+    except InvalidCredential as exc:
+        return PresentationCheck(valid=False, rule=exc.rule, message=str(exc))
+    return PresentationCheck(
+        valid=True,
+        issuer=result.issuer,
+        vct=result.vct,
+        issued_at=result.issued_at,
+        presented_at=result.presented_at,
+        claims=JSON(result.claims),
+        disclosed=list(result.paths),
+    )
