@@ -84,19 +84,17 @@ def _camel(name: str) -> str:
 
 
 def _masked(value: Any, path: str, visible: Container[str] | None) -> Any:
-    """The plain passport with the members whose dot path is hidden left out, camelCased."""
+    """The plain passport, camelCased, without the members whose dot path is hidden.
+
+    A hidden list goes whole, so not even its length is issued.
+    """
     if isinstance(value, dict):
         out = {}
         for name, inner in value.items():
             child = f"{path}.{name}" if path else name
-            if inner is None:
+            if inner is None or (visible is not None and child not in visible):
                 continue
-            if visible is not None and not isinstance(inner, dict | list) and child not in visible:
-                continue
-            kept = _masked(inner, child, visible)
-            if kept in ({}, []) and inner not in ({}, []):
-                continue
-            out[_camel(name)] = kept
+            out[_camel(name)] = _masked(inner, child, visible)
         return out
     if isinstance(value, list):
         return [_masked(item, path, visible) for item in value]
