@@ -133,7 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         audit=audit,
         writer=source,
         signer=signer,
-        credentials=Issuer(signer, Ledger(data_dir), policy),
+        credentials=Issuer(signer, Ledger(data_dir), policy, audit),
         metrics=METRICS if settings.metrics.enabled else None,
         rate_limits=limiter,
         tracing=tracing,

@@ -11,6 +11,7 @@ credentials of robots that changed hands since and signs the list.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,16 @@ from gateway.credentials.sdvc import (
 from gateway.credentials.signing import RegistrySigner
 from gateway.credentials.statuslist import Ledger
 from gateway.credentials.verification import InvalidCredential, key_set
-from policies import WRITE_SCOPE, PolicySet, Principal, Relationship, relationship_of
+from policies import (
+    WRITE_SCOPE,
+    AuditLog,
+    AuditRecord,
+    Decision,
+    PolicySet,
+    Principal,
+    Relationship,
+    relationship_of,
+)
 from schema.graphql.credentials import PresentationCheck
 from schema.passport import Passport
 from schema.source import PassportSource
@@ -48,13 +58,15 @@ def status_uri(issuer: str) -> str:
 class Issuer:
     """The registry's signer, its status ledger and the policy that gates issuance.
 
-    `policy` None is trusted mode (an operator on the registry's own store):
-    the owner is then named by the caller and checked against the passport.
+    `policy` None is trusted mode: the owner is still checked against the
+    passport, but no mask applies and nothing is audited. `audit` records
+    every issuance and refusal (with a policy), as writes are recorded.
     """
 
     signer: RegistrySigner
     ledger: Ledger
     policy: PolicySet | None
+    audit: AuditLog | None = None
 
     def issue(
         self,
@@ -63,25 +75,56 @@ class Issuer:
         holder_jwk: dict[str, Any],
         now: datetime | None = None,
     ) -> str:
-        """The credential for `principal`, the robot's current owner; raises a `WriteError`."""
+        """The credential for `principal`, the robot's current owner; raises a `WriteError`.
+
+        With a policy and an audit log, the issuance is recorded like a read
+        (the paths the credential holds as served) and a refusal like a
+        refused write, with the rule.
+        """
         if passport is None:
             raise WriteNotFound(None, "code", "no such robot")
-        if self.policy is not None and WRITE_SCOPE not in principal.scopes:
-            raise WriteForbidden("scope", None, f"issuing needs a token with scope {WRITE_SCOPE}")
-        relationship = relationship_of(principal, passport)
-        if relationship is not Relationship.CURRENT_OWNER:
-            raise WriteForbidden(
-                "credential.owner",
-                None,
-                "only the robot's current owner may be issued its passport credential",
-            )
+        at = now or datetime.now(UTC)
+        try:
+            if self.policy is not None and WRITE_SCOPE not in principal.scopes:
+                raise WriteForbidden(
+                    "scope", None, f"issuing needs a token with scope {WRITE_SCOPE}"
+                )
+            relationship = relationship_of(principal, passport)
+            if relationship is not Relationship.CURRENT_OWNER:
+                raise WriteForbidden(
+                    "credential.owner",
+                    None,
+                    "only the robot's current owner may be issued its passport credential",
+                )
+        except WriteForbidden as exc:
+            self._record(principal, passport.code, None, at, f"refused:{exc.rule}")
+            raise
+        decision = None
         visible = None
         if self.policy is not None:
-            decision = self.policy.decide(principal, relationship, passport.code[:2], now)
+            decision = self.policy.decide(principal, relationship, passport.code[:2], at)
             visible = decision.mask.visible
-        idx = self.ledger.allocate(passport.code, len(passport.ownership), now)
+        idx = self.ledger.allocate(passport.code, len(passport.ownership), at)
         status = StatusRef(status_uri(self.signer.issuer), idx)
-        return issue_sd_jwt(passport, self.signer, holder_jwk, status, visible=visible, now=now)
+        credential = issue_sd_jwt(
+            passport, self.signer, holder_jwk, status, visible=visible, now=at
+        )
+        self._record(principal, passport.code, decision, at, "issued")
+        return credential
+
+    def _record(
+        self, principal: Principal, code: str, decision: Decision | None, at: datetime, outcome: str
+    ) -> None:
+        if self.audit is None or self.policy is None:
+            return
+        action = f"credential:{outcome}"
+        if decision is None:
+            record = AuditRecord.write(
+                principal, code, "CREDENTIAL", (), at, "refused", outcome, self.policy.version
+            )
+        else:
+            record = AuditRecord.outcome(principal, code, decision, at, decision.mask.visible, ())
+        self.audit.append(dataclasses.replace(record, action=action))
 
     def publish_status(
         self, owners_now: Callable[[str], int | None], now: datetime | None = None
