@@ -127,6 +127,12 @@ class Ledger:
                     continue
         raise StatusListError(f"the status list of {SIZE} entries is (nearly) full")
 
+    def version(self) -> tuple[int, int]:
+        """Changes whenever an index is given out or revoked: (issued, revoked)."""
+        with closing(self._connect()) as db:
+            issued, revoked = db.execute("SELECT count(*), sum(revoked) FROM issued").fetchone()
+        return int(issued), int(revoked or 0)
+
     def entries(self) -> list[IssuedEntry]:
         with closing(self._connect()) as db:
             rows = db.execute("SELECT idx, code, owners, revoked FROM issued").fetchall()

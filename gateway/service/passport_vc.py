@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,12 +42,14 @@ from policies import (
 )
 from schema.graphql.credentials import PresentationCheck
 from schema.passport import Passport
-from schema.source import PassportSource
+from schema.source import FeedHead, PassportSource, RobotFilter
 from schema.writes import WriteForbidden, WriteNotFound, WriteRejected
 
 __all__ = ["STATUS_PATH", "Issuer", "check", "current_status", "issue_for", "status_uri"]
 
 STATUS_PATH = "/credentials/status/1"
+STATUS_REUSE = 60.0
+"""Seconds a computed status list is served again while nothing changed."""
 
 
 def status_uri(issuer: str) -> str:
@@ -67,6 +70,7 @@ class Issuer:
     ledger: Ledger
     policy: PolicySet | None
     audit: AuditLog | None = None
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def issue(
         self,
@@ -136,14 +140,29 @@ class Issuer:
 
 
 async def current_status(issuer: Issuer, source: PassportSource) -> str:
-    """The status list token as of now: credentials of robots that changed hands revoked."""
+    """The status list token as of now: credentials of robots that changed hands revoked.
+
+    Computing it reads every robot holding a live credential, so a source
+    that can say where its change feed ends gets the token again, unread, while
+    neither the feed nor the ledger has moved (for `STATUS_REUSE` seconds at most).
+    """
+    stamp = None
+    if isinstance(source, FeedHead):
+        version = await asyncio.to_thread(issuer.ledger.version)
+        stamp = (version, await source.changes_head(RobotFilter()))
+        kept = issuer.memo.get("status")
+        if kept is not None and kept[0] == stamp and time.monotonic() - kept[1] < STATUS_REUSE:
+            return str(kept[2])
     entries = await asyncio.to_thread(issuer.ledger.entries)
     owners: dict[str, int | None] = {}
     for entry in entries:
         if not entry.revoked and entry.code not in owners:
             record = await source.robot(entry.code)
             owners[entry.code] = None if record is None else len(record.passport.ownership)
-    return await asyncio.to_thread(issuer.publish_status, owners.__getitem__)
+    token = await asyncio.to_thread(issuer.publish_status, owners.__getitem__)
+    if stamp is not None:
+        issuer.memo["status"] = (stamp, time.monotonic(), token)
+    return token
 
 
 async def issue_for(
