@@ -195,7 +195,7 @@ def decode_disclosure(encoded: str) -> tuple[str | None, Any]:
     """(name, value) of an object disclosure, (None, value) of an array element."""
     try:
         content = json.loads(b64url_decode(encoded))
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting: not a disclosure
         raise InvalidSDJWT("disclosure", "a disclosure is not base64url-encoded JSON") from None
     if not isinstance(content, list) or not content or not isinstance(content[0], str):
         raise InvalidSDJWT("disclosure", "a disclosure is not a JSON array starting with a salt")

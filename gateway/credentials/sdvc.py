@@ -294,7 +294,7 @@ def _payload(jwt: str) -> dict[str, Any]:
         raise InvalidSDJWT("compact", "the issuer-signed part is not a compact JWS")
     try:
         value = json.loads(b64url_decode(pieces[1]))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidSDJWT("compact", "the issuer-signed payload is not base64url JSON") from None
     if not isinstance(value, dict):
         raise InvalidSDJWT("compact", "the issuer-signed payload is not a JSON object")
@@ -307,7 +307,7 @@ def _header(jwt: str, what: str) -> dict[str, Any]:
         raise InvalidCredential("compact", f"the {what} is not a compact JWS")
     try:
         value = json.loads(b64url_decode(pieces[0]))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidCredential("compact", f"the {what}'s header is not base64url JSON") from None
     if not isinstance(value, dict):
         raise InvalidCredential("compact", f"the {what}'s header is not a JSON object")
@@ -333,7 +333,7 @@ def _verify_jws(jwt: str, key: Any, what: str) -> dict[str, Any]:
         raise InvalidCredential("signature", message) from None
     try:
         payload = json.loads(verified.payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidCredential("compact", f"the {what}'s payload is not JSON") from None
     if not isinstance(payload, dict):
         raise InvalidCredential("compact", f"the {what}'s payload is not a JSON object")

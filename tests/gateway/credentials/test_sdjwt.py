@@ -384,3 +384,11 @@ def test_digest_is_sha256_base64url_of_the_ascii_text():
     # RFC 9901 section 4.2.3's example disclosure and its digest
     example = "WyI2cU1RdlJMNWhhaiIsICJmYW1pbHlfbmFtZSIsICJNw7ZiaXVzIl0"
     assert digest(example) == "uutlBuYeMDyjLLTpf6Jxi7yNkEF35jdyWMn9U7b_RYY"
+
+
+def test_a_disclosure_nested_past_any_json_depth_is_refused_not_crashed(credential, holder, signer):
+    parts = split(present(credential, ["operatingHours"], AUD, NONCE, holder))
+    deep = b64url(("[" * 100_000 + "]" * 100_000).encode())
+    assert "not base64url-encoded JSON" in refused(
+        "disclosure", signer, present_raw(parts.jwt, [*parts.disclosures, deep], holder)
+    )
