@@ -21,7 +21,7 @@ from gateway.config.settings import Settings
 from gateway.service.export import EXPORT_FORMATS, export_document
 from schema.code import RobotCode, RobotCodeError
 
-__all__ = ["register"]
+__all__ = ["USAGE", "data_dir_of", "issuer_of", "read_text", "register", "usage"]
 
 USAGE = 2
 
@@ -38,10 +38,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     export.set_defaults(func=cmd_export)
 
-    verify = sub.add_parser("verify", help="check a signed passport credential offline")
-    verify.add_argument("file", help="the credential (compact JWS), - for standard input")
+    verify = sub.add_parser("verify", help="check a signed credential or SD-JWT presentation")
+    verify.add_argument("file", help="the credential or presentation, - for standard input")
     verify.add_argument("--jwks", help="JWKS file or URL (default: this registry's own keys)")
     verify.add_argument("--data-dir", default=None)
+    verify.add_argument("--audience", help="presentations: the audience you gave the holder")
+    verify.add_argument("--nonce", help="presentations: the nonce you gave the holder")
+    verify.add_argument(
+        "--status-list", help="presentations: the status list token, file or URL (default: its uri)"
+    )
+    verify.add_argument(
+        "--max-age", type=int, default=300, help="presentations: oldest key binding, seconds"
+    )
     verify.set_defaults(func=cmd_verify)
 
     key = sub.add_parser("key", help="the registry's credential signing key")
@@ -54,14 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     rotate.set_defaults(func=cmd_key_rotate)
 
 
-def _data_dir(args: argparse.Namespace, settings: Settings | None = None) -> Path:
+def data_dir_of(args: argparse.Namespace, settings: Settings | None = None) -> Path:
     """`--data-dir`, else `store.data_dir` (ROBOPASS_DATA_DIR), else the user's data folder."""
     if args.data_dir is not None:
         return Path(args.data_dir).expanduser()
     return Path(configured_data_dir(settings or configured())).expanduser()
 
 
-def _issuer(args: argparse.Namespace, settings: Settings) -> str:
+def issuer_of(args: argparse.Namespace, settings: Settings) -> str:
     """`--issuer`, else `credentials.issuer` (ROBOPASS_ISSUER), else the gateway's address."""
     if args.issuer is not None:
         return args.issuer
@@ -75,16 +83,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from gateway.store.open import is_postgres, open_store, sqlite_path
 
     settings = configured()
-    data_dir = _data_dir(args, settings)
+    data_dir = data_dir_of(args, settings)
     db = args.db or settings.store.db or demo_database(data_dir)
     if not is_postgres(db):
         path = sqlite_path(db)
         if path != ":memory:" and not Path(path).is_file():
-            return _usage(f"no database at {path}")
+            return usage(f"no database at {path}")
     try:
         code = RobotCode.parse(args.code).value
     except RobotCodeError as exc:
-        return _usage(f"bad robot code ({exc.rule}): {exc}")
+        return usage(f"bad robot code ({exc.rule}): {exc}")
     store = open_store(db)
     try:
         passport = store.passport(code)
@@ -93,7 +101,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             return 1
         document = export_document(passport, args.format)
         if args.sign:
-            issuer = _issuer(args, settings)
+            issuer = issuer_of(args, settings)
             signer = RegistrySigner.from_data_dir(data_dir, issuer, store.registry)
             text = issue(document, args.format, code, signer) + "\n"
         else:
@@ -113,11 +121,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         token = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return _usage(f"cannot read {args.file}: {exc}")
+        return usage(f"cannot read {args.file}: {exc}")
     try:
         keys = key_set(_jwks(args))
     except UnreadableJWKS as exc:
-        return _usage(f"unreadable JWKS: {exc}")
+        return usage(f"unreadable JWKS: {exc}")
+    if "~" in token:
+        return _verify_presentation(args, token, keys)
     try:
         result = verify(token, keys)
     except InvalidCredential as exc:
@@ -138,17 +148,68 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_presentation(args: argparse.Namespace, token: str, keys: Any) -> int:
+    """An SD-JWT VC presentation: every check, then exactly the claims it disclosed."""
+    from datetime import timedelta
+
+    from gateway.credentials.sdvc import verify_presentation
+    from gateway.credentials.verification import InvalidCredential
+
+    if not args.audience or not args.nonce:
+        return usage(
+            "a presentation is checked against the audience and nonce you gave its holder:"
+            " pass --audience and --nonce"
+        )
+    try:
+        result = verify_presentation(
+            token,
+            keys,
+            audience=args.audience,
+            nonce=args.nonce,
+            status_lists=lambda uri: _document(args.status_list or uri),
+            max_age=timedelta(seconds=args.max_age),
+        )
+    except InvalidCredential as exc:
+        print(f"INVALID ({exc.rule}): {exc}")
+        return 1
+    lines = [
+        "VALID: issuer signature, disclosures, key binding and status all check",
+        f"issuer:    {result.issuer}",
+        f"key:       {result.kid}",
+        f"type:      {result.vct}",
+        f"issued:    {_when(result.issued_at)}",
+        f"presented: {_when(result.presented_at)} to {result.audience}",
+        f"status:    valid (index {result.status_idx} of {result.status_uri})",
+        "disclosed claims:",
+        json.dumps(result.claims, ensure_ascii=False, indent=2, sort_keys=True),
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _document(source: str) -> str:
+    """A file's text, or a URL's body (raises OSError, ValueError)."""
+    if source.startswith(("http://", "https://")):
+        try:
+            response = httpx.get(source, timeout=10)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise OSError(str(exc)) from None
+        return response.text
+    return Path(source).read_text("utf-8")
+
+
 def cmd_key_jwks(args: argparse.Namespace) -> int:
     from gateway.credentials.keys import public_jwks
 
-    print(json.dumps(public_jwks(_data_dir(args)), indent=2))
+    print(json.dumps(public_jwks(data_dir_of(args)), indent=2))
     return 0
 
 
 def cmd_key_rotate(args: argparse.Namespace) -> int:
     from gateway.credentials.keys import rotate_key
 
-    key = rotate_key(_data_dir(args))
+    key = rotate_key(data_dir_of(args))
     print(f"new signing key {key.kid}; restart robopass serve to publish it")
     return 0
 
@@ -160,7 +221,7 @@ def _jwks(args: argparse.Namespace) -> Any:
 
     source = args.jwks
     if source is None:
-        data_dir = _data_dir(args)
+        data_dir = data_dir_of(args)
         if not (data_dir / KEY_FILE).is_file():
             raise UnreadableJWKS(f"no --jwks given and no registry key in {data_dir}")
         return public_jwks(data_dir)
@@ -181,6 +242,12 @@ def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else "not stated"
 
 
-def _usage(message: str) -> int:
+def usage(message: str) -> int:
+    """One line on standard error naming what was wrong; the usage exit status."""
     print(f"robopass: {message}", file=sys.stderr)
     return USAGE
+
+
+def read_text(name: str) -> str:
+    """A file's text, or standard input for `-`."""
+    return sys.stdin.read() if name == "-" else Path(name).read_text("utf-8")

@@ -62,12 +62,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from starlette.routing import Mount
 
     from gateway.credentials.signing import RegistrySigner
+    from gateway.credentials.statuslist import Ledger
     from gateway.edge.auth import demo_issuer
     from gateway.edge.observe import configure_logging
     from gateway.endpoint.persisted import PersistedQueries
     from gateway.ops.metrics import METRICS
     from gateway.report import demo_sign_in
     from gateway.service.local import LocalSource
+    from gateway.service.passport_vc import Issuer
     from gateway.service.services import Services
     from gateway.store.open import open_store
     from gateway.synthetic.seeding import seed
@@ -122,13 +124,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     demo = server.demo_auth
     if demo:
         issuers.insert(0, demo_issuer(issuer, data_dir))
+    policy = PolicySet.demo()
+    signer = RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), registry_name)
     services = Services(
         source,
-        PolicySet.demo(),
+        policy,
         verifier=TokenVerifier(issuers) if issuers else None,
         audit=audit,
         writer=source,
-        signer=RegistrySigner.from_data_dir(data_dir, issuer.removesuffix("/auth"), registry_name),
+        signer=signer,
+        credentials=Issuer(signer, Ledger(data_dir), policy, audit),
         metrics=METRICS if settings.metrics.enabled else None,
         rate_limits=limiter,
         tracing=tracing,

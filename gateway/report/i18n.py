@@ -66,6 +66,22 @@ EN: dict[str, str] = {
         "Sign in with the form below."
     ),
     "no_demo": "This gateway offers no demo parties.",
+    "verify_heading": "Check a shared passport",
+    "verify_intro": (
+        "An owner shared part of a robot's passport with you as an SD-JWT presentation. "
+        "Paste it with the audience and nonce you gave the owner: this page checks the "
+        "registry's signature, each disclosed claim, the owner's key binding and the "
+        "credential's status, and shows exactly what was disclosed."
+    ),
+    "presentation_label": "Presentation",
+    "audience_label": "Your audience identifier",
+    "nonce_label": "The nonce you gave the owner",
+    "verify_button": "Check",
+    "verify_valid": "Valid: issued by {issuer}, presented {at}.",
+    "verify_invalid": "Not valid ({rule}): {message}",
+    "verify_missing": "Paste a presentation and give the audience and nonce.",
+    "verify_unavailable": "This gateway checks no presentations (it has no signing key).",
+    "disclosed_claims": "Disclosed claims",
     "role": "role",
     "identity": "Identity",
     "code_decoded": "The code decoded",
@@ -267,6 +283,21 @@ ZH: dict[str, str] = {
     "token_rejected": "令牌未被接受。",
     "cross_origin": "此表单并非从本站页面提交，已被拒绝。请使用下面的表单登录。",
     "no_demo": "此网关未提供演示参与方。",
+    "verify_heading": "核验共享的护照",
+    "verify_intro": (
+        "所有者以 SD-JWT 展示的形式与您共享了机器人护照的一部分。"
+        "请粘贴该展示，并填写您提供给所有者的受众标识和随机数：本页核验登记机构的签名、每项披露的声明、所有者的密钥绑定以及凭证状态，"
+        "并只显示所披露的内容。"
+    ),
+    "presentation_label": "展示",
+    "audience_label": "您的受众标识",
+    "nonce_label": "您提供给所有者的随机数",
+    "verify_button": "核验",
+    "verify_valid": "有效：由 {issuer} 签发，展示于 {at}。",
+    "verify_invalid": "无效（{rule}）：{message}",
+    "verify_missing": "请粘贴展示并填写受众标识和随机数。",
+    "verify_unavailable": "本网关不核验展示（没有签名密钥）。",
+    "disclosed_claims": "已披露的声明",
     "role": "角色",
     "identity": "身份信息",
     "code_decoded": "编码解析",

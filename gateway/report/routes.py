@@ -1,4 +1,5 @@
-"""HTTP edge of the report: search, the report page, sign-in and sign-out.
+"""HTTP edge of the report: search, the report page, sign-in and sign-out, and the check
+of a shared passport (an SD-JWT presentation, docs/selective-disclosure.md).
 
 All I/O happens here (the source, the token verifier, cookies); the page
 content comes from the pure `build_report` and `line_chart`. Pages need no
@@ -9,6 +10,7 @@ strict Content-Security-Policy.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from gateway.service.passport_vc import check
 from policies import Principal
 from schema.code import RobotCode, RobotCodeError
 from schema.events import ChainReport, Event, EventType, verify
@@ -57,6 +60,8 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_FORM_BYTES = 16_384
+MAX_PRESENTATION_BYTES = 1 << 20
+"""A presentation of a robot's whole history runs to a few hundred kilobytes."""
 EXAMPLES = 5
 _LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9/_\-.]*")
 
@@ -116,6 +121,7 @@ class ReportSite:
         self.view = view
         self.verifier = services.verifier
         self.demo = demo
+        self.credentials = services.credentials
         self.templates = _templates()
 
     def routes(self) -> list[BaseRoute]:
@@ -127,6 +133,8 @@ class ReportSite:
             Route("/signin", self.signin_form),
             Route("/signin", self.signin, methods=["POST"]),
             Route("/signout", self.signout, methods=["POST"]),
+            Route("/verify", self.verify_form),
+            Route("/verify", self.verify, methods=["POST"]),
             Mount("/static/report", StaticFiles(directory=str(static)), name="report_static"),
         ]
 
@@ -268,6 +276,38 @@ class ReportSite:
         drop_token(response, secure=request.url.scheme == "https")
         return response
 
+    async def verify_form(self, request: Request) -> Response:
+        page = await self._page(request)
+        return self._render(request, page, "verify.html", form={})
+
+    async def verify(self, request: Request) -> Response:
+        """A buyer's or insurer's check of an SD-JWT presentation (`passport_vc.check`).
+
+        It reads nothing stored but this registry's status list, and shows
+        only what the presentation itself discloses.
+        """
+        if not same_origin(request):
+            return await self._cross_origin(request)
+        page = await self._page(request)
+        form = await _form(request, MAX_PRESENTATION_BYTES)
+        fields = {k: form.get(k, "").strip() for k in ("presentation", "audience", "nonce")}
+        if self.credentials is None:
+            return self._render(request, page, "verify.html", 503, form=fields, unavailable=True)
+        if not all(fields.values()):
+            return self._render(request, page, "verify.html", 400, form=fields, missing=True)
+        result = await check(
+            self.credentials,
+            self.source,
+            fields["presentation"],
+            fields["audience"],
+            fields["nonce"],
+        )
+        claims = json.dumps(result.claims, ensure_ascii=False, indent=2, sort_keys=True)
+        status = 200 if result.valid else 422
+        return self._render(
+            request, page, "verify.html", status, form=fields, result=result, claims=claims
+        )
+
 
 def _next(values: Any) -> str:
     """Where to go after a form: a path on this site only, never another host."""
@@ -295,11 +335,11 @@ def same_origin(request: Request) -> bool:
     return origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def _form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
     """The urlencoded body; the gateway does without python-multipart."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
-    if kind != "application/x-www-form-urlencoded" or len(body) > MAX_FORM_BYTES:
+    if kind != "application/x-www-form-urlencoded" or len(body) > limit:
         return {}
     try:
         return dict(parse_qsl(body.decode(), keep_blank_values=False))

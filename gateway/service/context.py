@@ -14,6 +14,7 @@ from gateway.ops.metrics import Metrics
 from gateway.service.disclosures import disclosure_records, trail_after, trail_page
 from gateway.service.export import export_document
 from gateway.service.local import merge_history
+from gateway.service.passport_vc import Issuer, check, issue_for
 from gateway.service.writes import Writes
 from policies import (
     PUBLIC,
@@ -28,6 +29,7 @@ from policies import (
 )
 from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.events import EventType, TransferOffer
+from schema.graphql.credentials import PresentationCheck
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
 from schema.graphql.objects import EVERYTHING, RecordingView, field_denied
 from schema.parties import is_party_id
@@ -42,6 +44,7 @@ from schema.source import (
     RobotRecord,
     TelemetrySource,
 )
+from schema.writes import WritesUnavailable
 
 
 class LiveSession(Protocol):
@@ -79,6 +82,7 @@ class RequestContext:
     connection_params: dict[str, Any] | None = None
     feed_poll_seconds: float = 0.25
     session: LiveSession | None = None
+    credentials: Issuer | None = None
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""
@@ -191,6 +195,20 @@ class RequestContext:
         self, samples: Sequence[tuple[str, ConditionSnapshot]], key: str
     ) -> list[Appended]:
         return await self._writes().ingest(self.principal, samples, key)
+
+    async def issue_credential(self, code: str, holder_key: Any) -> str:
+        """The robot's SD-JWT VC for this caller, its current owner (`passport_vc`)."""
+        if self.credentials is None:
+            raise WritesUnavailable(None, None, "this gateway has no credential signing key")
+        return await issue_for(self.credentials, self.source, self.principal, code, holder_key)
+
+    async def check_presentation(
+        self, presentation: str, audience: str, nonce: str
+    ) -> PresentationCheck:
+        """A presentation checked against this registry's keys and status list."""
+        if self.credentials is None:
+            raise WritesUnavailable(None, None, "this gateway has no credential signing key")
+        return await check(self.credentials, self.source, presentation, audience, nonce)
 
     async def record_disclosures(self, answered: bool = True) -> None:
         """Append one audit record per robot touched, in one transaction, then forget them.

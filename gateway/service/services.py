@@ -17,6 +17,7 @@ from gateway.credentials.signing import RegistrySigner
 from gateway.edge.ratelimit import RateLimits
 from gateway.ops.metrics import Metrics
 from gateway.service.context import RequestContext
+from gateway.service.passport_vc import Issuer
 from gateway.service.writes import Writes
 from policies import PUBLIC, AuditLog, PolicySet, Principal, TokenVerifier
 from schema.source import PassportSource, PassportWriter, RequestScoped
@@ -32,7 +33,9 @@ class Services:
     receives a record of every disclosure and write; without it, or without
     a policy, nothing is recorded. `writer` enables the mutations (without
     it they answer WRITES_UNAVAILABLE). With a `signer`, exports can be
-    downloaded signed and its public keys are served. `metrics` serves
+    downloaded signed and its public keys are served; with
+    `credentials` (an `Issuer` over that signer) owners are issued SD-JWT VCs and
+    the status list is served. `metrics` serves
     /metrics and counts requests, errors, denials and refusals;
     `rate_limits` charges each caller's bucket (429 over it); `tracing`, an
     OpenTelemetry tracer provider, adds spans (the `otel` extra).
@@ -48,6 +51,7 @@ class Services:
     metrics: Metrics | None = None
     rate_limits: RateLimits | None = None
     tracing: Any = None
+    credentials: Issuer | None = None
     writes: Writes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +82,7 @@ class Services:
             self.writes,
             metrics=self.metrics,
             surface=surface,
+            credentials=self.credentials,
         )
 
 

@@ -18,9 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from gateway.credentials.sdvc import STATUS_TTL
 from gateway.credentials.signing import MEDIA_TYPE, RegistrySigner, issue
 from gateway.edge.auth import Authenticated
 from gateway.service.export import EXPORT_FORMATS
+from gateway.service.passport_vc import STATUS_PATH, current_status
 from schema.code import RobotCode, RobotCodeError
 
 if TYPE_CHECKING:
@@ -36,7 +38,8 @@ FALSE = frozenset({"false", "0", "no"})
 def download_routes(
     services: Services, context: Callable[[Request], Awaitable[RequestContext]]
 ) -> list[Route]:
-    """The export download route, and the JWKS route when this gateway signs.
+    """The export download route, the JWKS route when this gateway signs, and the
+    Token Status List of its SD-JWT VCs when it issues them.
 
     `context` makes each request's context (the app decides whose it is).
     """
@@ -59,6 +62,18 @@ def download_routes(
             )
 
         routes.append(Route("/.well-known/jwks.json", jwks))
+    issuer = services.credentials
+    if issuer is not None:
+
+        async def status_list(request: Request) -> Response:
+            token = await current_status(issuer, services.source)
+            return Response(
+                token,
+                media_type="application/statuslist+jwt",
+                headers={"Cache-Control": f"max-age={STATUS_TTL}"},
+            )
+
+        routes.append(Route(STATUS_PATH, status_list, methods=["GET"]))
     return routes
 
 

@@ -40,6 +40,7 @@ from ..passport import (
 )
 from ..source import Appended
 from ..writes import WriteError, WriteRejected
+from .credentials import CredentialMutation
 from .objects import graphql_enum
 from .robot import RobotCodeScalar
 
@@ -303,7 +304,7 @@ def _deployment(d: DeploymentInput) -> tuple[EventType, Any]:
 
 
 @strawberry.type(description="Writes to robot passports; each appends one event to a hash chain.")
-class Mutation:
+class Mutation(CredentialMutation):
     @strawberry.mutation(description="Record a maintenance intervention (service providers).")
     async def record_maintenance(
         self,

@@ -30,6 +30,7 @@ from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
 from .context import PartialAnswers
+from .credentials import CredentialQuery
 from .feed import (
     CODES_PAGE,
     FEED_PAGE,
@@ -132,7 +133,7 @@ class RobotCodeDecoding:
 
 
 @strawberry.type(description="Reads of robot passports.")
-class Query:
+class Query(CredentialQuery):
     @strawberry.field(
         description=(
             "One robot by code, or null with NOT_FOUND. With `asOf`, the passport as it stood"

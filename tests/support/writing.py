@@ -18,6 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from gateway.service.local import LocalSource
+from gateway.service.passport_vc import Issuer
 from gateway.service.services import Services
 from gateway.store import Store
 from gateway.web.app import create_app
@@ -69,9 +70,19 @@ def token(
 
 
 class Gateway:
-    """The app over `store`, auditing into `audit`, writing through `LocalSource`."""
+    """The app over `store`, auditing into `audit`, writing through `LocalSource`.
 
-    def __init__(self, store: Store, audit: AuditLog | None, policy: PolicySet | None = POLICY):
+    With `credentials` it also issues and verifies SD-JWT VCs with that issuer's key.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog | None,
+        policy: PolicySet | None = POLICY,
+        *,
+        credentials: Issuer | None = None,
+    ):
         issuer = TrustedIssuer(
             ISSUER,
             "robopass",
@@ -80,7 +91,15 @@ class Gateway:
         )
         source = LocalSource(store)
         self.app = create_app(
-            Services(source, policy, verifier=TokenVerifier([issuer]), audit=audit, writer=source)
+            Services(
+                source,
+                policy,
+                verifier=TokenVerifier([issuer]),
+                audit=audit,
+                writer=source,
+                signer=None if credentials is None else credentials.signer,
+                credentials=credentials,
+            )
         )
 
     def ask(self, query: str, variables: dict, bearer: str | None = None) -> dict:

@@ -17,7 +17,7 @@ from tests.support.paths import ROOT
 GATEWAY = ROOT / "gateway"
 TOP_LEVEL = [
     "serve", "config", "token", "auth-server", "demo", "registry", "sync",
-    "export", "verify", "key", "translate", "mapping", "audit",
+    "export", "verify", "key", "credential", "present", "translate", "mapping", "audit",
 ]  # fmt: skip
 REGISTRY = ["seed", "verify", "recommit", "identify", "rollup", "serve"]
 
