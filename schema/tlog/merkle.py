@@ -123,7 +123,8 @@ class Tree:
             return [] if complete else [self._hash(start, size)]
         k = _split(size)
         if old <= k:
-            return [*self._subproof(old, start, k, complete=complete), self._hash(start + k, size - k)]
+            left = self._subproof(old, start, k, complete=complete)
+            return [*left, self._hash(start + k, size - k)]
         return [
             *self._subproof(old - k, start + k, size - k, complete=False),
             self._hash(start, k),
@@ -156,7 +157,7 @@ def verify_inclusion(
 def verify_consistency(
     old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> bool:
-    """RFC 9162 2.1.4.2: is the tree (`old_size`, `old_root`) a prefix of (`new_size`, `new_root`)?"""
+    """RFC 9162 2.1.4.2: is tree (`old_size`, `old_root`) a prefix of (`new_size`, `new_root`)?"""
     if not 0 <= old_size <= new_size:
         return False
     if old_size == new_size:

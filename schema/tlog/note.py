@@ -256,7 +256,7 @@ def cosign(text: str, signer: Signer, timestamp: int) -> Signature:
 
 
 def verify_cosignature(text: str, signature: Signature, verifier: Verifier) -> int | None:
-    """The time a witness cosigned checkpoint `text`, or None if `signature` is not its valid one."""
+    """When a witness cosigned checkpoint `text`; None unless `signature` is its valid one."""
     if verifier.kind != COSIGNATURE or not _matching(signature, verifier):
         return None
     if len(signature.body) != 8 + 64:
