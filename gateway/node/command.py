@@ -15,6 +15,8 @@ from pathlib import Path
 
 import uvicorn
 
+from gateway.credentials.logkey import LOG_KEY_FILE, KeyNameMismatch, load_or_create
+from gateway.service.transparency import EventLog
 from gateway.store.open import open_store
 from gateway.synthetic.fleet import MAKERS
 from gateway.synthetic.seeding import seed
@@ -30,6 +32,7 @@ __all__ = [
     "DEFAULT_REGISTRY",
     "NodeOptionError",
     "NodeOptions",
+    "log_origin",
     "serve_node",
     "shares",
 ]
@@ -57,6 +60,11 @@ class NodeOptions:
     trust_issuers: tuple[str, ...] = ()
     audience: str = "robopass"
     log_level: str = "info"
+
+
+def log_origin(registry: str) -> str:
+    """The origin line of a registry's event log checkpoints, and its log key's name."""
+    return f"robopass.registry/{registry}/events"
 
 
 def shares(total: int, countries: list[str]) -> list[tuple[str, int]]:
@@ -92,13 +100,19 @@ def serve_node(options: NodeOptions) -> int:
         )
         for country, share in shares(options.robots, countries):
             seed(store, share, seed_value=0, country=country)
-    app = create_node_app(store, format=options.format, verifier=verifier)
+    try:
+        signer = load_or_create(options.data_dir / LOG_KEY_FILE, log_origin(registry))
+    except KeyNameMismatch as exc:
+        raise NodeOptionError(f"--data-dir: {exc}") from None
+    log = EventLog(store, signer)
+    app = create_node_app(store, format=options.format, verifier=verifier, log=log)
     base = f"http://{options.host}:{options.port}"
     print(
         f"robopass registry node {registry} ({options.format}): {store.count()} robots",
         flush=True,
     )
     print(f"REST API: {base}/robots  contract: {base}/openapi.json  metrics: {base}/metrics")
+    print(f"Transparency log: {base}/log/checkpoint  key: {signer.verifier.vkey()}")
     print(f"Trusted token issuers: {', '.join(issuers)}", flush=True)
     uvicorn.run(app, host=options.host, port=options.port, log_level=options.log_level)
     return 0
