@@ -23,6 +23,7 @@ from gateway.cli import (
     sync,
     token,
     translate,
+    witness,
 )
 
 DESCRIPTION = "The `robopass` command line."
@@ -35,6 +36,7 @@ COMMANDS = (
     auth_server,
     demo,
     registry,
+    witness,
     sync,
     credentials,
     translate,
