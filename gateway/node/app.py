@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.node.subgraph import subgraph_routes
 from gateway.service.transparency import EventLog
+from gateway.service.witnessing import WitnessedLog
 from gateway.store import Store
 from policies import TokenVerifier
 
@@ -43,6 +44,7 @@ def create_node_app(
     format: str,
     verifier: TokenVerifier,
     log: EventLog | None = None,
+    witnessed: WitnessedLog | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """A registry node over `store`, speaking `format` (cn-miit or aas) on the wire.
@@ -67,7 +69,7 @@ def create_node_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         *subgraph_routes(store, verifier),
-        *(log_routes(log, verifier) if log is not None else []),
+        *(log_routes(log, verifier, witnessed) if log is not None else []),
         *extra_routes,
     ]
     app = Starlette(

@@ -17,6 +17,7 @@ import uvicorn
 
 from gateway.credentials.logkey import LOG_KEY_FILE, KeyNameMismatch, load_or_create
 from gateway.service.transparency import EventLog
+from gateway.service.witnessing import WitnessedLog
 from gateway.store.open import open_store
 from gateway.synthetic.fleet import MAKERS
 from gateway.synthetic.seeding import seed
@@ -60,6 +61,7 @@ class NodeOptions:
     trust_issuers: tuple[str, ...] = ()
     audience: str = "robopass"
     log_level: str = "info"
+    witnesses: tuple[str, ...] = ()
 
 
 def log_origin(registry: str) -> str:
@@ -105,7 +107,10 @@ def serve_node(options: NodeOptions) -> int:
     except KeyNameMismatch as exc:
         raise NodeOptionError(f"--data-dir: {exc}") from None
     log = EventLog(store, signer)
-    app = create_node_app(store, format=options.format, verifier=verifier, log=log)
+    witnessed = WitnessedLog(log, list(options.witnesses)) if options.witnesses else None
+    app = create_node_app(
+        store, format=options.format, verifier=verifier, log=log, witnessed=witnessed
+    )
     base = f"http://{options.host}:{options.port}"
     print(
         f"robopass registry node {registry} ({options.format}): {store.count()} robots",

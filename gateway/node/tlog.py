@@ -1,7 +1,8 @@
 """The node's transparency log over HTTP: checkpoint, log key and proofs.
 
 - `GET /log/checkpoint`: the current signed checkpoint (C2SP tlog-checkpoint in
-  a signed note, `text/plain`). Public: witnesses and auditors hold no token.
+  a signed note, `text/plain`) with the cosignature lines of the witnesses the
+  node submits it to (`--witness`). Public: witnesses and auditors hold no token.
 - `GET /log/key`: the log's verifier key, `<origin>+<key ID>+<base64 key>`. Public.
 - `GET /log/proof/consistency?from=M&to=N`: the RFC 9162 consistency proof,
   `{"from", "to", "hashes": [base64...]}`. Public: hashes only.
@@ -25,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.service.transparency import EventLog, LogBroken, UnknownLeaf
+from gateway.service.witnessing import WitnessedLog
 from gateway.store.cursors import MAX_POSITION
 from policies import TokenVerifier
 
@@ -52,12 +54,14 @@ async def _run(work: Callable[..., Any], *args: Any) -> Any:
         raise not_found(str(exc)) from None
 
 
-def log_routes(log: EventLog, verifier: TokenVerifier) -> list[Route]:
-    """The routes above, over `log`."""
+def log_routes(
+    log: EventLog, verifier: TokenVerifier, witnessed: WitnessedLog | None = None
+) -> list[Route]:
+    """The routes above, over `log`; checkpoints carry the cosignatures of `witnessed`."""
 
     async def checkpoint(request: Request) -> Response:
         inputs.known_parameters(request, ())
-        note = await _run(log.checkpoint)
+        note = await _run(witnessed.checkpoint if witnessed is not None else log.checkpoint)
         return Response(note, media_type=NOTE_TYPE, headers={"Cache-Control": "no-store"})
 
     async def key(request: Request) -> Response:
