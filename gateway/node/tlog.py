@@ -8,7 +8,8 @@
   `{"from", "to", "hashes": [base64...]}`. Public: hashes only.
 - `GET /log/proof/inclusion?code=C&sequence=S&size=N`: where event C#S is and
   its RFC 9162 inclusion proof in the tree of N leaves (default: now),
-  `{"index", "size", "leafHash", "hashes"}`. Needs `registry:read`: it names a robot.
+  `{"index", "size", "leafHash", "commitment", "hashes"}` (the leaf is
+  `schema.tlog.leaves.event_leaf` of the event). Needs `registry:read`: it names a robot.
 
 Errors are the node's problem details; a store whose events cannot form a log
 (unsalted events not yet re-committed) answers 503 LOG_UNAVAILABLE.
@@ -87,6 +88,7 @@ def log_routes(
                 "index": proof.index,
                 "size": proof.size,
                 "leafHash": base64.b64encode(proof.leaf_hash).decode(),
+                "commitment": proof.commitment,
                 "hashes": _b64(proof.hashes),
             }
         )

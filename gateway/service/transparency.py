@@ -32,7 +32,7 @@ BATCH = 10_000
 class LogRows(Protocol):
     def log_rows(self, after: int, limit: int) -> list[LogRow]: ...
 
-    def log_position(self, code: str, sequence: int) -> int | None: ...
+    def log_entry(self, code: str, sequence: int) -> LogRow | None: ...
 
 
 class LogBroken(RuntimeError):
@@ -51,6 +51,7 @@ class Inclusion:
     size: int
     leaf_hash: bytes
     hashes: list[bytes]
+    commitment: str | None
 
 
 class EventLog:
@@ -95,14 +96,13 @@ class EventLog:
         size = current if size is None else size
         if not 0 < size <= current:
             raise UnknownLeaf(f"size {size} is not between 1 and the log's {current} leaves")
-        position = self.rows.log_position(code, sequence)
-        if position is None or position > size:
+        entry = self.rows.log_entry(code, sequence)
+        if entry is None or entry.position > size:
             raise UnknownLeaf(f"event {code}#{sequence} is not in the first {size} leaves")
         with self._lock:
-            index = position - 1
-            return Inclusion(
-                index, size, self._tree.leaf(index), self._tree.inclusion_proof(index, size)
-            )
+            index = entry.position - 1
+            path = self._tree.inclusion_proof(index, size)
+            return Inclusion(index, size, self._tree.leaf(index), path, entry.commitment)
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         """The proof that the tree of `old` leaves is a prefix of the tree of `new`."""

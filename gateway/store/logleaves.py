@@ -41,10 +41,12 @@ class LogLeavesStore:
             rows = db.execute(*with_limit(sql, [after], limit)).fetchall()
         return [LogRow(*row) for row in rows]
 
-    def log_position(self, code: str, sequence: int) -> int | None:
-        """The feed position of one event, None if there is no such event."""
+    def log_entry(self, code: str, sequence: int) -> LogRow | None:
+        """One event as a leaf, None if there is no such event."""
         with self._reading() as db:
             row = db.execute(
-                "SELECT position FROM events WHERE code = ? AND sequence = ?", (code, sequence)
+                "SELECT position, code, sequence, commitment, hash FROM events"
+                " WHERE code = ? AND sequence = ?",
+                (code, sequence),
             ).fetchone()
-        return int(row[0]) if row else None
+        return LogRow(*row) if row else None
