@@ -115,7 +115,6 @@ class LogMonitor:
             ) from None
         if checkpoint.origin != self.log_key.name:
             raise self._distrust(f"its checkpoint is of another log, {checkpoint.origin!r}")
-        self._check_cosignatures(note, text, checkpoint)
         size, root = checkpoint.size, checkpoint.root
         if self.size is not None and self.root is not None:
             seen = f"checkpoint {self.size} ({self.root.hex()[:16]})"
@@ -135,6 +134,7 @@ class LogMonitor:
                 hashes = _hashes(_body(answer)) if answer.status_code == 200 else []
                 if not verify_consistency(self.size, size, self.root, root, hashes):
                     raise self._distrust(f"{new} does not extend {seen}: no consistency proof")
+        self._check_cosignatures(note, text, checkpoint)
         self.size, self.root = size, root
         return size, root
 
