@@ -16,10 +16,21 @@ from pathlib import Path
 
 from schema.tlog.note import COSIGNATURE, ED25519, NoteError, Signer
 
-__all__ = ["LOG_KEY_FILE", "WITNESS_KEY_FILE", "KeyNameMismatch", "load_or_create"]
+__all__ = [
+    "LOG_KEY_FILE",
+    "WITNESS_KEY_FILE",
+    "KeyNameMismatch",
+    "event_log_origin",
+    "load_or_create",
+]
 
 LOG_KEY_FILE = "log-key"
 WITNESS_KEY_FILE = "witness-key"
+
+
+def event_log_origin(registry: str) -> str:
+    """The origin line of a registry's event log checkpoints, and its log key's name."""
+    return f"robopass.registry/{registry}/events"
 
 
 class KeyNameMismatch(ValueError):

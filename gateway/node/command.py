@@ -15,7 +15,12 @@ from pathlib import Path
 
 import uvicorn
 
-from gateway.credentials.logkey import LOG_KEY_FILE, KeyNameMismatch, load_or_create
+from gateway.credentials.logkey import (
+    LOG_KEY_FILE,
+    KeyNameMismatch,
+    event_log_origin,
+    load_or_create,
+)
 from gateway.service.transparency import EventLog
 from gateway.service.witnessing import WitnessedLog
 from gateway.store.open import open_store
@@ -33,7 +38,6 @@ __all__ = [
     "DEFAULT_REGISTRY",
     "NodeOptionError",
     "NodeOptions",
-    "log_origin",
     "serve_node",
     "shares",
 ]
@@ -62,11 +66,6 @@ class NodeOptions:
     audience: str = "robopass"
     log_level: str = "info"
     witnesses: tuple[str, ...] = ()
-
-
-def log_origin(registry: str) -> str:
-    """The origin line of a registry's event log checkpoints, and its log key's name."""
-    return f"robopass.registry/{registry}/events"
 
 
 def shares(total: int, countries: list[str]) -> list[tuple[str, int]]:
@@ -103,7 +102,7 @@ def serve_node(options: NodeOptions) -> int:
         for country, share in shares(options.robots, countries):
             seed(store, share, seed_value=0, country=country)
     try:
-        signer = load_or_create(options.data_dir / LOG_KEY_FILE, log_origin(registry))
+        signer = load_or_create(options.data_dir / LOG_KEY_FILE, event_log_origin(registry))
     except KeyNameMismatch as exc:
         raise NodeOptionError(f"--data-dir: {exc}") from None
     log = EventLog(store, signer)
