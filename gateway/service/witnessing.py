@@ -15,16 +15,24 @@ import base64
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 
-from gateway.service.transparency import EventLog
 from schema.tlog.note import Checkpoint, split_note
 
-__all__ = ["RETRY_SECONDS", "WitnessedLog"]
+__all__ = ["RETRY_SECONDS", "SignedLog", "WitnessedLog"]
 
 RETRY_SECONDS = 5.0
 TIMEOUT = 10.0
+
+
+class SignedLog(Protocol):
+    """A log that signs its checkpoints and proves them consistent (the node's, the audit's)."""
+
+    def checkpoint(self) -> str: ...
+
+    def consistency(self, old: int, new: int) -> list[bytes]: ...
 
 
 @dataclass
@@ -45,7 +53,7 @@ class _Cosigned:
 class WitnessedLog:
     """`log`'s checkpoints, cosigned by the witnesses at `urls` (their add-checkpoint URLs)."""
 
-    def __init__(self, log: EventLog, urls: list[str]) -> None:
+    def __init__(self, log: SignedLog, urls: list[str]) -> None:
         self.log = log
         self._witnesses = [_Witness(url) for url in urls]
         self._lock = threading.Lock()

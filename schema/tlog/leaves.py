@@ -1,4 +1,4 @@
-"""What one registry event contributes to its registry's transparency log.
+"""What one registry event (or audit record) contributes to its transparency log.
 
 The leaf binds the event's place in its robot's chain (code, sequence), its
 salted commitment and its chain hash, as canonical JSON. Every part is already
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["UnloggableEvent", "event_leaf"]
+__all__ = ["UnloggableEvent", "audit_leaf", "event_leaf"]
 
 
 class UnloggableEvent(ValueError):
@@ -27,4 +27,14 @@ def event_leaf(code: str, sequence: int, commitment: str | None, hash: str) -> b
             f"event {code}#{sequence} has no salted commitment; run robopass registry recommit"
         )
     record = {"code": code, "commitment": commitment, "hash": hash, "sequence": sequence}
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+
+
+def audit_leaf(id: int, commitment: str | None, hash: str) -> bytes:
+    """The leaf data of one audit record: its id, salted commitment and chain hash."""
+    if commitment is None:
+        raise UnloggableEvent(
+            f"audit record {id} has no salted commitment; run robopass audit migrate"
+        )
+    record = {"commitment": commitment, "hash": hash, "id": id}
     return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
