@@ -135,13 +135,14 @@ def log_proof(
     store: Any, data_dir: Path, code: str, sequence: int, witnesses: list[str]
 ) -> dict[str, Any]:
     """The log proof of one event: checkpoint (cosigned by `witnesses`) and inclusion path."""
-    from gateway.credentials.logkey import LOG_KEY_FILE, event_log_origin, load_or_create
+    from gateway.credentials.logkey import event_log_origin, load_or_create, log_key_file
     from gateway.credentials.logproof import LogProof
     from gateway.service.transparency import EventLog
     from gateway.service.witnessing import WitnessedLog
     from schema.tlog.note import Checkpoint, split_note
 
-    log = EventLog(store, load_or_create(data_dir / LOG_KEY_FILE, event_log_origin(store.registry)))
+    key_file = data_dir / log_key_file(store.registry)
+    log = EventLog(store, load_or_create(key_file, event_log_origin(store.registry)))
     witnessed = WitnessedLog(log, witnesses) if witnesses else None
     try:
         note = witnessed.checkpoint() if witnessed is not None else log.checkpoint()

@@ -17,15 +17,20 @@ from pathlib import Path
 from schema.tlog.note import COSIGNATURE, ED25519, NoteError, Signer
 
 __all__ = [
-    "LOG_KEY_FILE",
     "WITNESS_KEY_FILE",
     "KeyNameMismatch",
     "event_log_origin",
     "load_or_create",
+    "log_key_file",
 ]
 
-LOG_KEY_FILE = "log-key"
 WITNESS_KEY_FILE = "witness-key"
+
+
+def log_key_file(registry: str) -> str:
+    """The file of a registry's log key in its data folder: one per registry, since
+    `robopass demo` runs several nodes over one folder."""
+    return f"log-key-{registry}"
 
 
 def event_log_origin(registry: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -176,10 +177,13 @@ class FederatedSource:
             idempotent=True,
             params={"asOf": format_datetime(as_of)},
         )
+        read_at = time.monotonic()
         if response.status_code == 404:
             return None
         return await self._logged(
-            client, await self._record(client, _json(client, response, 200), current=False)
+            client,
+            await self._record(client, _json(client, response, 200), current=False),
+            read_at,
         )
 
     async def load_current(self, codes: Sequence[str]) -> list[LoadResult]:
@@ -222,9 +226,10 @@ class FederatedSource:
                 idempotent=True,
                 json={"codes": chunk, "asOf": None},
             )
+            read_at = time.monotonic()
             body = _json(client, response, 200)
             for data in _items(client, body, "robots"):
-                record = await self._logged(client, await self._record(client, data))
+                record = await self._logged(client, await self._record(client, data), read_at)
                 found[record.passport.code] = record
         return found
 
@@ -234,12 +239,13 @@ class FederatedSource:
         freshness = self._follow(client)
         cached = self.cache.latest(code)
         if cached is not None and freshness is not None and freshness.current(code, cached[0].hash):
-            return await self._logged(client, RobotRecord(cached[1], cached[0]))
+            return await self._logged(client, RobotRecord(cached[1], cached[0]), time.monotonic())
         epoch = freshness.epoch if freshness is not None else 0
         headers = {"if-none-match": f'"{cached[0].hash}"'} if cached else None
         response = await client.call(
             "GET", "GET /robots/{code}", f"/robots/{code}", idempotent=True, headers=headers
         )
+        read_at = time.monotonic()
         if response.status_code == 304 and cached is not None:
             record = RobotRecord(cached[1], cached[0])
         elif response.status_code == 404:
@@ -248,13 +254,16 @@ class FederatedSource:
             record = await self._record(client, _json(client, response, 200))
         if freshness is not None:
             freshness.grant(record.passport.code, record.head.hash, epoch)
-        return await self._logged(client, record)
+        return await self._logged(client, record, read_at)
 
-    async def _logged(self, client: RegistryClient, record: RobotRecord) -> RobotRecord:
-        """`record`, once its version is proven in the registry's log (when it has one)."""
+    async def _logged(
+        self, client: RegistryClient, record: RobotRecord, read_at: float
+    ) -> RobotRecord:
+        """`record` (its node's answer arrived at `read_at`, monotonic), once its version is
+        proven in the registry's log (when it has one)."""
         monitor = self.logs.get(client.id)
         if monitor is not None:
-            await monitor.check(client, record.passport.code, record.head)
+            await monitor.check(client, record.passport.code, record.head, read_at)
         return record
 
     async def _record(self, client: RegistryClient, data: Any, current: bool = True) -> RobotRecord:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -57,6 +58,7 @@ class LogMonitor:
         self.untrusted: str | None = None
         self.last_refusal: str | None = None
         self._included: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._asked_at = 0.0
         self._lock = asyncio.Lock()
 
     def _distrust(self, evidence: str) -> RegistryUntrusted:
@@ -64,14 +66,24 @@ class LogMonitor:
             self.untrusted = evidence
         return RegistryUntrusted(self.registry, evidence)
 
-    async def check(self, client: RegistryClient, code: str, head: Head) -> None:
-        """Raise `RegistryUntrusted` unless version `head` of `code` is in a verified checkpoint."""
+    async def check(
+        self, client: RegistryClient, code: str, head: Head, read_at: float | None = None
+    ) -> None:
+        """Raise `RegistryUntrusted` unless version `head` of `code` is in a verified checkpoint.
+
+        `read_at` (monotonic) is when the node's answer with the version arrived: a
+        checkpoint asked for after that covers it, so a batch of versions shares one.
+        """
         if self.untrusted is not None:
             raise RegistryUntrusted(self.registry, self.untrusted)
         if (code, head.hash) in self._included:
             return
         async with self._lock:
-            size, root = await self._advance(client)
+            fresh = read_at is not None and self._asked_at > read_at
+            if fresh and self.size is not None and self.root is not None:
+                size, root = self.size, self.root
+            else:
+                size, root = await self._advance(client)
         response = await client.call(
             "GET",
             "GET /log/proof/inclusion",
@@ -98,6 +110,7 @@ class LogMonitor:
 
     async def _advance(self, client: RegistryClient) -> tuple[int, bytes]:
         """Fetch the node's checkpoint, verify it and its consistency with the last one."""
+        asked = time.monotonic()
         response = await client.call(
             "GET", "GET /log/checkpoint", "/log/checkpoint", idempotent=True
         )
@@ -136,6 +149,7 @@ class LogMonitor:
                     raise self._distrust(f"{new} does not extend {seen}: no consistency proof")
         self._check_cosignatures(note, text, checkpoint)
         self.size, self.root = size, root
+        self._asked_at = asked
         return size, root
 
     def _check_cosignatures(self, note: str, text: str, checkpoint: Checkpoint) -> None:

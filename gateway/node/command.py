@@ -16,10 +16,10 @@ from pathlib import Path
 import uvicorn
 
 from gateway.credentials.logkey import (
-    LOG_KEY_FILE,
     KeyNameMismatch,
     event_log_origin,
     load_or_create,
+    log_key_file,
 )
 from gateway.service.transparency import EventLog
 from gateway.service.witnessing import WitnessedLog
@@ -102,7 +102,9 @@ def serve_node(options: NodeOptions) -> int:
         for country, share in shares(options.robots, countries):
             seed(store, share, seed_value=0, country=country)
     try:
-        signer = load_or_create(options.data_dir / LOG_KEY_FILE, event_log_origin(registry))
+        signer = load_or_create(
+            options.data_dir / log_key_file(registry), event_log_origin(registry)
+        )
     except KeyNameMismatch as exc:
         raise NodeOptionError(f"--data-dir: {exc}") from None
     log = EventLog(store, signer)
