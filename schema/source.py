@@ -152,6 +152,18 @@ class RegistryUnavailable(Exception):
         self.reason = reason
 
 
+class RegistryUntrusted(RegistryUnavailable):
+    """A registry's transparency log shows a fork or a rewrite: nothing of it is served.
+
+    `reason` is the evidence: which checkpoint, proof or cosignature failed.
+    """
+
+    def __init__(self, registry: str, evidence: str) -> None:
+        Exception.__init__(self, f"registry {registry} is untrusted: {evidence}")
+        self.registry = registry
+        self.reason = evidence
+
+
 class NotServed(LookupError):
     """A robot code whose country prefix no configured registry serves."""
 
@@ -172,6 +184,10 @@ class RegistryStatus:
     """closed, open or half_open."""
     last_error: str | None = None
     last_error_at: datetime | None = None
+    untrusted: str | None = None
+    """The evidence that the registry's log forked or was rewritten; None while it is not."""
+    checkpoint: int | None = None
+    """The size of the newest checkpoint of its log the gateway verified, if it checks one."""
 
 
 @runtime_checkable

@@ -36,7 +36,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     db_help = "sqlite:///PATH, a path or postgresql://... (default: the demo registry's)"
     verify = cmds.add_parser("verify", help="re-hash the whole chain; exit 1 if broken")
     verify.add_argument("--db", help=db_help)
+    verify.add_argument(
+        "--checkpoint", metavar="FILE", help="an earlier checkpoint the log must still hold"
+    )
+    verify.add_argument("--log-key", metavar="VKEY", help="the audit log key (with --checkpoint)")
     verify.set_defaults(func=cmd_verify)
+    checkpoint = cmds.add_parser(
+        "checkpoint", help="print the audit log's signed checkpoint (keep it to detect cut-offs)"
+    )
+    checkpoint.add_argument("--db", help=db_help)
+    checkpoint.add_argument("--data-dir", default=None, help="where the audit log key lives")
+    checkpoint.add_argument("--name", default="local", help="the log's name: robopass.audit/NAME")
+    checkpoint.add_argument(
+        "--witness", action="append", metavar="URL", help="a witness's add-checkpoint URL"
+    )
+    checkpoint.set_defaults(func=cmd_checkpoint)
     show = cmds.add_parser("show", help="print a robot's disclosures as JSON lines")
     show.add_argument("code", help="the robot code")
     show.add_argument("--db", help=db_help)
@@ -82,10 +96,68 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"audit log BROKEN at record {bad}: edited, deleted or reordered from there on")
             return 1
         last, digest = log.head()
+        if args.checkpoint:
+            held = _held_checkpoint(log, args.checkpoint, args.log_key)
+            if isinstance(held, str):
+                print(f"audit log {held}")
+                return 1
+            print(f"audit log holds checkpoint {held}: no record of it was cut off or changed")
         print(f"audit log intact: {last} records, head {digest}")
         return 0
     finally:
         log.close()
+
+
+def _held_checkpoint(log: AuditLog, path: str, log_key: str | None) -> int | str:
+    """The size of the checkpoint at `path` if `log` still holds it, else what is wrong."""
+    from gateway.service.auditlog import AuditTransparency, CheckpointMismatch
+    from schema.tlog.note import NoteError, Verifier
+
+    if not log_key:
+        raise SystemExit("robopass: --checkpoint needs --log-key (robopass audit checkpoint)")
+    try:
+        key = Verifier.from_vkey(log_key)
+        note = Path(path).read_text("utf-8")
+    except NoteError as exc:
+        raise SystemExit(f"robopass: --log-key: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"robopass: cannot read {path}: {exc}") from None
+    checker = AuditTransparency(log)
+    try:
+        return checker.check(note, key).size
+    except CheckpointMismatch as exc:
+        return str(exc)
+    except ValueError as exc:
+        return f"cannot be logged: {exc}"
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    """The signed checkpoint on stdout, the log key on stderr."""
+    from gateway.credentials.logkey import load_or_create
+    from gateway.service.auditlog import AUDIT_KEY_FILE, AuditTransparency, audit_origin
+    from gateway.service.witnessing import WitnessedLog
+
+    folder = Path(args.data_dir or data_dir(configured())).expanduser()
+    log = open_existing(args.db)
+    try:
+        signer = load_or_create(folder / AUDIT_KEY_FILE, audit_origin(args.name))
+        audit = AuditTransparency(log, signer)
+        witnessed = WitnessedLog(audit, args.witness) if args.witness else None
+        try:
+            note = witnessed.checkpoint() if witnessed is not None else audit.checkpoint()
+        except ValueError as exc:
+            print(f"robopass: the audit log cannot be logged: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if witnessed is not None:
+                for url, error in witnessed.errors().items():
+                    print(f"robopass: witness {url} did not cosign: {error}", file=sys.stderr)
+                witnessed.close()
+    finally:
+        log.close()
+    print(f"audit log key: {signer.verifier.vkey()}", file=sys.stderr)
+    sys.stdout.write(note)
+    return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:

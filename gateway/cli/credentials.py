@@ -36,6 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--data-dir", default=None, help="where the signing key lives")
     export.add_argument("--issuer", default=None, help="issuer id of the signing registry")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.add_argument(
+        "--proof", metavar="FILE", help="also write the transparency log proof (needs --sign)"
+    )
+    export.add_argument(
+        "--witness",
+        action="append",
+        metavar="URL",
+        help="add-checkpoint URL of a witness to cosign the proof's checkpoint, repeatable",
+    )
     export.set_defaults(func=cmd_export)
 
     verify = sub.add_parser("verify", help="check a signed credential or SD-JWT presentation")
@@ -49,6 +58,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     verify.add_argument(
         "--max-age", type=int, default=300, help="presentations: oldest key binding, seconds"
+    )
+    verify.add_argument("--proof", metavar="FILE", help="the transparency log proof to check too")
+    verify.add_argument("--log-key", metavar="VKEY", help="the registry's log key (with --proof)")
+    verify.add_argument(
+        "--witness",
+        action="append",
+        metavar="VKEY",
+        help="a witness whose cosignature the checkpoint must carry, repeatable",
     )
     verify.set_defaults(func=cmd_verify)
 
@@ -93,6 +110,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         code = RobotCode.parse(args.code).value
     except RobotCodeError as exc:
         return usage(f"bad robot code ({exc.rule}): {exc}")
+    if args.proof and not args.sign:
+        return usage("--proof needs --sign: the credential states the version the proof is about")
     store = open_store(db)
     try:
         passport = store.passport(code)
@@ -103,7 +122,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.sign:
             issuer = issuer_of(args, settings)
             signer = RegistrySigner.from_data_dir(data_dir, issuer, store.registry)
-            text = issue(document, args.format, code, signer) + "\n"
+            head = store.head(code)
+            version = (head.sequence, head.hash) if head is not None else None
+            text = issue(document, args.format, code, signer, version=version) + "\n"
+            if args.proof and head is not None:
+                proof = log_proof(store, data_dir, code, head.sequence, args.witness or [])
+                Path(args.proof).write_text(json.dumps(proof, indent=2) + "\n", "utf-8")
         else:
             text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     finally:
@@ -113,6 +137,41 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def log_proof(
+    store: Any, data_dir: Path, code: str, sequence: int, witnesses: list[str]
+) -> dict[str, Any]:
+    """The log proof of one event: checkpoint (cosigned by `witnesses`) and inclusion path."""
+    from gateway.credentials.logkey import event_log_origin, load_or_create, log_key_file
+    from gateway.credentials.logproof import LogProof
+    from gateway.service.transparency import EventLog
+    from gateway.service.witnessing import WitnessedLog
+    from schema.tlog.note import Checkpoint, split_note
+
+    key_file = data_dir / log_key_file(store.registry)
+    log = EventLog(store, load_or_create(key_file, event_log_origin(store.registry)))
+    witnessed = WitnessedLog(log, witnesses) if witnesses else None
+    try:
+        note = witnessed.checkpoint() if witnessed is not None else log.checkpoint()
+    finally:
+        if witnessed is not None:
+            for url, error in witnessed.errors().items():
+                print(f"robopass: witness {url} did not cosign: {error}", file=sys.stderr)
+            witnessed.close()
+    size = Checkpoint.parse(split_note(note)[0]).size
+    inclusion = log.inclusion(code, sequence, size)
+    head = store.head(code)
+    return LogProof(
+        code=code,
+        sequence=sequence,
+        hash=head.hash,
+        commitment=inclusion.commitment or "",
+        index=inclusion.index,
+        size=size,
+        hashes=inclusion.hashes,
+        checkpoint=note,
+    ).to_json()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -133,6 +192,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except InvalidCredential as exc:
         print(f"INVALID ({exc.rule}): {exc}")
         return 1
+    logged: list[str] = []
+    if args.proof:
+        from gateway.credentials.logproof import InvalidLogProof
+
+        try:
+            logged = _check_proof(args, result.credential)
+        except InvalidLogProof as exc:
+            print(f"INVALID ({exc.check}): {exc}")
+            return 1
+        except ValueError as exc:
+            return usage(str(exc))
     name = f" ({result.issuer_name})" if result.issuer_name else ""
     lines = [
         "VALID: signature matches, the content is as issued",
@@ -144,7 +214,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     ]
     if result.expires_at is not None:
         lines.append(f"expires: {_when(result.expires_at)}")
-    print("\n".join(lines))
+    print("\n".join([*lines, *logged]))
     return 0
 
 
@@ -197,6 +267,30 @@ def _document(source: str) -> str:
             raise OSError(str(exc)) from None
         return response.text
     return Path(source).read_text("utf-8")
+
+
+def _check_proof(args: argparse.Namespace, claims: dict[str, Any]) -> list[str]:
+    """The lines that say where the credential's version is logged; raises on a failed check."""
+    from gateway.credentials.logproof import LogProof, check
+    from schema.tlog.note import NoteError, Verifier
+
+    if not args.log_key:
+        raise ValueError("--proof needs --log-key, the registry's log key (GET /log/key)")
+    try:
+        log_key = Verifier.from_vkey(args.log_key)
+        witnesses = [Verifier.from_vkey(w) for w in args.witness or []]
+    except NoteError as exc:
+        raise ValueError(f"--log-key/--witness: {exc}") from None
+    try:
+        data = json.loads(Path(args.proof).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"cannot read {args.proof}: {exc}") from None
+    checked = check(LogProof.from_json(data), claims, log_key, witnesses)
+    witnessed = ", ".join(checked.witnesses) or "no witness required"
+    return [
+        f"log:     included in checkpoint {checked.size} of {checked.origin}",
+        f"witnessed by: {witnessed}",
+    ]
 
 
 def cmd_key_jwks(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from gateway.cli import (
     sync,
     token,
     translate,
+    witness,
 )
 
 DESCRIPTION = "The `robopass` command line."
@@ -37,6 +38,7 @@ COMMANDS = (
     auth_server,
     demo,
     registry,
+    witness,
     sync,
     credentials,
     sdjwt,

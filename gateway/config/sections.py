@@ -103,6 +103,15 @@ class NodeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WitnessSettings:
+    """`[witness]`: where `robopass witness serve` listens and the name its key carries."""
+
+    host: str
+    port: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class DemoSettings:
     """`[demo]`: `robopass demo`; a `base_port` of 0 picks free ports."""
 
@@ -153,6 +162,7 @@ SECTIONS: dict[str, type] = {
     "tracing": TracingSettings,
     "auth_server": AuthServerSettings,
     "node": NodeSettings,
+    "witness": WitnessSettings,
     "demo": DemoSettings,
     "rollup": RollupSettings,
     "credentials": CredentialsSettings,

@@ -42,6 +42,7 @@ from .sections import (
     StoreSettings,
     SyncSettings,
     TracingSettings,
+    WitnessSettings,
     WorkbenchSettings,
 )
 
@@ -119,6 +120,7 @@ class Settings:
     tracing: TracingSettings
     auth_server: AuthServerSettings
     node: NodeSettings
+    witness: WitnessSettings
     demo: DemoSettings
     rollup: RollupSettings
     credentials: CredentialsSettings

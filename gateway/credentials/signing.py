@@ -85,9 +85,18 @@ def credential_for(
 
 
 def issue(
-    document: Any, fmt: str, code: str, signer: RegistrySigner, now: datetime | None = None
+    document: Any,
+    fmt: str,
+    code: str,
+    signer: RegistrySigner,
+    now: datetime | None = None,
+    version: tuple[int, str] | None = None,
 ) -> str:
-    """The export as a compact JWS (`application/vc+jwt`) signed with the registry's key."""
+    """The export as a compact JWS (`application/vc+jwt`) signed with the registry's key.
+
+    `version` (the sequence and hash of the passport's chain head) is stated in a
+    `robotVersion` claim, so a transparency log proof can be tied to the credential.
+    """
     issued_at = (now or datetime.now(UTC)).replace(microsecond=0)
     credential = credential_for(document, fmt, code, signer, issued_at)
     claims = {
@@ -96,6 +105,8 @@ def issue(
         "iat": int(issued_at.timestamp()),
         "jti": f"urn:uuid:{uuid.uuid4()}",
     }
+    if version is not None:
+        claims["robotVersion"] = {"sequence": version[0], "hash": version[1]}
     header = {"alg": ALG, "typ": "vc+jwt", "cty": "vc", "kid": signer.kid}
     return jws.serialize_compact(header, orjson.dumps(claims), signer.key, algorithms=[ALG])
 

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from schema.code import is_country
+from schema.tlog.note import COSIGNATURE, ED25519, NoteError, Verifier
 
 FORMATS = ("cn-miit", "aas")
 
@@ -71,6 +72,10 @@ class RegistryConfig:
     credentials: Credentials | None = None
     retry: Retry = field(default_factory=Retry)
     breaker: Breaker = field(default_factory=Breaker)
+    log_key: Verifier | None = None
+    """The node's log key: set, every version served must be in a checkpoint it signed."""
+    witnesses: tuple[Verifier, ...] = ()
+    """Witnesses whose cosignature every such checkpoint must carry."""
 
     @classmethod
     def from_mapping(
@@ -92,6 +97,8 @@ class RegistryConfig:
             "credentials",
             "retry",
             "breaker",
+            "log_key",
+            "witnesses",
         )
         registry_id = table.text("id")
         fmt = table.text("format")
@@ -129,6 +136,7 @@ class RegistryConfig:
             credentials=credentials,
             retry=retry,
             breaker=breaker,
+            **_transparency(table, data),
         )
 
 
@@ -175,6 +183,33 @@ def load_federation(path: str | Path, env: Mapping[str, str] | None = None) -> l
     if "registries" not in data:
         raise ConfigError(f"{path}: registries: missing; add one [[registries]] table per node")
     return registries_from(data["registries"], "registries", env)
+
+
+def _transparency(table: _Table, data: Mapping[str, Any]) -> dict[str, Any]:
+    """`log_key` and `witnesses`, parsed; witnesses without a log key are refused."""
+    if "log_key" not in data:
+        if data.get("witnesses"):
+            raise table.error("witnesses", "needs log_key: a cosignature is of a log's checkpoint")
+        return {}
+    try:
+        log_key = Verifier.from_vkey(table.text("log_key"))
+    except NoteError as exc:
+        raise table.error("log_key", str(exc)) from None
+    if log_key.kind != ED25519:
+        raise table.error("log_key", "must be an Ed25519 (0x01) note key")
+    items = data.get("witnesses", [])
+    if not isinstance(items, list):
+        raise table.error("witnesses", "must be a list of witness verifier keys")
+    witnesses = []
+    for index, item in enumerate(items):
+        try:
+            witness = Verifier.from_vkey(item if isinstance(item, str) else "")
+        except NoteError as exc:
+            raise table.error(f"witnesses[{index}]", str(exc)) from None
+        if witness.kind != COSIGNATURE:
+            raise table.error(f"witnesses[{index}]", "must be a cosignature (0x04) key")
+        witnesses.append(witness)
+    return {"log_key": log_key, "witnesses": tuple(witnesses)}
 
 
 def _credentials(table: _Table, env: Mapping[str, str] | None) -> Credentials:

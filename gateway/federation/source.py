@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,7 @@ from .cache import PassportCache
 from .client import RegistryClient, UpstreamHook
 from .config import RegistryConfig
 from .freshness import Follower, Freshness
+from .transparency import LogMonitor
 from .wire import (
     BadRecord,
     chain_report_of,
@@ -90,6 +92,11 @@ class FederatedSource:
         self.homes = {c: self.clients[r.id] for r in registries for c in r.countries}
         self.cache = cache if cache is not None else PassportCache()
         self.freshness = {r.id: Freshness(r.freshness) for r in registries if r.freshness > 0}
+        self.logs = {
+            r.id: LogMonitor(r.id, r.log_key, r.witnesses)
+            for r in registries
+            if r.log_key is not None
+        }
         self._followers: dict[str, asyncio.Task[None]] = {}
 
     async def aclose(self) -> None:
@@ -170,9 +177,14 @@ class FederatedSource:
             idempotent=True,
             params={"asOf": format_datetime(as_of)},
         )
+        read_at = time.monotonic()
         if response.status_code == 404:
             return None
-        return await self._record(client, _json(client, response, 200), current=False)
+        return await self._logged(
+            client,
+            await self._record(client, _json(client, response, 200), current=False),
+            read_at,
+        )
 
     async def load_current(self, codes: Sequence[str]) -> list[LoadResult]:
         """Current records of `codes`, one batch per registry, concurrently; for a DataLoader.
@@ -214,9 +226,10 @@ class FederatedSource:
                 idempotent=True,
                 json={"codes": chunk, "asOf": None},
             )
+            read_at = time.monotonic()
             body = _json(client, response, 200)
             for data in _items(client, body, "robots"):
-                record = await self._record(client, data)
+                record = await self._logged(client, await self._record(client, data), read_at)
                 found[record.passport.code] = record
         return found
 
@@ -226,12 +239,13 @@ class FederatedSource:
         freshness = self._follow(client)
         cached = self.cache.latest(code)
         if cached is not None and freshness is not None and freshness.current(code, cached[0].hash):
-            return RobotRecord(cached[1], cached[0])
+            return await self._logged(client, RobotRecord(cached[1], cached[0]), time.monotonic())
         epoch = freshness.epoch if freshness is not None else 0
         headers = {"if-none-match": f'"{cached[0].hash}"'} if cached else None
         response = await client.call(
             "GET", "GET /robots/{code}", f"/robots/{code}", idempotent=True, headers=headers
         )
+        read_at = time.monotonic()
         if response.status_code == 304 and cached is not None:
             record = RobotRecord(cached[1], cached[0])
         elif response.status_code == 404:
@@ -240,6 +254,16 @@ class FederatedSource:
             record = await self._record(client, _json(client, response, 200))
         if freshness is not None:
             freshness.grant(record.passport.code, record.head.hash, epoch)
+        return await self._logged(client, record, read_at)
+
+    async def _logged(
+        self, client: RegistryClient, record: RobotRecord, read_at: float
+    ) -> RobotRecord:
+        """`record` (its node's answer arrived at `read_at`, monotonic), once its version is
+        proven in the registry's log (when it has one)."""
+        monitor = self.logs.get(client.id)
+        if monitor is not None:
+            await monitor.check(client, record.passport.code, record.head, read_at)
         return record
 
     async def _record(self, client: RegistryClient, data: Any, current: bool = True) -> RobotRecord:
@@ -507,6 +531,11 @@ class FederatedSource:
 
     # -- status ---------------------------------------------------------------
 
+    def _untrusted(self, registry: str) -> str | None:
+        """The evidence against a registry's log, or why its last checkpoint was refused."""
+        monitor = self.logs.get(registry)
+        return (monitor.untrusted or monitor.last_refusal) if monitor is not None else None
+
     def registries(self) -> list[RegistryStatus]:
         """Each registry's breaker and last error, for /readyz and the `registries` query."""
         return [
@@ -518,6 +547,8 @@ class FederatedSource:
                 breaker=c.state.value,
                 last_error=c.last_error,
                 last_error_at=c.last_error_at,
+                untrusted=self._untrusted(c.id),
+                checkpoint=self.logs[c.id].size if c.id in self.logs else None,
             )
             for c in self.clients.values()
         ]

@@ -11,6 +11,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.node.subgraph import subgraph_routes
+from gateway.service.transparency import EventLog
+from gateway.service.witnessing import WitnessedLog
 from gateway.store import Store
 from policies import TokenVerifier
 
@@ -20,6 +22,7 @@ from .problems import Problem
 from .records import Documents
 from .routes import NodeApi, json_response
 from .telemetry import ingest_conditions
+from .tlog import log_routes
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -40,10 +43,13 @@ def create_node_app(
     *,
     format: str,
     verifier: TokenVerifier,
+    log: EventLog | None = None,
+    witnessed: WitnessedLog | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """A registry node over `store`, speaking `format` (cn-miit or aas) on the wire.
 
+    `log`, when given, is served under /log (gateway/node/tlog.py).
     `extra_routes` (a GraphQL subgraph, say) are served beside the REST routes
     and counted by the same metrics.
     """
@@ -63,6 +69,7 @@ def create_node_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         *subgraph_routes(store, verifier),
+        *(log_routes(log, verifier, witnessed) if log is not None else []),
         *extra_routes,
     ]
     app = Starlette(

@@ -15,6 +15,14 @@ from pathlib import Path
 
 import uvicorn
 
+from gateway.credentials.logkey import (
+    KeyNameMismatch,
+    event_log_origin,
+    load_or_create,
+    log_key_file,
+)
+from gateway.service.transparency import EventLog
+from gateway.service.witnessing import WitnessedLog
 from gateway.store.open import open_store
 from gateway.synthetic.fleet import MAKERS
 from gateway.synthetic.seeding import seed
@@ -57,6 +65,7 @@ class NodeOptions:
     trust_issuers: tuple[str, ...] = ()
     audience: str = "robopass"
     log_level: str = "info"
+    witnesses: tuple[str, ...] = ()
 
 
 def shares(total: int, countries: list[str]) -> list[tuple[str, int]]:
@@ -92,13 +101,24 @@ def serve_node(options: NodeOptions) -> int:
         )
         for country, share in shares(options.robots, countries):
             seed(store, share, seed_value=0, country=country)
-    app = create_node_app(store, format=options.format, verifier=verifier)
+    try:
+        signer = load_or_create(
+            options.data_dir / log_key_file(registry), event_log_origin(registry)
+        )
+    except KeyNameMismatch as exc:
+        raise NodeOptionError(f"--data-dir: {exc}") from None
+    log = EventLog(store, signer)
+    witnessed = WitnessedLog(log, list(options.witnesses)) if options.witnesses else None
+    app = create_node_app(
+        store, format=options.format, verifier=verifier, log=log, witnessed=witnessed
+    )
     base = f"http://{options.host}:{options.port}"
     print(
         f"robopass registry node {registry} ({options.format}): {store.count()} robots",
         flush=True,
     )
     print(f"REST API: {base}/robots  contract: {base}/openapi.json  metrics: {base}/metrics")
+    print(f"Transparency log: {base}/log/checkpoint  key: {signer.verifier.vkey()}")
     print(f"Trusted token issuers: {', '.join(issuers)}", flush=True)
     uvicorn.run(app, host=options.host, port=options.port, log_level=options.log_level)
     return 0

@@ -29,6 +29,7 @@ from gateway.store.errors import (
     StoreError,
     UnknownRobot,
 )
+from gateway.store.logleaves import LogLeavesStore
 from gateway.store.recommit import RecommitStore
 from gateway.store.sql import (
     EVENT_COLUMNS,
@@ -61,7 +62,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Store(TelemetryStore, RecommitStore, ABC):
+class Store(TelemetryStore, RecommitStore, LogLeavesStore, ABC):
     """One registry's robots on a SQL database; subclasses bring the connection.
 
     Everything here is plain SQL both SQLite and PostgreSQL speak. A backend

@@ -36,6 +36,7 @@ from schema.source import (
     PassportSource,
     RegistryDirectory,
     RegistryUnavailable,
+    RegistryUntrusted,
     RobotRecord,
 )
 
@@ -152,6 +153,12 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     """A page or download whose registry node is down: 503 naming it, in GraphQL's shape."""
     assert isinstance(exc, RegistryUnavailable)
     extensions = {"code": "REGISTRY_UNAVAILABLE", "registry": exc.registry}
+    if isinstance(exc, RegistryUntrusted):
+        extensions = {
+            "code": "REGISTRY_UNTRUSTED",
+            "registry": exc.registry,
+            "evidence": exc.reason,
+        }
     body = {"errors": [{"message": str(exc), "extensions": extensions}]}
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 

@@ -8,13 +8,27 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
-from ..source import NotServed, RegistryStatus, RegistryUnavailable
+from ..source import NotServed, RegistryStatus, RegistryUnavailable, RegistryUntrusted
 
 UNAVAILABLE_CODE = "REGISTRY_UNAVAILABLE"
+UNTRUSTED_CODE = "REGISTRY_UNTRUSTED"
 
 
 def registry_unavailable(error: RegistryUnavailable, path: list[Any] | None = None) -> GraphQLError:
-    """The part of the answer `error.registry` should have given, reported beside the rest."""
+    """The part of the answer `error.registry` should have given, reported beside the rest.
+
+    A registry whose log forked or was rewritten is REGISTRY_UNTRUSTED, with the evidence.
+    """
+    if isinstance(error, RegistryUntrusted):
+        return GraphQLError(
+            str(error),
+            path=path,
+            extensions={
+                "code": UNTRUSTED_CODE,
+                "registry": error.registry,
+                "evidence": error.reason,
+            },
+        )
     return GraphQLError(
         str(error),
         path=path,
@@ -48,6 +62,12 @@ class Registry:
         description="What went wrong last time a call to it failed (no address, no secret)."
     )
     last_error_at: datetime | None = strawberry.field(description="When that was (UTC).")
+    untrusted: str | None = strawberry.field(
+        description="Evidence that its transparency log forked or was rewritten; null while not."
+    )
+    checkpoint: int | None = strawberry.field(
+        description="Size of the newest checkpoint of its log this gateway verified, if checked."
+    )
 
     @classmethod
     def of(cls, status: RegistryStatus) -> Registry:
@@ -59,4 +79,6 @@ class Registry:
             breaker=status.breaker,
             last_error=status.last_error,
             last_error_at=status.last_error_at,
+            untrusted=status.untrusted,
+            checkpoint=status.checkpoint,
         )

@@ -39,6 +39,12 @@ def register(reg: argparse._SubParsersAction) -> None:
         help=f"token issuer trusted by discovery, repeatable (default {DEFAULT_ISSUER})",
     )
     parser.add_argument("--audience", default="robopass", help="the audience tokens must name")
+    parser.add_argument(
+        "--witness",
+        action="append",
+        metavar="URL",
+        help="add-checkpoint URL of a witness to cosign the log's checkpoints, repeatable",
+    )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--log-level", default=None)
     parser.set_defaults(func=cmd_serve_node)
@@ -61,6 +67,7 @@ def cmd_serve_node(args: argparse.Namespace) -> int:
         robots=args.robots,
         trust_issuers=tuple(args.trust_issuer or ()),
         audience=args.audience,
+        witnesses=tuple(args.witness or ()),
         log_level=given(args.log_level, settings.server.log_level),
     )
     try:

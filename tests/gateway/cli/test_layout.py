@@ -16,7 +16,7 @@ from tests.support.paths import ROOT
 
 GATEWAY = ROOT / "gateway"
 TOP_LEVEL = [
-    "serve", "config", "token", "auth-server", "demo", "registry", "sync",
+    "serve", "config", "token", "auth-server", "demo", "registry", "witness", "sync",
     "export", "verify", "key", "credential", "present", "translate", "mapping", "audit",
 ]  # fmt: skip
 REGISTRY = ["seed", "verify", "recommit", "identify", "rollup", "serve"]

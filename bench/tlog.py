@@ -1,0 +1,141 @@
+"""Benchmark: what the transparency log costs the node and the gateway, side by side.
+
+In one process, over one SQLite store of `--robots` synthetic robots:
+
+- the node: building its log from the store on start (every event hashed
+  once), then a signed checkpoint and an inclusion proof per request once the
+  tree is built;
+- the gateway: single-robot reads through `FederatedSource` over the node app
+  in process (real tokens, HTTP semantics through ASGI, `freshness = 0` so
+  every read asks the node), with the log check off and on, in alternating
+  rounds: the first read of each version (checkpoint, consistency and
+  inclusion calls) and a repeated read (the proven version is remembered).
+
+Usage: `python -m bench.tlog [--robots N] [--rounds N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gateway.credentials.logkey import event_log_origin
+from gateway.edge.auth import demo_issuer
+from gateway.federation.config import RegistryConfig
+from gateway.federation.source import FederatedSource
+from gateway.node import create_node_app
+from gateway.service.transparency import EventLog
+from gateway.store import SqliteStore
+from gateway.synthetic.seeding import seed
+from policies import TokenVerifier
+from policies.authserver import issue_token
+from schema.tlog.note import Signer
+
+ISSUER = "http://127.0.0.1/auth"
+
+
+class WithToken(httpx.AsyncBaseTransport):
+    def __init__(self, app: object, token: str) -> None:
+        self.inner = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        self.token = token
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["authorization"] = f"Bearer {self.token}"
+        return await self.inner.handle_async_request(request)
+
+
+async def reads(source: FederatedSource, codes: list[str]) -> float:
+    """Seconds per single-robot read over `codes`."""
+    started = time.perf_counter()
+    for code in codes:
+        record = await source.robot(code)
+        assert record is not None
+    return (time.perf_counter() - started) / len(codes)
+
+
+async def gateway_round(
+    app: object, token: str, codes: list[str], log: EventLog | None
+) -> tuple[float, float]:
+    config = RegistryConfig(
+        "cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0, timeout=30.0,
+        log_key=log.signer.verifier if log is not None else None,
+    )  # fmt: skip
+    source = FederatedSource([config], transports={"cn-heis": WithToken(app, token)})
+    try:
+        first = await reads(source, codes)
+        again = await reads(source, codes)
+    finally:
+        await source.aclose()
+    return first, again
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--robots", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder)
+        store = SqliteStore(data / "node.db")
+        seed(store, args.robots, seed_value=0, country="CN", quiet=True)
+        events = len(store.log_rows(0, 10**9))
+        signer = Signer.generate(event_log_origin("cn-heis"))
+
+        started = time.perf_counter()
+        log = EventLog(store, signer)
+        log.refresh()
+        build = time.perf_counter() - started
+        codes = store.codes()
+        started = time.perf_counter()
+        for _ in range(200):
+            log.checkpoint()
+        checkpoint = (time.perf_counter() - started) / 200
+        started = time.perf_counter()
+        for code in codes[:200]:
+            log.inclusion(code, 1)
+        inclusion = (time.perf_counter() - started) / min(200, len(codes))
+
+        verifier = TokenVerifier([demo_issuer(ISSUER, data)])
+        app = create_node_app(store, format="cn-miit", verifier=verifier, log=log)
+        token = issue_token("robopass-gateway", data, ISSUER)
+        sample = codes[:100]
+        off: list[tuple[float, float]] = []
+        on: list[tuple[float, float]] = []
+        for round_ in range(args.rounds):
+            order = [None, log] if round_ % 2 == 0 else [log, None]
+            for which in order:
+                result = asyncio.run(gateway_round(app, token, sample, which))
+                (on if which is not None else off).append(result)
+        store.close()
+
+    def ms(values: list[float]) -> str:
+        return f"{statistics.median(values) * 1000:.2f}"
+
+    print(f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}")
+    print(f"{args.robots} robots, {events} events in the log\n")
+    print("| node | ms |\n| --- | --- |")
+    print(f"| build the log from the store (once, at start) | {build * 1000:.1f} |")
+    print(f"| signed checkpoint (tree built) | {checkpoint * 1000:.3f} |")
+    print(f"| inclusion proof (tree built) | {inclusion * 1000:.3f} |\n")
+    print("| gateway, single-robot read | log check off ms | on ms | on/off |")
+    print("| --- | --- | --- | --- |")
+    for label, index in (("first read of a version", 0), ("repeated read", 1)):
+        a, b = [r[index] for r in off], [r[index] for r in on]
+        ratio = statistics.median(b) / statistics.median(a)
+        print(f"| {label} | {ms(a)} | {ms(b)} | {ratio:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The witness over HTTP.
+
+- `POST /add-checkpoint`: C2SP tlog-witness; 200 with the cosignature line, or
+  the spec's status with a one-line reason (409 carries `text/x.tlog.size`).
+- `GET /key`: the witness's verifier key (cosignature/v1, type 0x04).
+- `GET /logs`: the origins it follows and the size it last cosigned for each.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from .service import MAX_BODY, Refusal, Witness
+
+__all__ = ["create_witness_app"]
+
+
+def create_witness_app(witness: Witness) -> Starlette:
+    async def add_checkpoint(request: Request) -> Response:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                return PlainTextResponse(f"the request body is over {MAX_BODY} bytes\n", 400)
+        try:
+            line = await run_in_threadpool(witness.add_checkpoint, body)
+        except Refusal as refusal:
+            if refusal.status == 409 and refusal.size is not None:
+                return Response(f"{refusal.size}\n", 409, media_type="text/x.tlog.size")
+            return PlainTextResponse(refusal.reason + "\n", refusal.status)
+        return PlainTextResponse(line)
+
+    async def key(request: Request) -> Response:
+        return PlainTextResponse(witness.signer.verifier.vkey() + "\n")
+
+    async def logs(request: Request) -> Response:
+        sizes = {}
+        for origin in witness.logs:
+            latest = await run_in_threadpool(witness.state.latest, origin)
+            sizes[origin] = latest.size if latest else 0
+        return Response(orjson.dumps({"logs": sizes}), media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/add-checkpoint", add_checkpoint, methods=["POST"]),
+            Route("/key", key, methods=["GET"]),
+            Route("/logs", logs, methods=["GET"]),
+        ]
+    )
