@@ -10,6 +10,7 @@ or store a request twice.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +20,7 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool
 
 from gateway.store.base import Store
+from gateway.store.deadline import statement_timeout_ms
 from gateway.store.errors import StoreUnavailable
 from gateway.store.sql import Db
 
@@ -27,6 +29,7 @@ __all__ = ["PostgresStore", "StoreUnavailable"]
 # How long a request waits for a free connection before it fails (`psycopg_pool.PoolTimeout`,
 # an OperationalError like any other database failure).
 POOL_WAIT_SECONDS = 10.0
+SET_TIMEOUT = "SELECT set_config('statement_timeout', %s, false)"
 
 
 class _Connection:
@@ -71,6 +74,10 @@ class PostgresStore(Store):
             info = first.info
             location = f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
         super().__init__(registry, location)
+        # The statement_timeout each pooled connection was last given (None: the server's).
+        self._timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int | None] = (
+            weakref.WeakKeyDictionary()
+        )
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -96,20 +103,33 @@ class PostgresStore(Store):
         self._pool.close()
 
     @contextmanager
-    def _reading(self) -> Iterator[_Connection]:
+    def _pooled(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection whose statements end by the caller's deadline, if it has one."""
         with self._pool.connection() as conn:
+            wanted = statement_timeout_ms()
+            if self._timeouts.get(conn, -1) != wanted:
+                if wanted is None:
+                    conn.execute("RESET statement_timeout")
+                else:
+                    conn.execute(SET_TIMEOUT, (str(wanted),))
+                self._timeouts[conn] = wanted
+            yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[_Connection]:
+        with self._pooled() as conn:
             yield _Connection(conn)
 
     @contextmanager
     def _snapshot(self) -> Iterator[_Connection]:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pooled() as conn, conn.transaction():
             db = _Connection(conn)
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield db
 
     @contextmanager
     def _transaction(self) -> Iterator[_Connection]:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pooled() as conn, conn.transaction():
             yield _Connection(conn)
 
     def _insert_rows(
