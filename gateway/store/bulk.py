@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from gateway.store.sql import Db, event_row, robot_row
 from schema.codec import format_datetime
-from schema.events import Event, canonical_json
+from schema.events import Event
 from schema.passport import Passport
 
 EVENT_INSERT_COLUMNS = (
@@ -83,11 +85,16 @@ class BatchResult:
     clashes: list[int] = field(default_factory=list)
 
 
-def content(events: Sequence[Event]) -> list[tuple[int, str, str, bytes]]:
-    """What two histories of one robot must share to be the same: hashes and salts aside."""
-    return [
-        (e.sequence, format_datetime(e.at), e.type.value, canonical_json(e.payload)) for e in events
-    ]
+Content = list[tuple[int, str, str, Any]]
+
+
+def content(events: Sequence[Event]) -> Content:
+    """What two histories of one robot must share to be the same: hashes and salts aside.
+
+    Payloads compare as JSON values (78 and 78.0 are one number), so a history
+    sent once as a chained log and once as a passport in a format is the same.
+    """
+    return [(e.sequence, format_datetime(e.at), e.type.value, e.payload) for e in events]
 
 
 class BulkStore:
@@ -142,9 +149,9 @@ class BulkStore:
         self._insert_rows(db, "robots", ROBOT_INSERT_COLUMNS, robots)
 
 
-def _stored_content(db: Db, codes: Sequence[str]) -> dict[str, list[tuple[int, str, str, bytes]]]:
+def _stored_content(db: Db, codes: Sequence[str]) -> dict[str, Content]:
     """The stored histories of those of `codes` that are stored, as `content` gives them."""
-    found: dict[str, list[tuple[int, str, str, bytes]]] = {}
+    found: dict[str, Content] = {}
     unique = list(dict.fromkeys(codes))
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
@@ -162,7 +169,7 @@ def _stored_content(db: Db, codes: Sequence[str]) -> dict[str, list[tuple[int, s
         for name in names:
             found[name] = []
         for code, sequence, at, type_, payload in rows:
-            found[code].append((sequence, at, type_, payload.encode()))
+            found[code].append((sequence, at, type_, orjson.loads(payload)))
     return found
 
 
