@@ -30,6 +30,7 @@ from gateway.store.errors import (
     StoreError,
     UnknownRobot,
 )
+from gateway.store.feedwatch import FeedWatcher, PollingWatcher
 from gateway.store.recommit import RecommitStore
 from gateway.store.sql import (
     EVENT_COLUMNS,
@@ -390,6 +391,11 @@ class Store(TelemetryStore, RecommitStore, BulkStore, ABC):
         with self._reading() as db:
             rows = db.execute(*with_limit(sql, [after, *params], limit)).fetchall()
         return [Change(r[0], row_event(r[1:])) for r in rows]
+
+    def watch_feed(self, on_change: Callable[[], None], interval: float) -> FeedWatcher:
+        """Start this store's one watcher of the feed (`gateway.store.feedwatch`): here a
+        thread reading the head every `interval` seconds; PostgreSQL listens instead."""
+        return PollingWatcher(self.feed_head, on_change, interval)
 
     def feed_head(self) -> int:
         """The newest feed position committed; 0 for a registry without events."""

@@ -11,7 +11,7 @@ or store a request twice.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from psycopg_pool import ConnectionPool
 from gateway.store.base import Store
 from gateway.store.deadline import statement_timeout_ms
 from gateway.store.errors import StoreUnavailable
+from gateway.store.feedwatch import CHANNEL, FeedWatcher, ListeningWatcher
 from gateway.store.sql import Db
 
 __all__ = ["PostgresStore", "StoreUnavailable"]
@@ -143,7 +144,16 @@ class PostgresStore(Store):
                 copy.write_row(row)
 
     def _lock_feed(self, db: Db) -> None:
-        db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.events.position'))")
+        """Take the feed lock and tell every replica's watcher, when this commits, that the
+        feed moved: whoever takes the lock adds events (`gateway.store.feedwatch`)."""
+        db.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('robopass.events.position')),"
+            f" pg_notify('{CHANNEL}', '')"
+        )
+
+    def watch_feed(self, on_change: Callable[[], None], interval: float) -> FeedWatcher:
+        """One LISTEN connection for this store, outside the pool; `interval` is unused."""
+        return ListeningWatcher(self.url, on_change)
 
     def _lock_migrations(self, db: Db) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.store_migrations'))")
