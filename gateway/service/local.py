@@ -9,6 +9,7 @@ registry node that serves `country` (`PUT /links/{code}`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -47,17 +48,22 @@ class LocalSource:
         self.feed_poll_seconds = feed_poll_seconds
         self._watcher: FeedWatcher | None = None
         self._moved: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- FeedSignal: the store's one watcher wakes every waiting subscription -----
 
     def feed_mark(self) -> object:
-        """The event the next move of the feed sets; the watcher starts on first use."""
-        if self._moved is None:
-            self._moved = asyncio.Event()
-            loop = asyncio.get_running_loop()
+        """The event the next move of the feed sets; the watcher starts on first use, and
+        again for another event loop (a test client's), whose events it must set."""
+        loop = asyncio.get_running_loop()
+        if self._moved is None or self._loop is not loop:
+            if self._watcher is not None:
+                self._watcher.stop()
+            self._moved, self._loop = asyncio.Event(), loop
 
             def changed() -> None:  # on the watcher's thread
-                loop.call_soon_threadsafe(self._wake)
+                with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+                    loop.call_soon_threadsafe(self._wake)
 
             self._watcher = self.store.watch_feed(changed, self.feed_poll_seconds)
         return self._moved
@@ -80,7 +86,7 @@ class LocalSource:
 
     async def stop_following(self) -> None:
         """Stop the feed's watcher (the app's shutdown); the next subscription starts it again."""
-        watcher, self._watcher, self._moved = self._watcher, None, None
+        watcher, self._watcher, self._moved, self._loop = self._watcher, None, None, None
         if watcher is not None:
             watcher.stop()
 
