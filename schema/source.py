@@ -256,6 +256,27 @@ class FeedHead(Protocol):
 
 
 @runtime_checkable
+class FeedSignal(Protocol):
+    """A source that can say when its change feed may have moved, instead of being polled.
+
+    Optional: without it, a subscription polls `changes` at its interval. A
+    waiter takes a mark before it reads the feed and waits on that mark, so a
+    change committed between its read and its wait still wakes it.
+    """
+
+    def feed_mark(self) -> object:
+        """A mark of now, to take before reading the feed."""
+        ...
+
+    async def feed_wait(self, mark: object, timeout: float) -> bool:
+        """Wait until the feed may have moved since `mark`, at most `timeout` seconds.
+
+        True: read the feed again. False: nothing moved (the source is sure of it).
+        """
+        ...
+
+
+@runtime_checkable
 class RobotCodes(Protocol):
     """A source that can list robot codes without reading passports.
 

@@ -29,6 +29,7 @@ from strawberry.types.graphql import OperationType
 from gateway.endpoint.limits import LIMIT_CODES, Limits
 from gateway.endpoint.persisted import PersistedQueries, PersistedQueryError
 from gateway.endpoint.subscriptions import PROTOCOLS
+from gateway.store.deadline import within
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -201,7 +202,8 @@ class GraphQLOverHTTP(GraphQL[ContextT, None], Generic[ContextT]):
             operation_extensions=params.get("extensions"),
         )
         try:
-            return await asyncio.wait_for(run, self.limits.timeout)
+            with within(self.limits.timeout):  # the store's statements end when the request does
+                return await asyncio.wait_for(run, self.limits.timeout)
         except InvalidOperationTypeError as exc:
             reason = exc.as_http_error_reason(request.method)
             raise RequestError(405, "METHOD_NOT_ALLOWED", reason, {"Allow": "POST"}) from None

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import orjson
 
 from gateway.store import migrations
+from gateway.store.bulk import BulkStore, Incoming
 from gateway.store.chaining import append_event
 from gateway.store.cursors import decode_code, decode_position, encode_cursor
 from gateway.store.decoded import DecodedPassports
@@ -29,16 +30,13 @@ from gateway.store.errors import (
     StoreError,
     UnknownRobot,
 )
+from gateway.store.feedwatch import FeedWatcher, PollingWatcher
 from gateway.store.logleaves import LogLeavesStore
 from gateway.store.recommit import RecommitStore
 from gateway.store.sql import (
     EVENT_COLUMNS,
-    INSERT_EVENT,
-    INSERT_ROBOT,
     Db,
-    event_row,
     filter_sql,
-    robot_row,
     row_event,
     with_limit,
 )
@@ -62,7 +60,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Store(TelemetryStore, RecommitStore, LogLeavesStore, ABC):
+class Store(TelemetryStore, RecommitStore, LogLeavesStore, BulkStore, ABC):
     """One registry's robots on a SQL database; subclasses bring the connection.
 
     Everything here is plain SQL both SQLite and PostgreSQL speak. A backend
@@ -141,26 +139,25 @@ class Store(TelemetryStore, RecommitStore, LogLeavesStore, ABC):
     # -- writes -------------------------------------------------------------
 
     def import_histories(self, histories: Iterable[list[Event]]) -> int:
-        """Store whole, already chained histories (seeding, migration) in one transaction.
+        """Store whole, already chained histories (tests, migration) in one transaction.
 
-        Checked and folded before the transaction, then written in a few
-        statements per batch rather than a few per robot: on a server each
-        statement is a round trip.
+        All or nothing: a history that does not verify, or a robot already
+        stored, refuses the whole call. `registry import` and `seed` go through
+        `store_batch`, which keeps what is already stored instead.
         """
         batch = [list(h) for h in histories]
         for events in batch:
             report = verify(events)
             if not events or not report.verified:
                 raise EventRejected(f"history does not verify at sequence {report.first_bad}")
-        codes = [events[0].code for events in batch]
         seen: set[str] = set()
-        for code in codes:
-            if code in seen:
-                raise RobotExists(f"robot {code} is already registered")
-            seen.add(code)
+        for events in batch:
+            if events[0].code in seen:
+                raise RobotExists(f"robot {events[0].code} is already registered")
+            seen.add(events[0].code)
         now = format_datetime(datetime.now(UTC))
-        robots = [robot_row(_fold(events), events[-1], now) for events in batch]
-        event_rows = [event_row(e, now, None) for history in batch for e in history]
+        incoming = [Incoming(n, events, _fold(events)) for n, events in enumerate(batch, 1)]
+        codes = [events[0].code for events in batch]
 
         def work(db: Db) -> int:
             for start in range(0, len(codes), 500):
@@ -170,12 +167,17 @@ class Store(TelemetryStore, RecommitStore, LogLeavesStore, ABC):
                 row = found.fetchone()
                 if row is not None:
                     raise RobotExists(f"robot {row[0]} is already registered")
-            self._lock_feed(db)
-            db.executemany(INSERT_EVENT, event_rows)
-            db.executemany(INSERT_ROBOT, robots)
+            self._insert_histories(db, incoming, now)
             return len(batch)
 
         return self._write(work)
+
+    def _insert_rows(
+        self, db: Db, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert many rows at once; PostgreSQL overrides this with COPY."""
+        marks = ", ".join("?" * len(columns))
+        db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def append(
         self,
@@ -390,6 +392,11 @@ class Store(TelemetryStore, RecommitStore, LogLeavesStore, ABC):
         with self._reading() as db:
             rows = db.execute(*with_limit(sql, [after, *params], limit)).fetchall()
         return [Change(r[0], row_event(r[1:])) for r in rows]
+
+    def watch_feed(self, on_change: Callable[[], None], interval: float) -> FeedWatcher:
+        """Start this store's one watcher of the feed (`gateway.store.feedwatch`): here a
+        thread reading the head every `interval` seconds; PostgreSQL listens instead."""
+        return PollingWatcher(self.feed_head, on_change, interval)
 
     def feed_head(self) -> int:
         """The newest feed position committed; 0 for a registry without events."""

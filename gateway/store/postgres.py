@@ -10,7 +10,8 @@ or store a request twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,7 +20,9 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool
 
 from gateway.store.base import Store
+from gateway.store.deadline import statement_timeout_ms
 from gateway.store.errors import StoreUnavailable
+from gateway.store.feedwatch import CHANNEL, FeedWatcher, ListeningWatcher
 from gateway.store.sql import Db
 
 __all__ = ["PostgresStore", "StoreUnavailable"]
@@ -27,6 +30,7 @@ __all__ = ["PostgresStore", "StoreUnavailable"]
 # How long a request waits for a free connection before it fails (`psycopg_pool.PoolTimeout`,
 # an OperationalError like any other database failure).
 POOL_WAIT_SECONDS = 10.0
+SET_TIMEOUT = "SELECT set_config('statement_timeout', %s, false)"
 
 
 class _Connection:
@@ -71,6 +75,10 @@ class PostgresStore(Store):
             info = first.info
             location = f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
         super().__init__(registry, location)
+        # The statement_timeout each pooled connection was last given (None: the server's).
+        self._timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int | None] = (
+            weakref.WeakKeyDictionary()
+        )
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -96,24 +104,56 @@ class PostgresStore(Store):
         self._pool.close()
 
     @contextmanager
-    def _reading(self) -> Iterator[_Connection]:
+    def _pooled(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection whose statements end by the caller's deadline, if it has one."""
         with self._pool.connection() as conn:
+            wanted = statement_timeout_ms()
+            if self._timeouts.get(conn, -1) != wanted:
+                if wanted is None:
+                    conn.execute("RESET statement_timeout")
+                else:
+                    conn.execute(SET_TIMEOUT, (str(wanted),))
+                self._timeouts[conn] = wanted
+            yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[_Connection]:
+        with self._pooled() as conn:
             yield _Connection(conn)
 
     @contextmanager
     def _snapshot(self) -> Iterator[_Connection]:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pooled() as conn, conn.transaction():
             db = _Connection(conn)
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield db
 
     @contextmanager
     def _transaction(self) -> Iterator[_Connection]:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pooled() as conn, conn.transaction():
             yield _Connection(conn)
 
+    def _insert_rows(
+        self, db: Db, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """COPY the rows in: one stream instead of a statement per row (`registry import`)."""
+        assert isinstance(db, _Connection)
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with db.conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def _lock_feed(self, db: Db) -> None:
-        db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.events.position'))")
+        """Take the feed lock and tell every replica's watcher, when this commits, that the
+        feed moved: whoever takes the lock adds events (`gateway.store.feedwatch`)."""
+        db.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('robopass.events.position')),"
+            f" pg_notify('{CHANNEL}', '')"
+        )
+
+    def watch_feed(self, on_change: Callable[[], None], interval: float) -> FeedWatcher:
+        """One LISTEN connection for this store, outside the pool; `interval` is unused."""
+        return ListeningWatcher(self.url, on_change)
 
     def _lock_migrations(self, db: Db) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext('robopass.store_migrations'))")

@@ -6,9 +6,11 @@ field its type touches is visible to the caller, under the robot's current
 mask. The feed follows one owner's robots (by party identifier), the caller's own unless
 the gateway's policies allow another (`PassportContext.fleet_owner`).
 
-The subscription polls `PassportSource.changes` from the feed's head: writers
-may be other processes or replicas, and polling a gap-free position sees them
-all without a message bus.
+The subscription reads `PassportSource.changes` from the feed's head: writers
+may be other processes or replicas, and reading from a gap-free position sees
+them all. A source that can signal moves of its feed (`FeedSignal`: a local
+store's one watcher, PostgreSQL's LISTEN/NOTIFY) wakes it; any other source
+is polled.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from graphql import GraphQLError
 from ..source import (
     Change,
     FeedHead,
+    FeedSignal,
     Page,
     PassportSource,
     RobotCodes,
@@ -39,6 +42,9 @@ MAX_CODES = 100
 CODES_PAGE = 5000
 """The largest page of `fleetCodes`: codes are cheap to list and a mirror lists them all."""
 POLL_SECONDS = 0.25
+IDLE_SECONDS = 5.0
+"""How long a subscription woken by its source's feed signal waits before it re-checks
+the caller's token (an expired or revoked token ends it within this)."""
 
 
 @strawberry.type(
@@ -165,22 +171,33 @@ async def passport_changed(
     context = info.context
     wanted = frozenset(codes) if codes else None
     where = feed_filter(info, owner_id)
-    after = await feed_head(context.source, where)
+    source = context.source
+    signal = source if isinstance(source, FeedSignal) else None
+    mark = signal.feed_mark() if signal is not None else None
+    after = await feed_head(source, where)
     interval = context.feed_poll_seconds if isinstance(context, PolledFeed) else POLL_SECONDS
+    moved = True
     while True:
         if not await context.still_authenticated():
             raise GraphQLError(
                 "The access token has expired or was revoked",
                 extensions={"code": "UNAUTHENTICATED"},
             )
-        page = await context.source.changes(where, FEED_PAGE, after)
-        after = page.end_cursor or after
-        items = [c for c in page.items if wanted is None or c.event.code in wanted]
-        records = await _records(context, items)
-        for change in items:
-            yield _change(context, change, records)
-        if not page.has_next_page:
+        if moved:
+            if signal is not None:
+                mark = signal.feed_mark()
+            page = await source.changes(where, FEED_PAGE, after)
+            after = page.end_cursor or after
+            items = [c for c in page.items if wanted is None or c.event.code in wanted]
+            records = await _records(context, items)
+            for change in items:
+                yield _change(context, change, records)
+            if page.has_next_page:
+                continue
+        if signal is None:
             await asyncio.sleep(interval)
+        else:  # woken by the replica's one watcher; the token is re-checked meanwhile
+            moved = await signal.feed_wait(mark, IDLE_SECONDS)
 
 
 async def _records(context: Any, changes: list[Change]) -> dict[str, RobotRecord | None]:

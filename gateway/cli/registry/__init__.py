@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.cli.registry import identify, recommit, rollup, seed, serve, verify
+from gateway.cli.registry import (
+    backup,
+    identify,
+    importing,
+    recommit,
+    rollup,
+    seed,
+    serve,
+    verify,
+)
 
 # In the order `robopass registry --help` lists them.
-COMMANDS = (seed, verify, recommit, identify, rollup, serve)
+COMMANDS = (seed, importing, verify, backup, recommit, identify, rollup, serve)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -19,7 +19,7 @@ TOP_LEVEL = [
     "serve", "config", "token", "auth-server", "demo", "registry", "witness", "sync",
     "export", "verify", "key", "credential", "present", "translate", "mapping", "audit",
 ]  # fmt: skip
-REGISTRY = ["seed", "verify", "recommit", "identify", "rollup", "serve"]
+REGISTRY = ["seed", "import", "verify", "backup", "recommit", "identify", "rollup", "serve"]
 
 
 def outside_cli() -> list[tuple[Path, ast.Module]]:

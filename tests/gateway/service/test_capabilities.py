@@ -20,6 +20,7 @@ CAPABILITIES = (
     contract.DecodedCache,
     contract.FeedFollowing,
     contract.FeedHead,
+    contract.FeedSignal,
     contract.IdempotencyLookup,
     contract.PendingOffers,
     contract.ReadHeads,
@@ -40,7 +41,9 @@ def test_a_local_store_has_what_one_registry_in_process_can_do(tmp_path) -> None
     assert capabilities(source) == {
         "ConditionIngest",
         "DecodedCache",
+        "FeedFollowing",
         "FeedHead",
+        "FeedSignal",
         "IdempotencyLookup",
         "PendingOffers",
         "RobotCodes",

@@ -1,0 +1,302 @@
+"""Benchmark: a registry at scale on SQLite and PostgreSQL, side by side, in one run.
+
+For each backend: `robopass registry import`'s path (`gateway.service.importing`
+reading NDJSON, `gateway.store.bulk.run_import` storing it) fills a store of
+`--robots` synthetic robots and one of 1,000, timing reading and storing
+apart; then, in process against both stores, single-robot lookups (p50/p99
+over distinct robots, the large store against the small one), `robots(first:
+100)` pages with each filter and the `count` that `totalCount` runs,
+`fleetChanges` pages, and bytes on disk per robot and per event. With
+`--explain FILE` the PostgreSQL plans of the store's queries are written to
+FILE (docs/operations.md holds the last ones).
+
+Not in CI: a million robots take hours to generate and import on a laptop.
+Usage: `python -m bench.scale [--robots N] [--lookups N] [--postgres URL]
+[--backends sqlite,postgresql] [--explain FILE]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.lookup import postgres_schema
+from gateway.node.records import event_json
+from gateway.service.importing import documents
+from gateway.store.base import Store
+from gateway.store.bulk import Incoming, Rejected, run_import
+from gateway.store.open import open_store
+from gateway.synthetic.fleet import synthetic_fleet
+from schema.source import RobotFilter
+
+SMALL = 1000
+FILTERS = ("manufacturer", "category", "status", "owner_id")
+
+
+def write_fleet(path: Path, robots: int) -> tuple[int, float]:
+    """The synthetic fleet as chained NDJSON lines; (events, seconds to generate)."""
+    started, events = time.perf_counter(), 0
+    with path.open("wb") as out:
+        for history in synthetic_fleet(robots, seed=1, country="CN", registry="cn-heis"):
+            events += len(history)
+            line = {"code": history[0].code, "events": [event_json(e) for e in history]}
+            out.write(orjson.dumps(line) + b"\n")
+    return events, time.perf_counter() - started
+
+
+def first_lines(path: Path, count: int) -> Path:
+    small = path.with_name(f"first-{count}.ndjson")
+    with path.open("rb") as source, small.open("wb") as out:
+        for n, line in enumerate(source):
+            if n == count:
+                break
+            out.write(line)
+    return small
+
+
+def parsed(path: Path) -> Iterator[tuple[str, Incoming | Rejected]]:
+    with path.open("rb") as stream:
+        yield from documents([(str(path), stream)])
+
+
+def import_file(store: Store, path: Path) -> dict[str, float]:
+    """Read and check every line first (timed), then store them (timed)."""
+    started = time.perf_counter()
+    items = list(parsed(path))
+    read = time.perf_counter() - started
+    started = time.perf_counter()
+    summary = run_import(store, items, batch=500)
+    stored = time.perf_counter() - started
+    assert not summary.rejected, summary.rejected[:3]
+    return {"robots": summary.added, "read": read, "store": stored}
+
+
+def timed(work: Callable[[], Any], repeat: int = 1) -> float:
+    """Milliseconds per call, the median of `repeat` calls."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def lookups(store: Store, codes: list[str]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds of `store.record` over distinct robots, cache cleared."""
+    store.decoded = type(store.decoded)()
+    samples = []
+    for code in codes:
+        started = time.perf_counter()
+        assert store.record(code) is not None
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return samples[len(samples) // 2], samples[min(len(samples) - 1, len(samples) * 99 // 100)]
+
+
+def common_values(store: Store) -> dict[str, str]:
+    """A frequent value of each filtered column, so a page is full."""
+    values = {}
+    for column in FILTERS:
+        with store._reading() as db:
+            row = db.execute(
+                f"SELECT {column}, COUNT(*) FROM robots WHERE {column} IS NOT NULL"
+                f" GROUP BY {column} ORDER BY COUNT(*) DESC LIMIT 1"
+            ).fetchone()
+        values[column] = row[0]
+    return values
+
+
+def disk_bytes(store: Store, db: str) -> int:
+    if db.startswith("sqlite:///"):
+        return os.path.getsize(db.removeprefix("sqlite:///"))
+    with store._reading() as conn:
+        row = conn.execute(
+            "SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        ).fetchone()
+    return int(row[0])
+
+
+def measure(db_big: str, db_small: str, path: Path, small: Path, n_lookups: int) -> dict:
+    big, little = open_store(db_big), open_store(db_small)
+    try:
+        result: dict[str, Any] = {"import": import_file(big, path)}
+        import_file(little, small)
+        rng = random.Random(15)
+        codes_small = little.codes()
+        codes_big = rng.sample(big.codes(), min(n_lookups, big.count()))
+        picked_small = rng.sample(codes_small, min(n_lookups, len(codes_small)))
+        result["lookup_big"] = lookups(big, codes_big)
+        result["lookup_small"] = lookups(little, picked_small)
+        values = common_values(big)
+        pages = {}
+        for column, value in values.items():
+            where = RobotFilter(**{column: value})
+            first = big.page_codes(where, 100)
+            after = first.end_cursor
+            pages[column] = (
+                timed(lambda w=where: big.page(w, 100), 5),
+                timed(lambda w=where, a=after: big.page(w, 100, a), 5),
+                timed(lambda w=where: big.count(w), 3),
+                big.count(where),
+            )
+        pages["(none)"] = (
+            timed(lambda: big.page(RobotFilter(), 100), 5),
+            timed(
+                lambda: big.page(RobotFilter(), 100, big.page_codes(RobotFilter(), 100).end_cursor),
+                5,
+            ),
+            timed(lambda: big.count(), 3),
+            big.count(),
+        )
+        result["pages"] = pages
+        head = big.feed_head()
+        owner = RobotFilter(owner_id=values["owner_id"])
+        result["changes"] = (
+            timed(lambda: big.changes(rng.randrange(head), 500), 5),
+            timed(lambda: big.changes(rng.randrange(head), 500, owner), 5),
+        )
+        with big._reading() as conn:
+            events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        size = disk_bytes(big, db_big)
+        result["disk"] = (size, size / big.count(), size / events, events)
+        result["values"] = values
+        return result
+    finally:
+        big.close()
+        little.close()
+
+
+PLANS = {
+    "lookup (record)": "SELECT snapshot, head_sequence, head_hash FROM robots"
+    " WHERE code = %(code)s",
+    "page, no filter": "SELECT code, snapshot, head_sequence, head_hash FROM robots"
+    " WHERE code > %(code)s ORDER BY code LIMIT 101",
+    "page by manufacturer": "SELECT code, snapshot, head_sequence, head_hash FROM robots"
+    " WHERE manufacturer = %(manufacturer)s AND code > %(code)s ORDER BY code LIMIT 101",
+    "page by status": "SELECT code, snapshot, head_sequence, head_hash FROM robots"
+    " WHERE status = %(status)s ORDER BY code LIMIT 101",
+    "page by owner_id": "SELECT code, snapshot, head_sequence, head_hash FROM robots"
+    " WHERE owner_id = %(owner_id)s ORDER BY code LIMIT 101",
+    "count by category": "SELECT COUNT(*) FROM robots WHERE category = %(category)s",
+    "count, no filter": "SELECT COUNT(*) FROM robots",
+    "history page": "SELECT code, sequence, at, type, payload, prev_hash, hash, scheme, salt,"
+    " commitment FROM events WHERE code = %(code)s AND sequence > 0 ORDER BY sequence LIMIT 101",
+    "changes": "SELECT e.position, e.code FROM events e WHERE e.position > %(position)s"
+    " ORDER BY e.position LIMIT 501",
+    "changes of one owner": "SELECT e.position, e.code FROM events e JOIN robots r"
+    " ON r.code = e.code WHERE e.position > %(position)s AND r.owner_id = %(owner_id)s"
+    " ORDER BY e.position LIMIT 501",
+    "feed head": "SELECT COALESCE(MAX(position), 0) FROM events",
+    "idempotency key": "SELECT code FROM events WHERE idempotency_key = 'k'",
+}
+
+
+def explain(url: str, values: dict[str, str], out: Path) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        code = conn.execute("SELECT code FROM robots ORDER BY code LIMIT 1 OFFSET 10").fetchone()
+        params = {**values, "code": code[0], "position": 1000}
+        conn.execute("ANALYZE")
+        sections = []
+        for name, sql in PLANS.items():
+            rows = conn.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql, params)
+            plan = "\n".join(r[0] for r in rows.fetchall())
+            sections.append(f"**{name}**\n\n```\n{plan}\n```\n")
+    out.write_text("\n".join(sections), encoding="utf-8")
+
+
+def report(args: argparse.Namespace, events: int, generated: float, results: dict) -> None:
+    print(f"# bench.scale, {date.today()}: {args.robots} robots ({events} events) against {SMALL}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(f"fleet generated in {generated:.0f} s ({args.robots / generated:.0f} robots/s)\n")
+    names = list(results)
+    print("| measure | " + " | ".join(names) + " |")
+    print("| --- | " + " | ".join("---" for _ in names) + " |")
+
+    def row(label: str, cell: Callable[[dict], str]) -> None:
+        print(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")
+
+    row(
+        "import: read and check (robots/s)",
+        lambda r: f"{r['import']['robots'] / r['import']['read']:.0f}",
+    )
+    row("import: store (robots/s)", lambda r: f"{r['import']['robots'] / r['import']['store']:.0f}")
+    total = lambda r: r["import"]["read"] + r["import"]["store"]  # noqa: E731
+    row("import: whole (robots/s)", lambda r: f"{r['import']['robots'] / total(r):.0f}")
+    row(
+        f"lookup p50 / p99, {args.robots} robots (ms)",
+        lambda r: "{:.2f} / {:.2f}".format(*r["lookup_big"]),
+    )
+    row(
+        f"lookup p50 / p99, {SMALL} robots (ms)",
+        lambda r: "{:.2f} / {:.2f}".format(*r["lookup_small"]),
+    )
+    row(
+        "lookup p99 ratio, large / small",
+        lambda r: f"{r['lookup_big'][1] / r['lookup_small'][1]:.2f}x",
+    )
+    for column in [*FILTERS, "(none)"]:
+        row(
+            f"robots(first: 100) by {column}: first / next page / count (ms)",
+            lambda r, c=column: "{:.1f} / {:.1f} / {:.1f}".format(*r["pages"][c][:3]),
+        )
+    row(
+        "fleetChanges(first: 500): all / one owner (ms)",
+        lambda r: "{:.1f} / {:.1f}".format(*r["changes"]),
+    )
+    row("disk: bytes per robot", lambda r: f"{r['disk'][1]:.0f}")
+    row("disk: bytes per event", lambda r: f"{r['disk'][2]:.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--robots", type=int, default=20000)
+    parser.add_argument("--lookups", type=int, default=1000)
+    parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--explain", type=Path, help="write PostgreSQL's plans here (markdown)")
+    args = parser.parse_args()
+    backends = args.backends.split(",")
+    with tempfile.TemporaryDirectory(prefix="robopass-scale-") as tmp:
+        folder = Path(tmp)
+        path = folder / "fleet.ndjson"
+        events, generated = write_fleet(path, args.robots)
+        small = first_lines(path, SMALL)
+        results = {}
+        if "sqlite" in backends:
+            results["SQLite"] = measure(
+                f"sqlite:///{folder / 'big.db'}",
+                f"sqlite:///{folder / 'small.db'}",
+                path,
+                small,
+                args.lookups,
+            )
+        if "postgresql" in backends:
+            with postgres_schema(args.postgres) as big, postgres_schema(args.postgres) as little:
+                results["PostgreSQL"] = measure(big, little, path, small, args.lookups)
+                if args.explain:
+                    explain(big, results["PostgreSQL"]["values"], args.explain)
+        report(args, events, generated, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""Storing many whole histories at once: the write half of `registry import` and `seed`.
+
+A batch of robots, each with its whole chained log, is written in one
+transaction: the rows are streamed with the backend's bulk path (PostgreSQL
+`COPY`, SQLite one prepared statement over the rows), feed positions are
+drawn under the feed lock exactly as single appends draw them (each robot's
+events contiguous, in sequence order), and the snapshot is the fold of the
+log, so the store ends exactly as if every event had been appended one by one.
+
+Which robots are already stored is decided inside that transaction, so an
+import that is killed and run again, or two importers at once, never store a
+robot twice: a robot stored with the same history (same times, types and
+payloads, in order) is kept as it is, one stored with another history is a
+clash the caller reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from gateway.store.sql import Db, event_row, robot_row
+from schema.codec import format_datetime
+from schema.events import Event
+from schema.passport import Passport
+
+EVENT_INSERT_COLUMNS = (
+    "code",
+    "sequence",
+    "at",
+    "type",
+    "payload",
+    "prev_hash",
+    "hash",
+    "scheme",
+    "salt",
+    "commitment",
+    "recorded_at",
+    "idempotency_key",
+    "position",
+)
+ROBOT_INSERT_COLUMNS = (
+    "manufacturer",
+    "category",
+    "status",
+    "owner",
+    "owner_id",
+    "head_sequence",
+    "head_hash",
+    "updated_at",
+    "snapshot",
+    "registry",
+    "code",
+)
+CHUNK = 500  # codes per `IN (...)`: well under SQLite's parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One robot to store: its chained, verified log and the passport it folds to.
+
+    `line` says where it came from (a line of an import file, a robot of a
+    seeded fleet), so a clash can be reported there.
+    """
+
+    line: int
+    events: list[Event]
+    passport: Passport
+
+    @property
+    def code(self) -> str:
+        return self.events[0].code
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What became of a batch, by index into it: added, already stored alike, clashing."""
+
+    added: list[int] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    clashes: list[int] = field(default_factory=list)
+
+
+Content = list[tuple[int, str, str, Any]]
+
+
+def content(events: Sequence[Event]) -> Content:
+    """What two histories of one robot must share to be the same: hashes and salts aside.
+
+    Payloads compare as JSON values (78 and 78.0 are one number), so a history
+    sent once as a chained log and once as a passport in a format is the same.
+    """
+    return [(e.sequence, format_datetime(e.at), e.type.value, e.payload) for e in events]
+
+
+class BulkStore:
+    """`store_batch` of `Store` (a mixin: the store brings the connection and the bulk path)."""
+
+    _write: Callable[..., Any]
+    _lock_feed: Callable[..., Any]
+    _insert_rows: Callable[..., Any]
+
+    def store_batch(self, batch: Sequence[Incoming], *, stop_at_clash: bool = False) -> BatchResult:
+        """Store the robots of `batch` not yet stored, in one transaction.
+
+        With `stop_at_clash`, nothing from the first clashing robot on is stored
+        (the `--strict` import), so what is stored is exactly what came before it.
+        """
+        now = format_datetime(datetime.now(UTC))
+
+        def work(db: Db) -> BatchResult:
+            result = BatchResult()
+            stored = _stored_content(db, [i.code for i in batch])
+            fresh: list[Incoming] = []
+            for index, incoming in enumerate(batch):
+                known = stored.get(incoming.code)
+                if known is None:
+                    fresh.append(incoming)
+                    stored[incoming.code] = content(incoming.events)
+                    result.added.append(index)
+                elif known == content(incoming.events):
+                    result.kept.append(index)
+                else:
+                    result.clashes.append(index)
+                    if stop_at_clash:
+                        break
+            self._insert_histories(db, fresh, now)
+            return result
+
+        return self._write(work)
+
+    def _insert_histories(self, db: Db, fresh: Sequence[Incoming], now: str) -> None:
+        """Insert robots known to be absent, with feed positions after every earlier one."""
+        if not fresh:
+            return
+        self._lock_feed(db)
+        (last,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
+        rows = []
+        for incoming in fresh:
+            for event in incoming.events:
+                last += 1
+                rows.append((*event_row(event, now, None), last))
+        self._insert_rows(db, "events", EVENT_INSERT_COLUMNS, rows)
+        robots = [robot_row(i.passport, i.events[-1], now) for i in fresh]
+        self._insert_rows(db, "robots", ROBOT_INSERT_COLUMNS, robots)
+
+
+def _stored_content(db: Db, codes: Sequence[str]) -> dict[str, Content]:
+    """The stored histories of those of `codes` that are stored, as `content` gives them."""
+    found: dict[str, Content] = {}
+    unique = list(dict.fromkeys(codes))
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        present = db.execute(f"SELECT code FROM robots WHERE code IN ({marks})", chunk).fetchall()
+        if not present:
+            continue
+        names = [row[0] for row in present]
+        marks = ", ".join("?" * len(names))
+        rows = db.execute(
+            f"SELECT code, sequence, at, type, payload FROM events WHERE code IN ({marks})"
+            " ORDER BY code, sequence",
+            names,
+        ).fetchall()
+        for name in names:
+            found[name] = []
+        for code, sequence, at, type_, payload in rows:
+            found[code].append((sequence, at, type_, orjson.loads(payload)))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A document not stored: where it was, the rule it broke and one line saying how."""
+
+    source: str
+    line: int
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.rule}: {self.message}"
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """The outcome of an import: counts, every rejected document, whether `strict` stopped it."""
+
+    added: int = 0
+    kept: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    stopped: bool = False
+
+
+CLASH_RULE = "robot.exists"
+
+
+def run_import(
+    store: BulkStore,
+    items: Iterable[tuple[str, Incoming | Rejected]],
+    *,
+    batch: int = 500,
+    strict: bool = False,
+    progress: Callable[[int], object] | None = None,
+) -> ImportSummary:
+    """Store every `Incoming` of `items` a batch (one transaction) at a time.
+
+    `items` pairs each document with the name of its source, and a document
+    that was already refused while reading (`Rejected`) is only counted. One
+    bad document does not stop the rest unless `strict`: then the batch before
+    it is stored and nothing after it. A run killed between batches resumes by
+    running it again: what a committed batch stored is kept, never stored twice.
+    """
+    summary = ImportSummary()
+    pending: list[tuple[str, Incoming]] = []
+    codes: set[str] = set()
+
+    def flush() -> None:
+        if not pending:
+            return
+        done = store.store_batch([item for _, item in pending], stop_at_clash=strict)
+        summary.added += len(done.added)
+        summary.kept += len(done.kept)
+        for index in done.clashes:
+            source, item = pending[index]
+            message = f"robot {item.code} is already stored with another history; nothing changed"
+            summary.rejected.append(Rejected(source, item.line, CLASH_RULE, message))
+        if progress is not None:
+            progress(len(pending))
+        pending.clear()
+        codes.clear()
+        if strict and done.clashes:
+            summary.stopped = True
+
+    for source, item in items:
+        if isinstance(item, Rejected):
+            summary.rejected.append(item)
+            if progress is not None:
+                progress(1)
+            if strict:
+                flush()
+                summary.stopped = True
+                return summary
+            continue
+        if item.code in codes:
+            flush()  # the same robot twice in one batch: the second is checked against the first
+            if summary.stopped:
+                return summary
+        pending.append((source, item))
+        codes.add(item.code)
+        if len(pending) >= batch:
+            flush()
+            if summary.stopped:
+                return summary
+    flush()
+    return summary

@@ -1,0 +1,110 @@
+"""One watcher of the change feed per store, so waiting subscribers cost nothing while idle.
+
+A subscription (`passportChanged`) waits for the registry's feed to move. Each
+one polling the feed on its own costs a query per subscriber per poll; with
+a thousand open sockets that is most of a core doing nothing. Instead a
+store has one watcher (per process, so per replica) that calls `on_change`
+whenever the feed may have moved, and the subscribers wait on it
+(`gateway.service.local.LocalSource.feed_wait`).
+
+- PostgreSQL (`ListeningWatcher`): every transaction that adds events takes
+  the feed lock, and with it sends `NOTIFY robopass_feed`, delivered when it
+  commits (`PostgresStore._lock_feed`). One connection per replica, outside
+  the pool, `LISTEN`s on a thread of its own, so a write through any replica,
+  or any tool on the database, wakes the subscribers of every replica.
+- SQLite (`PollingWatcher`): one thread per process reads the feed's head
+  every `interval` and calls `on_change` when it moved: one query per
+  interval, whatever the number of subscribers.
+
+A watcher that is not `listening` (its connection is lost, and until it is
+back) cannot promise a wake-up, so waiters fall back to polling; on
+reconnecting it calls `on_change` once, since notifications sent meanwhile
+are lost.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+CHANNEL = "robopass_feed"
+RETRY_SECONDS = 1.0
+
+
+class FeedWatcher(Protocol):
+    """A running watcher: whether a change now reliably wakes `on_change`, and how to stop."""
+
+    @property
+    def listening(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
+class PollingWatcher:
+    """Reads `head()` every `interval` seconds on a daemon thread; calls `on_change` on a move."""
+
+    def __init__(
+        self, head: Callable[[], int], on_change: Callable[[], None], interval: float
+    ) -> None:
+        self._head = head
+        self._on_change = on_change
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="robopass-feed-poll", daemon=True)
+        self._thread.start()
+
+    @property
+    def listening(self) -> bool:
+        return not self._stopped.is_set()
+
+    def _run(self) -> None:
+        last: int | None = None
+        while not self._stopped.wait(self._interval):
+            try:
+                head = self._head()
+            except Exception:  # a closed or unreachable store: keep trying, waiters poll
+                continue
+            if head != last:
+                last = head
+                self._on_change()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+class ListeningWatcher:
+    """`LISTEN`s on its own PostgreSQL connection, on a daemon thread, reconnecting when lost."""
+
+    def __init__(self, url: str, on_change: Callable[[], None]) -> None:
+        self._url = url
+        self._on_change = on_change
+        self._listening = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="robopass-feed-listen", daemon=True)
+        self._thread.start()
+
+    @property
+    def listening(self) -> bool:
+        return self._listening
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stopped.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening = True
+                    self._on_change()  # whatever was sent while nobody listened
+                    while not self._stopped.is_set():
+                        for _ in conn.notifies(timeout=RETRY_SECONDS):
+                            self._on_change()
+            except psycopg.Error:
+                pass
+            self._listening = False
+            self._on_change()  # waiters learn they must poll until the watcher is back
+            self._stopped.wait(RETRY_SECONDS)
+
+    def stop(self) -> None:
+        self._stopped.set()
