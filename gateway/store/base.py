@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import orjson
 
 from gateway.store import migrations
+from gateway.store.campaigns import CampaignStore
 from gateway.store.chaining import append_event
 from gateway.store.cursors import decode_code, decode_position, encode_cursor
 from gateway.store.decoded import DecodedPassports
@@ -61,7 +62,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Store(TelemetryStore, RecommitStore, ABC):
+class Store(TelemetryStore, RecommitStore, CampaignStore, ABC):
     """One registry's robots on a SQL database; subclasses bring the connection.
 
     Everything here is plain SQL both SQLite and PostgreSQL speak. A backend
@@ -158,7 +159,8 @@ class Store(TelemetryStore, RecommitStore, ABC):
                 raise RobotExists(f"robot {code} is already registered")
             seen.add(code)
         now = format_datetime(datetime.now(UTC))
-        robots = [robot_row(_fold(events), events[-1], now) for events in batch]
+        passports = [_fold(events) for events in batch]
+        robots = [robot_row(p, events[-1], now) for p, events in zip(passports, batch, strict=True)]
         event_rows = [event_row(e, now, None) for history in batch for e in history]
 
         def work(db: Db) -> int:
@@ -172,6 +174,7 @@ class Store(TelemetryStore, RecommitStore, ABC):
             self._lock_feed(db)
             db.executemany(INSERT_EVENT, event_rows)
             db.executemany(INSERT_ROBOT, robots)
+            self.reach_new(db, passports)
             return len(batch)
 
         return self._write(work)

@@ -4,7 +4,7 @@ A single write (`Store.append`) and a condition batch
 (`TelemetryStore.ingest_conditions`) both append through `append_event`, inside
 their own transaction, so the steps that keep the snapshot and the log in
 agreement are written once: lock the robot's row, read its head and passport,
-apply the event, chain it, insert it, update the row.
+apply the event, chain it, insert it, update the row and the robot's campaign rows.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from gateway.store import campaign_rows
 from gateway.store.errors import EventRejected, UnknownRobot
 from gateway.store.sql import INSERT_EVENT, UPDATE_ROBOT, Db, event_row, robot_row
 from schema.codec import format_datetime, from_plain
@@ -66,4 +67,5 @@ def append_event(
         lock_feed(db)
     db.execute(INSERT_EVENT, event_row(event, recorded, key))
     db.execute(UPDATE_ROBOT, robot_row(passport, event, recorded))
+    campaign_rows.refresh(db, passport)
     return event, passport

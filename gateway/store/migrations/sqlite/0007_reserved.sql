@@ -1,0 +1,2 @@
+-- Placeholder so that this branch's 0008 follows 0006 without a gap: number 7
+-- belongs to another branch. Delete this file when merging that branch.

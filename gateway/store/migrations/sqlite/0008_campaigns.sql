@@ -1,0 +1,43 @@
+-- Campaigns (schema/campaigns.py): recalls, mandated updates, end-of-life
+-- obligations. `body` is the campaign's canonical JSON, `digest` its SHA-256, so
+-- the same id issued again is told apart from another campaign under that id.
+-- The fan-out scans robots in code order and keeps its place (`scan_after`,
+-- `scanned`, `done`) in the same transaction as each batch, so it resumes after
+-- a crash exactly where the last committed batch ended.
+CREATE TABLE campaigns (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    issuer_id TEXT NOT NULL,
+    issuer_jurisdiction TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    scan_after TEXT,
+    scanned INTEGER NOT NULL DEFAULT 0,
+    done INTEGER NOT NULL DEFAULT 0
+);
+-- One row per robot a campaign reached: its stored state (PENDING, REMEDIED,
+-- EXEMPTED; OVERDUE is PENDING read after the deadline) and the current owner's
+-- country and party id ('' when none), rewritten by every append to the robot.
+CREATE TABLE campaign_robots (
+    campaign_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    state TEXT NOT NULL,
+    country TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    reason TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, code)
+);
+CREATE INDEX campaign_robots_code ON campaign_robots (code);
+CREATE INDEX campaign_robots_state ON campaign_robots (campaign_id, state, code);
+-- The maintained aggregate: how many robots of a campaign are in each state per
+-- owner country and owner, changed in the transaction that changes a row above.
+CREATE TABLE campaign_counts (
+    campaign_id TEXT NOT NULL,
+    country TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    robots INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, country, owner_id, state)
+);
