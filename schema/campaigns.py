@@ -33,6 +33,7 @@ from typing import Any
 from .code import SAFE, CodeProfile, RobotCode, RobotCodeError, is_country
 from .codec import to_plain
 from .events import EventType, canonical_json
+from .parties import PARTY_ID_SYNTAX, is_party_id, manufacturer_id
 from .passport import MandatedUpdate, Passport, Recall, RobotStatus
 from .writes import WriteRejected
 
@@ -72,11 +73,16 @@ class Selector:
     positions 3-6, `model_code` 7-12, the production date 13-18, `plant` 19,
     the sequence 20-28 (compared as text: SAFE is in ASCII order). A robot
     whose code is not RPC-29 matches no criterion beyond country, maker and
-    model. `owner_countries` is the current owner's jurisdiction.
+    model. `manufacturer_id` is the maker's party identifier (schema/parties.py),
+    `owner_countries` the current owner's jurisdiction. `jurisdiction` reaches
+    robots registered in that country (the code's first two letters) or owned
+    there now: the policies set it to an authority's own country.
     """
 
     all: bool = False
     registry_country: str | None = None
+    manufacturer_id: str | None = None
+    jurisdiction: str | None = None
     manufacturer_code: str | None = None
     model_code: str | None = None
     produced_from: date | None = None
@@ -198,6 +204,10 @@ def check_selector(s: Selector) -> None:
         raise _bad("selector.all", "selector.all", "all: true takes no other criteria")
     if s.registry_country is not None and not is_country(s.registry_country):
         raise _bad("country", "selector.registryCountry", "an ISO 3166-1 alpha-2 code")
+    if s.jurisdiction is not None and not is_country(s.jurisdiction):
+        raise _bad("country", "selector.jurisdiction", "an ISO 3166-1 alpha-2 code")
+    if s.manufacturer_id is not None and not is_party_id(s.manufacturer_id):
+        raise _bad("party.id", "selector.manufacturerId", f"must be {PARTY_ID_SYNTAX}")
     for i, country in enumerate(s.owner_countries):
         if not is_country(country):
             raise _bad("country", f"selector.ownerCountries[{i}]", "an ISO 3166-1 alpha-2 code")
@@ -263,15 +273,20 @@ def applies(campaign: Campaign, passport: Passport) -> bool:
     ended = passport.identity.status in (RobotStatus.DECOMMISSIONED, RobotStatus.SCRAPPED)
     if ended != (campaign.kind is CampaignKind.END_OF_LIFE):
         return False
+    if (
+        s.manufacturer_id is not None
+        and manufacturer_id(passport.manufacturer) != s.manufacturer_id
+    ):
+        return False
     if s.firmware_below is not None and not version_below(
         passport.software.firmware_version, s.firmware_below
     ):
         return False
-    if s.owner_countries:
-        owner = passport.current_owner
-        if owner is None or owner.jurisdiction not in s.owner_countries:
-            return False
-    return True
+    owner = passport.current_owner
+    country = owner.jurisdiction if owner is not None else None
+    if s.owner_countries and country not in s.owner_countries:
+        return False
+    return s.jurisdiction is None or s.jurisdiction in (passport.code[:2], country)
 
 
 def _version(text: str) -> tuple[tuple[int, int | str], ...]:
