@@ -53,6 +53,33 @@ class StateCount:
 
 
 @dataclass(frozen=True, slots=True)
+class Issued:
+    """What issuing answers: the record, whether it was new, and how far the fan-out got."""
+
+    record: CampaignRecord
+    created: bool
+    progress: Progress
+
+    @property
+    def notice(self) -> str | None:
+        if self.progress.done and self.progress.reached == 0:
+            return "the selector matches no robot now; robots registered later that match will be"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """A campaign's counts as one caller may see them, OVERDUE already resolved.
+
+    `by_country` None when the caller may not see the breakdown, `by_owner` likewise.
+    """
+
+    totals: dict[RobotState, int]
+    by_country: list[tuple[str, dict[RobotState, int]]] | None
+    by_owner: list[tuple[str, str, dict[RobotState, int]]] | None
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignFilter:
     kind: str | None = None
     issuer_id: str | None = None

@@ -34,24 +34,21 @@ from .code import SAFE, CodeProfile, RobotCode, RobotCodeError, is_country
 from .codec import to_plain
 from .events import EventType, canonical_json
 from .parties import PARTY_ID_SYNTAX, is_party_id, manufacturer_id
-from .passport import MandatedUpdate, Passport, Recall, RobotStatus
+from .passport import MandatedUpdate, Passport, Recall, RobotStatus, Severity
 from .writes import WriteRejected
 
 
 class CampaignKind(enum.Enum):
+    """What a campaign obliges: a recall, a software update, disposal at end of life."""
+
     RECALL = "RECALL"
     MANDATED_UPDATE = "MANDATED_UPDATE"
     END_OF_LIFE = "END_OF_LIFE"
 
 
-class Severity(enum.Enum):
-    LOW = "LOW"
-    MEDIUM = "MEDIUM"
-    HIGH = "HIGH"
-    CRITICAL = "CRITICAL"
-
-
 class RobotState(enum.Enum):
+    """Where one robot stands under a campaign."""
+
     PENDING = "PENDING"
     REMEDIED = "REMEDIED"
     OVERDUE = "OVERDUE"

@@ -132,6 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics=METRICS if settings.metrics.enabled else None,
         rate_limits=limiter,
         tracing=tracing,
+        campaign_registry=source.store if isinstance(source, LocalSource) else None,
     )
     options = graphql_options(settings, persisted, example)
     app = create_app(

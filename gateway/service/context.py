@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from adapters.errors import InvalidDocument
 from adapters.translate import translate
 from gateway.ops.metrics import Metrics
+from gateway.service.campaigns import Campaigns
 from gateway.service.disclosures import disclosure_records, trail_after, trail_page
 from gateway.service.export import export_document
 from gateway.service.local import merge_history
@@ -26,6 +27,8 @@ from policies import (
     relationship_of,
     trail_access,
 )
+from schema.campaign_source import CampaignFilter, CampaignRecord, CampaignRobot, Counts, Issued
+from schema.campaigns import Campaign, RobotState
 from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.events import EventType, TransferOffer
 from schema.graphql.formats import Loss, LossKind, TranslationResult, invalid_document
@@ -79,6 +82,7 @@ class RequestContext:
     connection_params: dict[str, Any] | None = None
     feed_poll_seconds: float = 0.25
     session: LiveSession | None = None
+    campaigns: Campaigns | None = None
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""
@@ -177,6 +181,48 @@ class RequestContext:
         if self.writes is None:
             return Writes(self.source, None, self.policy, self.audit)
         return self.writes
+
+    # -- campaigns (schema/graphql/campaigns.py) --------------------------------
+
+    def _campaigns(self) -> Campaigns:
+        if self.campaigns is None:
+            return Campaigns(None, self._writes(), self.policy)
+        return self.campaigns
+
+    def now(self) -> datetime:
+        return self._campaigns().clock()
+
+    async def issue_campaign(self, draft: Campaign) -> Issued:
+        return await self._campaigns().issue(self.principal, draft)
+
+    async def campaign(self, campaign_id: str) -> CampaignRecord | None:
+        if self.campaigns is None or self.campaigns.registry is None:
+            return None
+        return await self.campaigns.get(campaign_id)
+
+    async def campaign_list(
+        self, where: CampaignFilter, first: int, after: str | None
+    ) -> Page[CampaignRecord]:
+        if self.campaigns is None or self.campaigns.registry is None:
+            return Page([], [], False)
+        return await self.campaigns.list(where, first, after)
+
+    async def campaign_counts(self, campaign: Campaign) -> Counts:
+        return await self._campaigns().counts(self.principal, campaign)
+
+    async def campaign_robots(
+        self, campaign: Campaign, first: int, after: str | None, states: tuple[RobotState, ...]
+    ) -> Page[CampaignRobot]:
+        return await self._campaigns().robots(self.principal, campaign, first, after, states)
+
+    async def remedy(self, campaign_id: str, code: str, at: datetime, key: str) -> Appended:
+        return await self._campaigns().remedy(self.principal, campaign_id, code, at, key)
+
+    async def exempt(self, campaign_id: str, code: str, reason: str) -> CampaignRobot:
+        return await self._campaigns().exempt(self.principal, campaign_id, code, reason)
+
+    async def robot_campaigns(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
+        return await self._campaigns().of_robot(code)
 
     async def write(self, code: str, type: EventType, body: Any, key: str) -> Appended:
         return await self._writes().append(self.principal, code, type, body, key)

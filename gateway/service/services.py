@@ -16,9 +16,11 @@ from typing import Any
 from gateway.credentials.signing import RegistrySigner
 from gateway.edge.ratelimit import RateLimits
 from gateway.ops.metrics import Metrics
+from gateway.service.campaigns import Campaigns
 from gateway.service.context import RequestContext
 from gateway.service.writes import Writes
 from policies import PUBLIC, AuditLog, PolicySet, Principal, TokenVerifier
+from schema.campaign_source import CampaignRegistry
 from schema.source import PassportSource, PassportWriter, RequestScoped
 
 
@@ -36,6 +38,8 @@ class Services:
     /metrics and counts requests, errors, denials and refusals;
     `rate_limits` charges each caller's bucket (429 over it); `tracing`, an
     OpenTelemetry tracer provider, adds spans (the `otel` extra).
+    `campaign_registry` keeps recalls and mandates (the store of an embedded
+    registry); without it the campaign mutations answer WRITES_UNAVAILABLE.
     """
 
     source: PassportSource
@@ -48,11 +52,15 @@ class Services:
     metrics: Metrics | None = None
     rate_limits: RateLimits | None = None
     tracing: Any = None
+    campaign_registry: CampaignRegistry | None = None
     writes: Writes = field(init=False, repr=False, compare=False)
+    campaigns: Campaigns = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         writes = Writes(self.source, self.writer, self.policy, self.audit)
         object.__setattr__(self, "writes", writes)
+        campaigns = Campaigns(self.campaign_registry, writes, self.policy)
+        object.__setattr__(self, "campaigns", campaigns)
 
     def context(
         self,
@@ -77,6 +85,7 @@ class Services:
             self.audit,
             self.writes,
             metrics=self.metrics,
+            campaigns=self.campaigns,
             surface=surface,
         )
 

@@ -29,6 +29,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
+from .campaigns import CampaignMutations, CampaignQueries
 from .context import PartialAnswers
 from .feed import (
     CODES_PAGE,
@@ -132,7 +133,7 @@ class RobotCodeDecoding:
 
 
 @strawberry.type(description="Reads of robot passports.")
-class Query:
+class Query(CampaignQueries):
     @strawberry.field(
         description=(
             "One robot by code, or null with NOT_FOUND. With `asOf`, the passport as it stood"
@@ -400,6 +401,11 @@ class QuietExecutor(_ExecutionContext):
         return super().build(*args, **{**kwargs, "hide_suggestions": True})
 
 
+@strawberry.type(name="Mutation", description=Mutation.__strawberry_definition__.description)
+class RootMutation(Mutation, CampaignMutations):
+    """Writes to passports and campaigns."""
+
+
 def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> strawberry.Schema:
     """The canonical GraphQL schema, with parse and validation caches on.
 
@@ -407,7 +413,7 @@ def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> 
     """
     return PassportSchema(
         query=Query,
-        mutation=Mutation,
+        mutation=RootMutation,
         subscription=Subscription,
         config=schema_config(),
         execution_context_class=_ExecutionContext if suggestions else QuietExecutor,

@@ -1,0 +1,46 @@
+"""`Robot.campaigns`: the campaigns that reached one robot and its state under each.
+
+Apart from schema/graphql/campaigns.py so that the robot type can import it
+without importing the campaign roots (which import the robot type).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import strawberry
+
+from ..campaigns import CampaignKind, RobotState, shown_state
+from .objects import graphql_enum
+
+graphql_enum(CampaignKind)
+graphql_enum(RobotState)
+
+
+@strawberry.type(description="A campaign as it stands for one robot.")
+class RobotCampaign:
+    campaign_id: str
+    kind: CampaignKind
+    title: str
+    deadline: date | None
+    state: RobotState = strawberry.field(
+        description="PENDING, REMEDIED, OVERDUE (pending after the deadline) or EXEMPTED."
+    )
+    reason: str | None = strawberry.field(description="Why it is exempted.")
+
+
+async def robot_campaigns(context: Any, code: str) -> list[RobotCampaign]:
+    """The robot's campaigns, oldest first; none where the gateway keeps no campaigns."""
+    now = context.now()
+    return [
+        RobotCampaign(
+            campaign_id=c.id,
+            kind=c.kind,
+            title=c.title,
+            deadline=c.deadline,
+            state=shown_state(c, row.state, now),
+            reason=row.reason,
+        )
+        for c, row in await context.robot_campaigns(code)
+    ]
