@@ -130,7 +130,7 @@ class Campaigns:
             raise unknown(campaign_id)
         return record
 
-    async def list(
+    async def page(
         self, where: CampaignFilter, first: int, after: str | None
     ) -> Page[CampaignRecord]:
         return await asyncio.to_thread(self._store().campaigns, where, first, after)

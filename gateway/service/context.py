@@ -205,7 +205,7 @@ class RequestContext:
     ) -> Page[CampaignRecord]:
         if self.campaigns is None or self.campaigns.registry is None:
             return Page([], [], False)
-        return await self.campaigns.list(where, first, after)
+        return await self.campaigns.page(where, first, after)
 
     async def campaign_counts(self, campaign: Campaign) -> Counts:
         return await self._campaigns().counts(self.principal, campaign)

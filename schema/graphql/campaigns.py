@@ -186,7 +186,7 @@ class IssueCampaignInput:
 
 @strawberry.input(description="Filters on campaigns; unset fields match any.")
 class CampaignFilterInput:
-    kind: CampaignKind | None = None
+    kind: CampaignKind | None = strawberry.field(default=None, description="Only this kind.")
     issuer_id: str | None = strawberry.field(default=None, description="Issuer's party id.")
 
 
@@ -195,11 +195,11 @@ class CampaignFilterInput:
 
 @strawberry.type(description="Robots by state; OVERDUE is pending after the deadline.")
 class StateCounts:
-    affected: int
-    pending: int
-    remedied: int
-    overdue: int
-    exempted: int
+    affected: int = strawberry.field(description="Robots the campaign reached.")
+    pending: int = strawberry.field(description="Not yet remedied, deadline not passed.")
+    remedied: int = strawberry.field(description="Remedied.")
+    overdue: int = strawberry.field(description="Not remedied by the deadline.")
+    exempted: int = strawberry.field(description="Exempted with a reason.")
 
     @classmethod
     def of(cls, counts: dict[RobotState, int]) -> StateCounts:
@@ -214,15 +214,17 @@ class StateCounts:
 
 @strawberry.type(description="Counts of one owner country ('' when the robot has no owner).")
 class CountryCounts:
-    country: str
-    counts: StateCounts
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 country of the current owner.")
+    counts: StateCounts = strawberry.field(description="The robots owned there, by state.")
 
 
 @strawberry.type(description="Counts of one owner, by party identifier.")
 class OwnerCounts:
-    country: str
-    owner_id: str
-    counts: StateCounts
+    country: str = strawberry.field(description="The owner's country.")
+    owner_id: str = strawberry.field(
+        description="The owner's party identifier ('' when not identified)."
+    )
+    counts: StateCounts = strawberry.field(description="The owner's robots, by state.")
 
 
 @strawberry.type(description="A campaign's counts, as far as the caller may see them.")
@@ -245,41 +247,45 @@ class CampaignProgress:
 
 @strawberry.type(description="One robot under a campaign.")
 class CampaignRobotState:
-    code: RobotCodeScalar
-    state: RobotState
+    code: RobotCodeScalar = strawberry.field(description="The robot.")
+    state: RobotState = strawberry.field(description="PENDING, REMEDIED, OVERDUE or EXEMPTED.")
     country: str = strawberry.field(description="Current owner's country.")
     reason: str | None = strawberry.field(description="Why it is exempted.")
-    updated_at: datetime
+    updated_at: datetime = strawberry.field(description="When the state or owner last changed.")
 
 
-@strawberry.type
+@strawberry.type(description="A robot of a campaign and its cursor.")
 class CampaignRobotEdge:
-    cursor: str
-    node: CampaignRobotState
+    cursor: str = strawberry.field(description="Opaque position of this robot.")
+    node: CampaignRobotState = strawberry.field(description="The robot's state.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a campaign's robots, in code order.")
 class CampaignRobotConnection:
-    edges: list[CampaignRobotEdge]
-    page_info: PageInfo
+    edges: list[CampaignRobotEdge] = strawberry.field(description="The robots of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
 
 
 @strawberry.type(
     name="Campaign", description="A recall, a mandated update or an end-of-life obligation."
 )
 class CampaignType:
-    id: str
-    kind: CampaignKind
-    title: str
-    legal_basis: str
-    issued_at: datetime
-    deadline: date | None
-    issuer_id: str
-    issuer_role: str
-    issuer_jurisdiction: str
-    terms: JSON = strawberry.field(description="Recall, mandate or disposal terms.")
+    id: str = strawberry.field(description="The issuer's reference.")
+    kind: CampaignKind = strawberry.field(description="RECALL, MANDATED_UPDATE or END_OF_LIFE.")
+    title: str = strawberry.field(description="A short title.")
+    legal_basis: str = strawberry.field(description="The act or regulation it rests on.")
+    issued_at: datetime = strawberry.field(description="When it was issued (UTC).")
+    deadline: date | None = strawberry.field(
+        description="Last day to comply; none for a recall without one."
+    )
+    issuer_id: str = strawberry.field(description="The issuer's party identifier.")
+    issuer_role: str = strawberry.field(
+        description="The issuer's role, e.g. manufacturer or regulator."
+    )
+    issuer_jurisdiction: str = strawberry.field(description="The issuer's country.")
+    terms: JSON | None = strawberry.field(description="Recall, mandate or disposal terms.")
     selector: JSON = strawberry.field(description="The selector as applied (policy-narrowed).")
-    progress: CampaignProgress
+    progress: CampaignProgress = strawberry.field(description="How far the fan-out got.")
     record: strawberry.Private[Campaign]
 
     @classmethod
@@ -350,21 +356,23 @@ def robot_state(campaign: Campaign, row: CampaignRobot, now: datetime) -> Campai
 
 @strawberry.type(description="What issuing answered.")
 class IssueCampaignResult:
-    campaign: CampaignType
+    campaign: CampaignType = strawberry.field(
+        description="The campaign as stored, with its progress."
+    )
     created: bool = strawberry.field(description="False when this id was issued before.")
     notice: str | None = strawberry.field(description="E.g. that the selector matches no robot.")
 
 
-@strawberry.type
+@strawberry.type(description="A campaign and its cursor.")
 class CampaignEdge:
-    cursor: str
-    node: CampaignType
+    cursor: str = strawberry.field(description="Opaque position of this campaign.")
+    node: CampaignType = strawberry.field(description="The campaign.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of campaigns, in id order.")
 class CampaignConnection:
-    edges: list[CampaignEdge]
-    page_info: PageInfo
+    edges: list[CampaignEdge] = strawberry.field(description="The campaigns of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
 
 
 # -- roots -----------------------------------------------------------------------

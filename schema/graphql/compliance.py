@@ -20,10 +20,10 @@ graphql_enum(RobotState)
 
 @strawberry.type(description="A campaign as it stands for one robot.")
 class RobotCampaign:
-    campaign_id: str
-    kind: CampaignKind
-    title: str
-    deadline: date | None
+    campaign_id: str = strawberry.field(description="The campaign's id.")
+    kind: CampaignKind = strawberry.field(description="RECALL, MANDATED_UPDATE or END_OF_LIFE.")
+    title: str = strawberry.field(description="The campaign's title.")
+    deadline: date | None = strawberry.field(description="Last day to comply.")
     state: RobotState = strawberry.field(
         description="PENDING, REMEDIED, OVERDUE (pending after the deadline) or EXEMPTED."
     )

@@ -401,7 +401,9 @@ class QuietExecutor(_ExecutionContext):
         return super().build(*args, **{**kwargs, "hide_suggestions": True})
 
 
-@strawberry.type(name="Mutation", description=Mutation.__strawberry_definition__.description)
+@strawberry.type(
+    name="Mutation", description="Writes to robot passports and campaigns; each appends events."
+)
 class RootMutation(Mutation, CampaignMutations):
     """Writes to passports and campaigns."""
 
