@@ -26,6 +26,7 @@ from gateway.report.session import viewer_of
 from gateway.service.context import RequestContext
 from gateway.service.services import Services
 from gateway.web.bulk import bulk_routes
+from gateway.web.campaign_export import campaign_routes
 from gateway.web.downloads import download_routes
 from policies import PUBLIC, AuditRecord, Principal
 from schema.graphql.objects import EVERYTHING
@@ -109,6 +110,7 @@ def create_app(
         WebSocketRoute("/graphql", endpoint),
         *download_routes(services, context),
         *bulk_routes(services, context),
+        *campaign_routes(services, context),
         aas_api(services, context),
         *report_routes(services, view, sign_in),
         *mounts,
