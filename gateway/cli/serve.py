@@ -133,6 +133,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         rate_limits=limiter,
         tracing=tracing,
         campaign_registry=source.store if isinstance(source, LocalSource) else None,
+        webhook_store=source.store if isinstance(source, LocalSource) else None,
+        production=production,
     )
     options = graphql_options(settings, persisted, example)
     app = create_app(

@@ -15,7 +15,9 @@ from gateway.service.campaigns import Campaigns
 from gateway.service.disclosures import disclosure_records, trail_after, trail_page
 from gateway.service.export import export_document
 from gateway.service.local import merge_history
+from gateway.service.webhooks import Webhooks
 from gateway.service.writes import Writes
+from gateway.store.webhooks import Delivery, Webhook
 from policies import (
     PUBLIC,
     AuditLog,
@@ -83,6 +85,7 @@ class RequestContext:
     feed_poll_seconds: float = 0.25
     session: LiveSession | None = None
     campaigns: Campaigns | None = None
+    webhooks: Webhooks | None = None
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""
@@ -223,6 +226,21 @@ class RequestContext:
 
     async def robot_campaigns(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
         return await self._campaigns().of_robot(code)
+
+    def _webhooks(self) -> Webhooks:
+        return self.webhooks if self.webhooks is not None else Webhooks(None, self.policy)
+
+    async def register_webhook(self, url: str, secret: str | None) -> tuple[Webhook, str]:
+        return await self._webhooks().register(self.principal, url, secret)
+
+    async def my_webhooks(self) -> list[Webhook]:
+        return await self._webhooks().mine(self.principal)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._webhooks().delete(self.principal, webhook_id)
+
+    async def webhook_deliveries(self, webhook_id: str, first: int) -> list[Delivery]:
+        return await self._webhooks().deliveries(self.principal, webhook_id, first)
 
     async def write(self, code: str, type: EventType, body: Any, key: str) -> Appended:
         return await self._writes().append(self.principal, code, type, body, key)

@@ -43,6 +43,7 @@ from gateway.store.sql import (
     with_limit,
 )
 from gateway.store.telemetry import TelemetryStore
+from gateway.store.webhooks import WebhookStore
 from schema.codec import format_datetime, from_plain, parse_datetime
 from schema.events import ChainReport, Event, EventError, EventType, fold, verify
 from schema.passport import Passport
@@ -62,7 +63,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Store(TelemetryStore, RecommitStore, CampaignStore, ABC):
+class Store(TelemetryStore, RecommitStore, CampaignStore, WebhookStore, ABC):
     """One registry's robots on a SQL database; subclasses bring the connection.
 
     Everything here is plain SQL both SQLite and PostgreSQL speak. A backend

@@ -58,6 +58,7 @@ from .robot import (
     robot_node,
     robot_not_found,
 )
+from .webhooks import WebhookMutations, WebhookQueries
 
 graphql_enum(CodeProfile)
 
@@ -133,7 +134,7 @@ class RobotCodeDecoding:
 
 
 @strawberry.type(description="Reads of robot passports.")
-class Query(CampaignQueries):
+class Query(CampaignQueries, WebhookQueries):
     @strawberry.field(
         description=(
             "One robot by code, or null with NOT_FOUND. With `asOf`, the passport as it stood"
@@ -404,7 +405,7 @@ class QuietExecutor(_ExecutionContext):
 @strawberry.type(
     name="Mutation", description="Writes to robot passports and campaigns; each appends events."
 )
-class RootMutation(Mutation, CampaignMutations):
+class RootMutation(Mutation, CampaignMutations, WebhookMutations):
     """Writes to passports and campaigns."""
 
 

@@ -41,3 +41,32 @@ CREATE TABLE campaign_counts (
     robots BIGINT NOT NULL,
     PRIMARY KEY (campaign_id, country, owner_id, state)
 );
+-- Webhooks (gateway/service/webhooks.py): an owner's endpoint for the campaign
+-- events of the robots it owns. `after` is the change-feed position read up to;
+-- `secret` signs deliveries (Standard Webhooks) and is never shown again.
+CREATE TABLE webhooks (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    after BIGINT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX webhooks_owner ON webhooks (owner_id, id);
+-- One row per event to deliver to a webhook: the delivery log. `message_id` is the
+-- webhook-id header, the same on every attempt, so a receiver drops a repeat;
+-- `next_at` (microseconds since 1970 UTC) is when to try again, NULL when done.
+CREATE TABLE webhook_deliveries (
+    webhook_id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    message_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at BIGINT,
+    delivered_at TEXT,
+    last_status INTEGER,
+    last_error TEXT,
+    PRIMARY KEY (webhook_id, position)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at);
