@@ -70,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.service.local import LocalSource
     from gateway.service.services import Services
     from gateway.store.open import open_store
+    from gateway.synthetic.recall import DEMO_RECALL, demo_recall
     from gateway.synthetic.seeding import seed
     from gateway.web.app import create_app
     from gateway.web.serving import (
@@ -113,6 +114,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if store.count() == 0 or (named_db is None and store.count() < robots):
             print(f"Seeding {robots} demo robots into {store.location}", file=sys.stderr)
             seed(store, robots, seed_value=0, country="CN")
+        if named_db is None and demo_recall(store) is not None:
+            print(f"Demo recall {DEMO_RECALL} reaches robots held in DE and FR", file=sys.stderr)
         warn_legacy(store)
         source, ready, registry_name = LocalSource(store), readiness(store), store.registry
         example = next(iter(store.codes(limit=1)), None)

@@ -148,18 +148,21 @@ class CampaignStore:
         if done:
             return Progress(scanned, self._reached(db, campaign_id), True), 0
         prefix = _prefix(campaign)
-        sql = "SELECT code, snapshot FROM robots WHERE code > ?"
+        sql = "SELECT code, head_sequence, head_hash, snapshot FROM robots WHERE code > ?"
         params: list[Any] = [max(after or "", prefix)]
         if prefix:
             sql += " AND code < ?"
             params.append(prefix + "~")
-        rows = db.execute(*with_limit(sql + " ORDER BY code", params, size)).fetchall()
+        # The rows are locked as they are read (PostgreSQL; SQLite's writer holds the
+        # file), so the passports decoded here are the ones the appends chain onto.
+        sql, params = with_limit(sql + " ORDER BY code", params, size)
+        rows = db.execute(sql + self.lock_row, params).fetchall()
         now = datetime.now(UTC)
-        for code, snapshot in rows:
+        for code, sequence, head, snapshot in rows:
             if code_matches(campaign.selector, code) and not self._has_row(db, campaign_id, code):
                 passport = from_plain(Passport, orjson.loads(snapshot))
                 if applies(campaign, passport):
-                    self._reach(db, campaign, passport, now)
+                    self._reach(db, campaign, passport, now, (sequence, head))
         finished = len(rows) < size
         last = rows[-1][0] if rows else after
         db.execute(
@@ -183,8 +186,19 @@ class CampaignStore:
             (campaign_id,),
         ).fetchone()[0]
 
-    def _reach(self, db: Db, campaign: Campaign, passport: Passport, now: datetime) -> None:
-        """Append the campaign's event to one robot and put it under the campaign."""
+    def _reach(
+        self,
+        db: Db,
+        campaign: Campaign,
+        passport: Passport,
+        now: datetime,
+        head: tuple[int, str] | None = None,
+    ) -> None:
+        """Append the campaign's event to one robot and put it under the campaign.
+
+        `head` is the robot's head when `passport` was read under the row lock in
+        this transaction; without it the append reads the robot again.
+        """
         made = campaign_event(campaign)
         if made is not None:
             type_, body = made
@@ -199,6 +213,7 @@ class CampaignStore:
                 lock_row=self.lock_row,
                 key=event_key(campaign.id, passport.code),
                 lock_feed=self._lock_feed,
+                locked=None if head is None else (head[0], head[1], passport),
             )
         campaign_rows.insert(db, campaign, passport, format_datetime(now))
 

@@ -39,6 +39,7 @@ def append_event(
     key: str | None,
     recorded: str | None = None,
     lock_feed: Callable[[Db], None] | None = None,
+    locked: tuple[int, str, Passport] | None = None,
 ) -> tuple[Event, Passport]:
     """Append one event of `type` to robot `code` in the open transaction `db`.
 
@@ -46,16 +47,22 @@ def append_event(
     writers of one robot take turns instead of both chaining onto one head.
     `lock_feed`, when given, runs just before the insert (a single write takes
     the feed lock after its row lock; a batch took it before its first robot).
-    Returns the event and the passport it made.
+    `locked` is the robot's head and a fresh copy of its passport when the caller
+    already read them under `lock_row` in this transaction (a campaign's batch):
+    decoding a passport is most of an append's cost. Returns the event and the
+    passport it made.
     """
-    found = db.execute(
-        "SELECT head_sequence, head_hash, snapshot FROM robots WHERE code = ?" + lock_row,
-        (code,),
-    ).fetchone()
-    if found is None:
-        raise UnknownRobot(f"no robot {code} in registry {registry}")
-    sequence, prev, snapshot = found
-    passport = from_plain(Passport, orjson.loads(snapshot))
+    if locked is None:
+        found = db.execute(
+            "SELECT head_sequence, head_hash, snapshot FROM robots WHERE code = ?" + lock_row,
+            (code,),
+        ).fetchone()
+        if found is None:
+            raise UnknownRobot(f"no robot {code} in registry {registry}")
+        sequence, prev, snapshot = found
+        passport = from_plain(Passport, orjson.loads(snapshot))
+    else:
+        sequence, prev, passport = locked
     payload, at = compose(passport)
     try:
         passport = apply_in_place(passport, type, payload)
