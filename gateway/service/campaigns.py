@@ -184,10 +184,24 @@ class Campaigns:
             return CountScope(None, "all")
         return count_scope(principal, campaign)
 
-    async def counts(self, principal: Principal, campaign: Campaign) -> Counts:
-        rows = await asyncio.to_thread(self._store().campaign_counts, campaign.id)
+    async def counts(
+        self, principal: Principal, campaign: Campaign, with_owners: bool = True
+    ) -> Counts:
+        """The counts the caller may see. Totals and countries read the per-country
+        aggregate; owners (`with_owners`, when the caller may see them) the per-owner
+        one, only its own rows for an owner."""
+        store = self._store()
         scope = self.scope(principal, campaign)
-        return visible_counts(rows, campaign, scope, principal, self.clock())
+        now = self.clock()
+        if scope.owners == "own":
+            own = principal.organisation_id or ""
+            rows = await asyncio.to_thread(store.campaign_counts, campaign.id, own)
+            return visible_counts(rows, rows, campaign, scope, principal, now)
+        countries = await asyncio.to_thread(store.campaign_country_counts, campaign.id)
+        owners = None
+        if with_owners and scope.owners == "all":
+            owners = await asyncio.to_thread(store.campaign_counts, campaign.id)
+        return visible_counts(countries, owners, campaign, scope, principal, now)
 
     async def robots(
         self,
@@ -239,7 +253,8 @@ def stored_states(
 
 
 def visible_counts(
-    rows: list[StateCount],
+    countries: list[StateCount],
+    owners: list[StateCount] | None,
     campaign: Campaign,
     scope: CountScope,
     principal: Principal,
@@ -247,26 +262,36 @@ def visible_counts(
 ) -> Counts:
     """Totals over the rows the caller may count, and the breakdowns its scope shows.
 
-    A caller limited to some countries counts those only, an owner its own robots
-    only; one with no breakdown (the public) sees the campaign's totals.
+    `countries` are per-country rows (or an owner's own rows), `owners` per-owner
+    rows or None when not asked for. A caller limited to some countries counts
+    those only, an owner its own robots only; one with no breakdown (the public)
+    sees the campaign's totals.
     """
     late = campaign.deadline_passed(now)
-    totals: dict[RobotState, int] = {}
-    countries: dict[str, dict[RobotState, int]] = {}
-    owners: dict[tuple[str, str], dict[RobotState, int]] = {}
-    for row in rows:
-        state = RobotState.OVERDUE if late and row.state is RobotState.PENDING else row.state
+
+    def shown(state: RobotState) -> RobotState:
+        return RobotState.OVERDUE if late and state is RobotState.PENDING else state
+
+    def add(into: dict[RobotState, int], row: StateCount) -> None:
+        into[shown(row.state)] = into.get(shown(row.state), 0) + row.robots
+
+    def visible(row: StateCount) -> bool:
         if scope.owners == "own" and row.owner_id != principal.organisation_id:
-            continue
-        if scope.countries and row.country not in scope.countries:
-            continue
-        totals[state] = totals.get(state, 0) + row.robots
-        if scope.countries is None or scope.countries:
-            per = countries.setdefault(row.country, {})
-            per[state] = per.get(state, 0) + row.robots
-        if scope.owners != "none":
-            per = owners.setdefault((row.country, row.owner_id), {})
-            per[state] = per.get(state, 0) + row.robots
-    by_country = sorted(countries.items()) if scope.countries is None or scope.countries else None
-    by_owner = [(c, o, n) for (c, o), n in sorted(owners.items())]
-    return Counts(totals, by_country, None if scope.owners == "none" else by_owner)
+            return False
+        return not scope.countries or row.country in scope.countries
+
+    totals: dict[RobotState, int] = {}
+    per_country: dict[str, dict[RobotState, int]] = {}
+    for row in filter(visible, countries):
+        add(totals, row)
+        add(per_country.setdefault(row.country, {}), row)
+    by_country = None
+    if scope.countries is None or scope.countries:
+        by_country = sorted(per_country.items())
+    by_owner = None
+    if scope.owners != "none" and owners is not None:
+        per_owner: dict[tuple[str, str], dict[RobotState, int]] = {}
+        for row in filter(visible, owners):
+            add(per_owner.setdefault((row.country, row.owner_id), {}), row)
+        by_owner = [(c, o, n) for (c, o), n in sorted(per_owner.items())]
+    return Counts(totals, by_country, by_owner)

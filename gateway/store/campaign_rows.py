@@ -1,9 +1,11 @@
 """A robot's rows under the campaigns that reached it, kept true by every append.
 
 Counts by state, owner country and owner are a maintained aggregate
-(`campaign_counts`), never a scan: whatever changes a robot's row (reached by a
-campaign, remedied, exempted, a firmware update, a new owner) moves one count
-down and one up in the same transaction. `refresh` is what `append_event` calls
+(`campaign_counts`, and `campaign_country_counts` without the owner, so that
+totals and countries read a few rows however many owners), never a scan:
+whatever changes a robot's row (reached by a campaign, remedied, exempted, a
+firmware update, a new owner) moves one count down and one up in the same
+transaction. `refresh` is what `append_event` calls
 after each event, so no writer can change a passport and leave the campaign
 rows behind.
 """
@@ -20,6 +22,11 @@ from schema.campaigns import Campaign, RobotState, state_of
 from schema.codec import format_datetime, from_plain
 from schema.passport import Passport
 
+UPSERT_COUNTRY = (
+    "INSERT INTO campaign_country_counts (campaign_id, country, state, robots)"
+    " VALUES (?, ?, ?, ?) ON CONFLICT (campaign_id, country, state)"
+    " DO UPDATE SET robots = campaign_country_counts.robots + excluded.robots"
+)
 UPSERT_COUNT = (
     "INSERT INTO campaign_counts (campaign_id, country, owner_id, state, robots)"
     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign_id, country, owner_id, state)"
@@ -43,6 +50,7 @@ def owner_of(passport: Passport) -> tuple[str, str]:
 
 def count(db: Db, campaign_id: str, country: str, owner: str, state: str, delta: int) -> None:
     db.execute(UPSERT_COUNT, (campaign_id, country, owner, state, delta))
+    db.execute(UPSERT_COUNTRY, (campaign_id, country, state, delta))
 
 
 def insert(db: Db, campaign: Campaign, passport: Passport, now: str) -> RobotState:

@@ -69,7 +69,7 @@ def _prefix(campaign: Campaign) -> str:
 
 CAMPAIGN_COLUMNS = (
     "body, scanned, done,"
-    " (SELECT COALESCE(SUM(robots), 0) FROM campaign_counts WHERE campaign_id = c.id)"
+    " (SELECT COALESCE(SUM(robots), 0) FROM campaign_country_counts WHERE campaign_id = c.id)"
 )
 
 
@@ -182,7 +182,7 @@ class CampaignStore:
     @staticmethod
     def _reached(db: Db, campaign_id: str) -> int:
         return db.execute(
-            "SELECT COALESCE(SUM(robots), 0) FROM campaign_counts WHERE campaign_id = ?",
+            "SELECT COALESCE(SUM(robots), 0) FROM campaign_country_counts WHERE campaign_id = ?",
             (campaign_id,),
         ).fetchone()[0]
 
@@ -263,15 +263,32 @@ class CampaignStore:
             len(rows) > first,
         )
 
-    def campaign_counts(self, campaign_id: str) -> list[StateCount]:
-        """The maintained aggregate, zero counts left out: never a scan of the robots."""
+    def campaign_counts(self, campaign_id: str, owner_id: str | None = None) -> list[StateCount]:
+        """Counts by owner country and owner (of one owner, with `owner_id`), zeros left out.
+
+        The maintained aggregate: never a scan of the robots. Its rows are as many as
+        the campaign has (country, owner, state) triples.
+        """
+        sql = (
+            "SELECT country, owner_id, state, robots FROM campaign_counts"
+            " WHERE campaign_id = ? AND robots <> 0"
+        )
+        params = [campaign_id]
+        if owner_id is not None:
+            sql, params = sql + " AND owner_id = ?", [*params, owner_id]
+        with self._reading() as db:
+            rows = db.execute(sql + " ORDER BY country, owner_id, state", params).fetchall()
+        return [StateCount(c, o, RobotState(s), n) for c, o, s, n in rows]
+
+    def campaign_country_counts(self, campaign_id: str) -> list[StateCount]:
+        """Counts by owner country only (`owner_id` ''): a few rows whatever the fleet."""
         with self._reading() as db:
             rows = db.execute(
-                "SELECT country, owner_id, state, robots FROM campaign_counts"
-                " WHERE campaign_id = ? AND robots <> 0 ORDER BY country, owner_id, state",
+                "SELECT country, state, robots FROM campaign_country_counts"
+                " WHERE campaign_id = ? AND robots <> 0 ORDER BY country, state",
                 (campaign_id,),
             ).fetchall()
-        return [StateCount(c, o, RobotState(s), n) for c, o, s, n in rows]
+        return [StateCount(c, "", RobotState(s), n) for c, s, n in rows]
 
     def campaign_robots(
         self,

@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
+from strawberry.types.nodes import SelectedField
 
 from ..campaign_source import CampaignFilter, CampaignRecord, CampaignRobot, Counts, Issued
 from ..campaigns import (
@@ -58,7 +59,7 @@ class CampaignContext(Protocol):
         self, where: CampaignFilter, first: int, after: str | None
     ) -> Page[CampaignRecord]: ...
 
-    async def campaign_counts(self, campaign: Campaign) -> Counts: ...
+    async def campaign_counts(self, campaign: Campaign, with_owners: bool = True) -> Counts: ...
 
     async def campaign_robots(
         self, campaign: Campaign, first: int, after: str | None, states: tuple[RobotState, ...]
@@ -310,7 +311,11 @@ class CampaignType:
 
     @strawberry.field(description="Counts by state, owner country and owner (maintained).")
     async def counts(self, info: strawberry.Info) -> CampaignCounts:
-        counts = await _refusable(info.context.campaign_counts(self.record))
+        # The per-owner aggregate has a row per owner: read it only when asked for (a
+        # fragment may ask for it too).
+        selections = info.selected_fields[0].selections
+        owners = any(not isinstance(f, SelectedField) or f.name == "byOwner" for f in selections)
+        counts = await _refusable(info.context.campaign_counts(self.record, owners))
         by_country = counts.by_country
         by_owner = counts.by_owner
         return CampaignCounts(

@@ -41,6 +41,15 @@ CREATE TABLE campaign_counts (
     robots BIGINT NOT NULL,
     PRIMARY KEY (campaign_id, country, owner_id, state)
 );
+-- The same aggregate without the owner: what totals and the breakdown by country
+-- read, a few rows per campaign however many owners there are.
+CREATE TABLE campaign_country_counts (
+    campaign_id TEXT NOT NULL,
+    country TEXT NOT NULL,
+    state TEXT NOT NULL,
+    robots BIGINT NOT NULL,
+    PRIMARY KEY (campaign_id, country, state)
+);
 -- Webhooks (gateway/service/webhooks.py): an owner's endpoint for the campaign
 -- events of the robots it owns. `after` is the change-feed position read up to;
 -- `secret` signs deliveries (Standard Webhooks) and is never shown again.
