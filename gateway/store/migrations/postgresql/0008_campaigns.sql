@@ -41,6 +41,8 @@ CREATE TABLE campaign_counts (
     robots BIGINT NOT NULL,
     PRIMARY KEY (campaign_id, country, owner_id, state)
 );
+-- An owner reads its own rows of a campaign's counts.
+CREATE INDEX campaign_counts_owner ON campaign_counts (campaign_id, owner_id);
 -- The same aggregate without the owner: what totals and the breakdown by country
 -- read, a few rows per campaign however many owners there are.
 CREATE TABLE campaign_country_counts (
