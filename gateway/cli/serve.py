@@ -114,6 +114,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if store.count() == 0 or (named_db is None and store.count() < robots):
             print(f"Seeding {robots} demo robots into {store.location}", file=sys.stderr)
             seed(store, robots, seed_value=0, country="CN")
+        for unfinished in store.unfinished_campaigns():  # a fan-out a stop left midway
+            reached = store.run_campaign(unfinished).reached
+            print(f"Campaign {unfinished} resumed: {reached} robots reached", file=sys.stderr)
         if named_db is None and demo_recall(store) is not None:
             print(f"Demo recall {DEMO_RECALL} reaches robots held in DE and FR", file=sys.stderr)
         warn_legacy(store)

@@ -233,6 +233,12 @@ class CampaignStore:
                 ):
                     self._reach(db, campaign, passport, now)
 
+    def unfinished_campaigns(self) -> list[str]:
+        """Campaigns whose fan-out has not reached the end (a crash, a stop midway)."""
+        with self._reading() as db:
+            rows = db.execute("SELECT id FROM campaigns WHERE done = 0 ORDER BY id").fetchall()
+        return [r[0] for r in rows]
+
     # -- reads ----------------------------------------------------------------
 
     def campaign(self, campaign_id: str) -> CampaignRecord | None:
