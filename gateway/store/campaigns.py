@@ -69,7 +69,8 @@ def _prefix(campaign: Campaign) -> str:
 
 CAMPAIGN_COLUMNS = (
     "body, scanned, done,"
-    " (SELECT COALESCE(SUM(robots), 0) FROM campaign_country_counts WHERE campaign_id = c.id)"
+    " (SELECT CAST(COALESCE(SUM(robots), 0) AS BIGINT) FROM campaign_country_counts"
+    " WHERE campaign_id = c.id)"
 )
 
 
@@ -182,7 +183,8 @@ class CampaignStore:
     @staticmethod
     def _reached(db: Db, campaign_id: str) -> int:
         return db.execute(
-            "SELECT COALESCE(SUM(robots), 0) FROM campaign_country_counts WHERE campaign_id = ?",
+            "SELECT CAST(COALESCE(SUM(robots), 0) AS BIGINT) FROM campaign_country_counts"
+            " WHERE campaign_id = ?",
             (campaign_id,),
         ).fetchone()[0]
 
