@@ -18,7 +18,7 @@ from functools import lru_cache
 import orjson
 
 from gateway.store.sql import Db
-from schema.campaigns import Campaign, RobotState, state_of
+from schema.campaigns import Campaign, CampaignKind, RobotState, applies, state_of
 from schema.codec import format_datetime, from_plain
 from schema.passport import Passport
 
@@ -90,3 +90,18 @@ def refresh(db: Db, passport: Passport) -> None:
         )
         count(db, campaign_id, old_country, old_owner, old_state, -1)
         count(db, campaign_id, country, owner, state, 1)
+
+
+def reach_ended(db: Db, passport: Passport) -> None:
+    """A robot that just left service comes under the end-of-life obligations that reach it
+    (they append no event, so only its row and count)."""
+    rows = db.execute(
+        "SELECT c.body FROM campaigns c WHERE c.kind = ? AND NOT EXISTS (SELECT 1 FROM"
+        " campaign_robots r WHERE r.campaign_id = c.id AND r.code = ?)",
+        (CampaignKind.END_OF_LIFE.value, passport.code),
+    ).fetchall()
+    now = format_datetime(datetime.now(UTC))
+    for (body,) in rows:
+        campaign = decode_campaign(body)
+        if applies(campaign, passport):
+            insert(db, campaign, passport, now)

@@ -75,4 +75,6 @@ def append_event(
     db.execute(INSERT_EVENT, event_row(event, recorded, key))
     db.execute(UPDATE_ROBOT, robot_row(passport, event, recorded))
     campaign_rows.refresh(db, passport)
+    if type in (EventType.END_OF_LIFE, EventType.STATUS_CHANGED):
+        campaign_rows.reach_ended(db, passport)
     return event, passport
