@@ -6,9 +6,10 @@ table, which narrows the selector to what the issuer may reach
 (policies/campaigns.py); the campaign's own rules (schema/campaigns.py: a
 deadline in the past, missing terms); the store, where the same id with the
 same terms is a retry and with other terms a conflict. Then the fan-out runs
-on a worker thread and the answer says how far it got and how many robots
-were reached, zero included ("matches nothing" is accepted: a robot registered
-later may match).
+on a worker thread, `IN_REQUEST` robots within the request and the rest in the
+background, and the answer says how far it got and how many robots were
+reached, zero included ("matches nothing" is accepted: a robot registered later
+may match).
 
 A recall is remedied by a RECALL_REMEDIED event through the ordinary write
 path and its policy table; a mandated update by updating the software to the
@@ -56,7 +57,10 @@ from schema.writes import (
     WritesUnavailable,
 )
 
-FAN_OUT_BATCH = 500
+FAN_OUT_BATCH = 100
+"""Robots examined per transaction: SQLite's writers wait while one runs."""
+IN_REQUEST = 2000
+"""Robots the issuing request examines itself; a longer fan-out goes on in the background."""
 
 
 def unknown(campaign_id: str) -> WriteNotFound:
@@ -77,6 +81,7 @@ class Campaigns:
         self.writes = writes
         self.policy = policy
         self.clock = clock
+        self._background: set[asyncio.Task[Progress]] = set()
 
     def _store(self) -> CampaignRegistry:
         if self.registry is None:
@@ -112,8 +117,19 @@ class Campaigns:
             record, created = await asyncio.to_thread(store.issue_campaign, campaign)
         except IdempotencyConflict as exc:
             raise WriteConflict("campaign.conflict", "id", str(exc)) from None
-        progress = await asyncio.to_thread(store.run_campaign, campaign.id, FAN_OUT_BATCH)
+        progress = await asyncio.to_thread(
+            store.run_campaign, campaign.id, FAN_OUT_BATCH, IN_REQUEST
+        )
+        if not progress.done:
+            self._continue(campaign.id)
         return Issued(record, created, progress)
+
+    def _continue(self, campaign_id: str) -> None:
+        """Finish a fan-out after the request answered; `campaign(id) { progress }` follows
+        it, and a stop before the end is resumed when the registry starts again."""
+        task = asyncio.get_running_loop().create_task(self.resume(campaign_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def resume(self, campaign_id: str) -> Progress:
         try:
