@@ -27,11 +27,17 @@ class RobotCampaign:
     state: RobotState = strawberry.field(
         description="PENDING, REMEDIED, OVERDUE (pending after the deadline) or EXEMPTED."
     )
-    reason: str | None = strawberry.field(description="Why it is exempted.")
+    reason: str | None = strawberry.field(
+        description="Why it is exempted; null unless the caller may see the owner."
+    )
 
 
-async def robot_campaigns(context: Any, code: str) -> list[RobotCampaign]:
-    """The robot's campaigns, oldest first; none where the gateway keeps no campaigns."""
+async def robot_campaigns(context: Any, code: str, reasons: bool) -> list[RobotCampaign]:
+    """The robot's campaigns, oldest first; none where the gateway keeps no campaigns.
+
+    An exemption's reason may tell of the owner's affairs: it is shown only with
+    `reasons` (callers who may see the owner), the state to everyone who sees recalls.
+    """
     now = context.now()
     return [
         RobotCampaign(
@@ -40,7 +46,7 @@ async def robot_campaigns(context: Any, code: str) -> list[RobotCampaign]:
             title=c.title,
             deadline=c.deadline,
             state=shown_state(c, row.state, now),
-            reason=row.reason,
+            reason=row.reason if reasons else None,
         )
         for c, row in await context.robot_campaigns(code)
     ]

@@ -336,7 +336,8 @@ class Robot(_PassportFields):
     ) -> list[RobotCampaign]:
         if "compliance.recalls" not in root.mask:
             raise field_denied("compliance.recalls")
-        return await robot_campaigns(info.context, root.record.passport.identity.code)
+        code = root.record.passport.identity.code
+        return await robot_campaigns(info.context, code, "ownership.owner" in root.mask)
 
     @strawberry.field(
         description=(

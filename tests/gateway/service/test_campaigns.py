@@ -313,6 +313,11 @@ def test_remedy_exempt_overdue_and_the_downloads_agree(store):
         {"c": codes[2]},
     )
     assert data(robot, "robot")["campaigns"] == [{"campaignId": "CN-RC-2026-7", "state": "OVERDUE"}]
+    reasons = "query ($c: RobotCode!) { robot(code: $c) { campaigns { state reason } } }"
+    public = data(api.ask(reasons, {"c": codes[1]}), "robot")["campaigns"]
+    assert public == [{"state": "EXEMPTED", "reason": None}], "the reason is not for everyone"
+    home = data(api.ask(reasons, {"c": codes[1]}, reg), "robot")["campaigns"]
+    assert home == [{"state": "EXEMPTED", "reason": "scrapped after flood"}]
 
 
 def test_a_long_fan_out_answers_early_and_finishes_in_the_background(store, monkeypatch):
