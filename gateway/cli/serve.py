@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.service.passport_vc import Issuer
     from gateway.service.services import Services
     from gateway.store.open import open_store
+    from gateway.synthetic.recall import DEMO_RECALL, demo_recall
     from gateway.synthetic.seeding import seed
     from gateway.web.app import create_app
     from gateway.web.serving import (
@@ -115,6 +116,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if store.count() == 0 or (named_db is None and store.count() < robots):
             print(f"Seeding {robots} demo robots into {store.location}", file=sys.stderr)
             seed(store, robots, seed_value=0, country="CN")
+        for unfinished in store.unfinished_campaigns():  # a fan-out a stop left midway
+            reached = store.run_campaign(unfinished).reached
+            print(f"Campaign {unfinished} resumed: {reached} robots reached", file=sys.stderr)
+        if named_db is None and demo_recall(store) is not None:
+            print(f"Demo recall {DEMO_RECALL} reaches robots held in DE and FR", file=sys.stderr)
         warn_legacy(store)
         source, ready, registry_name = LocalSource(store), readiness(store), store.registry
         example = next(iter(store.codes(limit=1)), None)
@@ -137,6 +143,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics=METRICS if settings.metrics.enabled else None,
         rate_limits=limiter,
         tracing=tracing,
+        campaign_registry=source.store if isinstance(source, LocalSource) else None,
+        webhook_store=source.store if isinstance(source, LocalSource) else None,
+        production=production,
     )
     options = graphql_options(settings, persisted, example)
     app = create_app(

@@ -115,6 +115,13 @@ EN: dict[str, str] = {
     "root_causes": "Root causes",
     "battery_health": "Battery health",
     "open_recalls": "Open recalls",
+    "alerts": "Open recalls and mandated updates: check before buying",
+    "alert.recall": "Recall {reference} of {date}, not remedied:",
+    "alert.mandate": "Mandated update {reference}: firmware {version} due by {date},"
+    " not installed.",
+    "alert.mandate_overdue": "Mandated update {reference}: firmware {version} was due by {date},"
+    " not installed: overdue.",
+    "alert.mandates": "Mandated updates",
     "none": "none",
     "none_recorded": "none recorded",
     "restricted": "Restricted",
@@ -331,6 +338,12 @@ ZH: dict[str, str] = {
     "root_causes": "根本原因",
     "battery_health": "电池健康度",
     "open_recalls": "未完成的召回",
+    "alerts": "未完成的召回和强制更新：购买前请核查",
+    "alert.recall": "召回 {reference}（{date}）尚未整改：",
+    "alert.mandate": "强制更新 {reference}：须于 {date} 前安装固件 {version}，尚未安装。",
+    "alert.mandate_overdue": "强制更新 {reference}：固件 {version} 应于 {date} 前安装，"
+    "尚未安装，已逾期。",
+    "alert.mandates": "强制更新",
     "none": "无",
     "none_recorded": "无记录",
     "restricted": "受限",

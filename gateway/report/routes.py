@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
@@ -31,6 +32,7 @@ from schema.code import RobotCode, RobotCodeError
 from schema.events import ChainReport, Event, EventType, verify
 from schema.source import PassportSource, RobotFilter, RobotRecord
 
+from .alerts import alerts
 from .charts import line_chart
 from .i18n import LANGUAGES, choose_language, translator
 from .model import Chart, Restricted, build_report, discloses, has_restricted
@@ -227,6 +229,7 @@ class ReportSite:
             report=report,
             charts=charts,
             restricted=has_restricted(report),
+            alerts=alerts(record.passport, mask, (record.as_of or datetime.now(UTC)).date()),
         )
 
     async def _events(self, code: str) -> Sequence[Event]:

@@ -11,11 +11,14 @@ from typing import Any, Protocol
 from adapters.errors import InvalidDocument
 from adapters.translate import translate
 from gateway.ops.metrics import Metrics
+from gateway.service.campaigns import Campaigns
 from gateway.service.disclosures import disclosure_records, trail_after, trail_page
 from gateway.service.export import export_document
 from gateway.service.local import merge_history
 from gateway.service.passport_vc import Issuer, check, issue_for
+from gateway.service.webhooks import Webhooks
 from gateway.service.writes import Writes
+from gateway.store.webhooks import Delivery, Webhook
 from policies import (
     PUBLIC,
     AuditLog,
@@ -27,6 +30,8 @@ from policies import (
     relationship_of,
     trail_access,
 )
+from schema.campaign_source import CampaignFilter, CampaignRecord, CampaignRobot, Counts, Issued
+from schema.campaigns import Campaign, RobotState
 from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.events import EventType, TransferOffer
 from schema.graphql.credentials import PresentationCheck
@@ -83,6 +88,8 @@ class RequestContext:
     feed_poll_seconds: float = 0.25
     session: LiveSession | None = None
     credentials: Issuer | None = None
+    campaigns: Campaigns | None = None
+    webhooks: Webhooks | None = None
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""
@@ -181,6 +188,63 @@ class RequestContext:
         if self.writes is None:
             return Writes(self.source, None, self.policy, self.audit)
         return self.writes
+
+    # -- campaigns (schema/graphql/campaigns.py) --------------------------------
+
+    def _campaigns(self) -> Campaigns:
+        if self.campaigns is None:
+            return Campaigns(None, self._writes(), self.policy)
+        return self.campaigns
+
+    def now(self) -> datetime:
+        return self._campaigns().clock()
+
+    async def issue_campaign(self, draft: Campaign) -> Issued:
+        return await self._campaigns().issue(self.principal, draft)
+
+    async def campaign(self, campaign_id: str) -> CampaignRecord | None:
+        if self.campaigns is None or self.campaigns.registry is None:
+            return None
+        return await self.campaigns.get(campaign_id)
+
+    async def campaign_list(
+        self, where: CampaignFilter, first: int, after: str | None
+    ) -> Page[CampaignRecord]:
+        if self.campaigns is None or self.campaigns.registry is None:
+            return Page([], [], False)
+        return await self.campaigns.page(where, first, after)
+
+    async def campaign_counts(self, campaign: Campaign, with_owners: bool = True) -> Counts:
+        return await self._campaigns().counts(self.principal, campaign, with_owners)
+
+    async def campaign_robots(
+        self, campaign: Campaign, first: int, after: str | None, states: tuple[RobotState, ...]
+    ) -> Page[CampaignRobot]:
+        return await self._campaigns().robots(self.principal, campaign, first, after, states)
+
+    async def remedy(self, campaign_id: str, code: str, at: datetime, key: str) -> Appended:
+        return await self._campaigns().remedy(self.principal, campaign_id, code, at, key)
+
+    async def exempt(self, campaign_id: str, code: str, reason: str) -> CampaignRobot:
+        return await self._campaigns().exempt(self.principal, campaign_id, code, reason)
+
+    async def robot_campaigns(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
+        return await self._campaigns().of_robot(code)
+
+    def _webhooks(self) -> Webhooks:
+        return self.webhooks if self.webhooks is not None else Webhooks(None, self.policy)
+
+    async def register_webhook(self, url: str, secret: str | None) -> tuple[Webhook, str]:
+        return await self._webhooks().register(self.principal, url, secret)
+
+    async def my_webhooks(self) -> list[Webhook]:
+        return await self._webhooks().mine(self.principal)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._webhooks().delete(self.principal, webhook_id)
+
+    async def webhook_deliveries(self, webhook_id: str, first: int) -> list[Delivery]:
+        return await self._webhooks().deliveries(self.principal, webhook_id, first)
 
     async def write(self, code: str, type: EventType, body: Any, key: str) -> Appended:
         return await self._writes().append(self.principal, code, type, body, key)

@@ -16,10 +16,14 @@ from typing import Any
 from gateway.credentials.signing import RegistrySigner
 from gateway.edge.ratelimit import RateLimits
 from gateway.ops.metrics import Metrics
+from gateway.service.campaigns import Campaigns
 from gateway.service.context import RequestContext
 from gateway.service.passport_vc import Issuer
+from gateway.service.webhooks import Webhooks
 from gateway.service.writes import Writes
+from gateway.store.webhooks import WebhookStore
 from policies import PUBLIC, AuditLog, PolicySet, Principal, TokenVerifier
+from schema.campaign_source import CampaignRegistry
 from schema.source import PassportSource, PassportWriter, RequestScoped
 
 
@@ -39,6 +43,10 @@ class Services:
     /metrics and counts requests, errors, denials and refusals;
     `rate_limits` charges each caller's bucket (429 over it); `tracing`, an
     OpenTelemetry tracer provider, adds spans (the `otel` extra).
+    `campaign_registry` keeps recalls and mandates (the store of an embedded
+    registry); without it the campaign mutations answer WRITES_UNAVAILABLE.
+    `webhook_store` keeps owners' webhooks; `production` refuses webhook URLs
+    that point at loopback or private addresses.
     """
 
     source: PassportSource
@@ -52,11 +60,20 @@ class Services:
     rate_limits: RateLimits | None = None
     tracing: Any = None
     credentials: Issuer | None = None
+    campaign_registry: CampaignRegistry | None = None
+    webhook_store: WebhookStore | None = None
+    production: bool = False
     writes: Writes = field(init=False, repr=False, compare=False)
+    campaigns: Campaigns = field(init=False, repr=False, compare=False)
+    webhooks: Webhooks = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         writes = Writes(self.source, self.writer, self.policy, self.audit)
         object.__setattr__(self, "writes", writes)
+        campaigns = Campaigns(self.campaign_registry, writes, self.policy)
+        object.__setattr__(self, "campaigns", campaigns)
+        webhooks = Webhooks(self.webhook_store, self.policy, self.production)
+        object.__setattr__(self, "webhooks", webhooks)
 
     def context(
         self,
@@ -81,6 +98,8 @@ class Services:
             self.audit,
             self.writes,
             metrics=self.metrics,
+            campaigns=self.campaigns,
+            webhooks=self.webhooks,
             surface=surface,
             credentials=self.credentials,
         )

@@ -20,6 +20,7 @@ import orjson
 
 from gateway.store import migrations
 from gateway.store.bulk import BulkStore, Incoming
+from gateway.store.campaigns import CampaignStore
 from gateway.store.chaining import append_event
 from gateway.store.cursors import decode_code, decode_position, encode_cursor
 from gateway.store.decoded import DecodedPassports
@@ -41,6 +42,7 @@ from gateway.store.sql import (
     with_limit,
 )
 from gateway.store.telemetry import TelemetryStore
+from gateway.store.webhooks import WebhookStore
 from schema.codec import format_datetime, from_plain, parse_datetime
 from schema.events import ChainReport, Event, EventError, EventType, fold, verify
 from schema.passport import Passport
@@ -60,7 +62,9 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Store(TelemetryStore, RecommitStore, LogLeavesStore, BulkStore, ABC):
+class Store(
+    TelemetryStore, RecommitStore, LogLeavesStore, BulkStore, CampaignStore, WebhookStore, ABC
+):
     """One registry's robots on a SQL database; subclasses bring the connection.
 
     Everything here is plain SQL both SQLite and PostgreSQL speak. A backend

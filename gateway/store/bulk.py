@@ -103,6 +103,7 @@ class BulkStore:
     _write: Callable[..., Any]
     _lock_feed: Callable[..., Any]
     _insert_rows: Callable[..., Any]
+    reach_new: Callable[..., Any]
 
     def store_batch(self, batch: Sequence[Incoming], *, stop_at_clash: bool = False) -> BatchResult:
         """Store the robots of `batch` not yet stored, in one transaction.
@@ -147,6 +148,8 @@ class BulkStore:
         self._insert_rows(db, "events", EVENT_INSERT_COLUMNS, rows)
         robots = [robot_row(i.passport, i.events[-1], now) for i in fresh]
         self._insert_rows(db, "robots", ROBOT_INSERT_COLUMNS, robots)
+        # Campaigns already issued reach the robots they select, imported or seeded alike.
+        self.reach_new(db, [i.passport for i in fresh])
 
 
 def _stored_content(db: Db, codes: Sequence[str]) -> dict[str, Content]:

@@ -4,7 +4,7 @@ A single write (`Store.append`) and a condition batch
 (`TelemetryStore.ingest_conditions`) both append through `append_event`, inside
 their own transaction, so the steps that keep the snapshot and the log in
 agreement are written once: lock the robot's row, read its head and passport,
-apply the event, chain it, insert it, update the row.
+apply the event, chain it, insert it, update the row and the robot's campaign rows.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from gateway.store import campaign_rows
 from gateway.store.errors import EventRejected, UnknownRobot
 from gateway.store.sql import INSERT_EVENT, UPDATE_ROBOT, Db, event_row, robot_row
 from schema.codec import format_datetime, from_plain
@@ -38,6 +39,7 @@ def append_event(
     key: str | None,
     recorded: str | None = None,
     lock_feed: Callable[[Db], None] | None = None,
+    locked: tuple[int, str, Passport] | None = None,
 ) -> tuple[Event, Passport]:
     """Append one event of `type` to robot `code` in the open transaction `db`.
 
@@ -45,16 +47,22 @@ def append_event(
     writers of one robot take turns instead of both chaining onto one head.
     `lock_feed`, when given, runs just before the insert (a single write takes
     the feed lock after its row lock; a batch took it before its first robot).
-    Returns the event and the passport it made.
+    `locked` is the robot's head and a fresh copy of its passport when the caller
+    already read them under `lock_row` in this transaction (a campaign's batch):
+    decoding a passport is most of an append's cost. Returns the event and the
+    passport it made.
     """
-    found = db.execute(
-        "SELECT head_sequence, head_hash, snapshot FROM robots WHERE code = ?" + lock_row,
-        (code,),
-    ).fetchone()
-    if found is None:
-        raise UnknownRobot(f"no robot {code} in registry {registry}")
-    sequence, prev, snapshot = found
-    passport = from_plain(Passport, orjson.loads(snapshot))
+    if locked is None:
+        found = db.execute(
+            "SELECT head_sequence, head_hash, snapshot FROM robots WHERE code = ?" + lock_row,
+            (code,),
+        ).fetchone()
+        if found is None:
+            raise UnknownRobot(f"no robot {code} in registry {registry}")
+        sequence, prev, snapshot = found
+        passport = from_plain(Passport, orjson.loads(snapshot))
+    else:
+        sequence, prev, passport = locked
     payload, at = compose(passport)
     try:
         passport = apply_in_place(passport, type, payload)
@@ -66,4 +74,7 @@ def append_event(
         lock_feed(db)
     db.execute(INSERT_EVENT, event_row(event, recorded, key))
     db.execute(UPDATE_ROBOT, robot_row(passport, event, recorded))
+    campaign_rows.refresh(db, passport)
+    if type in (EventType.END_OF_LIFE, EventType.STATUS_CHANGED):
+        campaign_rows.reach_ended(db, passport)
     return event, passport

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Container, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,7 +28,9 @@ from gateway.report import DemoSignIn, report_routes
 from gateway.report.session import viewer_of
 from gateway.service.context import RequestContext
 from gateway.service.services import Services
+from gateway.service.webhooks import WebhookSender
 from gateway.web.bulk import bulk_routes
+from gateway.web.campaign_export import campaign_routes
 from gateway.web.downloads import download_routes
 from policies import PUBLIC, AuditRecord, Principal
 from schema.graphql.objects import EVERYTHING
@@ -33,7 +38,6 @@ from schema.source import (
     DecodedCache,
     FeedFollowing,
     NotServed,
-    PassportSource,
     RegistryDirectory,
     RegistryUnavailable,
     RegistryUntrusted,
@@ -110,6 +114,7 @@ def create_app(
         WebSocketRoute("/graphql", endpoint),
         *download_routes(services, context),
         *bulk_routes(services, context),
+        *campaign_routes(services, context),
         aas_api(services, context),
         *report_routes(services, view, sign_in),
         *mounts,
@@ -140,7 +145,7 @@ def create_app(
         routes=routes,
         middleware=middleware,
         exception_handlers={RegistryUnavailable: _unavailable, NotServed: _not_served},
-        lifespan=_stops_background(source),
+        lifespan=_background(services),
     )
     if services.tracing is not None:
         from gateway.edge.tracing import request_spans
@@ -168,13 +173,27 @@ async def _not_served(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=404)
 
 
-def _stops_background(source: PassportSource) -> Any:
-    """A lifespan that stops the source's background work (a federation's feed followers)."""
+def _background(services: Services) -> Any:
+    """A lifespan for the background work: webhook deliveries while the app runs (with a
+    webhook store), and stopping the source's own (a federation's feed followers)."""
+    source = services.source
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        if isinstance(source, FeedFollowing):
-            await source.stop_following()
+        sender = None
+        if services.webhook_store is not None:
+            client = httpx.AsyncClient()
+            work = WebhookSender(services.webhook_store, client, production=services.production)
+            sender = asyncio.create_task(work.run())
+        try:
+            yield
+        finally:
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+                await client.aclose()
+            if isinstance(source, FeedFollowing):
+                await source.stop_following()
 
     return lifespan

@@ -29,6 +29,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
+from .campaigns import CampaignMutations, CampaignQueries
 from .context import PartialAnswers
 from .credentials import CredentialQuery
 from .feed import (
@@ -58,6 +59,7 @@ from .robot import (
     robot_node,
     robot_not_found,
 )
+from .webhooks import WebhookMutations, WebhookQueries
 
 graphql_enum(CodeProfile)
 
@@ -133,7 +135,7 @@ class RobotCodeDecoding:
 
 
 @strawberry.type(description="Reads of robot passports.")
-class Query(CredentialQuery):
+class Query(CredentialQuery, CampaignQueries, WebhookQueries):
     @strawberry.field(
         description=(
             "One robot by code, or null with NOT_FOUND. With `asOf`, the passport as it stood"
@@ -401,6 +403,13 @@ class QuietExecutor(_ExecutionContext):
         return super().build(*args, **{**kwargs, "hide_suggestions": True})
 
 
+@strawberry.type(
+    name="Mutation", description="Writes to robot passports and campaigns; each appends events."
+)
+class RootMutation(Mutation, CampaignMutations, WebhookMutations):
+    """Writes to passports and campaigns."""
+
+
 def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> strawberry.Schema:
     """The canonical GraphQL schema, with parse and validation caches on.
 
@@ -408,7 +417,7 @@ def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> 
     """
     return PassportSchema(
         query=Query,
-        mutation=Mutation,
+        mutation=RootMutation,
         subscription=Subscription,
         config=schema_config(),
         execution_context_class=_ExecutionContext if suggestions else QuietExecutor,

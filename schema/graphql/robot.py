@@ -18,6 +18,7 @@ from ..events import DISCLOSES, ChainReport, Event, EventType
 from ..fields import field_classes
 from ..passport import ConditionSnapshot, Passport
 from ..source import RobotRecord
+from .compliance import RobotCampaign, robot_campaigns
 from .formats import PassportFormat
 from .objects import Node, field_denied, first_hidden, graphql_enum, object_type
 from .pages import PageInfo, check_first, edges, page_info, read_page
@@ -323,6 +324,20 @@ class Robot(_PassportFields):
             until = root.record.as_of if until is None else min(until, root.record.as_of)
         points = await info.context.condition_history(root.record, since, until, last)
         return [Node(p, root.mask) for p in points]  # type: ignore[misc]  # a root for ConditionHistoryPoint's resolvers
+
+    @strawberry.field(
+        description=(
+            "The recalls, mandated updates and end-of-life obligations that reached the robot,"
+            " with its state under each, now (also in a view with `asOf`)."
+        )
+    )
+    async def campaigns(
+        self, root: strawberry.Parent[RobotNode], info: strawberry.Info
+    ) -> list[RobotCampaign]:
+        if "compliance.recalls" not in root.mask:
+            raise field_denied("compliance.recalls")
+        code = root.record.passport.identity.code
+        return await robot_campaigns(info.context, code, "ownership.owner" in root.mask)
 
     @strawberry.field(
         description=(

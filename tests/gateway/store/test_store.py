@@ -306,6 +306,12 @@ def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
         "ALTER TABLE events DROP COLUMN position",
         "DROP INDEX robots_owner_id",
         "ALTER TABLE robots DROP COLUMN owner_id",
+        "DROP TABLE campaigns",
+        "DROP TABLE campaign_robots",
+        "DROP TABLE campaign_counts",
+        "DROP TABLE campaign_country_counts",
+        "DROP TABLE webhooks",
+        "DROP TABLE webhook_deliveries",
     ):
         outside(s, statement)
     reopened = SqliteStore(tmp_path / "old.db")

@@ -1,0 +1,313 @@
+"""Campaigns for one gateway: issue, fan out, remedy, exempt, and what a caller may count.
+
+Issuing runs in this order and stops at the first refusal with nothing stored:
+the write scope; an empty selector (refused unless `all: true`); the policy
+table, which narrows the selector to what the issuer may reach
+(policies/campaigns.py); the campaign's own rules (schema/campaigns.py: a
+deadline in the past, missing terms); the store, where the same id with the
+same terms is a retry and with other terms a conflict. Then the fan-out runs
+on a worker thread, `IN_REQUEST` robots within the request and the rest in the
+background, and the answer says how far it got and how many robots were
+reached, zero included ("matches nothing" is accepted: a robot registered later
+may match).
+
+A recall is remedied by a RECALL_REMEDIED event through the ordinary write
+path and its policy table; a mandated update by updating the software to the
+minimum version (the store notices), an end-of-life obligation by the disposal
+record. Exemptions are the registry's record, not a chained event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from gateway.service.writes import Writes
+from gateway.store.campaigns import UnknownCampaign
+from gateway.store.errors import IdempotencyConflict, UnknownRobot
+from policies import WRITE_SCOPE, PolicySet, Principal
+from policies.campaigns import CountScope, count_scope, may_exempt, scoped_selector
+from schema.campaign_source import (
+    CampaignFilter,
+    CampaignRecord,
+    CampaignRegistry,
+    CampaignRobot,
+    Counts,
+    Issued,
+    Progress,
+    StateCount,
+)
+from schema.campaigns import (
+    Campaign,
+    CampaignKind,
+    Issuer,
+    RobotState,
+    check_campaign,
+    check_selector,
+)
+from schema.events import EventType, RecallRemedy
+from schema.source import Appended, Page
+from schema.writes import (
+    WriteConflict,
+    WriteForbidden,
+    WriteNotFound,
+    WriteRejected,
+    WritesUnavailable,
+)
+
+FAN_OUT_BATCH = 100
+"""Robots examined per transaction: SQLite's writers wait while one runs."""
+IN_REQUEST = 2000
+"""Robots the issuing request examines itself; a longer fan-out goes on in the background."""
+
+
+def unknown(campaign_id: str) -> WriteNotFound:
+    return WriteNotFound(None, "id", f"no campaign {campaign_id!r}: check the id or list campaigns")
+
+
+class Campaigns:
+    """The campaign service over one registry's campaigns; `policy` None is trusted mode."""
+
+    def __init__(
+        self,
+        registry: CampaignRegistry | None,
+        writes: Writes,
+        policy: PolicySet | None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.registry = registry
+        self.writes = writes
+        self.policy = policy
+        self.clock = clock
+        self._background: set[asyncio.Task[Progress]] = set()
+
+    def _store(self) -> CampaignRegistry:
+        if self.registry is None:
+            raise WritesUnavailable(None, None, "this gateway keeps no campaigns")
+        return self.registry
+
+    async def issue(self, principal: Principal, draft: Campaign) -> Issued:
+        """Issue `draft` (its issuer is filled in from the principal) and fan it out."""
+        store = self._store()
+        if self.policy is not None and WRITE_SCOPE not in principal.scopes:
+            raise WriteForbidden("scope", None, f"issuing needs a token with scope {WRITE_SCOPE}")
+        check_selector(draft.selector)
+        selector = draft.selector
+        if self.policy is not None:
+            selector = scoped_selector(principal, draft.kind, selector)
+        issuer = Issuer(
+            principal.organisation_id or principal.subject,
+            principal.role.value,
+            principal.jurisdiction or "",
+        )
+        now = self.clock()
+        campaign = dataclasses.replace(draft, issuer=issuer, selector=selector, issued_at=now)
+        earlier = await asyncio.to_thread(store.campaign, draft.id)
+        if earlier is not None:
+            campaign = dataclasses.replace(campaign, issued_at=earlier.campaign.issued_at)
+            if campaign.digest() != earlier.campaign.digest():
+                raise WriteConflict(
+                    "campaign.conflict", "id", f"campaign {draft.id} was issued with other terms"
+                )
+        else:
+            check_campaign(campaign, now)
+        try:
+            record, created = await asyncio.to_thread(store.issue_campaign, campaign)
+        except IdempotencyConflict as exc:
+            raise WriteConflict("campaign.conflict", "id", str(exc)) from None
+        progress = await asyncio.to_thread(
+            store.run_campaign, campaign.id, FAN_OUT_BATCH, IN_REQUEST
+        )
+        if not progress.done:
+            self._continue(campaign.id)
+        return Issued(record, created, progress)
+
+    def _continue(self, campaign_id: str) -> None:
+        """Finish a fan-out after the request answered; `campaign(id) { progress }` follows
+        it, and a stop before the end is resumed when the registry starts again."""
+        task = asyncio.get_running_loop().create_task(self.resume(campaign_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def resume(self, campaign_id: str) -> Progress:
+        try:
+            return await asyncio.to_thread(self._store().run_campaign, campaign_id, FAN_OUT_BATCH)
+        except UnknownCampaign:
+            raise unknown(campaign_id) from None
+
+    async def get(self, campaign_id: str) -> CampaignRecord | None:
+        return await asyncio.to_thread(self._store().campaign, campaign_id)
+
+    async def require(self, campaign_id: str) -> CampaignRecord:
+        record = await self.get(campaign_id)
+        if record is None:
+            raise unknown(campaign_id)
+        return record
+
+    async def page(
+        self, where: CampaignFilter, first: int, after: str | None
+    ) -> Page[CampaignRecord]:
+        return await asyncio.to_thread(self._store().campaigns, where, first, after)
+
+    async def remedy(
+        self, principal: Principal, campaign_id: str, code: str, at: datetime, key: str
+    ) -> Appended:
+        """Record a recall's remedy on one robot (a chained RECALL_REMEDIED)."""
+        campaign = (await self.require(campaign_id)).campaign
+        if campaign.kind is CampaignKind.MANDATED_UPDATE:
+            assert campaign.mandate is not None
+            raise WriteRejected(
+                "campaign.remedy",
+                "campaignId",
+                "a mandated update is remedied by updateSoftware to firmware"
+                f" {campaign.mandate.minimum_firmware} or later",
+            )
+        if campaign.kind is CampaignKind.END_OF_LIFE:
+            raise WriteRejected(
+                "campaign.remedy",
+                "campaignId",
+                "an end-of-life obligation is met by the disposal record: decommission with"
+                " disposition SCRAPPED and the recycling facility",
+            )
+        body = RecallRemedy(campaign.id, at)
+        return await self.writes.append(principal, code, EventType.RECALL_REMEDIED, body, key)
+
+    async def exempt(
+        self, principal: Principal, campaign_id: str, code: str, reason: str
+    ) -> CampaignRobot:
+        store = self._store()
+        campaign = (await self.require(campaign_id)).campaign
+        if self.policy is not None:
+            if WRITE_SCOPE not in principal.scopes:
+                raise WriteForbidden("scope", None, f"exempting needs scope {WRITE_SCOPE}")
+            if not may_exempt(principal, campaign):
+                raise WriteForbidden(
+                    "campaigns.exempt",
+                    None,
+                    "only the issuer or an authority of its country may exempt a robot",
+                )
+        if not reason.strip():
+            raise WriteRejected("required", "reason", "an exemption needs its reason")
+        try:
+            return await asyncio.to_thread(store.exempt, campaign_id, code, reason.strip())
+        except UnknownRobot as exc:
+            raise WriteNotFound(None, "code", str(exc)) from None
+
+    def scope(self, principal: Principal, campaign: Campaign) -> CountScope:
+        if self.policy is None:
+            return CountScope(None, "all")
+        return count_scope(principal, campaign)
+
+    async def counts(
+        self, principal: Principal, campaign: Campaign, with_owners: bool = True
+    ) -> Counts:
+        """The counts the caller may see. Totals and countries read the per-country
+        aggregate; owners (`with_owners`, when the caller may see them) the per-owner
+        one, only its own rows for an owner."""
+        store = self._store()
+        scope = self.scope(principal, campaign)
+        now = self.clock()
+        if scope.owners == "own":
+            own = principal.organisation_id or ""
+            rows = await asyncio.to_thread(store.campaign_counts, campaign.id, own)
+            return visible_counts(rows, rows, campaign, scope, principal, now)
+        countries = await asyncio.to_thread(store.campaign_country_counts, campaign.id)
+        owners = None
+        if with_owners and scope.owners == "all":
+            owners = await asyncio.to_thread(store.campaign_counts, campaign.id)
+        return visible_counts(countries, owners, campaign, scope, principal, now)
+
+    async def robots(
+        self,
+        principal: Principal,
+        campaign: Campaign,
+        first: int,
+        after: str | None,
+        states: tuple[RobotState, ...],
+    ) -> Page[CampaignRobot]:
+        """The campaign's robots the caller may list, in code order, by shown state."""
+        scope = self.scope(principal, campaign)
+        if scope.countries is not None and not scope.countries:
+            raise WriteForbidden(
+                "campaigns.robots", None, "listing a campaign's robots is for authorities"
+            )
+        stored = stored_states(campaign, states, self.clock())
+        if stored is None:
+            return Page([], [], False)
+        countries = tuple(sorted(scope.countries)) if scope.countries is not None else ()
+        return await asyncio.to_thread(
+            self._store().campaign_robots, campaign.id, first, after, stored, countries
+        )
+
+    async def of_robot(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
+        if self.registry is None:
+            return []
+        return await asyncio.to_thread(self.registry.robot_campaigns, code)
+
+
+def stored_states(
+    campaign: Campaign, shown: tuple[RobotState, ...], now: datetime
+) -> tuple[RobotState, ...] | None:
+    """The stored states behind the shown ones asked for: OVERDUE is PENDING after the
+    deadline, PENDING is PENDING before it. () is every state, None is none at all."""
+    if not shown:
+        return ()
+    late = campaign.deadline_passed(now)
+    stored: set[RobotState] = set()
+    for state in shown:
+        if state is RobotState.OVERDUE:
+            if late:
+                stored.add(RobotState.PENDING)
+        elif state is RobotState.PENDING:
+            if not late:
+                stored.add(RobotState.PENDING)
+        else:
+            stored.add(state)
+    return tuple(sorted(stored, key=lambda s: s.value)) or None
+
+
+def visible_counts(
+    countries: list[StateCount],
+    owners: list[StateCount] | None,
+    campaign: Campaign,
+    scope: CountScope,
+    principal: Principal,
+    now: datetime,
+) -> Counts:
+    """Totals over the rows the caller may count, and the breakdowns its scope shows.
+
+    `countries` are per-country rows (or an owner's own rows), `owners` per-owner
+    rows or None when not asked for. A caller limited to some countries counts
+    those only, an owner its own robots only; one with no breakdown (the public)
+    sees the campaign's totals.
+    """
+    late = campaign.deadline_passed(now)
+
+    def shown(state: RobotState) -> RobotState:
+        return RobotState.OVERDUE if late and state is RobotState.PENDING else state
+
+    def add(into: dict[RobotState, int], row: StateCount) -> None:
+        into[shown(row.state)] = into.get(shown(row.state), 0) + row.robots
+
+    def visible(row: StateCount) -> bool:
+        if scope.owners == "own" and row.owner_id != principal.organisation_id:
+            return False
+        return not scope.countries or row.country in scope.countries
+
+    totals: dict[RobotState, int] = {}
+    per_country: dict[str, dict[RobotState, int]] = {}
+    for row in filter(visible, countries):
+        add(totals, row)
+        add(per_country.setdefault(row.country, {}), row)
+    by_country = None
+    if scope.countries is None or scope.countries:
+        by_country = sorted(per_country.items())
+    by_owner = None
+    if scope.owners != "none" and owners is not None:
+        per_owner: dict[tuple[str, str], dict[RobotState, int]] = {}
+        for row in filter(visible, owners):
+            add(per_owner.setdefault((row.country, row.owner_id), {}), row)
+        by_owner = [(c, o, n) for (c, o), n in sorted(per_owner.items())]
+    return Counts(totals, by_country, by_owner)

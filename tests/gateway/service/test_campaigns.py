@@ -1,0 +1,370 @@
+"""Campaigns over GraphQL and the downloads: issue, who sees which counts, remedy, exempt,
+overdue, every bad input refused with nothing stored. A real app in process over a real
+SQLite registry, real RS256 tokens, the demo policies."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from gateway.store import SqliteStore
+from gateway.synthetic.fleet import synthetic_fleet
+from schema.codec import to_plain
+from schema.events import EventType, OwnershipTransfer
+from schema.parties import manufacturer_id
+from schema.passport import OwnerKind
+from tests.support.campaigns import Api
+from tests.support.writing import token
+
+HISTORIES = list(synthetic_fleet(40, seed=7))
+ISSUE = """mutation ($input: IssueCampaignInput!) { issueCampaign(input: $input) {
+  created notice campaign { id selector progress { scanned reached done } } } }"""
+COUNTS = """query ($id: String!) { campaign(id: $id) { id counts {
+  totals { affected pending remedied overdue exempted }
+  byCountry { country counts { affected pending remedied overdue exempted } }
+  byOwner { country ownerId counts { affected } } } } }"""
+ROBOTS = """query ($id: String!, $states: [RobotState!]) { campaign(id: $id) {
+  robots(first: 100, states: $states) { edges { node { code state country reason } } } } }"""
+REMEDY = """mutation ($id: String!, $code: RobotCode!, $at: DateTime!) {
+  remedyCampaign(campaignId: $id, code: $code, at: $at, idempotencyKey: "r-1") { type } }"""
+EXEMPT = """mutation ($id: String!, $code: RobotCode!) {
+  exemptFromCampaign(campaignId: $id, code: $code, reason: "scrapped after flood") { state } }"""
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "registry.db")
+    s.import_histories(HISTORIES)
+    # Two robots of the biggest maker go abroad, so the recall crosses borders.
+    yield s
+    s.close()
+
+
+def maker_of(store: SqliteStore) -> tuple[str, str, list[str]]:
+    """The maker with most robots in service: its party id, its code segment, and the codes
+    of its robots in service (those a recall reaches)."""
+    makers: Counter = Counter()
+    codes: dict[str, list[str]] = {}
+    for code in store.codes():
+        p = store.passport(code)
+        if p.identity.status.value in ("ACTIVE", "SUSPENDED"):
+            makers[(manufacturer_id(p.manufacturer), code[2:6])] += 1
+            codes.setdefault(code[2:6], []).append(code)
+    (maker, segment), _ = makers.most_common(1)[0]
+    return maker, segment, codes[segment]
+
+
+def owner_of(store: SqliteStore, code: str) -> tuple[str, str]:
+    owner = store.passport(code).current_owner
+    return (owner.jurisdiction, owner.owner_id or "") if owner else ("", "")
+
+
+def move(store: SqliteStore, code: str, country: str, owner_id: str) -> None:
+    at = datetime.now(UTC) - timedelta(hours=1)
+    body = OwnershipTransfer(at, f"Owner {owner_id}", OwnerKind.ORGANISATION, country, owner_id)
+    store.append(code, EventType.OWNERSHIP_TRANSFERRED, to_plain(body), at)
+
+
+def recall_input(segment: str, **change) -> dict:
+    return {
+        "id": "CN-RC-2026-7",
+        "kind": "RECALL",
+        "title": "Knee actuator",
+        "legalBasis": "Defective product recall regulations art. 12",
+        "selector": {"registryCountry": "CN", "manufacturerCode": segment},
+        "recall": {"hazard": "the knee may lock", "severity": "SERIOUS", "remedy": "replace it"},
+        **change,
+    }
+
+
+def data(body: dict, field: str):
+    assert "errors" not in body, body["errors"]
+    return body["data"][field]
+
+
+def refused(body: dict) -> dict:
+    (error,) = body["errors"]
+    return error["extensions"]
+
+
+def stored(store: SqliteStore) -> tuple[int, int]:
+    with store._reading() as db:
+        campaigns = db.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0]
+        events = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    return campaigns, events
+
+
+def test_a_manufacturers_recall_crosses_borders_and_each_authority_counts_its_own(store):
+    maker, segment, codes = maker_of(store)
+    move(store, codes[0], "DE", "reg:DE:HRB100")
+    move(store, codes[1], "FR", "reg:FR:RCS200")
+    api = Api(store)
+    issued = data(
+        api.ask(
+            ISSUE,
+            {"input": recall_input(segment)},
+            token("manufacturer", "M", jurisdiction="CN", org_id=maker),
+        ),
+        "issueCampaign",
+    )
+    assert issued["created"] and issued["notice"] is None
+    assert issued["campaign"]["selector"]["manufacturer_id"] == maker, "narrowed to its robots"
+    reached = issued["campaign"]["progress"]["reached"]
+    assert issued["campaign"]["progress"]["done"] and reached == len(codes)
+    for code in codes:
+        assert [r.reference for r in store.passport(code).compliance.recalls][-1] == "CN-RC-2026-7"
+
+    german = data(
+        api.ask(COUNTS, {"id": "CN-RC-2026-7"}, token("regulator", "BAuA", jurisdiction="DE")),
+        "campaign",
+    )
+    assert german["counts"]["totals"]["affected"] == 1
+    assert [c["country"] for c in german["counts"]["byCountry"]] == ["DE"]
+    assert german["counts"]["byOwner"] is None
+    rows = data(
+        api.ask(ROBOTS, {"id": "CN-RC-2026-7"}, token("regulator", "BAuA", jurisdiction="DE")),
+        "campaign",
+    )
+    assert [e["node"]["code"] for e in rows["robots"]["edges"]] == [codes[0]]
+
+    home = data(
+        api.ask(COUNTS, {"id": "CN-RC-2026-7"}, token("regulator", "SAMR", jurisdiction="CN")),
+        "campaign",
+    )
+    scan = Counter(owner_of(store, c)[0] for c in codes)
+    assert {c["country"]: c["counts"]["affected"] for c in home["counts"]["byCountry"]} == scan
+    owners = Counter(owner_of(store, c)[1] for c in codes)
+    assert (
+        Counter({o["ownerId"]: o["counts"]["affected"] for o in home["counts"]["byOwner"]})
+        == owners
+    )
+
+    public = api.ask(COUNTS, {"id": "CN-RC-2026-7"})
+    assert data(public, "campaign")["counts"]["totals"]["affected"] == reached
+    assert data(public, "campaign")["counts"]["byCountry"] is None
+    owner = api.ask(
+        COUNTS,
+        {"id": "CN-RC-2026-7"},
+        token("owner", "O", jurisdiction="FR", org_id="reg:FR:RCS200"),
+    )
+    mine = data(owner, "campaign")["counts"]
+    assert mine["totals"]["affected"] == 1 and [o["ownerId"] for o in mine["byOwner"]] == [
+        "reg:FR:RCS200"
+    ]
+    forbidden = api.ask(ROBOTS, {"id": "CN-RC-2026-7"}, token("owner", "O", org_id="reg:FR:RCS200"))
+    assert refused(forbidden) == {"code": "FORBIDDEN", "rule": "campaigns.robots"}
+
+
+def test_issuing_again_is_a_replay_and_other_terms_conflict(store):
+    maker, segment, _ = maker_of(store)
+    api = Api(store)
+    maker_token = token("manufacturer", "M", jurisdiction="CN", org_id=maker)
+    data(api.ask(ISSUE, {"input": recall_input(segment)}, maker_token), "issueCampaign")
+    before = stored(store)
+    again = data(api.ask(ISSUE, {"input": recall_input(segment)}, maker_token), "issueCampaign")
+    assert not again["created"] and stored(store) == before
+    other = api.ask(ISSUE, {"input": recall_input(segment, title="Other")}, maker_token)
+    assert refused(other)["code"] == "IDEMPOTENCY_CONFLICT" and stored(store) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "who", "expected"),
+    [
+        (
+            {"selector": {}},
+            "maker",
+            {"code": "EVENT_REJECTED", "rule": "selector.empty", "field": "selector"},
+        ),
+        (
+            {
+                "kind": "MANDATED_UPDATE",
+                "recall": None,
+                "minimumFirmware": "9.0",
+                "deadline": "2020-01-01",
+            },
+            "maker",
+            {"code": "EVENT_REJECTED", "rule": "deadline.past", "field": "deadline"},
+        ),
+        (
+            {"selector": {"plant": "O"}},
+            "maker",
+            {"code": "EVENT_REJECTED", "rule": "code.segment", "field": "selector.plant"},
+        ),
+        ({}, "owner", {"code": "FORBIDDEN", "rule": "campaigns.table"}),
+        (
+            {
+                "kind": "END_OF_LIFE",
+                "recall": None,
+                "disposalRequirement": "x",
+                "deadline": "2030-01-01",
+            },
+            "maker",
+            {"code": "FORBIDDEN", "rule": "campaigns.table"},
+        ),
+    ],
+)
+def test_bad_input_is_refused_by_name_and_stores_nothing(store, change, who, expected):
+    maker, segment, _ = maker_of(store)
+    bearer = {
+        "maker": token("manufacturer", "M", jurisdiction="CN", org_id=maker),
+        "owner": token("owner", "O", org_id="reg:DE:HRB1"),
+    }[who]
+    before = stored(store)
+    assert (
+        refused(Api(store).ask(ISSUE, {"input": recall_input(segment, **change)}, bearer))
+        == expected
+    )
+    assert stored(store) == before
+
+
+def test_a_selector_that_matches_nothing_is_accepted_and_says_so(store):
+    api = Api(store)
+    body = api.ask(
+        ISSUE,
+        {"input": recall_input("YYYY", id="CN-RC-EMPTY")},
+        token("regulator", "SAMR", jurisdiction="CN"),
+    )
+    issued = data(body, "issueCampaign")
+    assert issued["campaign"]["progress"]["reached"] == 0 and "matches no robot" in issued["notice"]
+
+
+def test_an_unknown_campaign_is_not_found_everywhere(store):
+    api = Api(store)
+    assert refused(api.ask(COUNTS, {"id": "NOPE-1"}))["code"] == "NOT_FOUND"
+    code = store.codes()[0]
+    at = datetime.now(UTC).isoformat()
+    reg = token("regulator", "SAMR", jurisdiction="CN")
+    assert (
+        refused(api.ask(REMEDY, {"id": "NOPE-1", "code": code, "at": at}, reg))["code"]
+        == "NOT_FOUND"
+    )
+    assert refused(api.ask(EXEMPT, {"id": "NOPE-1", "code": code}, reg))["code"] == "NOT_FOUND"
+    assert api.request("GET", "/campaigns/NOPE-1/robots.csv", reg).status_code == 404
+
+
+def test_remedy_exempt_overdue_and_the_downloads_agree(store):
+    maker, segment, codes = maker_of(store)
+    api = Api(store)
+    maker_token = token("manufacturer", "M", jurisdiction="CN", org_id=maker)
+    deadline = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    data(
+        api.ask(ISSUE, {"input": recall_input(segment, deadline=deadline)}, maker_token),
+        "issueCampaign",
+    )
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    remedied = api.ask(REMEDY, {"id": "CN-RC-2026-7", "code": codes[0], "at": at}, maker_token)
+    assert data(remedied, "remedyCampaign")["type"] == "RECALL_REMEDIED"
+    assert data(
+        api.ask(EXEMPT, {"id": "CN-RC-2026-7", "code": codes[1]}, maker_token), "exemptFromCampaign"
+    ) == {"state": "EXEMPTED"}
+    other = api.ask(
+        EXEMPT, {"id": "CN-RC-2026-7", "code": codes[2]}, token("regulator", "B", jurisdiction="DE")
+    )
+    assert refused(other) == {"code": "FORBIDDEN", "rule": "campaigns.exempt"}
+
+    reg = token("regulator", "SAMR", jurisdiction="CN")
+    totals = data(api.ask(COUNTS, {"id": "CN-RC-2026-7"}, reg), "campaign")["counts"]["totals"]
+    assert totals == {
+        "affected": len(codes),
+        "pending": len(codes) - 2,
+        "remedied": 1,
+        "overdue": 0,
+        "exempted": 1,
+    }
+
+    api.services.campaigns.clock = lambda: datetime.now(UTC) + timedelta(days=11)
+    late = data(api.ask(COUNTS, {"id": "CN-RC-2026-7"}, reg), "campaign")["counts"]["totals"]
+    assert late == {
+        "affected": len(codes),
+        "pending": 0,
+        "remedied": 1,
+        "overdue": len(codes) - 2,
+        "exempted": 1,
+    }
+    overdue = data(api.ask(ROBOTS, {"id": "CN-RC-2026-7", "states": ["OVERDUE"]}, reg), "campaign")
+    assert sorted(e["node"]["code"] for e in overdue["robots"]["edges"]) == sorted(codes[2:])
+    pending = data(api.ask(ROBOTS, {"id": "CN-RC-2026-7", "states": ["PENDING"]}, reg), "campaign")
+    assert pending["robots"]["edges"] == []
+
+    table = api.request("GET", "/campaigns/CN-RC-2026-7/robots.csv", reg)
+    assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert Counter(r["state"] for r in rows) == Counter(
+        {"OVERDUE": len(codes) - 2, "REMEDIED": 1, "EXEMPTED": 1}
+    )
+    lines = api.request(
+        "GET", "/campaigns/CN-RC-2026-7/robots.ndjson?state=EXEMPTED", reg
+    ).text.splitlines()
+    assert [orjson.loads(x)["code"] for x in lines] == [codes[1]]
+    assert orjson.loads(lines[0])["reason"] == "scrapped after flood"
+    assert api.request("GET", "/campaigns/CN-RC-2026-7/robots.csv", None).status_code == 403
+    assert (
+        api.request("GET", "/campaigns/CN-RC-2026-7/robots.csv?state=LATE", reg).status_code == 400
+    )
+
+    robot = api.ask(
+        "query ($c: RobotCode!) { robot(code: $c) { campaigns { campaignId state } } }",
+        {"c": codes[2]},
+    )
+    assert data(robot, "robot")["campaigns"] == [{"campaignId": "CN-RC-2026-7", "state": "OVERDUE"}]
+    reasons = "query ($c: RobotCode!) { robot(code: $c) { campaigns { state reason } } }"
+    public = data(api.ask(reasons, {"c": codes[1]}), "robot")["campaigns"]
+    assert public == [{"state": "EXEMPTED", "reason": None}], "the reason is not for everyone"
+    home = data(api.ask(reasons, {"c": codes[1]}, reg), "robot")["campaigns"]
+    assert home == [{"state": "EXEMPTED", "reason": "scrapped after flood"}]
+
+
+def test_a_long_fan_out_answers_early_and_finishes_in_the_background(store, monkeypatch):
+    monkeypatch.setattr("gateway.service.campaigns.IN_REQUEST", 5)
+    monkeypatch.setattr("gateway.service.campaigns.FAN_OUT_BATCH", 2)
+    api = Api(store)
+    reg = token("regulator", "SAMR", jurisdiction="CN")
+    progress = 'query { campaign(id: "CN-RC-ALL-1") { progress { scanned reached done } } }'
+
+    async def issue_then_follow() -> tuple[dict, dict]:
+        body = await api.ask_async(
+            ISSUE,
+            {"input": recall_input("X", id="CN-RC-ALL-1", selector={"registryCountry": "CN"})},
+            reg,
+        )
+        first = data(body, "issueCampaign")["campaign"]["progress"]
+        for _ in range(600):
+            now = data(await api.ask_async(progress, {}), "campaign")["progress"]
+            if now["done"]:
+                return first, now
+            await asyncio.sleep(0.05)
+        raise AssertionError("the fan-out did not finish")
+
+    first, last = asyncio.run(issue_then_follow())
+    assert first == {"scanned": 5, "reached": first["reached"], "done": False}
+    assert last["scanned"] == len(store.codes()) and last["reached"] > first["reached"]
+    reached = sum(1 for code in store.codes() if store.event_by_key(f"campaign:CN-RC-ALL-1:{code}"))
+    assert reached == last["reached"]
+
+
+def test_the_owners_change_feed_carries_the_campaign_event(store):
+    maker, segment, codes = maker_of(store)
+    owner_id = owner_of(store, codes[0])[1] or "reg:DE:HRB300"
+    if not owner_of(store, codes[0])[1]:
+        move(store, codes[0], "DE", owner_id)
+    api = Api(store)
+    owner = token("owner", "O", org_id=owner_id)
+    head = data(api.ask("{ fleetFeed { headCursor } }", {}, owner), "fleetFeed")["headCursor"]
+    maker_token = token("manufacturer", "M", jurisdiction="CN", org_id=maker)
+    data(api.ask(ISSUE, {"input": recall_input(segment)}, maker_token), "issueCampaign")
+    feed = api.ask(
+        "query ($after: String) { fleetChanges(after: $after) { edges { node { code type"
+        " payload } } } }",
+        {"after": head},
+        owner,
+    )
+    changes = [e["node"] for e in data(feed, "fleetChanges")["edges"]]
+    ours = [c for c in changes if c["type"] == "RECALL_ISSUED"]
+    assert codes[0] in {c["code"] for c in ours}
+    assert {c["payload"]["reference"] for c in ours} == {"CN-RC-2026-7"}
