@@ -259,6 +259,12 @@ class AuditLog:
             self._group = GroupCommit(self.append_many, offload=self.remote)
         return await self._group.submit(records)
 
+    @property
+    def group_commits(self) -> tuple[int, int]:
+        """(transactions, requests) `record` committed on the current loop's committer."""
+        group = self._group
+        return (group.transactions, group.batches) if group is not None else (0, 0)
+
     def trail(self, code: str, first: int = 100, after: int | None = None) -> list[StoredRecord]:
         """Disclosures of one robot, oldest first, `first` rows after id `after`."""
         with self._lock:
