@@ -4,6 +4,8 @@ Every figure is measured in the same run as its baseline and reported as a
 ratio, since a shared 2-core machine is noisy. Run as a module: as a script,
 `bench/adapters.py` would shadow the `adapters` package. Usage: `python -m bench.run`
 (`--seconds` per HTTP measurement, `--connections` concurrent clients).
+`--stack` instead measures the server underneath: the static ceiling and the
+audited lookup on uvicorn with asyncio + h11 and with uvloop + httptools.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import socket
 import subprocess
@@ -139,6 +142,7 @@ def main() -> None:
         help="only the operations layer: rate limits, metrics and JSON logs on vs off",
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="for --ops")
+    parser.add_argument("--stack", action="store_true", help="asyncio+h11 vs uvloop+httptools only")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,6 +164,10 @@ def main() -> None:
             return
         body_file = Path(tmp) / "body.json"
         body_file.write_bytes(document)
+        if args.stack:
+            audit_db = str(Path(tmp) / "stack.audit.db")
+            stacks(db, audit_db, str(body_file), request, len(document), args)
+            return
 
         audit = AuditLog(Path(tmp) / "in-process.audit.db")
         audit_args = ["--db", db, "--audit-db", str(Path(tmp) / "http.audit.db")]
@@ -213,6 +221,47 @@ def main() -> None:
     print(f"records appended in process: {audited}")
     if g["errors"] or s["errors"]:
         print(f"errors: graphql {g['errors']}, static {s['errors']}")
+
+
+STACKS = {
+    "asyncio + h11": ["--loop", "asyncio", "--http", "h11"],
+    "uvloop + httptools": ["--loop", "uvloop", "--http", "httptools"],
+}
+
+
+def stacks(
+    db: str, audit_db: str, body_file: str, request: bytes, size: int, args: argparse.Namespace
+) -> None:
+    """The static ceiling and the audited lookup on each uvicorn stack, alternating, one run."""
+    servers = {
+        "static bytes (ceiling)": ["static", "--body-file", body_file],
+        "lookup, policies and audit on": ["graphql-audit", "--db", db, "--audit-db", audit_db],
+    }
+    results: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(2):  # two alternating rounds: the machine's noise falls on every pair
+        for name, (mode, *rest) in servers.items():
+            for stack, flags in STACKS.items():
+                r = http(mode, [*rest, *flags], request, args)
+                results.setdefault((name, stack), []).append(r)
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, date {date.today()}, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"response: {size} bytes; {args.connections} connections, 2 x {args.seconds}s each")
+    print(f"{'server, stack':<58}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    best: dict[tuple[str, str], float] = {}
+    for (name, stack), runs in results.items():
+        rps = sum(r["rps"] for r in runs) / len(runs)
+        p50 = max(r["p50_ms"] for r in runs)
+        p99 = max(r["p99_ms"] for r in runs)
+        best[(name, stack)] = rps
+        print(f"{name + ', ' + stack:<58}{rps:>10.0f}{p50:>9}{p99:>9}")
+    slow, fast = STACKS
+    for name in servers:
+        print(f"ratio {fast} / {slow}, {name}: {best[(name, fast)] / best[(name, slow)]:.2f}")
+    errors = {f"{k[0]}, {k[1]}": [r["errors"] for r in v] for k, v in results.items()}
+    if any(any(e) for e in errors.values()):
+        print(f"non-200 answers: {errors}")
 
 
 def operations(db: str, request: bytes, args: argparse.Namespace) -> None:
