@@ -4,6 +4,9 @@ Every figure is measured in the same run as its baseline and reported as a
 ratio, since a shared 2-core machine is noisy. Run as a module: as a script,
 `bench/adapters.py` would shadow the `adapters` package. Usage: `python -m bench.run`
 (`--seconds` per HTTP measurement, `--connections` concurrent clients).
+Over HTTP the lookup is also made as the `de-msa` authority with a token the
+server verifies, policies and audit on, for one robot and round robin over
+every robot of the fleet (no cache serves the same passport twice in a row).
 `--stack` instead measures the server underneath: the static ceiling and the
 audited lookup on uvicorn with asyncio + h11 and with uvloop + httptools.
 """
@@ -31,9 +34,12 @@ from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from policies import PUBLIC, AuditLog, PolicySet
+from policies.authserver import issue_token
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 
 ROOT = Path(__file__).parents[1]
+ISSUER = "http://127.0.0.1:9/bench-issuer"
+PARTY = "de-msa"
 QUERY = """query ($code: RobotCode!) { robot(code: $code) {
   code version
   identity { status homeRegistry registeredAt }
@@ -92,7 +98,16 @@ def in_process(
     return {n: {"ops": done[n], "ops_per_s": round(done[n] / spent[n], 1)} for n in modes}
 
 
-def http(mode: str, port_args: list[str], body: bytes, args: argparse.Namespace) -> dict:
+def http(
+    mode: str,
+    port_args: list[str],
+    body: bytes,
+    args: argparse.Namespace,
+    headers: list[str] | None = None,
+    bodies: Path | None = None,
+) -> dict:
+    """`mode` of bench.servers under load; `headers` travel in the environment (a token
+    on a command line is visible to every local user), `bodies` are taken in turn."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.servers", mode, "--port", str(port), *port_args],
@@ -119,11 +134,13 @@ def http(mode: str, port_args: list[str], body: bytes, args: argparse.Namespace)
                 str(args.connections),
                 "--seconds",
                 str(args.seconds),
+                *(["--bodies", str(bodies)] if bodies else []),
             ],
             capture_output=True,
             text=True,
             check=True,
             cwd=ROOT,
+            env={**os.environ, "LOAD_HEADERS": json.dumps(headers or [])},
         )
         return json.loads(load.stdout)
     finally:
@@ -178,6 +195,12 @@ def main() -> None:
             "policies": (policy, None, False),
             "audit": (policy, audit, False),
         }
+        token = issue_token(PARTY, Path(tmp), ISSUER)
+        party = [f"Authorization: Bearer {token}"]
+        trusted = [*audit_args, "--issuer", ISSUER, "--data-dir", tmp]
+        many = Path(tmp) / "bodies.ndjson"
+        lines = [json.dumps({"query": QUERY, "variables": {"code": c}}) for c in store.codes()]
+        many.write_text("\n".join(lines) + "\n")
         results = {
             **{
                 f"in_process_{k}": v
@@ -186,6 +209,8 @@ def main() -> None:
             "http_graphql": http("graphql", ["--db", db], request, args),
             "http_graphql_policies": http("graphql-policies", ["--db", db], request, args),
             "http_graphql_audit": http("graphql-audit", audit_args, request, args),
+            "http_party_one": http("graphql-audit", trusted, request, args, party),
+            "http_party_many": http("graphql-audit", trusted, request, args, party, many),
             "http_static": http("static", ["--body-file", str(body_file)], request, args),
         }
         audited = audit.head()[0]
@@ -205,14 +230,19 @@ def main() -> None:
     print(f"{'  same, demo policies on (anonymous)':<40}{ipp:>10}")
     print(f"{'  same, policies and audit log on':<40}{ipa:>10}")
     p, a = results["http_graphql_policies"], results["http_graphql_audit"]
+    one, many = results["http_party_one"], results["http_party_many"]
     for name, r in (
         ("GraphQL over HTTP (uvicorn, loopback)", g),
         ("  same, demo policies on (anonymous)", p),
         ("  same, policies and audit log on", a),
+        (f"  same, {PARTY} token, one robot", one),
+        (f"  same, {PARTY} token, {args.robots} robots", many),
         ("static bytes (ceiling)", s),
     ):
         print(f"{name:<40}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}")
     print(f"ratio GraphQL / ceiling: {g['rps'] / s['rps']:.3f}")
+    print(f"ratio {PARTY}, policies and audit, one robot / ceiling: {one['rps'] / s['rps']:.3f}")
+    print(f"ratio {PARTY}, policies and audit, many robots / ceiling: {many['rps'] / s['rps']:.3f}")
     print(f"ratio policies on / off: {p['rps'] / g['rps']:.3f}")
     print(f"ratio limits on / off (in process): {ipl / ip:.3f}")
     print(f"ratio audit on / off (policies on), in process: {ipa / ipp:.3f}")
