@@ -6,7 +6,8 @@ ratio, since a shared 2-core machine is noisy. Run as a module: as a script,
 (`--seconds` per HTTP measurement, `--connections` concurrent clients).
 Over HTTP the lookup is also made as the `de-msa` authority with a token the
 server verifies, policies and audit on, for one robot and round robin over
-every robot of the fleet (no cache serves the same passport twice in a row).
+every robot of the fleet (no cache serves the same passport twice in a row),
+through strawberry and through compiled execution.
 `--stack` instead measures the server underneath: the static ceiling and the
 audited lookup on uvicorn with asyncio + h11 and with uvloop + httptools.
 """
@@ -211,6 +212,12 @@ def main() -> None:
             "http_graphql_audit": http("graphql-audit", audit_args, request, args),
             "http_party_one": http("graphql-audit", trusted, request, args, party),
             "http_party_many": http("graphql-audit", trusted, request, args, party, many),
+            "http_compiled_one": http(
+                "graphql-audit", [*trusted, "--compiled"], request, args, party
+            ),
+            "http_compiled_many": http(
+                "graphql-audit", [*trusted, "--compiled"], request, args, party, many
+            ),
             "http_static": http("static", ["--body-file", str(body_file)], request, args),
         }
         audited = audit.head()[0]
@@ -231,18 +238,23 @@ def main() -> None:
     print(f"{'  same, policies and audit log on':<40}{ipa:>10}")
     p, a = results["http_graphql_policies"], results["http_graphql_audit"]
     one, many = results["http_party_one"], results["http_party_many"]
+    c_one, c_many = results["http_compiled_one"], results["http_compiled_many"]
     for name, r in (
         ("GraphQL over HTTP (uvicorn, loopback)", g),
         ("  same, demo policies on (anonymous)", p),
         ("  same, policies and audit log on", a),
         (f"  same, {PARTY} token, one robot", one),
         (f"  same, {PARTY} token, {args.robots} robots", many),
+        (f"  same, {PARTY}, one robot, compiled", c_one),
+        (f"  same, {PARTY}, {args.robots} robots, compiled", c_many),
         ("static bytes (ceiling)", s),
     ):
         print(f"{name:<40}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}")
     print(f"ratio GraphQL / ceiling: {g['rps'] / s['rps']:.3f}")
     print(f"ratio {PARTY}, policies and audit, one robot / ceiling: {one['rps'] / s['rps']:.3f}")
     print(f"ratio {PARTY}, policies and audit, many robots / ceiling: {many['rps'] / s['rps']:.3f}")
+    print(f"ratio {PARTY}, compiled, one robot / ceiling: {c_one['rps'] / s['rps']:.3f}")
+    print(f"ratio {PARTY}, compiled, many robots / ceiling: {c_many['rps'] / s['rps']:.3f}")
     print(f"ratio policies on / off: {p['rps'] / g['rps']:.3f}")
     print(f"ratio limits on / off (in process): {ipl / ip:.3f}")
     print(f"ratio audit on / off (policies on), in process: {ipa / ipp:.3f}")
