@@ -4,6 +4,12 @@ Every figure is measured in the same run as its baseline and reported as a
 ratio, since a shared 2-core machine is noisy. Run as a module: as a script,
 `bench/adapters.py` would shadow the `adapters` package. Usage: `python -m bench.run`
 (`--seconds` per HTTP measurement, `--connections` concurrent clients).
+Over HTTP the lookup is also made as the `de-msa` authority with a token the
+server verifies, policies and audit on, for one robot and round robin over
+every robot of the fleet (no cache serves the same passport twice in a row),
+through strawberry and through compiled execution.
+`--stack` instead measures the server underneath: the static ceiling and the
+audited lookup on uvicorn with asyncio + h11 and with uvloop + httptools.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import socket
 import subprocess
@@ -28,9 +35,12 @@ from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from policies import PUBLIC, AuditLog, PolicySet
+from policies.authserver import issue_token
 from schema.graphql.query import PAGE_ARGUMENTS, build_schema
 
 ROOT = Path(__file__).parents[1]
+ISSUER = "http://127.0.0.1:9/bench-issuer"
+PARTY = "de-msa"
 QUERY = """query ($code: RobotCode!) { robot(code: $code) {
   code version
   identity { status homeRegistry registeredAt }
@@ -89,7 +99,16 @@ def in_process(
     return {n: {"ops": done[n], "ops_per_s": round(done[n] / spent[n], 1)} for n in modes}
 
 
-def http(mode: str, port_args: list[str], body: bytes, args: argparse.Namespace) -> dict:
+def http(
+    mode: str,
+    port_args: list[str],
+    body: bytes,
+    args: argparse.Namespace,
+    headers: list[str] | None = None,
+    bodies: Path | None = None,
+) -> dict:
+    """`mode` of bench.servers under load; `headers` travel in the environment (a token
+    on a command line is visible to every local user), `bodies` are taken in turn."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.servers", mode, "--port", str(port), *port_args],
@@ -116,11 +135,13 @@ def http(mode: str, port_args: list[str], body: bytes, args: argparse.Namespace)
                 str(args.connections),
                 "--seconds",
                 str(args.seconds),
+                *(["--bodies", str(bodies)] if bodies else []),
             ],
             capture_output=True,
             text=True,
             check=True,
             cwd=ROOT,
+            env={**os.environ, "LOAD_HEADERS": json.dumps(headers or [])},
         )
         return json.loads(load.stdout)
     finally:
@@ -139,6 +160,7 @@ def main() -> None:
         help="only the operations layer: rate limits, metrics and JSON logs on vs off",
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="for --ops")
+    parser.add_argument("--stack", action="store_true", help="asyncio+h11 vs uvloop+httptools only")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,6 +182,10 @@ def main() -> None:
             return
         body_file = Path(tmp) / "body.json"
         body_file.write_bytes(document)
+        if args.stack:
+            audit_db = str(Path(tmp) / "stack.audit.db")
+            stacks(db, audit_db, str(body_file), request, len(document), args)
+            return
 
         audit = AuditLog(Path(tmp) / "in-process.audit.db")
         audit_args = ["--db", db, "--audit-db", str(Path(tmp) / "http.audit.db")]
@@ -170,6 +196,12 @@ def main() -> None:
             "policies": (policy, None, False),
             "audit": (policy, audit, False),
         }
+        token = issue_token(PARTY, Path(tmp), ISSUER)
+        party = [f"Authorization: Bearer {token}"]
+        trusted = [*audit_args, "--issuer", ISSUER, "--data-dir", tmp]
+        many = Path(tmp) / "bodies.ndjson"
+        lines = [json.dumps({"query": QUERY, "variables": {"code": c}}) for c in store.codes()]
+        many.write_text("\n".join(lines) + "\n")
         results = {
             **{
                 f"in_process_{k}": v
@@ -178,6 +210,14 @@ def main() -> None:
             "http_graphql": http("graphql", ["--db", db], request, args),
             "http_graphql_policies": http("graphql-policies", ["--db", db], request, args),
             "http_graphql_audit": http("graphql-audit", audit_args, request, args),
+            "http_party_one": http("graphql-audit", trusted, request, args, party),
+            "http_party_many": http("graphql-audit", trusted, request, args, party, many),
+            "http_compiled_one": http(
+                "graphql-audit", [*trusted, "--compiled"], request, args, party
+            ),
+            "http_compiled_many": http(
+                "graphql-audit", [*trusted, "--compiled"], request, args, party, many
+            ),
             "http_static": http("static", ["--body-file", str(body_file)], request, args),
         }
         audited = audit.head()[0]
@@ -197,14 +237,24 @@ def main() -> None:
     print(f"{'  same, demo policies on (anonymous)':<40}{ipp:>10}")
     print(f"{'  same, policies and audit log on':<40}{ipa:>10}")
     p, a = results["http_graphql_policies"], results["http_graphql_audit"]
+    one, many = results["http_party_one"], results["http_party_many"]
+    c_one, c_many = results["http_compiled_one"], results["http_compiled_many"]
     for name, r in (
         ("GraphQL over HTTP (uvicorn, loopback)", g),
         ("  same, demo policies on (anonymous)", p),
         ("  same, policies and audit log on", a),
+        (f"  same, {PARTY} token, one robot", one),
+        (f"  same, {PARTY} token, {args.robots} robots", many),
+        (f"  same, {PARTY}, one robot, compiled", c_one),
+        (f"  same, {PARTY}, {args.robots} robots, compiled", c_many),
         ("static bytes (ceiling)", s),
     ):
         print(f"{name:<40}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}")
     print(f"ratio GraphQL / ceiling: {g['rps'] / s['rps']:.3f}")
+    print(f"ratio {PARTY}, policies and audit, one robot / ceiling: {one['rps'] / s['rps']:.3f}")
+    print(f"ratio {PARTY}, policies and audit, many robots / ceiling: {many['rps'] / s['rps']:.3f}")
+    print(f"ratio {PARTY}, compiled, one robot / ceiling: {c_one['rps'] / s['rps']:.3f}")
+    print(f"ratio {PARTY}, compiled, many robots / ceiling: {c_many['rps'] / s['rps']:.3f}")
     print(f"ratio policies on / off: {p['rps'] / g['rps']:.3f}")
     print(f"ratio limits on / off (in process): {ipl / ip:.3f}")
     print(f"ratio audit on / off (policies on), in process: {ipa / ipp:.3f}")
@@ -213,6 +263,47 @@ def main() -> None:
     print(f"records appended in process: {audited}")
     if g["errors"] or s["errors"]:
         print(f"errors: graphql {g['errors']}, static {s['errors']}")
+
+
+STACKS = {
+    "asyncio + h11": ["--loop", "asyncio", "--http", "h11"],
+    "uvloop + httptools": ["--loop", "uvloop", "--http", "httptools"],
+}
+
+
+def stacks(
+    db: str, audit_db: str, body_file: str, request: bytes, size: int, args: argparse.Namespace
+) -> None:
+    """The static ceiling and the audited lookup on each uvicorn stack, alternating, one run."""
+    servers = {
+        "static bytes (ceiling)": ["static", "--body-file", body_file],
+        "lookup, policies and audit on": ["graphql-audit", "--db", db, "--audit-db", audit_db],
+    }
+    results: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(2):  # two alternating rounds: the machine's noise falls on every pair
+        for name, (mode, *rest) in servers.items():
+            for stack, flags in STACKS.items():
+                r = http(mode, [*rest, *flags], request, args)
+                results.setdefault((name, stack), []).append(r)
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, date {date.today()}, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"response: {size} bytes; {args.connections} connections, 2 x {args.seconds}s each")
+    print(f"{'server, stack':<58}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    best: dict[tuple[str, str], float] = {}
+    for (name, stack), runs in results.items():
+        rps = sum(r["rps"] for r in runs) / len(runs)
+        p50 = max(r["p50_ms"] for r in runs)
+        p99 = max(r["p99_ms"] for r in runs)
+        best[(name, stack)] = rps
+        print(f"{name + ', ' + stack:<58}{rps:>10.0f}{p50:>9}{p99:>9}")
+    slow, fast = STACKS
+    for name in servers:
+        print(f"ratio {fast} / {slow}, {name}: {best[(name, fast)] / best[(name, slow)]:.2f}")
+    errors = {f"{k[0]}, {k[1]}": [r["errors"] for r in v] for k, v in results.items()}
+    if any(any(e) for e in errors.values()):
+        print(f"non-200 answers: {errors}")
 
 
 def operations(db: str, request: bytes, args: argparse.Namespace) -> None:

@@ -10,7 +10,10 @@ with `--redis`, with a budget no benchmark exhausts), Prometheus metrics and one
 JSON log line per request (written to stderr). `static`: uvicorn + Starlette
 answering every request with the same bytes the GraphQL query returns, the
 ceiling of what any GraphQL work on top of this HTTP stack can reach.
-`--db` is a SQLite path or a `postgresql://` URL.
+`--db` is a SQLite path or a `postgresql://` URL. `--loop` and `--http` choose
+uvicorn's event loop (asyncio or uvloop) and HTTP parser (h11 or httptools);
+by default uvicorn's own choice ("auto": the fast ones when installed).
+`--compiled` turns compiled execution on (`server.compiled`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from starlette.routing import Route
 from gateway.edge.auth import demo_issuer
 from gateway.edge.observe import configure_logging
 from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
+from gateway.endpoint.options import GraphQLOptions
 from gateway.ops.metrics import METRICS
 from gateway.service.local import LocalSource
 from gateway.service.services import Services
@@ -64,6 +68,9 @@ def main() -> None:
     parser.add_argument("--issuer", help="the demo authorization server's issuer URL")
     parser.add_argument("--data-dir", help="where the demo authorization server keeps its key")
     parser.add_argument("--redis", help="graphql-ops: keep rate limit buckets in this Redis")
+    parser.add_argument("--compiled", action="store_true", help="compiled execution on")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
+    parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
     args = parser.parse_args()
     if args.mode.startswith("graphql"):
         policy = None if args.mode in ("graphql", "graphql-trusted") else PolicySet.demo()
@@ -75,11 +82,20 @@ def main() -> None:
         with_ops = args.mode == "graphql-ops"
         ops = ops_options(args.redis) if with_ops else {}
         services = Services(source, policy, audit=audit, verifier=verifier, **ops)
-        app = create_app(services, access_log=with_ops)
+        options = GraphQLOptions(compiled=args.compiled)
+        app = create_app(services, options, access_log=with_ops)
     else:
         with open(args.body_file, "rb") as f:
             app = static_app(f.read())
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop=args.loop,
+        http=args.http,
+    )
 
 
 if __name__ == "__main__":

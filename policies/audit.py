@@ -13,6 +13,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from schema.codec import format_datetime, parse_datetime
 
 from . import auditscheme
 from .auditdb import Backend, PostgresBackend, open_backend
+from .auditgroup import GroupCommit
 from .auditscheme import GENESIS
 from .principal import Principal
 from .visibility import Decision
@@ -201,6 +203,7 @@ class AuditLog:
         self._db: Backend = open_backend(target)
         self._lock = threading.Lock()
         self._scheme = scheme
+        self._group: GroupCommit[AuditRecord, StoredRecord] | None = None
 
     @property
     def backend(self) -> Backend:
@@ -243,6 +246,24 @@ class AuditLog:
                 prev = digest
             self._db.insert(INSERT, rows)
         return stored
+
+    async def record(self, records: Sequence[AuditRecord]) -> list[StoredRecord]:
+        """Append `records` in order and return once they are committed.
+
+        Concurrent callers on one event loop share a transaction (`auditgroup`):
+        each still returns only after its own records are durable, and a failed
+        transaction raises in every caller it covered.
+        """
+        loop = asyncio.get_running_loop()
+        if self._group is None or self._group.loop is not loop:
+            self._group = GroupCommit(self.append_many, offload=self.remote)
+        return await self._group.submit(records)
+
+    @property
+    def group_commits(self) -> tuple[int, int]:
+        """(transactions, requests) `record` committed on the current loop's committer."""
+        group = self._group
+        return (group.transactions, group.batches) if group is not None else (0, 0)
 
     def trail(self, code: str, first: int = 100, after: int | None = None) -> list[StoredRecord]:
         """Disclosures of one robot, oldest first, `first` rows after id `after`."""

@@ -6,6 +6,10 @@ algorithms, no key-carrying or unknown critical headers, `typ` at+jwt), then
 the signature with a key of the issuer the token names, then the claims.
 Opaque tokens go to RFC 7662 introspection of the issuers configured for it.
 Every failure is a `TokenError` whose `error` is an RFC 6750 code.
+
+A JWT that verified is kept (`policies.verified`) until its `exp`, so a caller
+presenting it again is not checked again; docs/policies.md says what that means
+for revocation.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from .errors import (
 )
 from .issuers import Clock, KeyCache, TrustedIssuer
 from .principal import PUBLIC, Principal, Role
+from .verified import DEFAULT_SIZE, VerifiedTokens
 
 MAX_TOKEN_BYTES = 8192
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
@@ -57,13 +62,16 @@ class TokenVerifier:
         clock: Clock = time.time,
         leeway: float = 30.0,
         min_refresh_interval: float = 30.0,
+        cache_size: int = DEFAULT_SIZE,
     ) -> None:
+        """`cache_size` bounds the verified tokens kept (0 verifies every request)."""
         self.issuers = {i.issuer: i for i in issuers}
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(timeout=5.0)
         self._clock = clock
         self._leeway = leeway
         self.keys = KeyCache(self._client, clock, min_refresh_interval)
+        self.verified = VerifiedTokens(cache_size)
 
     async def aclose(self) -> None:
         """Close the HTTP client if the verifier created it."""
@@ -86,12 +94,20 @@ class TokenVerifier:
         if not token or len(token) > MAX_TOKEN_BYTES or not token.isascii():
             raise InvalidToken("token is empty, too long or not ASCII")
         if token.count(".") == 2:
-            return await self._verify_jwt(token)
+            key = VerifiedTokens.key(token)
+            known = self.verified.get(key, self._clock())
+            if known is not None:
+                return known
+            principal, exp = await self._verify_jwt(token)
+            # Valid while exp > now - leeway: the bound `check_claims` applies uncached.
+            self.verified.put(key, principal, exp + self._leeway)
+            return principal
         if token.count(".") == 0:
             return await self._introspect(token)
         raise InvalidToken("encrypted or malformed token")
 
-    async def _verify_jwt(self, token: str) -> Principal:
+    async def _verify_jwt(self, token: str) -> tuple[Principal, float]:
+        """The token's principal and its `exp`, checked in full."""
         header_b64, payload_b64, _ = token.split(".")
         header = _json_segment(header_b64, "header")
         alg = _check_header(header)
@@ -112,7 +128,8 @@ class TokenVerifier:
             jws.deserialize_compact(token, key, algorithms=[alg])
         except (JoseError, ValueError) as exc:
             raise InvalidSignature("signature does not verify") from exc
-        return self._principal(issuer, unverified)
+        principal = self._principal(issuer, unverified)
+        return principal, float(unverified["exp"])
 
     async def _introspect(self, token: str) -> Principal:
         """RFC 7662: ask each issuer configured for introspection, in order."""

@@ -23,6 +23,7 @@ class ServerSettings:
     log_format: str
     forwarded_allow_ips: str
     demo_auth: bool
+    compiled: bool
 
 
 @dataclass(frozen=True, slots=True)

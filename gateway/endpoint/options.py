@@ -30,7 +30,9 @@ class GraphQLOptions:
     `response_cache` keeps single-robot answers where that is safe (a policy,
     an audit log, a source whose feed vouches for its cache, no tracing).
     `example_code` fills the console's first query; `feed_poll_seconds` paces
-    subscriptions' polls.
+    subscriptions' polls. `compiled` answers known single-robot queries through
+    compiled plans (`gateway.endpoint.compiled`) instead of strawberry (same
+    answers, held to it by a differential test).
     """
 
     on_denied: str = "null"
@@ -42,6 +44,7 @@ class GraphQLOptions:
     response_cache: bool = True
     example_code: str | None = None
     feed_poll_seconds: float = 0.25
+    compiled: bool = True
 
     def __post_init__(self) -> None:
         if self.on_denied not in ON_DENIED:

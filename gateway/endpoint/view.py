@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -13,7 +14,8 @@ from strawberry import Schema
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from gateway.endpoint.http import GraphQLOverHTTP
+from gateway.endpoint.compiled import Plans, run_plan
+from gateway.endpoint.http import GraphQLOverHTTP, RequestError, is_request_error
 from gateway.endpoint.limits import limit_extensions
 from gateway.endpoint.options import GraphQLOptions
 from gateway.endpoint.production import protective_extensions
@@ -58,6 +60,10 @@ class PassportGraphQL(GraphQLOverHTTP[RequestContext]):
         self.services = services
         self.options = options
         self.answers: ResponseCache | None = None
+        self.plans: Plans | None = None
+        # Tracing wants every operation run by strawberry, with its spans.
+        if options.compiled and services.tracing is None and isinstance(self.schema, Schema):
+            self.plans = Plans(self.schema)
         if options.response_cache and _may_keep_answers(services):
             self.answers = ResponseCache(context_fields(self.schema))
         html = resources.files("gateway").joinpath("static/console.html").read_text("utf-8")
@@ -69,6 +75,36 @@ class PassportGraphQL(GraphQLOverHTTP[RequestContext]):
         context.feed_poll_seconds = self.options.feed_poll_seconds
         request.state.passport_context = context
         return context
+
+    async def execute(self, request: Request, query: str, params: dict[str, Any]) -> Any:
+        """A known single-robot query through its compiled plan, the rest through strawberry.
+
+        A document is compiled only after strawberry has answered it once without
+        a request error: its parsing, validation and limits, which depend on the
+        document alone, have then passed. A plan that declines a request (its
+        variables do not coerce, an unexpected error) leaves it to strawberry.
+        """
+        plans = self.plans
+        variables = params.get("variables")
+        if plans is None or not isinstance(variables, dict | None):
+            return await super().execute(request, query, params)
+        name = params.get("operationName")
+        known, plan = plans.get(query, name)
+        if plan is not None:
+            context = await self.get_context(request, None)
+            run = run_plan(plan, plans.schema, context, variables)
+            try:
+                result = await asyncio.wait_for(run, self.limits.timeout)
+            except TimeoutError:
+                message = f"The operation did not finish within {self.limits.timeout:g} s"
+                raise RequestError(504, "OPERATION_TIMEOUT", message) from None
+            if result is not None:
+                plans.answered += 1
+                return result
+        result = await super().execute(request, query, params)
+        if not known and not is_request_error(result):
+            plans.learn(query, name)
+        return result
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         """Reject if asked to, answer, then audit what the answer holds, before it is sent."""

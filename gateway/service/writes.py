@@ -14,7 +14,6 @@ party's requests.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
@@ -355,10 +354,7 @@ class Writes:
             principal, code, type.value, DISCLOSES[type], self.clock(), outcome, detail,
             self.policy.version,
         )  # fmt: skip
-        if self.audit.remote:
-            await asyncio.to_thread(self.audit.append, record)
-        else:
-            self.audit.append(record)
+        await self.audit.record([record])
 
 
 async def pending_offer(source: PassportSource, writer: PassportWriter, code: str) -> Event | None:

@@ -121,4 +121,5 @@ def graphql_options(
         introspection=server.introspection,
         console=server.console,
         example_code=example_code,
+        compiled=server.compiled,
     )

@@ -26,22 +26,15 @@ LEAK_CASES sets the number of cases (default 5,000, the acceptance figure).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 from datetime import datetime
 
 import orjson
 import pytest
-from graphql import (
-    GraphQLField,
-    GraphQLObjectType,
-    get_named_type,
-    is_non_null_type,
-    is_object_type,
-)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from gateway.endpoint.compiled import compile_plan, run_plan
 from gateway.service.local import LocalSource
 from gateway.service.services import Services
 from gateway.store import SqliteStore
@@ -62,17 +55,11 @@ from tests.support.leaks import (
     principals,
 )
 from tests.support.node import Node, federation
+from tests.support.operations import QueryWriter, queries
 
 CASES = int(os.environ.get("LEAK_CASES", "5000"))
 SAME_MINUTE = """{ robot(code: "CNXW9DH6T0702510311444712734G") {
   history(first: 9) { edges { node { at payload } } } } }"""
-ARGUMENTS = {
-    "export": st.sampled_from(["CANONICAL", "CN_MIIT", "AAS", "UNTP_DPP"]).map(
-        lambda f: f"(format: {f})"
-    ),
-    "history": st.integers(0, 8).map(lambda n: f"(first: {n})"),
-    "conditionHistory": st.integers(0, 4).map(lambda n: f"(last: {n})"),
-}
 
 
 @pytest.fixture(scope="module")
@@ -103,83 +90,6 @@ def node(tmp_path_factory, store) -> Node:
     return Node(store, "cn-miit", tmp_path_factory.mktemp("leaks-node"))
 
 
-class QueryWriter:
-    """Writes a random valid query over the schema, with aliases and fragments.
-
-    A `robot` root may ask `asOf` one of the robot's `times`; with `focus` (a code and
-    times) the first root asks that robot at one of those times.
-    """
-
-    def __init__(
-        self,
-        draw,
-        codes: list[str],
-        times: dict[str, list[datetime]] | None = None,
-        focus: tuple[str, list[datetime]] | None = None,
-    ) -> None:
-        self.draw = draw
-        self.codes = codes
-        self.times = times or {}
-        self.focus = focus
-        self.aliases = itertools.count()
-        self.fragments: list[str] = []
-
-    def query(self) -> str:
-        roots = self.draw(st.lists(st.sampled_from(["robot", "robots"]), min_size=1, max_size=3))
-        if self.focus is not None:
-            roots[0] = "focus"
-        body = " ".join(f"r{i}: {self.root(name)}" for i, name in enumerate(roots))
-        return "query {" + body + "}\n" + "\n".join(self.fragments)
-
-    def root(self, name: str) -> str:
-        robot = SCHEMA._schema.type_map["Robot"]
-        if name == "focus" and self.focus is not None:
-            code, times = self.focus
-            at = self.draw(st.sampled_from(times))
-            selection = self.selection(robot, 0)
-            return f'robot(code: "{code}", asOf: "{format_datetime(at)}") {{ {selection} }}'
-        if name == "robot":
-            code = self.draw(st.sampled_from(self.codes))
-            at = self.draw(st.none() | st.sampled_from(self.times.get(code) or [None]))
-            as_of = f', asOf: "{format_datetime(at)}"' if at is not None else ""
-            return f'robot(code: "{code}"{as_of}) {{ {self.selection(robot, 0)} }}'
-        first = self.draw(st.integers(0, 4))
-        node = self.selection(robot, 0)
-        return f"robots(first: {first}) {{ edges {{ cursor node {{ {node} }} }} }}"
-
-    def alias(self) -> str:
-        return f"a{next(self.aliases)}: " if self.draw(st.booleans()) else ""
-
-    def selection(self, parent: GraphQLObjectType, depth: int) -> str:
-        names = self.draw(st.lists(st.sampled_from(sorted(parent.fields)), max_size=6, unique=True))
-        parts = [self.field(name, parent.fields[name], depth) for name in names]
-        text = " ".join(p for p in parts if p) or "__typename"
-        style = self.draw(st.sampled_from(["plain", "inline", "named"]))
-        if style == "inline":
-            return f"... on {parent.name} {{ {text} }}"
-        if style == "named":
-            name = f"F{len(self.fragments)}"
-            self.fragments.append(f"fragment {name} on {parent.name} {{ {text} }}")
-            return f"...{name}"
-        return text
-
-    def field(self, name: str, field: GraphQLField, depth: int) -> str:
-        if name not in ARGUMENTS and any(is_non_null_type(a.type) for a in field.args.values()):
-            return ""
-        args = self.draw(ARGUMENTS[name]) if name in ARGUMENTS else ""
-        inner = get_named_type(field.type)
-        if not is_object_type(inner):
-            return f"{self.alias()}{name}{args}"
-        if depth >= 4:
-            return ""
-        return f"{self.alias()}{name}{args} {{ {self.selection(inner, depth + 1)} }}"
-
-
-@st.composite
-def queries(draw, codes: list[str], times: dict[str, list[datetime]] | None = None) -> str:
-    return QueryWriter(draw, codes, times).query()
-
-
 @st.composite
 def cases(
     draw, passports: list[Passport], times: dict[str, list[datetime]]
@@ -206,7 +116,12 @@ def run_query(source, principal: Principal, query: str, node: Node | None = None
         try:
             services = Services(federated if federated is not None else source, POLICY)
             context = services.context(principal, batched=True)
-            result = await SCHEMA.execute(query, context_value=context)
+            # A document the compiler covers is answered as the endpoint answers it with
+            # compiled execution on; the differential test holds the two to the same bytes.
+            plan = compile_plan(SCHEMA, query, None)
+            result = await run_plan(plan, SCHEMA, context, None) if plan else None
+            if result is None:
+                result = await SCHEMA.execute(query, context_value=context)
         finally:
             if federated is not None:
                 await federated.aclose()

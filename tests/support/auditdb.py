@@ -68,3 +68,31 @@ def record(i: int, principal: Principal = PUBLIC) -> AuditRecord:
     return AuditRecord.disclosure(
         principal, CODES[i % 2], decision, AT + timedelta(seconds=i), requested
     )
+
+
+def refuse(url: str, like: str = "%") -> None:
+    """Make the database refuse (raise on) inserts of records whose code matches `like`:
+    a real failed commit, as a full volume or a lost server would give."""
+    if url.startswith("postgresql://"):
+        execute(
+            url,
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.code LIKE '{like}' THEN RAISE EXCEPTION 'audit volume full'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql; "
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()",
+        )
+        return
+    execute(
+        url,
+        "CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
+        f"WHEN NEW.code LIKE '{like}' BEGIN SELECT RAISE(ABORT, 'audit volume full'); END",
+    )
+
+
+def allow(url: str) -> None:
+    """Undo `refuse`."""
+    if url.startswith("postgresql://"):
+        execute(url, "DROP TRIGGER refuse ON audit_log; DROP FUNCTION refuse()")
+        return
+    execute(url, "DROP TRIGGER refuse")

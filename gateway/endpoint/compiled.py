@@ -1,0 +1,385 @@
+"""Compiled execution of known single-robot queries: strawberry's answer without its per-field cost.
+
+Strawberry resolves every field through graphql-core and a Python resolver
+(about 9 us each); a lookup of 45 fields spends most of its time there. A
+query the gateway has already answered through strawberry, whose one root
+field is `robot(code:, asOf:)` and whose selection stays inside the passport's
+fields (`schema.graphql.objects`: the generic resolver that checks the field's
+canonical path against the mask), is compiled here once into a plan: the
+fields collected per selection set as graphql-core collects them (aliases and
+fragments resolved), each with its attribute, its canonical path, the leaf
+type's own `serialize`, and the field nodes its errors are located at.
+Running a plan reads the robot exactly as the `robot` resolver does, asks the
+request context for the mask (`RequestContext.view`, so audit records note the
+same paths), and walks the passport depth first in field order, the order
+graphql-core completes fields in, so data and errors come out the same.
+
+A plan holds no caller's data: the mask is asked for on every request and
+every path is checked against it, so a plan cannot carry one view to another.
+
+What is not covered falls back to strawberry, which stays the reference:
+documents with directives, several root fields, any resolver
+other than the passport's generic one and `code`, `version`, `asOf` and
+`condition` (history, export, integrity, condition history, code segments),
+mutations and subscriptions, variables that do not coerce, an `asOf` without
+an offset, and any unexpected error reading the robot. The differential test
+(tests/gateway/endpoint/test_compiled.py) holds the two executors to
+byte-identical answers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+from collections.abc import Callable, Container
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DirectiveNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    SourceLocation,
+    parse,
+    visit,
+)
+from graphql.error import GraphQLSyntaxError
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.language import Visitor
+from strawberry import Schema
+from strawberry.types import ExecutionResult
+
+from schema.graphql import objects, robot
+from schema.graphql.objects import field_denied
+from schema.graphql.registries import coded
+from schema.graphql.robot import robot_not_found
+
+MAX_PLANS = 512
+"""Documents remembered (compiled or known not to compile), as the parse cache keeps."""
+
+LEAF, BRANCH, CODE, VERSION, AS_OF, CONDITION, TYPENAME = range(7)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One response key of a selection set and how to produce it."""
+
+    key: str
+    kind: int
+    nodes: tuple[FieldNode, ...]
+    locations: tuple[SourceLocation, ...]
+    name: str = ""
+    path: str = ""
+    serialize: Callable[[Any], Any] | None = None
+    is_list: bool = False
+    children: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A compiled `robot` query: its root field and the steps under it."""
+
+    key: str
+    nodes: tuple[FieldNode, ...]
+    locations: tuple[SourceLocation, ...]
+    field: GraphQLField
+    operation: OperationDefinitionNode
+    children: tuple[Step, ...]
+
+
+class _NotCovered(Exception):
+    """The document uses something the compiler leaves to strawberry."""
+
+
+class _Directives(Visitor):
+    found = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        self.found = True
+
+
+class Plans:
+    """Plans by (document, operation name): None for a document strawberry keeps."""
+
+    def __init__(self, schema: Schema, size: int = MAX_PLANS) -> None:
+        self.schema = schema
+        self.size = size
+        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self.answered = 0
+        """Requests a plan answered (not declined to strawberry)."""
+
+    def get(self, query: str, name: str | None) -> tuple[bool, Plan | None]:
+        """(known, its plan): unknown documents are answered by strawberry first."""
+        key = (query, name)
+        if key not in self._plans:
+            return False, None
+        self._plans.move_to_end(key)
+        return True, self._plans[key]
+
+    def learn(self, query: str, name: str | None) -> None:
+        """Compile a document strawberry has answered without a request error."""
+        self._plans[(query, name)] = compile_plan(self.schema, query, name)
+        while len(self._plans) > self.size:
+            self._plans.popitem(last=False)
+
+
+def compile_plan(schema: Schema, query: str, operation_name: str | None) -> Plan | None:
+    """The plan of `query`'s operation, or None when strawberry must answer it."""
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError:
+        return None
+    finder = _Directives()
+    visit(document, finder)
+    if finder.found:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    if operation_name is None:
+        operation = operations[0] if len(operations) == 1 else None
+    else:
+        operation = next((o for o in operations if o.name and o.name.value == operation_name), None)
+    if operation is None or operation.operation is not OperationType.QUERY:
+        return None
+    core = schema._schema
+    query_type = core.query_type
+    assert query_type is not None
+    roots = _collect(fragments, query_type, [operation.selection_set])
+    if len(roots) != 1:
+        return None
+    ((key, nodes),) = roots.items()
+    if nodes[0].name.value != "robot":
+        return None
+    field = query_type.fields["robot"]
+    robot_type = _object(field.type)
+    try:
+        children = _compile(schema, core, fragments, robot_type, nodes, "", root=True)
+    except _NotCovered:
+        return None
+    return Plan(key, nodes, _locations(nodes), field, operation, children)
+
+
+def _compile(
+    schema: Schema,
+    core: GraphQLSchema,
+    fragments: dict[str, FragmentDefinitionNode],
+    parent: GraphQLObjectType,
+    nodes: tuple[FieldNode, ...],
+    prefix: str,
+    root: bool = False,
+) -> tuple[Step, ...]:
+    definition = schema.get_type_by_name(parent.name)
+    fields = {schema.config.name_converter.get_graphql_name(f): f for f in definition.fields}  # type: ignore[union-attr]  # an object type's definition
+    grouped = _collect(fragments, parent, [n.selection_set for n in nodes if n.selection_set])
+    steps = []
+    for key, found in grouped.items():
+        name = found[0].name.value
+        located = _locations(found)
+        if name == "__typename":  # graphql-core answers it with the object type's name
+            steps.append(Step(key, TYPENAME, found, located, name=parent.name))
+            continue
+        if name not in fields:
+            raise _NotCovered(name)
+        resolver = fields[name].base_resolver
+        func: Any = resolver.wrapped_func if resolver is not None else None
+        graphql_type = parent.fields[name].type
+        if root and func is robot.robot_code:
+            steps.append(Step(key, CODE, found, located, serialize=_leaf(graphql_type)))
+        elif root and func is robot.robot_version:
+            steps.append(Step(key, VERSION, found, located, serialize=_leaf(graphql_type)))
+        elif root and func is robot.robot_as_of:
+            steps.append(Step(key, AS_OF, found, located, serialize=_leaf(graphql_type)))
+        elif root and func is robot.latest_condition:
+            inner = _object(graphql_type)
+            children = _compile(schema, core, fragments, inner, found, "conditions.")
+            steps.append(Step(key, CONDITION, found, located, children=children))
+        elif func is not None and _is_generic(func):
+            closure = inspect.getclosurevars(func).nonlocals
+            attribute, path = closure["name"], closure["path"]
+            if path != prefix + attribute:
+                raise _NotCovered(path)
+            unwrapped, is_list = _unwrap(graphql_type)
+            if isinstance(unwrapped, GraphQLObjectType):
+                children = _compile(schema, core, fragments, unwrapped, found, path + ".")
+                steps.append(
+                    Step(key, BRANCH, found, located, attribute, path, None, is_list, children)
+                )
+            else:
+                serialize = unwrapped.serialize
+                steps.append(Step(key, LEAF, found, located, attribute, path, serialize, is_list))
+        else:
+            raise _NotCovered(name)
+    return tuple(steps)
+
+
+def _is_generic(func: Callable[..., Any]) -> bool:
+    """The passport's generic resolver (`objects._resolver`): path check, attribute, wrap."""
+    return func.__module__ == objects.__name__ and func.__qualname__ == "_resolver.<locals>.resolve"
+
+
+def _collect(
+    fragments: dict[str, FragmentDefinitionNode],
+    parent: GraphQLObjectType,
+    selection_sets: list[SelectionSetNode],
+) -> dict[str, tuple[FieldNode, ...]]:
+    """Field nodes by response key, in graphql-core's order (no directives here)."""
+    grouped: dict[str, list[FieldNode]] = {}
+    visited: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                grouped.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                if condition is None or condition.name.value == parent.name:
+                    walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in visited:
+                    continue
+                visited.add(name)
+                fragment = fragments[name]
+                if fragment.type_condition.name.value == parent.name:
+                    walk(fragment.selection_set)
+
+    for selection_set in selection_sets:
+        walk(selection_set)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+def _unwrap(graphql_type: Any) -> tuple[Any, bool]:
+    if isinstance(graphql_type, GraphQLNonNull):
+        graphql_type = graphql_type.of_type
+    if isinstance(graphql_type, GraphQLList):
+        item = graphql_type.of_type
+        return (item.of_type if isinstance(item, GraphQLNonNull) else item), True
+    return graphql_type, False
+
+
+def _object(graphql_type: Any) -> GraphQLObjectType:
+    unwrapped, is_list = _unwrap(graphql_type)
+    if is_list or not isinstance(unwrapped, GraphQLObjectType):
+        raise _NotCovered(str(graphql_type))
+    return unwrapped
+
+
+def _leaf(graphql_type: Any) -> Callable[[Any], Any]:
+    unwrapped, is_list = _unwrap(graphql_type)
+    if is_list or isinstance(unwrapped, GraphQLObjectType):
+        raise _NotCovered(str(graphql_type))
+    serialize: Callable[[Any], Any] = unwrapped.serialize
+    return serialize
+
+
+def _locations(nodes: tuple[FieldNode, ...]) -> tuple[SourceLocation, ...]:
+    return tuple(n.loc.source.get_location(n.loc.start) for n in nodes if n.loc)
+
+
+async def run_plan(
+    plan: Plan, schema: Schema, context: Any, variables: dict[str, Any] | None
+) -> ExecutionResult | None:
+    """Strawberry's result for `plan` with `variables`; None to let strawberry answer."""
+    core = schema._schema
+    coerced = get_variable_values(core, plan.operation.variable_definitions or (), variables or {})
+    if isinstance(coerced, list):  # the variables' own errors: strawberry words them
+        return None
+    try:
+        arguments = get_argument_values(plan.field, plan.nodes[0], coerced)
+    except GraphQLError:
+        return None
+    code, as_of = arguments["code"], arguments.get("asOf")
+    if as_of is not None and as_of.tzinfo is None:
+        return None
+    try:
+        record = await context.source.robot(code, as_of)
+    except Exception as exc:  # a coded error is an answer, the rest is strawberry's
+        error = coded(exc)
+        if not (isinstance(error, GraphQLError) and error.extensions):
+            return None
+        return ExecutionResult(data={plan.key: None}, errors=[_at(error, plan, [plan.key])])
+    if record is None:
+        error = robot_not_found(code, " at that time" if as_of else "")
+        return ExecutionResult(data={plan.key: None}, errors=[_at(error, plan, [plan.key])])
+    mask = context.view(record)
+    errors: list[GraphQLError] = []
+    data = {plan.key: _robot(plan.children, record, mask, errors, [plan.key])}
+    return ExecutionResult(data=data, errors=errors or None)
+
+
+def _at(error: GraphQLError, where: Plan | Step, path: list[str | int]) -> GraphQLError:
+    """`error` located as graphql-core locates a resolver's error at that field."""
+    error.__traceback__ = None
+    error.nodes = list(where.nodes)
+    error.locations = list(where.locations) or None
+    error.path = path
+    return error
+
+
+def _robot(
+    steps: tuple[Step, ...], record: Any, mask: Container[str], errors: list, path: list
+) -> dict[str, Any]:
+    passport = record.passport
+    out: dict[str, Any] = {}
+    for step in steps:
+        kind = step.kind
+        if kind == CODE:
+            out[step.key] = step.serialize(passport.identity.code)  # type: ignore[misc]
+        elif kind == VERSION:
+            out[step.key] = step.serialize(record.head.sequence)  # type: ignore[misc]
+        elif kind == AS_OF:
+            at = record.as_of
+            out[step.key] = None if at is None else step.serialize(at)  # type: ignore[misc]
+        elif kind == TYPENAME:
+            out[step.key] = step.name
+        elif kind == CONDITION:
+            latest = passport.condition
+            if latest is None:
+                out[step.key] = None
+            elif "conditions" not in mask:
+                errors.append(_at(field_denied("conditions"), step, [*path, step.key]))
+                out[step.key] = None
+            else:
+                out[step.key] = _walk(step.children, latest, mask, errors, [*path, step.key])
+        else:
+            out[step.key] = _field(step, passport, mask, errors, path)
+    return out
+
+
+def _walk(
+    steps: tuple[Step, ...], obj: Any, mask: Container[str], errors: list, path: list
+) -> dict[str, Any]:
+    return {step.key: _field(step, obj, mask, errors, path) for step in steps}
+
+
+def _field(step: Step, obj: Any, mask: Container[str], errors: list, path: list) -> Any:
+    if step.kind == TYPENAME:
+        return step.name
+    if step.path not in mask:
+        errors.append(_at(field_denied(step.path), step, [*path, step.key]))
+        return None
+    value = getattr(obj, step.name)
+    if value is None:
+        return None
+    if step.kind == LEAF:
+        serialize = step.serialize
+        assert serialize is not None
+        return [serialize(v) for v in value] if step.is_list else serialize(value)
+    here = [*path, step.key]
+    if step.is_list:
+        return [_walk(step.children, v, mask, errors, [*here, i]) for i, v in enumerate(value)]
+    return _walk(step.children, value, mask, errors, here)

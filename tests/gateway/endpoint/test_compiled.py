@@ -1,0 +1,240 @@
+"""Compiled execution against strawberry: the same bytes for the same caller, always.
+
+The differential test draws operations from the leak test's generator
+(`tests/support/operations.py`) and callers from the leak oracle's principals
+(the demo parties, past owners and operators, made-up ones), and answers each
+through strawberry and through its compiled plan over the same real store with
+the demo policies: the JSON must be byte-identical and the paths the audit log
+would record as served and denied the same. Most operations are drawn from a
+writer narrowed to what the compiler covers (one `robot` root, passport
+fields, aliases, fragments, `asOf`); the rest from the full generator, where a
+document the compiler leaves alone must get no plan at all. Over HTTP, two apps
+(compiled on and off) served on loopback answer the same requests with a real
+token alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from starlette.routing import Route
+from strawberry.http import process_result
+
+from gateway.endpoint.compiled import compile_plan, run_plan
+from gateway.endpoint.http import is_request_error
+from gateway.endpoint.options import GraphQLOptions
+from gateway.endpoint.view import passport_schema
+from gateway.service.local import LocalSource
+from gateway.service.services import Services
+from gateway.store import SqliteStore
+from gateway.synthetic.fleet import synthetic_fleet
+from gateway.web.app import create_app
+from policies import PUBLIC, AuditLog, Principal, Role, TokenVerifier, TrustedIssuer
+from schema.events import Event, fold
+from schema.passport import Passport
+from tests.support.leaks import POLICY, moments, principals
+from tests.support.loopback import serving
+from tests.support.operations import queries
+
+SCHEMA = passport_schema(GraphQLOptions())
+UNCOVERED = ("history", "export", "integrity", "conditionHistory", "codeSegments")
+NARROW = {"roots": ("robot",), "max_roots": 1, "skip": UNCOVERED}
+
+
+@pytest.fixture(scope="module")
+def histories() -> list[list[Event]]:
+    return list(synthetic_fleet(16, seed=23))
+
+
+@pytest.fixture(scope="module")
+def passports(histories) -> list[Passport]:
+    return [fold(h) for h in histories]
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory, histories) -> Iterator[Services]:
+    folder = tmp_path_factory.mktemp("compiled")
+    store = SqliteStore(folder / "registry.db")
+    store.import_histories(histories)
+    log = AuditLog(folder / "audit.db")
+    yield Services(LocalSource(store), POLICY, audit=log)
+    log.close()
+    store.close()
+
+
+def both(services: Services, principal: Principal, query: str) -> tuple | None:
+    """(strawberry's answer, the plan's answer), each as bytes with the audit's paths;
+    None when the endpoint would leave the document to strawberry: a request error
+    (over a limit), or a document the compiler does not cover."""
+
+    async def answers() -> tuple | None:
+        reference = services.context(principal, batched=True)
+        expected = await SCHEMA.execute(query, context_value=reference)
+        if is_request_error(expected):
+            return None
+        plan = compile_plan(SCHEMA, query, None)
+        if plan is None:
+            return None
+        compiled = services.context(principal, batched=True)
+        got = await run_plan(plan, SCHEMA, compiled, None)
+        assert got is not None, query
+        return (body(expected), audited(reference)), (body(got), audited(compiled))
+
+    return asyncio.run(answers())
+
+
+def body(result) -> bytes:
+    return orjson.dumps(process_result(result))
+
+
+def audited(context) -> dict:
+    return {key: (sorted(v.served), sorted(v.denied)) for key, v in context.views.items()}
+
+
+@pytest.mark.slow
+def test_compiled_answers_are_byte_identical_to_strawberry(passports, histories, services):
+    absent = fold(next(iter(synthetic_fleet(1, seed=99, country="DE", registry="de-kba")))).code
+    codes = [p.code for p in passports] + [absent]  # NOT_FOUND too
+    times = {p.code: moments(h) for p, h in zip(passports, histories, strict=True)}
+    compared = {"narrow": 0, "full": 0, "fallback": 0}
+
+    @settings(
+        max_examples=2500,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        principal=principals(passports),
+        narrow=st.sampled_from((True,) * 9 + (False,)),
+        data=st.data(),
+    )
+    def check(principal: Principal, narrow: bool, data: st.DataObject) -> None:
+        query = data.draw(queries(codes, times, **(NARROW if narrow else {})))
+        answers = both(services, principal, query)
+        if answers is None:
+            assert not narrow, f"the compiler should cover:\n{query}"
+            compared["fallback"] += 1
+            return
+        expected, got = answers
+        assert got[0] == expected[0], query
+        assert got[1] == expected[1], query
+        compared["narrow" if narrow else "full"] += 1
+
+    check()
+    assert compared["narrow"] + compared["full"] >= 2000, compared
+    assert compared["full"] > 0 and compared["fallback"] > 0, compared
+
+
+def test_a_plan_never_crosses_views(passports, services):
+    code = passports[0].code
+    query = f"""{{ robot(code: "{code}") {{ code ownership {{ owner ownerId start }}
+      manufacturer {{ name }} maintenance {{ performedBy kind }} incidents {{ findings }} }} }}"""
+    plan = compile_plan(SCHEMA, query, None)
+    assert plan is not None
+    owner = passports[0].current_owner
+    callers = [
+        PUBLIC,
+        Principal("http://127.0.0.1/auth", "kba", role=Role.REGULATOR, organisation="KBA",
+                  jurisdiction="CN", purposes=frozenset({"incident_investigation"})),
+        Principal("http://127.0.0.1/auth", "owner", role=Role.OWNER,
+                  organisation=owner.owner, organisation_id=owner.owner_id, jurisdiction="CN"),
+    ]  # fmt: skip
+    seen = []
+    for caller in callers:  # the one plan, caller after caller, and back to the first
+        for _ in range(2):
+
+            async def answers(who: Principal = caller) -> tuple[bytes, bytes]:
+                expected = await SCHEMA.execute(query, context_value=services.context(who))
+                got = await run_plan(plan, SCHEMA, services.context(who), None)
+                return body(expected), body(got)
+
+            expected, got = asyncio.run(answers())
+            assert got == expected
+            seen.append(got)
+    assert len(set(seen)) >= 2  # the callers' views differ, and each got its own
+
+
+ISSUER = "https://as.compiled.example"
+KEY = RSAKey.generate_key(2048, parameters={"kid": "compiled"}, private=True)
+LOOKUP = """query ($code: RobotCode!) { robot(code: $code) { ...Seen code version
+  manufacturer { name } ownership { owner start } condition { at batteryHealthPct } } }
+fragment Seen on Robot { model { designation category } maintenance { at kind performedBy } }"""
+PAST = """query ($code: RobotCode!, $at: DateTime) { robot(code: $code, asOf: $at) {
+  code asOf version r: ownership { o: owner } } }"""
+UNCOMPILED = """{ robots(first: 2) { edges { node { code } } } }"""
+
+
+def token(role: str, org: str) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER, "sub": role, "aud": "robopass", "iat": now - 5, "exp": now + 600,
+        "jti": uuid.uuid4().hex, "scope": "robopass:read", "client_id": role,
+        "jurisdiction": "CN", "role": role, "org": org,
+    }  # fmt: skip
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": KEY.kid}
+    return jwt.encode(header, claims, KEY, algorithms=["RS256"])
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory, histories) -> Iterator[tuple[str, str, object]]:
+    folder = tmp_path_factory.mktemp("compiled-http")
+    store = SqliteStore(folder / "registry.db")
+    store.import_histories(histories)
+    issuer = TrustedIssuer(
+        ISSUER, "robopass", frozenset({"CN", "DE"}), jwks={"keys": [KEY.as_dict(private=False)]}
+    )
+    logs = [AuditLog(folder / f"audit-{n}.db") for n in range(2)]
+    made = [
+        create_app(
+            Services(LocalSource(store), POLICY, verifier=TokenVerifier([issuer]), audit=log),
+            GraphQLOptions(compiled=compiled),
+        )
+        for log, compiled in zip(logs, (False, True), strict=True)
+    ]
+    graphql = next(r for r in made[1].routes if isinstance(r, Route) and r.path == "/graphql")
+    with serving(made[0]) as plain, serving(made[1]) as compiled:
+        yield plain, compiled, graphql.app.app  # the endpoint behind `Authenticated`
+    for log in logs:
+        log.close()
+    store.close()
+
+
+def test_over_http_the_compiled_endpoint_answers_byte_for_byte_alike(apps, passports, histories):
+    plain, compiled, endpoint = apps
+    bearers = [None, token("regulator", "CAC"), token("buyer", "Second Life Robots GmbH")]
+    at = moments(histories[1])[1]
+    requests = [(LOOKUP, {"code": p.code}) for p in passports[:4]] + [
+        (PAST, {"code": passports[1].code, "at": at.isoformat()}),
+        (PAST, {"code": passports[1].code, "at": "2026-01-01T00:00:00"}),  # no offset
+        (LOOKUP, {"code": "not a code"}),
+        (LOOKUP, {}),
+        (UNCOMPILED, None),
+    ]
+
+    async def ask(base: str, bearer: str | None) -> list[tuple[int, bytes]]:
+        headers = {"authorization": f"Bearer {bearer}"} if bearer else {}
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            out = []
+            for _ in range(2):  # the first teaches the endpoint the document
+                for query, variables in requests:
+                    body = {"query": query, "variables": variables}
+                    r = await client.post("/graphql", json=body, headers=headers)
+                    out.append((r.status_code, r.content))
+            return out
+
+    for bearer in bearers:
+        expected = asyncio.run(ask(plain, bearer))
+        got = asyncio.run(ask(compiled, bearer))
+        assert got == expected
+    assert endpoint.plans is not None and endpoint.plans.answered >= 3 * 5
