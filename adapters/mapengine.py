@@ -107,7 +107,8 @@ class Program:
         """Evaluate every rule over `doc` and assemble the output; raises `RuleFailed`.
 
         A rule without a target gives the whole output (an object), later rules write
-        into it. A rule whose value is nothing (JSONata undefined) or null writes nothing.
+        into it; an object written where an object is already merges into it, key by key.
+        A rule whose value is nothing (JSONata undefined) or null writes nothing.
         """
         data = jsonatapy.JsonataData(doc)
         limits = self.limits
@@ -152,7 +153,8 @@ def _put(output: dict[str, Any], parts: tuple[str, ...], value: Any, rule: Rule)
             at = ".".join(parts[: i + 1])
             raise RuleFailed(rule, f"cannot write into {at}: an earlier rule put a non-object there")
         node = child
-    node[parts[-1]] = value
+    old = node.get(parts[-1])
+    node[parts[-1]] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
 
 
 def compile_rules(rules: tuple[Rule, ...], limits: Limits | None = None) -> Program:
