@@ -77,28 +77,16 @@ def schema_names(schema: Any) -> frozenset[str]:
     return frozenset(found)
 
 
-def _schema_has(schema: Any, parts: list[str]) -> bool:
+def _schema_has(root: Any, node: Any, parts: list[str]) -> bool:
     """Whether a dot path leads through a JSON Schema's properties (into items and refs)."""
     if not parts:
         return True
-    for node in _alternatives(schema, schema, 0):
-        props = node.get("properties")
-        if isinstance(props, dict) and parts[0] in props:
-            for inner in _alternatives(schema, props[parts[0]], 0):
-                if _schema_has_in(schema, inner, parts[1:]):
-                    return True
-    return False
-
-
-def _schema_has_in(root: Any, node: Any, parts: list[str]) -> bool:
-    if not parts:
-        return True
-    for alt in _alternatives(root, node, 0):
-        props = alt.get("properties")
-        if isinstance(props, dict) and parts[0] in props:
-            if _schema_has_in(root, props[parts[0]], parts[1:]):
-                return True
-    return False
+    return any(
+        isinstance(props := alt.get("properties"), dict)
+        and parts[0] in props
+        and _schema_has(root, props[parts[0]], parts[1:])
+        for alt in _alternatives(root, node, 0)
+    )
 
 
 def _alternatives(root: Any, node: Any, depth: int) -> Iterator[dict[str, Any]]:
@@ -110,7 +98,11 @@ def _alternatives(root: Any, node: Any, depth: int) -> Iterator[dict[str, Any]]:
     if isinstance(ref, str) and ref.startswith("#/"):
         target: Any = root
         for part in ref[2:].split("/"):
-            target = target.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(target, dict) else {}
+            target = (
+                target.get(part.replace("~1", "/").replace("~0", "~"), {})
+                if isinstance(target, dict)
+                else {}
+            )
         yield from _alternatives(root, target, depth + 1)
     for key in ("allOf", "anyOf", "oneOf"):
         for branch in node.get(key, []) or []:
@@ -176,26 +168,42 @@ def _rule_problems(
     found: list[Problem] = []
     for loss in rule.fields:
         if loss.path not in leaves:
-            found.append(Problem(f"fields: {loss.path!r} is not a canonical field", rule.line, rule.name))
+            found.append(
+                Problem(f"fields: {loss.path!r} is not a canonical field", rule.line, rule.name)
+            )
     if reads is not None:
         unknown = sorted({n for n in expression_names(rule.expression) if n not in reads})
         for name in unknown:
             found.append(
-                Problem(f"the expression reads {name!r}, which the source format does not have", rule.line, rule.name)
+                Problem(
+                    f"the expression reads {name!r}, which the source format does not have",
+                    rule.line,
+                    rule.name,
+                )
             )
     if rule.target is not None:
         parts = rule.target.split(".")
         if writes == CANONICAL:
             if rule.target not in _CANONICAL_PREFIXES:
-                found.append(Problem(f"target {rule.target!r} is not a canonical field", rule.line, rule.name))
-        elif write_schema is not None and not _schema_has(write_schema, parts):
+                found.append(
+                    Problem(
+                        f"target {rule.target!r} is not a canonical field", rule.line, rule.name
+                    )
+                )
+        elif write_schema is not None and not _schema_has(write_schema, write_schema, parts):
             found.append(
-                Problem(f"target {rule.target!r} is not a property of the target schema", rule.line, rule.name)
+                Problem(
+                    f"target {rule.target!r} is not a property of the target schema",
+                    rule.line,
+                    rule.name,
+                )
             )
     return found
 
 
-def _compile_all(rules: tuple[Rule, ...], limits: Limits | None, problems: list[Problem]) -> Program | None:
+def _compile_all(
+    rules: tuple[Rule, ...], limits: Limits | None, problems: list[Problem]
+) -> Program | None:
     compiled = []
     for rule in rules:
         try:

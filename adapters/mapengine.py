@@ -128,7 +128,9 @@ class Program:
             if step.target is None:
                 if not isinstance(value, dict):
                     kind = "nothing" if value is None else type(value).__name__
-                    raise RuleFailed(step.rule, f"a rule without a target must give an object, not {kind}")
+                    raise RuleFailed(
+                        step.rule, f"a rule without a target must give an object, not {kind}"
+                    )
                 output = {**output, **value}
             elif value is not None:
                 _put(output, step.target, value, step.rule)
@@ -151,10 +153,14 @@ def _put(output: dict[str, Any], parts: tuple[str, ...], value: Any, rule: Rule)
             child = node[part] = {}
         elif not isinstance(child, dict):
             at = ".".join(parts[: i + 1])
-            raise RuleFailed(rule, f"cannot write into {at}: an earlier rule put a non-object there")
+            raise RuleFailed(
+                rule, f"cannot write into {at}: an earlier rule put a non-object there"
+            )
         node = child
     old = node.get(parts[-1])
-    node[parts[-1]] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+    node[parts[-1]] = (
+        {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+    )
 
 
 def compile_rules(rules: tuple[Rule, ...], limits: Limits | None = None) -> Program:

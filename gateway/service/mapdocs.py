@@ -65,17 +65,24 @@ def _schema(doc_path: Path, key: str, name: str | None, line: int) -> Any | None
         return None
     origin = str(doc_path)
     if "://" in name:
-        message = f"{key}: {name} is a URL; nothing is downloaded, save the schema beside the document and name its file"
+        message = (
+            f"{key}: {name} is a URL; nothing is downloaded: save the schema beside "
+            "the document and name its file"
+        )
         raise MappingError(origin, [Problem(message, line)])
     file = doc_path.parent / name
     try:
         schema = orjson.loads(file.read_bytes())
     except OSError:
-        raise MappingError(origin, [Problem(f"{key}: cannot read {file}: no such file", line)]) from None
+        raise MappingError(
+            origin, [Problem(f"{key}: cannot read {file}: no such file", line)]
+        ) from None
     except json.JSONDecodeError as exc:
         raise MappingError(origin, [Problem(f"{key}: {file} is not JSON: {exc}", line)]) from None
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        raise MappingError(origin, [Problem(f"{key}: {file} is not a JSON Schema: {exc.message}", line)]) from None
+        raise MappingError(
+            origin, [Problem(f"{key}: {file} is not a JSON Schema: {exc.message}", line)]
+        ) from None
     return schema

@@ -63,7 +63,9 @@ def _normal(plain: Any) -> Any:
     return to_plain(from_plain(Passport, plain))
 
 
-def _schema_errors(validator: Draft202012Validator, doc: Any) -> Iterator[tuple[str, str, list[str]]]:
+def _schema_errors(
+    validator: Draft202012Validator, doc: Any
+) -> Iterator[tuple[str, str, list[str]]]:
     """(pointer, message, dot path of the field concerned) per violation."""
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
         parts = [str(p) for p in err.absolute_path if not isinstance(p, int)]
@@ -141,8 +143,9 @@ def _target_valid(loaded: Loaded, output: Any, verdict: SampleVerdict) -> bool:
     assert loaded.target_validator is not None
     ok = True
     for at, message, parts in _schema_errors(loaded.target_validator, output):
+        blame = _blame(doc.rules, parts)
         verdict.failures.append(
-            f"output violates {doc.target_schema} at {at or '/'}: {message} [{_blame(doc.rules, parts)}]"
+            f"output violates {doc.target_schema} at {at or '/'}: {message} [{blame}]"
         )
         ok = False
     return ok
@@ -185,7 +188,9 @@ def _round_trip(loaded: Loaded, canonical: Any, output: Any, verdict: SampleVerd
         verdict.failures.append(f"inverse: {exc}")
         return
     except DecodeError as exc:
-        verdict.failures.append(f"the round trip gives invalid canonical data at {exc.path}: {exc.message}")
+        verdict.failures.append(
+            f"the round trip gives invalid canonical data at {exc.path}: {exc.message}"
+        )
         return
     declared = doc.declared()
     for diff in differences(canonical, back, []):
@@ -201,7 +206,9 @@ def _round_trip(loaded: Loaded, canonical: Any, output: Any, verdict: SampleVerd
         )
 
 
-def coverage(doc: MappingDocument, verdicts: list[SampleVerdict]) -> list[tuple[str, str, str, int, int]]:
+def coverage(
+    doc: MappingDocument, verdicts: list[SampleVerdict]
+) -> list[tuple[str, str, str, int, int]]:
     """Per canonical field: declared status, the rule (or reason), samples holding it, changed."""
     declared = doc.declared()
     carried: Counter[str] = Counter()

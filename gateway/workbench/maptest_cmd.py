@@ -36,7 +36,9 @@ def _sample_files(names: list[str], source: str) -> list[tuple[Path, str]]:
     """(file, format) per sample file. A folder gives its `*.<source>.json` files; for a
     canonical source also the registry records (`*.cn-miit.json`), read into canonical
     first. A file named on the command line may be of any built-in format."""
-    every = [source] if source != CANONICAL else [CANONICAL, *(f for f in FORMATS if f != CANONICAL)]
+    every = (
+        [source] if source != CANONICAL else [CANONICAL, *(f for f in FORMATS if f != CANONICAL)]
+    )
     formats = [source] if source != CANONICAL else [CANONICAL, "cn-miit"]
     found: list[tuple[Path, str]] = []
     for name in names:
@@ -91,7 +93,12 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def _render(
-    name: str, version: str, source: str, target: str, verdicts: list[SampleVerdict], rows: list[Any]
+    name: str,
+    version: str,
+    source: str,
+    target: str,
+    verdicts: list[SampleVerdict],
+    rows: list[Any],
 ) -> str:
     lines = [f"mapping {name} {version}: {source} -> {target}, {len(verdicts)} sample(s)", ""]
     for v in verdicts:
@@ -99,7 +106,10 @@ def _render(
         lines += [f"  - {f}" for f in v.failures]
         if v.passed and v.expected:
             lines.append(f"  {len(v.expected)} declared change(s) after the round trip")
-    lines += ["", "coverage of canonical fields (samples holding a value / changed by the round trip):"]
+    lines += [
+        "",
+        "coverage of canonical fields (samples holding a value / changed by the round trip):",
+    ]
     width = max(len(r[0]) for r in rows)
     for path, status, by, carried, changed in rows:
         lines.append(f"  {path:<{width}}  {status:<10}  {carried:>3} {changed:>3}  {by}")
@@ -138,7 +148,11 @@ def cmd_new(args: argparse.Namespace) -> int:
         return _say("new", f"cannot read {draft}: no such file", 2)
     except orjson.JSONDecodeError as exc:
         return _say("new", f"{draft} is not JSON: {exc}", 2)
-    out = Path(args.output) if args.output else draft.with_name(draft.name.split(".")[0] + ".mapping.yaml")
+    out = (
+        Path(args.output)
+        if args.output
+        else draft.with_name(draft.name.split(".")[0] + ".mapping.yaml")
+    )
     if out.exists() and not args.force:
         return _say("new", f"{out} exists; choose another with -o or replace it with --force", 2)
     fmt = args.id or draft.name.split(".")[0].lower()
@@ -155,7 +169,9 @@ def cmd_new(args: argparse.Namespace) -> int:
         }
         for path, node in fields
     ]
-    sections = sorted({p.split(".")[0] for p in leaf_paths()}, key=[p.split(".")[0] for p in leaf_paths()].index)
+    sections = sorted(
+        {p.split(".")[0] for p in leaf_paths()}, key=[p.split(".")[0] for p in leaf_paths()].index
+    )
     document = {
         "robopass_mapping": 1,
         "id": fmt,
@@ -164,10 +180,13 @@ def cmd_new(args: argparse.Namespace) -> int:
         "to": fmt,
         "target_schema": str(Path(_relative(draft, out.parent))),
         "rules": rules,
-        "unmapped": {s: "TODO: map it in a rule's fields, or say why the target has no place for it" for s in sections},
+        "unmapped": {
+            s: "TODO: map it in a rule's fields, or say why the target has no place for it"
+            for s in sections
+        },
     }
     header = (
-        f"# A starting mapping from canonical passports to {draft.name}, one rule per target field.\n"
+        f"# A starting mapping from canonical passports to {draft.name}, a rule per field.\n"
         "# Fill each expression, list the canonical fields each rule carries under `fields`,\n"
         "# take them out of `unmapped`, then: robopass mapping test " + str(out) + " samples/\n"
     )
