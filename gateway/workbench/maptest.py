@@ -70,8 +70,9 @@ def _schema_errors(
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
         parts = [str(p) for p in err.absolute_path if not isinstance(p, int)]
         if err.validator == "required" and isinstance(err.instance, dict):
+            # one error per missing property; its message names it
             missing = [n for n in err.validator_value if n not in err.instance]
-            parts = [*parts, *missing[:1]]
+            parts += [n for n in missing if err.message.startswith(repr(n))][:1]
         yield pointer(err.absolute_path), err.message, parts
 
 
@@ -83,6 +84,11 @@ def _writer(rules: tuple[Rule, ...], parts: list[str]) -> Rule | None:
         target = rule.target.split(".") if rule.target else []
         if parts[: len(target)] == target and len(target) > length:
             best, length = rule, len(target)
+    if length <= 0:
+        # nothing writes the field itself: the first rule writing inside it
+        best = next(
+            (r for r in rules if r.target and r.target.split(".")[: len(parts)] == parts), best
+        )
     return best
 
 
