@@ -73,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.synthetic.seeding import seed
     from gateway.web.app import create_app
     from gateway.web.serving import (
+        export_mappings,
         federation,
         graphql_options,
         rate_limits,
@@ -88,6 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         issuers = trusted_issuers(settings)
         limiter, tracing = rate_limits(settings), tracer(settings)
         registries = federation(settings)
+        mappings = export_mappings(settings)
     except ConfigError as exc:
         raise SystemExit(f"robopass: configuration:\n{exc}") from None
     safelist = settings.persisted.safelist
@@ -132,6 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics=METRICS if settings.metrics.enabled else None,
         rate_limits=limiter,
         tracing=tracing,
+        mappings=mappings,
     )
     options = graphql_options(settings, persisted, example)
     app = create_app(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from adapters.errors import InvalidDocument
+from adapters.mapengine import Program
 from adapters.translate import translate
 from gateway.ops.metrics import Metrics
 from gateway.service.disclosures import disclosure_records, trail_after, trail_page
@@ -79,6 +80,7 @@ class RequestContext:
     connection_params: dict[str, Any] | None = None
     feed_poll_seconds: float = 0.25
     session: LiveSession | None = None
+    mappings: Mapping[str, Program] = field(default_factory=dict)
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""
@@ -146,7 +148,9 @@ class RequestContext:
         the document is ready and before sending it.
         """
         mask = self.view(record)
-        return export_document(record.passport, fmt, None if mask is EVERYTHING else mask)
+        return export_document(
+            record.passport, fmt, None if mask is EVERYTHING else mask, self.mappings
+        )
 
     def translate(self, document: Any, source: str, target: str) -> TranslationResult:
         """Translation discloses nothing stored: it only converts what the caller sent."""

@@ -18,10 +18,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from adapters.mapcheck import Compiled, check
-from adapters.mapdoc import MappingError, Problem, parse
-from adapters.mapengine import Limits
+from adapters.mapdoc import CANONICAL, MappingError, Problem, parse
+from adapters.mapengine import Limits, Program
 
-__all__ = ["Loaded", "load_mapping"]
+__all__ = ["SUFFIXES", "Loaded", "load_folder", "load_mapping"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +86,34 @@ def _schema(doc_path: Path, key: str, name: str | None, line: int) -> Any | None
             origin, [Problem(f"{key}: {file} is not a JSON Schema: {exc.message}", line)]
         ) from None
     return schema
+
+
+SUFFIXES = (".mapping.yaml", ".mapping.yml", ".mapping.json")
+
+
+def load_folder(
+    folder: Path, reserved: tuple[str, ...] = (), limits: Limits | None = None
+) -> dict[str, Program]:
+    """The export programs of every mapping document from canonical in `folder`, by id.
+
+    Documents into canonical (readers of a foreign format) are not export formats and are
+    left out. Raises `MappingError` for the first document with a problem, an id used
+    twice or one of `reserved` (the built-in formats), and `FileNotFoundError` when the
+    folder does not exist.
+    """
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    programs: dict[str, Program] = {}
+    origins: dict[str, str] = {}
+    for path in sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIXES)):
+        loaded = load_mapping(path, limits)
+        doc = loaded.compiled.doc
+        if doc.source != CANONICAL:
+            continue
+        clash = origins.get(doc.id) or ("a built-in format" if doc.id in reserved else None)
+        if clash:
+            problem = Problem(f"id {doc.id!r} is already {clash}", doc.line("id"))
+            raise MappingError(str(path), [problem])
+        programs[doc.id] = loaded.compiled.forward
+        origins[doc.id] = f"the id of {path}"
+    return programs

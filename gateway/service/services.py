@@ -10,9 +10,11 @@ audits alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
+from adapters.mapengine import Program
 from gateway.credentials.signing import RegistrySigner
 from gateway.edge.ratelimit import RateLimits
 from gateway.ops.metrics import Metrics
@@ -35,7 +37,8 @@ class Services:
     downloaded signed and its public keys are served. `metrics` serves
     /metrics and counts requests, errors, denials and refusals;
     `rate_limits` charges each caller's bucket (429 over it); `tracing`, an
-    OpenTelemetry tracer provider, adds spans (the `otel` extra).
+    OpenTelemetry tracer provider, adds spans (the `otel` extra). `mappings`
+    are the mapping documents served as export formats, compiled, by id.
     """
 
     source: PassportSource
@@ -48,6 +51,7 @@ class Services:
     metrics: Metrics | None = None
     rate_limits: RateLimits | None = None
     tracing: Any = None
+    mappings: Mapping[str, Program] = field(default_factory=dict)
     writes: Writes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +82,7 @@ class Services:
             self.writes,
             metrics=self.metrics,
             surface=surface,
+            mappings=self.mappings,
         )
 
 
