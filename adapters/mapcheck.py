@@ -135,7 +135,6 @@ def check(
     """Check names and expressions and compile; `MappingError` lists every problem."""
     problems: list[Problem] = []
     leaves = frozenset(leaf_paths())
-    canonical_side = "source" if doc.source == CANONICAL else "target"
     source_names = canonical_names() if doc.source == CANONICAL else _names(source_schema)
     target_names = canonical_names() if doc.target == CANONICAL else _names(target_schema)
     for rule in doc.rules:
@@ -145,7 +144,6 @@ def check(
     for prefix, line in doc.unmapped_lines.items():
         if prefix not in _CANONICAL_PREFIXES:
             problems.append(Problem(f"unmapped: {prefix!r} is not a canonical field", line))
-    del canonical_side
     forward = _compile_all(doc.rules, limits, problems)
     inverse = _compile_all(doc.inverse, limits, problems) if doc.inverse else None
     if problems:

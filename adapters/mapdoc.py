@@ -113,11 +113,6 @@ class MappingDocument:
         """The line of the document that holds a key (a JSON pointer's parts)."""
         return _line_of(dict(self.lines), tuple(parts))
 
-    @property
-    def canonical_side(self) -> str:
-        """'source' when the mapping reads canonical passports, 'target' when it writes them."""
-        return "source" if self.source == CANONICAL else "target"
-
     def declared(self) -> dict[str, tuple[str, str, Rule | None]]:
         """Canonical leaf path -> (LOSSLESS | LOSSY | UNMAPPED, reason, rule declaring it)."""
         found: dict[str, tuple[str, str, Rule | None]] = {}
