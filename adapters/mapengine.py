@@ -103,18 +103,22 @@ class Program:
     rules: tuple[_Compiled, ...]
     limits: Limits
 
-    def run(self, doc: Any) -> Any:
+    def run(self, doc: Any, on_rule: Callable[[int], None] | None = None) -> Any:
         """Evaluate every rule over `doc` and assemble the output; raises `RuleFailed`.
 
         A rule without a target gives the whole output (an object), later rules write
         into it; an object written where an object is already merges into it, key by key.
         A rule whose value is nothing (JSONata undefined) or null writes nothing.
+        `on_rule` is told the index of each rule before it runs (the workbench's sandbox
+        uses it to name the rule a process died in).
         """
         data = jsonatapy.JsonataData(doc)
         limits = self.limits
         deadline = time.monotonic() + limits.time_ms / 1000
         output: Any = {}
-        for step in self.rules:
+        for index, step in enumerate(self.rules):
+            if on_rule is not None:
+                on_rule(index)
             left = max(1, int((deadline - time.monotonic()) * 1000))
             try:
                 value = step.expr.evaluate_with_data(

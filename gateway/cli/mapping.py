@@ -102,6 +102,13 @@ def register_documents(cmds: argparse._SubParsersAction) -> None:
     )
     test.add_argument("mapping", metavar="MAPPING", help="the mapping document (.yaml or .json)")
     test.add_argument("samples", nargs="+", metavar="SAMPLE", help="files or folders of samples")
+    test.add_argument(
+        "--memory",
+        type=int,
+        default=256,
+        metavar="MB",
+        help="memory a document's rules may use, in a child process (default 256; 0: no cap)",
+    )
     test.set_defaults(func=cmd_test)
 
     new = cmds.add_parser(

@@ -11,7 +11,7 @@ failure names the rule (and its line) that wrote the field, or says that no rule
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 
 from adapters.errors import InvalidDocument, pointer
 from adapters.mapdoc import CANONICAL, MappingDocument, Rule
-from adapters.mapengine import RuleFailed
+from adapters.mapengine import Program, RuleFailed
 from adapters.translate import translate
 from gateway.service.mapdocs import Loaded
 from schema.codec import DecodeError, from_plain, to_plain
@@ -27,6 +27,7 @@ from schema.fields import leaf_paths
 from schema.passport import Passport
 
 from .diff import differences
+from .sandbox import run_capped
 
 __all__ = ["Sample", "SampleVerdict", "coverage", "run_sample"]
 
@@ -97,8 +98,9 @@ def _blame(rules: tuple[Rule, ...], parts: list[str]) -> str:
     return rule.where() if rule else "no rule writes it"
 
 
-def run_sample(loaded: Loaded, sample: Sample) -> SampleVerdict:
-    """Everything `mapping test` checks of one sample."""
+def run_sample(loaded: Loaded, sample: Sample, memory_mb: int = 0) -> SampleVerdict:
+    """Everything `mapping test` checks of one sample; with `memory_mb`, each run of the
+    rules happens in a child process whose memory is capped (`sandbox.run_capped`)."""
     doc = loaded.compiled.doc
     verdict = SampleVerdict(sample.label)
     try:
@@ -106,8 +108,12 @@ def run_sample(loaded: Loaded, sample: Sample) -> SampleVerdict:
     except (InvalidDocument, DecodeError, ValueError) as exc:
         verdict.failures.append(f"the sample is not a valid {doc.source} document: {exc}")
         return verdict
+
+    def run(program: Program, doc: Any) -> Any:
+        return run_capped(program, doc, memory_mb) if memory_mb else program.run(doc)
+
     try:
-        output = loaded.compiled.forward.run(source)
+        output = run(loaded.compiled.forward, source)
     except RuleFailed as exc:
         verdict.failures.append(str(exc))
         return verdict
@@ -116,7 +122,7 @@ def run_sample(loaded: Loaded, sample: Sample) -> SampleVerdict:
     canonical = source if doc.source == CANONICAL else _normal(output)
     _static_losses(doc, canonical, verdict, strict=doc.source == CANONICAL)
     if loaded.compiled.inverse is not None:
-        _round_trip(loaded, canonical, output, verdict)
+        _round_trip(loaded, canonical, output, verdict, run)
     return verdict
 
 
@@ -181,15 +187,21 @@ def _holds(node: Any, parts: list[str]) -> bool:
     return isinstance(node, dict) and _holds(node.get(parts[0]), parts[1:])
 
 
-def _round_trip(loaded: Loaded, canonical: Any, output: Any, verdict: SampleVerdict) -> None:
+def _round_trip(
+    loaded: Loaded,
+    canonical: Any,
+    output: Any,
+    verdict: SampleVerdict,
+    run: Callable[[Program, Any], Any],
+) -> None:
     doc = loaded.compiled.doc
     inverse = loaded.compiled.inverse
     assert inverse is not None
     try:
-        back = inverse.run(output)
+        back = run(inverse, output)
         if doc.source != CANONICAL:
             # foreign -> canonical: the way back gives the foreign document; read it again
-            back = _normal(loaded.compiled.forward.run(back))
+            back = _normal(run(loaded.compiled.forward, back))
     except RuleFailed as exc:
         verdict.failures.append(f"inverse: {exc}")
         return

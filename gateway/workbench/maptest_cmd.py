@@ -85,7 +85,8 @@ def cmd_test(args: argparse.Namespace) -> int:
             if item.error is not None:
                 verdicts.append(SampleVerdict(item.label, [item.error]))
             else:
-                verdicts.append(run_sample(loaded, Sample(item.label, item.value, fmt)))
+                sample = Sample(item.label, item.value, fmt)
+                verdicts.append(run_sample(loaded, sample, args.memory))
     if not verdicts:
         return _say("test", "the samples hold no documents", 2)
     print(_render(doc.id, doc.version, doc.source, doc.target, verdicts, coverage(doc, verdicts)))
