@@ -10,6 +10,7 @@ which the child names before each rule starts. Linux and macOS only (fork, rlimi
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import resource
 import struct
@@ -59,6 +60,7 @@ def run_capped(program: Program, doc: Any, memory_mb: int) -> Any:
         os.close(read_end)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)  # Rust's report of a failed allocation is ours to word
+        faulthandler.disable()  # and so is the abort it ends with
         code = 0
         try:
             cap = _address_space() + memory_mb * 1024 * 1024
