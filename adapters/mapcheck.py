@@ -19,7 +19,7 @@ from schema.fields import leaf_paths
 from .mapdoc import CANONICAL, MappingDocument, MappingError, Problem, Rule, canonical_names
 from .mapengine import Limits, Program, RuleFailed, compile_rules
 
-__all__ = ["Compiled", "check", "expression_names", "schema_names"]
+__all__ = ["Compiled", "check", "expression_names", "read_sections", "schema_names"]
 
 _TOKEN = re.compile(
     r"""(?P<comment>/\*.*?\*/)
@@ -144,8 +144,12 @@ def check(
     for prefix, line in doc.unmapped_lines.items():
         if prefix not in _CANONICAL_PREFIXES:
             problems.append(Problem(f"unmapped: {prefix!r} is not a canonical field", line))
-    forward = _compile_all(doc.rules, limits, problems)
-    inverse = _compile_all(doc.inverse, limits, problems) if doc.inverse else None
+    forward = _compile_all(doc.rules, limits, problems, doc.source == CANONICAL)
+    inverse = (
+        _compile_all(doc.inverse, limits, problems, doc.target == CANONICAL)
+        if doc.inverse
+        else None
+    )
     if problems:
         raise MappingError(doc.origin, problems)
     assert forward is not None
@@ -199,8 +203,28 @@ def _rule_problems(
     return found
 
 
+_SECTIONS = frozenset(path.split(".")[0] for path in leaf_paths())
+
+
+def read_sections(rules: tuple[Rule, ...]) -> frozenset[str] | None:
+    """The canonical sections a set of rules can read, or None when one of them may read
+    anything: the context itself (`$`, `$$`), wildcards, descendants or a parent (`*`,
+    `%`; a multiplication counts too, to stay on the safe side)."""
+    names: set[str] = set()
+    for rule in rules:
+        for match in _TOKEN.finditer(rule.expression):
+            kind, text = match.lastgroup, match.group()
+            if (kind == "variable" and text in ("$", "$$")) or (kind == "other" and text in "*%"):
+                return None
+        names.update(expression_names(rule.expression))
+    return frozenset(names & _SECTIONS)
+
+
 def _compile_all(
-    rules: tuple[Rule, ...], limits: Limits | None, problems: list[Problem]
+    rules: tuple[Rule, ...],
+    limits: Limits | None,
+    problems: list[Problem],
+    reads_canonical: bool = False,
 ) -> Program | None:
     compiled = []
     for rule in rules:
@@ -210,4 +234,5 @@ def _compile_all(
             problems.append(Problem(exc.reason, rule.line, rule.name))
     if len(compiled) != len(rules):
         return None
-    return Program(tuple(compiled), limits or Limits())
+    sections = read_sections(rules) if reads_canonical else None
+    return Program(tuple(compiled), limits or Limits(), sections)

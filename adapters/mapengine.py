@@ -31,9 +31,13 @@ __all__ = ["Limits", "Program", "RuleFailed", "compile_rules"]
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Bounds on one document's evaluation, all rules together."""
+    """Bounds on one document's evaluation, all rules together.
 
-    time_ms: int = 250
+    The time is wall-clock (jsonatapy's), so it is generous: a process descheduled on a
+    loaded machine must not fail a document that needs a millisecond of CPU.
+    """
+
+    time_ms: int = 1000
     depth: int = 300
     sequence: int = 100_000
     string: int = 1_000_000
@@ -102,6 +106,9 @@ class Program:
 
     rules: tuple[_Compiled, ...]
     limits: Limits
+    sections: frozenset[str] | None = None
+    """The top-level keys the rules can read; None: all. Handing the engine only these
+    (a UNTP credential reads no history) saves converting what no rule looks at."""
 
     def run(self, doc: Any, on_rule: Callable[[int], None] | None = None) -> Any:
         """Evaluate every rule over `doc` and assemble the output; raises `RuleFailed`.
@@ -112,6 +119,8 @@ class Program:
         `on_rule` is told the index of each rule before it runs (the workbench's sandbox
         uses it to name the rule a process died in).
         """
+        if self.sections is not None and isinstance(doc, dict):
+            doc = {key: value for key, value in doc.items() if key in self.sections}
         data = jsonatapy.JsonataData(doc)
         limits = self.limits
         deadline = time.monotonic() + limits.time_ms / 1000
