@@ -17,6 +17,7 @@ that names it, and the document is not translated.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,14 +82,7 @@ def _capped_pad(limit: int) -> Callable[..., Any]:
     return pad
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    rule: Rule
-    target: tuple[str, ...] | None
-    expr: Any
-
-
-def _compile(rule: Rule, limits: Limits) -> _Compiled:
+def _expression(rule: Rule, limits: Limits) -> Any:
     try:
         expr = jsonatapy.compile(rule.expression)
     except ValueError as exc:
@@ -96,8 +90,45 @@ def _compile(rule: Rule, limits: Limits) -> _Compiled:
         raise RuleFailed(rule, f"invalid JSONata expression: {message}") from None
     expr.register_override("eval", _refuse_eval)
     expr.register_override("pad", _capped_pad(limits.string))
+    return expr
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """One rule, compiled once per thread that runs it.
+
+    jsonatapy's compiled expressions belong to the thread that made them (a pyo3
+    "unsendable" class: used elsewhere it raises, dropped elsewhere it leaks), and a
+    gateway may run exports on any thread. So the expression is checked when the
+    document is loaded, and each thread compiles its own on first use and keeps it in
+    its own cache (`_PER_THREAD`, which lives as long as the thread: a thread-local
+    owned by the rule would be freed, expressions and all, by whichever thread collects
+    the rule).
+    """
+
+    rule: Rule
+    target: tuple[str, ...] | None
+    limits: Limits
+
+    def expr(self) -> Any:
+        cache: dict[tuple[str, int], Any] | None = getattr(_PER_THREAD, "cache", None)
+        if cache is None:
+            cache = _PER_THREAD.cache = {}
+        key = (self.rule.expression, self.limits.string)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = _expression(self.rule, self.limits)
+        return found
+
+
+_PER_THREAD = threading.local()
+"""Each thread's compiled expressions, by (expression, $pad limit)."""
+
+
+def _compile(rule: Rule, limits: Limits) -> _Compiled:
+    _expression(rule, limits)  # parsed now, so a bad expression fails at load; then dropped
     target = tuple(rule.target.split(".")) if rule.target else None
-    return _Compiled(rule, target, expr)
+    return _Compiled(rule, target, limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +161,7 @@ class Program:
                 on_rule(index)
             left = max(1, int((deadline - time.monotonic()) * 1000))
             try:
-                value = step.expr.evaluate_with_data(
+                value = step.expr().evaluate_with_data(
                     data,
                     timeout=left,
                     max_stack_depth=limits.depth,

@@ -158,3 +158,40 @@ def test_every_surface_serves_a_mapping_with_the_callers_mask(store):
     assert "contact" not in card["maker"]
     assert unknown.status_code == 400
     assert "robot-card" in unknown.json()["errors"][0]["extensions"]["formats"]
+
+
+def test_a_failing_mapping_and_a_wrong_choice_are_clear_answers(store):
+    doc = parse(COPY_ALL.replace("expression: $string($)", "expression: $error('no')"), "x.yaml")
+    app = create_app(
+        Services(LocalSource(store), policy=None, mappings={"copy-all": compile_rules(doc.rules)})
+    )
+    code = store.codes(limit=1)[0]
+    both = f'{{ robot(code: "{code}") {{ export(format: AAS, mapping: "copy-all") }} }}'
+    failing = f'{{ robot(code: "{code}") {{ export(mapping: "copy-all") }} }}'
+    unknown = f'{{ robot(code: "{code}") {{ export(mapping: "nope") }} }}'
+
+    async def ask() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            return [
+                await client.get(f"/robots/{code}/export/copy-all"),
+                await client.get("/export/fleet.ndjson", params={"format": "copy-all"}),
+                *[
+                    await client.post("/graphql", json={"query": q})
+                    for q in (both, failing, unknown)
+                ],
+            ]
+
+    single, bulk, both_answer, failing_answer, unknown_answer = asyncio.run(ask())
+    assert single.status_code == 422
+    error = single.json()["errors"][0]
+    assert error["extensions"]["code"] == "EXPORT_FAILED"
+    assert "rule 'text' (line 11)" in error["message"]
+    first = orjson.loads(bulk.text.splitlines()[0])["errors"][0]
+    assert first["extensions"] == {"code": "EXPORT_FAILED", "robot": sorted(store.codes())[0]}
+    codes = [
+        answer.json()["errors"][0]["extensions"]["code"]
+        for answer in (both_answer, failing_answer, unknown_answer)
+    ]
+    assert codes == ["BAD_USER_INPUT", "EXPORT_FAILED", "BAD_USER_INPUT"]
+    assert "known: canonical, cn-miit, aas, untp-dpp, copy-all" in unknown_answer.text
