@@ -38,7 +38,7 @@ from adapters.translate import translate
 from gateway.synthetic.fleet import synthetic_fleet
 from schema.events import fold
 from schema.passport import Passport
-from tests.strategies import passports
+from tests.support.strategies import passports
 
 
 def generated(n: int, seed: int) -> list[bytes]:

@@ -44,7 +44,7 @@ from gateway.federation.source import FederatedSource
 from gateway.service.services import Services
 from gateway.web.app import create_app
 from policies import PolicySet
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 ENV = {"BENCH_SECRET": "dev-secret-robopass-gateway"}
 

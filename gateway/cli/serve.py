@@ -76,6 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.synthetic.seeding import seed
     from gateway.web.app import create_app
     from gateway.web.serving import (
+        export_mappings,
         federation,
         graphql_options,
         rate_limits,
@@ -91,6 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         issuers = trusted_issuers(settings)
         limiter, tracing = rate_limits(settings), tracer(settings)
         registries = federation(settings)
+        mappings = export_mappings(settings)
     except ConfigError as exc:
         raise SystemExit(f"robopass: configuration:\n{exc}") from None
     safelist = settings.persisted.safelist
@@ -146,6 +148,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         campaign_registry=source.store if isinstance(source, LocalSource) else None,
         webhook_store=source.store if isinstance(source, LocalSource) else None,
         production=production,
+        mappings=mappings,
     )
     options = graphql_options(settings, persisted, example)
     app = create_app(

@@ -150,6 +150,13 @@ class WorkbenchSettings:
     reference: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class MappingsSettings:
+    """`[mappings]`: the folder of mapping documents served as export formats (None: none)."""
+
+    folder: str | None
+
+
 # The typed sections, by their key in the document. Their fields carry no
 # defaults: the schema's are filled in before they are built, so schema.json
 # stays the one place a default is written.
@@ -169,4 +176,5 @@ SECTIONS: dict[str, type] = {
     "credentials": CredentialsSettings,
     "sync": SyncSettings,
     "workbench": WorkbenchSettings,
+    "mappings": MappingsSettings,
 }

@@ -33,6 +33,7 @@ from .sections import (
     AuthServerSettings,
     CredentialsSettings,
     DemoSettings,
+    MappingsSettings,
     MetricsSettings,
     NodeSettings,
     PersistedSettings,
@@ -67,6 +68,7 @@ LEGACY_ENV = {
     "ROBOPASS_TOKEN": "sync.token",
     "ROBOPASS_CLIENT_SECRET": "sync.client_secret",
     "ROBOPASS_REFERENCE": "workbench.reference",
+    "ROBOPASS_MAPPINGS": "mappings.folder",
     **{
         f"ROBOPASS_{name.upper()}": f"limits.{name}"
         for name in (
@@ -126,6 +128,7 @@ class Settings:
     credentials: CredentialsSettings
     sync: SyncSettings
     workbench: WorkbenchSettings
+    mappings: MappingsSettings
     document: Mapping[str, Any]
     source: str | None = None
 

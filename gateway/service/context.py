@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from adapters.errors import InvalidDocument
+from adapters.mapengine import Program
 from adapters.translate import translate
 from gateway.ops.metrics import Metrics
 from gateway.service.campaigns import Campaigns
@@ -90,6 +91,7 @@ class RequestContext:
     credentials: Issuer | None = None
     campaigns: Campaigns | None = None
     webhooks: Webhooks | None = None
+    mappings: Mapping[str, Program] = field(default_factory=dict)
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""
@@ -157,7 +159,9 @@ class RequestContext:
         the document is ready and before sending it.
         """
         mask = self.view(record)
-        return export_document(record.passport, fmt, None if mask is EVERYTHING else mask)
+        return export_document(
+            record.passport, fmt, None if mask is EVERYTHING else mask, self.mappings
+        )
 
     def translate(self, document: Any, source: str, target: str) -> TranslationResult:
         """Translation discloses nothing stored: it only converts what the caller sent."""

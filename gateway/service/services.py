@@ -10,9 +10,11 @@ audits alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
+from adapters.mapengine import Program
 from gateway.credentials.signing import RegistrySigner
 from gateway.edge.ratelimit import RateLimits
 from gateway.ops.metrics import Metrics
@@ -46,7 +48,8 @@ class Services:
     `campaign_registry` keeps recalls and mandates (the store of an embedded
     registry); without it the campaign mutations answer WRITES_UNAVAILABLE.
     `webhook_store` keeps owners' webhooks; `production` refuses webhook URLs
-    that point at loopback or private addresses.
+    that point at loopback or private addresses. `mappings` are the mapping
+    documents served as export formats, compiled, by id.
     """
 
     source: PassportSource
@@ -63,6 +66,7 @@ class Services:
     campaign_registry: CampaignRegistry | None = None
     webhook_store: WebhookStore | None = None
     production: bool = False
+    mappings: Mapping[str, Program] = field(default_factory=dict)
     writes: Writes = field(init=False, repr=False, compare=False)
     campaigns: Campaigns = field(init=False, repr=False, compare=False)
     webhooks: Webhooks = field(init=False, repr=False, compare=False)
@@ -102,6 +106,7 @@ class Services:
             webhooks=self.webhooks,
             surface=surface,
             credentials=self.credentials,
+            mappings=self.mappings,
         )
 
 

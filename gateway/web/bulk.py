@@ -19,9 +19,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gateway.edge.auth import Authenticated
-from gateway.service.export import EXPORT_FORMATS
+from gateway.service.export import EXPORT_FORMATS, ExportFailed, known_formats
 from schema.graphql.objects import DENIED_CODE
-from schema.source import RobotFilter
+from schema.source import RobotFilter, RobotRecord
 
 if TYPE_CHECKING:
     from gateway.service.context import RequestContext
@@ -61,10 +61,10 @@ class FleetExport:
         if unknown:
             return _error(400, "BAD_USER_INPUT", f"unknown parameter {unknown[0]!r}")
         fmt = params.get("format", "canonical")
-        if fmt not in EXPORT_FORMATS:
-            known = ", ".join(EXPORT_FORMATS)
-            return _error(400, "BAD_USER_INPUT", f"unknown export format {fmt!r}; known: {known}")
         context = await self.context(request)
+        if fmt not in EXPORT_FORMATS and fmt not in context.mappings:
+            known = ", ".join(known_formats(context.mappings))
+            return _error(400, "BAD_USER_INPUT", f"unknown export format {fmt!r}; known: {known}")
         owner_id = params.get("owner_id")
         if owner_id is not None and not context.may_filter_by_owner(owner_id):
             return _error(403, DENIED_CODE, "Unauthorized field: ownership.owner_id")
@@ -82,13 +82,24 @@ async def _lines(context: RequestContext, where: RobotFilter, fmt: str) -> Async
     after = None
     while True:
         page = await context.source.robots(where, BULK_PAGE, after)
-        chunk = b"".join(orjson.dumps(context.export(r, fmt)) + b"\n" for r in page.items)
+        chunk = b"".join(_line(context, r, fmt) for r in page.items)
         await context.record_disclosures()
         if chunk:
             yield chunk
         after = page.end_cursor
         if not page.has_next_page or after is None:
             return
+
+
+def _line(context: RequestContext, record: RobotRecord, fmt: str) -> bytes:
+    """One robot's line; a mapping document that fails on it gives an error line instead,
+    naming the robot and the rule, and the stream goes on."""
+    try:
+        return orjson.dumps(context.export(record, fmt)) + b"\n"
+    except ExportFailed as exc:
+        code = record.passport.identity.code
+        error = {"message": str(exc), "extensions": {"code": "EXPORT_FAILED", "robot": code}}
+        return orjson.dumps({"errors": [error]}) + b"\n"
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.credentials.sdvc import STATUS_TTL
 from gateway.credentials.signing import MEDIA_TYPE, RegistrySigner, issue
 from gateway.edge.auth import Authenticated
-from gateway.service.export import EXPORT_FORMATS
+from gateway.service.export import EXPORT_FORMATS, ExportFailed, known_formats
 from gateway.service.passport_vc import STATUS_PATH, current_status
 from schema.code import RobotCode, RobotCodeError
 
@@ -96,23 +96,23 @@ class ExportDownload:
         except RobotCodeError as exc:
             return _error(400, "BAD_ROBOT_CODE", str(exc), rule=exc.rule, position=exc.position)
         fmt = request.path_params["format"]
-        if fmt not in EXPORT_FORMATS:
-            return _error(
-                400,
-                "BAD_USER_INPUT",
-                f"unknown export format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}",
-                formats=list(EXPORT_FORMATS),
-            )
         signed = _wants_signed(request)
         if signed is None:
             return _error(400, "BAD_USER_INPUT", "signed must be true or false")
         if signed and self.signer is None:
             return _error(501, "NOT_SUPPORTED", "this gateway has no signing key")
         context = await self.context(request)
+        if fmt not in EXPORT_FORMATS and fmt not in context.mappings:
+            known = known_formats(context.mappings)
+            message = f"unknown export format {fmt!r}; known: {', '.join(known)}"
+            return _error(400, "BAD_USER_INPUT", message, formats=known)
         record = await context.source.robot(code)
         if record is None:
             return _error(404, "NOT_FOUND", f"no robot {code}")
-        document = context.export(record, fmt)
+        try:
+            document = context.export(record, fmt)
+        except ExportFailed as exc:
+            return _error(422, "EXPORT_FAILED", str(exc))
         await context.record_disclosures()
         headers = {"Cache-Control": "private, no-store", "Vary": "Authorization, Cookie, Accept"}
         if signed and self.signer is not None:

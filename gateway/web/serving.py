@@ -9,10 +9,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from adapters.mapdoc import MappingError
+from adapters.mapengine import Program
 from gateway.config.settings import ConfigError, Settings
 from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
 from gateway.endpoint.options import GraphQLOptions
 from gateway.endpoint.persisted import PersistedQueries
+from gateway.service.export import EXPORT_FORMATS
+from gateway.service.mapdocs import load_folder
 from policies import ClaimMapping, Introspection, Role, TrustedIssuer
 from policies.errors import IssuerUnavailable
 
@@ -123,3 +127,24 @@ def graphql_options(
         example_code=example_code,
         compiled=server.compiled,
     )
+
+
+def export_mappings(settings: Settings) -> dict[str, Program]:
+    """The mapping documents of `[mappings] folder`, compiled, by id; none when unset.
+
+    Every problem of a document is a configuration error naming the key, the file, the
+    rule and its line, so a gateway never starts with a mapping it cannot run.
+    """
+    folder = settings.mappings.folder
+    if folder is None:
+        return {}
+    try:
+        return load_folder(Path(folder).expanduser(), EXPORT_FORMATS)
+    except FileNotFoundError as exc:
+        raise ConfigError([f"mappings.folder: {exc}"]) from None
+    except MappingError as exc:
+        raise ConfigError([f"mappings.folder: {p}" for p in _located(exc)]) from None
+
+
+def _located(exc: MappingError) -> list[str]:
+    return [f"{exc.origin}: {problem}" for problem in exc.problems]

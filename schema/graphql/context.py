@@ -72,7 +72,9 @@ class PassportContext(Protocol):
         ...
 
     def export(self, record: RobotRecord, fmt: str) -> Any:
-        """The robot in an export format (`canonical`, `cn-miit`, `aas`, `untp-dpp`), masked."""
+        """The robot in an export format (`canonical`, `cn-miit`, `aas`, `untp-dpp`, or a
+        served mapping document's id), masked. Raises LookupError for an unknown format and
+        ValueError when a mapping document fails on the masked passport."""
         ...
 
     def translate(self, document: Any, source: str, target: str) -> TranslationResult:

@@ -7,7 +7,7 @@ import enum
 from collections.abc import Container
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, NewType, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, NewType, TypeAlias
 
 import strawberry
 from graphql import GraphQLError
@@ -370,9 +370,30 @@ class Robot(_PassportFields):
         )
     )
     def export(
-        self, root: strawberry.Parent[RobotNode], info: strawberry.Info, format: PassportFormat
+        self,
+        root: strawberry.Parent[RobotNode],
+        info: strawberry.Info,
+        format: PassportFormat | None = None,
+        mapping: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The id of a mapping document this gateway serves, instead of a"
+                " built-in format; it runs on the passport as this caller may see it."
+            ),
+        ] = None,
     ) -> JSON:
-        return info.context.export(root.record, format.value)
+        if (format is None) == (mapping is None):
+            raise GraphQLError(
+                "give exactly one of format and mapping", extensions={"code": "BAD_USER_INPUT"}
+            )
+        fmt = format.value if format is not None else mapping
+        assert fmt is not None
+        try:
+            return info.context.export(root.record, fmt)
+        except LookupError as exc:
+            raise GraphQLError(str(exc), extensions={"code": "BAD_USER_INPUT"}) from None
+        except ValueError as exc:
+            raise GraphQLError(str(exc), extensions={"code": "EXPORT_FAILED"}) from None
 
     @strawberry.field(
         description=(

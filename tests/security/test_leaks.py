@@ -3,7 +3,8 @@
 Random principals (the demo parties, the public and made-up ones with random roles,
 jurisdictions, purposes and organisations, owners included) send random queries
 generated from the schema itself: aliases, inline and named fragments, nested lists,
-lists of robots, history payloads and exports in every format. The oracle is
+lists of robots, history payloads and exports in every format, and in a user mapping
+document that copies every field it is given (tests/support/mappings.py). The oracle is
 independent of the GraphQL layer: for each principal it takes, over the whole fleet,
 the text values at paths the policy denies (with their Beijing wall-clock rendering
 for timestamps, as cn-miit writes them) minus every value the principal may see
@@ -54,10 +55,12 @@ from tests.support.leaks import (
     past_parties,
     principals,
 )
+from tests.support.mappings import copy_all_programs
 from tests.support.node import Node, federation
 from tests.support.operations import QueryWriter, queries
 
 CASES = int(os.environ.get("LEAK_CASES", "5000"))
+MAPPINGS = copy_all_programs()
 SAME_MINUTE = """{ robot(code: "CNXW9DH6T0702510311444712734G") {
   history(first: 9) { edges { node { at payload } } } } }"""
 
@@ -114,7 +117,9 @@ def run_query(source, principal: Principal, query: str, node: Node | None = None
     async def execute() -> dict:
         federated = federation(node) if node is not None else None
         try:
-            services = Services(federated if federated is not None else source, POLICY)
+            services = Services(
+                federated if federated is not None else source, POLICY, mappings=MAPPINGS
+            )
             context = services.context(principal, batched=True)
             # A document the compiler covers is answered as the endpoint answers it with
             # compiled execution on; the differential test holds the two to the same bytes.

@@ -24,10 +24,12 @@ from hypothesis import strategies as st
 
 from schema.codec import format_datetime
 from tests.support.leaks import SCHEMA
+from tests.support.mappings import COPY_ALL_ID
 
 ARGUMENTS = {
-    "export": st.sampled_from(["CANONICAL", "CN_MIIT", "AAS", "UNTP_DPP"]).map(
-        lambda f: f"(format: {f})"
+    "export": st.sampled_from(["CANONICAL", "CN_MIIT", "AAS", "UNTP_DPP", None]).map(
+        # None: a user mapping document that copies every field (tests/support/mappings.py)
+        lambda f: f"(format: {f})" if f else f'(mapping: "{COPY_ALL_ID}")'
     ),
     "history": st.integers(0, 8).map(lambda n: f"(first: {n})"),
     "conditionHistory": st.integers(0, 4).map(lambda n: f"(last: {n})"),
