@@ -19,7 +19,7 @@ SERVICE = "robopass-gateway"
 
 
 @contextmanager
-def serving(*args: str) -> Iterator[tuple[str, Server]]:
+def running_robopass(*args: str) -> Iterator[tuple[str, Server]]:
     """`robopass ARGS --port P` until uvicorn says it runs; yields (base URL, server)."""
     port = free_port()
     server = Server([sys.executable, "-m", "gateway.cli", *args, "--port", str(port)])

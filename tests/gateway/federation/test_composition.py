@@ -17,7 +17,7 @@ import httpx
 import pytest
 from graphql import parse
 
-from tests.support.node_process import node_args, service_token, serving
+from tests.support.node_process import node_args, service_token
 from tests.support.paths import TESTS
 from tests.support.processes import node_tool
 
@@ -44,12 +44,12 @@ def sdls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`_service { sdl }` of a real CN node and a real EU node, with a service token."""
     folder = tmp_path_factory.mktemp("nodes")
     with ExitStack() as stack:
-        issuer, _ = stack.enter_context(serving("auth-server", "--data-dir", str(folder)))
+        issuer, _ = stack.enter_context(running_robopass("auth-server", "--data-dir", str(folder)))
         headers = {"authorization": f"Bearer {service_token(issuer)}"}
         found = {}
         for name, fmt in (("cn_heis", "cn-miit"), ("eu_dpp", "aas")):
             args = node_args(issuer, folder / name, "--format", fmt, "--robots", "3")
-            base, _ = stack.enter_context(serving(*args))
+            base, _ = stack.enter_context(running_robopass(*args))
             answer = httpx.post(
                 f"{base}/graphql", json={"query": "{ _service { sdl } }"}, headers=headers
             )

@@ -8,13 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.node_process import node_args, service_token, serving
+from tests.support.node_process import node_args, service_token
 
 
 @pytest.fixture(scope="module")
 def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("issuer")
-    with serving("auth-server", "--data-dir", str(data_dir)) as (base, _):
+    with running_robopass("auth-server", "--data-dir", str(data_dir)) as (base, _):
         yield base
 
 
@@ -23,7 +23,7 @@ def test_eu_node_seeds_on_first_run_and_serves_aas(issuer: str, tmp_path: Path) 
     db = f"sqlite:///{tmp_path / 'eu.db'}"
     args = node_args(issuer, tmp_path, "--format", "aas", "--country", "DE", "--country", "FR")
     args += ["--robots", "12", "--db", db]
-    with serving(*args) as (base, server):
+    with running_robopass(*args) as (base, server):
         assert any("eu-dpp (aas): 12 robots" in line for line in server.lines)
         assert httpx.get(f"{base}/robots").status_code == 401
         auth = {"authorization": f"Bearer {service_token(issuer)}"}
@@ -47,14 +47,14 @@ def test_eu_node_seeds_on_first_run_and_serves_aas(issuer: str, tmp_path: Path) 
         assert 'route="/robots:batchGet",status="200"} 1.0' in metrics
         out = "\n".join(server.lines)
         assert auth["authorization"].split()[1] not in out, "a token reached the log"
-    with serving(*args) as (base, server):
+    with running_robopass(*args) as (base, server):
         assert not any("Seeding" in line for line in server.lines), "seeded once only"
 
 
 @pytest.mark.process
 def test_postgresql_node_appends_and_replays(issuer: str, tmp_path: Path, pg_url: str) -> None:
     args = node_args(issuer, tmp_path, "--format", "cn-miit", "--robots", "5", "--db", pg_url)
-    with serving(*args) as (base, _):
+    with running_robopass(*args) as (base, _):
         auth = {"authorization": f"Bearer {service_token(issuer)}"}
         code = httpx.get(f"{base}/robots", params={"first": 1}, headers=auth).json()["robots"][0][
             "code"

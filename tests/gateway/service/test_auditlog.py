@@ -57,6 +57,7 @@ def test_a_checkpoint_is_held_until_records_are_cut_off_or_changed(audit_db: Pat
         log.close()
 
 
+@pytest.mark.process
 def test_the_command_line_keeps_and_checks_a_checkpoint(audit_db: Path, tmp_path: Path) -> None:
     made = robopass("audit", "checkpoint", "--db", str(audit_db), "--data-dir", str(tmp_path))
     assert made.returncode == 0, made.stderr
