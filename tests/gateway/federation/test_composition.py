@@ -17,7 +17,7 @@ import httpx
 import pytest
 from graphql import parse
 
-from tests.support.node_process import node_args, service_token
+from tests.support.node_process import node_args, running_robopass, service_token
 from tests.support.paths import TESTS
 from tests.support.processes import node_tool
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.node_process import node_args, service_token
+from tests.support.node_process import node_args, running_robopass, service_token
 
 
 @pytest.fixture(scope="module")
