@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from gateway.cli import audit as audit_cmd
+from gateway.cli.token import demo_clients, token_command
 from gateway.config.paths import default_data_dir
 from gateway.config.settings import CONFIG_ENV, ConfigError, Settings, load_config
 from gateway.endpoint.limits import Limits
@@ -155,8 +156,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("Production mode: no introspection, suggestions or internal error messages")
     print(f"History report: http://{host}:{port}/")
     print(f"Audit log of every disclosure: {audit_cmd.describe(audit_db)}")
-    if demo:
-        print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
     if settings.source:
         print(f"Configuration: {settings.source}")
     if example:
@@ -164,6 +163,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         query = f'{{ robot(code: "{example}") {{ {fields} }} }}'
         body = json.dumps({"query": query})
         print(f"Try:\n  curl -s {url} -H 'content-type: application/json' -d '{body}'")
+    if demo:
+        print(demo_parties(issuer, host, port, store_section.data_dir, bool(example)))
     sys.stdout.flush()
     configure_logging(server.log_level, server.log_format)
     uvicorn.run(
@@ -178,6 +179,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_max_size=settings.limits.max_body_bytes,
     )
     return 0
+
+
+def demo_parties(issuer: str, host: str, port: int, folder: str | None, example: bool) -> str:
+    """The banner's lines on the demo parties: who they are and the exact token command.
+
+    The command carries this server's port and data folder when they are not the
+    defaults: a token minted for another port names an issuer this server does
+    not trust, and one signed in another folder a key it does not know.
+    """
+    mint = token_command(host, port, folder, "used-robot-buyer")
+    lines = [
+        f"Demo authorization server: {issuer}",
+        "An anonymous caller sees public fields only"
+        + (" (condition above comes back null with an error)." if example else "."),
+        f"Demo parties: {', '.join(demo_clients(services=False))}; a token of one:",
+        f"  TOKEN=$({mint})",
+        '  then add -H "authorization: Bearer $TOKEN" to a request (docs/policies.md)',
+    ]
+    return "\n".join(lines)
 
 
 def warn_legacy(store) -> None:

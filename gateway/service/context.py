@@ -44,6 +44,13 @@ from schema.source import (
 )
 
 
+ANONYMOUS_HINT = (
+    "an anonymous caller sees public fields only; send an access token"
+    " (Authorization: Bearer ...) of a party that may see it, see docs/policies.md"
+)
+SIGNED_IN_HINT = "this token's role and purposes do not grant it, see docs/policies.md"
+
+
 class LiveSession(Protocol):
     """A websocket's standing: its token checked again while the socket lives.
 
@@ -100,6 +107,12 @@ class RequestContext:
     async def still_authenticated(self) -> bool:
         """False once a websocket's token has expired or stopped verifying; True over HTTP."""
         return self.session is None or await self.session.valid()
+
+    def denied_hint(self) -> str:
+        """What a caller refused a field can do: the same words for every robot."""
+        if self.principal.is_public:
+            return ANONYMOUS_HINT
+        return SIGNED_IN_HINT
 
     def fleet_owner(self, owner_id: str | None) -> str | None:
         """The owner (party identifier) a change feed follows; the caller's own by default."""

@@ -29,7 +29,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
-from .context import PartialAnswers
+from .context import DeniedHint, PartialAnswers
 from .feed import (
     CODES_PAGE,
     FEED_PAGE,
@@ -44,7 +44,7 @@ from .feed import (
 )
 from .formats import PassportFormat, TranslationResult
 from .mutation import Mutation
-from .objects import field_denied, graphql_enum
+from .objects import DENIED_CODE, field_denied, graphql_enum
 from .pages import PageInfo, bad_input, check_first, edges, page_info
 from .registries import Registry, coded, registry_unavailable
 from .robot import (
@@ -350,6 +350,8 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 raw_error.nodes = nodes
                 raw_error.locations = self._locations(nodes)
                 raw_error.path = path.as_list()
+            if raw_error.extensions.get("code") == DENIED_CODE:
+                raw_error.message = self._denied_message(raw_error)
         super().handle_field_error(raw_error, return_type, field_details_list, path)
 
     def build_response(self, data: Any) -> Any:
@@ -360,6 +362,23 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if partial and isinstance(result, ExecutionResult):
             result.errors = [*(result.errors or ()), *context.partial_errors]
         return result
+
+    def _denied_message(self, error: GraphQLError) -> str:
+        """The refusal of a hidden field: the field asked for, what it would show, next step.
+
+        The policy path (`extensions.field`) is a category of the passport, not
+        always the field the query named (`condition` shows `conditions`), so both
+        are said; the hint depends on the caller only, the same for every robot.
+        """
+        asked = next((p for p in reversed(error.path or ()) if isinstance(p, str)), None)
+        shown = error.extensions.get("field") if error.extensions else None
+        message = f"Unauthorized field: {asked or shown}"
+        if asked and shown and shown.rsplit(".", 1)[-1] != asked:
+            message += f" (it shows {shown}, which this caller may not see)"
+        context = self.context_value
+        if isinstance(context, DeniedHint):
+            message += f": {context.denied_hint()}"
+        return message
 
     def _locations(self, nodes: list[Any]) -> list[SourceLocation] | None:
         cache: dict[tuple[int, ...], Any] = self.__dict__.setdefault("_located", {})
