@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 from gateway.cli import audit as audit_cmd
+from gateway.cli import listen
+from gateway.cli.arguments import count
 from gateway.cli.token import demo_clients, token_command
 from gateway.config.paths import default_data_dir
 from gateway.config.settings import CONFIG_ENV, ConfigError, Settings, load_config
@@ -41,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=None, help="default 8000")
     serve.add_argument("--db", default=None, help="sqlite:///PATH, a path or postgresql://...")
     serve.add_argument("--data-dir", default=None, help=f"default {default_data_dir()}")
-    serve.add_argument("--robots", type=int, default=None, help="seeded on first run (1000)")
+    serve.add_argument("--robots", type=count, default=None, help="seeded on first run (1000)")
     serve.add_argument("--log-level", default=None, help="default info")
     serve.add_argument(
         "--on-denied",
@@ -97,6 +99,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"robopass: --safelist {exc}") from None
     host, port, production = server.host, server.port, server.production
+    # Claimed before seeding and the banner: a busy port is the only thing said.
+    sock = listen.bind(host, port, "--port or ROBOPASS_PORT")
     data_dir = Path(store_section.data_dir or default_data_dir()).expanduser()
     robots = store_section.robots
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -167,7 +171,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(demo_parties(issuer, host, port, store_section.data_dir, bool(example)))
     sys.stdout.flush()
     configure_logging(server.log_level, server.log_format)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -178,6 +182,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=server.forwarded_allow_ips,
         ws_max_size=settings.limits.max_body_bytes,
     )
+    listen.serve(config, sock)
     return 0
 
 

@@ -21,7 +21,6 @@ from gateway.cli.defaults import configured, data_dir, given
 from gateway.config.paths import default_data_dir
 from gateway.config.settings import default_of
 
-
 SERVICE_ROLE = "service_provider"  # a registry's caller, not a party of the demo
 
 
@@ -31,9 +30,7 @@ def demo_clients(services: bool = True) -> tuple[str, ...]:
     `services`, the parties only (not the federation's own service client)."""
     table = resources.files("policies").joinpath("demo", "clients.json").read_text("utf-8")
     clients = json.loads(table)["clients"]
-    return tuple(
-        c["client_id"] for c in clients if services or c["role"] != SERVICE_ROLE
-    )
+    return tuple(c["client_id"] for c in clients if services or c["role"] != SERVICE_ROLE)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -43,7 +43,6 @@ from schema.source import (
     TelemetrySource,
 )
 
-
 ANONYMOUS_HINT = (
     "an anonymous caller sees public fields only; send an access token"
     " (Authorization: Bearer ...) of a party that may see it, see docs/policies.md"
