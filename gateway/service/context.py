@@ -166,7 +166,7 @@ class RequestContext:
             result = translate(document, source, target)
         except InvalidDocument as exc:
             violations = [(v.pointer or "/", v.message) for v in exc.violations]
-            raise invalid_document(exc.format, violations) from None
+            raise invalid_document(exc.format, violations, exc.hint) from None
         losses = [
             Loss(path=e.path, kind=LossKind(e.kind.value), reason=e.reason, count=e.count)
             for e in result.report.entries()
