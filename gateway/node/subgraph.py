@@ -27,7 +27,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import orjson
 import strawberry
@@ -253,10 +253,18 @@ class SubgraphQuery:
         )
 
 
+# The federation version the SDL's @link names. Every directive used (@key, @shareable)
+# exists since v2.0; v2.9 is the newest that both Apollo's composer and The Guild's
+# (@theguild/federation-composition) accept, where strawberry's default (v2.11) is
+# refused by The Guild's as newer than it knows.
+FEDERATION_VERSION: Literal["2.9"] = "2.9"
+
+
 def build_subgraph_schema(extensions: Sequence[Any] = ()) -> strawberry.federation.Schema:
     """The subgraph schema, federation v2, with parse and validation caches on."""
     return strawberry.federation.Schema(
         query=SubgraphQuery,
+        federation_version=FEDERATION_VERSION,
         config=schema_config(),
         extensions=[*schema_caches(), *extensions],
     )
