@@ -71,9 +71,18 @@ def integer(params: Mapping[str, str], name: str, default: int, low: int, high: 
 
 
 def time(value: Any, name: str) -> datetime | None:
-    """An ISO 8601 time with a UTC offset, or None when absent."""
-    if value is None or value == "":
+    """An ISO 8601 time with a UTC offset, or None when absent.
+
+    An empty value is refused, not read as "now": a client that meant a time and
+    sent nothing gets a 400, never the present passport in its place.
+    """
+    if value is None:
         return None
+    if value == "":
+        raise bad_request(
+            f"{name} is empty: leave it out for the present, or give an ISO 8601 time"
+            " with a UTC offset (e.g. 2026-06-01T08:00:00Z)"
+        )
     if not isinstance(value, str):
         raise bad_request(f"{name} must be an ISO 8601 time string with a UTC offset")
     try:

@@ -389,11 +389,19 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return cache[key]
 
 
+def unexpected_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors worth a log line: raised by our code without a code of their own.
+
+    A coded error (NOT_FOUND, BAD_ROBOT_CODE, a hidden field) is an answer to the
+    caller, not an alert, and a validation error is the caller's mistake.
+    """
+    return [e for e in errors if e.original_error and not e.extensions]
+
+
 class PassportSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
         """Log only what went wrong on our side: a caller's mistake is an answer, not an alert."""
-        unexpected = [e for e in errors if e.original_error and not e.extensions]
-        super().process_errors(unexpected, execution_context)
+        super().process_errors(unexpected_errors(errors), execution_context)
 
 
 class QuietValidationCache(ValidationCache):
