@@ -66,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from gateway.credentials.signing import RegistrySigner
     from gateway.edge.auth import demo_issuer
+    from gateway.edge.headerlimit import HeaderLimit, parser_buffer
     from gateway.edge.observe import configure_logging
     from gateway.endpoint.persisted import PersistedQueries
     from gateway.ops.metrics import METRICS
@@ -172,9 +173,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     configure_logging(server.log_level, server.log_format)
     config = uvicorn.Config(
-        app,
+        HeaderLimit(app, server.max_header_bytes),
         host=host,
         port=port,
+        # h11 whatever else is installed, its buffer fitting every request under the cap:
+        # the cap's 431 or the app's answer, never a parser's 400 that depends on timing.
+        http="h11",
+        h11_max_incomplete_event_size=parser_buffer(server.max_header_bytes),
         log_config=None,
         log_level=server.log_level,
         access_log=server.log_format != "json",

@@ -23,6 +23,7 @@ class ServerSettings:
     log_format: str
     forwarded_allow_ips: str
     demo_auth: bool
+    max_header_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
