@@ -21,6 +21,7 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 100
 MAX_BODY = 1 << 20
 MAX_FILTER = 200
+MAX_THROUGH = 10**12  # a sequence number: far beyond any log, still an exact integer
 REGISTRY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 FILTERS = ("manufacturer", "category", "status", "owner", "owner_id")

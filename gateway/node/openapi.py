@@ -13,7 +13,7 @@ from schema.events import SCHEMES, EventType
 from schema.passport import RobotStatus
 
 from .auth import READ, WRITE
-from .inputs import MAX_PAGE
+from .inputs import MAX_PAGE, MAX_THROUGH
 from .problems import CODES
 from .routes import MAX_BATCH
 from .telemetry import openapi_path as conditions_path
@@ -371,7 +371,7 @@ def _paths() -> dict[str, Any]:
                     CODE,
                     _query(
                         "through",
-                        {"type": "integer", "minimum": 1},
+                        {"type": "integer", "minimum": 1, "maximum": MAX_THROUGH},
                         "re-hash only up to this sequence (a past view's version)",
                     ),
                 ],
