@@ -62,7 +62,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        shown = default not in (None, False, argparse.SUPPRESS) and action.nargs != 0
+        unset = default is None or default is False or default is argparse.SUPPRESS
+        shown = not unset and action.nargs != 0  # 0 is a default; False (a switch) is not
         if shown and "default" not in text.lower() and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text
