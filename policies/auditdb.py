@@ -179,13 +179,18 @@ def sqlite_file(url: str) -> str:
     """
     if not url.startswith(SQLITE_SCHEME):
         if "://" in url:
+            # The scheme only: the rest of a URL may hold a password.
+            scheme = url.partition("://")[0]
             raise ValueError(
-                f"unsupported database URL {url!r}: use sqlite:///PATH, a path or postgresql://..."
+                f"unsupported database URL scheme {scheme!r}: use sqlite:///PATH, a path"
+                " or postgresql://..."
             )
         return url
     rest = url.removeprefix(SQLITE_SCHEME)
     if not rest.startswith("/"):
-        raise ValueError(f"{url!r} has a host: use sqlite:///PATH (three slashes) or a path")
+        raise ValueError(
+            "a sqlite:// URL with a host: use sqlite:///PATH (three slashes) or a path"
+        )
     rest = rest.lstrip("/")
     if rest in ("", MEMORY):
         return MEMORY
