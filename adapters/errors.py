@@ -20,16 +20,25 @@ class Violation:
 
 
 class InvalidDocument(ValueError):
-    """A document does not conform to its format; `violations` lists every problem found."""
+    """A document does not conform to its format; `violations` lists every problem found.
 
-    def __init__(self, format_name: str, violations: Iterable[Violation]) -> None:
+    `hint` is the next step when one is known: a document of another format given
+    as this one says which format it looks like.
+    """
+
+    def __init__(
+        self, format_name: str, violations: Iterable[Violation], hint: str | None = None
+    ) -> None:
         self.format = format_name
+        self.hint = hint
         self.violations = sorted(violations, key=lambda v: (v.pointer, v.message))
         lines = "\n".join(f"  {v}" for v in self.violations[:20])
         more = len(self.violations) - 20
         tail = f"\n  ... and {more} more" if more > 0 else ""
+        said = f" ({hint})" if hint else ""
+        count = len(self.violations)
         super().__init__(
-            f"invalid {format_name} document, {len(self.violations)} violation(s):\n{lines}{tail}"
+            f"invalid {format_name} document{said}, {count} violation(s):\n{lines}{tail}"
         )
 
 

@@ -102,7 +102,13 @@ def translate(doc: Any, source: str, target: str, *, validate: bool = True) -> T
     """
     src, dst = _format(source), _format(target)
     if validate:
-        src.validate(doc)
+        try:
+            src.validate(doc)
+        except InvalidDocument as exc:
+            hint = misnamed(doc, source)
+            if hint is None:
+                raise
+            raise InvalidDocument(exc.format, exc.violations, hint) from None
     plain = src.decode(doc)
     if validate and src is not FORMATS[canonical.NAME]:
         _check_canonical(plain, source)
@@ -110,6 +116,42 @@ def translate(doc: Any, source: str, target: str, *, validate: bool = True) -> T
     if validate:
         dst.validate(output)
     return Translation(output, loss_report(plain, src, dst))
+
+
+# What each format's documents are called, for the hint of `misnamed`.
+KINDS = {
+    aas.NAME: "an AAS environment",
+    untp.NAME: "a UNTP DPP credential",
+    cn_miit.NAME: "a cn-miit registry record",
+    canonical.NAME: "a canonical passport",
+}
+
+
+def looks_like(doc: Any) -> str | None:
+    """The format a document's top-level keys point to; None when they point nowhere.
+
+    Only a guess for a message: each format's own validation is the judge.
+    """
+    if not isinstance(doc, dict):
+        return None
+    if "assetAdministrationShells" in doc or "submodels" in doc:
+        return aas.NAME
+    types = doc.get("type")
+    if "@context" in doc and isinstance(types, list) and "VerifiableCredential" in types:
+        return untp.NAME
+    if "rbt_code" in doc:
+        return cn_miit.NAME
+    if "code" in doc and "manufacturer" in doc:
+        return canonical.NAME
+    return None
+
+
+def misnamed(doc: Any, source: str) -> str | None:
+    """The next step for a document refused as `source` that looks like another format."""
+    other = looks_like(doc)
+    if other is None or other == source:
+        return None
+    return f"this looks like {KINDS[other]}: translate it from {other}"
 
 
 def _check_canonical(plain: Plain, source: str) -> None:

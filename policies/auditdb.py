@@ -164,19 +164,45 @@ class PostgresBackend:
         self._db.close()
 
 
+SQLITE_SCHEME = "sqlite://"
+MEMORY = ":memory:"
+
+
+def sqlite_file(url: str) -> str:
+    """The file a SQLite database URL or path names, the one reading of every `--db`.
+
+    `sqlite:///PATH` names the absolute path /PATH, as a `file:///PATH` URI does
+    (`sqlite:///tmp/x.db` is /tmp/x.db, never ./tmp/x.db); `sqlite:////PATH`, the
+    spelling SQLAlchemy uses for absolute paths, names it too; `sqlite:///:memory:`
+    (or nothing after the slashes) is an in-memory database. A plain path, relative
+    or not, is taken as it stands. Any other scheme raises ValueError.
+    """
+    if not url.startswith(SQLITE_SCHEME):
+        if "://" in url:
+            # The scheme only: the rest of a URL may hold a password.
+            scheme = url.partition("://")[0]
+            raise ValueError(
+                f"unsupported database URL scheme {scheme!r}: use sqlite:///PATH, a path"
+                " or postgresql://..."
+            )
+        return url
+    rest = url.removeprefix(SQLITE_SCHEME)
+    if not rest.startswith("/"):
+        raise ValueError(
+            "a sqlite:// URL with a host: use sqlite:///PATH (three slashes) or a path"
+        )
+    rest = rest.lstrip("/")
+    if rest in ("", MEMORY):
+        return MEMORY
+    return "/" + rest
+
+
 def open_backend(target: str | Path) -> Backend:
     """`postgresql://...` opens PostgreSQL; `sqlite:///PATH` or a plain path, SQLite."""
     text = str(target)
     if text.startswith(POSTGRES_SCHEMES):
         return PostgresBackend(text)
-    if text.startswith("sqlite:///"):
-        text = text.removeprefix("sqlite:///") or ":memory:"
-    elif "://" in text:
-        scheme = text.partition("://")[0]
-        raise ValueError(
-            f"unsupported audit database scheme {scheme!r}: sqlite:/// or postgresql://"
-        )
-    return SQLiteBackend(text)
+    return SQLiteBackend(sqlite_file(text))
 
 
 def _pg(sql: str) -> str:

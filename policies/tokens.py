@@ -45,6 +45,7 @@ from .principal import PUBLIC, Principal, Role
 from .verified import DEFAULT_SIZE, VerifiedTokens
 
 MAX_TOKEN_BYTES = 8192
+MAX_NAMED_ISSUERS = 3  # the refusal of an untrusted issuer names at most this many
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id")
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "b64", "zip", "enc"})
@@ -115,7 +116,7 @@ class TokenVerifier:
         iss = unverified.get("iss")
         issuer = self.issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
-            raise UntrustedIssuer("token issuer is not trusted")
+            raise UntrustedIssuer(f"token issuer is not trusted; {self.expected_issuers()}")
         if alg not in issuer.algorithms:
             raise InvalidToken(f"algorithm {alg} is not allowed for this issuer")
         kid = header.get("kid")
@@ -130,6 +131,20 @@ class TokenVerifier:
             raise InvalidSignature("signature does not verify") from exc
         principal = self._principal(issuer, unverified)
         return principal, float(unverified["exp"])
+
+    def expected_issuers(self) -> str:
+        """Which issuers a token must come from, for the refusal of any other.
+
+        Trusted issuers are public (each publishes its metadata and keys, and
+        RFC 9728 lists them for a resource), and naming them is the caller's next
+        step: a demo token minted for another port has the wrong `iss`.
+        """
+        names = sorted(self.issuers)
+        if not names:
+            return "this server trusts no issuer"
+        shown = ", ".join(names[:MAX_NAMED_ISSUERS])
+        more = len(names) - MAX_NAMED_ISSUERS
+        return f"expected {shown}" + (f" (and {more} more)" if more > 0 else "")
 
     async def _introspect(self, token: str) -> Principal:
         """RFC 7662: ask each issuer configured for introspection, in order."""

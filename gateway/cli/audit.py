@@ -10,7 +10,7 @@ import orjson
 
 from gateway.cli.defaults import configured, data_dir, demo_database
 from policies import AuditLog
-from policies.auditdb import POSTGRES_SCHEMES
+from policies.auditdb import POSTGRES_SCHEMES, sqlite_file
 from schema.code import RobotCode, RobotCodeError
 
 
@@ -19,13 +19,13 @@ def default_audit_db(registry_db: str) -> str:
     registry keeps its `audit_log` table in its own database."""
     if registry_db.startswith(POSTGRES_SCHEMES):
         return registry_db
-    path = Path(registry_db.removeprefix("sqlite:///"))
+    path = Path(sqlite_file(registry_db))
     return str(path.with_name(path.stem + ".audit.db"))
 
 
 def describe(db: str) -> str:
     """Where the log is, for a console line: never a PostgreSQL URL, which may hold a password."""
-    return "PostgreSQL" if db.startswith(POSTGRES_SCHEMES) else db.removeprefix("sqlite:///")
+    return "PostgreSQL" if db.startswith(POSTGRES_SCHEMES) else sqlite_file(db)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -82,9 +82,12 @@ def open_existing(db: str | None):
     if db is None:
         db = configured_db()
     if not db.startswith(POSTGRES_SCHEMES):
-        path = db.removeprefix("sqlite:///")
+        try:
+            path = sqlite_file(db)
+        except ValueError as exc:
+            raise SystemExit(f"robopass: --db: {exc}") from None
         if not Path(path).is_file():
-            raise SystemExit(f"robopass: no audit log at {path}")
+            raise SystemExit(f"robopass: no audit log at {path}: check --db or audit.db")
     return AuditLog(db)
 
 

@@ -13,15 +13,40 @@ import argparse
 from pathlib import Path
 
 from gateway.cli.defaults import configured, data_dir, given
+from gateway.cli.listen import check_free
+from gateway.config.paths import default_data_dir
+from gateway.config.settings import default_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `auth-server` to the `robopass` commands."""
-    parser = sub.add_parser("auth-server", help="run the development authorization server alone")
-    parser.add_argument("--host", default=None)
-    parser.add_argument("--port", type=int, default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--log-level", default=None)
+    parser = sub.add_parser(
+        "auth-server",
+        help="run the development authorization server alone",
+        description="Run the development authorization server (client credentials, RFC 9068"
+        " tokens, JWKS, RFC 8414 metadata) as an issuer at the root of its origin.",
+    )
+    parser.add_argument(
+        "--host",
+        default=None,
+        help=f"address to listen on (ROBOPASS_AUTH_HOST; default {default_of('auth_server.host')})",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port to listen on (ROBOPASS_AUTH_PORT; default {default_of('auth_server.port')})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"where its signing key is kept (ROBOPASS_DATA_DIR; default {default_data_dir()})",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help=f"uvicorn's log level (default {default_of('server.log_level')})",
+    )
     parser.set_defaults(func=cmd_auth_server)
 
 
@@ -46,6 +71,7 @@ def cmd_auth_server(args: argparse.Namespace) -> int:
     defaults = settings.auth_server
     host, port = given(args.host, defaults.host), given(args.port, defaults.port)
     folder = Path(given(args.data_dir, data_dir(settings))).expanduser()
+    check_free(host, port, "--port or ROBOPASS_AUTH_PORT")
     issuer = f"http://{host}:{port}"
     app = create_auth_app(folder, issuer)
     for line in banner(issuer, sorted(load_clients())):

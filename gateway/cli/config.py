@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     config = sub.add_parser("config", help="check or show the gateway configuration")
     conf = config.add_subparsers(dest="config_command", required=True)
     check = conf.add_parser("check", help="validate a configuration file; exit 2 on errors")
-    check.add_argument("file")
+    check.add_argument("file", help="the TOML configuration file to check")
     check.set_defaults(func=cmd_config_check)
     show = conf.add_parser("show", help="print the effective configuration, secrets redacted")
     show.add_argument("file", nargs="?", help=f"a TOML file (default: {CONFIG_ENV} or none)")

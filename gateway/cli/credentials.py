@@ -24,13 +24,16 @@ from schema.code import RobotCode, RobotCodeError
 __all__ = ["USAGE", "data_dir_of", "issuer_of", "read_text", "register", "usage"]
 
 USAGE = 2
+KEY_FOLDER = "where the registry's signing keys live (ROBOPASS_DATA_DIR; default: the data folder)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the credential commands to the `robopass` subparsers."""
     export = sub.add_parser("export", help="write one robot's passport from a local store")
     export.add_argument("code", help="the robot code")
-    export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    export.add_argument(
+        "--format", required=True, choices=EXPORT_FORMATS, help="the document's format"
+    )
     export.add_argument("--sign", action="store_true", help="as a vc+jwt credential")
     export.add_argument("--db", default=None, help="default: the demo database")
     export.add_argument("--data-dir", default=None, help="where the signing key lives")
@@ -50,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify = sub.add_parser("verify", help="check a signed credential or SD-JWT presentation")
     verify.add_argument("file", help="the credential or presentation, - for standard input")
     verify.add_argument("--jwks", help="JWKS file or URL (default: this registry's own keys)")
-    verify.add_argument("--data-dir", default=None)
+    verify.add_argument("--data-dir", default=None, help=KEY_FOLDER)
     verify.add_argument("--audience", help="presentations: the audience you gave the holder")
     verify.add_argument("--nonce", help="presentations: the nonce you gave the holder")
     verify.add_argument(
@@ -72,10 +75,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     key = sub.add_parser("key", help="the registry's credential signing key")
     key_sub = key.add_subparsers(dest="key_command", required=True)
     jwks = key_sub.add_parser("jwks", help="print the public JWKS to publish")
-    jwks.add_argument("--data-dir", default=None)
+    jwks.add_argument("--data-dir", default=None, help=KEY_FOLDER)
     jwks.set_defaults(func=cmd_key_jwks)
     rotate = key_sub.add_parser("rotate", help="retire the signing key and create a new one")
-    rotate.add_argument("--data-dir", default=None)
+    rotate.add_argument("--data-dir", default=None, help=KEY_FOLDER)
     rotate.set_defaults(func=cmd_key_rotate)
 
 

@@ -18,14 +18,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
 import httpx
 
+from gateway.cli.arguments import count
 from gateway.cli.defaults import configured, given
+from gateway.cli.listen import check_free
 from gateway.config.paths import default_data_dir
+from gateway.config.settings import default_of
 
 DEFAULT_PORTS = {"gateway": 8000, "auth": 9000, "cn": 8101, "eu": 8102}
 GATEWAY_CLIENT = "robopass-gateway"
@@ -354,6 +357,9 @@ def banner(host: str, ports: Ports, parts: Sequence[Part], data_dir: Path) -> st
 
 def run(args: argparse.Namespace) -> int:
     ports = Ports.from_args(args)
+    for name, port in asdict(ports).items():
+        option = "--gateway-port" if name == "gateway" else f"--{name}-port"
+        check_free(args.host, port, f"{option} or --base-port N")
     data_dir = Path(args.data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
     parts = plan(args, ports, data_dir)
@@ -402,12 +408,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "demo", help="run a federation on loopback: auth server, CN and EU nodes, gateway"
     )
-    parser.add_argument("--host", default=None)
+    parser.add_argument(
+        "--host",
+        default=None,
+        help=f"address every part listens on (ROBOPASS_DEMO_HOST; default"
+        f" {default_of('demo.host')})",
+    )
     parser.add_argument(
         "--base-port",
         type=int,
         default=None,
-        help="gateway on N, auth server N+1, CN node N+2, EU node N+3",
+        help="gateway on N, auth server N+1, CN node N+2, EU node N+3 (ROBOPASS_DEMO_BASE_PORT)",
     )
     for name, what in (
         ("gateway", "the gateway"),
@@ -421,8 +432,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             default=None,
             help=f"port of {what} (default {DEFAULT_PORTS[name]})",
         )
-    parser.add_argument("--cn-robots", type=int, default=1000, help="robots of the CN node")
-    parser.add_argument("--eu-robots", type=int, default=200, help="robots of the EU node")
+    parser.add_argument("--cn-robots", type=count, default=1000, help="robots of the CN node")
+    parser.add_argument("--eu-robots", type=count, default=200, help="robots of the EU node")
     parser.add_argument(
         "--data-dir",
         default=None,

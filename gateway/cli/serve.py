@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 from gateway.cli import audit as audit_cmd
+from gateway.cli import listen
+from gateway.cli.arguments import count
+from gateway.cli.token import demo_clients, token_command
 from gateway.config.paths import default_data_dir
 from gateway.config.settings import CONFIG_ENV, ConfigError, Settings, load_config
 from gateway.endpoint.limits import Limits
@@ -40,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=None, help="default 8000")
     serve.add_argument("--db", default=None, help="sqlite:///PATH, a path or postgresql://...")
     serve.add_argument("--data-dir", default=None, help=f"default {default_data_dir()}")
-    serve.add_argument("--robots", type=int, default=None, help="seeded on first run (1000)")
+    serve.add_argument("--robots", type=count, default=None, help="seeded on first run (1000)")
     serve.add_argument("--log-level", default=None, help="default info")
     serve.add_argument(
         "--on-denied",
@@ -64,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.credentials.signing import RegistrySigner
     from gateway.credentials.statuslist import Ledger
     from gateway.edge.auth import demo_issuer
+    from gateway.edge.headerlimit import HeaderLimit, parser_buffer
     from gateway.edge.observe import configure_logging
     from gateway.endpoint.persisted import PersistedQueries
     from gateway.ops.metrics import METRICS
@@ -101,6 +105,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"robopass: --safelist {exc}") from None
     host, port, production = server.host, server.port, server.production
+    # Claimed before seeding and the banner: a busy port is the only thing said.
+    sock = listen.bind(host, port, "--port or ROBOPASS_PORT")
     data_dir = Path(store_section.data_dir or default_data_dir()).expanduser()
     robots = store_section.robots
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -172,8 +178,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("Production mode: no introspection, suggestions or internal error messages")
     print(f"History report: http://{host}:{port}/")
     print(f"Audit log of every disclosure: {audit_cmd.describe(audit_db)}")
-    if demo:
-        print(f"Demo authorization server: {issuer} (tokens: robopass token CLIENT)")
     if settings.source:
         print(f"Configuration: {settings.source}")
     if example:
@@ -181,12 +185,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         query = f'{{ robot(code: "{example}") {{ {fields} }} }}'
         body = json.dumps({"query": query})
         print(f"Try:\n  curl -s {url} -H 'content-type: application/json' -d '{body}'")
+    if demo:
+        print(demo_parties(issuer, host, port, store_section.data_dir, bool(example)))
     sys.stdout.flush()
     configure_logging(server.log_level, server.log_format)
-    uvicorn.run(
-        app,
+    config = uvicorn.Config(
+        HeaderLimit(app, server.max_header_bytes),
         host=host,
         port=port,
+        # h11 whatever else is installed, its buffer fitting every request under the cap:
+        # the cap's 431 or the app's answer, never a parser's 400 that depends on timing.
+        http="h11",
+        h11_max_incomplete_event_size=parser_buffer(server.max_header_bytes),
         log_config=None,
         log_level=server.log_level,
         access_log=server.log_format != "json",
@@ -194,7 +204,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=server.forwarded_allow_ips,
         ws_max_size=settings.limits.max_body_bytes,
     )
+    listen.serve(config, sock)
     return 0
+
+
+def demo_parties(issuer: str, host: str, port: int, folder: str | None, example: bool) -> str:
+    """The banner's lines on the demo parties: who they are and the exact token command.
+
+    The command carries this server's port and data folder when they are not the
+    defaults: a token minted for another port names an issuer this server does
+    not trust, and one signed in another folder a key it does not know.
+    """
+    mint = token_command(host, port, folder, "used-robot-buyer")
+    lines = [
+        f"Demo authorization server: {issuer}",
+        "An anonymous caller sees public fields only"
+        + (" (condition above comes back null with an error)." if example else "."),
+        f"Demo parties: {', '.join(demo_clients(services=False))}; a token of one:",
+        f"  TOKEN=$({mint})",
+        '  then add -H "authorization: Bearer $TOKEN" to a request (docs/policies.md)',
+    ]
+    return "\n".join(lines)
 
 
 def warn_legacy(store) -> None:

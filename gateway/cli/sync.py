@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from gateway.cli.defaults import configured
+from schema.graphql.objects import DENIED_CODE
 from schema.parties import PARTY_ID_SYNTAX, is_party_id
 
 ROBOT_VIEW = "code version export(format: CANONICAL)"
@@ -48,7 +49,14 @@ COPYING, FOLLOWING = "copy", "follow"
 
 
 class SyncError(Exception):
-    """The gateway refused or the mirror belongs to another gateway or owner."""
+    """The gateway refused or the mirror belongs to another gateway or owner.
+
+    `code` is the gateway's error code (`extensions.code`) when it refused.
+    """
+
+    def __init__(self, message: str, code: str | int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +121,8 @@ class Gateway:
         if body.get("errors") or response.status_code != 200:
             error = (body.get("errors") or [{}])[0]
             code = (error.get("extensions") or {}).get("code", response.status_code)
-            raise SyncError(f"gateway refused ({code}): {error.get('message', response.text)}")
+            message = error.get("message", response.text)
+            raise SyncError(f"gateway refused ({code}): {message}", code)
         return body["data"]
 
 
@@ -190,7 +199,10 @@ def sync(
     from tqdm import tqdm
 
     if owner is not None and not is_party_id(owner):
-        raise SyncError(f"--owner must be a party identifier ({PARTY_ID_SYNTAX}), not a name")
+        raise SyncError(
+            f"--owner must be a party identifier ({PARTY_ID_SYNTAX}), not a name;"
+            " leave it out to mirror your own organisation's robots (your token's org_id)"
+        )
     state = mirror.state()
     asked = owner or ""
     if not state:
@@ -293,6 +305,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=cmd_sync)
 
 
+def failure(exc: Exception, gateway: str, owner: str | None = None) -> str:
+    """The one line for a sync that failed: what went wrong and what to check."""
+    if isinstance(exc, SyncError) and exc.code == DENIED_CODE and owner:
+        return (
+            f"{exc}; a token may mirror only its own organisation's robots: leave --owner"
+            f" out, or use a token whose org_id is {owner}"
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return (
+            f"cannot reach the gateway at {gateway} ({exc}): is `robopass serve` running"
+            " there? Check --gateway"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return f"the gateway at {gateway} did not answer in time; try again, or check --gateway"
+    if isinstance(exc, httpx.HTTPError):
+        return f"talking to the gateway at {gateway}: {exc or type(exc).__name__}"
+    return str(exc)
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     """Mirror the caller's view of a fleet into a SQLite file, incrementally."""
     if args.page_size < 1 or args.page_size > 100:
@@ -309,7 +340,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             client_secret=configured_sync.client_secret,
         )
     except (SyncError, httpx.HTTPError) as exc:
-        raise SystemExit(f"robopass: {exc}") from None
+        raise SystemExit(f"robopass: {failure(exc, args.gateway)}") from None
     mirror = Mirror(args.out)
     try:
         result = sync(
@@ -321,7 +352,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             prune=args.prune,
         )
     except (SyncError, httpx.HTTPError) as exc:
-        raise SystemExit(f"robopass: {exc}") from None
+        raise SystemExit(f"robopass: {failure(exc, args.gateway, args.owner)}") from None
     finally:
         mirror.close()
         gateway.close()

@@ -24,6 +24,7 @@ class ServerSettings:
     forwarded_allow_ips: str
     demo_auth: bool
     compiled: bool
+    max_header_bytes: int
 
 
 @dataclass(frozen=True, slots=True)

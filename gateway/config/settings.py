@@ -100,6 +100,15 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+def default_of(key: str) -> Any:
+    """The schema's default of a dotted key (`server.port`), for help texts and banners."""
+    rules = schema()
+    node: dict[str, Any] = rules
+    for part in key.split("."):
+        node = _resolve(rules, node)["properties"][part]
+    return _resolve(rules, node).get("default")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The validated configuration as one typed, frozen tree.

@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from gateway.node.subgraph import subgraph_routes
 from gateway.service.transparency import EventLog
@@ -35,7 +35,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = "NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
     detail = f"{request.method} {request.url.path}: {exc.detail}"
-    return Problem(exc.status_code, code, detail, headers=dict(exc.headers or {})).response()
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return Problem(exc.status_code, code, detail, headers=headers).response()
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (RFC 9110 15.5.6): Starlette's own
+    `Allow` names only the first route that matched the path, and a path served by two
+    routes (GET and POST of /robots/{code}/events) would lose the other's."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
 
 
 def create_node_app(

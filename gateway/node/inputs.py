@@ -21,6 +21,7 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 100
 MAX_BODY = 1 << 20
 MAX_FILTER = 200
+MAX_THROUGH = 10**12  # a sequence number: far beyond any log, still an exact integer
 REGISTRY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 FILTERS = ("manufacturer", "category", "status", "owner", "owner_id")
@@ -71,9 +72,18 @@ def integer(params: Mapping[str, str], name: str, default: int, low: int, high: 
 
 
 def time(value: Any, name: str) -> datetime | None:
-    """An ISO 8601 time with a UTC offset, or None when absent."""
-    if value is None or value == "":
+    """An ISO 8601 time with a UTC offset, or None when absent.
+
+    An empty value is refused, not read as "now": a client that meant a time and
+    sent nothing gets a 400, never the present passport in its place.
+    """
+    if value is None:
         return None
+    if value == "":
+        raise bad_request(
+            f"{name} is empty: leave it out for the present, or give an ISO 8601 time"
+            " with a UTC offset (e.g. 2026-06-01T08:00:00Z)"
+        )
     if not isinstance(value, str):
         raise bad_request(f"{name} must be an ISO 8601 time string with a UTC offset")
     try:

@@ -13,7 +13,7 @@ from schema.events import SCHEMES, EventType
 from schema.passport import RobotStatus
 
 from .auth import READ, WRITE
-from .inputs import MAX_PAGE
+from .inputs import MAX_PAGE, MAX_THROUGH
 from .problems import CODES
 from .routes import MAX_BATCH
 from .telemetry import openapi_path as conditions_path
@@ -28,6 +28,13 @@ def _ref(name: str) -> dict[str, str]:
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _graphql(description: str) -> dict[str, Any]:
+    """A GraphQL over HTTP answer: `{"data", "errors"}` in either media type the spec has."""
+    schema = {"type": "object"}
+    types = ("application/graphql-response+json", JSON)
+    return {"description": description, "content": {t: {"schema": schema} for t in types}}
 
 
 def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -63,7 +70,28 @@ FILTERS = [
 ]
 STANDARD = _problems(400, 401, 403, 503)
 POSITION = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
-CURSOR = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": MAX_CURSOR_CHARS}
+ROBOT_CODE_FORMAT = "robot-code"
+CURSOR_FORMAT = "robopass-cursor"  # issued by this node: a client cannot make one up
+CURSOR = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_-]+$",
+    "minLength": 1,
+    "maxLength": MAX_CURSOR_CHARS,
+    "format": CURSOR_FORMAT,
+    "description": "opaque: exactly as a `cursors` entry of an earlier page gave it; any"
+    " other value is a 400",
+}
+GRAPHQL_TEXT = {"type": "string", "minLength": 1, "maxLength": 1 << 20}
+GRAPHQL_REQUEST = {
+    "type": "object",
+    "properties": {
+        "query": GRAPHQL_TEXT,
+        "operationName": {"type": ["string", "null"]},
+        "variables": {"type": ["object", "null"]},
+        "extensions": {"type": ["object", "null"]},
+    },
+    "required": ["query"],
+}
 
 
 def _operation(
@@ -85,7 +113,16 @@ def _operation(
 
 def _schemas(fmt: str) -> dict[str, Any]:
     time = {"type": "string", "format": "date-time"}
-    code = {"type": "string", "minLength": 29, "maxLength": 29, "pattern": "^[0-9A-Z]{29}$"}
+    # `format: robot-code` names the rule a pattern cannot: the check character at
+    # position 29 (docs/robot-code.md); a client (or a fuzzer) that knows it sends only
+    # codes the node accepts.
+    code = {
+        "type": "string",
+        "minLength": 29,
+        "maxLength": 29,
+        "pattern": "^[0-9A-Z]{29}$",
+        "format": ROBOT_CODE_FORMAT,
+    }
     return {
         "RobotCode": code,
         "Head": _object(
@@ -159,7 +196,7 @@ def _schemas(fmt: str) -> dict[str, Any]:
         "BatchGet": {
             **_object(
                 {
-                    "codes": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_BATCH},
+                    "codes": {"type": "array", "items": _ref("RobotCode"), "maxItems": MAX_BATCH},
                     "asOf": {"type": ["string", "null"], "format": "date-time"},
                 },
                 ["codes"],
@@ -334,7 +371,7 @@ def _paths() -> dict[str, Any]:
                     CODE,
                     _query(
                         "through",
-                        {"type": "integer", "minimum": 1},
+                        {"type": "integer", "minimum": 1, "maximum": MAX_THROUGH},
                         "re-hash only up to this sequence (a past view's version)",
                     ),
                 ],
@@ -419,9 +456,16 @@ def _paths() -> dict[str, Any]:
                 "The node as an Apollo Federation v2 subgraph (GraphQL over HTTP):"
                 ' `Robot @key(fields: "code")`, `_service { sdl }`, `_entities`',
                 READ,
-                {"200": _json({"type": "object"}, "a GraphQL response"), **_problems(401, 403)},
-                [_query("query", {"type": "string"}, "the operation")] if method == "get" else None,
-                body={"type": "object"} if method == "post" else None,
+                {
+                    "200": _graphql("a GraphQL response"),
+                    "400": _graphql("no operation, or one that is not valid: GraphQL errors"),
+                    **_problems(401, 403),
+                    **({"415": _graphql("a body that is not JSON")} if method == "post" else {}),
+                },
+                [{**_query("query", GRAPHQL_TEXT, "the operation"), "required": True}]
+                if method == "get"
+                else None,
+                body=GRAPHQL_REQUEST if method == "post" else None,
             )
             for method in ("get", "post")
         },
@@ -477,8 +521,9 @@ def openapi_document(registry: str, fmt: str) -> dict[str, Any]:
                     "name": "code",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string"},
-                    "description": "a 29-character robot code; spaces and hyphens are ignored",
+                    "schema": _ref("RobotCode"),
+                    "description": "a 29-character robot code (the node also takes it with"
+                    " spaces or hyphens, which it ignores)",
                 },
                 "first": _query(
                     "first", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "page size"

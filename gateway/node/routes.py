@@ -173,7 +173,7 @@ class NodeApi:
         await authorize(request, self.verifier, READ)
         params = inputs.known_parameters(request, ("through",))
         code = inputs.robot_code(request.path_params["code"])
-        through = inputs.integer(params, "through", 0, 1, 10**12) or None
+        through = inputs.integer(params, "through", 0, 1, inputs.MAX_THROUGH) or None
         try:
             report = await self.run(self.store.verify_chain, code, through)
         except UnknownRobot:

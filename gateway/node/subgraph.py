@@ -27,10 +27,11 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import orjson
 import strawberry
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -54,6 +55,7 @@ from schema.graphql.query import (
     robot_filter,
     schema_caches,
     schema_config,
+    unexpected_errors,
 )
 from schema.graphql.robot import (
     AS_OF,
@@ -253,10 +255,24 @@ class SubgraphQuery:
         )
 
 
+# The federation version the SDL's @link names. Every directive used (@key, @shareable)
+# exists since v2.0; v2.9 is the newest that both Apollo's composer and The Guild's
+# (@theguild/federation-composition) accept, where strawberry's default (v2.11) is
+# refused by The Guild's as newer than it knows.
+FEDERATION_VERSION: Literal["2.9"] = "2.9"
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Log only our own failures, as the gateway's schema does: a NOT_FOUND is an answer."""
+        super().process_errors(unexpected_errors(errors), execution_context)
+
+
 def build_subgraph_schema(extensions: Sequence[Any] = ()) -> strawberry.federation.Schema:
     """The subgraph schema, federation v2, with parse and validation caches on."""
-    return strawberry.federation.Schema(
+    return SubgraphSchema(
         query=SubgraphQuery,
+        federation_version=FEDERATION_VERSION,
         config=schema_config(),
         extensions=[*schema_caches(), *extensions],
     )

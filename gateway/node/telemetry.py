@@ -137,6 +137,21 @@ def _int(value: Any) -> int:
     return value
 
 
+SAMPLES = {
+    "type": "array",
+    "minItems": 1,
+    "description": "one line per sample; each line a JSON object",
+    "items": {
+        "type": "object",
+        "properties": {
+            "code": {"$ref": "#/components/schemas/RobotCode"},
+            "at": {"type": "string", "format": "date-time"},
+        },
+        "required": ["code", "at"],
+    },
+}
+
+
 def openapi_path() -> dict[str, Any]:
     """The route in the node's OpenAPI document."""
     event = {"$ref": "#/components/schemas/Event"}
@@ -157,7 +172,8 @@ def openapi_path() -> dict[str, Any]:
             "summary": "Ingest condition samples (NDJSON), one chained event per robot",
             "requestBody": {
                 "required": True,
-                "content": {NDJSON: {"schema": {"type": "string"}}},
+                # One JSON object per line: a sample, canonical, with its robot's code.
+                "content": {NDJSON: {"schema": SAMPLES}},
             },
             "parameters": [
                 {

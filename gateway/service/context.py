@@ -52,6 +52,12 @@ from schema.source import (
 )
 from schema.writes import WritesUnavailable
 
+ANONYMOUS_HINT = (
+    "an anonymous caller sees public fields only; send an access token"
+    " (Authorization: Bearer ...) of a party that may see it, see docs/policies.md"
+)
+SIGNED_IN_HINT = "this token's role and purposes do not grant it, see docs/policies.md"
+
 
 class LiveSession(Protocol):
     """A websocket's standing: its token checked again while the socket lives.
@@ -114,6 +120,12 @@ class RequestContext:
         """False once a websocket's token has expired or stopped verifying; True over HTTP."""
         return self.session is None or await self.session.valid()
 
+    def denied_hint(self) -> str:
+        """What a caller refused a field can do: the same words for every robot."""
+        if self.principal.is_public:
+            return ANONYMOUS_HINT
+        return SIGNED_IN_HINT
+
     def fleet_owner(self, owner_id: str | None) -> str | None:
         """The owner (party identifier) a change feed follows; the caller's own by default."""
         if owner_id is not None:
@@ -169,7 +181,7 @@ class RequestContext:
             result = translate(document, source, target)
         except InvalidDocument as exc:
             violations = [(v.pointer or "/", v.message) for v in exc.violations]
-            raise invalid_document(exc.format, violations) from None
+            raise invalid_document(exc.format, violations, exc.hint) from None
         losses = [
             Loss(path=e.path, kind=LossKind(e.kind.value), reason=e.reason, count=e.count)
             for e in result.report.entries()

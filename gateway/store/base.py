@@ -9,6 +9,7 @@ connection: `gateway.store.sqlite.SqliteStore` (the default, WAL mode) and
 
 from __future__ import annotations
 
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -59,6 +60,7 @@ __all__ = [
     "UnknownRobot",
 ]
 
+FIRST_TABLES = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 T = TypeVar("T")
 
 
@@ -127,6 +129,8 @@ class Store(
                 db.execute(migrations.TABLE)
                 (applied,) = db.execute(migrations.CURRENT).fetchone()
                 migrations.check_supported(applied or 0, known)
+                if not applied:
+                    self._refuse_foreign(db)
                 if (applied or 0) >= migration.version:
                     continue
                 for statement in migrations.statements(migration.sql):
@@ -135,6 +139,25 @@ class Store(
                     migrations.RECORD,
                     (migration.version, migration.name, format_datetime(datetime.now(UTC))),
                 )
+
+    def _foreign_tables(self, db: Db) -> list[str]:
+        """Tables of another program in a database robopass has not migrated yet; a backend
+        that cannot tell (a shared PostgreSQL database) answers none."""
+        return []
+
+    def _refuse_foreign(self, db: Db) -> None:
+        """Refuse a file another program made (a `robopass sync` mirror, say) instead of
+        failing halfway through the first migration with a driver error."""
+        first = migrations.available(self.dialect)[:1]
+        # Files of the first release predate store_migrations: their tables are ours.
+        ours = set(FIRST_TABLES.findall(first[0].sql)) if first else set()
+        foreign = [t for t in self._foreign_tables(db) if t not in ours]
+        if foreign:
+            raise migrations.MigrationError(
+                f"{self.location} is not a robopass registry database: it holds tables"
+                f" ({', '.join(sorted(foreign)[:5])}) and no robopass schema version (a"
+                " `robopass sync` mirror is such a file); choose another --db"
+            )
 
     def schema_version(self) -> int:
         with self._reading() as db:

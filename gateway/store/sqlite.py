@@ -63,6 +63,13 @@ class SqliteStore(Store):
     def _lock_migrations(self, db: Db) -> None:
         """Nothing to add: `BEGIN IMMEDIATE` already holds the file's write lock."""
 
+    def _foreign_tables(self, db: Db) -> list[str]:
+        rows = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_%' AND name != 'store_migrations'"
+        ).fetchall()
+        return [name for (name,) in rows]
+
     @contextmanager
     def _begin(self, begin: str) -> Iterator[sqlite3.Connection]:
         with self._lock:

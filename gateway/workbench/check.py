@@ -82,7 +82,8 @@ class SampleResult:
 
 
 def _refused(checker: str, exc: InvalidDocument) -> Check:
-    return Check(checker, CheckStatus.FAILED, tuple(exc.violations), f"invalid {exc.format}")
+    note = f"invalid {exc.format}" + (f" ({exc.hint})" if exc.hint else "")
+    return Check(checker, CheckStatus.FAILED, tuple(exc.violations), note)
 
 
 def check_sample(

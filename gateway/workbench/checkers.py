@@ -35,6 +35,13 @@ __all__ = [
 
 UNTP_SCHEMA = "untp/untp-dpp-0.6.1.schema.json"
 """The official UNTP DPP 0.6.1 schema, relative to the reference folder."""
+UNTP_SCHEMA_SOURCE = (
+    "published by UN/CEFACT in github.com/uncefact/spec-untp, tag v0.6.1,"
+    " data-models/untp-dpp/artefacts/untp-dpp-schema.json"
+)
+REFERENCE_HOW = (
+    f"save it as DIR/{UNTP_SCHEMA} and pass --reference DIR or set ROBOPASS_REFERENCE=DIR"
+)
 
 
 class CheckStatus(enum.Enum):
@@ -70,15 +77,24 @@ def _verdict(name: str, violations: list[Violation]) -> Check:
 Checker = Callable[[Any], Check]
 
 
-def reference_dir(explicit: str | None = None) -> Path | None:
-    """The shared reference folder: `explicit` (the command line passes `--reference`, else
-    `workbench.reference`, i.e. $ROBOPASS_REFERENCE), or ../shared/reference."""
+def reference_candidates(explicit: str | None = None) -> list[Path]:
+    """Where the official schemas are looked for, in order: `explicit` (the command line
+    passes `--reference`, else `workbench.reference`, i.e. $ROBOPASS_REFERENCE), then
+    ../shared/reference beside the current folder and beside the checkout.
+
+    The one list both `robopass mapping check` and the tests read, so a test never
+    expects a check the command cannot run.
+    """
     root = Path(__file__).resolve().parents[2]
-    candidates = [explicit]
-    candidates += [str(Path.cwd() / "../shared/reference"), str(root / "../shared/reference")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate).resolve()
+    found = [Path(explicit)] if explicit else []
+    return [*found, Path.cwd() / "../shared/reference", root / "../shared/reference"]
+
+
+def reference_dir(explicit: str | None = None) -> Path | None:
+    """The first of `reference_candidates` that is a folder; None when none is."""
+    for candidate in reference_candidates(explicit):
+        if candidate.is_dir():
+            return candidate.resolve()
     return None
 
 
@@ -147,7 +163,8 @@ def untp_official(reference: Path | None) -> Checker:
     def check(doc: Any) -> Check:
         path = reference / UNTP_SCHEMA if reference else None
         if path is None or not path.is_file():
-            note = f"{UNTP_SCHEMA} not found; pass --reference DIR or set ROBOPASS_REFERENCE"
+            where = f"in {reference}" if reference else "(no reference folder)"
+            note = f"{UNTP_SCHEMA} not found {where}: it is {UNTP_SCHEMA_SOURCE}; {REFERENCE_HOW}"
             return Check(name, CheckStatus.NOT_CHECKED, note=note)
         errors = _schema_validator(path).iter_errors(doc)
         return _verdict(name, [Violation(pointer(e.absolute_path), e.message) for e in errors])

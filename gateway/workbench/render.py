@@ -91,6 +91,8 @@ def _details(sample: SampleResult) -> list[str]:
     lines += [f"  {reason}" for reason in sample.failures]
     checks = [sample.input, *sample.output, *([sample.back] if sample.back else [])]
     for check in checks:
+        if check.status is CheckStatus.FAILED and check.note:
+            lines.append(f"  {check.checker}: {check.note}")
         lines += [f"  {check.checker}: {v}" for v in check.violations]
         if check.status is CheckStatus.NOT_CHECKED:
             lines.append(f"  {check.checker}: not checked: {check.note}")

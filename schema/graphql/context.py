@@ -38,6 +38,20 @@ class PolledFeed(Protocol):
     feed_poll_seconds: float
 
 
+@runtime_checkable
+class DeniedHint(Protocol):
+    """A context that can tell a caller refused a field what to do next.
+
+    Optional: without it a refusal names the field and stops there. The
+    gateway's context says it from the caller's standing (anonymous or not),
+    never from anything about the robot.
+    """
+
+    def denied_hint(self) -> str:
+        """The next step for this caller after a hidden field, one clause."""
+        ...
+
+
 class PassportContext(Protocol):
     """Per-request context the gateway provides."""
 

@@ -43,10 +43,15 @@ class TranslationResult:
     losses: list[Loss] = strawberry.field(description="Every field dropped, lossy or defaulted.")
 
 
-def invalid_document(fmt: str, violations: list[tuple[str, str]]) -> GraphQLError:
-    """INVALID_DOCUMENT naming every violation by JSON pointer; no partial output."""
+def invalid_document(
+    fmt: str, violations: list[tuple[str, str]], hint: str | None = None
+) -> GraphQLError:
+    """INVALID_DOCUMENT naming every violation by JSON pointer; no partial output.
+
+    `hint` (a document that looks like another format) leads the message."""
+    said = f" ({hint})" if hint else ""
     return GraphQLError(
-        f"Invalid {fmt} document: {len(violations)} violation(s)",
+        f"Invalid {fmt} document{said}: {len(violations)} violation(s)",
         extensions={
             "code": "INVALID_DOCUMENT",
             "format": fmt,

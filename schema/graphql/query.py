@@ -30,7 +30,7 @@ from ..code import CodeProfile, RobotCode, RobotCodeError
 from ..source import CursorError, RobotFilter
 from .audit import AuditConnection, audit_trail
 from .campaigns import CampaignMutations, CampaignQueries
-from .context import PartialAnswers
+from .context import DeniedHint, PartialAnswers
 from .credentials import CredentialQuery
 from .feed import (
     CODES_PAGE,
@@ -46,7 +46,7 @@ from .feed import (
 )
 from .formats import PassportFormat, TranslationResult
 from .mutation import Mutation
-from .objects import field_denied, graphql_enum
+from .objects import DENIED_CODE, field_denied, graphql_enum
 from .pages import PageInfo, bad_input, check_first, edges, page_info
 from .registries import Registry, coded, registry_unavailable
 from .robot import (
@@ -353,6 +353,8 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 raw_error.nodes = nodes
                 raw_error.locations = self._locations(nodes)
                 raw_error.path = path.as_list()
+            if raw_error.extensions.get("code") == DENIED_CODE:
+                raw_error.message = self._denied_message(raw_error)
         super().handle_field_error(raw_error, return_type, field_details_list, path)
 
     def build_response(self, data: Any) -> Any:
@@ -364,6 +366,23 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             result.errors = [*(result.errors or ()), *context.partial_errors]
         return result
 
+    def _denied_message(self, error: GraphQLError) -> str:
+        """The refusal of a hidden field: the field asked for, what it would show, next step.
+
+        The policy path (`extensions.field`) is a category of the passport, not
+        always the field the query named (`condition` shows `conditions`), so both
+        are said; the hint depends on the caller only, the same for every robot.
+        """
+        asked = next((p for p in reversed(error.path or ()) if isinstance(p, str)), None)
+        shown = error.extensions.get("field") if error.extensions else None
+        message = f"Unauthorized field: {asked or shown}"
+        if asked and shown and shown.rsplit(".", 1)[-1] != asked:
+            message += f" (it shows {shown}, which this caller may not see)"
+        context = self.context_value
+        if isinstance(context, DeniedHint):
+            message += f": {context.denied_hint()}"
+        return message
+
     def _locations(self, nodes: list[Any]) -> list[SourceLocation] | None:
         cache: dict[tuple[int, ...], Any] = self.__dict__.setdefault("_located", {})
         key = tuple(id(n) for n in nodes)
@@ -373,11 +392,19 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return cache[key]
 
 
+def unexpected_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors worth a log line: raised by our code without a code of their own.
+
+    A coded error (NOT_FOUND, BAD_ROBOT_CODE, a hidden field) is an answer to the
+    caller, not an alert, and a validation error is the caller's mistake.
+    """
+    return [e for e in errors if e.original_error and not e.extensions]
+
+
 class PassportSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
         """Log only what went wrong on our side: a caller's mistake is an answer, not an alert."""
-        unexpected = [e for e in errors if e.original_error and not e.extensions]
-        super().process_errors(unexpected, execution_context)
+        super().process_errors(unexpected_errors(errors), execution_context)
 
 
 class QuietValidationCache(ValidationCache):

@@ -33,7 +33,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
         raise SystemExit(f"robopass: cannot read the map {args.map}: {exc.strerror}") from None
     except MapError as exc:
         raise SystemExit(f"robopass: {exc}; nothing was written") from None
-    store = open_store(args.db)
+    store = open_store(args.db, existing=True)
     summary = identify(store, parties, args.codes or None)
     for line in summary.lines():
         print(line)

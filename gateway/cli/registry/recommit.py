@@ -33,7 +33,7 @@ def cmd_recommit(args: argparse.Namespace) -> int:
 
     from gateway.store.open import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, existing=True)
     done = events = 0
     try:
         codes = store.legacy_codes()

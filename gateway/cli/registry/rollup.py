@@ -42,7 +42,7 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     older_than = args.older_than
     if older_than is None:  # the schema's pattern has checked the configured value
         older_than = duration(configured().rollup.after)
-    store = open_store(args.db)
+    store = open_store(args.db, existing=True)
     done = store.rollup(older_than)
     print(
         f"{done.samples} samples of {done.robots} robots rolled up into {done.days} daily"

@@ -11,7 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gateway.cli.arguments import count, fleet_country
 from gateway.cli.defaults import configured, data_dir, given
+from gateway.cli.listen import check_free
+from gateway.config.paths import default_data_dir
+from gateway.config.settings import default_of
 from gateway.node import DEFAULT_ISSUER
 from gateway.node.records import NODE_FORMATS
 
@@ -19,19 +23,31 @@ from gateway.node.records import NODE_FORMATS
 def register(reg: argparse._SubParsersAction) -> None:
     """Add `serve` to the `registry` sub-commands."""
     parser = reg.add_parser("serve", help="run a registry node (REST, native format)")
-    parser.add_argument("--format", required=True, choices=NODE_FORMATS)
+    parser.add_argument(
+        "--format", required=True, choices=NODE_FORMATS, help="the node's format on the wire"
+    )
     parser.add_argument("--db", default=None, help="sqlite:///PATH, a path or postgresql://...")
-    parser.add_argument("--host", default=None)
-    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument(
+        "--host",
+        default=None,
+        help=f"address to listen on (ROBOPASS_NODE_HOST; default {default_of('node.host')})",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port to listen on (ROBOPASS_NODE_PORT; default {default_of('node.port')})",
+    )
     parser.add_argument(
         "--registry", help="registry id (default: cn-heis for cn-miit, eu-dpp for aas)"
     )
     parser.add_argument(
         "--country",
         action="append",
+        type=fleet_country,
         help="country of the seeded robots, repeatable (default: CN for cn-miit, DE, FR for aas)",
     )
-    parser.add_argument("--robots", type=int, default=1000, help="seeded on first run, in all")
+    parser.add_argument("--robots", type=count, default=1000, help="seeded on first run, in all")
     parser.add_argument(
         "--trust-issuer",
         action="append",
@@ -45,8 +61,17 @@ def register(reg: argparse._SubParsersAction) -> None:
         metavar="URL",
         help="add-checkpoint URL of a witness to cosign the log's checkpoints, repeatable",
     )
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--log-level", default=None)
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"where the database and key live when --db is not given (ROBOPASS_DATA_DIR;"
+        f" default {default_data_dir()})",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help=f"uvicorn's log level (default {default_of('server.log_level')})",
+    )
     parser.set_defaults(func=cmd_serve_node)
 
 
@@ -70,6 +95,7 @@ def cmd_serve_node(args: argparse.Namespace) -> int:
         witnesses=tuple(args.witness or ()),
         log_level=given(args.log_level, settings.server.log_level),
     )
+    check_free(options.host, options.port, "--port or ROBOPASS_NODE_PORT")
     try:
         return serve_node(options)
     except NodeOptionError as exc:

@@ -8,7 +8,9 @@ import argparse
 def register(reg: argparse._SubParsersAction) -> None:
     """Add `verify` to the `registry` sub-commands."""
     cmd = reg.add_parser("verify", help="re-hash every stored event log")
-    cmd.add_argument("--db", required=True)
+    cmd.add_argument(
+        "--db", required=True, help="an existing store: sqlite:///PATH, a path or postgresql://..."
+    )
     cmd.add_argument("codes", nargs="*", help="codes to check (default: all)")
     cmd.set_defaults(func=cmd_verify)
 
@@ -18,7 +20,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     # Imported when the command runs: `robopass` builds every parser on each start.
     from gateway.store.open import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, existing=True)
     codes = args.codes or store.codes()
     bad = 0
     for code in codes:

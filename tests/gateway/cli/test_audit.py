@@ -82,7 +82,8 @@ def test_show_prints_a_robots_disclosures(filled: str):
 
 
 def test_the_default_log_lives_beside_the_registry():
-    assert default_audit_db("sqlite:///srv/fleet.db") == "srv/fleet.audit.db"
+    assert default_audit_db("sqlite:///srv/fleet.db") == "/srv/fleet.audit.db"
+    assert default_audit_db("srv/fleet.db") == "srv/fleet.audit.db"
     assert default_audit_db("data/demo-cn.db") == "data/demo-cn.audit.db"
     pg = "postgresql://registry@db.internal/robopass"
     assert default_audit_db(pg) == pg

@@ -65,7 +65,7 @@ def test_open_store_raises_the_stores_own_errors_not_an_exit():
     from gateway.store.base import StoreError
     from gateway.store.open import StoreUrlError, open_store
 
-    with pytest.raises(StoreUrlError, match="unsupported database URL 'mysql://x'"):
+    with pytest.raises(StoreUrlError, match="unsupported database URL scheme 'mysql'"):
         open_store("mysql://x")
     assert issubclass(StoreUrlError, StoreError)
     with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):

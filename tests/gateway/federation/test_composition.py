@@ -1,9 +1,10 @@
-"""Apollo's composition accepts a Chinese and an EU registry node as one supergraph.
+"""Apollo's composition and The Guild's both accept a CN and an EU node as one supergraph.
 
 The SDLs are fetched the way a composer fetches them: `_service { sdl }` over
 HTTP from real `robopass registry serve` processes, with a service token from a
 real `robopass auth-server`; `tests/composition/compose.mjs` runs the pinned
-`@apollo/composition` on them.
+`@apollo/composition` or `@theguild/federation-composition` on them. The SDL's
+`@link` names federation v2.9, the newest both accept (The Guild's refuses v2.11).
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ pytestmark = pytest.mark.process
 FOLDER = TESTS / "composition"
 
 
-def compose(subgraphs: list[dict]) -> dict:
-    node = node_tool(FOLDER, "@apollo/composition")
+COMPOSERS = {"apollo": "@apollo/composition", "guild": "@theguild/federation-composition"}
+
+
+def compose(subgraphs: list[dict], composer: str) -> dict:
+    node = node_tool(FOLDER, COMPOSERS[composer])
     run = subprocess.run(
-        [node, str(FOLDER / "compose.mjs")],
+        [node, str(FOLDER / "compose.mjs"), composer],
         input=json.dumps(subgraphs),
         capture_output=True,
         text=True,
@@ -65,8 +69,10 @@ def subgraphs(sdls: dict[str, str]) -> list[dict]:
     ]
 
 
-def test_cn_and_eu_nodes_compose_into_a_supergraph_with_the_robot_key(sdls) -> None:
-    result = compose(subgraphs(sdls))
+@pytest.mark.parametrize("composer", sorted(COMPOSERS))
+def test_cn_and_eu_nodes_compose_into_a_supergraph_with_the_robot_key(sdls, composer) -> None:
+    assert 'federation/v2.9"' in sdls["cn_heis"]
+    result = compose(subgraphs(sdls), composer)
     assert result["errors"] == []
     supergraph = parse(result["supergraphSdl"])
     robot = next(
@@ -84,13 +90,22 @@ def test_cn_and_eu_nodes_compose_into_a_supergraph_with_the_robot_key(sdls) -> N
     assert {f.name.value for f in query.fields} >= {"robot", "robots"}
 
 
-def test_composition_reports_a_value_type_only_one_node_may_resolve(sdls) -> None:
+@pytest.mark.parametrize("composer", sorted(COMPOSERS))
+def test_composition_reports_a_value_type_only_one_node_may_resolve(sdls, composer) -> None:
     """The check can fail: without @shareable on one type, composition refuses."""
     broken = dict(sdls)
     broken["eu_dpp"] = sdls["eu_dpp"].replace("type Manufacturer @shareable", "type Manufacturer")
     assert broken["eu_dpp"] != sdls["eu_dpp"]
-    result = compose(subgraphs(broken))
+    result = compose(subgraphs(broken), composer)
     assert result["supergraphSdl"] is None
     codes = {e["code"] for e in result["errors"]}
     assert "INVALID_FIELD_SHARING" in codes
     assert any("Manufacturer" in e["message"] for e in result["errors"])
+
+
+def test_the_guild_refuses_a_federation_version_newer_than_it_knows(sdls) -> None:
+    """Why the SDL links v2.9: strawberry's default, v2.11, is refused."""
+    newer = {k: v.replace("federation/v2.9", "federation/v2.11") for k, v in sdls.items()}
+    result = compose(subgraphs(newer), "guild")
+    assert result["supergraphSdl"] is None
+    assert {e["code"] for e in result["errors"]} == {"UNKNOWN_FEDERATION_LINK_VERSION"}

@@ -174,6 +174,8 @@ def test_without_basyx_or_the_official_schema_the_report_says_not_checked(monkey
     untp_checks = [c({}) for c in checkers_for("untp-dpp", None)]
     assert untp_checks[0].status is CheckStatus.NOT_CHECKED
     assert "--reference" in untp_checks[0].note
+    assert "published by UN/CEFACT" in untp_checks[0].note  # where to get it
+    assert "ROBOPASS_REFERENCE=DIR" in untp_checks[0].note  # and how to point robopass at it
     assert untp_checks[1].status is CheckStatus.FAILED
 
     sample = SAMPLES / "edge" / "empty-history.cn-miit.json"
