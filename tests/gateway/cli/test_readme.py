@@ -96,6 +96,9 @@ def test_the_readme_works_as_written_on_another_port(tmp_path: Path) -> None:
     work, outputs = tmp_path / "work", tmp_path / "out"
     work.mkdir()
     outputs.mkdir()
+    # A reader follows the README from the clone's root, where samples/ is; the files
+    # the commands write go to a folder of the test's own.
+    (work / "samples").symlink_to(ROOT / "samples")
     port = free_port()
     assert port != 8000, "the point is a port that is not the default"
     env = {
