@@ -6,6 +6,9 @@ Software Nameplate, Time Series Data for the condition history); the rest goes t
 project's own submodels, whose semantic ids live under `https://robopass.dev/aas/`.
 Submodels are found again by semantic id, elements by idShort, so a reader does not depend
 on the order of either. Every canonical field has a home: the adapter is lossless.
+
+Over 500 lines because it is one format both ways; its element builders are in
+`adapters.aas_elements`.
 """
 
 from __future__ import annotations

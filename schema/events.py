@@ -14,6 +14,9 @@ later link. Two hash schemes exist:
   sequence, time, type, payload, previous hash). Low-entropy payloads can be
   recovered from it by hashing candidates; `robopass registry recommit`
   moves a store to scheme 2.
+
+Over 500 lines because the two hash schemes, the chain and the fold must be read
+together: a change to one is a change to what every stored hash means.
 """
 
 from __future__ import annotations

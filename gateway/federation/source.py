@@ -10,6 +10,9 @@ is missing and named in `Page.unavailable`, or its one robot raises
 passports by the adapters and kept in a `PassportCache` by version; a
 registry with a `freshness` bound has a follower of its change feed, and a
 single read of a version the feed vouches for does not reach the node.
+
+Over 500 lines because it is one contract (`PassportSource`) over many nodes;
+routing, caching and following are separate modules it composes.
 """
 
 from __future__ import annotations

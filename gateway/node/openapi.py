@@ -2,6 +2,8 @@
 
 Schemas are JSON Schema 2020-12, as OpenAPI 3.1 has them, so a test can check
 real answers against the very document the node publishes.
+
+Over 500 lines because it is data: the published contract, path by path.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ transaction, so the snapshot never disagrees with the log. `Store` holds all of
 it in SQL that SQLite and PostgreSQL both speak; a backend brings the
 connection: `gateway.store.sqlite.SqliteStore` (the default, WAL mode) and
 `gateway.store.postgres.PostgresStore`. Import them from `gateway.store`.
+
+Over 500 lines because it is the one place both backends' SQL for robots, logs and
+snapshots lives; the other concerns are mixins (telemetry, bulk, campaigns, log leaves).
 """
 
 from __future__ import annotations

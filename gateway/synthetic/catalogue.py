@@ -4,6 +4,8 @@ Everything named here is invented for demos: makers, operators, owners, people, 
 vendors and AI providers. Authority names (SAMR, BAuA, ...) are real bodies but the
 incidents, recalls and findings attributed to them are synthetic. Kept apart from
 `gateway.synthetic.fleet` so that the simulation reads as logic and this file as data.
+
+Over 500 lines because it is data: the names and parts a fleet is drawn from.
 """
 
 from __future__ import annotations

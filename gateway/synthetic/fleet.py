@@ -9,6 +9,9 @@ and never passes `now`.
 Robot i draws only from `Random(f"{seed}:{i}")`, and fleet-wide facts (the recall, the
 mandate, firmware releases) from their own seeds, so a robot is the same whatever the fleet
 size, and the same on every machine: no global random state, no wall clock.
+
+Over 500 lines because it is one simulation: each life event is a small function
+over the same robot state, and splitting them would scatter that state.
 """
 
 from __future__ import annotations
