@@ -100,22 +100,21 @@ def issuer_of(args: argparse.Namespace, settings: Settings) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from gateway.credentials.signing import RegistrySigner, issue
-    from gateway.store.open import is_postgres, open_store, sqlite_path
+    from gateway.store.open import MissingStore, open_store
 
     settings = configured()
     data_dir = data_dir_of(args, settings)
     db = args.db or settings.store.db or demo_database(data_dir)
-    if not is_postgres(db):
-        path = sqlite_path(db)
-        if path != ":memory:" and not Path(path).is_file():
-            return usage(f"no database at {path}")
     try:
         code = RobotCode.parse(args.code).value
     except RobotCodeError as exc:
         return usage(f"bad robot code ({exc.rule}): {exc}")
     if args.proof and not args.sign:
         return usage("--proof needs --sign: the credential states the version the proof is about")
-    store = open_store(db)
+    try:
+        store = open_store(db, existing=True)
+    except MissingStore as exc:
+        return usage(str(exc))
     try:
         passport = store.passport(code)
         if passport is None:

@@ -59,17 +59,16 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any] | int:
     from gateway.credentials.signing import RegistrySigner
     from gateway.credentials.statuslist import Ledger
     from gateway.service.passport_vc import Issuer
-    from gateway.store.open import is_postgres, open_store, sqlite_path
+    from gateway.store.open import MissingStore, open_store
     from policies import PolicySet
 
     settings = configured()
     data_dir = data_dir_of(args, settings)
     db = args.db or settings.store.db or demo_database(data_dir)
-    if not is_postgres(db):
-        path = sqlite_path(db)
-        if path != ":memory:" and not Path(path).is_file():
-            return usage(f"no database at {path}")
-    store = open_store(db)
+    try:
+        store = open_store(db, existing=True)
+    except MissingStore as exc:
+        return usage(str(exc))
     signer = RegistrySigner.from_data_dir(data_dir, issuer_of(args, settings), store.registry)
     return store, Issuer(signer, Ledger(data_dir), PolicySet.demo())
 

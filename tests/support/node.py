@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,7 @@ from gateway.node import create_node_app
 from gateway.store import Store
 from policies import TokenVerifier
 from policies.authserver import DEMO_CLIENTS, issue_token
-from schema.codec import to_plain
-from schema.passport import MaintenanceKind, MaintenanceRecord
+from tests.support.stores import record
 
 ISSUER = "http://127.0.0.1/auth"
 SERVICE = "robopass-gateway"
@@ -108,18 +106,7 @@ def federation(node: Node) -> FederatedSource:
 UNKNOWN = "CNH7K2H0A1B32605281000012345A"
 
 
-def maintenance(hours: float = 1234.0) -> dict:
-    return to_plain(
-        MaintenanceRecord(
-            datetime(2026, 10, 30, 8, tzinfo=UTC),
-            MaintenanceKind.INSPECTION,
-            "left_knee",
-            None,
-            "Shenzhen Robot Care",
-            hours,
-            None,
-        )
-    )
+maintenance = record  # a maintenance record's payload, as the node's API takes it
 
 
 def append_body(hours: float = 1234.0) -> dict:
