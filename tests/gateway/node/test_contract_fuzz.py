@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from schemathesis import checks
 
 from schema.code import check_character
-from tests.support.node_process import node_args, service_token, serving
+from tests.support.node_process import node_args, running_robopass, service_token
 from tests.support.strategies import robot_codes
 
 pytestmark = [pytest.mark.process, pytest.mark.slow]
@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.process, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `robopass auth-server` the nodes trust by URL."""
-    with serving("auth-server", "--data-dir", str(tmp_path_factory.mktemp("issuer"))) as (
+    with running_robopass("auth-server", "--data-dir", str(tmp_path_factory.mktemp("issuer"))) as (
         base,
         _,
     ):
@@ -108,7 +108,7 @@ def fuzz(base: str, token: str, country: str) -> list[str]:
 @pytest.mark.parametrize(("fmt", "country"), [("cn-miit", "CN"), ("aas", "DE")])
 def test_schemathesis_finds_nothing(issuer: str, tmp_path, fmt: str, country: str) -> None:
     args = node_args(issuer, tmp_path, "--format", fmt, "--robots", "5")
-    with serving(*args) as (base, server):
+    with running_robopass(*args) as (base, server):
         token = service_token(issuer)
         assert fuzz(base, token, country) == []
         assert "Traceback" not in "\n".join(server.lines)
@@ -118,7 +118,7 @@ def test_expected_answers_leave_no_traceback_and_a_405_names_every_method(
     issuer: str, tmp_path
 ) -> None:
     args = node_args(issuer, tmp_path, "--format", "aas", "--robots", "2")
-    with serving(*args) as (base, server):
+    with running_robopass(*args) as (base, server):
         auth = {"authorization": f"Bearer {service_token(issuer)}"}
         code = httpx.get(f"{base}/robots", headers=auth).json()["robots"][0]["code"]
         unknown = code[:27] + ("2" if code[27] != "2" else "3")
