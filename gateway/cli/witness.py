@@ -14,6 +14,8 @@ import argparse
 from pathlib import Path
 
 from gateway.cli.defaults import configured, data_dir, given
+from gateway.config.paths import default_data_dir
+from gateway.config.settings import default_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,11 +30,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="VKEY",
         help="verifier key of a log to follow (<origin>+<key ID>+<key>), repeatable",
     )
-    parser.add_argument("--name", default=None, help="the witness key's name")
-    parser.add_argument("--host", default=None)
-    parser.add_argument("--port", type=int, default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--log-level", default=None)
+    parser.add_argument(
+        "--name",
+        default=None,
+        help=f"its key's name (ROBOPASS_WITNESS_NAME; default {default_of('witness.name')})",
+    )
+    parser.add_argument(
+        "--host",
+        default=None,
+        help=f"address to listen on (ROBOPASS_WITNESS_HOST; default {default_of('witness.host')})",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port to listen on (ROBOPASS_WITNESS_PORT; default {default_of('witness.port')})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"where its state and key live (ROBOPASS_DATA_DIR; default {default_data_dir()})",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help=f"uvicorn's log level (default {default_of('server.log_level')})",
+    )
     parser.set_defaults(func=cmd_witness_serve)
 
 
