@@ -62,6 +62,7 @@ from strawberry.types import ExecutionResult
 
 from schema.graphql import objects, robot
 from schema.graphql.objects import field_denied
+from schema.graphql.query import denied_message
 from schema.graphql.registries import coded
 from schema.graphql.robot import robot_not_found
 
@@ -318,6 +319,8 @@ async def run_plan(
     mask = context.view(record)
     errors: list[GraphQLError] = []
     data = {plan.key: _robot(plan.children, record, mask, errors, [plan.key])}
+    for error in errors:  # worded once, as strawberry's executor words them
+        error.message = denied_message(error, context)
     return ExecutionResult(data=data, errors=errors or None)
 
 

@@ -354,7 +354,7 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 raw_error.locations = self._locations(nodes)
                 raw_error.path = path.as_list()
             if raw_error.extensions.get("code") == DENIED_CODE:
-                raw_error.message = self._denied_message(raw_error)
+                raw_error.message = denied_message(raw_error, self.context_value)
         super().handle_field_error(raw_error, return_type, field_details_list, path)
 
     def build_response(self, data: Any) -> Any:
@@ -366,23 +366,6 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             result.errors = [*(result.errors or ()), *context.partial_errors]
         return result
 
-    def _denied_message(self, error: GraphQLError) -> str:
-        """The refusal of a hidden field: the field asked for, what it would show, next step.
-
-        The policy path (`extensions.field`) is a category of the passport, not
-        always the field the query named (`condition` shows `conditions`), so both
-        are said; the hint depends on the caller only, the same for every robot.
-        """
-        asked = next((p for p in reversed(error.path or ()) if isinstance(p, str)), None)
-        shown = error.extensions.get("field") if error.extensions else None
-        message = f"Unauthorized field: {asked or shown}"
-        if asked and shown and shown.rsplit(".", 1)[-1] != asked:
-            message += f" (it shows {shown}, which this caller may not see)"
-        context = self.context_value
-        if isinstance(context, DeniedHint):
-            message += f": {context.denied_hint()}"
-        return message
-
     def _locations(self, nodes: list[Any]) -> list[SourceLocation] | None:
         cache: dict[tuple[int, ...], Any] = self.__dict__.setdefault("_located", {})
         key = tuple(id(n) for n in nodes)
@@ -390,6 +373,24 @@ class _ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             found = [n.loc.source.get_location(n.loc.start) for n in nodes if n.loc]
             cache[key] = found or None
         return cache[key]
+
+
+def denied_message(error: GraphQLError, context: Any) -> str:
+    """The refusal of a hidden field: the field asked for, what it would show, next step.
+
+    The policy path (`extensions.field`) is a category of the passport, not
+    always the field the query named (`condition` shows `conditions`), so both
+    are said; the hint depends on the caller only, the same for every robot.
+    Both executors (strawberry's and the gateway's compiled plans) word it here.
+    """
+    asked = next((p for p in reversed(error.path or ()) if isinstance(p, str)), None)
+    shown = error.extensions.get("field") if error.extensions else None
+    message = f"Unauthorized field: {asked or shown}"
+    if asked and shown and shown.rsplit(".", 1)[-1] != asked:
+        message += f" (it shows {shown}, which this caller may not see)"
+    if isinstance(context, DeniedHint):
+        message += f": {context.denied_hint()}"
+    return message
 
 
 def unexpected_errors(errors: list[GraphQLError]) -> list[GraphQLError]:

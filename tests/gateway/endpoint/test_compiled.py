@@ -47,7 +47,7 @@ from tests.support.loopback import serving
 from tests.support.operations import queries
 
 SCHEMA = passport_schema(GraphQLOptions())
-UNCOVERED = ("history", "export", "integrity", "conditionHistory", "codeSegments")
+UNCOVERED = ("history", "export", "integrity", "conditionHistory", "codeSegments", "campaigns")
 NARROW = {"roots": ("robot",), "max_roots": 1, "skip": UNCOVERED}
 
 
