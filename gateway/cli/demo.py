@@ -38,6 +38,7 @@ from gateway.config.paths import default_data_dir
 from gateway.config.settings import default_of
 from gateway.credentials.logkey import (
     WITNESS_KEY_FILE,
+    KeyNameMismatch,
     event_log_origin,
     load_or_create,
     log_key_file,
@@ -244,7 +245,10 @@ def plan(args: argparse.Namespace, ports: Ports, data_dir: Path) -> list[Part]:
     issuer = f"http://{host}:{ports.auth}"
     level = ["--log-level", args.log_level]
     config = data_dir / "federation.toml"
-    keys = make_keys(data_dir)
+    try:
+        keys = make_keys(data_dir)
+    except KeyNameMismatch as exc:
+        raise SystemExit(f"robopass demo: --data-dir: {exc}") from None
     config.write_text(federation_toml(host, ports, keys), encoding="utf-8")
     secret = gateway_secret()
     witness_port = {"cn": ports.cn_witness, "eu": ports.eu_witness}
