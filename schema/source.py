@@ -200,6 +200,29 @@ class RegistryDirectory(Protocol):
     def registries(self) -> list[RegistryStatus]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LogInclusion:
+    """Where a passport version was proven to be: a checkpoint of its registry's log."""
+
+    origin: str
+    """The transparency log's name (its checkpoints' origin line)."""
+    checkpoint: int
+    """The size of the verified checkpoint the inclusion proof was checked against."""
+    witnesses: tuple[str, ...]
+    """The witnesses whose cosignatures that checkpoint carried, by key name."""
+
+
+@runtime_checkable
+class LoggedSource(Protocol):
+    """A source that proves versions in their registries' transparency logs says where.
+
+    Optional: without it (a local store, a registry without a log key) the report
+    says nothing of a log.
+    """
+
+    def log_inclusion(self, code: str, head: Head) -> LogInclusion | None: ...
+
+
 class PassportSource(Protocol):
     """Read access to passports, as a registry store or a federation provides it."""
 

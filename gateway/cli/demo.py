@@ -1,12 +1,19 @@
 """`robopass demo`: a whole federation on loopback, one process per part.
 
 The development authorization server, a Chinese registry node (cn-miit), an EU
-node (AAS, German and French robots) and the gateway over both, each started
-as `robopass ...` in its own process and port, as they would run in
-production. The command waits for each to answer /readyz, prints what runs
+node (AAS, German and French robots), a transparency-log witness per
+jurisdiction and the gateway over both nodes, each started as `robopass ...` in
+its own process and port, as they would run in production. Each node's
+checkpoints are cosigned by the witness run for the other jurisdiction, and the
+gateway requires that cosignature (docs/transparency.md): the demo generates
+the log and witness keys before starting anything, so the configuration can
+name them. The command waits for each to answer /readyz, prints what runs
 where, and stops every part on Ctrl-C or SIGTERM. A part outlives a killed demo
 by at most the moment it takes the kernel to signal it (Linux: the parent-death
 signal), so no part is left serving alone.
+
+Over 500 lines because it is one command's whole run: ports, keys, the
+generated configuration, six child processes, their readiness and shutdown.
 """
 
 from __future__ import annotations
@@ -29,11 +36,27 @@ from gateway.cli.defaults import configured, given
 from gateway.cli.listen import check_free
 from gateway.config.paths import default_data_dir
 from gateway.config.settings import default_of
+from gateway.credentials.logkey import (
+    WITNESS_KEY_FILE,
+    KeyNameMismatch,
+    event_log_origin,
+    load_or_create,
+    log_key_file,
+)
 
-DEFAULT_PORTS = {"gateway": 8000, "auth": 9000, "cn": 8101, "eu": 8102}
+DEFAULT_PORTS = {
+    "gateway": 8000,
+    "auth": 9000,
+    "cn": 8101,
+    "eu": 8102,
+    "cn_witness": 8103,
+    "eu_witness": 8104,
+}
 GATEWAY_CLIENT = "robopass-gateway"
 CN_REGISTRY, EU_REGISTRY = "cn-heis", "eu-dpp"
 READY_TIMEOUT = 180.0
+NODES = (3, 4)
+"""Where the CN and EU nodes are in `plan`'s list: after the auth server and witnesses."""
 LEASED = 3
 LEASE_AT = "2026-11-01T00:00:00Z"
 
@@ -44,18 +67,57 @@ class Ports:
     auth: int
     cn: int
     eu: int
+    cn_witness: int
+    """The witness run for China: it cosigns the EU node's checkpoints."""
+    eu_witness: int
+    """The witness run for the EU: it cosigns the CN node's checkpoints."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Ports:
-        """Each port as given; otherwise `--base-port` + 0..3, otherwise the documented default."""
+        """Each port as given; otherwise `--base-port` + 0..5, otherwise the documented default."""
         base = args.base_port
         chosen = {}
-        for offset, name in enumerate(("gateway", "auth", "cn", "eu")):
+        for offset, name in enumerate(DEFAULT_PORTS):
             given = getattr(args, f"{name}_port")
             chosen[name] = given or (base + offset if base else DEFAULT_PORTS[name])
-        if len(set(chosen.values())) != 4:
-            raise SystemExit(f"robopass demo: the four parts need four ports, got {chosen}")
+        if len(set(chosen.values())) != len(chosen):
+            raise SystemExit(f"robopass demo: the six parts need six ports, got {chosen}")
         return cls(**chosen)
+
+
+WITNESS_FOR = {CN_REGISTRY: "eu", EU_REGISTRY: "cn"}
+"""The jurisdiction whose witness cosigns each registry's log."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The verifier keys of each registry's log and of the witness that cosigns it."""
+
+    logs: dict[str, str]
+    witnesses: dict[str, str]
+    """By the registry whose log the witness cosigns."""
+
+
+def witness_name(jurisdiction: str) -> str:
+    return f"robopass.witness/demo-{jurisdiction}"
+
+
+def witness_dir(data_dir: Path, jurisdiction: str) -> Path:
+    return data_dir / f"witness-{jurisdiction}"
+
+
+def make_keys(data_dir: Path) -> Keys:
+    """Each node's log key and each witness's key, created in the folders the parts read
+    them from (or read there, on a later start)."""
+    logs, witnesses = {}, {}
+    for registry, jurisdiction in WITNESS_FOR.items():
+        log = load_or_create(data_dir / log_key_file(registry), event_log_origin(registry))
+        folder = witness_dir(data_dir, jurisdiction)
+        witness = load_or_create(
+            folder / WITNESS_KEY_FILE, witness_name(jurisdiction), witness=True
+        )
+        logs[registry], witnesses[registry] = log.verifier.vkey(), witness.verifier.vkey()
+    return Keys(logs, witnesses)
 
 
 @dataclass(slots=True)
@@ -132,8 +194,9 @@ def robopass_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "gateway.cli", *args]
 
 
-def federation_toml(host: str, ports: Ports) -> str:
-    """The gateway's configuration: both nodes, a service token from the auth server."""
+def federation_toml(host: str, ports: Ports, keys: Keys | None = None) -> str:
+    """The gateway's configuration: both nodes, a service token from the auth server, and
+    with `keys` each node's log key and the witness whose cosignature it requires."""
     token_url = f"http://{host}:{ports.auth}/token"
     entries = []
     for registry, fmt, port, countries in (
@@ -141,6 +204,11 @@ def federation_toml(host: str, ports: Ports) -> str:
         (EU_REGISTRY, "aas", ports.eu, ["DE", "FR"]),
     ):
         listed = ", ".join(f'"{c}"' for c in countries)
+        logged = ""
+        if keys is not None:
+            logged = (
+                f'log_key = "{keys.logs[registry]}"\nwitnesses = ["{keys.witnesses[registry]}"]\n'
+            )
         entries.append(
             f"""[[registries]]
 id = "{registry}"
@@ -149,7 +217,7 @@ base_url = "http://{host}:{port}"
 countries = [{listed}]
 jurisdictions = [{listed}]
 timeout = 5.0
-
+{logged}
 [registries.credentials]
 token_url = "{token_url}"
 client_id = "{GATEWAY_CLIENT}"
@@ -170,17 +238,47 @@ def gateway_secret() -> str:
 
 
 def plan(args: argparse.Namespace, ports: Ports, data_dir: Path) -> list[Part]:
-    """The four parts in start order, with their command lines."""
+    """The six parts in start order (auth server and witnesses, nodes, gateway)."""
     host, logs = args.host, data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     (data_dir / "gateway").mkdir(exist_ok=True)
     issuer = f"http://{host}:{ports.auth}"
     level = ["--log-level", args.log_level]
     config = data_dir / "federation.toml"
-    config.write_text(federation_toml(host, ports), encoding="utf-8")
+    try:
+        keys = make_keys(data_dir)
+    except KeyNameMismatch as exc:
+        raise SystemExit(f"robopass demo: --data-dir: {exc}") from None
+    config.write_text(federation_toml(host, ports, keys), encoding="utf-8")
     secret = gateway_secret()
+    witness_port = {"cn": ports.cn_witness, "eu": ports.eu_witness}
+
+    def witness(jurisdiction: str, follows: str) -> Part:
+        port = witness_port[jurisdiction]
+        argv = robopass_argv(
+            "witness",
+            "serve",
+            "--log",
+            keys.logs[follows],
+            "--name",
+            witness_name(jurisdiction),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--data-dir",
+            str(witness_dir(data_dir, jurisdiction)),
+            *level,
+        )
+        return Part(
+            f"{jurisdiction.upper()} witness (cosigns {follows})",
+            argv,
+            f"http://{host}:{port}/key",
+            logs / f"witness-{jurisdiction}.log",
+        )
 
     def node(registry: str, fmt: str, port: int, robots: int, countries: Sequence[str]) -> Part:
+        cosigner = witness_port[WITNESS_FOR[registry]]
         argv = robopass_argv(
             "registry",
             "serve",
@@ -199,6 +297,8 @@ def plan(args: argparse.Namespace, ports: Ports, data_dir: Path) -> list[Part]:
             "--data-dir",
             str(data_dir),
             *(a for c in countries for a in ("--country", c)),
+            "--witness",
+            f"http://{host}:{cosigner}/add-checkpoint",
             *level,
         )
         return Part(
@@ -224,6 +324,8 @@ def plan(args: argparse.Namespace, ports: Ports, data_dir: Path) -> list[Part]:
             f"{issuer}/.well-known/oauth-authorization-server",
             logs / "auth-server.log",
         ),
+        witness("eu", CN_REGISTRY),
+        witness("cn", EU_REGISTRY),
         node(CN_REGISTRY, "cn-miit", ports.cn, args.cn_robots, ["CN"]),
         node(EU_REGISTRY, "aas", ports.eu, args.eu_robots, ["DE", "FR"]),
         Part(
@@ -330,8 +432,10 @@ def banner(host: str, ports: Ports, parts: Sequence[Part], data_dir: Path) -> st
         ("gateway: GraphQL and console", f"{gateway}/graphql"),
         ("gateway: history report", f"{gateway}/"),
         ("authorization server", issuer),
-        (parts[1].name, f"http://{host}:{ports.cn}/robots"),
-        (parts[2].name, f"http://{host}:{ports.eu}/robots"),
+        (parts[NODES[0]].name, f"http://{host}:{ports.cn}/robots"),
+        (parts[NODES[1]].name, f"http://{host}:{ports.eu}/robots"),
+        (parts[1].name, f"http://{host}:{ports.eu_witness}/logs"),
+        (parts[2].name, f"http://{host}:{ports.cn_witness}/logs"),
     ]
     width = max(len(name) for name, _ in rows)
     lines = ["", "robopass demo is running:"]
@@ -358,7 +462,7 @@ def banner(host: str, ports: Ports, parts: Sequence[Part], data_dir: Path) -> st
 def run(args: argparse.Namespace) -> int:
     ports = Ports.from_args(args)
     for name, port in asdict(ports).items():
-        option = "--gateway-port" if name == "gateway" else f"--{name}-port"
+        option = "--gateway-port" if name == "gateway" else f"--{name.replace('_', '-')}-port"
         check_free(args.host, port, f"{option} or --base-port N")
     data_dir = Path(args.data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -366,14 +470,15 @@ def run(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     started: list[Part] = []
     try:
-        print(f"robopass demo: starting 4 processes, data in {data_dir}", flush=True)
-        for group in ([parts[0]], parts[1:3], [parts[3]]):
+        print(f"robopass demo: starting {len(parts)} processes, data in {data_dir}", flush=True)
+        nodes = parts[NODES[0] : NODES[1] + 1]
+        for group in (parts[: NODES[0]], nodes, parts[NODES[1] + 1 :]):
             for part in group:
                 print(f"  starting: {part.name}", flush=True)
                 part.start()
                 started.append(part)
             wait_ready(group, args.ready_timeout, lambda s: print(s, flush=True))
-            if parts[2] in group:
+            if parts[NODES[1]] in group:
                 try:
                     owner, leased = lease_eu_robots(args.host, ports)
                 except (httpx.HTTPError, KeyError, ValueError) as exc:
@@ -406,7 +511,8 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `demo` to the `robopass` commands."""
     parser = sub.add_parser(
-        "demo", help="run a federation on loopback: auth server, CN and EU nodes, gateway"
+        "demo",
+        help="run a federation on loopback: auth server, CN and EU nodes, witnesses, gateway",
     )
     parser.add_argument(
         "--host",
@@ -418,16 +524,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--base-port",
         type=int,
         default=None,
-        help="gateway on N, auth server N+1, CN node N+2, EU node N+3 (ROBOPASS_DEMO_BASE_PORT)",
+        help="gateway on N, auth server N+1, CN node N+2, EU node N+3, CN witness N+4,"
+        " EU witness N+5 (ROBOPASS_DEMO_BASE_PORT)",
     )
     for name, what in (
         ("gateway", "the gateway"),
         ("auth", "the authorization server"),
         ("cn", "the Chinese node"),
         ("eu", "the EU node"),
+        ("cn_witness", "the witness run for China (cosigns the EU node's log)"),
+        ("eu_witness", "the witness run for the EU (cosigns the CN node's log)"),
     ):
         parser.add_argument(
-            f"--{name}-port",
+            f"--{name.replace('_', '-')}-port",
             type=int,
             default=None,
             help=f"port of {what} (default {DEFAULT_PORTS[name]})",

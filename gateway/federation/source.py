@@ -37,6 +37,7 @@ from schema.source import (
     Change,
     CursorError,
     Head,
+    LogInclusion,
     NotServed,
     Page,
     RegistryStatus,
@@ -538,6 +539,12 @@ class FederatedSource:
         """The evidence against a registry's log, or why its last checkpoint was refused."""
         monitor = self.logs.get(registry)
         return (monitor.untrusted or monitor.last_refusal) if monitor is not None else None
+
+    def log_inclusion(self, code: str, head: Head) -> LogInclusion | None:
+        """The checkpoint of its home registry's log version `head` of `code` is proven in."""
+        client = self.homes.get(code[:2])
+        monitor = self.logs.get(client.id) if client is not None else None
+        return monitor.inclusion(code, head) if monitor is not None else None
 
     def registries(self) -> list[RegistryStatus]:
         """Each registry's breaker and last error, for /readyz and the `registries` query."""

@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from schema.source import Head, RegistryUntrusted
+from schema.source import Head, LogInclusion, RegistryUntrusted
 from schema.tlog.leaves import event_leaf
 from schema.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from schema.tlog.note import (
@@ -107,6 +107,14 @@ class LogMonitor:
         self._included[(code, head.hash)] = size
         while len(self._included) > REMEMBERED:
             self._included.popitem(last=False)
+
+    def inclusion(self, code: str, head: Head) -> LogInclusion | None:
+        """Where version `head` of `code` was proven included; None if it was not (or no
+        longer is remembered), or if the registry is untrusted now."""
+        size = self._included.get((code, head.hash))
+        if size is None or self.untrusted is not None:
+            return None
+        return LogInclusion(self.log_key.name, size, tuple(w.name for w in self.witnesses))
 
     async def _advance(self, client: RegistryClient) -> tuple[int, bytes]:
         """Fetch the node's checkpoint, verify it and its consistency with the last one."""

@@ -71,7 +71,7 @@ def create_node_app(
     """
     api = NodeApi(store, Documents(format), verifier)
     metrics = NodeMetrics()
-    document = openapi_document(store.registry, format)
+    document = openapi_document(store.registry, format, log=log is not None)
 
     async def openapi(request: Request) -> Response:
         return json_response(document)

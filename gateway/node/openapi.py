@@ -486,8 +486,102 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def openapi_document(registry: str, fmt: str) -> dict[str, Any]:
-    """The contract of a node keeping `registry` in format `fmt`."""
+NOTE = "text/plain"
+B64_HASH = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9+/]{43}=$",
+    "description": "a SHA-256 hash, base64",
+}
+
+
+def _note(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {NOTE: {"schema": {"type": "string"}}}}
+
+
+def _log_paths() -> dict[str, Any]:
+    """The transparency log's routes (gateway/node/tlog.py); public but for inclusion."""
+    size = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
+    hashes = {"type": "array", "items": B64_HASH}
+    return {
+        "/log/checkpoint": {
+            "get": _operation(
+                "The current signed checkpoint (C2SP tlog-checkpoint in a signed note),"
+                " with the cosignatures of the node's witnesses",
+                None,
+                {
+                    "200": {
+                        **_note("the signed note"),
+                        "headers": {
+                            "Cache-Control": {"schema": {"const": "no-store"}},
+                        },
+                    },
+                    **_problems(400, 503),
+                },
+            )
+        },
+        "/log/key": {
+            "get": _operation(
+                "The log's verifier key, `<origin>+<key ID>+<base64 key>`",
+                None,
+                {"200": _note("the verifier key, one line"), **_problems(400)},
+            )
+        },
+        "/log/proof/consistency": {
+            "get": _operation(
+                "The RFC 9162 consistency proof from the tree of `from` leaves to that of `to`",
+                None,
+                {
+                    "200": _json(_object({"from": size, "to": size, "hashes": hashes}), "OK"),
+                    **_problems(400, 404, 503),
+                },
+                [
+                    _query("from", size, "the older tree size (default 0)"),
+                    _query("to", size, "the newer tree size, at most the log's (default 0)"),
+                ],
+            )
+        },
+        "/log/proof/inclusion": {
+            "get": _operation(
+                "Where one event is in the log, and its RFC 9162 inclusion proof",
+                READ,
+                {
+                    "200": _json(
+                        _object(
+                            {
+                                "index": size,
+                                "size": {**size, "minimum": 1},
+                                "leafHash": B64_HASH,
+                                "commitment": {
+                                    "type": ["string", "null"],
+                                    "pattern": "^[0-9a-f]{64}$",
+                                },
+                                "hashes": hashes,
+                            }
+                        ),
+                        "OK",
+                    ),
+                    **STANDARD,
+                    **_problems(404),
+                },
+                [
+                    {**_query("code", _ref("RobotCode"), "the robot"), "required": True},
+                    {
+                        **_query(
+                            "sequence",
+                            {"type": "integer", "minimum": 1, "maximum": MAX_POSITION},
+                            "the event's sequence in the robot's chain",
+                        ),
+                        "required": True,
+                    },
+                    _query("size", size, "the tree size to prove against (0 or absent: now)"),
+                ],
+            )
+        },
+    }
+
+
+def openapi_document(registry: str, fmt: str, *, log: bool = False) -> dict[str, Any]:
+    """The contract of a node keeping `registry` in format `fmt`; `log`: it serves /log."""
     problem_responses = {
         f"Problem{status}": {
             "description": description,
@@ -497,7 +591,7 @@ def openapi_document(registry: str, fmt: str) -> dict[str, Any]:
             (400, "bad input: the detail names the rule broken"),
             (401, "no token, or one that does not verify"),
             (403, "the token lacks the scope"),
-            (404, "no such robot or link"),
+            (404, "no such robot, link, or log entry or tree size"),
             (409, "the idempotency key was used for another request"),
             (413, "the body is larger than 1 MiB"),
             (422, "the event does not apply to the passport"),
@@ -515,7 +609,7 @@ def openapi_document(registry: str, fmt: str) -> dict[str, Any]:
             ),
         },
         "servers": [{"url": "/"}],
-        "paths": _paths(),
+        "paths": {**_paths(), **(_log_paths() if log else {})},
         "components": {
             "schemas": _schemas(fmt),
             "parameters": {

@@ -33,7 +33,7 @@ from policies import TokenVerifier
 
 from . import inputs
 from .auth import READ, authorize
-from .problems import Problem, not_found
+from .problems import Problem, bad_request, not_found
 from .routes import json_response
 
 __all__ = ["log_routes"]
@@ -80,6 +80,8 @@ def log_routes(
         await authorize(request, verifier, READ)
         params = inputs.known_parameters(request, ("code", "sequence", "size"))
         code = inputs.robot_code(params.get("code", ""))
+        if not params.get("sequence"):
+            raise bad_request("sequence is required: the event's position in the robot's chain")
         sequence = inputs.integer(params, "sequence", 0, 1, MAX_POSITION)
         size = inputs.integer(params, "size", 0, 0, MAX_POSITION) or None
         proof = await _run(log.inclusion, code, sequence, size)

@@ -183,6 +183,11 @@ EN: dict[str, str] = {
     "chain_verified": "Hash chain verified",
     "chain_broken": "Hash chain broken at event {sequence}: {reason}",
     "chain_unchecked": "The hash chain could not be checked.",
+    "log_included": "Included in checkpoint {checkpoint} of {origin}, witnessed by {witnesses}.",
+    "log_included_unwitnessed": (
+        "Included in checkpoint {checkpoint} of {origin}; this gateway requires no witness."
+    ),
+    "list_separator": ", ",
     "events_checked": "Events checked",
     "head_hash": "Head hash",
     "registry": "Registry of record",
@@ -403,6 +408,9 @@ ZH: dict[str, str] = {
     "chain_verified": "哈希链校验通过",
     "chain_broken": "哈希链在第 {sequence} 个事件处断裂：{reason}",
     "chain_unchecked": "无法校验哈希链。",
+    "log_included": "已收录于 {origin} 的检查点 {checkpoint}，见证方：{witnesses}。",
+    "log_included_unwitnessed": "已收录于 {origin} 的检查点 {checkpoint}；本网关不要求见证。",
+    "list_separator": "、",
     "events_checked": "已校验事件",
     "head_hash": "链头哈希",
     "registry": "记录所属登记机构",

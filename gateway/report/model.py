@@ -20,7 +20,7 @@ from schema.code import RobotCode
 from schema.events import DISCLOSES, ChainReport, Event, EventType, decode_payload
 from schema.fields import field_classes
 from schema.passport import MaintenanceKind, Passport
-from schema.source import RobotRecord
+from schema.source import LogInclusion, RobotRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +125,10 @@ class Integrity:
     first_bad: int | None
     reason: str | None
     registry: str | Restricted
+    log: LogInclusion | None = None
+    """The checkpoint of the registry's transparency log the gateway proved this version
+    in, when it checks one; None too for a viewer who may not see the home registry,
+    which the log's name would tell."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +150,10 @@ def build_report(
     events: Iterable[Event],
     chain: ChainReport | None,
     mask: Container[str],
+    log: LogInclusion | None = None,
 ) -> Report:
-    """The report of `record` for a viewer with `mask`; `events` is the robot's log."""
+    """The report of `record` for a viewer with `mask`; `events` is the robot's log,
+    `log` where its version was proven in its registry's transparency log."""
     p = record.passport
     timeline, hidden = build_timeline(p, events, mask)
     return Report(
@@ -159,7 +165,7 @@ def build_report(
         timeline=timeline,
         hidden=hidden,
         charts=build_charts(p, mask),
-        integrity=integrity(p, chain, mask),
+        integrity=integrity(p, chain, mask, log),
     )
 
 
@@ -418,10 +424,14 @@ def build_charts(p: Passport, mask: Container[str]) -> tuple[Chart, ...]:
     )
 
 
-def integrity(p: Passport, chain: ChainReport | None, mask: Container[str]) -> Integrity:
+def integrity(
+    p: Passport, chain: ChainReport | None, mask: Container[str], log: LogInclusion | None = None
+) -> Integrity:
     registry = shown(mask, "identity.home_registry", p.identity.home_registry)
+    if isinstance(registry, Restricted):
+        log = None
     if chain is None:
-        return Integrity(False, False, 0, "", None, None, registry)
+        return Integrity(False, False, 0, "", None, None, registry, log)
     return Integrity(
         True,
         chain.verified,
@@ -430,6 +440,7 @@ def integrity(p: Passport, chain: ChainReport | None, mask: Container[str]) -> I
         chain.first_bad,
         chain.reason,
         registry,
+        log,
     )
 
 

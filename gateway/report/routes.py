@@ -30,7 +30,7 @@ from gateway.service.passport_vc import check
 from policies import Principal
 from schema.code import RobotCode, RobotCodeError
 from schema.events import ChainReport, Event, EventType, verify
-from schema.source import PassportSource, RobotFilter, RobotRecord
+from schema.source import LoggedSource, PassportSource, RobotFilter, RobotRecord
 
 from .alerts import alerts
 from .charts import line_chart
@@ -219,7 +219,12 @@ class ReportSite:
             chain: ChainReport | None = verify(events)
         else:
             events, chain = [], await self.source.integrity(code)
-        report = build_report(record, events, chain, mask)
+        log = (
+            self.source.log_inclusion(code, record.head)
+            if isinstance(self.source, LoggedSource)
+            else None
+        )
+        report = build_report(record, events, chain, mask, log)
         t = translator(page.lang)
         charts = [(chart, chart_markup(chart, t)) for chart in report.charts]
         return self._render(

@@ -11,13 +11,16 @@ from typing import Any
 
 import httpx
 
+from gateway.credentials.logkey import event_log_origin
 from gateway.edge.auth import demo_issuer
 from gateway.federation.config import RegistryConfig
 from gateway.federation.source import FederatedSource
 from gateway.node import create_node_app
+from gateway.service.transparency import EventLog
 from gateway.store import Store
 from policies import TokenVerifier
 from policies.authserver import DEMO_CLIENTS, issue_token
+from schema.tlog.note import Signer
 from tests.support.stores import record
 
 ISSUER = "http://127.0.0.1/auth"
@@ -44,12 +47,15 @@ def reader_clients(folder: Path) -> Path:
 class Node:
     """Synchronous calls to a node app in process, with tokens of the demo issuer."""
 
-    def __init__(self, store: Store, fmt: str, data_dir: Path) -> None:
+    def __init__(self, store: Store, fmt: str, data_dir: Path, *, log: bool = False) -> None:
+        """`log`: the node also serves its transparency log, signed by a fresh key."""
         self.store = store
         self.data_dir = data_dir
         self.clients = reader_clients(data_dir)
         verifier = TokenVerifier([demo_issuer(ISSUER, data_dir)])
-        self.app = create_node_app(store, format=fmt, verifier=verifier)
+        origin = event_log_origin(store.registry)
+        event_log = EventLog(store, Signer.generate(origin)) if log else None
+        self.app = create_node_app(store, format=fmt, verifier=verifier, log=event_log)
         self.service = self.token(SERVICE)
 
     def token(self, client: str) -> str:

@@ -119,11 +119,11 @@ def test_rollup_age_from_the_variable_unless_given(tmp_path, monkeypatch, capsys
 
 def test_demo_ports_and_data_dir_from_the_variables(tmp_path, monkeypatch) -> None:
     args = build_parser().parse_args(["demo"])
-    assert Ports.from_args(with_defaults(args)) == Ports(8000, 9000, 8101, 8102)
+    assert Ports.from_args(with_defaults(args)) == Ports(8000, 9000, 8101, 8102, 8103, 8104)
     monkeypatch.setenv("ROBOPASS_DEMO_BASE_PORT", "7000")
     monkeypatch.setenv("ROBOPASS_DEMO_DATA_DIR", str(tmp_path / "demo"))
     resolved = with_defaults(args)
-    assert Ports.from_args(resolved) == Ports(7000, 7001, 7002, 7003)
+    assert Ports.from_args(resolved) == Ports(7000, 7001, 7002, 7003, 7004, 7005)
     assert resolved.data_dir == str(tmp_path / "demo")
     given = with_defaults(build_parser().parse_args(["demo", "--base-port", "7100"]))
     assert Ports.from_args(given).gateway == 7100

@@ -1,4 +1,4 @@
-"""`robopass demo` as a user runs it: four real processes, queried, then stopped by a signal."""
+"""`robopass demo` as a user runs it: six real processes, queried, then stopped by a signal."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.cli.demo import Ports, federation_toml, secret_env
+from gateway.cli.demo import Ports, federation_toml, make_keys, secret_env
 from gateway.federation.config import load_federation
 from policies.authserver import issue_token
 from tests.support.ports import free_port
@@ -49,18 +49,19 @@ def alive(pid: int) -> bool:
 def test_demo_serves_both_registries_and_stops_every_part(
     tmp_path: Path, stop_with: signal.Signals
 ) -> None:
-    ports = [free_port() for _ in range(4)]
-    assert len(set(ports)) == 4
-    gateway, auth, cn, eu = ports
+    ports = [free_port() for _ in range(6)]
+    assert len(set(ports)) == 6
+    gateway, auth, cn, eu, cn_witness, eu_witness = ports
     data = tmp_path / "demo"
     argv = [sys.executable, "-m", "gateway.cli", "demo", "--data-dir", str(data)]
     argv += ["--gateway-port", str(gateway), "--auth-port", str(auth)]
     argv += ["--cn-port", str(cn), "--eu-port", str(eu), "--cn-robots", "12", "--eu-robots", "6"]
+    argv += ["--cn-witness-port", str(cn_witness), "--eu-witness-port", str(eu_witness)]
     demo = Server(argv)
     try:
         demo.wait_for("Press Ctrl-C to stop", timeout=120)
         parts = children(demo.proc.pid)
-        assert len(parts) == 4
+        assert len(parts) == 6
         assert all(alive(p) for p in parts)
         assert any(f"http://127.0.0.1:{gateway}/graphql" in line for line in demo.lines)
 
@@ -89,6 +90,7 @@ def test_demo_serves_both_registries_and_stops_every_part(
             timeout=30,
         ).json()
         assert one["data"]["robot"]["code"] == found["eu-dpp"]
+        assert_witnessed(gateway, headers, found["cn-heis"], {"cn": cn_witness, "eu": eu_witness})
 
         # The fleet owner's robots, one query over both registries (the demo leases it EU robots).
         owner = issue_token("fleet-owner", data / "gateway", f"http://127.0.0.1:{gateway}/auth")
@@ -112,9 +114,30 @@ def test_demo_serves_both_registries_and_stops_every_part(
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
 
 
+def assert_witnessed(gateway: int, headers: dict, cn_code: str, witnesses: dict) -> None:
+    """Each node's log is checked by the gateway, cosigned by the other jurisdiction's witness."""
+    url = f"http://127.0.0.1:{gateway}/graphql"
+    answer = httpx.post(
+        url, json={"query": f'{{ robot(code: "{cn_code}") {{ code }} }}'}, headers=headers
+    ).json()
+    assert answer["data"]["robot"]["code"] == cn_code, answer  # refused without a cosignature
+    query = "{ registries { id untrusted checkpoint } }"
+    statuses = httpx.post(url, json={"query": query}, headers=headers).json()["data"]
+    for status in statuses["registries"]:
+        assert status["untrusted"] is None and status["checkpoint"] > 0, status
+    followed = {
+        jurisdiction: httpx.get(f"http://127.0.0.1:{port}/logs", timeout=10).json()["logs"]
+        for jurisdiction, port in witnesses.items()
+    }
+    assert list(followed["eu"]) == ["robopass.registry/cn-heis/events"]
+    assert list(followed["cn"]) == ["robopass.registry/eu-dpp/events"]
+    assert all(size > 0 for logs in followed.values() for size in logs.values()), followed
+
+
 def test_generated_configuration_is_one_the_gateway_accepts(tmp_path: Path) -> None:
     config = tmp_path / "federation.toml"
-    config.write_text(federation_toml("127.0.0.1", Ports(8000, 9000, 8101, 8102)))
+    keys = make_keys(tmp_path / "demo")
+    config.write_text(federation_toml("127.0.0.1", Ports(8000, 9000, 8101, 8102, 8103, 8104), keys))
     env = {secret_env("cn-heis"): "x", secret_env("eu-dpp"): "x"}
     cn, eu = load_federation(config, env)
     assert (cn.id, cn.format, cn.base_url, cn.countries) == (
@@ -125,6 +148,10 @@ def test_generated_configuration_is_one_the_gateway_accepts(tmp_path: Path) -> N
     )
     assert (eu.id, eu.format, eu.countries) == ("eu-dpp", "aas", ("DE", "FR"))
     assert cn.credentials.token_url == "http://127.0.0.1:9000/token"
+    assert cn.log_key is not None and cn.log_key.name == "robopass.registry/cn-heis/events"
+    assert [w.name for w in cn.witnesses] == ["robopass.witness/demo-eu"]
+    assert [w.name for w in eu.witnesses] == ["robopass.witness/demo-cn"]
+    assert make_keys(tmp_path / "demo") == keys, "a second start keeps the keys"
     assert "secret" not in config.read_text().replace("client_secret_env", "")
 
 
@@ -138,10 +165,13 @@ def ports_of(*argv: str) -> Ports:
 
 def test_ports_default_documented_base_and_explicit(monkeypatch) -> None:
     monkeypatch.delenv("ROBOPASS_DEMO_BASE_PORT", raising=False)
-    assert ports_of() == Ports(gateway=8000, auth=9000, cn=8101, eu=8102)
-    assert ports_of("--base-port", "7000") == Ports(7000, 7001, 7002, 7003)
+    assert ports_of() == Ports(
+        gateway=8000, auth=9000, cn=8101, eu=8102, cn_witness=8103, eu_witness=8104
+    )
+    assert ports_of("--base-port", "7000") == Ports(7000, 7001, 7002, 7003, 7004, 7005)
     assert ports_of("--base-port", "7000", "--eu-port", "7100").eu == 7100
-    with pytest.raises(SystemExit, match="four ports"):
+    assert ports_of("--eu-witness-port", "7200").eu_witness == 7200
+    with pytest.raises(SystemExit, match="six ports"):
         ports_of("--gateway-port", "8101")
 
 

@@ -45,7 +45,7 @@ NOT_RUN = {
     "export ROBOPASS_PORT=8123": (
         "the documented way of choosing the port: the test sets ROBOPASS_PORT to a free port"
     ),
-    "robopass demo ": "the four-process demo federation; tests/gateway/cli/test_demo.py runs it",
+    "robopass demo ": "the six-process demo federation; tests/gateway/cli/test_demo.py runs it",
     "TOKEN=$(robopass token de-msa --data-dir $DEMO": "needs `robopass demo` running",
     "TOKEN=$(robopass token fleet-owner --data-dir $DEMO": "needs `robopass demo` running",
     "TOKEN=$(robopass token standards-body --data-dir $DEMO": "needs `robopass demo` running",

@@ -25,18 +25,23 @@ METHODS = {"get", "post", "put", "delete"}
 
 @pytest.fixture
 def node(store: SqliteStore, tmp_path: Path) -> Node:
-    return Node(store, "cn-miit", tmp_path / "data")
+    """A node that serves its transparency log too, as `robopass registry serve` does."""
+    return Node(store, "cn-miit", tmp_path / "data", log=True)
 
 
+@pytest.mark.parametrize("log", [True, False])
 @pytest.mark.parametrize(("registry", "fmt"), [("cn-heis", "cn-miit"), ("eu-dpp", "aas")])
-def test_document_is_valid_openapi_3_1(registry, fmt):
-    document = openapi_document(registry, fmt)
+def test_document_is_valid_openapi_3_1(registry, fmt, log):
+    document = openapi_document(registry, fmt, log=log)
     assert document["openapi"] == "3.1.0"
     validate(document)
+    assert ("/log/checkpoint" in document["paths"]) is log
 
 
 @pytest.mark.process
-def test_document_describes_exactly_the_routes_served(node):
+@pytest.mark.parametrize("log", [True, False])
+def test_document_describes_exactly_the_routes_served(store, tmp_path, log):
+    node = Node(store, "cn-miit", tmp_path / "data", log=log)
     document = node.get("/openapi.json", token=None).json()
     described = {
         (path, method.upper())
@@ -66,11 +71,12 @@ def conforms(document: dict, template: str, method: str, response) -> None:
         return
     kind = response.headers["content-type"].split(";")[0]
     assert kind in answer["content"], (template, method, response.status_code, kind)
+    body = response.text if kind == "text/plain" else response.json()
     pointer = "/".join(
         quote(part.replace("~", "~0").replace("/", "~1"), safe="")
         for part in [*where, "content", kind, "schema"]
     )
-    errors = schema_errors(document, pointer, response.json())
+    errors = schema_errors(document, pointer, body)
     assert not errors, (template, method, response.status_code, errors[0])
 
 
@@ -148,9 +154,32 @@ def test_real_answers_match_the_document(node, fleet):
         ("/links/{code}", "delete", node.call("DELETE", f"/links/{UNKNOWN}")),
         ("/healthz", "get", node.get("/healthz", token=None)),
         ("/readyz", "get", node.get("/readyz", token=None)),
+        *log_calls(node, code),
     ]
     statuses = set()
     for template, method, response in calls:
         conforms(document, template, method, response)
         statuses.add(response.status_code)
     assert statuses >= {200, 201, 204, 400, 401, 404, 409, 413}
+
+
+def log_calls(node: Node, code: str) -> list[tuple[str, str, object]]:
+    """The transparency log's routes: answers, refusals and proofs out of range."""
+    size = len(node.store.log_rows(0, 10**6))
+    inclusion = "/log/proof/inclusion"
+    consistency = "/log/proof/consistency"
+    calls = [
+        ("/log/checkpoint", node.get("/log/checkpoint", token=None)),
+        ("/log/checkpoint", node.get("/log/checkpoint", params={"x": "1"}, token=None)),
+        ("/log/key", node.get("/log/key", token=None)),
+        (consistency, node.get(consistency, params={"from": 1, "to": size}, token=None)),
+        (consistency, node.get(consistency, params={"from": 2, "to": 1}, token=None)),
+        (consistency, node.get(consistency, params={"to": "x"}, token=None)),
+        (inclusion, node.get(inclusion, params={"code": code, "sequence": 1})),
+        (inclusion, node.get(inclusion, params={"code": code, "sequence": 1, "size": size + 1})),
+        (inclusion, node.get(inclusion, params={"code": code})),
+        (inclusion, node.get(inclusion, params={"code": code, "sequence": 1}, token=None)),
+    ]
+    statuses = [response.status_code for _, response in calls]
+    assert statuses == [200, 400, 200, 200, 404, 400, 200, 404, 400, 401]
+    return [(template, "get", response) for template, response in calls]
