@@ -332,7 +332,8 @@ ZH: dict[str, str] = {
     "disclosed_claims": "已披露的声明",
     "present_heading": "共享护照的一部分",
     "present_intro": (
-        "粘贴登记机构为某台机器人签发给您的 SD-JWT 凭证，勾选要披露的声明，并填写买方或保险方发给您的受众标识和随机数。"
+        "粘贴登记机构为某台机器人签发给您的 SD-JWT 凭证，勾选要披露的声明，"
+        "并填写买方或保险方发给您的受众标识和随机数。"
         "您的浏览器用您的持有者密钥签署展示：密钥不会离开浏览器。"
     ),
     "present_owners_only": "只有机器人的所有者持有其护照凭证。",
@@ -343,7 +344,10 @@ ZH: dict[str, str] = {
     "list_claims": "列出其声明",
     "choose_claims": "选择要披露的内容",
     "claims_legend": "声明（{count} 项）；选中一项即包含其下的全部内容",
-    "holder_key_note": "您的持有者密钥（EC P-256 私钥 JWK）只留在本浏览器中：该字段没有名称，任何表单都无法发送它，本页也不能建立任何连接。",
+    "holder_key_note": (
+        "您的持有者密钥（EC P-256 私钥 JWK）只留在本浏览器中："
+        "该字段没有名称，任何表单都无法发送它，本页也不能建立任何连接。"
+    ),
     "holder_key_label": "持有者私钥（JWK）",
     "holder_key_file": "或从文件载入密钥",
     "present_audience": "受众（核验方的标识）",
