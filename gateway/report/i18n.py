@@ -107,6 +107,14 @@ EN: dict[str, str] = {
     "build_button": "Build the presentation",
     "needs_script": "Building the presentation needs this page's script (JavaScript).",
     "download_presentation": "Download the presentation",
+    "issue_intro": (
+        "No credential yet? Get one for a robot you own: give its code and your holder's "
+        "public key (the JWK without d)."
+    ),
+    "issue_code": "Robot code",
+    "issue_key": "Holder public key (JWK, without d)",
+    "issue_button": "Get a credential",
+    "issue_refused": "No credential issued ({rule}): {message}",
     "role": "role",
     "identity": "Identity",
     "code_decoded": "The code decoded",
@@ -355,6 +363,13 @@ ZH: dict[str, str] = {
     "build_button": "生成展示",
     "needs_script": "生成展示需要本页的脚本（JavaScript）。",
     "download_presentation": "下载展示",
+    "issue_intro": (
+        "还没有凭证？为您拥有的机器人申请一份：填写其编码和持有者公钥（不含 d 的 JWK）。"
+    ),
+    "issue_code": "机器人编码",
+    "issue_key": "持有者公钥（JWK，不含 d）",
+    "issue_button": "申请凭证",
+    "issue_refused": "未签发凭证（{rule}）：{message}",
     "role": "角色",
     "identity": "身份信息",
     "code_decoded": "编码解析",

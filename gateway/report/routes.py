@@ -31,11 +31,12 @@ from starlette.templating import Jinja2Templates
 
 from gateway.credentials.sdjwt import InvalidSDJWT
 from gateway.credentials.sdvc import holding_of
-from gateway.service.passport_vc import check
+from gateway.service.passport_vc import check, issue_for
 from policies import Principal, Role
 from schema.code import RobotCode, RobotCodeError
 from schema.events import ChainReport, Event, EventType, verify
 from schema.source import PassportSource, RobotFilter, RobotRecord
+from schema.writes import WriteError
 
 from .alerts import alerts
 from .charts import line_chart
@@ -359,6 +360,11 @@ class ReportSite:
             return page
         form = await _form(request, MAX_PRESENTATION_BYTES)
         credential = form.get("credential", "").strip()
+        if not credential and form.get("code"):
+            issued = await self._issue(request, page, form)
+            if isinstance(issued, Response):
+                return issued
+            credential = issued
         if not credential:
             return self._render(request, page, "present.html", 400, PRESENT_HEADERS, missing=True)
         try:
@@ -371,8 +377,50 @@ class ReportSite:
             "disclosures": [{"encoded": d, "path": p} for d, p in holding.disclosures],
         }
         return self._render(
-            request, page, "present.html", 200, PRESENT_HEADERS, holding=holding, data=data
+            request,
+            page,
+            "present.html",
+            200,
+            PRESENT_HEADERS,
+            holding=holding,
+            data=data,
+            credential=credential,
         )
+
+    async def _issue(self, request: Request, page: Page, form: dict[str, str]) -> str | Response:
+        """A fresh credential for the owner's robot `code`, bound to the public key it pasted.
+
+        Issued as `issuePassportCredential` issues it (`passport_vc.issue_for`): the
+        current owner only, with a write-scoped token. A key with `d` is refused
+        unread; the page's script stops such a form before it is sent.
+        """
+
+        def refused(status: int, rule: str, message: str) -> Response:
+            return self._render(
+                request,
+                page,
+                "present.html",
+                status,
+                PRESENT_HEADERS,
+                refused={"rule": rule, "message": message},
+                code=form.get("code", ""),
+            )
+
+        if self.credentials is None:
+            return refused(503, "unavailable", "this gateway issues no credentials")
+        try:
+            code = RobotCode.parse(form["code"].strip()).value
+        except RobotCodeError as exc:
+            return refused(400, f"code.{exc.rule}", str(exc))
+        try:
+            key = json.loads(form.get("holder_key", ""))
+        except ValueError:
+            return refused(400, "holder_key", "the holder key is not JSON: paste the public JWK")
+        try:
+            return await issue_for(self.credentials, self.source, page.viewer.principal, code, key)
+        except WriteError as exc:
+            status = {"FORBIDDEN": 403, "NOT_FOUND": 404}.get(exc.code, 400)
+            return refused(status, exc.rule or exc.code, exc.message)
 
 
 def _next(values: Any) -> str:

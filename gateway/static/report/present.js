@@ -25,6 +25,26 @@
     });
   };
   loadInto($("credential-file"), $("credential"));
+
+  // The issue form takes the public key: a private one (with d) is stopped here,
+  // before the browser sends it (the server would refuse it unread anyway).
+  const issue = $("issue");
+  if (issue) {
+    issue.addEventListener("submit", (event) => {
+      let jwk = null;
+      try {
+        jwk = JSON.parse($("issue-key").value);
+      } catch {
+        return;
+      }
+      if (jwk && typeof jwk === "object" && "d" in jwk) {
+        event.preventDefault();
+        $("issue-status").dataset.error = "";
+        $("issue-status").textContent =
+          "That is the private key (it has d): paste the public key, without d.";
+      }
+    });
+  }
   loadInto($("holder-key-file"), $("holder-key"));
 
   const dataBlock = $("credential-data");

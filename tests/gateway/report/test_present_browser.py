@@ -1,9 +1,10 @@
 """An owner builds a presentation on /present in a real browser; the project's verifier checks it.
 
 Headless Chromium (Debian's, driven by Playwright) against a real `robopass
-serve`. The owner signs in with its session cookie, pastes the credential the
-registry issued it over GraphQL, ticks two claims, loads its holder key and
-builds the presentation: the key-binding JWT is signed by WebCrypto in the page.
+serve`. The owner signs in with its session cookie, gets a credential for its
+robot on the page (the page's script first stops a private key pasted as the
+public one), pastes it back, ticks two claims, loads its holder key and builds
+the presentation: the key-binding JWT is signed by WebCrypto in the page.
 The downloaded file must verify with `verify_presentation` against the served
 JWKS and status list, disclose those two claims and nothing else, and no
 request the browser made may carry the private key.
@@ -35,8 +36,6 @@ BUYER = "https://buyer.example"
 NONCE = "n-7f3a91"
 OWNED = """query ($owner: String!) { robots(filter: {ownerId: $owner}, first: 50) {
   edges { node { code maintenance { kind } condition { operatingHours } } } } }"""
-ISSUE = """mutation ($code: RobotCode!, $key: JSON!) {
-  issuePassportCredential(code: $code, holderKey: $key) }"""
 
 
 @pytest.fixture
@@ -68,10 +67,6 @@ def test_owner_discloses_two_claims_signed_in_the_browser(served, browser, tmp_p
     robot = next(e["node"] for e in owned if e["node"]["maintenance"] and e["node"]["condition"])
     holder = ECKey.generate_key("P-256", private=True)
     private = holder.as_dict(private=True)
-    issued = graphql(
-        served, ISSUE, {"code": robot["code"], "key": holder.as_dict(private=False)}, token
-    )
-    credential = issued["issuePassportCredential"]
 
     context = browser.new_context(locale="en-GB", accept_downloads=True)
     context.add_cookies([{"name": COOKIE, "value": token, "url": served}])
@@ -81,6 +76,16 @@ def test_owner_discloses_two_claims_signed_in_the_browser(served, browser, tmp_p
     refused: list[str] = []
     page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
     try:
+        page.goto(f"{served}/present")
+        page.locator("#issue-code").fill(robot["code"])
+        page.locator("#issue-key").fill(json.dumps(private))
+        page.get_by_role("button", name="Get a credential").click()
+        page.wait_for_selector("#issue-status[data-error]")
+        assert page.url == f"{served}/present", "the private key was stopped before sending"
+        page.locator("#issue-key").fill(json.dumps(holder.as_dict(private=False)))
+        page.get_by_role("button", name="Get a credential").click()
+        page.wait_for_selector("[data-claims]")
+        credential = page.locator("#credential").input_value()
         page.goto(f"{served}/present")
         page.locator("#credential").fill(credential)
         page.get_by_role("button", name="List its claims").click()

@@ -70,12 +70,20 @@ def gw(store, tmp_path) -> Gateway:
     return Gateway(store, None, credentials=Issuer(signer, Ledger(tmp_path / "keys"), POLICY))
 
 
+def rich(p) -> bool:
+    return active(p) and bool(p.incidents) and bool(p.conditions)
+
+
+def owner_token(p) -> str:
+    owner = p.current_owner
+    return token("owner", owner.owner, jurisdiction=owner.jurisdiction, org_id=owner.owner_id)
+
+
 @pytest.fixture
 def owned(store, gw):
     """(owner's token, its robot's credential, the holder key)."""
-    p = pick(store, lambda p: active(p) and bool(p.incidents) and bool(p.conditions))
-    owner = p.current_owner
-    bearer = token("owner", owner.owner, jurisdiction=owner.jurisdiction, org_id=owner.owner_id)
+    p = pick(store, rich)
+    bearer = owner_token(p)
     holder = ECKey.generate_key("P-256", private=True)
     body = gw.ask(ISSUE, {"code": p.code, "key": holder.as_dict(private=False)}, bearer)
     assert "errors" not in body, body
@@ -150,8 +158,9 @@ def test_the_listed_claims_are_the_credentials_and_no_field_can_send_the_key(gw,
     holding = holding_of(credential)
     assert found.boxes == list(holding.paths)
     assert {"operatingHours", "incidents", "incidents.severity"} <= set(found.boxes)
-    # The only fields a form can post: the credential, and sign-out's target.
-    assert set(found.named) == {"credential", "next"}
+    # The only fields a form can post: the credential, the robot code and *public* key
+    # to issue one, and sign-out's target.
+    assert set(found.named) == {"credential", "code", "holder_key", "next"}
     assert {"holder-key", "holder-key-file", "present-audience", "present-nonce"} <= found.unnamed
     data = json.loads(found.data)
     assert data["jwt"] == credential.split("~")[0]
@@ -186,3 +195,37 @@ def test_bad_credentials_and_foreign_forms_are_refused_with_the_rule(gw, owned):
     )
     assert broken.status_code == 422 and 'data-rule="disclosure"' in broken.text
     assert "data-claims" not in broken.text
+
+
+def test_an_owner_gets_a_credential_for_its_robot_on_the_page(store, gw):
+    p = pick(store, rich)
+    bearer = owner_token(p)
+    holder = ECKey.generate_key("P-256", private=True)
+    public = json.dumps(holder.as_dict(private=False))
+    form = {"code": p.code, "holder_key": public}
+    issued = call(gw.app, "POST", "/present", bearer, data=form, headers=SAME_ORIGIN)
+    assert issued.status_code == 200, issued.text
+    found = Controls()
+    found.feed(issued.text)
+    data = json.loads(found.data)
+    assert data["holder"]["x"] == holder.as_dict(private=False)["x"]
+    assert "operatingHours" in found.boxes and "incidents" in found.boxes
+    assert data["jwt"] in issued.text.split('id="credential"', 1)[1], "kept for the owner"
+
+    other = pick(
+        store, lambda q: active(q) and q.current_owner.owner_id != p.current_owner.owner_id
+    )
+    theirs = {"code": other.code, "holder_key": public}
+    refused = call(gw.app, "POST", "/present", bearer, data=theirs, headers=SAME_ORIGIN)
+    assert refused.status_code == 403 and 'data-rule="credential.owner"' in refused.text
+    assert "data-claims" not in refused.text
+
+    private = holder.as_dict(private=True)
+    secret = {"code": p.code, "holder_key": json.dumps(private)}
+    unread = call(gw.app, "POST", "/present", bearer, data=secret, headers=SAME_ORIGIN)
+    assert unread.status_code == 400 and 'data-rule="credential.holder_key"' in unread.text
+    assert private["d"] not in unread.text
+    typo = call(
+        gw.app, "POST", "/present", bearer, data={**form, "code": p.code[:-1]}, headers=SAME_ORIGIN
+    )
+    assert typo.status_code == 400 and 'data-rule="code.' in typo.text
