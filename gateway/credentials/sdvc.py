@@ -51,10 +51,12 @@ __all__ = [
     "KB_TYP",
     "SD_TYP",
     "VCT",
+    "Holding",
     "StatusRef",
     "VerifiedPresentation",
     "claims_of",
     "holder_public_jwk",
+    "holding_of",
     "issue_sd_jwt",
     "present",
     "status_list_token",
@@ -215,6 +217,39 @@ def present(
         {"alg": ALG, "typ": KB_TYP}, orjson.dumps(kb_payload), holder_key, algorithms=[ALG]
     )
     return without_kb + kb
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A credential taken apart for a holder choosing what to disclose (nothing verified).
+
+    `disclosures` are (encoded disclosure, dot path of its names) in the
+    credential's order, the order `present` keeps; `holder` is the `cnf` key.
+    """
+
+    jwt: str
+    holder: dict[str, Any]
+    disclosures: tuple[tuple[str, str], ...]
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The claim paths a holder can tick, each once, sorted."""
+        return tuple(sorted({path for _, path in self.disclosures if path}))
+
+
+def holding_of(credential: str) -> Holding:
+    """`credential` split into what a presentation is built from; raises `InvalidSDJWT`."""
+    parts = split(credential)
+    if parts.kb_jwt is not None:
+        raise InvalidSDJWT("compact", "this is a presentation (it ends in a key-binding JWT)")
+    payload = _payload(parts.jwt)
+    _, found = reveal(payload, parts.disclosures)
+    cnf = payload.get("cnf")
+    holder = cnf.get("jwk") if isinstance(cnf, dict) else None
+    if not isinstance(holder, dict):
+        raise InvalidSDJWT("cnf", "the credential names no holder key (cnf.jwk)")
+    paths = {d.encoded: ".".join(d.names) for d in found}
+    return Holding(parts.jwt, holder, tuple((d, paths[d]) for d in parts.disclosures))
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,39 @@ EN: dict[str, str] = {
     "verify_missing": "Paste a presentation and give the audience and nonce.",
     "verify_unavailable": "This gateway checks no presentations (it has no signing key).",
     "disclosed_claims": "Disclosed claims",
+    "present_heading": "Share part of a passport",
+    "present_intro": (
+        "Paste the SD-JWT credential the registry issued you for a robot, tick the claims "
+        "to disclose, and give the audience and nonce the buyer or insurer sent you. Your "
+        "browser signs the presentation with your holder key: the key never leaves it."
+    ),
+    "present_owners_only": "Only a robot's owner holds its passport credential.",
+    "present_missing": "Paste a credential first.",
+    "present_invalid": "Not a credential this page can use ({rule}): {message}",
+    "credential_label": "Credential (SD-JWT VC)",
+    "credential_file": "Or load it from a file",
+    "list_claims": "List its claims",
+    "choose_claims": "Choose what to disclose",
+    "claims_legend": "Claims ({count}); a claim takes everything below it",
+    "holder_key_note": (
+        "Your holder key (a private EC P-256 JWK) stays in this browser: the field has no "
+        "name, so no form can send it, and the page may open no connection."
+    ),
+    "holder_key_label": "Holder private key (JWK)",
+    "holder_key_file": "Or load the key from a file",
+    "present_audience": "Audience (the verifier's identifier)",
+    "present_nonce": "Nonce (the verifier gave it)",
+    "build_button": "Build the presentation",
+    "needs_script": "Building the presentation needs this page's script (JavaScript).",
+    "download_presentation": "Download the presentation",
+    "issue_intro": (
+        "No credential yet? Get one for a robot you own: give its code and your holder's "
+        "public key (the JWK without d)."
+    ),
+    "issue_code": "Robot code",
+    "issue_key": "Holder public key (JWK, without d)",
+    "issue_button": "Get a credential",
+    "issue_refused": "No credential issued ({rule}): {message}",
     "role": "role",
     "identity": "Identity",
     "code_decoded": "The code decoded",
@@ -310,6 +343,38 @@ ZH: dict[str, str] = {
     "verify_missing": "请粘贴展示并填写受众标识和随机数。",
     "verify_unavailable": "本网关不核验展示（没有签名密钥）。",
     "disclosed_claims": "已披露的声明",
+    "present_heading": "共享护照的一部分",
+    "present_intro": (
+        "粘贴登记机构为某台机器人签发给您的 SD-JWT 凭证，勾选要披露的声明，"
+        "并填写买方或保险方发给您的受众标识和随机数。"
+        "您的浏览器用您的持有者密钥签署展示：密钥不会离开浏览器。"
+    ),
+    "present_owners_only": "只有机器人的所有者持有其护照凭证。",
+    "present_missing": "请先粘贴凭证。",
+    "present_invalid": "本页无法使用此凭证（{rule}）：{message}",
+    "credential_label": "凭证（SD-JWT VC）",
+    "credential_file": "或从文件载入",
+    "list_claims": "列出其声明",
+    "choose_claims": "选择要披露的内容",
+    "claims_legend": "声明（{count} 项）；选中一项即包含其下的全部内容",
+    "holder_key_note": (
+        "您的持有者密钥（EC P-256 私钥 JWK）只留在本浏览器中："
+        "该字段没有名称，任何表单都无法发送它，本页也不能建立任何连接。"
+    ),
+    "holder_key_label": "持有者私钥（JWK）",
+    "holder_key_file": "或从文件载入密钥",
+    "present_audience": "受众（核验方的标识）",
+    "present_nonce": "随机数（由核验方提供）",
+    "build_button": "生成展示",
+    "needs_script": "生成展示需要本页的脚本（JavaScript）。",
+    "download_presentation": "下载展示",
+    "issue_intro": (
+        "还没有凭证？为您拥有的机器人申请一份：填写其编码和持有者公钥（不含 d 的 JWK）。"
+    ),
+    "issue_code": "机器人编码",
+    "issue_key": "持有者公钥（JWK，不含 d）",
+    "issue_button": "申请凭证",
+    "issue_refused": "未签发凭证（{rule}）：{message}",
     "role": "角色",
     "identity": "身份信息",
     "code_decoded": "编码解析",

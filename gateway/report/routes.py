@@ -1,10 +1,13 @@
-"""HTTP edge of the report: search, the report page, sign-in and sign-out, and the check
-of a shared passport (an SD-JWT presentation, docs/selective-disclosure.md).
+"""HTTP edge of the report: search, the report page, sign-in and sign-out, an owner's
+sharing of a passport and the check of a shared one (SD-JWT presentations,
+docs/selective-disclosure.md).
 
 All I/O happens here (the source, the token verifier, cookies); the page
 content comes from the pure `build_report` and `line_chart`. Pages need no
 script and load nothing from other hosts, so they work offline and under a
-strict Content-Security-Policy.
+strict Content-Security-Policy. One page runs a script: `/present`, where
+the owner's browser signs the key-binding JWT with a key the server never
+sees; it allows only the site's own `present.js` and still no connection.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from gateway.service.passport_vc import check
-from policies import Principal
+from gateway.credentials.sdjwt import InvalidSDJWT
+from gateway.credentials.sdvc import holding_of
+from gateway.service.passport_vc import check, issue_for
+from policies import Principal, Role
 from schema.code import RobotCode, RobotCodeError
 from schema.events import ChainReport, Event, EventType, verify
 from schema.source import LoggedSource, PassportSource, RobotFilter, RobotRecord
+from schema.writes import WriteError
 
 from .alerts import alerts
 from .charts import line_chart
@@ -61,6 +67,12 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+PRESENT_HEADERS = {
+    **HEADERS,
+    "Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; script-src 'self'",
+}
+"""`/present` runs /static/report/present.js and nothing else: no inline script, no
+eval, and (default-src 'none') no fetch, so not even that script can send the key."""
 MAX_FORM_BYTES = 16_384
 MAX_PRESENTATION_BYTES = 1 << 20
 """A presentation of a robot's whole history runs to a few hundred kilobytes."""
@@ -137,6 +149,8 @@ class ReportSite:
             Route("/signout", self.signout, methods=["POST"]),
             Route("/verify", self.verify_form),
             Route("/verify", self.verify, methods=["POST"]),
+            Route("/present", self.present_form),
+            Route("/present", self.present, methods=["POST"]),
             Mount("/static/report", StaticFiles(directory=str(static)), name="report_static"),
         ]
 
@@ -150,7 +164,13 @@ class ReportSite:
         return Page(lang, viewer, request.url.path, tuple(request.query_params.multi_items()))
 
     def _render(
-        self, request: Request, page: Page, name: str, status: int = 200, **content: Any
+        self,
+        request: Request,
+        page: Page,
+        name: str,
+        status: int = 200,
+        headers: dict[str, str] = HEADERS,
+        **content: Any,
     ) -> Response:
         context = {
             "page": page,
@@ -161,7 +181,7 @@ class ReportSite:
             **content,
         }
         response = self.templates.TemplateResponse(
-            request, name, context, status_code=status, headers=HEADERS
+            request, name, context, status_code=status, headers=headers
         )
         secure = request.url.scheme == "https"
         if request.query_params.get("lang") == page.lang:
@@ -315,6 +335,97 @@ class ReportSite:
         return self._render(
             request, page, "verify.html", status, form=fields, result=result, claims=claims
         )
+
+    async def _owner_page(self, request: Request) -> Page | Response:
+        """The page for a signed-in owner; otherwise the way to sign in, or 403."""
+        page = await self._page(request)
+        if not page.viewer.signed_in:
+            return RedirectResponse(f"/signin?{urlencode({'next': '/present'})}", 303)
+        if page.viewer.principal.role is not Role.OWNER:
+            return self._render(request, page, "present.html", 403, PRESENT_HEADERS, owners=True)
+        return page
+
+    async def present_form(self, request: Request) -> Response:
+        page = await self._owner_page(request)
+        if isinstance(page, Response):
+            return page
+        return self._render(request, page, "present.html", 200, PRESENT_HEADERS)
+
+    async def present(self, request: Request) -> Response:
+        """An owner's credential taken apart so that it can tick the claims to disclose.
+
+        The server only reads the credential (the registry issued it, so it learns
+        nothing new); the presentation is built and signed by `present.js` in the
+        browser, with a holder key no form on the page has a field to send.
+        """
+        if not same_origin(request):
+            return await self._cross_origin(request)
+        page = await self._owner_page(request)
+        if isinstance(page, Response):
+            return page
+        form = await _form(request, MAX_PRESENTATION_BYTES)
+        credential = form.get("credential", "").strip()
+        if not credential and form.get("code"):
+            issued = await self._issue(request, page, form)
+            if isinstance(issued, Response):
+                return issued
+            credential = issued
+        if not credential:
+            return self._render(request, page, "present.html", 400, PRESENT_HEADERS, missing=True)
+        try:
+            holding = holding_of(credential)
+        except InvalidSDJWT as exc:
+            return self._render(request, page, "present.html", 422, PRESENT_HEADERS, invalid=exc)
+        data = {
+            "jwt": holding.jwt,
+            "holder": holding.holder,
+            "disclosures": [{"encoded": d, "path": p} for d, p in holding.disclosures],
+        }
+        return self._render(
+            request,
+            page,
+            "present.html",
+            200,
+            PRESENT_HEADERS,
+            holding=holding,
+            data=data,
+            credential=credential,
+        )
+
+    async def _issue(self, request: Request, page: Page, form: dict[str, str]) -> str | Response:
+        """A fresh credential for the owner's robot `code`, bound to the public key it pasted.
+
+        Issued as `issuePassportCredential` issues it (`passport_vc.issue_for`): the
+        current owner only, with a write-scoped token. A key with `d` is refused
+        unread; the page's script stops such a form before it is sent.
+        """
+
+        def refused(status: int, rule: str, message: str) -> Response:
+            return self._render(
+                request,
+                page,
+                "present.html",
+                status,
+                PRESENT_HEADERS,
+                refused={"rule": rule, "message": message},
+                code=form.get("code", ""),
+            )
+
+        if self.credentials is None:
+            return refused(503, "unavailable", "this gateway issues no credentials")
+        try:
+            code = RobotCode.parse(form["code"].strip()).value
+        except RobotCodeError as exc:
+            return refused(400, f"code.{exc.rule}", str(exc))
+        try:
+            key = json.loads(form.get("holder_key", ""))
+        except ValueError:
+            return refused(400, "holder_key", "the holder key is not JSON: paste the public JWK")
+        try:
+            return await issue_for(self.credentials, self.source, page.viewer.principal, code, key)
+        except WriteError as exc:
+            status = {"FORBIDDEN": 403, "NOT_FOUND": 404}.get(exc.code, 400)
+            return refused(status, exc.rule or exc.code, exc.message)
 
 
 def _next(values: Any) -> str:
