@@ -1,9 +1,11 @@
 """Canonical passport <-> Asset Administration Shell V3.0 environment (JSON).
 
 One shell per robot, its asset identified by `urn:robopass:robot:<code>`. What a standard
-IDTA submodel template can hold goes there (Digital Nameplate 3.0, Technical Data,
-Software Nameplate, Time Series Data for the condition history); the rest goes to this
-project's own submodels, whose semantic ids live under `https://robopass.dev/aas/`.
+IDTA submodel template can hold goes there (Digital Nameplate 3.0 with the maker's
+Contact Information, Technical Data with its GeneralInformation, Software Nameplate, Time
+Series Data with its Metadata for the condition history); the rest goes to this
+project's own submodels, whose semantic ids live under `https://robopass.dev/aas/`
+(docs/formats/adapters.md lists each id, its source, and why robopass has its own).
 Submodels are found again by semantic id, elements by idShort, so a reader does not depend
 on the order of either. Every canonical field has a home: the adapter is lossless.
 
@@ -13,6 +15,7 @@ Over 500 lines because it is one format both ways; its element builders are in
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aas_core3 import jsonization, verification
@@ -20,7 +23,17 @@ from aas_core3 import jsonization, verification
 from schema.codec import from_plain, to_plain
 from schema.passport import Passport
 
-from .aas_elements import Derived, Group, Lang, Prop, Submodel, compile_submodel, reference
+from .aas_elements import (
+    Derived,
+    Fixed,
+    Group,
+    Lang,
+    Prop,
+    Submodel,
+    compile_submodel,
+    describe,
+    reference,
+)
 from .errors import InvalidDocument, Violation, pointer
 from .format import Format, Plain
 from .mapping import FieldRule
@@ -53,6 +66,12 @@ SOFTWARE_NAMEPLATE = "https://admin-shell.io/idta/SoftwareNameplate/1/0"
 SOFTWARE_INSTANCE = f"{SOFTWARE_NAMEPLATE}/SoftwareNameplate/SoftwareNameplateInstance"
 TIME_SERIES = "https://admin-shell.io/idta/TimeSeries/1/1"
 TS = "https://admin-shell.io/idta/TimeSeries"
+ADDRESS_INFORMATION = (
+    "https://admin-shell.io/zvei/nameplate/1/0/ContactInformations/AddressInformation"
+)
+GENERAL_INFORMATION = "0173-1#02-ABK161#002/0173-1#01-AHX838#002"
+CONDITION = f"{OWN}/Condition/1/0"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 ASSET_PREFIX = "urn:robopass:robot:"
@@ -116,6 +135,48 @@ def _product_uri(obj: Plain) -> str | None:
     return None if code is None else asset_id(code)
 
 
+def _maker_country(obj: Plain) -> str | None:
+    return (obj.get("manufacturer") or {}).get("country")
+
+
+def _maker_email(obj: Plain) -> str | None:
+    """The maker's contact, when it is an e-mail address (it is free text canonically)."""
+    contact = (obj.get("manufacturer") or {}).get("contact")
+    return contact if contact is not None and _EMAIL.fullmatch(contact) else None
+
+
+def _maker_name(obj: Plain) -> str | None:
+    return (obj.get("manufacturer") or {}).get("name")
+
+
+def _designation(obj: Plain) -> str | None:
+    return (obj.get("model") or {}).get("designation")
+
+
+_RECORDS = Group(
+    "conditions",
+    "Records",
+    [
+        Prop("at", "Time", f"{TS}/UtcTime/1/1"),
+        Prop("operating_hours", "OperatingHours", f"{CONDITION}/OperatingHours"),
+        Prop("battery_health_pct", "BatteryHealthPct", f"{CONDITION}/BatteryHealthPct"),
+        Prop("charge_cycles", "ChargeCycles", f"{CONDITION}/ChargeCycles"),
+        Prop("movement_precision_mm", "MovementPrecisionMm", f"{CONDITION}/MovementPrecisionMm"),
+        Prop("abnormal_stress_events", "AbnormalStressEvents", f"{CONDITION}/AbnormalStressEvents"),
+        Group(
+            "joint_wear",
+            "JointWear",
+            [Prop("joint", "Joint"), Prop("wear_pct", "WearPct")],
+            f"{CONDITION}/JointWear",
+        ),
+    ],
+    f"{TS}/Records/1/1",
+    style="numbered",
+    item="Record",
+    item_semantic_id=f"{TS}/Record/1/1",
+)
+"""The condition history as the Time Series template's Records; its variables, robopass's."""
+
 SUBMODELS = [
     Submodel(
         "Nameplate",
@@ -137,6 +198,35 @@ SUBMODELS = [
                 [("en", "model.designation")],
                 "ManufacturerProductDesignation",
                 "0112/2///61987#ABA567#009",
+            ),
+            Group(
+                None,
+                "AddressInformation",
+                [
+                    Derived(
+                        "NationalCode",
+                        "xs:string",
+                        _maker_country,
+                        "0173-1#02-AAO134#002",
+                        ("manufacturer.country",),
+                        language="en",
+                    ),
+                    Group(
+                        None,
+                        "Email",
+                        [
+                            Derived(
+                                "EmailAddress",
+                                "xs:string",
+                                _maker_email,
+                                "0173-1#02-AAO198#002",
+                                ("manufacturer.contact",),
+                            )
+                        ],
+                        "0173-1#02-AAQ836#005",
+                    ),
+                ],
+                ADDRESS_INFORMATION,
             ),
             Prop("model.serial", "SerialNumber", "0112/2///61987#ABA951#009"),
             Derived(
@@ -176,6 +266,28 @@ SUBMODELS = [
         TECHNICAL_DATA,
         [
             Group(
+                None,
+                "GeneralInformation",
+                [
+                    Derived(
+                        "ManufacturerName",
+                        "xs:string",
+                        _maker_name,
+                        "0173-1#02-AAO677#004",
+                        ("manufacturer.name",),
+                    ),
+                    Derived(
+                        "ManufacturerProductDesignation",
+                        "xs:string",
+                        _designation,
+                        "0173-1#02-AAW338#003",
+                        ("model.designation",),
+                        language="en",
+                    ),
+                ],
+                GENERAL_INFORMATION,
+            ),
+            Group(
                 "hardware",
                 "TechnicalProperties",
                 [
@@ -209,7 +321,7 @@ SUBMODELS = [
                     ),
                 ],
                 f"{OWN}/TechnicalData/1/0/TechnicalProperties",
-            )
+            ),
         ],
     ),
     Submodel(
@@ -241,6 +353,27 @@ SUBMODELS = [
         "TimeSeries",
         TIME_SERIES,
         [
+            Fixed(
+                {
+                    "modelType": "SubmodelElementCollection",
+                    "idShort": "Metadata",
+                    "semanticId": reference(f"{TS}/Metadata/1/1"),
+                    "value": [
+                        {
+                            "modelType": "MultiLanguageProperty",
+                            "idShort": "Name",
+                            "semanticId": reference(f"{TS}/Metadata/Name/1/1"),
+                            "value": [{"language": "en", "text": "Robot condition history"}],
+                        },
+                        {
+                            "modelType": "SubmodelElementCollection",
+                            "idShort": "Record",
+                            "semanticId": reference(f"{TS}/Record/1/1"),
+                            "value": describe(Passport, _RECORDS),
+                        },
+                    ],
+                }
+            ),
             Group(
                 None,
                 "Segments",
@@ -248,34 +381,12 @@ SUBMODELS = [
                     Group(
                         None,
                         "InternalSegment",
-                        [
-                            Group(
-                                "conditions",
-                                "Records",
-                                [
-                                    Prop("at", "Time", f"{TS}/UtcTime/1/1"),
-                                    Prop("operating_hours", "OperatingHours"),
-                                    Prop("battery_health_pct", "BatteryHealthPct"),
-                                    Prop("charge_cycles", "ChargeCycles"),
-                                    Prop("movement_precision_mm", "MovementPrecisionMm"),
-                                    Prop("abnormal_stress_events", "AbnormalStressEvents"),
-                                    Group(
-                                        "joint_wear",
-                                        "JointWear",
-                                        [Prop("joint", "Joint"), Prop("wear_pct", "WearPct")],
-                                        f"{OWN}/Condition/1/0/JointWear",
-                                    ),
-                                ],
-                                f"{TS}/Records/1/1",
-                                style="numbered",
-                                item="Record",
-                            )
-                        ],
+                        [_RECORDS],
                         f"{TS}/Segments/InternalSegment/1/1",
                     )
                 ],
                 f"{TS}/Segments/1/1",
-            )
+            ),
         ],
     ),
     Submodel(
@@ -432,14 +543,23 @@ def submodel_paths(id_short: str) -> frozenset[str]:
     """
     compiled = _BY_NAME[id_short]
     leaves = [rule.path for rule in compiled.rules]
-    leaves += [
-        p for spec in compiled.spec.children if isinstance(spec, Derived) for p in spec.reads
-    ]
+    leaves += _derived_reads(compiled.spec.children)
     paths = {"identity", "identity.code"}
     for leaf in leaves:
         parts = leaf.split(".")
         paths.update(".".join(parts[: i + 1]) for i in range(len(parts)))
     return frozenset(paths)
+
+
+def _derived_reads(children: Any) -> list[str]:
+    """The canonical paths the Derived elements among `children`, at any depth, read."""
+    out: list[str] = []
+    for spec in children:
+        if isinstance(spec, Derived):
+            out += spec.reads
+        elif isinstance(spec, Group):
+            out += _derived_reads(spec.children)
+    return out
 
 
 def rules() -> list[FieldRule]:

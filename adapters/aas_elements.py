@@ -2,12 +2,16 @@
 
 A submodel is described as a tree: `Prop` binds one canonical leaf to a Property, `Lang`
 binds canonical leaves to the languages of a MultiLanguageProperty, `Group` is a
-SubmodelElementCollection (switching to a canonical object, a list or neither), and
+SubmodelElementCollection (switching to a canonical object, a list or neither),
 `Derived` writes a value the standard template expects but that is computed from others
-and never read back. The valueType comes from the canonical type hint, so the spec cannot
-contradict the model. Encoders write AAS V3.0 JSON (empty arrays omitted, values as
-strings); decoders read it back into canonical plain data and collect every problem with
-its JSON pointer.
+and never read back, and `Fixed` writes an element the template requires that holds no
+passport data (the Time Series `Metadata`). A Group holding only Derived and Fixed
+elements is never read either, so documents without it still decode. The valueType comes
+from the canonical type hint, so the spec cannot contradict the model. Encoders write AAS
+V3.0 JSON (empty arrays omitted, values as strings); decoders read it back into canonical
+plain data and collect every problem with its JSON pointer.
+
+A little over 500 lines: the element kinds and their compilers belong together.
 """
 
 from __future__ import annotations
@@ -22,13 +26,25 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+import orjson
+
 from schema.codec import format_datetime, parse_datetime
 
 from .errors import Violation
 from .generated import Namespace
 from .mapping import FieldRule, Transform
 
-__all__ = ["Derived", "Group", "Lang", "Prop", "Submodel", "compile_submodel", "reference"]
+__all__ = [
+    "Derived",
+    "Fixed",
+    "Group",
+    "Lang",
+    "Prop",
+    "Submodel",
+    "compile_submodel",
+    "describe",
+    "reference",
+]
 
 Plain = dict[str, Any]
 _ITEM = re.compile(r"\[\]|\.[A-Za-z]+<n>")
@@ -60,6 +76,19 @@ class Derived:
     semantic_id: str | None = None
     reads: tuple[str, ...] = ()
     """The canonical paths `compute` reads, so a caller can tell what the value discloses."""
+    language: str | None = None
+    """Set, the value is written as a MultiLanguageProperty in this language."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """A constant element; written first among its siblings when any of them is written.
+
+    Tied to its siblings so a redacted passport whose data there is all withheld still
+    leaves the collection or submodel out. Never read.
+    """
+
+    element: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +106,8 @@ class Group:
     semantic_id: str | None = None
     style: Literal["list", "numbered"] = "list"
     item: str = "Item"
+    item_semantic_id: str | None = None
+    """The semantic id of each numbered item (the Time Series template's Record)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +255,10 @@ def _compile_children(
     """
     encoders: list[str] = []
     decoders: list[tuple[str, Decoder]] = []
+    fixed = [spec.element for spec in children if isinstance(spec, Fixed)]
     for spec in children:
+        if isinstance(spec, Fixed):
+            continue
         id_path = f"{loc.split('.', 1)[1]}.{spec.id_short}" if "." in loc else spec.id_short
         semantic = _semantic(spec, base, _ITEM.sub("", id_path).replace(".", "/"))
         where = f"{loc}.{spec.id_short}"
@@ -241,8 +275,45 @@ def _compile_children(
         else:
             enc, dec = _group(cls, spec, semantic, path, where, base, rules)
             encoders += enc
-            decoders.append((spec.id_short, dec))
+            if _reads(spec):
+                decoders.append((spec.id_short, dec))
+    if fixed:
+        # A fresh copy per document (callers may change what they get), parsed from
+        # bytes: ten times quicker than copy.deepcopy.
+        copies = ", ".join(f"{_NS.ref(orjson.loads)}({_NS.ref(orjson.dumps(e))})" for e in fixed)
+        encoders += ["if out:", f"    out[0:0] = [{copies}]"]
     return encoders, _run_decoders(decoders)
+
+
+def _reads(spec: Any) -> bool:
+    """Whether an element binds any canonical value, so a decoder has something to read."""
+    if isinstance(spec, (Prop, Lang)):
+        return True
+    return isinstance(spec, Group) and any(_reads(child) for child in spec.children)
+
+
+def describe(root: type, group: Group) -> list[dict[str, Any]]:
+    """The elements of a Group's item as a template: Properties without value.
+
+    For the Time Series `Metadata` Record, which names the variables every Record holds.
+    Each described element must carry its own semantic id.
+    """
+    out: list[dict[str, Any]] = []
+    inner = _hint(root, group.canon)[0].inner if group.canon else root
+    for spec in group.children:
+        head: dict[str, Any] = {"idShort": spec.id_short}
+        if spec.semantic_id is None:
+            raise TypeError(f"{spec.id_short} has no semantic id to describe")
+        head["semanticId"] = reference(spec.semantic_id)
+        if isinstance(spec, Prop):
+            hint = _hint(inner, spec.canon)[0]
+            out.append({"modelType": "Property", **head, "valueType": _value_type(hint.inner).xs})
+        elif isinstance(spec, Group):
+            kind = "SubmodelElementCollection"
+            out.append({"modelType": "SubmodelElementList", **head, "typeValueListElement": kind})
+        else:
+            raise TypeError(f"cannot describe {spec.id_short}")
+    return out
 
 
 def _display(head: dict[str, Any], **values: str) -> str:
@@ -285,9 +356,15 @@ def _missing(at: str, id_short: str) -> Violation:
 
 
 def _derived(spec: Derived, semantic: dict[str, Any] | None) -> list[str]:
-    head: dict[str, Any] = {"modelType": "Property", "idShort": spec.id_short}
+    kind = "MultiLanguageProperty" if spec.language else "Property"
+    head: dict[str, Any] = {"modelType": kind, "idShort": spec.id_short}
     if semantic:
         head["semanticId"] = semantic
+    if spec.language:
+        text = f"[{{'language': {spec.language!r}, 'text': v}}]"
+        return _when_present(
+            f"{_NS.ref(spec.compute)}(obj)", [f"add({_display(head, value=text)})"]
+        )
     head["valueType"] = spec.value_type
     return _when_present(f"{_NS.ref(spec.compute)}(obj)", _property(head, "v"))
 
@@ -406,7 +483,9 @@ def _group(cls: type, spec: Group, semantic: Any, path: str, where: str, base, r
         return encode, decode
 
     numbered = spec.style == "numbered"
-    item = {"modelType": kind}
+    item: dict[str, Any] = {"modelType": kind}
+    if numbered and spec.item_semantic_id:
+        item["semanticId"] = reference(spec.item_semantic_id)
     named = {"idShort": "name"} if numbered else {}
     filled = _display(item, **named, value="out")
     collection = _NS.function(

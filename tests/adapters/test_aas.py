@@ -148,16 +148,19 @@ def _violations(env) -> dict[str, str]:
     return {v.pointer: v.message for v in info.value.violations}
 
 
+def _index(submodel, id_short):
+    return next(i for i, e in enumerate(submodel["submodelElements"]) if e["idShort"] == id_short)
+
+
 def test_aas_constraint_violations_are_listed_with_pointers():
     env = aas.from_canonical(cn_miit.to_canonical(sample_doc()))
-    serial = env["submodels"][0]["submodelElements"][3]
-    assert serial["idShort"] == "SerialNumber"
-    serial["idShort"] = "9Serial"
+    i = _index(env["submodels"][0], "SerialNumber")
+    env["submodels"][0]["submodelElements"][i]["idShort"] = "9Serial"
     env["submodels"][1]["idShort"] = "bad idShort"
     env["assetAdministrationShells"][0]["assetInformation"]["globalAssetId"] = ""
     found = _violations(env)
     assert set(found) >= {
-        "/submodels/0/submodelElements/3/idShort",
+        f"/submodels/0/submodelElements/{i}/idShort",
         "/submodels/1/idShort",
         "/assetAdministrationShells/0/assetInformation/globalAssetId",
     }
@@ -165,9 +168,10 @@ def test_aas_constraint_violations_are_listed_with_pointers():
 
 def test_json_that_is_not_aas_is_rejected_with_a_pointer():
     env = aas.from_canonical(cn_miit.to_canonical(sample_doc()))
-    env["submodels"][0]["submodelElements"][3]["valueType"] = "xs:text"
+    i = _index(env["submodels"][0], "SerialNumber")
+    env["submodels"][0]["submodelElements"][i]["valueType"] = "xs:text"
     found = _violations(env)
-    assert list(found) == ["/submodels/0/submodelElements/3/valueType"]
+    assert list(found) == [f"/submodels/0/submodelElements/{i}/valueType"]
 
 
 def test_missing_parts_and_bad_values_are_all_listed():
@@ -182,3 +186,91 @@ def test_missing_parts_and_bad_values_are_all_listed():
     assert "RobotCode" in found["/submodels/1/submodelElements"]
     assert "RETIRED" in found["/submodels/1/submodelElements/0/value"]
     assert "Ownership" in found["/submodels"]
+
+
+def _ids(elements):
+    return {e["idShort"]: e["semanticId"]["keys"][0]["value"] for e in elements}
+
+
+def test_time_series_follows_the_idta_template():
+    env = aas.from_canonical(cn_miit.to_canonical(sample_doc()))
+    series = next(s for s in env["submodels"] if s["idShort"] == "TimeSeries")
+    assert _ids(series["submodelElements"]) == {
+        "Metadata": "https://admin-shell.io/idta/TimeSeries/Metadata/1/1",
+        "Segments": "https://admin-shell.io/idta/TimeSeries/Segments/1/1",
+    }
+    metadata = series["submodelElements"][0]["value"]
+    assert _ids(metadata)["Record"] == "https://admin-shell.io/idta/TimeSeries/Record/1/1"
+    [segment] = series["submodelElements"][1]["value"]
+    [records] = segment["value"]
+    assert records["value"], "the sample has a condition history"
+    for record in records["value"]:
+        assert _ids([record]) == {
+            record["idShort"]: "https://admin-shell.io/idta/TimeSeries/Record/1/1"
+        }
+        # The Metadata's Record names exactly the variables each Record holds.
+        assert set(_ids(record["value"])) <= set(_ids(metadata[1]["value"]))
+        assert _ids(record["value"]).items() <= _ids(metadata[1]["value"]).items()
+
+
+def test_technical_data_has_the_general_information_of_the_template():
+    passport = cn_miit.to_canonical(sample_doc())
+    env = aas.from_canonical(passport)
+    technical = next(s for s in env["submodels"] if s["idShort"] == "TechnicalData")
+    general = technical["submodelElements"][0]
+    assert _ids([general]) == {"GeneralInformation": "0173-1#02-ABK161#002/0173-1#01-AHX838#002"}
+    values = {e["idShort"]: e["value"] for e in general["value"]}
+    assert values["ManufacturerName"] == passport.manufacturer.name
+    assert values["ManufacturerProductDesignation"] == [
+        {"language": "en", "text": passport.model.designation}
+    ]
+
+
+def test_template_only_elements_are_not_needed_to_read_a_document():
+    passport = cn_miit.to_canonical(sample_doc())
+    env = aas.from_canonical(passport)
+    for submodel in env["submodels"]:
+        submodel["submodelElements"] = [
+            e
+            for e in submodel["submodelElements"]
+            if e["idShort"] not in ("Metadata", "GeneralInformation", "AddressInformation")
+        ]
+    assert aas.to_canonical(env) == passport
+
+
+def _address(passport):
+    env = aas.from_canonical(passport)
+    nameplate = next(s for s in env["submodels"] if s["idShort"] == "Nameplate")
+    return next(e for e in nameplate["submodelElements"] if e["idShort"] == "AddressInformation")
+
+
+def test_nameplate_address_follows_the_contact_information_template():
+    passport = cn_miit.to_canonical(sample_doc())
+    address = _address(passport)
+    assert _ids([address]) == {
+        "AddressInformation": "https://admin-shell.io/zvei/nameplate/1/0/ContactInformations/AddressInformation"
+    }
+    assert _ids(address["value"]) == {
+        "NationalCode": "0173-1#02-AAO134#002",
+        "Email": "0173-1#02-AAQ836#005",
+    }
+    [email] = address["value"][1]["value"]
+    assert email["semanticId"]["keys"][0]["value"] == "0173-1#02-AAO198#002"
+    assert email["value"] == passport.manufacturer.contact
+    assert address["value"][0]["value"] == [
+        {"language": "en", "text": passport.manufacturer.country}
+    ]
+
+
+def test_a_contact_that_is_not_an_email_address_is_not_written_as_one():
+    passport = cn_miit.to_canonical(sample_doc())
+    passport.manufacturer.contact = "Safety desk, +86 10 1234 5678"
+    address = _address(passport)
+    assert [e["idShort"] for e in address["value"]] == ["NationalCode"]
+    assert aas.to_canonical(aas.from_canonical(passport)) == passport
+
+
+def test_a_submodel_names_the_paths_its_nested_derived_elements_read():
+    assert {"manufacturer.country", "manufacturer.contact"} <= aas.submodel_paths("Nameplate")
+    assert {"manufacturer.name", "model.designation"} <= aas.submodel_paths("TechnicalData")
+    assert "manufacturer.contact" not in aas.submodel_paths("TimeSeries")

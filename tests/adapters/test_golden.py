@@ -2,7 +2,7 @@
 
 The digests in `data/adapter_digests.json` were taken from the adapters before they were
 compiled for speed. Regenerate only for an intended change of format:
-`PYTHONPATH=. python -m tests.test_adapters_golden`.
+`PYTHONPATH=. python -m tests.adapters.test_golden`.
 """
 
 from __future__ import annotations

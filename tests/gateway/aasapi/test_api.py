@@ -260,9 +260,12 @@ def test_paths_levels_values_and_references(store, gateway):
     paths = get(gateway, f"{sm}/$path", bearer)
     assert "TechnicalProperties.Battery.Chemistry" in paths
     assert "TechnicalProperties.Sensors[0].Kind" in paths
-    assert get(gateway, f"{sm}/$path?level=core", bearer) == ["TechnicalProperties"]
+    assert get(gateway, f"{sm}/$path?level=core", bearer) == [
+        "GeneralInformation",
+        "TechnicalProperties",
+    ]
     core = get(gateway, f"{sm}?level=core", bearer)
-    assert "value" not in core["submodelElements"][0]
+    assert all("value" not in element for element in core["submodelElements"])
     kind = get(gateway, f"{sm}/submodel-elements/TechnicalProperties.Sensors[0].Kind", bearer)
     assert kind["idShort"] == "Kind" and kind["value"]
     ref = get(gateway, f"{sm}/submodel-elements/TechnicalProperties.Sensors[0]/$reference", bearer)
