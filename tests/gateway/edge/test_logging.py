@@ -33,7 +33,9 @@ def captured() -> Iterator[io.StringIO]:
     Except the test's own HTTP client (httpx logs each URL it calls): configure_logging
     quiets it in the server too, as its lines hold the gateway's upstream URLs.
     """
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    client_log = logging.getLogger("httpx")
+    client_level = client_log.level
+    client_log.setLevel(logging.WARNING)
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     handler.setFormatter(JsonFormatter())
@@ -44,6 +46,7 @@ def captured() -> Iterator[io.StringIO]:
     yield out
     root.removeHandler(handler)
     root.setLevel(level)
+    client_log.setLevel(client_level)  # later tests read the client's lines
 
 
 def gateway(store, tmp_path):

@@ -225,7 +225,8 @@ def test_service_tokens_are_cached_refreshed_once_on_401_and_never_logged(
             await client.aclose()
         return client
 
-    with caplog.at_level(logging.DEBUG):
+    # The client library's own request lines too, whatever an earlier test set its logger to.
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.INFO, logger="httpx"):
         asyncio.run(run())
     assert len(set(fake.tokens)) == 2 and fake.hits["GET /robots:count"] == 5
     # The authorization server in this process logs what it issues; the gateway's side must not.
