@@ -65,6 +65,7 @@ MASKS = [
 ]
 
 
+@pytest.mark.slow
 def test_a_mapping_copying_everything_never_shows_a_withheld_value(tmp_path):
     programs = copy_all(tmp_path)
     checked = 0
