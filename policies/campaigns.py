@@ -67,6 +67,15 @@ def scoped_selector(principal: Principal, kind: CampaignKind, selector: Selector
             raise _forbidden("campaigns.organisation", "the token names no organisation_id")
         if selector.manufacturer_id not in (None, own):
             raise _forbidden("campaigns.own_products", "a manufacturer reaches its own robots only")
+        if selector.owner_countries:
+            # Which robots a campaign reaches is public (their recall events, the totals):
+            # a selector over the owner's country, narrowed to one robot by its sequence,
+            # would tell a maker where a robot is held, which its view of owners may hide.
+            raise _forbidden(
+                "campaigns.owner_country",
+                "a manufacturer's selector may not name owners' countries: a campaign's reach"
+                " is public and would tell where each robot is held; ask the authority there",
+            )
         return dataclasses.replace(selector, all=False, manufacturer_id=own)
     country = principal.jurisdiction
     if country is None:

@@ -38,6 +38,9 @@ def test_a_manufacturer_reaches_its_own_robots_only():
     with pytest.raises(WriteForbidden) as caught:
         scoped_selector(maker, CampaignKind.END_OF_LIFE, Selector(plant="3"))
     assert caught.value.rule == "campaigns.table"
+    with pytest.raises(WriteForbidden) as caught:  # reach is public: no probe of owners
+        scoped_selector(maker, CampaignKind.RECALL, Selector(plant="3", owner_countries=["FR"]))
+    assert caught.value.rule == "campaigns.owner_country"
 
 
 def test_an_authority_reaches_its_own_jurisdiction_and_others_may_not_issue():
