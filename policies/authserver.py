@@ -91,9 +91,17 @@ def signing_key(data_dir: str | Path) -> RSAKey:
     return key
 
 
+#: Seconds an access token of the embedded server is valid. An hour, not authlib's ten days for
+#: client credentials: a gateway caches a verified token until its `exp` and cannot revoke it
+#: sooner (docs/policies.md), so even a demo should practise short-lived tokens.
+TOKEN_LIFETIME = 3600
+
+
 class TokenGenerator(JWTBearerTokenGenerator):
     def __init__(self, issuer: str, key: RSAKey, audience: str) -> None:
-        super().__init__(issuer=issuer, alg=ALG)
+        super().__init__(
+            issuer=issuer, alg=ALG, expires_generator=lambda client, grant_type: TOKEN_LIFETIME
+        )
         self._keys = KeySet([key])
         self._audience = audience
 

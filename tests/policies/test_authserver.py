@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
@@ -14,7 +15,7 @@ import pytest
 import uvicorn
 
 from policies import InvalidToken, Role, TokenVerifier, TrustedIssuer
-from policies.authserver import create_auth_app, issue_token, load_clients
+from policies.authserver import TOKEN_LIFETIME, create_auth_app, issue_token, load_clients
 from tests.support.ports import free_port
 
 
@@ -110,3 +111,17 @@ def test_key_is_kept_private_and_reused(server: tuple[str, Path]) -> None:
 def test_demo_clients_cover_the_brief() -> None:
     roles = {c.role for c in load_clients().values()}
     assert {"market_surveillance", "insurer", "owner", "buyer", "standards_body"} <= roles
+
+
+def test_tokens_live_one_hour_over_http_and_from_the_cli(server: tuple[str, Path]) -> None:
+    """A gateway caches a token until its `exp`: the demo issuer keeps tokens short-lived."""
+    issuer, data_dir = server
+    response = httpx.post(
+        issuer + "/token",
+        data={"grant_type": "client_credentials"},
+        auth=("de-msa", "dev-secret-de-msa"),
+    )
+    assert response.json()["expires_in"] == TOKEN_LIFETIME == 3600
+    for token in (response.json()["access_token"], issue_token("de-msa", data_dir, issuer)):
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        assert claims["exp"] - claims["iat"] == TOKEN_LIFETIME
