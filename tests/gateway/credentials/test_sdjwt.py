@@ -28,19 +28,20 @@ from gateway.credentials.sdvc import (
     issue_sd_jwt,
     present,
     status_list_token,
-    verify_presentation,
 )
 from gateway.credentials.signing import RegistrySigner
 from gateway.credentials.statuslist import SIZE, Ledger, decode_list, encode_list
-from gateway.credentials.verification import InvalidCredential, key_set
+from gateway.credentials.verification import InvalidCredential
 from gateway.synthetic.fleet import synthetic_fleet
 from schema.events import fold
 from schema.passport import Passport
+from tests.support.sdjwt import ISSUER, STATUS_URI, holder, signer, verify
 
-ISSUER = "https://registry.test"
-URI = ISSUER + "/credentials/status/1"
+URI = STATUS_URI
 AUD = "https://buyer.test"
 NONCE = "n-4f1c"
+
+__all__ = ["holder", "signer"]
 
 
 @pytest.fixture(scope="module")
@@ -50,30 +51,12 @@ def passport() -> Passport:
 
 
 @pytest.fixture(scope="module")
-def signer(tmp_path_factory) -> RegistrySigner:
-    return RegistrySigner.from_data_dir(tmp_path_factory.mktemp("keys"), ISSUER, "Test registry")
-
-
-@pytest.fixture(scope="module")
-def holder() -> ECKey:
-    return ECKey.generate_key("P-256", private=True)
-
-
-@pytest.fixture(scope="module")
 def credential(passport, signer, holder) -> str:
     return issue_sd_jwt(passport, signer, holder.as_dict(private=False), StatusRef(URI, 41))
 
 
-def check(signer, text, *, audience=AUD, nonce=NONCE, revoked=(), lists=None, now=None):
-    token = status_list_token(signer, URI, list(revoked))
-    return verify_presentation(
-        text,
-        key_set(signer.jwks),
-        audience=audience,
-        nonce=nonce,
-        status_lists=lists or (lambda uri: token),
-        now=now,
-    )
+def check(signer, text, *, audience=AUD, nonce=NONCE, **kwargs):
+    return verify(signer, text, audience=audience, nonce=nonce, **kwargs)
 
 
 def refused(rule: str, signer, text, **kwargs) -> str:

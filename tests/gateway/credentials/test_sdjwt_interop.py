@@ -29,28 +29,16 @@ from gateway.credentials.sdvc import (
     claims_of,
     issue_sd_jwt,
     present,
-    status_list_token,
-    verify_presentation,
 )
-from gateway.credentials.signing import RegistrySigner
-from gateway.credentials.verification import key_set
 from gateway.synthetic.fleet import synthetic_fleet
 from schema.events import fold
+from tests.support.sdjwt import ISSUER, STATUS_URI, holder, signer, verify
 
-ISSUER = "https://registry.test"
-URI = ISSUER + "/credentials/status/1"
+URI = STATUS_URI
 AUD = "https://insurer.test"
 NONCE = "n-77"
 
-
-@pytest.fixture(scope="module")
-def signer(tmp_path_factory) -> RegistrySigner:
-    return RegistrySigner.from_data_dir(tmp_path_factory.mktemp("keys"), ISSUER, "Test registry")
-
-
-@pytest.fixture(scope="module")
-def holder() -> ECKey:
-    return ECKey.generate_key("P-256", private=True)
+__all__ = ["holder", "signer"]
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +51,7 @@ def theirs(key: ECKey, private: bool = False):
 
 
 def our_check(signer, text):
-    token = status_list_token(signer, URI, [])
-    return verify_presentation(
-        text, key_set(signer.jwks), audience=AUD, nonce=NONCE, status_lists=lambda uri: token
-    )
+    return verify(signer, text, audience=AUD, nonce=NONCE)
 
 
 def test_their_verifier_accepts_our_presentation(signer, holder, passport):
