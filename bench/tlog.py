@@ -14,7 +14,9 @@ In one process, over one SQLite store of `--robots` synthetic robots:
   and on in the same alternating rounds, from a fresh source (every version new:
   one checkpoint and one batch call for the page's 100 proofs, each verified),
   then with the documents cached but a fresh log check (what the check itself
-  costs a page of new versions), and again (the versions are remembered: no call).
+  costs a page of new versions), and again (the versions are remembered: no call);
+- the check alone on a page's 100 versions: batched, as the gateway does it,
+  against one proof call per version.
 
 Usage: `python -m bench.tlog [--robots N] [--rounds N]`.
 """
@@ -108,6 +110,32 @@ async def gateway_round(
     return first, again, cold, unproven, warm
 
 
+async def check_alone(app: object, token: str, log: EventLog) -> tuple[float, float]:
+    """Seconds to prove a page's 100 versions: batched (one checkpoint, one call for
+    all proofs) and one version at a time (a proof call each), each on a fresh check."""
+    config = RegistryConfig(
+        "cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0, timeout=30.0,
+        log_key=log.signer.verifier,
+    )  # fmt: skip
+    source = FederatedSource([config], transports={"cn-heis": WithToken(app, token)})
+    try:
+        page = await source.robots(RobotFilter(), PAGE, None)
+        versions = [(r.passport.code, r.head) for r in page.items]
+        client = source.clients["cn-heis"]
+        batched = LogMonitor("cn-heis", log.signer.verifier, ())
+        started = time.perf_counter()
+        await batched.check_many(client, versions)
+        together = time.perf_counter() - started
+        single = LogMonitor("cn-heis", log.signer.verifier, ())
+        started = time.perf_counter()
+        for code, head in versions:
+            await single.check(client, code, head, time.monotonic())
+        apart = time.perf_counter() - started
+    finally:
+        await source.aclose()
+    return together, apart
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--robots", type=int, default=300)
@@ -145,6 +173,7 @@ def main() -> int:
             for which in order:
                 result = asyncio.run(gateway_round(app, token, sample, which))
                 (on if which is not None else off).append(result)
+        alone = [asyncio.run(check_alone(app, token, log)) for _ in range(args.rounds)]
         store.close()
 
     def ms(values: list[float]) -> str:
@@ -173,6 +202,11 @@ def main() -> int:
         a, b = [r[index] for r in off], [r[index] for r in on]
         ratio = statistics.median(b) / statistics.median(a)
         print(f"| {label} | {ms(a)} | {ms(b)} | {ratio:.2f} |")
+    together, apart = [a[0] for a in alone], [a[1] for a in alone]
+    print(f"\n| proving a page's {PAGE} new versions, the check alone | ms |")
+    print("| --- | --- |")
+    print(f"| batched: one checkpoint, one POST /log/proof/inclusions | {ms(together)} |")
+    print(f"| one version at a time: a GET /log/proof/inclusion each | {ms(apart)} |")
     return 0
 
 
