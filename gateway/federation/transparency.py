@@ -142,6 +142,7 @@ class LogMonitor:
             )
             if response.status_code == 404:
                 return {}
+            _answered(self.registry, response.status_code)
             return {(code, head.sequence): _body(response)}
         found: dict[tuple[str, int], dict[str, Any]] = {}
         for start in range(0, len(wanted), BATCH):
@@ -156,10 +157,9 @@ class LogMonitor:
                     "leaves": [{"code": c, "sequence": h.sequence} for c, h in chunk],
                 },
             )
-            if response.status_code != 200:
-                raise RegistryUnavailable(
-                    self.registry, f"its log answered HTTP {response.status_code} for proofs"
-                )
+            if response.status_code == 404:
+                raise self._distrust(f"its log no longer holds checkpoint {size}: no proofs")
+            _answered(self.registry, response.status_code)
             items = _body(response).get("proofs")
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and isinstance(item.get("code"), str):
@@ -227,6 +227,13 @@ class LogMonitor:
                 )
                 raise RegistryUntrusted(self.registry, self.last_refusal)
         self.last_refusal = None
+
+
+def _answered(registry: str, status: int) -> None:
+    """A 4xx other than 404 (a token the node refused, a request it could not read) says
+    nothing about the log: the registry is unavailable for now, not untrusted."""
+    if status != 200:
+        raise RegistryUnavailable(registry, f"its log answered HTTP {status} for proofs")
 
 
 def _body(response: Any) -> dict[str, Any]:

@@ -230,3 +230,44 @@ def test_a_page_of_robots_is_proven_with_one_checkpoint_and_one_batch_of_proofs(
         assert "GET /log/proof/inclusion" not in proven
 
     asyncio.run(pages())
+
+
+def test_a_change_feed_page_is_proven_and_a_rechained_event_in_it_is_refused(
+    logged: Node, store: SqliteStore
+) -> None:
+    key = Verifier.from_vkey(logged.get("/log/key", token=None).text)
+    config = RegistryConfig(
+        "cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0, timeout=30.0,
+        log_key=key,
+    )  # fmt: skip
+    calls: list[str] = []
+
+    async def feed() -> None:
+        source = FederatedSource(
+            [config],
+            transports={"cn-heis": WithToken(logged)},
+            on_upstream=lambda registry, route, *rest: calls.append(route),
+        )
+        try:
+            page = await source.changes(RobotFilter(), 50, None)
+            assert len(page.items) == 50 and not page.unavailable
+            assert calls.count("POST /log/proof/inclusions") == 1
+            # the robot of the next page's first event is re-chained in place
+            nxt = store.log_rows(50, 1)[0]
+            again = rechain(store.events(nxt.code))
+            with store._transaction() as db:
+                for new in again:
+                    db.execute(
+                        "UPDATE events SET prev_hash = ?, hash = ?, salt = ?, commitment = ?"
+                        " WHERE code = ? AND sequence = ?",
+                        (new.prev_hash, new.hash, new.salt, new.commitment, nxt.code,
+                         new.sequence),
+                    )  # fmt: skip
+            refused = await source.changes(RobotFilter(), 50, page.cursors[-1])
+            (failure,) = refused.unavailable
+            assert isinstance(failure, RegistryUntrusted)
+            assert failure.reason.startswith(f"passport {nxt.code} version ")
+        finally:
+            await source.aclose()
+
+    asyncio.run(feed())
