@@ -52,6 +52,7 @@ __all__ = ["log_routes"]
 
 NOTE_TYPE = "text/plain; charset=utf-8"
 TILE_TYPE = "application/octet-stream"
+TILE_PREFIX = "/log/tile/"
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 
@@ -131,7 +132,8 @@ def log_routes(
         return json_response({"size": size, "proofs": items})
 
     async def tile(request: Request) -> Response:
-        path = request.path_params["path"]
+        # the routes only sort requests; the path is read whole, as the layout spells it
+        path = request.scope["path"].removeprefix(TILE_PREFIX)
         try:
             ref = parse_tile_path(path)
         except BadTilePath as exc:
@@ -149,7 +151,11 @@ def log_routes(
         Route("/log/proof/consistency", consistency, methods=["GET"]),
         Route("/log/proof/inclusion", inclusion, methods=["GET"]),
         Route("/log/proof/inclusions", inclusions, methods=["POST"]),
-        Route("/log/tile/{path:path}", tile, methods=["GET"]),
+        # entries before the hash tiles, partial before full: the first match wins
+        Route(TILE_PREFIX + "entries/{index:path}.p/{width:int}", tile, methods=["GET"]),
+        Route(TILE_PREFIX + "entries/{index:path}", tile, methods=["GET"]),
+        Route(TILE_PREFIX + "{level:int}/{index:path}.p/{width:int}", tile, methods=["GET"]),
+        Route(TILE_PREFIX + "{level:int}/{index:path}", tile, methods=["GET"]),
     ]
 
 

@@ -183,7 +183,7 @@ def test_tiles_not_yet_held_and_paths_that_name_no_tile_are_404(node: Node, stor
     assert beyond.status_code == 404 and "beyond the log's" in beyond.json()["detail"]
     assert node.get(f"/log/tile/0/{last}", token=None).status_code == 404
     assert node.get("/log/tile/1/000", token=None).status_code == 404
-    for bad in ("0/0000", "64/000", "0/000.p/256", "0/000.p/0", "entries", "0/x001", "00/000"):
+    for bad in ("0/0000", "64/000", "0/000.p/256", "0/000.p/0", "0/x001", "00/000", "entries/1"):
         answer = node.get(f"/log/tile/{bad}", token=None)
         assert answer.status_code == 404 and "no such tile" in answer.json()["detail"], bad
     # entries name robots: a token is needed; tiles are hashes and public
