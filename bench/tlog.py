@@ -9,7 +9,14 @@ In one process, over one SQLite store of `--robots` synthetic robots:
   in process (real tokens, HTTP semantics through ASGI, `freshness = 0` so
   every read asks the node), with the log check off and on, in alternating
   rounds: the first read of each version (checkpoint, consistency and
-  inclusion calls) and a repeated read (the proven version is remembered).
+  inclusion calls) and a repeated read (the proven version is remembered);
+- the gateway: a `robots(first: 100)` page through `FederatedSource.robots`, off
+  and on in the same alternating rounds, from a fresh source (every version new:
+  one checkpoint and one batch call for the page's 100 proofs, each verified),
+  then with the documents cached but a fresh log check (what the check itself
+  costs a page of new versions), and again (the versions are remembered: no call);
+- the check alone on a page's 100 versions: batched, as the gateway does it,
+  against one proof call per version.
 
 Usage: `python -m bench.tlog [--robots N] [--rounds N]`.
 """
@@ -34,15 +41,18 @@ from gateway.credentials.logkey import event_log_origin
 from gateway.edge.auth import demo_issuer
 from gateway.federation.config import RegistryConfig
 from gateway.federation.source import FederatedSource
+from gateway.federation.transparency import LogMonitor
 from gateway.node import create_node_app
 from gateway.service.transparency import EventLog
 from gateway.store import SqliteStore
 from gateway.synthetic.seeding import seed
 from policies import TokenVerifier
 from policies.authserver import issue_token
+from schema.source import RobotFilter
 from schema.tlog.note import Signer
 
 ISSUER = "http://127.0.0.1/auth"
+PAGE = 100
 
 
 class WithToken(httpx.AsyncBaseTransport):
@@ -64,9 +74,18 @@ async def reads(source: FederatedSource, codes: list[str]) -> float:
     return (time.perf_counter() - started) / len(codes)
 
 
+async def pages(source: FederatedSource, times: int) -> float:
+    """Seconds per `robots(first: 100)` page, the first page each time."""
+    started = time.perf_counter()
+    for _ in range(times):
+        page = await source.robots(RobotFilter(), PAGE, None)
+        assert len(page.items) == PAGE and not page.unavailable, page.unavailable
+    return (time.perf_counter() - started) / times
+
+
 async def gateway_round(
     app: object, token: str, codes: list[str], log: EventLog | None
-) -> tuple[float, float]:
+) -> tuple[float, float, float, float, float]:
     config = RegistryConfig(
         "cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0, timeout=30.0,
         log_key=log.signer.verifier if log is not None else None,
@@ -77,7 +96,44 @@ async def gateway_round(
         again = await reads(source, codes)
     finally:
         await source.aclose()
-    return first, again
+    lister = FederatedSource([config], transports={"cn-heis": WithToken(app, token)})
+    try:
+        cold = await pages(lister, 1)
+        unproven = 0.0
+        for _ in range(5):
+            # the documents are cached; the versions are new to the log check
+            lister.logs = {k: LogMonitor(k, m.log_key, m.witnesses) for k, m in lister.logs.items()}
+            unproven += await pages(lister, 1) / 5
+        warm = await pages(lister, 5)
+    finally:
+        await lister.aclose()
+    return first, again, cold, unproven, warm
+
+
+async def check_alone(app: object, token: str, log: EventLog) -> tuple[float, float]:
+    """Seconds to prove a page's 100 versions: batched (one checkpoint, one call for
+    all proofs) and one version at a time (a proof call each), each on a fresh check."""
+    config = RegistryConfig(
+        "cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0, timeout=30.0,
+        log_key=log.signer.verifier,
+    )  # fmt: skip
+    source = FederatedSource([config], transports={"cn-heis": WithToken(app, token)})
+    try:
+        page = await source.robots(RobotFilter(), PAGE, None)
+        versions = [(r.passport.code, r.head) for r in page.items]
+        client = source.clients["cn-heis"]
+        batched = LogMonitor("cn-heis", log.signer.verifier, ())
+        started = time.perf_counter()
+        await batched.check_many(client, versions)
+        together = time.perf_counter() - started
+        single = LogMonitor("cn-heis", log.signer.verifier, ())
+        started = time.perf_counter()
+        for code, head in versions:
+            await single.check(client, code, head, time.monotonic())
+        apart = time.perf_counter() - started
+    finally:
+        await source.aclose()
+    return together, apart
 
 
 def main() -> int:
@@ -110,13 +166,14 @@ def main() -> int:
         app = create_node_app(store, format="cn-miit", verifier=verifier, log=log)
         token = issue_token("robopass-gateway", data, ISSUER)
         sample = codes[:100]
-        off: list[tuple[float, float]] = []
-        on: list[tuple[float, float]] = []
+        off: list[tuple[float, float, float, float, float]] = []
+        on: list[tuple[float, float, float, float, float]] = []
         for round_ in range(args.rounds):
             order = [None, log] if round_ % 2 == 0 else [log, None]
             for which in order:
                 result = asyncio.run(gateway_round(app, token, sample, which))
                 (on if which is not None else off).append(result)
+        alone = [asyncio.run(check_alone(app, token, log)) for _ in range(args.rounds)]
         store.close()
 
     def ms(values: list[float]) -> str:
@@ -134,6 +191,22 @@ def main() -> int:
         a, b = [r[index] for r in off], [r[index] for r in on]
         ratio = statistics.median(b) / statistics.median(a)
         print(f"| {label} | {ms(a)} | {ms(b)} | {ratio:.2f} |")
+    print(f"\n| gateway, `robots(first: {PAGE})` page | log check off ms | on ms | on/off |")
+    print("| --- | --- | --- | --- |")
+    labels = (
+        ("first page (documents parsed, versions new)", 2),
+        ("documents cached, versions new (one batch of proofs)", 3),
+        ("versions proven (remembered)", 4),
+    )
+    for label, index in labels:
+        a, b = [r[index] for r in off], [r[index] for r in on]
+        ratio = statistics.median(b) / statistics.median(a)
+        print(f"| {label} | {ms(a)} | {ms(b)} | {ratio:.2f} |")
+    together, apart = [a[0] for a in alone], [a[1] for a in alone]
+    print(f"\n| proving a page's {PAGE} new versions, the check alone | ms |")
+    print("| --- | --- |")
+    print(f"| batched: one checkpoint, one POST /log/proof/inclusions | {ms(together)} |")
+    print(f"| one version at a time: a GET /log/proof/inclusion each | {ms(apart)} |")
     return 0
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.cli import audit as audit_cmd
 from gateway.cli import listen
@@ -23,6 +24,11 @@ from gateway.cli.token import demo_clients, token_command
 from gateway.config.paths import default_data_dir
 from gateway.config.settings import CONFIG_ENV, ConfigError, Settings, load_config
 from gateway.endpoint.limits import Limits
+
+if TYPE_CHECKING:
+    from gateway.config.sections import AuditSettings
+    from gateway.service.auditwitness import AuditWitnessing
+    from policies import AuditLog
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -135,6 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         audit_db = settings.audit.db or audit_cmd.default_audit_db(db)
     issuer = f"http://{host}:{port}/auth"
     audit = AuditLog(audit_db)
+    witnessing = audit_witnessing(settings.audit, audit, data_dir)
     demo = server.demo_auth
     if demo:
         issuers.insert(0, demo_issuer(issuer, data_dir))
@@ -155,6 +162,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         webhook_store=source.store if isinstance(source, LocalSource) else None,
         production=production,
         mappings=mappings,
+        audit_witnessing=witnessing,
     )
     options = graphql_options(settings, persisted, example)
     app = create_app(
@@ -178,6 +186,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("Production mode: no introspection, suggestions or internal error messages")
     print(f"History report: http://{host}:{port}/")
     print(f"Audit log of every disclosure: {audit_cmd.describe(audit_db)}")
+    if witnessing is not None:
+        print(
+            f"Audit log checkpoints cosigned by {len(settings.audit.witnesses)} witness(es)"
+            f" every {settings.audit.witness_interval:g}s, kept in {witnessing.path}"
+        )
     if settings.source:
         print(f"Configuration: {settings.source}")
     if example:
@@ -318,3 +331,18 @@ def readiness(store):
         await asyncio.to_thread(store.codes, 1)
 
     return ready
+
+
+def audit_witnessing(
+    section: AuditSettings, audit: AuditLog, data_dir: Path
+) -> AuditWitnessing | None:
+    """The audit log's witnessing when `[audit] witnesses` are set, signed with the
+    audit log key of the data directory (the one `robopass audit checkpoint` uses)."""
+    if not section.witnesses:
+        return None
+    from gateway.credentials.logkey import load_or_create
+    from gateway.service.auditlog import AUDIT_KEY_FILE, audit_origin
+    from gateway.service.auditwitness import AuditWitnessing
+
+    signer = load_or_create(data_dir / AUDIT_KEY_FILE, audit_origin(section.name))
+    return AuditWitnessing(audit, signer, section.witnesses, data_dir, section.witness_interval)

@@ -39,9 +39,14 @@ class StoreSettings:
 
 @dataclass(frozen=True, slots=True)
 class AuditSettings:
-    """`[audit]`: the disclosure log; `db` None keeps it beside the registry."""
+    """`[audit]`: the disclosure log; `db` None keeps it beside the registry. With
+    `witnesses`, serve has its checkpoints (origin robopass.audit/`name`) cosigned
+    every `witness_interval` seconds (gateway/service/auditwitness.py)."""
 
     db: str | None
+    name: str
+    witnesses: tuple[str, ...]
+    witness_interval: float
 
 
 @dataclass(frozen=True, slots=True)

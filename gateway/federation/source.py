@@ -232,9 +232,9 @@ class FederatedSource:
             )
             read_at = time.monotonic()
             body = _json(client, response, 200)
-            for data in _items(client, body, "robots"):
-                record = await self._logged(client, await self._record(client, data), read_at)
-                found[record.passport.code] = record
+            records = [await self._record(client, data) for data in _items(client, body, "robots")]
+            await self._all_logged(client, records, read_at)
+            found.update((record.passport.code, record) for record in records)
         return found
 
     async def _one(self, client: RegistryClient, code: str) -> RobotRecord | None:
@@ -269,6 +269,20 @@ class FederatedSource:
         if monitor is not None:
             await monitor.check(client, record.passport.code, record.head, read_at)
         return record
+
+    async def _all_logged(
+        self, client: RegistryClient, records: Sequence[RobotRecord], read_at: float
+    ) -> None:
+        """Every version of a list answer proven in the registry's log, or the answer's
+        part from this registry refused: a split view shows in lists as in single reads."""
+        await self._versions_logged(client, [(r.passport.code, r.head) for r in records], read_at)
+
+    async def _versions_logged(
+        self, client: RegistryClient, versions: list[tuple[str, Head]], read_at: float
+    ) -> None:
+        monitor = self.logs.get(client.id)
+        if monitor is not None and versions:
+            await monitor.check_many(client, versions, read_at)
 
     async def _record(self, client: RegistryClient, data: Any, current: bool = True) -> RobotRecord:
         """A node's record as ours; a past view is cached but never taken for the latest.
@@ -317,10 +331,12 @@ class FederatedSource:
         response = await client.call(
             "GET", "GET /robots", "/robots", idempotent=True, params=params
         )
+        read_at = time.monotonic()
         if response.status_code == 400 and after is not None:
             raise CursorError(f"registry {client.id} refused its position in the cursor")
         body = _json(client, response, 200)
         records = [await self._record(client, data) for data in _items(client, body, "robots")]
+        await self._all_logged(client, records, read_at)
         cursors = _items(client, body, "cursors")
         if len(cursors) != len(records):
             raise RegistryUnavailable(
@@ -414,8 +430,12 @@ class FederatedSource:
         response = await client.call(
             "GET", "GET /changes", "/changes", idempotent=True, params=params
         )
+        read_at = time.monotonic()
         body = _json(client, response, 200)
         changes = _parsed(client, _items(client, body, "changes"), change_of)
+        # each change is the version its event made: logged, or the part is refused
+        versions = [(c.event.code, Head(c.event.sequence, c.event.hash)) for c in changes]
+        await self._versions_logged(client, versions, read_at)
         positions = [c.position for c in changes]
         return cursor.Part(changes, positions, len(changes) >= _page_size(first))
 

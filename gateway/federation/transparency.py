@@ -15,7 +15,10 @@ answer is `RegistryUntrusted` (REGISTRY_UNTRUSTED) naming it:
 
 Versions proven included are remembered by (code, hash), so a version costs
 three calls to its node once (checkpoint, consistency, inclusion) and nothing
-after.
+after. A list answer (a page of `robots`, a fleet's robots, a batch of single
+reads) is checked whole: every version in it, against one checkpoint, with one
+call for all their proofs (`check_many`); one version that fails refuses the
+registry's part of the answer with the evidence naming that version.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ import base64
 import binascii
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
-from schema.source import Head, LogInclusion, RegistryUntrusted
+from schema.source import Head, LogInclusion, RegistryUnavailable, RegistryUntrusted
 from schema.tlog.leaves import event_leaf
 from schema.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from schema.tlog.note import (
@@ -44,6 +48,8 @@ from .client import RegistryClient
 __all__ = ["LogMonitor"]
 
 REMEMBERED = 100_000
+BATCH = 500
+"""Leaves per `POST /log/proof/inclusions`, the node's cap."""
 
 
 class LogMonitor:
@@ -74,9 +80,26 @@ class LogMonitor:
         `read_at` (monotonic) is when the node's answer with the version arrived: a
         checkpoint asked for after that covers it, so a batch of versions shares one.
         """
+        await self.check_many(client, [(code, head)], read_at)
+
+    async def check_many(
+        self,
+        client: RegistryClient,
+        versions: Sequence[tuple[str, Head]],
+        read_at: float | None = None,
+    ) -> None:
+        """`check` for every version of a list answer: the whole answer or none of it.
+
+        One checkpoint (shared with other answers read before it was asked for)
+        and one call for the proofs of the versions not proven before, however
+        many there are; the first that fails is the evidence.
+        """
         if self.untrusted is not None:
             raise RegistryUntrusted(self.registry, self.untrusted)
-        if (code, head.hash) in self._included:
+        wanted = list(
+            dict.fromkeys((c, h) for c, h in versions if (c, h.hash) not in self._included)
+        )
+        if not wanted:
             return
         async with self._lock:
             fresh = read_at is not None and self._asked_at > read_at
@@ -84,29 +107,64 @@ class LogMonitor:
                 size, root = self.size, self.root
             else:
                 size, root = await self._advance(client)
-        response = await client.call(
-            "GET",
-            "GET /log/proof/inclusion",
-            "/log/proof/inclusion",
-            idempotent=True,
-            params={"code": code, "sequence": head.sequence, "size": size},
-        )
-        version = f"passport {code} version {head.sequence} ({head.hash[:16]})"
-        if response.status_code == 404:
-            raise self._distrust(f"{version} is not in the log's checkpoint of size {size}")
-        proof = _body(response)
-        commitment = proof.get("commitment")
-        index = proof.get("index")
-        if not isinstance(commitment, str) or not isinstance(index, int):
-            raise self._distrust(f"the inclusion proof of {version} is malformed")
-        leaf = leaf_hash(event_leaf(code, head.sequence, commitment, head.hash))
-        if not verify_inclusion(index, size, leaf, _hashes(proof), root):
-            raise self._distrust(
-                f"{version} is not included in checkpoint {size}: the inclusion proof fails"
-            )
-        self._included[(code, head.hash)] = size
+        proofs = await self._proofs(client, wanted, size)
+        for code, head in wanted:
+            version = f"passport {code} version {head.sequence} ({head.hash[:16]})"
+            proof = proofs.get((code, head.sequence))
+            if proof is None or proof.get("index") is None:
+                raise self._distrust(f"{version} is not in the log's checkpoint of size {size}")
+            commitment, index = proof.get("commitment"), proof.get("index")
+            if not isinstance(commitment, str) or not isinstance(index, int):
+                raise self._distrust(f"the inclusion proof of {version} is malformed")
+            leaf = leaf_hash(event_leaf(code, head.sequence, commitment, head.hash))
+            if not verify_inclusion(index, size, leaf, _hashes(proof), root):
+                raise self._distrust(
+                    f"{version} is not included in checkpoint {size}: the inclusion proof fails"
+                )
+        for code, head in wanted:
+            self._included[(code, head.hash)] = size
         while len(self._included) > REMEMBERED:
             self._included.popitem(last=False)
+
+    async def _proofs(
+        self, client: RegistryClient, wanted: list[tuple[str, Head]], size: int
+    ) -> dict[tuple[str, int], dict[str, Any]]:
+        """The node's inclusion proofs of `wanted` in the tree of `size` leaves, by
+        (code, sequence): one GET for one version, one POST per 500 for more."""
+        if len(wanted) == 1:
+            code, head = wanted[0]
+            response = await client.call(
+                "GET",
+                "GET /log/proof/inclusion",
+                "/log/proof/inclusion",
+                idempotent=True,
+                params={"code": code, "sequence": head.sequence, "size": size},
+            )
+            if response.status_code == 404:
+                return {}
+            _answered(self.registry, response.status_code)
+            return {(code, head.sequence): _body(response)}
+        found: dict[tuple[str, int], dict[str, Any]] = {}
+        for start in range(0, len(wanted), BATCH):
+            chunk = wanted[start : start + BATCH]
+            response = await client.call(
+                "POST",
+                "POST /log/proof/inclusions",
+                "/log/proof/inclusions",
+                idempotent=True,
+                json={
+                    "size": size,
+                    "leaves": [{"code": c, "sequence": h.sequence} for c, h in chunk],
+                },
+            )
+            if response.status_code == 404:
+                raise self._distrust(f"its log no longer holds checkpoint {size}: no proofs")
+            _answered(self.registry, response.status_code)
+            items = _body(response).get("proofs")
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("code"), str):
+                    found[(item["code"], item.get("sequence"))] = item  # type: ignore[index]
+        return found
 
     def inclusion(self, code: str, head: Head) -> LogInclusion | None:
         """Where version `head` of `code` was proven included; None if it was not (or no
@@ -169,6 +227,13 @@ class LogMonitor:
                 )
                 raise RegistryUntrusted(self.registry, self.last_refusal)
         self.last_refusal = None
+
+
+def _answered(registry: str, status: int) -> None:
+    """A 4xx other than 404 (a token the node refused, a request it could not read) says
+    nothing about the log: the registry is unavailable for now, not untrusted."""
+    if status != 200:
+        raise RegistryUnavailable(registry, f"its log answered HTTP {status} for proofs")
 
 
 def _body(response: Any) -> dict[str, Any]:

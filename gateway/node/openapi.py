@@ -498,6 +498,55 @@ def _note(description: str) -> dict[str, Any]:
     return {"description": description, "content": {NOTE: {"schema": {"type": "string"}}}}
 
 
+TILE_INDEX = {
+    "type": "string",
+    "pattern": "^(x[0-9]{3}/)*[0-9]{3}$",
+    "maxLength": 27,
+    "description": "the tile's index in zero-padded three-digit groups, all but the last"
+    " led by x (1234067 is x001/x234/067)",
+}
+
+
+def _tile(entries: bool, partial: bool) -> dict[str, Any]:
+    """One of the tlog-tiles routes: a hash tile or an entry bundle, full or partial."""
+    parameters = [
+        {"name": "index", "in": "path", "required": True, "schema": TILE_INDEX},
+    ]
+    if not entries:
+        level = {"type": "integer", "minimum": 0, "maximum": 63}
+        parameters.insert(0, {"name": "level", "in": "path", "required": True, "schema": level})
+    if partial:
+        width = {"type": "integer", "minimum": 1, "maximum": 255}
+        parameters.append({"name": "width", "in": "path", "required": True, "schema": width})
+    what = (
+        "entry bundle (big-endian uint16 length-prefixed leaf data)"
+        if entries
+        else ("Merkle tree tile (concatenated SHA-256 hashes)")
+    )
+    ok = {
+        "description": f"the {what}",
+        "headers": {"Cache-Control": {"schema": {"type": "string"}}},
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    errors = {**STANDARD, **_problems(404)} if entries else _problems(400, 404, 503)
+    return _operation(
+        f"A {'partial ' if partial else ''}{what}, C2SP tlog-tiles under the prefix /log;"
+        " 404 while the log is too small to hold it",
+        READ if entries else None,
+        {"200": ok, **errors},
+        parameters,
+    )
+
+
+def _tile_paths() -> dict[str, Any]:
+    return {
+        "/log/tile/{level}/{index}": {"get": _tile(entries=False, partial=False)},
+        "/log/tile/{level}/{index}.p/{width}": {"get": _tile(entries=False, partial=True)},
+        "/log/tile/entries/{index}": {"get": _tile(entries=True, partial=False)},
+        "/log/tile/entries/{index}.p/{width}": {"get": _tile(entries=True, partial=True)},
+    }
+
+
 def _log_paths() -> dict[str, Any]:
     """The transparency log's routes (gateway/node/tlog.py); public but for inclusion."""
     size = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
@@ -575,6 +624,67 @@ def _log_paths() -> dict[str, Any]:
                     },
                     _query("size", size, "the tree size to prove against (0 or absent: now)"),
                 ],
+            )
+        },
+        **_tile_paths(),
+        "/log/proof/inclusions": {
+            "post": _operation(
+                f"The inclusion proofs of up to {MAX_BATCH} events against one tree size,"
+                " in the order asked; an event not in that tree has a null index",
+                READ,
+                {
+                    "200": _json(
+                        _object(
+                            {
+                                "size": {**size, "minimum": 1},
+                                "proofs": {
+                                    "type": "array",
+                                    "items": _object(
+                                        {
+                                            "code": _ref("RobotCode"),
+                                            "sequence": {"type": "integer", "minimum": 1},
+                                            "index": {"type": ["integer", "null"], "minimum": 0},
+                                            "commitment": {
+                                                "type": ["string", "null"],
+                                                "pattern": "^[0-9a-f]{64}$",
+                                            },
+                                            "hashes": hashes,
+                                        }
+                                    ),
+                                },
+                            }
+                        ),
+                        "OK",
+                    ),
+                    **STANDARD,
+                    **_problems(404),
+                },
+                body={
+                    **_object(
+                        {
+                            "size": {**size, "description": "0 or absent: the log now"},
+                            "leaves": {
+                                "type": "array",
+                                "maxItems": MAX_BATCH,
+                                "items": {
+                                    **_object(
+                                        {
+                                            "code": _ref("RobotCode"),
+                                            "sequence": {
+                                                "type": "integer",
+                                                "minimum": 1,
+                                                "maximum": MAX_POSITION,
+                                            },
+                                        }
+                                    ),
+                                    "additionalProperties": False,
+                                },
+                            },
+                        },
+                        ["leaves"],
+                    ),
+                    "additionalProperties": False,
+                },
             )
         },
     }

@@ -10,6 +10,17 @@
   its RFC 9162 inclusion proof in the tree of N leaves (default: now),
   `{"index", "size", "leafHash", "commitment", "hashes"}` (the leaf is
   `schema.tlog.leaves.event_leaf` of the event). Needs `registry:read`: it names a robot.
+- `POST /log/proof/inclusions` with `{"size": N, "leaves": [{"code", "sequence"}...]}`
+  (at most 500): the proofs of many events against one tree size, in the order
+  asked, `{"size", "proofs": [{"code", "sequence", "index", "commitment", "hashes"}]}`;
+  an event not in the tree has `"index": null`. A gateway checks a page of robots
+  with one call. Needs `registry:read`.
+- `GET /log/tile/<L>/<N>[.p/<W>]`: a Merkle tree tile, C2SP tlog-tiles (the log's
+  prefix is `/log`, so `/log/checkpoint` is the layout's checkpoint too), bytes,
+  immutable. Public: hashes only.
+- `GET /log/tile/entries/<N>[.p/<W>]`: an entry bundle, the leaf data of 256
+  events (or W), each length-prefixed. Needs `registry:read`: entries name robots.
+  A path that names no tile, or a tile the log is too small to hold, is 404.
 
 Errors are the node's problem details; a store whose events cannot form a log
 (unsalted events not yet re-committed) answers 503 LOG_UNAVAILABLE.
@@ -30,15 +41,19 @@ from gateway.service.transparency import EventLog, LogBroken, UnknownLeaf
 from gateway.service.witnessing import WitnessedLog
 from gateway.store.cursors import MAX_POSITION
 from policies import TokenVerifier
+from schema.tlog.tiles import BadTilePath, parse_tile_path
 
 from . import inputs
 from .auth import READ, authorize
 from .problems import Problem, bad_request, not_found
-from .routes import json_response
+from .routes import MAX_BATCH, json_response
 
 __all__ = ["log_routes"]
 
 NOTE_TYPE = "text/plain; charset=utf-8"
+TILE_TYPE = "application/octet-stream"
+TILE_PREFIX = "/log/tile/"
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 
 def _b64(values: list[bytes]) -> list[str]:
@@ -95,9 +110,87 @@ def log_routes(
             }
         )
 
+    async def inclusions(request: Request) -> Response:
+        await authorize(request, verifier, READ)
+        inputs.known_parameters(request, ())
+        body = await inputs.json_object(request, ("size", "leaves"), ("leaves",))
+        keys = _leaf_keys(body["leaves"])
+        size = _whole(body.get("size", 0))
+        if size is None or not 0 <= size <= MAX_POSITION:
+            raise bad_request(f"size must be an integer from 0 to {MAX_POSITION}")
+        size, proofs = await _run(log.inclusions, keys, size or None)
+        items = [
+            {
+                "code": code,
+                "sequence": sequence,
+                "index": proof.index if proof is not None else None,
+                "commitment": proof.commitment if proof is not None else None,
+                "hashes": _b64(proof.hashes) if proof is not None else [],
+            }
+            for (code, sequence), proof in zip(keys, proofs, strict=True)
+        ]
+        return json_response({"size": size, "proofs": items})
+
+    async def tile(request: Request) -> Response:
+        # the routes only sort requests; the path is read whole, as the layout spells it
+        path = request.scope["path"].removeprefix(TILE_PREFIX)
+        try:
+            ref = parse_tile_path(path)
+        except BadTilePath as exc:
+            raise not_found(f"no such tile: {exc}") from None
+        if ref.level is None:
+            await authorize(request, verifier, READ)
+        inputs.known_parameters(request, ())
+        work = log.entries if ref.level is None else log.tile
+        content = await _run(work, ref)
+        return Response(content, media_type=TILE_TYPE, headers=IMMUTABLE)
+
     return [
         Route("/log/checkpoint", checkpoint, methods=["GET"]),
         Route("/log/key", key, methods=["GET"]),
         Route("/log/proof/consistency", consistency, methods=["GET"]),
         Route("/log/proof/inclusion", inclusion, methods=["GET"]),
+        Route("/log/proof/inclusions", inclusions, methods=["POST"]),
+        # entries before the hash tiles, partial before full: the first match wins
+        Route(TILE_PREFIX + "entries/{index:path}.p/{width:int}", tile, methods=["GET"]),
+        Route(TILE_PREFIX + "entries/{index:path}", tile, methods=["GET"]),
+        Route(TILE_PREFIX + "{level:int}/{index:path}.p/{width:int}", tile, methods=["GET"]),
+        Route(TILE_PREFIX + "{level:int}/{index:path}", tile, methods=["GET"]),
     ]
+
+
+def _leaf_keys(leaves: Any) -> list[tuple[str, int]]:
+    """The (code, sequence) pairs of a batch request, each checked; one clear refusal."""
+    if not isinstance(leaves, list):
+        raise bad_request("leaves must be a list of {code, sequence} objects")
+    if len(leaves) > MAX_BATCH:
+        raise Problem(
+            400,
+            "TOO_MANY_CODES",
+            f"at most {MAX_BATCH} leaves per request, got {len(leaves)}",
+            limit=MAX_BATCH,
+        )
+    keys: list[tuple[str, int]] = []
+    for i, leaf in enumerate(leaves):
+        if not isinstance(leaf, dict) or set(leaf) != {"code", "sequence"}:
+            raise bad_request(f"leaves[{i}] must be an object with exactly code and sequence")
+        sequence = _whole(leaf["sequence"])
+        if sequence is None:
+            raise bad_request(f"leaves[{i}].sequence must be an integer")
+        if not 1 <= sequence <= MAX_POSITION:
+            raise bad_request(f"leaves[{i}].sequence must be from 1 to {MAX_POSITION}")
+        if not isinstance(leaf["code"], str):
+            raise bad_request(f"leaves[{i}].code must be a robot code string")
+        keys.append((inputs.robot_code(leaf["code"], f"leaves[{i}].code"), sequence))
+    return keys
+
+
+def _whole(value: Any) -> int | None:
+    """A JSON integer (JSON Schema counts 3.0 as one), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None

@@ -18,6 +18,7 @@ from adapters.mapengine import Program
 from gateway.credentials.signing import RegistrySigner
 from gateway.edge.ratelimit import RateLimits
 from gateway.ops.metrics import Metrics
+from gateway.service.auditwitness import AuditWitnessing
 from gateway.service.campaigns import Campaigns
 from gateway.service.context import RequestContext
 from gateway.service.passport_vc import Issuer
@@ -49,7 +50,8 @@ class Services:
     registry); without it the campaign mutations answer WRITES_UNAVAILABLE.
     `webhook_store` keeps owners' webhooks; `production` refuses webhook URLs
     that point at loopback or private addresses. `mappings` are the mapping
-    documents served as export formats, compiled, by id.
+    documents served as export formats, compiled, by id. `audit_witnessing` has the
+    audit log's checkpoints cosigned while the app runs.
     """
 
     source: PassportSource
@@ -67,6 +69,7 @@ class Services:
     webhook_store: WebhookStore | None = None
     production: bool = False
     mappings: Mapping[str, Program] = field(default_factory=dict)
+    audit_witnessing: AuditWitnessing | None = None
     writes: Writes = field(init=False, repr=False, compare=False)
     campaigns: Campaigns = field(init=False, repr=False, compare=False)
     webhooks: Webhooks = field(init=False, repr=False, compare=False)

@@ -23,6 +23,7 @@ from gateway.store.logleaves import LogRow
 from schema.tlog.leaves import event_leaf
 from schema.tlog.merkle import Tree, leaf_hash
 from schema.tlog.note import Checkpoint, Signer, sign_note
+from schema.tlog.tiles import TileRef, available, entry_bundle, tile_bytes
 
 __all__ = ["EventLog", "Inclusion", "LogBroken", "LogRows", "UnknownLeaf"]
 
@@ -33,6 +34,8 @@ class LogRows(Protocol):
     def log_rows(self, after: int, limit: int) -> list[LogRow]: ...
 
     def log_entry(self, code: str, sequence: int) -> LogRow | None: ...
+
+    def log_entries(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], LogRow]: ...
 
 
 class LogBroken(RuntimeError):
@@ -103,6 +106,53 @@ class EventLog:
             index = entry.position - 1
             path = self._tree.inclusion_proof(index, size)
             return Inclusion(index, size, self._tree.leaf(index), path, entry.commitment)
+
+    def inclusions(
+        self, keys: list[tuple[str, int]], size: int | None = None
+    ) -> tuple[int, list[Inclusion | None]]:
+        """The proofs of many events against one tree size (now: all), in the order asked.
+
+        None for an event that is not in the first `size` leaves: the caller decides
+        whether that is evidence. One store read and one lock for the lot."""
+        current = self.refresh()
+        size = current if size is None else size
+        if not 0 < size <= current:
+            raise UnknownLeaf(f"size {size} is not between 1 and the log's {current} leaves")
+        entries = self.rows.log_entries(list(dict.fromkeys(keys)))
+        proofs: list[Inclusion | None] = []
+        with self._lock:
+            for key in keys:
+                entry = entries.get(key)
+                if entry is None or entry.position > size:
+                    proofs.append(None)
+                    continue
+                index = entry.position - 1
+                path = self._tree.inclusion_proof(index, size)
+                proofs.append(
+                    Inclusion(index, size, self._tree.leaf(index), path, entry.commitment)
+                )
+        return size, proofs
+
+    def tile(self, ref: TileRef) -> bytes:
+        """A Merkle tree tile (C2SP tlog-tiles) of the log as it stands; `UnknownLeaf`
+        while the log is too small to hold it."""
+        size = self.refresh()
+        if not available(ref, size):
+            raise UnknownLeaf(f"{ref.path()} is beyond the log's {size} leaves")
+        with self._lock:
+            return tile_bytes(self._tree, ref)
+
+    def entries(self, ref: TileRef) -> bytes:
+        """An entry bundle: the leaf data of the events the level-0 tile of `ref` hashes.
+
+        Read from the store, so an event rewritten under a running node shows as
+        an entry that no longer hashes to its leaf in the tile."""
+        size = self.refresh()
+        if not available(ref, size):
+            raise UnknownLeaf(f"{ref.path()} is beyond the log's {size} leaves")
+        start, end = ref.leaves()
+        rows = self.rows.log_rows(start, end - start)
+        return entry_bundle([event_leaf(r.code, r.sequence, r.commitment, r.hash) for r in rows])
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         """The proof that the tree of `old` leaves is a prefix of the tree of `new`."""

@@ -50,3 +50,19 @@ class LogLeavesStore:
                 (code, sequence),
             ).fetchone()
         return LogRow(*row) if row else None
+
+    def log_entries(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], LogRow]:
+        """Many events as leaves in one read, by (code, sequence); absent keys are left out.
+
+        For a list answer's proofs: one query for a page of robots, not one per robot."""
+        if not keys:
+            return {}
+        where = " OR ".join(["(code = ? AND sequence = ?)"] * len(keys))
+        args = [part for key in keys for part in key]
+        with self._reading() as db:
+            rows = db.execute(
+                f"SELECT position, code, sequence, commitment, hash FROM events WHERE {where}",
+                args,
+            ).fetchall()
+        found = [LogRow(*row) for row in rows]
+        return {(r.code, r.sequence): r for r in found}

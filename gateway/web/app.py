@@ -175,7 +175,8 @@ async def _not_served(request: Request, exc: Exception) -> Response:
 
 def _background(services: Services) -> Any:
     """A lifespan for the background work: webhook deliveries while the app runs (with a
-    webhook store), and stopping the source's own (a federation's feed followers)."""
+    webhook store), the audit log's witnessing (when configured), and stopping the
+    source's own (a federation's feed followers)."""
     source = services.source
 
     @asynccontextmanager
@@ -185,9 +186,16 @@ def _background(services: Services) -> Any:
             client = httpx.AsyncClient()
             work = WebhookSender(services.webhook_store, client, production=services.production)
             sender = asyncio.create_task(work.run())
+        witnessing = None
+        if services.audit_witnessing is not None:
+            witnessing = asyncio.create_task(services.audit_witnessing.run())
         try:
             yield
         finally:
+            if witnessing is not None:
+                witnessing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await witnessing
             if sender is not None:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

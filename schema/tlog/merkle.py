@@ -72,6 +72,12 @@ class Tree:
         self._check_size(size)
         return self._hash(0, size)
 
+    def subtree(self, start: int, size: int) -> bytes:
+        """MTH(D[start:start + size]) of leaves already in the log (a tile's hash)."""
+        if start < 0 or size < 1 or start + size > len(self):
+            raise ValueError(f"leaves {start}..{start + size} are beyond the log's {len(self)}")
+        return self._hash(start, size)
+
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """PATH(index, D[0:size]): the sibling hashes from the leaf up to the root."""
         size = len(self) if size is None else size

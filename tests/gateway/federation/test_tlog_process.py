@@ -242,6 +242,76 @@ def test_a_rewritten_history_is_caught_by_the_gateway_that_saw_the_log_and_a_new
     assert "has no cosignature of witness.test/w1" in checked.stdout
 
 
+def robots_page(gateway: str, first: int) -> dict:
+    return query(gateway, f"{{ robots(first: {first}) {{ edges {{ node {{ code }} }} }} }}")
+
+
+def test_a_list_with_one_rewritten_robot_is_refused_item_by_item(world: World) -> None:
+    """A gateway that only ever lists robots catches a node that rewrote one robot of
+    many and restarted (its log rebuilt from the rewritten rows): the page is refused
+    with the evidence, by a gateway that listed the honest log and by a fresh one."""
+    folder = world.data / "node"
+    log_key = seed_node(world, folder)
+    world.start_witness(log_key, free_port())
+    node_port = free_port()
+    node = world.node(folder, node_port)
+    base = f"http://127.0.0.1:{node_port}"
+    gateway = world.gateway(base, log_key, "gw-list")
+
+    body = robots_page(gateway, 100)
+    assert body.get("errors") is None, body
+    codes = [e["node"]["code"] for e in body["data"]["robots"]["edges"]]
+    assert len(codes) == ROBOTS
+    victim = codes[len(codes) // 2]
+
+    node.proc.send_signal(signal.SIGKILL)
+    node.proc.wait()
+    rewrite_history(folder, victim)
+    world.node(folder, node_port)
+
+    # a fresh gateway that only lists: the rewritten checkpoint lacks the cosignature
+    lister = world.gateway(base, log_key, "gw-lister")
+    (evidence,) = untrusted(robots_page(lister, 100))
+    assert evidence["registry"] == REGISTRY
+    assert "lacks the cosignature of witness witness.test/w1" in evidence["evidence"]
+    # the gateway that listed the honest log: the same size with another root
+    body = robots_page(gateway, 100)
+    (evidence,) = untrusted(body)
+    assert evidence["evidence"].startswith("two roots for one size: checkpoint")
+    assert body["data"]["robots"]["edges"] == []
+
+
+def test_a_list_with_a_version_outside_the_log_names_that_version(world: World) -> None:
+    """The node's log and its list disagree about one robot (its row changed under the
+    running node: the log keeps what it first logged), so the checkpoint is honest and
+    cosigned but one item's proof fails: the evidence names that robot's version."""
+    folder = world.data / "node"
+    log_key = seed_node(world, folder)
+    world.start_witness(log_key, free_port())
+    node_port = free_port()
+    world.node(folder, node_port)
+    gateway = world.gateway(f"http://127.0.0.1:{node_port}", log_key, "gw-items")
+    codes = [e["node"]["code"] for e in robots_page(gateway, 3)["data"]["robots"]["edges"]]
+    victim = sorted(some_codes(folder))[-1]
+    assert victim not in codes
+    rewrite_history(folder, victim)
+
+    body = robots_page(gateway, 100)
+    (evidence,) = untrusted(body)
+    assert evidence["evidence"].startswith(f"passport {victim} version ")
+    assert "the inclusion proof fails" in evidence["evidence"]
+    ready = httpx.get(gateway + "/readyz").json()
+    assert ready["registries"][0]["untrusted"] == evidence["evidence"]
+
+
+def some_codes(folder: Path) -> list[str]:
+    db = sqlite3.connect(folder / f"node-{REGISTRY}.db")
+    try:
+        return [row[0] for row in db.execute("SELECT code FROM robots ORDER BY code")]
+    finally:
+        db.close()
+
+
 def test_a_split_view_is_refused_by_the_witness_and_reported_by_the_second_gateway(
     world: World,
 ) -> None:

@@ -18,7 +18,7 @@ from gateway.store import SqliteStore
 from policies import TokenVerifier
 from schema.codec import format_datetime
 from schema.events import Event, EventType, rechain
-from schema.source import RegistryUntrusted
+from schema.source import RegistryUntrusted, RobotFilter
 from schema.tlog.leaves import event_leaf
 from schema.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from schema.tlog.note import Checkpoint, Signer, Verifier, open_note
@@ -142,3 +142,132 @@ def test_the_gateway_refuses_a_version_rewritten_under_a_running_node(
             await source.aclose()
 
     assert asyncio.run(read()) is not None
+
+
+def test_batch_inclusion_proofs_verify_in_the_order_asked(logged: Node, store: SqliteStore) -> None:
+    cp = checkpoint(logged)
+    codes = store.codes()[:4]
+    keys = [(code, event.sequence) for code in codes for event in store.events(code)[:3]]
+    leaves = [{"code": c, "sequence": s} for c, s in keys] + [{"code": codes[0], "sequence": 999}]
+    answer = logged.post("/log/proof/inclusions", json={"size": cp.size, "leaves": leaves})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["size"] == cp.size and len(body["proofs"]) == len(leaves)
+    for (code, sequence), proof in zip(keys, body["proofs"], strict=False):
+        assert (proof["code"], proof["sequence"]) == (code, sequence)
+        event = store.events(code)[sequence - 1]
+        leaf = leaf_hash(event_leaf(code, sequence, proof["commitment"], event.hash))
+        hashes = [base64.b64decode(h) for h in proof["hashes"]]
+        assert verify_inclusion(proof["index"], cp.size, leaf, hashes, cp.root)
+    assert body["proofs"][-1]["index"] is None and body["proofs"][-1]["hashes"] == []
+
+
+def test_batch_inclusion_requests_are_refused_by_name(logged: Node, store: SqliteStore) -> None:
+    code = store.codes()[0]
+    url = "/log/proof/inclusions"
+    assert logged.post(url, json={"leaves": []}, token=None).status_code == 401
+    cases = {
+        "leaves[0] must be an object with exactly code and sequence": [{"code": code}],
+        "leaves[0].sequence must be an integer": [{"code": code, "sequence": "1"}],
+        "leaves[0].sequence must be from 1": [{"code": code, "sequence": 0}],
+        "TOO_MANY_CODES": [{"code": code, "sequence": 1}] * 501,
+    }
+    for wanted, leaves in cases.items():
+        answer = logged.post(url, json={"leaves": leaves})
+        assert answer.status_code == 400 and wanted in answer.text, answer.text
+    beyond = logged.post(url, json={"size": 10**9, "leaves": [{"code": code, "sequence": 1}]})
+    assert beyond.status_code == 404 and "is not between 1 and the log's" in beyond.text
+
+
+def test_a_page_of_robots_is_proven_with_one_checkpoint_and_one_batch_of_proofs(
+    logged: Node, store: SqliteStore
+) -> None:
+    key = Verifier.from_vkey(logged.get("/log/key", token=None).text)
+    config = RegistryConfig(
+        "cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0, timeout=30.0,
+        log_key=key,
+    )  # fmt: skip
+    calls: list[str] = []
+
+    async def pages() -> None:
+        source = FederatedSource(
+            [config],
+            transports={"cn-heis": WithToken(logged)},
+            on_upstream=lambda registry, route, *rest: calls.append(route),
+        )
+        try:
+            page = await source.robots(RobotFilter(), 10, None)
+            assert len(page.items) == 10 and not page.unavailable
+            for record in page.items:
+                assert source.log_inclusion(record.passport.code, record.head) is not None
+            proven = list(calls)
+            again = await source.robots(RobotFilter(), 10, None)
+            assert not again.unavailable
+            assert calls[len(proven) :] == ["GET /robots"]  # remembered: no log call
+            # one robot of the next page is re-chained in place under the running node
+            victim = store.codes()[12]
+            again_events = rechain(store.events(victim))
+            with store._transaction() as db:
+                for new in again_events:
+                    db.execute(
+                        "UPDATE events SET prev_hash = ?, hash = ?, salt = ?, commitment = ?"
+                        " WHERE code = ? AND sequence = ?",
+                        (new.prev_hash, new.hash, new.salt, new.commitment, victim,
+                         new.sequence),
+                    )  # fmt: skip
+                db.execute(
+                    "UPDATE robots SET head_hash = ? WHERE code = ?",
+                    (again_events[-1].hash, victim),
+                )
+            refused = await source.robots(RobotFilter(), 10, page.cursors[-1])
+            (failure,) = refused.unavailable
+            assert isinstance(failure, RegistryUntrusted) and refused.items == []
+            assert failure.reason.startswith(f"passport {victim} version ")
+        finally:
+            await source.aclose()
+        assert proven.count("GET /log/checkpoint") == 1
+        assert proven.count("POST /log/proof/inclusions") == 1
+        assert "GET /log/proof/inclusion" not in proven
+
+    asyncio.run(pages())
+
+
+def test_a_change_feed_page_is_proven_and_a_rechained_event_in_it_is_refused(
+    logged: Node, store: SqliteStore
+) -> None:
+    key = Verifier.from_vkey(logged.get("/log/key", token=None).text)
+    config = RegistryConfig(
+        "cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0, timeout=30.0,
+        log_key=key,
+    )  # fmt: skip
+    calls: list[str] = []
+
+    async def feed() -> None:
+        source = FederatedSource(
+            [config],
+            transports={"cn-heis": WithToken(logged)},
+            on_upstream=lambda registry, route, *rest: calls.append(route),
+        )
+        try:
+            page = await source.changes(RobotFilter(), 50, None)
+            assert len(page.items) == 50 and not page.unavailable
+            assert calls.count("POST /log/proof/inclusions") == 1
+            # the robot of the next page's first event is re-chained in place
+            nxt = store.log_rows(50, 1)[0]
+            again = rechain(store.events(nxt.code))
+            with store._transaction() as db:
+                for new in again:
+                    db.execute(
+                        "UPDATE events SET prev_hash = ?, hash = ?, salt = ?, commitment = ?"
+                        " WHERE code = ? AND sequence = ?",
+                        (new.prev_hash, new.hash, new.salt, new.commitment, nxt.code,
+                         new.sequence),
+                    )  # fmt: skip
+            refused = await source.changes(RobotFilter(), 50, page.cursors[-1])
+            (failure,) = refused.unavailable
+            assert isinstance(failure, RegistryUntrusted)
+            assert failure.reason.startswith(f"passport {nxt.code} version ")
+        finally:
+            await source.aclose()
+
+    asyncio.run(feed())

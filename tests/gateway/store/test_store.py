@@ -485,3 +485,13 @@ def test_links_are_put_updated_listed_and_deleted(empty_store):
     assert empty_store.delete_link("CNA") is True
     assert empty_store.delete_link("CNA") is False
     assert [x.code for x in empty_store.links()] == ["CNB"]
+
+
+def test_log_entries_reads_many_leaves_at_once_and_leaves_out_the_absent(store: Store) -> None:
+    codes = store.codes()[:3]
+    wanted = [(code, event.sequence) for code in codes for event in store.events(code)[:2]]
+    found = store.log_entries([*wanted, (codes[0], 10**6)])
+    assert set(found) == set(wanted)
+    for key in wanted:
+        assert found[key] == store.log_entry(*key)
+    assert store.log_entries([]) == {}
