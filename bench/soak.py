@@ -52,6 +52,7 @@ WRITER = "fleet-owner"
 INCIDENT = """mutation ($code: RobotCode!, $input: IncidentInput!, $key: String!) {
   reportIncident(code: $code, input: $input, idempotencyKey: $key) { sequence hash } }"""
 TIMEOUT_S = 10.0
+KEEPALIVE_S = 2.0
 GROWTH_LIMIT = 0.10
 
 
@@ -155,7 +156,11 @@ class Traffic:
 
 async def drive(traffic: Traffic, servers: list[Served], rate: float, minutes: int) -> list[Minute]:
     """Send `rate` requests/s for `minutes`, on schedule; one `Minute` per minute."""
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    # uvicorn closes a keep-alive connection idle for 5 s; a client that reuses one just
+    # then reads nothing (ReadError). Dropping idle connections sooner avoids the race.
+    limits = httpx.Limits(
+        max_connections=64, max_keepalive_connections=64, keepalive_expiry=KEEPALIVE_S
+    )
     timeline: list[Minute] = [Minute() for _ in range(minutes)]
     pending: set[asyncio.Task] = set()
     async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as client:
