@@ -5,12 +5,13 @@ for days: that nothing fails under steady load, that neither process grows
 (a leak shows as resident memory climbing minute after minute), and that the
 slowest requests do not get slower as the run goes on.
 
-- Two `bench.servers graphql-policies` processes (demo policies, verified
-  tokens) over one fresh PostgreSQL schema, seeded with `--robots` synthetic
-  robots; requests alternate between them.
-- Open loop at `--rate` requests/s: a request is sent on its schedule whether
-  or not earlier ones have answered, and its latency counts from that
-  schedule, so a stalled server shows in p99 instead of slowing the load.
+- Two `bench.servers graphql-policies --writable` processes (demo policies,
+  verified tokens) over one fresh PostgreSQL schema, seeded with `--robots`
+  synthetic robots; requests alternate between them.
+- Open loop at `--rate` requests/s: a request is queued on its schedule whether
+  or not earlier ones have answered, 16 keep-alive connections per replica
+  take them in turn, and its latency counts from that schedule, so a stalled
+  server shows in p99 instead of slowing the load.
 - 90% reads: `bench/run.py`'s lookup as `de-msa`, round robin over every robot.
   10% idempotent writes: `reportIncident` as the fleet owner on its active
   robots; one write in four repeats an earlier key on the other replica and
@@ -38,11 +39,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import httpx
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import Served, serving
+from bench.load import request_bytes
 from bench.lookup import ISSUER, postgres_schema, seed
 from bench.run import QUERY
 from policies.authserver import issue_token
@@ -52,7 +54,8 @@ WRITER = "fleet-owner"
 INCIDENT = """mutation ($code: RobotCode!, $input: IncidentInput!, $key: String!) {
   reportIncident(code: $code, input: $input, idempotencyKey: $key) { sequence hash } }"""
 TIMEOUT_S = 10.0
-KEEPALIVE_S = 2.0
+CONNECTIONS = 16
+"""Keep-alive connections per replica: requests queue for the next free one."""
 GROWTH_LIMIT = 0.10
 
 
@@ -91,110 +94,141 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[int(p * (len(ordered) - 1))] * 1000 if ordered else 0.0
 
 
-class Traffic:
-    """The mixed requests, sent on schedule to alternating replicas."""
+class Connection:
+    """One keep-alive HTTP/1.1 connection to a replica, one request at a time (as
+    `bench/load.py`'s), reopened after a failure."""
 
-    def __init__(self, bases: list[str], codes: list[str], owned: list[str], tokens: dict):
-        self.bases = bases
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: dict, headers: list[str]) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        self.writer.write(request_bytes("127.0.0.1", "/graphql", orjson.dumps(body), headers))
+        status = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        if not status:
+            raise ConnectionError("the server closed the connection")
+        return int(status.split()[1]), await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class Traffic:
+    """The mixed requests: 9 lookups, then a write, over and over."""
+
+    def __init__(self, codes: list[str], owned: list[str], tokens: dict[str, str]) -> None:
         self.codes = itertools.cycle(codes)
         self.owned = owned
-        self.read_auth = {"authorization": f"Bearer {tokens[READER]}"}
-        self.write_auth = {"authorization": f"Bearer {tokens[WRITER]}"}
+        self.read_auth = [f"Authorization: Bearer {tokens[READER]}"]
+        self.write_auth = [f"Authorization: Bearer {tokens[WRITER]}"]
         self.written: list[tuple[dict, str]] = []  # (variables, hash) of first writes
         self.random = random.Random(15)
         self.keys = itertools.count()
 
-    async def one(self, client: httpx.AsyncClient, n: int, minute: Minute) -> None:
-        base = self.bases[n % len(self.bases)]
+    async def one(self, connection: Connection, n: int, minute: Minute) -> None:
         if n % 10 != 9:
             body = {"query": QUERY, "variables": {"code": next(self.codes)}}
-            await self._post(client, base, body, self.read_auth, minute)
+            await self._post(connection, body, self.read_auth, minute)
             return
         minute.writes += 1
         if self.written and self.random.random() < 0.25:
             variables, expected = self.random.choice(self.written[-200:])
             minute.replays += 1
-            data = await self._post(
-                client, base, {"query": INCIDENT, "variables": variables}, self.write_auth, minute
-            )
+            body = {"query": INCIDENT, "variables": variables}
+            data = await self._post(connection, body, self.write_auth, minute)
             if data is not None and data["reportIncident"]["hash"] != expected:
                 minute.errors += 1
+                print("  a replayed key answered another event", file=sys.stderr)
             return
         at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         variables = {
             "code": self.random.choice(self.owned),
             "key": f"soak-{next(self.keys)}",
-            "input": {
-                "at": at,
-                "severity": "MINOR",
-                "category": "OTHER",
-                "description": "soak run",
-            },
+            "input": {"at": at, "severity": "MINOR", "category": "OTHER", "description": "soak"},
         }
-        data = await self._post(
-            client, base, {"query": INCIDENT, "variables": variables}, self.write_auth, minute
-        )
+        body = {"query": INCIDENT, "variables": variables}
+        data = await self._post(connection, body, self.write_auth, minute)
         if data is not None:
             self.written.append((variables, data["reportIncident"]["hash"]))
 
     async def _post(
-        self, client: httpx.AsyncClient, base: str, body: dict, headers: dict, minute: Minute
+        self, connection: Connection, body: dict, headers: list[str], minute: Minute
     ) -> dict | None:
         try:
-            answer = await client.post(f"{base}/graphql", json=body, headers=headers)
-        except httpx.HTTPError as exc:
+            status, raw = await asyncio.wait_for(connection.post(body, headers), TIMEOUT_S)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+            connection.close()
             minute.errors += 1
             print(f"  request failed: {type(exc).__name__}", file=sys.stderr)
             return None
-        payload = answer.json() if answer.status_code == 200 else {}
-        if answer.status_code != 200 or payload.get("errors") or not payload.get("data"):
+        payload = orjson.loads(raw) if status == 200 else {}
+        if status != 200 or payload.get("errors") or not payload.get("data"):
             minute.errors += 1
-            print(f"  error {answer.status_code}: {answer.text[:200]}", file=sys.stderr)
+            print(f"  error {status}: {raw[:200]!r}", file=sys.stderr)
             return None
         return payload["data"]
 
 
 async def drive(traffic: Traffic, servers: list[Served], rate: float, minutes: int) -> list[Minute]:
-    """Send `rate` requests/s for `minutes`, on schedule; one `Minute` per minute."""
-    # uvicorn closes a keep-alive connection idle for 5 s; a client that reuses one just
-    # then reads nothing (ReadError). Dropping idle connections sooner avoids the race.
-    limits = httpx.Limits(
-        max_connections=64, max_keepalive_connections=64, keepalive_expiry=KEEPALIVE_S
-    )
+    """Put `rate` requests/s on the replicas' queues for `minutes`, on schedule, each
+    served by the next free connection; one `Minute` per minute."""
     timeline: list[Minute] = [Minute() for _ in range(minutes)]
-    pending: set[asyncio.Task] = set()
-    async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as client:
-        start = time.perf_counter()
-        end = start + 60 * minutes
-        next_sample = start + 60
+    queues: list[asyncio.Queue] = [asyncio.Queue() for _ in servers]
+    start = time.perf_counter()
+    end = start + 60 * minutes
 
-        async def timed(n: int, due: float, minute: Minute) -> None:
-            await traffic.one(client, n, minute)
-            minute.latencies.append(time.perf_counter() - due)
+    async def worker(queue: asyncio.Queue, port: int) -> None:
+        connection = Connection(port)
+        try:
+            while (item := await queue.get()) is not None:
+                n, due, minute = item
+                await traffic.one(connection, n, minute)
+                minute.latencies.append(time.perf_counter() - due)
+        finally:
+            connection.close()
 
-        for n in itertools.count():
-            due = start + n / rate
-            if due >= end:
-                break
-            now = time.perf_counter()
-            while now >= next_sample:  # the minute that just ended: memory and load
-                done = timeline[int((next_sample - start) // 60) - 1]
-                done.rss_mb = tuple(rss_mb(s.pid) for s in servers)
-                done.load = os.getloadavg()[0]
-                report_minute(len([m for m in timeline if m.rss_mb]), done)
-                next_sample += 60
-            if due > now:
-                await asyncio.sleep(due - now)
-            minute = timeline[min(int((due - start) // 60), minutes - 1)]
-            task = asyncio.create_task(timed(n, due, minute))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        await asyncio.gather(*pending)
-    last = timeline[-1]
-    last.rss_mb = tuple(rss_mb(s.pid) for s in servers)
-    last.load = os.getloadavg()[0]
-    report_minute(minutes, last)
+    workers = [
+        asyncio.create_task(worker(queue, server.port))
+        for queue, server in zip(queues, servers, strict=True)
+        for _ in range(CONNECTIONS)
+    ]
+    next_sample = start + 60
+    for n in itertools.count():
+        due = start + n / rate
+        if due >= end:
+            break
+        now = time.perf_counter()
+        while now >= next_sample:  # the minute that just ended: memory and load
+            done = timeline[int((next_sample - start) // 60) - 1]
+            sample(done, servers)
+            report_minute(int((next_sample - start) // 60), done)
+            next_sample += 60
+        if due > now:
+            await asyncio.sleep(due - now)
+        minute = timeline[min(int((due - start) // 60), minutes - 1)]
+        queues[n % len(queues)].put_nowait((n, due, minute))
+    for queue in queues:
+        for _ in range(CONNECTIONS):
+            queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    sample(timeline[-1], servers)
+    report_minute(minutes, timeline[-1])
     return timeline
+
+
+def sample(minute: Minute, servers: list[Served]) -> None:
+    minute.rss_mb = tuple(rss_mb(s.pid) for s in servers)
+    minute.load = os.getloadavg()[0]
 
 
 def report_minute(number: int, m: Minute) -> None:
@@ -267,8 +301,7 @@ def main() -> None:
         flags = ["--db", db, "--issuer", ISSUER, "--data-dir", tmp, "--writable"]
         with ExitStack() as stack:
             servers = [stack.enter_context(serving("graphql-policies", flags)) for _ in range(2)]
-            bases = [f"http://127.0.0.1:{s.port}" for s in servers]
-            traffic = Traffic(bases, codes, owned, tokens)
+            traffic = Traffic(codes, owned, tokens)
             print(f"{args.minutes} min at {args.rate}/s", file=sys.stderr)
             timeline = asyncio.run(drive(traffic, servers, args.rate, args.minutes))
     table(timeline, args, load_before)
