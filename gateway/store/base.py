@@ -35,7 +35,7 @@ from gateway.store.errors import (
     StoreError,
     UnknownRobot,
 )
-from gateway.store.feedwatch import FeedWatcher, PollingWatcher
+from gateway.store.feedwatch import POLL_SECONDS, FeedBell, FeedWatcher, PollingWatcher
 from gateway.store.logleaves import LogLeavesStore
 from gateway.store.recommit import RecommitStore
 from gateway.store.sql import (
@@ -87,6 +87,10 @@ class Store(
         self.location = location
         self._lock = threading.RLock()
         self.decoded = DecodedPassports()
+        self.feed_bell = FeedBell(
+            lambda changed: self.watch_feed(changed, POLL_SECONDS), POLL_SECONDS
+        )
+        """What every waiter on the feed in this process shares: one watcher per store."""
 
     @abstractmethod
     def close(self) -> None: ...
