@@ -7,7 +7,7 @@ slowest requests do not get slower as the run goes on.
 
 - Two `bench.servers graphql-policies --writable` processes (demo policies,
   verified tokens) over one fresh PostgreSQL schema, seeded with `--robots`
-  synthetic robots; requests alternate between them.
+  synthetic robots; requests, writes among them, alternate between them.
 - Open loop at `--rate` requests/s: a request is queued on its schedule whether
   or not earlier ones have answered, 16 keep-alive connections per replica
   take them in turn, and its latency counts from that schedule, so a stalled
@@ -216,7 +216,9 @@ async def drive(traffic: Traffic, servers: list[Served], rate: float, minutes: i
         if due > now:
             await asyncio.sleep(due - now)
         minute = timeline[min(int((due - start) // 60), minutes - 1)]
-        queues[n % len(queues)].put_nowait((n, due, minute))
+        # Alternate replicas, shifting by one every ten requests so that the writes
+        # (every tenth request) alternate too.
+        queues[(n + n // 10) % len(queues)].put_nowait((n, due, minute))
     for queue in queues:
         for _ in range(CONNECTIONS):
             queue.put_nowait(None)
