@@ -15,7 +15,8 @@ table gives the server process's CPU per request, which other tenants of a
 shared machine disturb far less than the wall clock (PostgreSQL's own CPU is
 not in it). Usage: `python -m bench.lookup [--baseline DIR] [--seconds S]
 [--rounds N] [--connections N] [--robots N] [--postgres URL] [--backends
-sqlite,postgresql]`.
+sqlite,postgresql]`. With both backends it also prints PostgreSQL's rate as a
+fraction of SQLite's, the two measured side by side in the same rounds.
 """
 
 from __future__ import annotations
@@ -152,6 +153,13 @@ def main() -> None:
         print(f"{backend:<12}{name:<10}{rps:>9.1f}{p50:>9}{p99:>9}{cpu:>12.3f}")
         if t["errors"]:
             print(f"  non-200 answers: {int(t['errors'])}")
+    if {"sqlite", "postgresql"} <= databases.keys():
+        for name in codes:
+            pg, lite = totals[("postgresql", name)], totals[("sqlite", name)]
+            print(
+                f"ratio postgresql / sqlite, {name}: req/s {pg['rps'] / lite['rps']:.3f}, "
+                f"CPU per request {pg['cpu_ms'] / lite['cpu_ms']:.3f}"
+            )
     if args.baseline:
         for backend in databases:
             now, then = totals[(backend, "this")], totals[(backend, "baseline")]

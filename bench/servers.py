@@ -13,7 +13,8 @@ ceiling of what any GraphQL work on top of this HTTP stack can reach.
 `--db` is a SQLite path or a `postgresql://` URL. `--loop` and `--http` choose
 uvicorn's event loop (asyncio or uvloop) and HTTP parser (h11 or httptools);
 by default uvicorn's own choice ("auto": the fast ones when installed).
-`--compiled` turns compiled execution on (`server.compiled`).
+`--compiled` turns compiled execution on (`server.compiled`); `--writable` serves the
+mutations, written through the same store.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--data-dir", help="where the demo authorization server keeps its key")
     parser.add_argument("--redis", help="graphql-ops: keep rate limit buckets in this Redis")
     parser.add_argument("--compiled", action="store_true", help="compiled execution on")
+    parser.add_argument("--writable", action="store_true", help="serve the mutations too")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
     parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
     args = parser.parse_args()
@@ -81,7 +83,8 @@ def main() -> None:
         source = LocalSource(open_store(args.db))
         with_ops = args.mode == "graphql-ops"
         ops = ops_options(args.redis) if with_ops else {}
-        services = Services(source, policy, audit=audit, verifier=verifier, **ops)
+        writer = source if args.writable else None
+        services = Services(source, policy, audit=audit, verifier=verifier, writer=writer, **ops)
         options = GraphQLOptions(compiled=args.compiled)
         app = create_app(services, options, access_log=with_ops)
     else:

@@ -17,7 +17,7 @@ from schema.passport import RobotStatus
 from .auth import READ, WRITE
 from .inputs import MAX_PAGE, MAX_THROUGH
 from .problems import CODES
-from .routes import MAX_BATCH
+from .routes import MAX_BATCH, MAX_WAIT_MS
 from .telemetry import openapi_path as conditions_path
 
 JSON = "application/json"
@@ -389,7 +389,16 @@ def _paths() -> dict[str, Any]:
                             {
                                 "changes": {"type": "array", "items": _ref("Change")},
                                 "lastPosition": {"type": "integer", "minimum": 0},
-                            }
+                                "waitedMs": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "description": (
+                                        "with waitMs: how long after the request the read"
+                                        " answered began (the feed was at its end then)"
+                                    ),
+                                },
+                            },
+                            ["changes", "lastPosition"],
                         ),
                         ok,
                     ),
@@ -400,6 +409,11 @@ def _paths() -> dict[str, Any]:
                     FIRST,
                     FILTERS[3],
                     FILTERS[4],
+                    _query(
+                        "waitMs",
+                        {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_MS},
+                        "hold an empty answer until a change arrives, at most this long",
+                    ),
                 ],
             )
         },

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from time import monotonic
 from typing import Any
 
 import orjson
@@ -38,6 +39,8 @@ from .records import (
 )
 
 MAX_BATCH = 500
+MAX_WAIT_MS = 10_000
+"""The longest `GET /changes?waitMs=` hold."""
 Handler = Callable[[Request], Awaitable[Response]]
 EVENT_TYPES = ", ".join(t.value for t in EventType)
 
@@ -181,16 +184,34 @@ class NodeApi:
         return json_response(integrity_json(report))
 
     async def changes(self, request: Request) -> Response:
+        """The feed after a position; with `waitMs`, an empty answer is held until the feed
+        moves (the store's one watcher, LISTEN/NOTIFY on PostgreSQL) or the wait ends, and
+        `waitedMs` says how long after the request the last read began: a follower knows the
+        feed was at its end at least that late (`gateway.federation.freshness`)."""
         await authorize(request, self.verifier, READ)
-        params = inputs.known_parameters(request, ("after", "first", "owner", "owner_id"))
+        names = ("after", "first", "owner", "owner_id", "waitMs")
+        params = inputs.known_parameters(request, names)
         after = inputs.integer(params, "after", 0, 0, MAX_POSITION)
         count = inputs.first(params)
+        wait = inputs.integer(params, "waitMs", 0, 0, MAX_WAIT_MS) / 1000
         where = inputs.robot_filter(
             {"owner": params.get("owner", ""), "owner_id": params.get("owner_id", "")}
         )
-        changes = await self.run(self.store.changes, after, count, where)
+        bell = self.store.feed_bell
+        start = monotonic()
+        while True:
+            mark = bell.mark() if wait else None
+            read_at = monotonic() - start
+            changes = await self.run(self.store.changes, after, count, where)
+            left = wait - (monotonic() - start)
+            if changes or mark is None or left <= 0:
+                break
+            await bell.wait(mark, left)  # then read again: the answer is as of that read
         last = changes[-1].position if changes else after
-        return json_response({"changes": [change_json(c) for c in changes], "lastPosition": last})
+        body: dict[str, Any] = {"changes": [change_json(c) for c in changes], "lastPosition": last}
+        if wait:
+            body["waitedMs"] = int(read_at * 1000)  # rounded down: never later than it was
+        return json_response(body)
 
     # -- writes -------------------------------------------------------------
 

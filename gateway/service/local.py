@@ -9,14 +9,12 @@ registry node that serves `country` (`PUT /links/{code}`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from gateway.store import Store, UnknownRobot
 from gateway.store.cursors import decode_position, encode_cursor
-from gateway.store.feedwatch import FeedWatcher
 from schema.events import ChainReport, Event, EventType, decode_payload
 from schema.passport import ConditionSnapshot, Passport
 from schema.source import (
@@ -30,7 +28,6 @@ from schema.source import (
 from schema.writes import check_event
 
 FEED_CURSOR = "pos"
-FEED_POLL_SECONDS = 0.25
 
 
 class LocalSource:
@@ -42,53 +39,25 @@ class LocalSource:
     connection pool lets those threads read side by side.
     """
 
-    def __init__(self, store: Store, *, feed_poll_seconds: float = FEED_POLL_SECONDS) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.decoded = store.decoded
-        self.feed_poll_seconds = feed_poll_seconds
-        self._watcher: FeedWatcher | None = None
-        self._moved: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
-    # -- FeedSignal: the store's one watcher wakes every waiting subscription -----
+    # -- FeedSignal: the store's one watcher wakes every waiter of the process ---
 
     def feed_mark(self) -> object:
-        """The event the next move of the feed sets; the watcher starts on first use, and
-        again for another event loop (a test client's), whose events it must set."""
-        loop = asyncio.get_running_loop()
-        if self._moved is None or self._loop is not loop:
-            if self._watcher is not None:
-                self._watcher.stop()
-            self._moved, self._loop = asyncio.Event(), loop
-
-            def changed() -> None:  # on the watcher's thread
-                with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
-                    loop.call_soon_threadsafe(self._wake)
-
-            self._watcher = self.store.watch_feed(changed, self.feed_poll_seconds)
-        return self._moved
-
-    def _wake(self) -> None:
-        moved, self._moved = self._moved, asyncio.Event()
-        if moved is not None:
-            moved.set()
+        """The event the next move of the feed sets (`gateway.store.feedwatch.FeedBell`)."""
+        return self.store.feed_bell.mark()
 
     async def feed_wait(self, mark: object, timeout: float) -> bool:
         """True once the feed moved after `mark`; on timeout, True only if the watcher could
-        have missed a move (it is reconnecting), so that waiters then poll at the poll pace."""
+        have missed a move (it is reconnecting), so that waiters then poll meanwhile."""
         assert isinstance(mark, asyncio.Event)
-        listening = self._watcher is not None and self._watcher.listening
-        try:
-            await asyncio.wait_for(mark.wait(), timeout if listening else self.feed_poll_seconds)
-        except TimeoutError:
-            return not listening
-        return True
+        return await self.store.feed_bell.wait(mark, timeout)
 
     async def stop_following(self) -> None:
-        """Stop the feed's watcher (the app's shutdown); the next subscription starts it again."""
-        watcher, self._watcher, self._moved, self._loop = self._watcher, None, None, None
-        if watcher is not None:
-            watcher.stop()
+        """Stop the feed's watcher (the app's shutdown); the next waiter starts it again."""
+        self.store.feed_bell.stop()
 
     async def _run(self, work: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(work, *args, **kwargs)

@@ -35,7 +35,7 @@ from gateway.store.errors import (
     StoreError,
     UnknownRobot,
 )
-from gateway.store.feedwatch import FeedWatcher, PollingWatcher
+from gateway.store.feedwatch import POLL_SECONDS, FeedBell, FeedWatcher, PollingWatcher
 from gateway.store.logleaves import LogLeavesStore
 from gateway.store.recommit import RecommitStore
 from gateway.store.sql import (
@@ -87,6 +87,10 @@ class Store(
         self.location = location
         self._lock = threading.RLock()
         self.decoded = DecodedPassports()
+        self.feed_bell = FeedBell(
+            lambda changed: self.watch_feed(changed, POLL_SECONDS), POLL_SECONDS
+        )
+        """What every waiter on the feed in this process shares: one watcher per store."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -301,7 +305,7 @@ class Store(
                 ).fetchone()
             if row is None:
                 return None
-            return RobotRecord(self.decoded.get(row[2], row[0]), Head(row[1], row[2]))
+            return RobotRecord(self.decoded.get(row[2], row[0], code), Head(row[1], row[2]))
         now = self.record(code)
         events = self.events(code, until=as_of)
         passport = fold(events)
@@ -321,7 +325,9 @@ class Store(
             with self._reading() as db:
                 rows = db.execute(f"{sql}({marks})", chunk).fetchall()
             for code, snapshot, sequence, hash_ in rows:
-                found[code] = RobotRecord(self.decoded.get(hash_, snapshot), Head(sequence, hash_))
+                found[code] = RobotRecord(
+                    self.decoded.get(hash_, snapshot, code), Head(sequence, hash_)
+                )
         return found
 
     def head(self, code: str) -> Head | None:
@@ -366,7 +372,9 @@ class Store(
     def page(self, where: RobotFilter, first: int, after: str | None = None) -> Page[RobotRecord]:
         """Robots ordered by code; the cursor is the last code seen, so pages never overlap."""
         rows = self._keyset("code, snapshot, head_sequence, head_hash", where, first, after)
-        items = [RobotRecord(self.decoded.get(r[3], r[1]), Head(r[2], r[3])) for r in rows[:first]]
+        items = [
+            RobotRecord(self.decoded.get(r[3], r[1], r[0]), Head(r[2], r[3])) for r in rows[:first]
+        ]
         return Page(items, [encode_cursor("code", r[0]) for r in rows[:first]], len(rows) > first)
 
     def page_codes(self, where: RobotFilter, first: int, after: str | None = None) -> Page[str]:

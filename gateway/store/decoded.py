@@ -27,18 +27,38 @@ class DecodedPassports:
         self.hits = 0
         self.misses = 0
         self._items: OrderedDict[str, Passport] = OrderedDict()
+        self._current: dict[str, str] = {}  # code -> the head hash kept for it
+        self._codes: dict[str, str] = {}  # head hash -> its code
         self._lock = threading.Lock()
 
-    def get(self, head_hash: str, snapshot: str | bytes) -> Passport:
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, head_hash: str, snapshot: str | bytes, code: str | None = None) -> Passport:
+        """The passport at `head_hash`, decoded from `snapshot` unless kept. With `code`,
+        one version per robot is kept: a newer head of a robot replaces the one before,
+        which no current read asks for again (a robot written often would otherwise fill
+        the table with its superseded versions, each as large as a passport)."""
         with self._lock:
             passport = self._items.get(head_hash)
             if passport is not None:
+                self._items.move_to_end(head_hash)
                 self.hits += 1
                 return passport
             self.misses += 1
         passport = from_plain(Passport, orjson.loads(snapshot))
         with self._lock:
+            if code is not None:
+                older = self._current.get(code)
+                if older is not None and older != head_hash:
+                    self._items.pop(older, None)
+                    self._codes.pop(older, None)
+                self._current[code] = head_hash
+                self._codes[head_hash] = code
             self._items[head_hash] = passport
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
+            while len(self._items) > self.size:
+                gone, _ = self._items.popitem(last=False)
+                owner = self._codes.pop(gone, None)
+                if owner is not None and self._current.get(owner) == gone:
+                    del self._current[owner]
         return passport

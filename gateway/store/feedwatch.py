@@ -4,8 +4,9 @@ A subscription (`passportChanged`) waits for the registry's feed to move. Each
 one polling the feed on its own costs a query per subscriber per poll; with
 a thousand open sockets that is most of a core doing nothing. Instead a
 store has one watcher (per process, so per replica) that calls `on_change`
-whenever the feed may have moved, and the subscribers wait on it
-(`gateway.service.local.LocalSource.feed_wait`).
+whenever the feed may have moved, and the waiters of the process (GraphQL
+subscriptions, `fleetChanges` long polls, a registry node's `GET /changes?wait=`)
+wait on its `FeedBell`.
 
 - PostgreSQL (`ListeningWatcher`): every transaction that adds events takes
   the feed lock, and with it sends `NOTIFY robopass_feed`, delivered when it
@@ -24,12 +25,17 @@ are lost.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Protocol
 
 CHANNEL = "robopass_feed"
 RETRY_SECONDS = 1.0
+POLL_SECONDS = 0.25
+"""How often the SQLite watcher reads the feed's head, and waiters poll while a
+PostgreSQL watcher reconnects."""
 
 
 class FeedWatcher(Protocol):
@@ -108,3 +114,63 @@ class ListeningWatcher:
 
     def stop(self) -> None:
         self._stopped.set()
+
+
+class FeedBell:
+    """The event-loop side of a store's one watcher, which every waiter of the process shares.
+
+    GraphQL subscriptions, `fleetChanges` long polls and a registry node's
+    `GET /changes?wait=` all wait here, so a replica holds one watcher (one
+    LISTEN connection on PostgreSQL) however many wait, and a move of the
+    feed wakes all of them at once. The store keeps one (`Store.feed_bell`).
+
+    A waiter takes a `mark` before it reads the feed and waits on that mark,
+    so a change committed between its read and its wait still wakes it. The
+    watcher starts on first use, and again for another event loop (a test
+    client's), whose events it must set.
+    """
+
+    def __init__(
+        self, start: Callable[[Callable[[], None]], FeedWatcher], poll_seconds: float
+    ) -> None:
+        self._start = start
+        self.poll_seconds = poll_seconds
+        self._watcher: FeedWatcher | None = None
+        self._moved: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def mark(self) -> asyncio.Event:
+        """The event the next move of the feed sets."""
+        loop = asyncio.get_running_loop()
+        if self._moved is None or self._loop is not loop:
+            if self._watcher is not None:
+                self._watcher.stop()
+            self._moved, self._loop = asyncio.Event(), loop
+
+            def changed() -> None:  # on the watcher's thread
+                with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+                    loop.call_soon_threadsafe(self._ring)
+
+            self._watcher = self._start(changed)
+        return self._moved
+
+    def _ring(self) -> None:
+        moved, self._moved = self._moved, asyncio.Event()
+        if moved is not None:
+            moved.set()
+
+    async def wait(self, mark: asyncio.Event, timeout: float) -> bool:
+        """True once the feed moved after `mark`; on timeout, True only if the watcher could
+        have missed a move (it is reconnecting), so that waiters then poll at the poll pace."""
+        listening = self._watcher is not None and self._watcher.listening
+        try:
+            await asyncio.wait_for(mark.wait(), timeout if listening else self.poll_seconds)
+        except TimeoutError:
+            return not listening
+        return True
+
+    def stop(self) -> None:
+        """Stop the watcher (the app's shutdown); the next `mark` starts it again."""
+        watcher, self._watcher, self._moved, self._loop = self._watcher, None, None, None
+        if watcher is not None:
+            watcher.stop()

@@ -10,12 +10,15 @@ The subscription reads `PassportSource.changes` from the feed's head: writers
 may be other processes or replicas, and reading from a gap-free position sees
 them all. A source that can signal moves of its feed (`FeedSignal`: a local
 store's one watcher, PostgreSQL's LISTEN/NOTIFY) wakes it; any other source
-is polled.
+is polled. `fleetChanges(waitSeconds:)` is the same wait for a follower that
+pages: at the feed's end it answers as soon as a change arrives, within the
+wait, instead of the follower polling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -43,6 +46,9 @@ CODES_PAGE = 5000
 """The largest page of `fleetCodes`: codes are cheap to list and a mirror lists them all."""
 POLL_SECONDS = 0.25
 IDLE_SECONDS = 5.0
+MAX_WAIT_SECONDS = 10.0
+"""The longest `fleetChanges` long poll: under the endpoint's default operation timeout
+(15 s), so that a waiting follower gets its empty page, not a 504."""
 """How long a subscription woken by its source's feed signal waits before it re-checks
 the caller's token (an expired or revoked token ends it within this)."""
 
@@ -133,16 +139,57 @@ async def fleet_feed(info: strawberry.Info, owner_id: str | None) -> FleetFeed:
 
 
 async def fleet_changes(
-    info: strawberry.Info, owner_id: str | None, first: int, after: str | None
+    info: strawberry.Info,
+    owner_id: str | None,
+    first: int,
+    after: str | None,
+    wait_seconds: float = 0.0,
 ) -> FleetChangeConnection:
     check_first(first, FEED_PAGE)
+    if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
+        raise bad_input(
+            f"waitSeconds must be between 0 and {MAX_WAIT_SECONDS:g}, got {wait_seconds:g}"
+        )
     where = feed_filter(info, owner_id)
-    page = await read_page(info.context.source.changes(where, first, after))
+    page = await _page_or_wait(info.context, where, first, after, wait_seconds)
     records = await _records(info.context, page.items)
     return FleetChangeConnection(
         edges=edges(page, FleetChangeEdge, lambda c: _change(info.context, c, records)),
         page_info=page_info(page),
     )
+
+
+async def _page_or_wait(
+    context: Any, where: RobotFilter, first: int, after: str | None, wait: float
+) -> Page[Change]:
+    """The changes after `after`; an empty page is held up to `wait` seconds until the feed
+    moves (woken by the source's signal, else polled), then read again."""
+    source = context.source
+    signal = source if isinstance(source, FeedSignal) and wait > 0 else None
+    until = time.monotonic() + wait
+    while True:
+        mark = signal.feed_mark() if signal is not None else None
+        page = await read_page(source.changes(where, first, after))
+        left = until - time.monotonic()
+        if page.items or first == 0 or left <= 0:
+            return page
+        if signal is None:
+            interval = (
+                context.feed_poll_seconds if isinstance(context, PolledFeed) else POLL_SECONDS
+            )
+            await asyncio.sleep(min(interval, left))
+        elif not await signal.feed_wait(mark, left):
+            return page  # the source is sure nothing moved within the wait
+        await _still_authenticated(context)
+
+
+async def _still_authenticated(context: Any) -> None:
+    """A waiter's token may expire or be revoked while it waits: nothing more for it then."""
+    if not await context.still_authenticated():
+        raise GraphQLError(
+            "The access token has expired or was revoked",
+            extensions={"code": "UNAUTHENTICATED"},
+        )
 
 
 async def fleet_codes(
@@ -178,11 +225,7 @@ async def passport_changed(
     interval = context.feed_poll_seconds if isinstance(context, PolledFeed) else POLL_SECONDS
     moved = True
     while True:
-        if not await context.still_authenticated():
-            raise GraphQLError(
-                "The access token has expired or was revoked",
-                extensions={"code": "UNAUTHENTICATED"},
-            )
+        await _still_authenticated(context)
         if moved:
             if signal is not None:
                 mark = signal.feed_mark()

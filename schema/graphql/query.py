@@ -210,6 +210,8 @@ class Query(CredentialQuery, CampaignQueries, WebhookQueries):
             "Changes to the robots of an owner, by its party identifier `ownerId` (by default"
             " the caller's own), oldest first, each masked as Robot.history masks events;"
             " resume after a cursor. Robots are matched by their owner now, not at the event."
+            " A follower at the feed's end may pass `waitSeconds` (at most 10): an empty page"
+            " is then held until a change arrives or the wait ends, instead of polling."
         )
     )
     async def fleet_changes(
@@ -218,8 +220,9 @@ class Query(CredentialQuery, CampaignQueries, WebhookQueries):
         owner_id: str | None = None,
         after: str | None = None,
         first: int = 100,
+        wait_seconds: float = 0.0,
     ) -> FleetChangeConnection:
-        return await fleet_changes(info, owner_id, first, after)
+        return await fleet_changes(info, owner_id, first, after, wait_seconds)
 
     @strawberry.field(
         description=(

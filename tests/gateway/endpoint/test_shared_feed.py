@@ -3,12 +3,15 @@
 Issue 15's acceptance, with two real `robopass serve` processes on one
 database: a write through replica A reaches a `passportChanged` subscriber of
 replica B within a second of its acknowledgement, and B holds one LISTEN
-connection whatever the number of its subscribers.
+connection whatever the number of its subscribers. A `fleetChanges` follower
+waiting on B (`waitSeconds`) is answered by the same watcher.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -107,3 +110,62 @@ def test_a_write_through_replica_a_reaches_a_subscriber_of_replica_b_within_a_se
             assert arrived.keys() == {"1", "2"}
             for node in arrived.values():
                 assert (node["code"], node["hash"]) == (code, written["hash"])
+
+
+CHANGES = """query ($after: String, $wait: Float!) {
+  fleetChanges(after: $after, first: 100, waitSeconds: $wait) {
+    edges { node { code hash } } pageInfo { endCursor } } }"""
+FEED = "query { fleetFeed { headCursor } }"
+
+
+def ask(base: str, token: str, query: str, variables: dict | None = None) -> dict:
+    body = {"query": query, "variables": variables or {}}
+    answer = httpx.post(
+        f"{base}/graphql", json=body, headers={"authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    assert "errors" not in answer.json(), answer.text
+    return answer.json()["data"]
+
+
+def test_a_fleet_changes_follower_on_replica_b_is_answered_when_a_writes(pg_url, tmp_path):
+    """The long poll waits on B's one watcher: a write through A answers it at once, and B
+    still holds one LISTEN connection with a subscription and a long poll both waiting."""
+    before = sql(pg_url, LISTENERS)[0][0]
+    with (
+        running_server(tmp_path / "a", "--db", pg_url, "--robots", "200") as a,
+        running_server(tmp_path / "b", "--db", pg_url) as b,
+    ):
+        code = next(
+            r[0]
+            for r in sql(
+                pg_url,
+                "SELECT code FROM robots WHERE owner = %s AND status = 'ACTIVE' ORDER BY code",
+                (OWNER,),
+            )
+        )
+        writer = issue_token("fleet-owner", tmp_path / "a", f"{a}/auth")
+        reader = issue_token("fleet-owner", tmp_path / "b", f"{b}/auth")
+        head = ask(b, reader, FEED)["fleetFeed"]["headCursor"]
+        idle_start = time.monotonic()
+        idle = ask(b, reader, CHANGES, {"after": head, "wait": 1.0})["fleetChanges"]
+        assert idle["edges"] == [] and time.monotonic() - idle_start >= 1.0, "held its wait"
+
+        url = b.replace("http://", "ws://") + "/graphql"
+        with connect(url, subprotocols=["graphql-transport-ws"]) as socket:
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {reader}"}}
+            socket.send(json.dumps(init))
+            assert json.loads(socket.recv(timeout=15))["type"] == "connection_ack"
+            every = {"query": SUBSCRIPTION}
+            socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": every}))
+            with ThreadPoolExecutor(1) as pool:
+                follower = pool.submit(ask, b, reader, CHANGES, {"after": head, "wait": 10.0})
+                time.sleep(1.0)
+                assert not follower.done(), "an empty page is held, not answered"
+                assert sql(pg_url, LISTENERS)[0][0] - before == 1, "one LISTEN on B for all"
+                written = report(a, writer, code, 29)
+                acknowledged = time.monotonic()
+                page = follower.result(timeout=10)["fleetChanges"]
+                late = time.monotonic() - acknowledged
+        assert [e["node"]["hash"] for e in page["edges"]] == [written["hash"]]
+        assert late < 1.0, f"the held page came {late:.2f} s after A acknowledged the write"
