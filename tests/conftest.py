@@ -22,6 +22,7 @@ from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
 from schema.events import Event
 from tests.support.processes import robopass_server
+from tests.support.seeded import SeededTemplates, search_path_url
 from tests.support.stores import PG_SERVER
 
 
@@ -31,10 +32,26 @@ def fleet() -> list[list[Event]]:
     return list(synthetic_fleet(60, seed=7))
 
 
+@pytest.fixture(scope="session")
+def seeded(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[SeededTemplates]:
+    """Stores filled by copying a template imported once per session, not by importing
+    (tests/support/seeded.py): `seeded.fill(new_store, histories)`."""
+    templates = SeededTemplates(
+        tmp_path_factory.mktemp("seeded"), lambda: request.getfixturevalue("pg_server")
+    )
+    yield templates
+    templates.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path, fleet: list[list[Event]]) -> Iterator[SqliteStore]:
+def store(
+    tmp_path: Path, fleet: list[list[Event]], seeded: SeededTemplates
+) -> Iterator[SqliteStore]:
+    """A SQLite store of the test's own holding the 60-robot `fleet`."""
     s = SqliteStore(tmp_path / "registry.db")
-    s.import_histories(fleet)
+    seeded.fill(s, fleet)
     yield s
     s.close()
 
@@ -83,8 +100,7 @@ def pg_url(pg_server: str) -> Iterator[str]:
     schema = f"robopass_test_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    joiner = "&" if "?" in pg_server else "?"
-    yield f"{pg_server}{joiner}options=-csearch_path%3D{schema}"
+    yield search_path_url(pg_server, schema)
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 

@@ -78,8 +78,9 @@ def empty_store(request, tmp_path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def store(empty_store: Store, fleet) -> Store:
-    empty_store.import_histories(fleet)
+def store(empty_store: Store, fleet, seeded) -> Store:
+    """`empty_store` holding the session's `fleet` (a copy: tests/support/seeded.py)."""
+    seeded.fill(empty_store, fleet)
     return empty_store
 
 

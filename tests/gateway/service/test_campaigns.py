@@ -38,9 +38,9 @@ EXEMPT = """mutation ($id: String!, $code: RobotCode!) {
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, seeded):
     s = SqliteStore(tmp_path / "registry.db")
-    s.import_histories(HISTORIES)
+    seeded.fill(s, HISTORIES)
     # Two robots of the biggest maker go abroad, so the recall crosses borders.
     yield s
     s.close()

@@ -72,9 +72,9 @@ class Receiver:
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[SqliteStore]:
+def store(tmp_path, seeded) -> Iterator[SqliteStore]:
     s = SqliteStore(tmp_path / "registry.db")
-    s.import_histories(HISTORIES)
+    seeded.fill(s, HISTORIES)
     yield s
     s.close()
 

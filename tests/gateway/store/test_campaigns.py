@@ -38,8 +38,8 @@ HISTORIES = list(synthetic_fleet(40, seed=7))
 
 
 @pytest.fixture
-def store(empty_store: Store) -> Store:
-    empty_store.import_histories(HISTORIES[:30])
+def store(empty_store: Store, seeded) -> Store:
+    seeded.fill(empty_store, HISTORIES[:30])
     return empty_store
 
 
