@@ -44,7 +44,11 @@ def parse_datetime(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError(f"time {text!r} has no UTC offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:05:30+05:30 is before year 1 in UTC: no datetime holds it
+        raise ValueError(f"time {text!r} is out of range in UTC") from None
 
 
 def to_plain(obj: Any) -> Any:

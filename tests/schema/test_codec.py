@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from gateway.synthetic.fleet import synthetic_fleet
-from schema.codec import DecodeError, from_plain, to_plain
+from schema.codec import DecodeError, from_plain, parse_datetime, to_plain
 from schema.events import fold
 from schema.passport import Passport
 
@@ -59,3 +59,9 @@ def test_missing_required_field_and_defaults(plain):
 
 def test_round_trip_is_exact(plain):
     assert to_plain(from_plain(Passport, plain)) == plain
+
+
+def test_a_time_before_year_one_in_utc_is_a_value_error_not_an_overflow() -> None:
+    with pytest.raises(ValueError, match="out of range in UTC"):
+        parse_datetime("0001-01-01T00:05:30+05:30")
+    assert parse_datetime("0001-01-01T05:30:00+05:30").year == 1
