@@ -202,17 +202,16 @@ async def drive(traffic: Traffic, servers: list[Served], rate: float, minutes: i
         for queue, server in zip(queues, servers, strict=True)
         for _ in range(CONNECTIONS)
     ]
-    next_sample = start + 60
+    sampled = 0  # minutes whose memory and load are taken
     for n in itertools.count():
         due = start + n / rate
         if due >= end:
             break
         now = time.perf_counter()
-        while now >= next_sample:  # the minute that just ended: memory and load
-            done = timeline[int((next_sample - start) // 60) - 1]
-            sample(done, servers)
-            report_minute(int((next_sample - start) // 60), done)
-            next_sample += 60
+        while sampled < minutes - 1 and now >= start + 60 * (sampled + 1):
+            sample(timeline[sampled], servers)  # the minute that just ended
+            sampled += 1
+            report_minute(sampled, timeline[sampled - 1])
         if due > now:
             await asyncio.sleep(due - now)
         minute = timeline[min(int((due - start) // 60), minutes - 1)]
