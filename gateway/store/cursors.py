@@ -71,9 +71,15 @@ def is_position(value: object) -> bool:
 
 
 def not_issued(cursor: str) -> CursorError:
-    """The one error for every bad cursor; a long one is shown cut short."""
-    shown = cursor if len(cursor) <= 64 else cursor[:64] + "..."
-    return CursorError(f"cursor {shown!r} is not one this API issued")
+    """The one error for every bad cursor; a long one is shown cut short.
+
+    The cut is made on the quoted form: a character outside ASCII quotes as up to ten
+    (`\\U0001f7ec`), so cutting the cursor itself could still echo hundreds.
+    """
+    shown = repr(cursor)
+    if len(shown) > 66:
+        shown = shown[:66] + "..."
+    return CursorError(f"cursor {shown} is not one this API issued")
 
 
 def _text(cursor: str) -> str | None:
