@@ -45,12 +45,12 @@ from gateway.service.importing import documents
 from gateway.store.bulk import Incoming, Rejected, run_import
 from gateway.store.open import open_store
 
-STEPS = {  # cProfile function name -> the step it stands for
-    "loads": "JSON (orjson.loads)",
-    "_event": "events from JSON",
-    "verify": "chain and commitments (verify)",
-    "_folded": "fold (decode payloads, apply)",
-    "of": "encode rows (payloads, snapshot)",
+STEPS = {  # (file, function) as cProfile names them -> the step it stands for
+    ("~", "<orjson.loads>"): "JSON (orjson.loads)",
+    ("importing.py", "_event"): "events from JSON",
+    ("events.py", "verify"): "chain and commitments (verify)",
+    ("importing.py", "_folded"): "fold (decode payloads, apply)",
+    ("bulk.py", "of"): "encode rows (payloads, snapshot)",
 }
 TICKS = os.sysconf("SC_CLK_TCK")
 PROFILED = 500  # lines checked again under cProfile for the steps' shares
@@ -73,9 +73,11 @@ def check_phase(
     stats: Any = pstats.Stats(profile).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
     total = sum(tt for (_, _, tt, _, _) in stats.values())
     shares = {}
-    for name, step in STEPS.items():
-        cumulative = [ct for (_, _, fn), (_, _, _, ct, _) in stats.items() if fn.endswith(name)]
-        shares[step] = max(cumulative, default=0.0) / total
+    for (file, name), step in STEPS.items():
+        cumulative = [
+            ct for (f, _, fn), (_, _, _, ct, _) in stats.items() if fn == name and f.endswith(file)
+        ]
+        shares[step] = sum(cumulative) / total
     return items, cpu, shares
 
 
