@@ -190,7 +190,7 @@ class Store(
                 raise RobotExists(f"robot {events[0].code} is already registered")
             seen.add(events[0].code)
         now = format_datetime(datetime.now(UTC))
-        incoming = [Incoming(n, events, _fold(events)) for n, events in enumerate(batch, 1)]
+        incoming = [Incoming.of(n, events, _fold(events)) for n, events in enumerate(batch, 1)]
         codes = [events[0].code for events in batch]
 
         def work(db: Db) -> int:

@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from gateway.store.sql import Db, event_row, robot_row
-from schema.codec import format_datetime
+from gateway.store.sql import Db, event_row, robot_row, row_event
+from schema.codec import format_datetime, from_plain
 from schema.events import Event
 from schema.passport import Passport
 
@@ -59,21 +59,48 @@ ROBOT_INSERT_COLUMNS = (
 CHUNK = 500  # codes per `IN (...)`: well under SQLite's parameter limit
 
 
+EventRow = tuple[Any, ...]
+"""An event as the first ten columns of EVENT_INSERT_COLUMNS (`sql.EVENT_COLUMNS`)."""
+UPDATED_AT = ROBOT_INSERT_COLUMNS.index("updated_at")
+SNAPSHOT = ROBOT_INSERT_COLUMNS.index("snapshot")
+
+
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """One robot to store: its chained, verified log and the passport it folds to.
+    """One robot to store, as the rows it becomes: its chained, verified log and the passport
+    it folds to, already encoded.
 
+    Encoding a long history (its payloads and the snapshot, the text the hashes
+    cover) costs as much as checking it, so it is done where the document was
+    checked: in `registry import`'s worker processes, which hand back these
+    rows (strings pickle cheaply; dataclasses do not). The store's transaction
+    adds only what it alone knows: the time recorded and the feed positions.
     `line` says where it came from (a line of an import file, a robot of a
     seeded fleet), so a clash can be reported there.
     """
 
     line: int
-    events: list[Event]
-    passport: Passport
+    code: str
+    event_rows: tuple[EventRow, ...]
+    robot_row: tuple[Any, ...]  # ROBOT_INSERT_COLUMNS, `updated_at` left None
+
+    @classmethod
+    def of(cls, line: int, events: Sequence[Event], passport: Passport) -> Incoming:
+        """A checked log and its fold, encoded as the store will hold them."""
+        rows = tuple(event_row(event, "", None)[:10] for event in events)
+        return cls(line, events[0].code, rows, robot_row(passport, events[-1], None))
 
     @property
-    def code(self) -> str:
-        return self.events[0].code
+    def events(self) -> list[Event]:
+        return [row_event(row) for row in self.event_rows]
+
+    @property
+    def passport(self) -> Passport:
+        return from_plain(Passport, orjson.loads(self.robot_row[SNAPSHOT]))
+
+    def content(self) -> Content:
+        """`content` of the log, read from its rows: the text stored is the text hashed."""
+        return [(r[1], r[2], r[3], orjson.loads(r[4])) for r in self.event_rows]
 
 
 @dataclass(slots=True)
@@ -121,9 +148,9 @@ class BulkStore:
                 known = stored.get(incoming.code)
                 if known is None:
                     fresh.append(incoming)
-                    stored[incoming.code] = content(incoming.events)
+                    stored[incoming.code] = incoming.content()
                     result.added.append(index)
-                elif known == content(incoming.events):
+                elif known == incoming.content():
                     result.kept.append(index)
                 else:
                     result.clashes.append(index)
@@ -142,14 +169,15 @@ class BulkStore:
         (last,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
         rows = []
         for incoming in fresh:
-            for event in incoming.events:
+            for row in incoming.event_rows:
                 last += 1
-                rows.append((*event_row(event, now, None), last))
+                rows.append((*row, now, None, last))
         self._insert_rows(db, "events", EVENT_INSERT_COLUMNS, rows)
-        robots = [robot_row(i.passport, i.events[-1], now) for i in fresh]
+        robots = [(*i.robot_row[:UPDATED_AT], now, *i.robot_row[UPDATED_AT + 1 :]) for i in fresh]
         self._insert_rows(db, "robots", ROBOT_INSERT_COLUMNS, robots)
-        # Campaigns already issued reach the robots they select, imported or seeded alike.
-        self.reach_new(db, [i.passport for i in fresh])
+        # Campaigns already issued reach the robots they select, imported or seeded alike;
+        # the passports are decoded from their snapshots only when there is a campaign.
+        self.reach_new(db, (i.passport for i in fresh))
 
 
 def _stored_content(db: Db, codes: Sequence[str]) -> dict[str, Content]:

@@ -16,7 +16,7 @@ fixes the code's first segments limits the scan to that range of codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -219,14 +219,18 @@ class CampaignStore:
             )
         campaign_rows.insert(db, campaign, passport, format_datetime(now))
 
-    def reach_new(self, db: Db, passports: list[Passport]) -> None:
-        """Robots just registered: every campaign whose selector reaches them does."""
-        if not passports:
-            return
+    def reach_new(self, db: Db, registered: Iterable[Passport]) -> None:
+        """Robots just registered: every campaign whose selector reaches them does.
+
+        `registered` is read only when there is a campaign (a bulk import decodes
+        each passport from its snapshot for it, which costs as much as the rest)."""
         campaigns = [
             campaign_rows.decode_campaign(body)
             for (body,) in db.execute("SELECT body FROM campaigns ORDER BY id").fetchall()
         ]
+        if not campaigns:
+            return
+        passports = list(registered)
         now = datetime.now(UTC)
         for campaign in campaigns:
             for passport in passports:

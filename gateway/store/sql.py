@@ -69,7 +69,7 @@ UPDATE_ROBOT = (
 )
 
 
-def robot_row(passport: Passport, head: Event, now: str) -> tuple[Any, ...]:
+def robot_row(passport: Passport, head: Event, now: str | None) -> tuple[Any, ...]:
     """A passport and the head of its log as the columns of INSERT_ROBOT and UPDATE_ROBOT."""
     current = passport.current_owner
     return (

@@ -33,7 +33,7 @@ def seed(store: Store, robots: int, *, seed_value: int, country: str, quiet: boo
         for number, history in enumerate(fleet, start=1):
             passport = fold(history)
             assert passport is not None
-            yield "synthetic fleet", Incoming(number, history, passport)
+            yield "synthetic fleet", Incoming.of(number, history, passport)
 
     with tqdm(total=robots, unit="robot", desc="seeding", disable=quiet) as bar:
         summary = run_import(store, items(), batch=BATCH, progress=bar.update)

@@ -1,7 +1,8 @@
 """`robopass registry import FILE|DIR|-`: store passports with their histories, resumably.
 
-The documents are read and checked here (`gateway.service.importing`) and stored
-a batch per transaction (`gateway.store.bulk.run_import`). A run that is killed
+The documents are read and checked (`gateway.service.importing`, in one worker
+process per core) and stored a batch per transaction, in input order
+(`gateway.store.bulk.run_import`). A run that is killed
 is resumed by running it again: robots already stored with the same history are
 kept, never stored twice. Progress goes to standard error, the summary to
 standard output, one line per rejected document to standard error.
@@ -10,6 +11,7 @@ standard output, one line per rejected document to standard error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 MAX_LISTED = 50
@@ -30,6 +32,12 @@ def register(reg: argparse._SubParsersAction) -> None:
     cmd.add_argument("--registry", default="cn-heis", help="the registry the store holds")
     cmd.add_argument("--batch", type=int, default=500, help="robots per transaction")
     cmd.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes checking lines (default: one per core; 1 checks them in this process)",
+    )
+    cmd.add_argument(
         "--strict", action="store_true", help="stop at the first rejected document (exit 1)"
     )
     cmd.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -46,10 +54,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     if args.batch < 1:
         raise SystemExit("robopass: --batch must be at least 1")
+    if args.workers < 1:
+        raise SystemExit("robopass: --workers must be at least 1")
     store = open_store(args.db, args.registry)
     try:
         with tqdm(unit="robot", desc="import", disable=args.quiet, file=sys.stderr) as bar:
-            lines = documents(sources(args.inputs, sys.stdin.buffer))
+            lines = documents(sources(args.inputs, sys.stdin.buffer), workers=args.workers)
             summary = run_import(
                 store, lines, batch=args.batch, strict=args.strict, progress=bar.update
             )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway.service.importing import parse_line
-from gateway.store.bulk import Incoming, Rejected
-from schema.events import verify
-from tests.support.imports import chained_line, passport_line
+from gateway.service.importing import documents, parse_line
+from gateway.store.bulk import ROBOT_INSERT_COLUMNS, Incoming, Rejected
+from schema.codec import to_plain
+from schema.events import fold, verify
+from tests.support.imports import chained_line, mixed_lines, passport_line, write_lines
 
 
 def parsed(doc) -> Incoming | Rejected:
@@ -87,3 +88,39 @@ def test_each_broken_rule_is_named(fleet):
     result = parsed(dropped)
     assert isinstance(result, Rejected) and result.rule == "chain"
     assert "sequence 3" in result.message
+
+
+def test_workers_check_lines_as_this_process_does_in_input_order(fleet, tmp_path):
+    """More lines than the workers' window of tasks, two inputs, blank and bad lines between."""
+    lines = mixed_lines(fleet) * 3
+    lines[5], lines[70], lines[150] = b"{", b"", b'{"code": "CN"}'
+    first = write_lines(tmp_path / "a.ndjson", lines)
+    second = write_lines(tmp_path / "b.ndjson", mixed_lines(fleet[:4]))
+
+    def read(workers: int) -> list:
+        with first.open("rb") as a, second.open("rb") as b:
+            return list(documents([(str(first), a), (str(second), b)], workers=workers))
+
+    alone, pooled = read(1), read(2)
+    assert len(alone) == len(lines) - 1 + 4
+    where = lambda items: [(name, item.line) for name, item in items]  # noqa: E731
+    assert where(pooled) == where(alone)
+    for (_, mine), (_, theirs) in zip(alone, pooled, strict=True):
+        assert type(mine) is type(theirs)
+        if isinstance(mine, Rejected) or mine.line % 3 == 1:  # refused, or a chained log
+            assert mine == theirs
+        else:  # chained afresh: new salts and hashes, the same content and fold
+            assert mine.content() == theirs.content()
+            head_hash = ROBOT_INSERT_COLUMNS.index("head_hash")
+            assert mine.robot_row[:head_hash] == theirs.robot_row[:head_hash]
+            assert mine.robot_row[head_hash + 1 :] == theirs.robot_row[head_hash + 1 :]
+    rejected = [(item.line, item.rule) for _, item in pooled if isinstance(item, Rejected)]
+    assert rejected == [(6, "json"), (151, "code.length")]
+
+
+def test_rows_read_back_as_the_log_and_its_fold(fleet):
+    result = parsed(chained_line(fleet[8]))
+    assert isinstance(result, Incoming)
+    assert result.events == fleet[8]
+    assert to_plain(result.passport) == to_plain(fold(fleet[8]))
+    assert result.robot_row[7] is None  # the time it is stored is the store's to say
