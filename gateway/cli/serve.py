@@ -67,8 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.credentials.signing import RegistrySigner
     from gateway.credentials.statuslist import Ledger
     from gateway.edge.auth import demo_issuer
-    from gateway.edge.headcap import capped_httptools
-    from gateway.edge.headerlimit import HeaderLimit
+    from gateway.edge.headerlimit import HeaderLimit, parser_buffer
     from gateway.edge.observe import configure_logging
     from gateway.endpoint.persisted import PersistedQueries
     from gateway.ops.metrics import METRICS
@@ -194,11 +193,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         HeaderLimit(app, server.max_header_bytes),
         host=host,
         port=port,
-        # httptools bounded as h11's buffer would be (gateway.edge.headcap): every request
-        # under the bound reaches the cap whole, so a too-large header is the cap's 431
-        # however it arrives, never a parser's answer that depends on timing; 1.8x the
-        # requests/s of uvloop + h11 (BENCHMARKS.md, issue 16).
-        http=capped_httptools(server.max_header_bytes),
+        # h11 whatever else is installed, its buffer fitting every request under the cap:
+        # the cap's 431 or the app's answer, never a parser's 400 that depends on timing.
+        http="h11",
+        h11_max_incomplete_event_size=parser_buffer(server.max_header_bytes),
         log_config=None,
         log_level=server.log_level,
         access_log=server.log_format != "json",

@@ -3,13 +3,12 @@
 uvicorn's HTTP/1.1 parser (h11) refuses headers larger than its buffer only when
 they arrive in several reads: the same 94 KB `Authorization` was answered by
 the app (401) when it came in one read and by uvicorn (400, or a reset) when it
-came in many. So the parser reads up to twice `server.max_header_bytes`
-(`parser_buffer`; `serve` runs httptools bounded by it, `gateway.edge.headcap`,
-which answers a longer head with this same 431), every request up to that
-size reaches this middleware whole, and this middleware answers any request
-whose headers exceed the cap
+came in many. So the buffer is set to twice `server.max_header_bytes` (`serve`
+passes `parser_buffer`), every request up to that size reaches this middleware
+whole, and this middleware answers any request whose headers exceed the cap
 with 431 (RFC 6585) before anything reads them: a token cannot be too large for
-the token check and still be read.
+the token check and still be read. Headers larger than the buffer itself are
+refused by uvicorn with 400, which docs/operations.md says too.
 """
 
 from __future__ import annotations
@@ -22,18 +21,8 @@ HEADERS_TOO_LARGE = "REQUEST_HEADERS_TOO_LARGE"
 
 
 def parser_buffer(max_header_bytes: int) -> int:
-    """The bytes of a request's head the parser reads for a cap: room for any request under it."""
+    """uvicorn's `h11_max_incomplete_event_size` for a cap: room for any request under it."""
     return 2 * max_header_bytes + 4096
-
-
-def refusal_body(max_bytes: int) -> bytes:
-    """The 431's body: what was too large, and what to do instead."""
-    error = {
-        "message": f"Request headers exceed {max_bytes} bytes"
-        " (server.max_header_bytes): send a shorter token or fewer headers",
-        "extensions": {"code": HEADERS_TOO_LARGE},
-    }
-    return orjson.dumps({"errors": [error]})
 
 
 class HeaderLimit:
@@ -58,8 +47,13 @@ class HeaderLimit:
         await self.app(scope, receive, send)
 
     async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = {
+            "message": f"Request headers exceed {self.max_bytes} bytes"
+            " (server.max_header_bytes): send a shorter token or fewer headers",
+            "extensions": {"code": HEADERS_TOO_LARGE},
+        }
         response = Response(
-            refusal_body(self.max_bytes),
+            orjson.dumps({"errors": [error]}),
             431,
             media_type="application/json",
             headers={"Connection": "close"},
