@@ -174,7 +174,7 @@ def main() -> None:
         s, c = r["strawberry"]["ops_per_s"], r["compiled"]["ops_per_s"]
         n = r["compiled"]["fields"]
         print(
-            f"{shape:<38}{n:>7}{s:>14.0f}{c:>12.0f}{c / s:>7.2f}"
+            f"{shape:<38}{n:>7}{s:>14.1f}{c:>12.1f}{c / s:>7.2f}"
             f"{1e6 / s / n:>12.1f}{1e6 / c / n:>12.1f}"
             f"{r['strawberry']['cpu_us'] / n:>12.1f}{r['compiled']['cpu_us'] / n:>12.1f}"
         )
