@@ -15,7 +15,9 @@ The Node gateways are installed from bench/gateways (package.json + lock) with
 from other tenants falls on all alike; figures are the best round's requests/s
 with its p50 and p99, and CPU per request of the gateway's process and of the
 node's, summed over all rounds. Usage: `python -m bench.federation`
-(`--seconds` per round, `--rounds`, `--connections`).
+(`--seconds` per round, `--rounds`, `--connections`, `--robots`: how many
+distinct robots the gateways are asked for in turn, so that no cache of one
+answer decides the result).
 """
 
 from __future__ import annotations
@@ -157,6 +159,8 @@ class Target:
     headers: list[str]
     node: Served
     rounds: list[dict]
+    bodies: Path | None = None
+    """Many robots' requests, one a line, sent in turn instead of `body`."""
     cpu: float = 0.0
     node_cpu: float = 0.0
     supergraph: str = ""
@@ -178,6 +182,7 @@ class Target:
             seconds=seconds,
             headers=self.headers,
             path=self.path,
+            bodies=self.bodies,
         )
         self.cpu += self.served.cpu_seconds() - cpu
         self.node_cpu += self.node.cpu_seconds() - node_cpu
@@ -191,10 +196,16 @@ class Target:
 
 
 def first_code(port: int, token: str) -> str:
+    return robot_codes(port, token, 1)[0]
+
+
+def robot_codes(port: int, token: str, count: int) -> list[str]:
+    """The first `count` codes a node lists (fewer if it has fewer)."""
     robots = httpx.get(
-        f"http://127.0.0.1:{port}/robots?first=1", headers={"authorization": f"Bearer {token}"}
+        f"http://127.0.0.1:{port}/robots?first={count}",
+        headers={"authorization": f"Bearer {token}"},
     ).json()["robots"]
-    return robots[0]["code"]
+    return [r["code"] for r in robots]
 
 
 def node_gateway(node: str, kind: str, graph: Path, port: int, env: dict) -> Any:
@@ -231,6 +242,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--party", default="de-msa", help="the robopass caller's demo client")
+    parser.add_argument(
+        "--robots",
+        type=int,
+        default=100,
+        help="distinct CN robots the gateways are asked for in turn (1: the same robot always)",
+    )
     args = parser.parse_args()
     node = node_gateways()
     started = time.monotonic()
@@ -311,8 +328,17 @@ def main() -> None:
         eu_code = first_code(eu_port, token)
         party = issue_token(args.party, work / "gateway", f"http://127.0.0.1:{gw_port}/auth")
         body = json.dumps({"query": QUERY, "variables": {"code": code}}).encode()
+        many: Path | None = None
+        if args.robots > 1:
+            many = work / "bodies.ndjson"
+            many.write_text(
+                "".join(
+                    json.dumps({"query": QUERY, "variables": {"code": c}}) + "\n"
+                    for c in robot_codes(cn_port, token, args.robots)
+                )
+            )
         robopass_target = Target(
-            "robopass", gateway, "/graphql", body, [f"Authorization: Bearer {party}"], cn, []
+            "robopass", gateway, "/graphql", body, [f"Authorization: Bearer {party}"], cn, [], many
         )
         print(
             f"routing by code, both registries composed: {routing(robopass_target, code, eu_code)}"
@@ -322,7 +348,7 @@ def main() -> None:
         node_env = {"SUBGRAPH_TOKEN": token, "NODE_ENV": "production"}
         targets = [Target("direct", cn, f"/robots/{code}", b"", service, cn, []), robopass_target]
         for kind, port, path in (("apollo", apollo_port, "/"), ("hive", hive_port, "/graphql")):
-            target = Target(kind, Served(0, 0), path, body, [], cn, [])
+            target = Target(kind, Served(0, 0), path, body, [], cn, [], many)
             for graph in (both, cn_only):
                 instance = ExitStack()
                 target.served = instance.enter_context(
@@ -399,6 +425,8 @@ def print_report(
         f"{args.rounds} rounds x {args.seconds:g} s per target, {args.connections} connections,"
         f" query {body_size} bytes; run took {elapsed:.0f} s"
     )
+    if args.robots > 1:
+        print(f"the gateways asked for {args.robots} distinct CN robots in turn; direct for one")
     header = f"{'target':<34}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'/direct':>9}"
     print(header + f"{'gw CPU ms/req':>15}{'node CPU ms/req':>17}")
     labels = {

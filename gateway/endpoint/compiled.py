@@ -1,4 +1,4 @@
-"""Compiled execution of known single-robot queries: strawberry's answer without its per-field cost.
+"""Compiled execution of known robot queries: strawberry's answer without its per-field cost.
 
 Strawberry resolves every field through graphql-core and a Python resolver
 (about 9 us each); a lookup of 45 fields spends most of its time there. A
@@ -17,6 +17,13 @@ graphql-core completes fields in, so data and errors come out the same.
 A plan holds no caller's data: the mask is asked for on every request and
 every path is checked against it, so a plan cannot carry one view to another.
 
+A `robots` page is compiled the same way: its connection's known fields
+(`edges { cursor node }`, `pageInfo { hasNextPage endCursor }`, `totalCount`,
+`__typename`), each node as a single robot, the count read beside the page as
+the resolver reads it. Its request errors (a page size out of range, a filter
+the caller may not use, a cursor it was not given), a page size given by a
+variable, and a filter on a field the compiler does not know are strawberry's.
+
 What is not covered falls back to strawberry, which stays the reference:
 documents with directives, several root fields, any resolver
 other than the passport's generic one and `code`, `version`, `asOf` and
@@ -24,11 +31,17 @@ other than the passport's generic one and `code`, `version`, `asOf` and
 mutations and subscriptions, variables that do not coerce, an `asOf` without
 an offset, and any unexpected error reading the robot. The differential test
 (tests/gateway/endpoint/test_compiled.py) holds the two executors to
-byte-identical answers.
+byte-identical answers. Each passport object's steps run as generated
+straight-line Python (`gateway.endpoint.steps`).
+
+The module is over 500 lines because compiling and running are one contract
+(a step's kind is made by one and read by the other); the generated code and
+the steps' types are apart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Container
@@ -51,6 +64,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     SourceLocation,
+    VariableNode,
     parse,
     visit,
 )
@@ -62,36 +76,56 @@ from strawberry.types import ExecutionResult
 
 from schema.graphql import objects, robot
 from schema.graphql.objects import field_denied
-from schema.graphql.query import denied_message
-from schema.graphql.registries import coded
+from schema.graphql.query import MAX_PAGE, denied_message
+from schema.graphql.registries import coded, registry_unavailable
 from schema.graphql.robot import robot_not_found
+from schema.source import RobotFilter
+
+from .steps import (
+    AS_OF,
+    BRANCH,
+    CODE,
+    CONDITION,
+    CURSOR,
+    EDGES,
+    END_CURSOR,
+    HAS_NEXT,
+    LEAF,
+    NODE,
+    PAGE_INFO,
+    TOTAL,
+    TYPENAME,
+    VERSION,
+    Step,
+    generate,
+    located,
+)
 
 MAX_PLANS = 512
 """Documents remembered (compiled or known not to compile), as the parse cache keeps."""
 
-LEAF, BRANCH, CODE, VERSION, AS_OF, CONDITION, TYPENAME = range(7)
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One response key of a selection set and how to produce it."""
-
-    key: str
-    kind: int
-    nodes: tuple[FieldNode, ...]
-    locations: tuple[SourceLocation, ...]
-    name: str = ""
-    path: str = ""
-    serialize: Callable[[Any], Any] | None = None
-    is_list: bool = False
-    children: tuple[Step, ...] = ()
+CONNECTION = {"edges": EDGES, "pageInfo": PAGE_INFO, "totalCount": TOTAL}
+EDGE = {"cursor": CURSOR, "node": NODE}
+PAGE = {"hasNextPage": HAS_NEXT, "endCursor": END_CURSOR}
+FILTER = {
+    "manufacturer": "manufacturer",
+    "category": "category",
+    "status": "status",
+    "owner": "owner",
+    "ownerId": "owner_id",
+    "registry": "registry",
+}
+"""`RobotFilterInput`'s fields as the source's `RobotFilter` names them: a filter set on any
+other field (one added to the schema later) is left to strawberry."""
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A compiled `robot` query: its root field and the steps under it."""
+    """A compiled `robot` or `robots` query: its root field and the steps under it."""
 
     key: str
+    listed: bool
+    """`robots`: the children are the connection's steps, a `node`'s those of a robot."""
     nodes: tuple[FieldNode, ...]
     locations: tuple[SourceLocation, ...]
     field: GraphQLField
@@ -162,15 +196,69 @@ def compile_plan(schema: Schema, query: str, operation_name: str | None) -> Plan
     if len(roots) != 1:
         return None
     ((key, nodes),) = roots.items()
-    if nodes[0].name.value != "robot":
+    name = nodes[0].name.value
+    if name not in ("robot", "robots"):
         return None
-    field = query_type.fields["robot"]
-    robot_type = _object(field.type)
+    field = query_type.fields[name]
     try:
-        children = _compile(schema, core, fragments, robot_type, nodes, "", root=True)
+        if name == "robot":
+            children = _compile(schema, core, fragments, _object(field.type), nodes, "", True)
+        else:
+            children = _connection(schema, core, fragments, field, nodes)
     except _NotCovered:
         return None
-    return Plan(key, nodes, _locations(nodes), field, operation, children)
+    return Plan(key, name == "robots", nodes, _locations(nodes), field, operation, children)
+
+
+def _connection(
+    schema: Schema,
+    core: GraphQLSchema,
+    fragments: dict[str, FragmentDefinitionNode],
+    field: GraphQLField,
+    nodes: tuple[FieldNode, ...],
+) -> tuple[Step, ...]:
+    """The steps of a `robots` connection; the robots' own as a single `robot`'s.
+
+    Its page size must be written in the document: the cost limit, checked when
+    strawberry answered it, reads a variable's value, which the next request may
+    change. Arguments the compiler does not know are left to strawberry.
+    """
+    if set(field.args) != {"filter", "first", "after"}:
+        raise _NotCovered("robots")
+    for node in nodes:
+        given = {a.name.value: a.value for a in node.arguments or ()}
+        if isinstance(given.get("first"), VariableNode):
+            raise _NotCovered("first")
+    connection = _object(field.type)
+    edge = _object(connection.fields["edges"].type, listed=True)
+    robot_type = _object(edge.fields["node"].type)
+
+    def fixed(
+        parent: GraphQLObjectType, kinds: dict[str, int], found: tuple[FieldNode, ...]
+    ) -> tuple[Step, ...]:
+        grouped = _collect(fragments, parent, [n.selection_set for n in found if n.selection_set])
+        steps = []
+        for key, under in grouped.items():
+            name, here = under[0].name.value, _locations(under)
+            kind = TYPENAME if name == "__typename" else kinds.get(name)
+            if kind is None:
+                raise _NotCovered(f"{parent.name}.{name}")
+            if kind == TYPENAME:
+                steps.append(Step(key, kind, under, here, name=parent.name))
+            elif kind == EDGES:
+                steps.append(Step(key, kind, under, here, children=fixed(edge, EDGE, under)))
+            elif kind == PAGE_INFO:
+                inner = _object(parent.fields[name].type)
+                steps.append(Step(key, kind, under, here, children=fixed(inner, PAGE, under)))
+            elif kind == NODE:
+                robot = _compile(schema, core, fragments, robot_type, under, "", root=True)
+                steps.append(Step(key, kind, under, here, children=robot))
+            else:
+                serialize = _leaf(parent.fields[name].type)
+                steps.append(Step(key, kind, under, here, serialize=serialize))
+        return tuple(steps)
+
+    return fixed(connection, CONNECTION, nodes)
 
 
 def _compile(
@@ -188,9 +276,9 @@ def _compile(
     steps = []
     for key, found in grouped.items():
         name = found[0].name.value
-        located = _locations(found)
+        here = _locations(found)
         if name == "__typename":  # graphql-core answers it with the object type's name
-            steps.append(Step(key, TYPENAME, found, located, name=parent.name))
+            steps.append(Step(key, TYPENAME, found, here, name=parent.name))
             continue
         if name not in fields:
             raise _NotCovered(name)
@@ -198,15 +286,17 @@ def _compile(
         func: Any = resolver.wrapped_func if resolver is not None else None
         graphql_type = parent.fields[name].type
         if root and func is robot.robot_code:
-            steps.append(Step(key, CODE, found, located, serialize=_leaf(graphql_type)))
+            steps.append(Step(key, CODE, found, here, serialize=_leaf(graphql_type)))
         elif root and func is robot.robot_version:
-            steps.append(Step(key, VERSION, found, located, serialize=_leaf(graphql_type)))
+            steps.append(Step(key, VERSION, found, here, serialize=_leaf(graphql_type)))
         elif root and func is robot.robot_as_of:
-            steps.append(Step(key, AS_OF, found, located, serialize=_leaf(graphql_type)))
+            steps.append(Step(key, AS_OF, found, here, serialize=_leaf(graphql_type)))
         elif root and func is robot.latest_condition:
             inner = _object(graphql_type)
             children = _compile(schema, core, fragments, inner, found, "conditions.")
-            steps.append(Step(key, CONDITION, found, located, children=children))
+            steps.append(
+                Step(key, CONDITION, found, here, children=children, walk=generate(children))
+            )
         elif func is not None and _is_generic(func):
             closure = inspect.getclosurevars(func).nonlocals
             attribute, path = closure["name"], closure["path"]
@@ -215,12 +305,13 @@ def _compile(
             unwrapped, is_list = _unwrap(graphql_type)
             if isinstance(unwrapped, GraphQLObjectType):
                 children = _compile(schema, core, fragments, unwrapped, found, path + ".")
+                walk = generate(children)
                 steps.append(
-                    Step(key, BRANCH, found, located, attribute, path, None, is_list, children)
+                    Step(key, BRANCH, found, here, attribute, path, None, is_list, children, walk)
                 )
             else:
                 serialize = unwrapped.serialize
-                steps.append(Step(key, LEAF, found, located, attribute, path, serialize, is_list))
+                steps.append(Step(key, LEAF, found, here, attribute, path, serialize, is_list))
         else:
             raise _NotCovered(name)
     return tuple(steps)
@@ -272,9 +363,9 @@ def _unwrap(graphql_type: Any) -> tuple[Any, bool]:
     return graphql_type, False
 
 
-def _object(graphql_type: Any) -> GraphQLObjectType:
+def _object(graphql_type: Any, listed: bool = False) -> GraphQLObjectType:
     unwrapped, is_list = _unwrap(graphql_type)
-    if is_list or not isinstance(unwrapped, GraphQLObjectType):
+    if is_list != listed or not isinstance(unwrapped, GraphQLObjectType):
         raise _NotCovered(str(graphql_type))
     return unwrapped
 
@@ -303,6 +394,8 @@ async def run_plan(
         arguments = get_argument_values(plan.field, plan.nodes[0], coerced)
     except GraphQLError:
         return None
+    if plan.listed:
+        return await _robots(plan, context, arguments)
     code, as_of = arguments["code"], arguments.get("asOf")
     if as_of is not None and as_of.tzinfo is None:
         return None
@@ -312,10 +405,10 @@ async def run_plan(
         error = coded(exc)
         if not (isinstance(error, GraphQLError) and error.extensions):
             return None
-        return ExecutionResult(data={plan.key: None}, errors=[_at(error, plan, [plan.key])])
+        return ExecutionResult(data={plan.key: None}, errors=[located(error, plan, [plan.key])])
     if record is None:
         error = robot_not_found(code, " at that time" if as_of else "")
-        return ExecutionResult(data={plan.key: None}, errors=[_at(error, plan, [plan.key])])
+        return ExecutionResult(data={plan.key: None}, errors=[located(error, plan, [plan.key])])
     mask = context.view(record)
     errors: list[GraphQLError] = []
     data = {plan.key: _robot(plan.children, record, mask, errors, [plan.key])}
@@ -324,13 +417,98 @@ async def run_plan(
     return ExecutionResult(data=data, errors=errors or None)
 
 
-def _at(error: GraphQLError, where: Plan | Step, path: list[str | int]) -> GraphQLError:
-    """`error` located as graphql-core locates a resolver's error at that field."""
-    error.__traceback__ = None
-    error.nodes = list(where.nodes)
-    error.locations = list(where.locations) or None
-    error.path = path
-    return error
+async def _robots(plan: Plan, context: Any, arguments: dict[str, Any]) -> ExecutionResult | None:
+    """A page of robots as `Query.robots` answers it; None where strawberry must say why not.
+
+    Its request errors (a page size out of range, a filter the caller may not use, a
+    cursor it was not given) null the whole answer and are rare: strawberry words
+    them. Every robot of the page is masked, as the resolver masks it, whether or
+    not `edges` is asked for, so the audit notes the same views.
+    """
+    first, after, given = arguments["first"], arguments.get("after"), arguments.get("filter")
+    if not 0 <= first <= MAX_PAGE:
+        return None
+    given = {k: v for k, v in (given or {}).items() if v is not None}
+    if not given.keys() <= FILTER.keys():
+        return None
+    where = RobotFilter(**{FILTER[k]: v for k, v in given.items()})
+    if where.owner is not None and not context.may_filter_by_owner_name():
+        return None
+    if where.owner_id is not None and not context.may_filter_by_owner(where.owner_id):
+        return None
+    total = asyncio.ensure_future(context.source.count(where))
+    total.add_done_callback(_retrieved)
+    try:
+        page = await context.source.robots(where, first, after)
+    except Exception:
+        total.cancel()
+        return None
+    except BaseException:
+        total.cancel()
+        raise
+    rows = [
+        (cursor, record, context.view(record))
+        for cursor, record in zip(page.cursors, page.items, strict=True)
+    ]
+    errors: list[GraphQLError] = []
+    counts: list[tuple[Step, dict[str, Any]]] = []
+    out: dict[str, Any] = {}
+    for step in plan.children:
+        if step.kind == TYPENAME:
+            out[step.key] = step.name
+        elif step.kind == EDGES:
+            here = [plan.key, step.key]
+            out[step.key] = [
+                _edge(step.children, row, errors, [*here, i]) for i, row in enumerate(rows)
+            ]
+        elif step.kind == PAGE_INFO:
+            out[step.key] = _page_info(step.children, page.has_next_page, page.end_cursor)
+        else:  # TOTAL, awaited after the rest as graphql-core awaits an async field
+            out[step.key] = None
+            counts.append((step, out))
+    for error in errors:  # worded once, as strawberry's executor words them
+        error.message = denied_message(error, context)
+    for step, into in counts:
+        try:
+            into[step.key] = step.serialize(await total)  # type: ignore[misc]
+        except Exception as exc:
+            failure = coded(exc)
+            if not (isinstance(failure, GraphQLError) and failure.extensions):
+                return None
+            errors.append(located(failure, step, [plan.key, step.key]))
+    errors += [registry_unavailable(e, [plan.key]) for e in page.unavailable]
+    return ExecutionResult(data={plan.key: out}, errors=errors or None)
+
+
+def _retrieved(future: asyncio.Future[int]) -> None:
+    """A count nobody asked for may fail unseen (as `Query.robots` lets it)."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _edge(steps: tuple[Step, ...], row: tuple, errors: list, path: list) -> dict[str, Any]:
+    cursor, record, mask = row
+    out: dict[str, Any] = {}
+    for step in steps:
+        if step.kind == TYPENAME:
+            out[step.key] = step.name
+        elif step.kind == CURSOR:
+            out[step.key] = step.serialize(cursor)  # type: ignore[misc]
+        else:
+            out[step.key] = _robot(step.children, record, mask, errors, [*path, step.key])
+    return out
+
+
+def _page_info(steps: tuple[Step, ...], has_next: bool, end: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for step in steps:
+        if step.kind == TYPENAME:
+            out[step.key] = step.name
+        elif step.kind == HAS_NEXT:
+            out[step.key] = step.serialize(has_next)  # type: ignore[misc]
+        else:
+            out[step.key] = None if end is None else step.serialize(end)  # type: ignore[misc]
+    return out
 
 
 def _robot(
@@ -354,26 +532,20 @@ def _robot(
             if latest is None:
                 out[step.key] = None
             elif "conditions" not in mask:
-                errors.append(_at(field_denied("conditions"), step, [*path, step.key]))
+                errors.append(located(field_denied("conditions"), step, [*path, step.key]))
                 out[step.key] = None
             else:
-                out[step.key] = _walk(step.children, latest, mask, errors, [*path, step.key])
+                out[step.key] = step.walk(latest, mask, errors, (path, step.key))  # type: ignore[misc]
         else:
             out[step.key] = _field(step, passport, mask, errors, path)
     return out
-
-
-def _walk(
-    steps: tuple[Step, ...], obj: Any, mask: Container[str], errors: list, path: list
-) -> dict[str, Any]:
-    return {step.key: _field(step, obj, mask, errors, path) for step in steps}
 
 
 def _field(step: Step, obj: Any, mask: Container[str], errors: list, path: list) -> Any:
     if step.kind == TYPENAME:
         return step.name
     if step.path not in mask:
-        errors.append(_at(field_denied(step.path), step, [*path, step.key]))
+        errors.append(located(field_denied(step.path), step, [*path, step.key]))
         return None
     value = getattr(obj, step.name)
     if value is None:
@@ -382,7 +554,9 @@ def _field(step: Step, obj: Any, mask: Container[str], errors: list, path: list)
         serialize = step.serialize
         assert serialize is not None
         return [serialize(v) for v in value] if step.is_list else serialize(value)
-    here = [*path, step.key]
+    walk = step.walk
+    assert walk is not None
+    here = (path, step.key)
     if step.is_list:
-        return [_walk(step.children, v, mask, errors, [*here, i]) for i, v in enumerate(value)]
-    return _walk(step.children, value, mask, errors, here)
+        return [walk(v, mask, errors, (here, i)) for i, v in enumerate(value)]
+    return walk(value, mask, errors, here)

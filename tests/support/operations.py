@@ -4,7 +4,9 @@
 selections of the schema's own fields with aliases, inline and named fragments.
 The leak test uses every root and field; the compiled-execution differential test
 also draws from a narrower writer (`roots`, `skip`) so that most of its operations
-are ones the compiler covers.
+are ones the compiler covers, and asks for whole connections (`pages`): `robots`
+with filters, `after` cursors, `pageInfo`, `totalCount` and `__typename`, each
+in plain, inline or named fragments.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class QueryWriter:
     A `robot` root may ask `asOf` one of the robot's `times`; with `focus` (a code and
     times) the first root asks that robot at one of those times. `roots` are the root
     fields to draw from, at most `max_roots` of them; fields named in `skip` are never
-    selected.
+    selected. With `pages` (filter values by argument name, and cursors under
+    "after"), a `robots` root asks a whole connection with some of those arguments.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class QueryWriter:
         roots: tuple[str, ...] = ("robot", "robots"),
         max_roots: int = 3,
         skip: Collection[str] = (),
+        pages: dict[str, list[str]] | None = None,
     ) -> None:
         self.draw = draw
         self.codes = codes
@@ -62,6 +66,7 @@ class QueryWriter:
         self.roots = roots
         self.max_roots = max_roots
         self.skip = frozenset(skip)
+        self.pages = pages
         self.aliases = itertools.count()
         self.fragments: list[str] = []
 
@@ -87,8 +92,45 @@ class QueryWriter:
             as_of = f', asOf: "{format_datetime(at)}"' if at is not None else ""
             return f'robot(code: "{code}"{as_of}) {{ {self.selection(robot, 0)} }}'
         first = self.draw(st.integers(0, 4))
+        if self.pages is not None:
+            return self.connection(first, self.pages)
         node = self.selection(robot, 0)
         return f"robots(first: {first}) {{ edges {{ cursor node {{ {node} }} }} }}"
+
+    def connection(self, first: int, pages: dict[str, list[str]]) -> str:
+        """`robots` with some of `pages`' arguments and some of the connection's fields."""
+        arguments = [f"first: {first}"]
+        filters = {k: v for k, v in pages.items() if k != "after"}
+        chosen = self.draw(st.lists(st.sampled_from(sorted(filters)), max_size=2, unique=True))
+        if chosen:
+            pairs = (f'{k}: "{self.draw(st.sampled_from(filters[k]))}"' for k in chosen)
+            arguments.append(f"filter: {{ {', '.join(pairs)} }}")
+        if pages.get("after") and self.draw(st.booleans()):
+            arguments.append(f'after: "{self.draw(st.sampled_from(pages["after"]))}"')
+        types = SCHEMA._schema.type_map
+        parts = {
+            "edges": lambda: self.wrapped(
+                types["RobotEdge"],
+                {"cursor": lambda: "", "node": lambda: self.selection(types["Robot"], 0)},
+            ),
+            "pageInfo": lambda: self.wrapped(
+                types["PageInfo"], {"hasNextPage": lambda: "", "endCursor": lambda: ""}
+            ),
+            "totalCount": lambda: "",
+        }
+        connection = self.wrapped(types["RobotConnection"], parts)
+        return f"robots({', '.join(arguments)}) {{ {connection} }}"
+
+    def wrapped(self, parent: GraphQLObjectType, parts: dict) -> str:
+        """Some of `parts` (name: its selection, "" for a leaf), aliased, in a fragment or not."""
+        names = self.draw(
+            st.lists(st.sampled_from([*sorted(parts), "__typename"]), min_size=1, unique=True)
+        )
+        chosen = []
+        for name in names:
+            inner = parts[name]() if name in parts else ""
+            chosen.append(f"{self.alias()}{name}" + (f" {{ {inner} }}" if inner else ""))
+        return self.styled(parent, " ".join(chosen))
 
     def alias(self) -> str:
         return f"a{next(self.aliases)}: " if self.draw(st.booleans()) else ""
@@ -98,6 +140,10 @@ class QueryWriter:
         names = self.draw(st.lists(st.sampled_from(fields), max_size=6, unique=True))
         parts = [self.field(name, parent.fields[name], depth) for name in names]
         text = " ".join(p for p in parts if p) or "__typename"
+        return self.styled(parent, text)
+
+    def styled(self, parent: GraphQLObjectType, text: str) -> str:
+        """`text` as it is, in an inline fragment, or in a named one."""
         style = self.draw(st.sampled_from(["plain", "inline", "named"]))
         if style == "inline":
             return f"... on {parent.name} {{ {text} }}"

@@ -42,13 +42,14 @@ from gateway.web.app import create_app
 from policies import PUBLIC, AuditLog, Principal, Role, TokenVerifier, TrustedIssuer
 from schema.events import Event, fold
 from schema.passport import Passport
+from schema.source import RobotFilter
 from tests.support.leaks import POLICY, moments, principals
 from tests.support.loopback import serving
 from tests.support.operations import queries
 
 SCHEMA = passport_schema(GraphQLOptions())
 UNCOVERED = ("history", "export", "integrity", "conditionHistory", "codeSegments", "campaigns")
-NARROW = {"roots": ("robot",), "max_roots": 1, "skip": UNCOVERED}
+NARROW = {"roots": ("robot", "robots"), "max_roots": 1, "skip": UNCOVERED}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,23 @@ def histories() -> list[list[Event]]:
 @pytest.fixture(scope="module")
 def passports(histories) -> list[Passport]:
     return [fold(h) for h in histories]
+
+
+@pytest.fixture(scope="module")
+def pages(passports, services) -> dict[str, list[str]]:
+    """Filter values the fleet has and some it lacks, and cursors the store gave and one
+    it did not: the arguments of the differential test's `robots` pages."""
+    page = asyncio.run(services.source.robots(RobotFilter(), 100, None))
+    owners = [p.current_owner for p in passports if p.current_owner]
+    return {
+        "manufacturer": [*sorted({p.manufacturer.name for p in passports}), "Nobody"],
+        "category": sorted({str(p.model.category) for p in passports}),
+        "status": [*sorted({p.identity.status.value for p in passports}), "LOST"],
+        "registry": sorted({p.identity.home_registry for p in passports}),
+        "ownerId": sorted({o.owner_id for o in owners if o.owner_id})[:4],
+        "owner": [owners[0].owner],
+        "after": [*page.cursors[::3], "not-a-cursor"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +93,8 @@ def services(tmp_path_factory, histories) -> Iterator[Services]:
 def both(services: Services, principal: Principal, query: str) -> tuple | None:
     """(strawberry's answer, the plan's answer), each as bytes with the audit's paths;
     None when the endpoint would leave the document to strawberry: a request error
-    (over a limit), or a document the compiler does not cover."""
+    (over a limit), or a document the compiler does not cover. A plan declines a page
+    only where strawberry's answer is null, with its error (`DECLINED`)."""
 
     async def answers() -> tuple | None:
         reference = services.context(principal, batched=True)
@@ -87,10 +106,15 @@ def both(services: Services, principal: Principal, query: str) -> tuple | None:
             return None
         compiled = services.context(principal, batched=True)
         got = await run_plan(plan, SCHEMA, compiled, None)
-        assert got is not None, query
+        if got is None:
+            assert plan.listed and expected.data is None and expected.errors, query
+            return DECLINED
         return (body(expected), audited(reference)), (body(got), audited(compiled))
 
     return asyncio.run(answers())
+
+
+DECLINED = ("declined",)
 
 
 def body(result) -> bytes:
@@ -102,14 +126,14 @@ def audited(context) -> dict:
 
 
 @pytest.mark.slow
-def test_compiled_answers_are_byte_identical_to_strawberry(passports, histories, services):
+def test_compiled_answers_are_byte_identical_to_strawberry(passports, histories, services, pages):
     absent = fold(next(iter(synthetic_fleet(1, seed=99, country="DE", registry="de-kba")))).code
     codes = [p.code for p in passports] + [absent]  # NOT_FOUND too
     times = {p.code: moments(h) for p, h in zip(passports, histories, strict=True)}
-    compared = {"narrow": 0, "full": 0, "fallback": 0}
+    compared = {"narrow": 0, "full": 0, "fallback": 0, "pages": 0, "declined": 0}
 
     @settings(
-        max_examples=2500,
+        max_examples=2800,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -120,20 +144,25 @@ def test_compiled_answers_are_byte_identical_to_strawberry(passports, histories,
         data=st.data(),
     )
     def check(principal: Principal, narrow: bool, data: st.DataObject) -> None:
-        query = data.draw(queries(codes, times, **(NARROW if narrow else {})))
+        query = data.draw(queries(codes, times, **({**NARROW, "pages": pages} if narrow else {})))
         answers = both(services, principal, query)
         if answers is None:
             assert not narrow, f"the compiler should cover:\n{query}"
             compared["fallback"] += 1
             return
+        if answers is DECLINED:
+            compared["declined"] += 1
+            return
         expected, got = answers
         assert got[0] == expected[0], query
         assert got[1] == expected[1], query
         compared["narrow" if narrow else "full"] += 1
+        compared["pages"] += "robots(" in query
 
     check()
     assert compared["narrow"] + compared["full"] >= 2000, compared
     assert compared["full"] > 0 and compared["fallback"] > 0, compared
+    assert compared["pages"] >= 500 and compared["declined"] > 0, compared
 
 
 def test_a_plan_never_crosses_views(passports, services):
@@ -165,6 +194,35 @@ def test_a_plan_never_crosses_views(passports, services):
     assert len(set(seen)) >= 2  # the callers' views differ, and each got its own
 
 
+def test_a_page_plan_answers_each_robot_through_its_own_view(passports, services):
+    owner = passports[3].current_owner
+    query = """{ p: robots(first: 16) { n: totalCount edges { node { code
+      ownership { owner } hardware { battery { chemistry } } } } } }"""
+    plan = compile_plan(SCHEMA, query, None)
+    assert plan is not None and plan.listed
+    caller = Principal("http://127.0.0.1/auth", "owner", role=Role.OWNER,
+                       organisation=owner.owner, organisation_id=owner.owner_id,
+                       jurisdiction="CN")  # fmt: skip
+
+    async def answers(who: Principal) -> tuple:
+        expected = await SCHEMA.execute(query, context_value=services.context(who))
+        got = await run_plan(plan, SCHEMA, services.context(who), None)
+        return expected, got
+
+    for who in (caller, PUBLIC, caller):
+        expected, got = asyncio.run(answers(who))
+        assert body(got) == body(expected)
+        owners = [e["node"]["ownership"] for e in got.data["p"]["edges"]]
+        shown = [o for o in owners if o and any(x["owner"] for x in o)]
+        if who is caller:  # its own robot's owners, nobody else's
+            assert shown and all(x["owner"] == owner.owner for x in shown[0][-1:])
+            assert len(shown) < len(owners)
+        else:
+            assert not shown
+        denied = [e.path for e in got.errors or ()]
+        assert denied and all(p[:2] == ["p", "edges"] and isinstance(p[2], int) for p in denied)
+
+
 ISSUER = "https://as.compiled.example"
 KEY = RSAKey.generate_key(2048, parameters={"kid": "compiled"}, private=True)
 LOOKUP = """query ($code: RobotCode!) { robot(code: $code) { ...Seen code version
@@ -172,7 +230,13 @@ LOOKUP = """query ($code: RobotCode!) { robot(code: $code) { ...Seen code versio
 fragment Seen on Robot { model { designation category } maintenance { at kind performedBy } }"""
 PAST = """query ($code: RobotCode!, $at: DateTime) { robot(code: $code, asOf: $at) {
   code asOf version r: ownership { o: owner } } }"""
-UNCOMPILED = """{ robots(first: 2) { edges { node { code } } } }"""
+PAGE = """query ($after: String, $f: RobotFilterInput) { robots(first: 3, after: $after,
+  filter: $f) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node {
+  code ...Seen } } } }
+fragment Seen on Robot { model { designation category } maintenance { at kind performedBy } }"""
+SIZED = """query ($n: Int!) { robots(first: $n) { edges { node { code } } } }"""
+UNCOMPILED = """{ robots(first: 2) { edges { node { code
+  history(first: 1) { pageInfo { hasNextPage } } } } } }"""
 
 
 def token(role: str, org: str) -> str:
@@ -219,6 +283,12 @@ def test_over_http_the_compiled_endpoint_answers_byte_for_byte_alike(apps, passp
         (PAST, {"code": passports[1].code, "at": "2026-01-01T00:00:00"}),  # no offset
         (LOOKUP, {"code": "not a code"}),
         (LOOKUP, {}),
+        (PAGE, None),
+        (PAGE, {"f": {"registry": passports[2].identity.home_registry}}),
+        (PAGE, {"after": "not a cursor we gave"}),  # declined: strawberry says why
+        (PAGE, {"f": {"ownerId": passports[0].current_owner.owner_id}}),  # others' robots
+        (SIZED, {"n": 2}),  # a page size by variable: the cost limit reads it
+        (SIZED, {"n": 100}),
         (UNCOMPILED, None),
     ]
 
@@ -237,4 +307,6 @@ def test_over_http_the_compiled_endpoint_answers_byte_for_byte_alike(apps, passp
         expected = asyncio.run(ask(plain, bearer))
         got = asyncio.run(ask(compiled, bearer))
         assert got == expected
-    assert endpoint.plans is not None and endpoint.plans.answered >= 3 * 5
+    assert endpoint.plans is not None and endpoint.plans.answered >= 3 * (5 + 2)
+    assert compile_plan(SCHEMA, SIZED, None) is None
+    assert compile_plan(SCHEMA, UNCOMPILED, None) is None
