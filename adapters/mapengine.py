@@ -21,13 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jsonatapy
 
 from .mapdoc import Rule
 
-__all__ = ["Limits", "Program", "RuleFailed", "compile_rules"]
+__all__ = ["Limits", "Program", "RuleFailed", "RunsMapping", "compile_rules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +205,13 @@ def _put(output: dict[str, Any], parts: tuple[str, ...], value: Any, rule: Rule)
     node[parts[-1]] = (
         {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
     )
+
+
+class RunsMapping(Protocol):
+    """What runs one served mapping document: a `Program` in process, or a capped worker
+    pool's (`gateway.workbench.pool`). Raises `RuleFailed` naming the rule."""
+
+    def run(self, doc: Any) -> Any: ...
 
 
 def compile_rules(rules: tuple[Rule, ...], limits: Limits | None = None) -> Program:

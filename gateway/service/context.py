@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from adapters.errors import InvalidDocument
-from adapters.mapengine import Program
+from adapters.mapengine import RunsMapping
 from adapters.translate import translate
 from gateway.ops.metrics import Metrics
 from gateway.service.campaigns import Campaigns
@@ -97,7 +97,7 @@ class RequestContext:
     credentials: Issuer | None = None
     campaigns: Campaigns | None = None
     webhooks: Webhooks | None = None
-    mappings: Mapping[str, Program] = field(default_factory=dict)
+    mappings: Mapping[str, RunsMapping] = field(default_factory=dict)
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""

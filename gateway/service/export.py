@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from typing import Any
 
-from adapters.mapengine import Program, RuleFailed
+from adapters.mapengine import RuleFailed, RunsMapping
 from adapters.translate import FORMATS
 from policies.mask import redact
 from schema.codec import to_plain
@@ -25,7 +25,7 @@ __all__ = ["EXPORT_FORMATS", "ExportFailed", "UnknownFormat", "export_document",
 EXPORT_FORMATS = ("canonical", "cn-miit", "aas", "untp-dpp")
 
 
-def known_formats(mappings: Mapping[str, Program] | None = None) -> list[str]:
+def known_formats(mappings: Mapping[str, RunsMapping] | None = None) -> list[str]:
     """The built-in export formats, then the served mapping documents' ids."""
     return [*EXPORT_FORMATS, *sorted(mappings or {})]
 
@@ -48,7 +48,7 @@ def export_document(
     passport: Passport,
     fmt: str,
     mask: Container[str] | None = None,
-    mappings: Mapping[str, Program] | None = None,
+    mappings: Mapping[str, RunsMapping] | None = None,
 ) -> Any:
     """`passport` in format `fmt` without any canonical path outside `mask` (None: whole).
 
