@@ -22,6 +22,7 @@ import contextlib
 import os
 import pickle
 import queue
+import struct
 import subprocess
 import sys
 import threading
@@ -35,6 +36,9 @@ from adapters.mapengine import Program, RuleFailed
 from gateway.workbench.frames import read_frame, write_frame
 
 __all__ = ["CappedMapping", "WorkerPool"]
+
+_LENGTH = struct.Struct("!I")
+"""Each passport of a request: its JSON's length, then the JSON."""
 
 
 class _Worker:
@@ -53,18 +57,25 @@ class _Worker:
         self.back: IO[bytes] = self.proc.stdout
         write_frame(self.to, b"S", setup)
 
-    def ask(self, mapping_id: str, doc: Any) -> tuple[bytes, bytes, int]:
-        """(kind, payload, rule index) of the answer; kind b"" when the worker died."""
+    def ask(self, mapping_id: str, docs: list[Any]) -> list[tuple[bytes, bytes, int]]:
+        """(kind, payload, rule index) of each document's answer, in order; when the
+        worker died, the last answer's kind is b"" and the documents after it have none."""
+        answers: list[tuple[bytes, bytes, int]] = []
         rule = 0
         try:
-            write_frame(self.to, b"Q", mapping_id.encode() + b"\0" + orjson.dumps(doc))
-            while True:
+            texts = [orjson.dumps(doc) for doc in docs]
+            body = b"".join(_LENGTH.pack(len(text)) + text for text in texts)
+            write_frame(self.to, b"Q", mapping_id.encode() + b"\0" + body)
+            while len(answers) < len(docs):
                 kind, payload = read_frame(self.back)
-                if kind != b"R":
-                    return kind, payload, rule
-                rule = int(payload)
+                if kind == b"R":
+                    rule = int(payload)
+                else:
+                    answers.append((kind, payload, rule))
+                    rule = 0
         except (EOFError, BrokenPipeError):
-            return b"", b"", rule
+            answers.append((b"", b"", rule))
+        return answers
 
     def close(self) -> None:
         for pipe in (self.to, self.back):
@@ -109,22 +120,41 @@ class WorkerPool:
 
     def run(self, mapping_id: str, doc: Any) -> Any:
         """The output of document `mapping_id` on `doc`; `RuleFailed` naming the rule."""
+        (answer,) = self.run_many(mapping_id, [doc])
+        if isinstance(answer, RuleFailed):
+            raise answer
+        return answer
+
+    def run_many(self, mapping_id: str, docs: list[Any]) -> list[Any]:
+        """Each output of document `mapping_id` on `docs`, or its `RuleFailed`, in order.
+
+        One round trip for all of them (the bulk export sends a page at a time). A
+        document that kills its worker fails with the memory message; the ones after it
+        go to the fresh worker.
+        """
         program = self.programs[mapping_id]
-        worker = self._idle.get()
-        try:
-            kind, payload, index = worker.ask(mapping_id, doc)
-            if kind == b"":
-                worker = self._replace(worker)
-        finally:
-            self._idle.put(worker)
+        results: list[Any] = []
+        while len(results) < len(docs):
+            worker = self._idle.get()
+            try:
+                rest = [program.readable(doc) for doc in docs[len(results) :]]
+                answers = worker.ask(mapping_id, rest)
+                if answers[-1][0] == b"":
+                    worker = self._replace(worker)
+            finally:
+                self._idle.put(worker)
+            results.extend(self._result(program, *answer) for answer in answers)
+        return results
+
+    def _result(self, program: Program, kind: bytes, payload: bytes, index: int) -> Any:
         rule = program.rules[index].rule
         if kind == b"O":
             return orjson.loads(payload)
         if kind == b"E":
-            raise RuleFailed(rule, payload.decode())
+            return RuleFailed(rule, payload.decode())
         if kind in (b"", b"M"):
-            raise RuleFailed(rule, f"stopped: needed more than {self.memory_mb} MB of memory")
-        raise RuleFailed(rule, "failed: the evaluation ended unexpectedly")
+            return RuleFailed(rule, f"stopped: needed more than {self.memory_mb} MB of memory")
+        return RuleFailed(rule, "failed: the evaluation ended unexpectedly")
 
     def runners(self) -> dict[str, CappedMapping]:
         """One `run(doc)` per served document, for the export paths."""
@@ -151,3 +181,6 @@ class CappedMapping:
 
     def run(self, doc: Any) -> Any:
         return self.pool.run(self.mapping_id, doc)
+
+    def run_many(self, docs: list[Any]) -> list[Any]:
+        return self.pool.run_many(self.mapping_id, docs)
