@@ -44,7 +44,7 @@ def _documents(body: bytes) -> list[str]:
 def serve(inp: IO[bytes], out: IO[bytes]) -> None:
     kind, payload = read_frame(inp)
     if kind != b"S":
-        raise SystemExit("mapping pool worker: expected the set-up frame first")
+        return  # not started by a pool: nothing to serve
     programs: dict[str, Program]
     programs, memory_mb = pickle.loads(payload)  # our own parent's frame
     for program in programs.values():
