@@ -114,7 +114,14 @@ def register_documents(cmds: argparse._SubParsersAction) -> None:
     new = cmds.add_parser(
         "new", help="write a starting mapping document with one rule per field of a draft schema"
     )
-    new.add_argument("--from", dest="source", default="canonical", help="source (canonical)")
+    new.add_argument(
+        "--from",
+        dest="source",
+        default="canonical",
+        metavar="FORMAT",
+        help="the source format: canonical passports (default) or cn-miit registry records, "
+        "whose schema is written beside the document and whose fields are listed in it",
+    )
     new.add_argument(
         "--to-schema", required=True, metavar="SCHEMA", help="the target's draft JSON Schema"
     )

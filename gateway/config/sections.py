@@ -158,9 +158,13 @@ class WorkbenchSettings:
 
 @dataclass(frozen=True, slots=True)
 class MappingsSettings:
-    """`[mappings]`: the folder of mapping documents served as export formats (None: none)."""
+    """`[mappings]`: the folder of mapping documents served as export formats (None: none),
+    and the memory cap and number of the worker processes that run them (cap 0: in process).
+    """
 
     folder: str | None
+    memory_mb: int
+    workers: int
 
 
 # The typed sections, by their key in the document. Their fields carry no

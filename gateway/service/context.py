@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from adapters.errors import InvalidDocument
-from adapters.mapengine import Program
+from adapters.mapengine import RunsMapping
 from adapters.translate import translate
 from gateway.ops.metrics import Metrics
 from gateway.service.campaigns import Campaigns
 from gateway.service.disclosures import disclosure_records, trail_after, trail_page
-from gateway.service.export import export_document
+from gateway.service.export import export_document, export_documents
 from gateway.service.local import merge_history
 from gateway.service.passport_vc import Issuer, check, issue_for
 from gateway.service.webhooks import Webhooks
@@ -97,7 +97,7 @@ class RequestContext:
     credentials: Issuer | None = None
     campaigns: Campaigns | None = None
     webhooks: Webhooks | None = None
-    mappings: Mapping[str, Program] = field(default_factory=dict)
+    mappings: Mapping[str, RunsMapping] = field(default_factory=dict)
 
     def registries(self) -> list[RegistryStatus]:
         """The registries behind the source (a federation's); none for a local store."""
@@ -174,6 +174,14 @@ class RequestContext:
         return export_document(
             record.passport, fmt, None if mask is EVERYTHING else mask, self.mappings
         )
+
+    def export_many(self, records: list[RobotRecord], fmt: str) -> list[Any]:
+        """Each robot as `export` gives it, or its `ExportFailed`, in order (a bulk page)."""
+        items = []
+        for record in records:
+            mask = self.view(record)
+            items.append((record.passport, None if mask is EVERYTHING else mask))
+        return export_documents(items, fmt, self.mappings)
 
     def translate(self, document: Any, source: str, target: str) -> TranslationResult:
         """Translation discloses nothing stored: it only converts what the caller sent."""

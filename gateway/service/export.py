@@ -14,18 +14,25 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from typing import Any
 
-from adapters.mapengine import Program, RuleFailed
+from adapters.mapengine import RuleFailed, RunsMapping
 from adapters.translate import FORMATS
 from policies.mask import redact
 from schema.codec import to_plain
 from schema.passport import Passport
 
-__all__ = ["EXPORT_FORMATS", "ExportFailed", "UnknownFormat", "export_document", "known_formats"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "ExportFailed",
+    "UnknownFormat",
+    "export_document",
+    "export_documents",
+    "known_formats",
+]
 
 EXPORT_FORMATS = ("canonical", "cn-miit", "aas", "untp-dpp")
 
 
-def known_formats(mappings: Mapping[str, Program] | None = None) -> list[str]:
+def known_formats(mappings: Mapping[str, RunsMapping] | None = None) -> list[str]:
     """The built-in export formats, then the served mapping documents' ids."""
     return [*EXPORT_FORMATS, *sorted(mappings or {})]
 
@@ -48,7 +55,7 @@ def export_document(
     passport: Passport,
     fmt: str,
     mask: Container[str] | None = None,
-    mappings: Mapping[str, Program] | None = None,
+    mappings: Mapping[str, RunsMapping] | None = None,
 ) -> Any:
     """`passport` in format `fmt` without any canonical path outside `mask` (None: whole).
 
@@ -67,3 +74,31 @@ def export_document(
         return program.run(plain)
     except RuleFailed as exc:
         raise ExportFailed(f"export format {fmt!r} failed: {exc}") from None
+
+
+def export_documents(
+    passports: list[tuple[Passport, Container[str] | None]],
+    fmt: str,
+    mappings: Mapping[str, RunsMapping] | None = None,
+) -> list[Any]:
+    """Each (passport, mask) in format `fmt`, or the `ExportFailed` it gave, in order.
+
+    As `export_document` for each; a mapping document runs them all in one call, which
+    for a capped worker pool is one round trip (the bulk export's page).
+    """
+    program = mappings.get(fmt) if mappings and fmt not in EXPORT_FORMATS else None
+    if program is None:
+        out: list[Any] = []
+        for passport, mask in passports:
+            try:
+                out.append(export_document(passport, fmt, mask, mappings))
+            except ExportFailed as exc:
+                out.append(exc)
+        return out
+    plains = [to_plain(p) if m is None else redact(to_plain(p), m) for p, m in passports]
+    return [
+        ExportFailed(f"export format {fmt!r} failed: {result}")
+        if isinstance(result, RuleFailed)
+        else result
+        for result in program.run_many(plains)
+    ]

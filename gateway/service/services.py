@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-from adapters.mapengine import Program
+from adapters.mapengine import RunsMapping
 from gateway.credentials.signing import RegistrySigner
 from gateway.edge.ratelimit import RateLimits
 from gateway.ops.metrics import Metrics
@@ -68,7 +68,7 @@ class Services:
     campaign_registry: CampaignRegistry | None = None
     webhook_store: WebhookStore | None = None
     production: bool = False
-    mappings: Mapping[str, Program] = field(default_factory=dict)
+    mappings: Mapping[str, RunsMapping] = field(default_factory=dict)
     audit_witnessing: AuditWitnessing | None = None
     writes: Writes = field(init=False, repr=False, compare=False)
     campaigns: Campaigns = field(init=False, repr=False, compare=False)

@@ -1,7 +1,7 @@
 """Bulk export: `GET /export/fleet.ndjson`, the caller's view of a fleet, one document a line.
 
 Each robot is cut by the caller's mask exactly as a single download is
-(`RequestContext.export`), and the stream is read a page at a time from the
+(`RequestContext.export_many`, a page per call), and the stream is read a page at a time from the
 source and written as it goes, so memory stays flat whatever the fleet's size.
 Each page is audited (one record per robot, one transaction) before its lines
 are sent; if the log cannot be written the stream stops there.
@@ -10,7 +10,7 @@ are sent; if the log cannot be written the stream stops there.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
@@ -82,7 +82,9 @@ async def _lines(context: RequestContext, where: RobotFilter, fmt: str) -> Async
     after = None
     while True:
         page = await context.source.robots(where, BULK_PAGE, after)
-        chunk = b"".join(_line(context, r, fmt) for r in page.items)
+        records = list(page.items)
+        exported = context.export_many(records, fmt)
+        chunk = b"".join(_line(r, e) for r, e in zip(records, exported, strict=True))
         await context.record_disclosures()
         if chunk:
             yield chunk
@@ -91,15 +93,15 @@ async def _lines(context: RequestContext, where: RobotFilter, fmt: str) -> Async
             return
 
 
-def _line(context: RequestContext, record: RobotRecord, fmt: str) -> bytes:
-    """One robot's line; a mapping document that fails on it gives an error line instead,
+def _line(record: RobotRecord, exported: Any) -> bytes:
+    """One robot's line; a mapping document that failed on it gives an error line instead,
     naming the robot and the rule, and the stream goes on."""
-    try:
-        return orjson.dumps(context.export(record, fmt)) + b"\n"
-    except ExportFailed as exc:
+    if isinstance(exported, ExportFailed):
         code = record.passport.identity.code
-        error = {"message": str(exc), "extensions": {"code": "EXPORT_FAILED", "robot": code}}
+        message = str(exported)
+        error = {"message": message, "extensions": {"code": "EXPORT_FAILED", "robot": code}}
         return orjson.dumps({"errors": [error]}) + b"\n"
+    return orjson.dumps(exported) + b"\n"
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

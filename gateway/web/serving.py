@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from adapters.mapdoc import MappingError
-from adapters.mapengine import Program
+from adapters.mapengine import RunsMapping
 from gateway.config.settings import ConfigError, Settings
 from gateway.edge.ratelimit import Bucket, MemoryBuckets, RateLimits, RedisBuckets
 from gateway.endpoint.options import GraphQLOptions
 from gateway.endpoint.persisted import PersistedQueries
 from gateway.service.export import EXPORT_FORMATS
 from gateway.service.mapdocs import load_folder
+from gateway.workbench.pool import WorkerPool
 from policies import ClaimMapping, Introspection, Role, TrustedIssuer
 from policies.errors import IssuerUnavailable
 
@@ -129,21 +130,26 @@ def graphql_options(
     )
 
 
-def export_mappings(settings: Settings) -> dict[str, Program]:
+def export_mappings(settings: Settings) -> dict[str, RunsMapping]:
     """The mapping documents of `[mappings] folder`, compiled, by id; none when unset.
 
     Every problem of a document is a configuration error naming the key, the file, the
-    rule and its line, so a gateway never starts with a mapping it cannot run.
+    rule and its line, so a gateway never starts with a mapping it cannot run. With a
+    `memory_mb` cap (the default) they run in a pool of capped worker processes, started
+    here; with 0, in this process.
     """
-    folder = settings.mappings.folder
-    if folder is None:
+    section = settings.mappings
+    if section.folder is None:
         return {}
     try:
-        return load_folder(Path(folder).expanduser(), EXPORT_FORMATS)
+        programs = load_folder(Path(section.folder).expanduser(), EXPORT_FORMATS)
     except FileNotFoundError as exc:
         raise ConfigError([f"mappings.folder: {exc}"]) from None
     except MappingError as exc:
         raise ConfigError([f"mappings.folder: {p}" for p in _located(exc)]) from None
+    if not programs or section.memory_mb == 0:
+        return dict(programs)
+    return dict(WorkerPool(programs, section.memory_mb, section.workers).runners())
 
 
 def _located(exc: MappingError) -> list[str]:

@@ -139,9 +139,56 @@ def schema_fields(schema: Any) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+_SOURCE_SCHEMAS = {"cn-miit": "formats/cn-miit.schema.json"}
+"""The built-in formats `mapping new` starts a document from, besides canonical: those whose
+records are plain JSON objects a JSON Schema describes field by field. AAS is not among
+them: an AAS environment is its meta-model (submodels of elements found by `idShort`), so
+its schema names no robot field; its mapping is written from canonical or from cn-miit."""
+
+
+def source_fields(schema: Any) -> list[str]:
+    """Every field path a source schema declares, walking into objects and arrays' items
+    (a JSONata path maps over an array: `deploy_recs.scene` is each deployment's scene)."""
+    found: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if not isinstance(node, dict):
+            return
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], prefix)
+        for key, sub in (node.get("properties") or {}).items():
+            path = f"{prefix}{key}"
+            found.append(path)
+            walk(sub, path + ".")
+
+    walk(schema, "")
+    return found
+
+
+def _source_schema(source: str, folder: Path) -> tuple[str, list[str]] | str:
+    """(file name of the source's schema beside OUT, its fields), or why there is none.
+
+    The packaged schema is written beside the new document unless a file of that name is
+    there already (the author's, kept)."""
+    from importlib import resources
+
+    if source not in _SOURCE_SCHEMAS:
+        known = ", ".join([CANONICAL, *_SOURCE_SCHEMAS])
+        if source == "aas":
+            return (
+                "--from aas: an AAS environment's schema is its meta-model and names no "
+                f"robot field; start from one of {known} (an AAS document reads into "
+                "canonical with `robopass translate --from aas --to canonical`)"
+            )
+        return f"--from {source}: not a format to start from; use one of {known}"
+    packaged = resources.files("schema").joinpath(_SOURCE_SCHEMAS[source]).read_bytes()
+    name = f"{source}.schema.json"
+    if not (folder / name).exists():
+        (folder / name).write_bytes(packaged)
+    return name, source_fields(orjson.loads((folder / name).read_bytes()))
+
+
 def cmd_new(args: argparse.Namespace) -> int:
-    if args.source != CANONICAL:
-        return _say("new", f"--from {args.source}: only --from canonical is supported", 2)
     draft = Path(args.to_schema)
     try:
         schema = orjson.loads(draft.read_bytes())
@@ -160,11 +207,18 @@ def cmd_new(args: argparse.Namespace) -> int:
     fields = schema_fields(schema)
     if not fields:
         return _say("new", f"{draft} declares no properties to map", 2)
+    source: tuple[str, list[str]] | None = None
+    if args.source != CANONICAL:
+        found = _source_schema(args.source, out.parent)
+        if isinstance(found, str):
+            return _say("new", found, 2)
+        source = found
+    over = "the canonical passport" if source is None else f"the {args.source} record"
     rules = [
         {
             "name": path.replace(".", "-"),
             "target": path,
-            "expression": "null  /* TODO: a JSONata expression over the canonical passport */",
+            "expression": f"null  /* TODO: a JSONata expression over {over} */",
             "fields": {},
             **({"note": node["description"]} if isinstance(node.get("description"), str) else {}),
         }
@@ -173,27 +227,41 @@ def cmd_new(args: argparse.Namespace) -> int:
     sections = sorted(
         {p.split(".")[0] for p in leaf_paths()}, key=[p.split(".")[0] for p in leaf_paths()].index
     )
-    document = {
+    document: dict[str, Any] = {
         "robopass_mapping": 1,
         "id": fmt,
         "version": "0.1.0",
-        "from": CANONICAL,
+        "from": args.source,
         "to": fmt,
         "target_schema": str(Path(_relative(draft, out.parent))),
+        **({"source_schema": source[0]} if source else {}),
         "rules": rules,
-        "unmapped": {
+    }
+    if source is None:
+        document["unmapped"] = {
             s: "TODO: map it in a rule's fields, or say why the target has no place for it"
             for s in sections
-        },
-    }
-    header = (
-        f"# A starting mapping from canonical passports to {draft.name}, a rule per field.\n"
-        "# Fill each expression, list the canonical fields each rule carries under `fields`,\n"
-        "# take them out of `unmapped`, then: robopass mapping test " + str(out) + " samples/\n"
-    )
+        }
+        header = (
+            f"# A starting mapping from canonical passports to {draft.name}, a rule per field."
+            "\n# Fill each expression, list the canonical fields each rule carries under "
+            "`fields`,\n# take them out of `unmapped`, then: robopass mapping test "
+            + str(out)
+            + " samples/\n"
+        )
+    else:
+        header = (
+            f"# A starting mapping from {args.source} records to {draft.name}, a rule per "
+            f"field.\n# Fill each expression over the fields of {source[0]} listed below, "
+            "then: robopass mapping test " + str(out) + " samples/\n"
+            f"# The fields of a {args.source} record (an array's fields are read through it,"
+            " as `deploy_recs.scene`):\n" + "".join(f"#   {name}\n" for name in source[1])
+        )
     text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     out.write_text(text, "utf-8")
     print(f"wrote {out}: {len(rules)} rule(s), one per field of {draft}")
+    if source is not None:
+        print(f"the {args.source} record's {len(source[1])} fields are listed at its top")
     return 0
 
 
