@@ -34,6 +34,8 @@ BOMB_DOC = COPY_ALL.replace("    expression: $string($)\n", f'    expression: "{
 BOMB_LINE = 11
 MINUTE = Limits(time_ms=60_000)
 
+pytestmark = pytest.mark.process  # every test starts worker processes
+
 
 def _bomb_pool(workers: int) -> WorkerPool:
     bomb = compile_rules(parse(BOMB_DOC, "copy-all.mapping.yaml").rules, MINUTE)
