@@ -8,7 +8,7 @@ whose address space is capped (`RLIMIT_AS`). A forked child per document, as the
 workbench's sandbox does, costs more than a document takes to translate; long-lived
 workers cost a pipe round trip (a few tens of microseconds; BENCHMARKS.md has the figures).
 
-A worker that goes over its cap dies (Rust aborts on a failed allocation); the caller's
+A worker that goes over its cap dies (Rust aborts, SIGABRT, on a failed allocation); the caller's
 export fails with the rule the worker was in (the worker names each rule before it runs),
 and a fresh worker takes its place, so the next export runs as before. What a worker gets
 is the caller's redacted passport and what it returns is that export: nothing of one
@@ -22,6 +22,7 @@ import contextlib
 import os
 import pickle
 import queue
+import signal
 import struct
 import subprocess
 import sys
@@ -140,6 +141,8 @@ class WorkerPool:
                 rest = [program.readable(doc) for doc in docs[len(results) :]]
                 answers = worker.ask(mapping_id, rest)
                 if answers[-1][0] == b"":
+                    if worker.proc.wait() != -signal.SIGABRT:  # not an allocation over the cap
+                        answers[-1] = (b"X", b"", answers[-1][2])
                     worker = self._replace(worker)
             finally:
                 self._idle.put(worker)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 
 import httpx
 import orjson
@@ -33,6 +34,8 @@ BOMB = "($f := function($s, $n){$n = 0 ? $s : $f($s & $s, $n - 1)}; $length($f('
 BOMB_DOC = COPY_ALL.replace("    expression: $string($)\n", f'    expression: "{BOMB}"\n')
 BOMB_LINE = 11
 MINUTE = Limits(time_ms=60_000)
+
+pytestmark = pytest.mark.process  # every test starts worker processes
 
 
 def _bomb_pool(workers: int) -> WorkerPool:
@@ -151,3 +154,19 @@ def test_a_served_bomb_is_a_clear_answer_and_the_gateway_serves_on(tmp_path, sto
 def test_a_cap_of_zero_runs_the_documents_in_process(tmp_path):
     served = _served(_folder(tmp_path, COPY_ALL), memory_mb=0)
     assert isinstance(served["copy-all"], Program)
+
+
+def test_a_worker_killed_from_outside_is_not_blamed_on_memory_and_is_replaced(tmp_path):
+    program = copy_all(tmp_path)["copy-all"]
+    assert isinstance(program, Program)
+    pool = WorkerPool({"copy-all": program}, 64, 1)
+    try:
+        assert pool.run("copy-all", {"a": 1})["whole"] == {"a": 1}
+        (pid,) = pool.pids()
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(RuleFailed, match="failed: the evaluation ended unexpectedly"):
+            pool.run("copy-all", {"a": 1})
+        assert pool.pids() != [pid]
+        assert pool.run("copy-all", {"a": 2})["whole"] == {"a": 2}
+    finally:
+        pool.close()
