@@ -15,7 +15,7 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -79,7 +79,8 @@ def signing_key(data_dir: str | Path) -> RSAKey:
     """The server's private key, generated and stored (mode 0600) on first use."""
     path = Path(data_dir) / KEY_FILE
     if path.exists():
-        return RSAKey.import_key(json.loads(path.read_text(encoding="utf-8")))
+        stat = path.stat()
+        return _read_key(str(path), (stat.st_ino, stat.st_mtime_ns, stat.st_size))
     path.parent.mkdir(parents=True, exist_ok=True)
     key = RSAKey.generate_key(2048, private=True)
     key = RSAKey.import_key(
@@ -89,6 +90,14 @@ def signing_key(data_dir: str | Path) -> RSAKey:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(key.as_dict(private=True), f)
     return key
+
+
+@lru_cache(maxsize=32)
+def _read_key(path: str, version: tuple[int, int, int]) -> RSAKey:
+    """The key in `path` as of `version` (its inode, mtime and size): loading an RSA key
+    checks it (tens of milliseconds), and every token issued asks for it; a file
+    replaced or rewritten has another version and is read again."""
+    return RSAKey.import_key(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 #: Seconds an access token of the embedded server is valid. An hour, not authlib's ten days for

@@ -98,12 +98,13 @@ class KeyCache:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        http: Callable[[], httpx.AsyncClient],
         clock: Clock = time.time,
         min_refresh_interval: float = 30.0,
         max_age: float = 3600.0,
     ) -> None:
-        self._client = client
+        """`http` gives the client to fetch with, asked only when a fetch is due."""
+        self._http = http
         self._clock = clock
         self._min_refresh = min_refresh_interval
         self._max_age = max_age
@@ -158,7 +159,7 @@ class KeyCache:
 
     async def _get_json(self, url: str) -> dict[str, Any]:
         try:
-            response = await self._client.get(url, follow_redirects=False)
+            response = await self._http().get(url, follow_redirects=False)
             response.raise_for_status()
             data = response.json()
         except (httpx.HTTPError, ValueError) as exc:

@@ -68,16 +68,24 @@ class TokenVerifier:
         """`cache_size` bounds the verified tokens kept (0 verifies every request)."""
         self.issuers = {i.issuer: i for i in issuers}
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=5.0)
+        self._client = client
         self._clock = clock
         self._leeway = leeway
-        self.keys = KeyCache(self._client, clock, min_refresh_interval)
+        self.keys = KeyCache(self._http, clock, min_refresh_interval)
         self.verified = VerifiedTokens(cache_size)
 
     async def aclose(self) -> None:
         """Close the HTTP client if the verifier created it."""
-        if self._owns_client:
+        if self._owns_client and self._client is not None:
             await self._client.aclose()
+
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client, made on first use: a client loads the system's CA certificates
+        (tens of milliseconds), and a verifier whose issuers all have their keys inline
+        and no introspection never makes a request."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=5.0)
+        return self._client
 
     async def authenticate(self, authorization: str | None) -> Principal:
         """The principal for an `Authorization` header value; `PUBLIC` when absent."""
@@ -169,7 +177,7 @@ class TokenVerifier:
         config = issuer.introspection
         assert config is not None
         try:
-            response = await self._client.post(
+            response = await self._http().post(
                 config.endpoint,
                 data={"token": token, "token_type_hint": "access_token"},
                 auth=(config.client_id, config.client_secret),
