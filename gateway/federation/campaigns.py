@@ -12,10 +12,11 @@ fan-out a stop left midway when it starts again.
 
 Reads ask every node and combine: a record's progress is the sum of the
 nodes' progress; counts are the nodes' rows together (each robot is counted
-on its home node only); robots and campaigns are merged in code and id order
-under cursors every node understands (a code, an id), so paging needs no
-composite cursor. A node that does not answer fails the read with
-`RegistryUnavailable` naming it rather than answering counts that are short.
+on its home node only); robots and campaigns are merged in code and id order:
+a node goes on after a plain id or code, the same for every node, so the
+gateway's opaque cursor holds just that and paging needs no composite cursor.
+A node that does not answer fails the read with `RegistryUnavailable` naming it
+rather than answering counts that are short.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import httpx
 
 from gateway.store import UnknownRobot
 from gateway.store.campaigns import UnknownCampaign
-from gateway.store.cursors import decode_code, decode_cursor
+from gateway.store.cursors import decode_code, decode_cursor, encode_cursor
 from gateway.store.errors import IdempotencyConflict
 from schema.campaign_source import (
     CampaignFilter,
@@ -164,8 +165,7 @@ class FederatedCampaigns:
         """Every node's campaigns merged by id (the cursor is an id every node pages by)."""
         params = {"first": str(max(1, min(first, 500)))}
         if after:
-            decode_cursor("cmp", after)  # a cursor not issued is refused before any call
-            params["after"] = after
+            params["after"] = decode_cursor("cmp", after)  # refused before any call if not ours
         if where.kind:
             params["kind"] = where.kind
         if where.issuer_id:
@@ -222,26 +222,26 @@ class FederatedCampaigns:
         path = f"/campaigns/{campaign_id}/robots"
         params = {"first": str(max(1, min(first, 500)))}
         if after:
-            decode_code("code", after)  # a cursor not issued is refused before any call
-            params["after"] = after
+            params["after"] = decode_code("code", after)  # refused before any call if not ours
         if states:
             params["states"] = ",".join(s.value for s in states)
         if countries:
             params["countries"] = ",".join(countries)
 
-        async def get(client: RegistryClient) -> tuple[list[CampaignRobot], list[str], bool]:
+        async def get(client: RegistryClient) -> tuple[list[CampaignRobot], bool]:
             body = await self._get(client, "GET /campaigns/{id}/robots", path, params) or {}
             robots = [_decoded(client, CampaignRobot, r) for r in body.get("robots", [])]
-            return robots, list(body.get("cursors", [])), bool(body.get("hasNextPage"))
+            return robots, bool(body.get("hasNextPage"))
 
-        merged: list[tuple[CampaignRobot, str]] = []
+        merged: list[CampaignRobot] = []
         more = False
-        for robots, cursors, has_next in await self._each(get):
+        for robots, has_next in await self._each(get):
             more = more or has_next
-            merged.extend(zip(robots, cursors, strict=False))
-        merged.sort(key=lambda pair: pair[0].code)
+            merged.extend(robots)
+        merged.sort(key=lambda robot: robot.code)
         shown = merged[:first]
-        return Page([r for r, _ in shown], [c for _, c in shown], more or len(merged) > first)
+        cursors = [encode_cursor("code", r.code) for r in shown]
+        return Page(shown, cursors, more or len(merged) > first)
 
     async def of_robot(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
         client = self.homes.get(code[:2])

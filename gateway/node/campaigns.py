@@ -7,12 +7,15 @@ sends every other write; the node checks the campaign's own rules, stores it
 fan-out over its own robots, `IN_REQUEST` of them within the request and the
 rest in the background; a node that stops midway finishes when it starts again.
 Reads answer this node's part (its records, rows and counts); the gateway sums
-and merges the parts of every node (gateway/federation/campaigns.py). Bodies are
-the schema's dataclasses as plain JSON (`schema.codec.to_plain`).
+and merges the parts of every node (gateway/federation/campaigns.py). Pages go
+on after a plain campaign id or robot code (`after`), the same on every node, so
+the gateway merges them without a cursor per node. Bodies are the schema's
+dataclasses as plain JSON (`schema.codec.to_plain`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -22,12 +25,19 @@ from starlette.routing import Route
 from gateway.service.campaigns import StoreCampaigns
 from gateway.store import UnknownRobot
 from gateway.store.campaigns import UnknownCampaign
+from gateway.store.cursors import encode_cursor
 from gateway.store.errors import IdempotencyConflict
 from schema.campaign_source import CampaignFilter, CampaignRecord, Issued
-from schema.campaigns import ID, STORED_STATES, Campaign, CampaignKind, check_campaign
-from schema.code import is_country
+from schema.campaigns import (
+    ID,
+    STORED_STATES,
+    Campaign,
+    CampaignKind,
+    RobotState,
+    check_campaign,
+)
 from schema.codec import DecodeError, from_plain, to_plain
-from schema.source import CursorError, Page
+from schema.source import Page
 from schema.writes import WriteRejected
 
 from . import inputs
@@ -43,17 +53,13 @@ def campaign_id(request: Request) -> str:
     return text
 
 
-def _list(params: dict[str, str] | Any, name: str) -> list[str]:
-    text = params.get(name) or ""
-    return [part for part in text.split(",") if part]
-
-
 def _page(page: Page[Any], key: str) -> dict[str, Any]:
-    return {
-        key: [to_plain(item) for item in page.items],
-        "cursors": page.cursors,
-        "hasNextPage": page.has_next_page,
-    }
+    return {key: [to_plain(item) for item in page.items], "hasNextPage": page.has_next_page}
+
+
+STATES = "|".join(s.value for s in STORED_STATES)
+STATES_LIST = re.compile(f"^({STATES})(,({STATES}))*$")
+COUNTRIES_LIST = re.compile("^[A-Z]{2}(,[A-Z]{2})*$")
 
 
 class NodeCampaigns:
@@ -110,12 +116,11 @@ class NodeCampaigns:
         if kind is not None and kind not in {k.value for k in CampaignKind}:
             raise bad_request(f"kind must be one of {', '.join(k.value for k in CampaignKind)}")
         where = CampaignFilter(kind, params.get("issuer") or None)
-        try:
-            page = await self.api.run(
-                self.api.store.campaigns, where, inputs.first(params), params.get("after") or None
-            )
-        except CursorError as exc:
-            raise bad_request(f"after: {exc}") from None
+        after = params.get("after") or None
+        if after is not None and not ID.fullmatch(after):
+            raise bad_request("after: the id of the last campaign seen")
+        cursor = encode_cursor("cmp", after) if after else None
+        page = await self.api.run(self.api.store.campaigns, where, inputs.first(params), cursor)
         return json_response(_page(page, "records"))
 
     async def counts(self, request: Request) -> Response:
@@ -138,27 +143,22 @@ class NodeCampaigns:
         await authorize(request, self.api.verifier, READ)
         params = inputs.known_parameters(request, ("first", "after", "states", "countries"))
         record = await self._record(request)
-        stored = {s.value: s for s in STORED_STATES}
-        states = []
-        for text in _list(params, "states"):
-            if text not in stored:
-                raise bad_request(f"states: {text!r} is not one of {', '.join(stored)}")
-            states.append(stored[text])
-        countries = _list(params, "countries")
-        for country in countries:
-            if not is_country(country):
-                raise bad_request(f"countries: {country!r} is not an ISO 3166-1 alpha-2 code")
-        try:
-            page = await self.api.run(
-                self.api.store.campaign_robots,
-                record.campaign.id,
-                inputs.first(params),
-                params.get("after") or None,
-                tuple(states),
-                tuple(countries),
-            )
-        except CursorError as exc:
-            raise bad_request(f"after: {exc}") from None
+        states = params.get("states") or ""
+        if states and not STATES_LIST.fullmatch(states):
+            raise bad_request(f"states: comma-separated, of {STATES.replace('|', ', ')}")
+        countries = params.get("countries") or ""
+        if countries and not COUNTRIES_LIST.fullmatch(countries):
+            raise bad_request("countries: comma-separated ISO 3166-1 alpha-2 codes")
+        after = params.get("after") or None
+        cursor = encode_cursor("code", inputs.robot_code(after, "after")) if after else None
+        page = await self.api.run(
+            self.api.store.campaign_robots,
+            record.campaign.id,
+            inputs.first(params),
+            cursor,
+            tuple(RobotState(s) for s in states.split(",") if s),
+            tuple(c for c in countries.split(",") if c),
+        )
         return json_response(_page(page, "robots"))
 
     async def of_robot(self, request: Request) -> Response:
@@ -238,8 +238,10 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
             operation["responses"].update(_problems(413))
         return operation
 
-    after = query("after", {"type": "string", "maxLength": 200}, "a cursor of an earlier page")
-    states = ", ".join(s.value for s in STORED_STATES)
+    after_id = query("after", {"type": "string", "pattern": ID.pattern}, "the last id seen")
+    after_code = query(
+        "after", {"$ref": "#/components/schemas/RobotCode"}, "the last robot code seen"
+    )
     return {
         "/campaigns": {
             "get": op(
@@ -250,7 +252,7 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
                     query("kind", {"enum": [k.value for k in CampaignKind]}, "campaign kind"),
                     query("issuer", {"type": "string", "maxLength": 200}, "issuer's party id"),
                     first,
-                    after,
+                    after_id,
                 ],
             )
         },
@@ -266,7 +268,12 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
                 write,
                 {"200": _ok("a replay"), "201": _ok("stored"), **_problems(409, 422)},
                 [id_param],
-                body={"type": "object", "required": ["campaign"]},
+                body={
+                    "type": "object",
+                    "properties": {"campaign": {"type": "object"}},
+                    "required": ["campaign"],
+                    "additionalProperties": False,
+                },
             ),
         },
         "/campaigns/{id}/counts": {
@@ -289,9 +296,13 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
                 [
                     id_param,
                     first,
-                    after,
-                    query("states", {"type": "string", "maxLength": 100}, f"of {states}"),
-                    query("countries", {"type": "string", "maxLength": 300}, "owner countries"),
+                    after_code,
+                    query("states", {"type": "string", "pattern": STATES_LIST.pattern}, "states"),
+                    query(
+                        "countries",
+                        {"type": "string", "pattern": COUNTRIES_LIST.pattern},
+                        "owner countries",
+                    ),
                 ],
             )
         },
@@ -301,7 +312,15 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
                 write,
                 {"200": _ok("the robot's row"), **_problems(404)},
                 [id_param],
-                body={"type": "object", "required": ["code", "reason"]},
+                body={
+                    "type": "object",
+                    "properties": {
+                        "code": {"$ref": "#/components/schemas/RobotCode"},
+                        "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
+                    },
+                    "required": ["code", "reason"],
+                    "additionalProperties": False,
+                },
             )
         },
         "/robots/{code}/campaigns": {

@@ -180,7 +180,17 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
                 write,
                 {"200": ok("a replay"), "201": ok("registered"), **problems(409, 422)},
                 [id_param],
-                body={"type": "object", "required": ["owner", "url", "secret", "createdAt"]},
+                body={
+                    "type": "object",
+                    "properties": {
+                        "owner": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "url": {"type": "string", "minLength": 1, "maxLength": 2000},
+                        "secret": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "createdAt": {"type": "string", "format": "date-time"},
+                    },
+                    "required": ["owner", "url", "secret", "createdAt"],
+                    "additionalProperties": False,
+                },
             ),
             "delete": op(
                 "Forget an owner's webhook",
