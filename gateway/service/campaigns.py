@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from gateway.service.writes import Writes
 from gateway.store.campaigns import UnknownCampaign
 from gateway.store.errors import IdempotencyConflict, UnknownRobot
-from policies import WRITE_SCOPE, PolicySet, Principal
+from policies import WRITE_SCOPE, AuditRecord, PolicySet, Principal
 from policies.campaigns import CountScope, count_scope, may_exempt, scoped_selector
 from schema.campaign_source import (
     CampaignBackend,
@@ -53,6 +53,7 @@ from schema.events import EventType, RecallRemedy
 from schema.source import Appended, Page
 from schema.writes import (
     WriteConflict,
+    WriteError,
     WriteForbidden,
     WriteNotFound,
     WriteRejected,
@@ -157,8 +158,34 @@ class Campaigns:
             raise WritesUnavailable(None, None, "this gateway keeps no campaigns")
         return self.registry
 
+    async def _audit(
+        self, principal: Principal, act: str, campaign_id: str, code: str, outcome: str, detail: str
+    ) -> None:
+        """Issuing and exempting are audited as every other write is (who, what, when)."""
+        audit = self.writes.audit
+        if audit is None or self.policy is None:
+            return
+        record = AuditRecord.campaign_act(
+            principal, act, campaign_id, code, self.clock(), outcome, detail, self.policy.version
+        )
+        await audit.record([record])
+
     async def issue(self, principal: Principal, draft: Campaign) -> Issued:
-        """Issue `draft` (its issuer is filled in from the principal) and fan it out."""
+        """Issue `draft` (its issuer is filled in from the principal) and fan it out; the
+        outcome, a refusal included, goes to the audit log."""
+        try:
+            issued = await self._issue(principal, draft)
+        except WriteError as error:
+            if not isinstance(error, WritesUnavailable):
+                detail = error.rule or error.code
+                await self._audit(principal, "issue", draft.id, "", "refused", detail)
+            raise
+        outcome = "stored" if issued.created else "replayed"
+        reached = str(issued.progress.reached)
+        await self._audit(principal, "issue", draft.id, "", outcome, reached)
+        return issued
+
+    async def _issue(self, principal: Principal, draft: Campaign) -> Issued:
         store = self._store()
         if self.policy is not None and WRITE_SCOPE not in principal.scopes:
             raise WriteForbidden("scope", None, f"issuing needs a token with scope {WRITE_SCOPE}")
@@ -231,6 +258,20 @@ class Campaigns:
         return await self.writes.append(principal, code, EventType.RECALL_REMEDIED, body, key)
 
     async def exempt(
+        self, principal: Principal, campaign_id: str, code: str, reason: str
+    ) -> CampaignRobot:
+        """Exempt one robot with its reason; audited, a refusal included."""
+        try:
+            row = await self._exempt(principal, campaign_id, code, reason)
+        except WriteError as error:
+            if not isinstance(error, WritesUnavailable):
+                detail = error.rule or error.code
+                await self._audit(principal, "exempt", campaign_id, code, "refused", detail)
+            raise
+        await self._audit(principal, "exempt", campaign_id, code, "stored", row.state.value)
+        return row
+
+    async def _exempt(
         self, principal: Principal, campaign_id: str, code: str, reason: str
     ) -> CampaignRobot:
         store = self._store()
