@@ -171,26 +171,21 @@ class FederatedCampaigns:
         if where.issuer_id:
             params["issuer"] = where.issuer_id
 
-        async def get(client: RegistryClient) -> tuple[list[CampaignRecord], list[str], bool]:
+        async def get(client: RegistryClient) -> tuple[list[CampaignRecord], bool]:
             body = await self._get(client, "GET /campaigns", "/campaigns", params) or {}
             records = [_decoded(client, CampaignRecord, r) for r in body.get("records", [])]
-            return records, list(body.get("cursors", [])), bool(body.get("hasNextPage"))
+            return records, bool(body.get("hasNextPage"))
 
         merged: dict[str, list[CampaignRecord]] = {}
-        cursors: dict[str, str] = {}
         more = False
-        for records, page_cursors, has_next in await self._each(get):
+        for records, has_next in await self._each(get):
             more = more or has_next
-            for record, cursor in zip(records, page_cursors, strict=False):
+            for record in records:
                 merged.setdefault(record.campaign.id, []).append(record)
-                cursors[record.campaign.id] = cursor
-        ids = sorted(merged)
-        shown = ids[:first]
-        return Page(
-            [_summed(merged[i]) for i in shown],
-            [cursors[i] for i in shown],
-            more or len(ids) > first,
-        )
+        shown = sorted(merged)[:first]
+        items = [_summed(merged[i]) for i in shown]
+        cursors = [encode_cursor("cmp", i) for i in shown]
+        return Page(items, cursors, more or len(merged) > first)
 
     async def counts(self, campaign_id: str, owner_id: str | None = None) -> list[StateCount]:
         params = {"by": "owner", **({"owner_id": owner_id} if owner_id is not None else {})}

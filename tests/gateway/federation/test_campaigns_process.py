@@ -367,7 +367,19 @@ def test_a_recall_reaches_robots_on_every_node_and_each_party_sees_its_part(worl
     assert [c["country"] for c in german["byCountry"]] == ["DE"]
     assert german["totals"]["affected"] == by_country["DE"] > 0
     assert german["byOwner"] is None
-    listed = _listed(world, token("regulator", "BAuA", jurisdiction="DE"))
+    german_token = token("regulator", "BAuA", jurisdiction="DE")
+    listing = world.ask("{ campaigns(first: 5) { edges { node { id } } } }", {}, german_token)
+    assert [e["node"]["id"] for e in data_of(listing, "campaigns")["edges"]] == [CAMPAIGN]
+    table = httpx.get(
+        f"{world.gateway}/campaigns/{CAMPAIGN}/robots.csv",
+        headers={"authorization": f"Bearer {german_token}"},
+        timeout=60,
+    )
+    assert table.status_code == 200, table.text
+    header, *rows = table.text.strip().splitlines()
+    assert header.startswith("code,state,country")
+    assert len(rows) == by_country["DE"] and all(r.split(",")[2] == "DE" for r in rows)
+    listed = _listed(world, german_token)
     assert {r["country"] for r in listed} == {"DE"}
     assert sorted(r["code"] for r in listed) == sorted(
         p.code for p in reached if p.current_owner and p.current_owner.jurisdiction == "DE"
