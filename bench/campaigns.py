@@ -7,7 +7,9 @@ Part 2 puts `--rows` robots under one campaign directly (rows and their
 aggregate, spread over 8 countries and 5,000 owners, as the fan-out would
 leave them) and times `campaign_counts` (the maintained aggregate) beside the
 same counts computed by a GROUP BY scan over the rows, median of `--repeat`.
-Usage: `python -m bench.campaigns [--robots N] [--rows N] [--repeat N]`.
+`--rows` takes several sizes (`10000,100000,1000000`), each its own campaign in
+one database, to show the aggregate's reads do not grow with the fleet.
+Usage: `python -m bench.campaigns [--robots N] [--rows N[,N...]] [--repeat N]`.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def fan_out(store: SqliteStore) -> None:
 
 
 def counts_at_scale(store: SqliteStore, rows: int, repeat: int) -> None:
-    campaign = recall("BENCH-COUNTS", Selector(registry_country="CN"))
+    campaign = recall(f"BENCH-COUNTS-{rows}", Selector(registry_country="CN"))
     store.issue_campaign(campaign)
     rng = random.Random(7)
     owners = [f"uscc:BENCH{i:013d}" for i in range(5000)]
@@ -68,7 +70,7 @@ def counts_at_scale(store: SqliteStore, rows: int, repeat: int) -> None:
         for i in range(rows):
             country, owner = rng.choice(COUNTRIES), rng.choice(owners)
             state = "REMEDIED" if rng.random() < 0.3 else "PENDING"
-            batch.append((campaign.id, f"CNBENCH{i:022d}", state, country, owner, now))
+            batch.append((campaign.id, f"CNBENCH{rows}-{i:014d}", state, country, owner, now))
             tally[(country, owner, state)] = tally.get((country, owner, state), 0) + 1
             if len(batch) == 50_000:
                 db.executemany(
@@ -134,16 +136,19 @@ def counts_at_scale(store: SqliteStore, rows: int, repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--robots", type=int, default=2000)
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", default="1000000", help="sizes, comma-separated")
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "bench.db")
         start = time.perf_counter()
-        seed(store, args.robots, seed_value=11, country="CN", quiet=True)
-        print(f"seeded {args.robots} robots in {time.perf_counter() - start:.0f} s")
-        fan_out(store)
-        counts_at_scale(store, args.rows, args.repeat)
+        if args.robots:
+            seed(store, args.robots, seed_value=11, country="CN", quiet=True)
+            print(f"seeded {args.robots} robots in {time.perf_counter() - start:.0f} s")
+        if args.robots:
+            fan_out(store)
+        for rows in (int(n) for n in args.rows.split(",")):
+            counts_at_scale(store, rows, args.repeat)
         store.close()
 
 

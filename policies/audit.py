@@ -76,7 +76,41 @@ class AuditRecord:
     policy_version: str
     action: str | None = None
     """None for a disclosure (a read); `write:TYPE:OUTCOME:DETAIL` for a write, where
-    OUTCOME is stored or replayed (DETAIL the event's sequence) or refused (the rule)."""
+    OUTCOME is stored or replayed (DETAIL the event's sequence) or refused (the rule);
+    `campaign:ACT:ID:OUTCOME:DETAIL` for issuing a campaign or exempting a robot from it."""
+
+    @classmethod
+    def campaign_act(
+        cls,
+        principal: Principal,
+        act: str,
+        campaign_id: str,
+        code: str,
+        at: datetime,
+        outcome: str,
+        detail: str,
+        policy_version: str,
+    ) -> AuditRecord:
+        """The record of a campaign act: `issue` (code '': it names no robot; DETAIL the
+        robots reached) or `exempt` (the exempted robot's code; DETAIL its new state), or
+        either refused (DETAIL the rule)."""
+        refused = outcome == "refused"
+        paths = ("compliance.campaigns",)
+        return cls(
+            at=at,
+            issuer=principal.issuer,
+            subject=principal.subject,
+            organisation=principal.organisation,
+            role=principal.role.value,
+            token_id=principal.token_id,
+            code=code,
+            served=() if refused else paths,
+            denied=paths if refused else (),
+            purposes=tuple(sorted(principal.purposes)),
+            agreements=(),
+            policy_version=policy_version,
+            action=f"campaign:{act}:{campaign_id}:{outcome}:{detail}",
+        )
 
     @classmethod
     def write(

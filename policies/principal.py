@@ -28,6 +28,7 @@ class Role(enum.Enum):
     INSURER = "insurer"
     BUYER = "buyer"
     STANDARDS_BODY = "standards_body"
+    RECYCLER = "recycler"
     PUBLIC = "public"
 
 

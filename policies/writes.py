@@ -6,7 +6,10 @@ only the events of its trade, and only for robots it stands in the right
 relationship to. Authority writes (findings, mandates, recalls, status) also
 need the registry's own jurisdiction, so a foreign regulator can read under an
 agreement but never write into another country's record. Accepting a transfer
-is the one write granted by another party: the current owner's offer.
+is the one write granted by another party: the current owner's offer. A
+recycler writes one thing only: the disposal record (END_OF_LIFE, scrapped at
+its facility) of a robot already decommissioned, whoever owned it; the write
+rules (schema/writes.py `is_disposal`) say which event that is.
 """
 
 from __future__ import annotations
@@ -44,7 +47,11 @@ WRITES: dict[tuple[Role, EventType], frozenset[Relationship]] = {
     (Role.REGULATOR, E.UPDATE_MANDATED): ANY,
     (Role.REGULATOR, E.RECALL_ISSUED): ANY,
     (Role.REGULATOR, E.STATUS_CHANGED): ANY,
+    (Role.RECYCLER, E.END_OF_LIFE): ANY,
 }
+
+DISPOSERS = frozenset({Role.RECYCLER})
+"""Roles whose one write is the disposal record of a robot already decommissioned."""
 
 HOME_ONLY = frozenset({Role.REGULATOR})
 WRITE_SCOPE = "robopass:write"
@@ -56,14 +63,19 @@ def may_write(
     relationship: Relationship,
     event_type: EventType,
     registry_jurisdiction: str | None = None,
+    disposal: bool = False,
 ) -> bool:
     """Whether the principal may append `event_type`; deny when not in the table.
 
-    The token's scope (`WRITE_SCOPE`) is checked at the edge, before this.
+    `disposal`: the event is a decommissioned robot's disposal record, the only
+    write of a recycler. The token's scope (`WRITE_SCOPE`) is checked at the
+    edge, before this.
     """
     allowed = WRITES.get((principal.role, event_type))
     if allowed is None or relationship not in allowed:
         return False
+    if disposal or principal.role in DISPOSERS:
+        return disposal and principal.role in DISPOSERS
     if principal.role in HOME_ONLY:
         return registry_jurisdiction is not None and principal.jurisdiction == registry_jurisdiction
     return True

@@ -119,3 +119,41 @@ class CampaignRegistry(Protocol):
     def robot_campaigns(self, code: str) -> list[tuple[Campaign, CampaignRobot]]: ...
 
     def exempt(self, campaign_id: str, code: str, reason: str) -> CampaignRobot: ...
+
+
+@runtime_checkable
+class CampaignBackend(Protocol):
+    """Campaigns as the gateway's service uses them, asynchronously: one registry's store
+    on worker threads, or every federated registry node over HTTP
+    (gateway/federation/campaigns.py), whose answers it sums and merges.
+
+    `issue` stores the campaign and starts its fan-out, answering how far the
+    fan-out got within the request; the rest goes on where the robots are.
+    """
+
+    async def issue(self, campaign: Campaign) -> Issued: ...
+
+    async def resume(self, campaign_id: str) -> Progress: ...
+
+    async def campaign(self, campaign_id: str) -> CampaignRecord | None: ...
+
+    async def campaigns(
+        self, where: CampaignFilter, first: int, after: str | None = None
+    ) -> Page[CampaignRecord]: ...
+
+    async def counts(self, campaign_id: str, owner_id: str | None = None) -> list[StateCount]: ...
+
+    async def country_counts(self, campaign_id: str) -> list[StateCount]: ...
+
+    async def robots(
+        self,
+        campaign_id: str,
+        first: int,
+        after: str | None = None,
+        states: tuple[RobotState, ...] = (),
+        countries: tuple[str, ...] = (),
+    ) -> Page[CampaignRobot]: ...
+
+    async def of_robot(self, code: str) -> list[tuple[Campaign, CampaignRobot]]: ...
+
+    async def exempt(self, campaign_id: str, code: str, reason: str) -> CampaignRobot: ...

@@ -99,7 +99,20 @@ def check_event(
             "type.registry_only", "type", "CHAIN_RECOMMITTED is recorded by the registry only"
         )
     if passport.identity.status in ENDED:
-        raise WriteRejected("status.ended", "code", "the robot has left service")
+        if not is_disposal(passport, type, body):
+            raise WriteRejected(
+                "status.ended",
+                "code",
+                "the robot has left service: only a decommissioned robot's disposal record"
+                " (END_OF_LIFE, disposition SCRAPPED, the facility) may follow",
+            )
+        _times(passport, body, now, skew)
+        ended = passport.compliance.end_of_life
+        if ended is not None and body.at < ended.at:
+            raise WriteRejected(
+                "time.order", "at", f"{_t(body.at)} is before the decommissioning {_t(ended.at)}"
+            )
+        return
     if isinstance(body, ConditionSnapshot):
         check_samples(passport, [body], now, skew, prefix="")
         return
@@ -107,6 +120,18 @@ def check_event(
         return
     _times(passport, body, now, skew)
     _CHECKS.get(type, _nothing)(passport, body)
+
+
+def is_disposal(passport: Passport, type: EventType, body: Any) -> bool:
+    """The one event a decommissioned robot still takes: its disposal record, a recycler's
+    END_OF_LIFE scrapping it at a named facility (what an end-of-life obligation asks)."""
+    return (
+        passport.identity.status is RobotStatus.DECOMMISSIONED
+        and type is EventType.END_OF_LIFE
+        and isinstance(body, EndOfLife)
+        and body.disposition is RobotStatus.SCRAPPED
+        and bool((body.facility or "").strip())
+    )
 
 
 def check_samples(

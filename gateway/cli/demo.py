@@ -43,6 +43,7 @@ from gateway.credentials.logkey import (
     load_or_create,
     log_key_file,
 )
+from gateway.store.errors import StoreError
 
 DEFAULT_PORTS = {
     "gateway": 8000,
@@ -349,6 +350,31 @@ def plan(args: argparse.Namespace, ports: Ports, data_dir: Path) -> list[Part]:
     ]
 
 
+def service_token(host: str, ports: Ports) -> str:
+    """The gateway's service token from the demo's authorization server."""
+    return str(
+        httpx.post(
+            f"http://{host}:{ports.auth}/token",
+            data={"grant_type": "client_credentials"},
+            auth=(GATEWAY_CLIENT, gateway_secret()),
+            timeout=10,
+        ).json()["access_token"]
+    )
+
+
+def demo_recall(host: str, ports: Ports, data_dir: Path) -> str:
+    """Issue the demo recall through both nodes; a line saying what it reached."""
+    from gateway.cli.demo_recall import issue_demo_recall
+
+    nodes = {CN_REGISTRY: f"http://{host}:{ports.cn}", EU_REGISTRY: f"http://{host}:{ports.eu}"}
+    home_db = data_dir / f"node-{CN_REGISTRY}.db"
+    issued = issue_demo_recall(nodes, CN_REGISTRY, home_db, service_token(host, ports))
+    if issued is None:
+        return "  no demo recall: no Chinese robot is held in DE or FR"
+    campaign, reached = issued
+    return f"  demo recall {campaign.id} issued through both nodes: {reached} robots reached"
+
+
 def lease_eu_robots(host: str, ports: Ports, count: int = LEASED) -> tuple[str, list[str]]:
     """Lease the EU node's first robots to the fleet owner's organisation, once.
 
@@ -364,12 +390,7 @@ def lease_eu_robots(host: str, ports: Ports, count: int = LEASED) -> tuple[str, 
 
     client = load_clients()["fleet-owner"]
     owner = client.organisation
-    token = httpx.post(
-        f"http://{host}:{ports.auth}/token",
-        data={"grant_type": "client_credentials"},
-        auth=(GATEWAY_CLIENT, gateway_secret()),
-        timeout=10,
-    ).json()["access_token"]
+    token = service_token(host, ports)
     headers = {"authorization": f"Bearer {token}"}
     node = f"http://{host}:{ports.eu}"
     robots = httpx.get(f"{node}/robots?first={count}", headers=headers, timeout=10).json()
@@ -485,6 +506,10 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  could not lease EU robots to the fleet owner: {exc!r}", flush=True)
                 else:
                     print(f"  {len(leased)} EU robots leased to {owner} (the fleet-owner client)")
+                try:
+                    print(demo_recall(args.host, ports, data_dir), flush=True)
+                except (httpx.HTTPError, KeyError, ValueError, StoreError) as exc:
+                    print(f"  could not issue the demo recall: {exc!r}", flush=True)
         print(banner(args.host, ports, parts, data_dir), flush=True)
         while True:
             for part in started:

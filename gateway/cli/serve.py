@@ -24,6 +24,8 @@ from gateway.cli.token import demo_clients, token_command
 from gateway.config.paths import default_data_dir
 from gateway.config.settings import CONFIG_ENV, ConfigError, Settings, load_config
 from gateway.endpoint.limits import Limits
+from gateway.service.webhooks import WebhookBackend
+from schema.campaign_source import CampaignBackend, CampaignRegistry
 
 if TYPE_CHECKING:
     from gateway.config.sections import AuditSettings
@@ -121,6 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if named_db:
             raise SystemExit("robopass: [[registries]] are served instead of a db: drop one")
         source, ready, registry_name, example = federated(registries)
+        campaigns: CampaignRegistry | CampaignBackend = federated_campaigns(source)
         audit_db = settings.audit.db or str(data_dir / "audit-federation.db")
     else:
         db = named_db or str(data_dir / "demo-cn.db")
@@ -137,6 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"Demo recall {DEMO_RECALL} reaches robots held in DE and FR", file=sys.stderr)
         warn_legacy(store)
         source, ready, registry_name = LocalSource(store), readiness(store), store.registry
+        campaigns = store
         example = next(iter(store.codes(limit=1)), None)
         audit_db = settings.audit.db or audit_cmd.default_audit_db(db)
     issuer = f"http://{host}:{port}/auth"
@@ -158,8 +162,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics=METRICS if settings.metrics.enabled else None,
         rate_limits=limiter,
         tracing=tracing,
-        campaign_registry=source.store if isinstance(source, LocalSource) else None,
-        webhook_store=source.store if isinstance(source, LocalSource) else None,
+        campaign_registry=campaigns,
+        webhook_store=store if not registries else federated_webhooks(source),
         production=production,
         mappings=mappings,
         audit_witnessing=witnessing,
@@ -261,6 +265,24 @@ def federated(registries: list) -> tuple:
 
     source = FederatedSource(registries, on_upstream=observe_upstream)
     return source, registries_ready(source), SIGNER_NAME, None
+
+
+def federated_campaigns(source: object) -> CampaignBackend:
+    """Campaigns fanned out to every registry node of the federation (docs/campaigns.md)."""
+    from gateway.federation.campaigns import FederatedCampaigns
+    from gateway.federation.source import FederatedSource
+
+    assert isinstance(source, FederatedSource)
+    return FederatedCampaigns(source.clients, source.homes)
+
+
+def federated_webhooks(source: object) -> WebhookBackend:
+    """Owners' webhooks registered with every node; each delivers its own robots' events."""
+    from gateway.federation.source import FederatedSource
+    from gateway.federation.webhooks import FederatedWebhooks
+
+    assert isinstance(source, FederatedSource)
+    return FederatedWebhooks(source.clients)
 
 
 # Flags of `serve` and the configuration keys they set; a flag given wins over file and env.

@@ -16,6 +16,7 @@ from gateway.service.witnessing import WitnessedLog
 from gateway.store import Store
 from policies import TokenVerifier
 
+from .campaigns import NodeCampaigns
 from .metrics import Measured, NodeMetrics
 from .openapi import openapi_document
 from .problems import Problem
@@ -23,6 +24,7 @@ from .records import Documents
 from .routes import NodeApi, json_response
 from .telemetry import ingest_conditions
 from .tlog import log_routes
+from .webhooks import NodeWebhooks, sending
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -81,6 +83,8 @@ def create_node_app(
 
     routes = [
         *api.routes(),
+        *NodeCampaigns(api).routes(),
+        *NodeWebhooks(api).routes(),
         Route("/robots:conditions", conditions, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
@@ -89,7 +93,9 @@ def create_node_app(
         *extra_routes,
     ]
     app = Starlette(
-        routes=routes, exception_handlers={Problem: _problem, HTTPException: _http_error}
+        routes=routes,
+        exception_handlers={Problem: _problem, HTTPException: _http_error},
+        lifespan=sending(store),
     )
     app.add_middleware(Measured, metrics=metrics, routes=routes)
     app.state.store = store

@@ -101,6 +101,9 @@ def serve_node(options: NodeOptions) -> int:
         )
         for country, share in shares(options.robots, countries):
             seed(store, share, seed_value=0, country=country)
+    for unfinished in store.unfinished_campaigns():  # a fan-out a stop left midway
+        reached = store.run_campaign(unfinished).reached
+        print(f"Campaign {unfinished} resumed: {reached} robots reached", file=sys.stderr)
     try:
         signer = load_or_create(
             options.data_dir / log_key_file(registry), event_log_origin(registry)

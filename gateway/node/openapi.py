@@ -15,10 +15,12 @@ from schema.events import SCHEMES, EventType
 from schema.passport import RobotStatus
 
 from .auth import READ, WRITE
+from .campaigns import openapi_paths as campaign_paths
 from .inputs import MAX_PAGE, MAX_THROUGH
 from .problems import CODES
 from .routes import MAX_BATCH, MAX_WAIT_MS
 from .telemetry import openapi_path as conditions_path
+from .webhooks import openapi_paths as webhook_paths
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -437,6 +439,8 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/robots:conditions": conditions_path(),
+        **campaign_paths(READ, WRITE),
+        **webhook_paths(READ, WRITE),
         "/links/{code}": {
             "put": _operation(
                 "Record or update a link",

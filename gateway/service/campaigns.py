@@ -6,10 +6,11 @@ table, which narrows the selector to what the issuer may reach
 (policies/campaigns.py); the campaign's own rules (schema/campaigns.py: a
 deadline in the past, missing terms); the store, where the same id with the
 same terms is a retry and with other terms a conflict. Then the fan-out runs
-on a worker thread, `IN_REQUEST` robots within the request and the rest in the
-background, and the answer says how far it got and how many robots were
-reached, zero included ("matches nothing" is accepted: a robot registered later
-may match).
+where the robots are: in this gateway's own store (`StoreCampaigns`, on a worker
+thread) or at every federated registry node (gateway/federation/campaigns.py),
+`IN_REQUEST` robots within the request and the rest in the background; the
+answer says how far it got and how many robots were reached, zero included
+("matches nothing" is accepted: a robot registered later may match).
 
 A recall is remedied by a RECALL_REMEDIED event through the ordinary write
 path and its policy table; a mandated update by updating the software to the
@@ -27,9 +28,10 @@ from datetime import UTC, datetime
 from gateway.service.writes import Writes
 from gateway.store.campaigns import UnknownCampaign
 from gateway.store.errors import IdempotencyConflict, UnknownRobot
-from policies import WRITE_SCOPE, PolicySet, Principal
+from policies import WRITE_SCOPE, AuditRecord, PolicySet, Principal
 from policies.campaigns import CountScope, count_scope, may_exempt, scoped_selector
 from schema.campaign_source import (
+    CampaignBackend,
     CampaignFilter,
     CampaignRecord,
     CampaignRegistry,
@@ -51,6 +53,7 @@ from schema.events import EventType, RecallRemedy
 from schema.source import Appended, Page
 from schema.writes import (
     WriteConflict,
+    WriteError,
     WriteForbidden,
     WriteNotFound,
     WriteRejected,
@@ -67,29 +70,122 @@ def unknown(campaign_id: str) -> WriteNotFound:
     return WriteNotFound(None, "id", f"no campaign {campaign_id!r}: check the id or list campaigns")
 
 
+class StoreCampaigns:
+    """One registry store's campaigns as a `CampaignBackend`: its calls on worker threads,
+    a fan-out longer than `IN_REQUEST` finished in the background."""
+
+    def __init__(self, store: CampaignRegistry) -> None:
+        self.store = store
+        self._background: set[asyncio.Task[Progress]] = set()
+
+    async def issue(self, campaign: Campaign) -> Issued:
+        record, created = await asyncio.to_thread(self.store.issue_campaign, campaign)
+        progress = await asyncio.to_thread(
+            self.store.run_campaign, campaign.id, FAN_OUT_BATCH, IN_REQUEST
+        )
+        if not progress.done:
+            self._continue(campaign.id)
+        return Issued(record, created, progress)
+
+    def _continue(self, campaign_id: str) -> None:
+        """Finish a fan-out after the request answered; `campaign(id) { progress }` follows
+        it, and a stop before the end is resumed when the registry starts again."""
+        task = asyncio.get_running_loop().create_task(self.resume(campaign_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def resume(self, campaign_id: str) -> Progress:
+        return await asyncio.to_thread(self.store.run_campaign, campaign_id, FAN_OUT_BATCH)
+
+    async def campaign(self, campaign_id: str) -> CampaignRecord | None:
+        return await asyncio.to_thread(self.store.campaign, campaign_id)
+
+    async def campaigns(
+        self, where: CampaignFilter, first: int, after: str | None = None
+    ) -> Page[CampaignRecord]:
+        return await asyncio.to_thread(self.store.campaigns, where, first, after)
+
+    async def counts(self, campaign_id: str, owner_id: str | None = None) -> list[StateCount]:
+        return await asyncio.to_thread(self.store.campaign_counts, campaign_id, owner_id)
+
+    async def country_counts(self, campaign_id: str) -> list[StateCount]:
+        return await asyncio.to_thread(self.store.campaign_country_counts, campaign_id)
+
+    async def robots(
+        self,
+        campaign_id: str,
+        first: int,
+        after: str | None = None,
+        states: tuple[RobotState, ...] = (),
+        countries: tuple[str, ...] = (),
+    ) -> Page[CampaignRobot]:
+        return await asyncio.to_thread(
+            self.store.campaign_robots, campaign_id, first, after, states, countries
+        )
+
+    async def of_robot(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
+        return await asyncio.to_thread(self.store.robot_campaigns, code)
+
+    async def exempt(self, campaign_id: str, code: str, reason: str) -> CampaignRobot:
+        return await asyncio.to_thread(self.store.exempt, campaign_id, code, reason)
+
+
+def backend_of(registry: CampaignRegistry | CampaignBackend | None) -> CampaignBackend | None:
+    """A store is used on worker threads; a backend (the federation's) as it is."""
+    if isinstance(registry, CampaignRegistry):
+        return StoreCampaigns(registry)
+    return registry
+
+
 class Campaigns:
-    """The campaign service over one registry's campaigns; `policy` None is trusted mode."""
+    """The campaign service over one registry's campaigns or a federation's; `policy` None
+    is trusted mode."""
 
     def __init__(
         self,
-        registry: CampaignRegistry | None,
+        registry: CampaignRegistry | CampaignBackend | None,
         writes: Writes,
         policy: PolicySet | None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.registry = registry
+        self.registry = backend_of(registry)
         self.writes = writes
         self.policy = policy
         self.clock = clock
-        self._background: set[asyncio.Task[Progress]] = set()
 
-    def _store(self) -> CampaignRegistry:
+    def _store(self) -> CampaignBackend:
         if self.registry is None:
             raise WritesUnavailable(None, None, "this gateway keeps no campaigns")
         return self.registry
 
+    async def _audit(
+        self, principal: Principal, act: str, campaign_id: str, code: str, outcome: str, detail: str
+    ) -> None:
+        """Issuing and exempting are audited as every other write is (who, what, when)."""
+        audit = self.writes.audit
+        if audit is None or self.policy is None:
+            return
+        record = AuditRecord.campaign_act(
+            principal, act, campaign_id, code, self.clock(), outcome, detail, self.policy.version
+        )
+        await audit.record([record])
+
     async def issue(self, principal: Principal, draft: Campaign) -> Issued:
-        """Issue `draft` (its issuer is filled in from the principal) and fan it out."""
+        """Issue `draft` (its issuer is filled in from the principal) and fan it out; the
+        outcome, a refusal included, goes to the audit log."""
+        try:
+            issued = await self._issue(principal, draft)
+        except WriteError as error:
+            if not isinstance(error, WritesUnavailable):
+                detail = error.rule or error.code
+                await self._audit(principal, "issue", draft.id, "", "refused", detail)
+            raise
+        outcome = "stored" if issued.created else "replayed"
+        reached = str(issued.progress.reached)
+        await self._audit(principal, "issue", draft.id, "", outcome, reached)
+        return issued
+
+    async def _issue(self, principal: Principal, draft: Campaign) -> Issued:
         store = self._store()
         if self.policy is not None and WRITE_SCOPE not in principal.scopes:
             raise WriteForbidden("scope", None, f"issuing needs a token with scope {WRITE_SCOPE}")
@@ -104,7 +200,7 @@ class Campaigns:
         )
         now = self.clock()
         campaign = dataclasses.replace(draft, issuer=issuer, selector=selector, issued_at=now)
-        earlier = await asyncio.to_thread(store.campaign, draft.id)
+        earlier = await store.campaign(draft.id)
         if earlier is not None:
             campaign = dataclasses.replace(campaign, issued_at=earlier.campaign.issued_at)
             if campaign.digest() != earlier.campaign.digest():
@@ -114,31 +210,18 @@ class Campaigns:
         else:
             check_campaign(campaign, now)
         try:
-            record, created = await asyncio.to_thread(store.issue_campaign, campaign)
+            return await store.issue(campaign)
         except IdempotencyConflict as exc:
             raise WriteConflict("campaign.conflict", "id", str(exc)) from None
-        progress = await asyncio.to_thread(
-            store.run_campaign, campaign.id, FAN_OUT_BATCH, IN_REQUEST
-        )
-        if not progress.done:
-            self._continue(campaign.id)
-        return Issued(record, created, progress)
-
-    def _continue(self, campaign_id: str) -> None:
-        """Finish a fan-out after the request answered; `campaign(id) { progress }` follows
-        it, and a stop before the end is resumed when the registry starts again."""
-        task = asyncio.get_running_loop().create_task(self.resume(campaign_id))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def resume(self, campaign_id: str) -> Progress:
         try:
-            return await asyncio.to_thread(self._store().run_campaign, campaign_id, FAN_OUT_BATCH)
+            return await self._store().resume(campaign_id)
         except UnknownCampaign:
             raise unknown(campaign_id) from None
 
     async def get(self, campaign_id: str) -> CampaignRecord | None:
-        return await asyncio.to_thread(self._store().campaign, campaign_id)
+        return await self._store().campaign(campaign_id)
 
     async def require(self, campaign_id: str) -> CampaignRecord:
         record = await self.get(campaign_id)
@@ -149,7 +232,7 @@ class Campaigns:
     async def page(
         self, where: CampaignFilter, first: int, after: str | None
     ) -> Page[CampaignRecord]:
-        return await asyncio.to_thread(self._store().campaigns, where, first, after)
+        return await self._store().campaigns(where, first, after)
 
     async def remedy(
         self, principal: Principal, campaign_id: str, code: str, at: datetime, key: str
@@ -177,6 +260,20 @@ class Campaigns:
     async def exempt(
         self, principal: Principal, campaign_id: str, code: str, reason: str
     ) -> CampaignRobot:
+        """Exempt one robot with its reason; audited, a refusal included."""
+        try:
+            row = await self._exempt(principal, campaign_id, code, reason)
+        except WriteError as error:
+            if not isinstance(error, WritesUnavailable):
+                detail = error.rule or error.code
+                await self._audit(principal, "exempt", campaign_id, code, "refused", detail)
+            raise
+        await self._audit(principal, "exempt", campaign_id, code, "stored", row.state.value)
+        return row
+
+    async def _exempt(
+        self, principal: Principal, campaign_id: str, code: str, reason: str
+    ) -> CampaignRobot:
         store = self._store()
         campaign = (await self.require(campaign_id)).campaign
         if self.policy is not None:
@@ -191,7 +288,7 @@ class Campaigns:
         if not reason.strip():
             raise WriteRejected("required", "reason", "an exemption needs its reason")
         try:
-            return await asyncio.to_thread(store.exempt, campaign_id, code, reason.strip())
+            return await store.exempt(campaign_id, code, reason.strip())
         except UnknownRobot as exc:
             raise WriteNotFound(None, "code", str(exc)) from None
 
@@ -211,12 +308,12 @@ class Campaigns:
         now = self.clock()
         if scope.owners == "own":
             own = principal.organisation_id or ""
-            rows = await asyncio.to_thread(store.campaign_counts, campaign.id, own)
+            rows = await store.counts(campaign.id, own)
             return visible_counts(rows, rows, campaign, scope, principal, now)
-        countries = await asyncio.to_thread(store.campaign_country_counts, campaign.id)
+        countries = await store.country_counts(campaign.id)
         owners = None
         if with_owners and scope.owners == "all":
-            owners = await asyncio.to_thread(store.campaign_counts, campaign.id)
+            owners = await store.counts(campaign.id)
         return visible_counts(countries, owners, campaign, scope, principal, now)
 
     async def robots(
@@ -237,14 +334,12 @@ class Campaigns:
         if stored is None:
             return Page([], [], False)
         countries = tuple(sorted(scope.countries)) if scope.countries is not None else ()
-        return await asyncio.to_thread(
-            self._store().campaign_robots, campaign.id, first, after, stored, countries
-        )
+        return await self._store().robots(campaign.id, first, after, stored, countries)
 
     async def of_robot(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
         if self.registry is None:
             return []
-        return await asyncio.to_thread(self.registry.robot_campaigns, code)
+        return await self.registry.of_robot(code)
 
 
 def stored_states(

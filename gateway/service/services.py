@@ -22,11 +22,11 @@ from gateway.service.auditwitness import AuditWitnessing
 from gateway.service.campaigns import Campaigns
 from gateway.service.context import RequestContext
 from gateway.service.passport_vc import Issuer
-from gateway.service.webhooks import Webhooks
+from gateway.service.webhooks import WebhookBackend, Webhooks
 from gateway.service.writes import Writes
 from gateway.store.webhooks import WebhookStore
 from policies import PUBLIC, AuditLog, PolicySet, Principal, TokenVerifier
-from schema.campaign_source import CampaignRegistry
+from schema.campaign_source import CampaignBackend, CampaignRegistry
 from schema.source import PassportSource, PassportWriter, RequestScoped
 
 
@@ -47,7 +47,8 @@ class Services:
     `rate_limits` charges each caller's bucket (429 over it); `tracing`, an
     OpenTelemetry tracer provider, adds spans (the `otel` extra).
     `campaign_registry` keeps recalls and mandates (the store of an embedded
-    registry); without it the campaign mutations answer WRITES_UNAVAILABLE.
+    registry, or the federation's nodes: gateway/federation/campaigns.py);
+    without it the campaign mutations answer WRITES_UNAVAILABLE.
     `webhook_store` keeps owners' webhooks; `production` refuses webhook URLs
     that point at loopback or private addresses. `mappings` are the mapping
     documents served as export formats, compiled, by id. `audit_witnessing` has the
@@ -65,8 +66,8 @@ class Services:
     rate_limits: RateLimits | None = None
     tracing: Any = None
     credentials: Issuer | None = None
-    campaign_registry: CampaignRegistry | None = None
-    webhook_store: WebhookStore | None = None
+    campaign_registry: CampaignRegistry | CampaignBackend | None = None
+    webhook_store: WebhookStore | WebhookBackend | None = None
     production: bool = False
     mappings: Mapping[str, RunsMapping] = field(default_factory=dict)
     audit_witnessing: AuditWitnessing | None = None

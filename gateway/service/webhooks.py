@@ -29,6 +29,7 @@ import socket
 import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import httpx
 import orjson
@@ -119,24 +120,61 @@ def render(registry: str, event: Event) -> str:
     return orjson.dumps(body).decode()
 
 
+class WebhookBackend(Protocol):
+    """Where owners' webhooks are kept, asynchronously: one registry store on worker
+    threads (`StoreWebhooks`), or every federated registry node, each of which sends the
+    deliveries of its own robots (gateway/federation/webhooks.py)."""
+
+    async def add(
+        self, id: str, owner_id: str, url: str, secret: str, now: datetime
+    ) -> Webhook: ...
+
+    async def of_owner(self, owner_id: str) -> list[Webhook]: ...
+
+    async def delete(self, id: str, owner_id: str) -> bool: ...
+
+    async def deliveries(self, webhook_id: str, first: int) -> list[Delivery]: ...
+
+
+class StoreWebhooks:
+    """One registry store's webhooks as a `WebhookBackend`."""
+
+    def __init__(self, store: WebhookStore) -> None:
+        self.store = store
+
+    async def add(self, id: str, owner_id: str, url: str, secret: str, now: datetime) -> Webhook:
+        return await asyncio.to_thread(self.store.add_webhook, id, owner_id, url, secret, now)
+
+    async def of_owner(self, owner_id: str) -> list[Webhook]:
+        return await asyncio.to_thread(self.store.webhooks, owner_id)
+
+    async def delete(self, id: str, owner_id: str) -> bool:
+        return await asyncio.to_thread(self.store.delete_webhook, id, owner_id)
+
+    async def deliveries(self, webhook_id: str, first: int) -> list[Delivery]:
+        return await asyncio.to_thread(self.store.deliveries, webhook_id, first)
+
+
 class Webhooks:
     """Registering and listing an owner's webhooks."""
 
     def __init__(
         self,
-        store: WebhookStore | None,
+        store: WebhookStore | WebhookBackend | None,
         policy: PolicySet | None,
         production: bool = False,
         resolver: Resolver = resolve,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.store = store
+        self.store: WebhookBackend | None = (
+            StoreWebhooks(store) if isinstance(store, WebhookStore) else store
+        )
         self.policy = policy
         self.production = production
         self.resolver = resolver
         self.clock = clock
 
-    def _owner(self, principal: Principal) -> tuple[WebhookStore, str]:
+    def _owner(self, principal: Principal) -> tuple[WebhookBackend, str]:
         if self.store is None:
             raise WritesUnavailable(None, None, "this gateway keeps no webhooks")
         owner = principal.organisation_id
@@ -160,25 +198,23 @@ class Webhooks:
             check_secret(secret)
         chosen = secret or new_secret()
         webhook_id = "wh_" + secrets.token_hex(8)
-        hook = await asyncio.to_thread(
-            store.add_webhook, webhook_id, owner, url, chosen, self.clock()
-        )
+        hook = await store.add(webhook_id, owner, url, chosen, self.clock())
         return hook, chosen
 
     async def mine(self, principal: Principal) -> list[Webhook]:
         store, owner = self._owner(principal)
-        return await asyncio.to_thread(store.webhooks, owner)
+        return await store.of_owner(owner)
 
     async def delete(self, principal: Principal, webhook_id: str) -> None:
         store, owner = self._owner(principal)
-        if not await asyncio.to_thread(store.delete_webhook, webhook_id, owner):
+        if not await store.delete(webhook_id, owner):
             raise WriteNotFound(None, "id", f"no webhook {webhook_id!r} of yours")
 
     async def deliveries(self, principal: Principal, webhook_id: str, first: int) -> list[Delivery]:
         store, owner = self._owner(principal)
-        if webhook_id not in {h.id for h in await asyncio.to_thread(store.webhooks, owner)}:
+        if webhook_id not in {h.id for h in await store.of_owner(owner)}:
             raise WriteNotFound(None, "id", f"no webhook {webhook_id!r} of yours")
-        return await asyncio.to_thread(store.deliveries, webhook_id, first)
+        return await store.deliveries(webhook_id, first)
 
 
 class WebhookSender:

@@ -58,6 +58,7 @@ from schema.writes import (
     WriteRejected,
     WritesUnavailable,
     check_event,
+    is_disposal,
 )
 
 MAX_SAMPLES = 5000
@@ -118,7 +119,7 @@ class Writes:
         replay = await self._replay(principal, writer, scoped, code, type, payload, at)
         if replay is not None:
             return replay
-        await self._authorize(principal, record, type)
+        await self._authorize(principal, record, type, body)
         await self._checked(principal, record, type, body)
         return await self._append(principal, writer, record, type, payload, at, scoped)
 
@@ -222,7 +223,7 @@ class Writes:
         earlier = await _earlier(writer, f"{scoped}#{min(groups)}")
         if earlier is None:
             for record in records.values():
-                await self._authorize(principal, record, type)
+                await self._authorize(principal, record, type, None)
         try:
             done = await writer.ingest_conditions(
                 groups, idempotency_key=scoped, positions=positions
@@ -272,12 +273,15 @@ class Writes:
         await self._audit(principal, code, type, "replayed", str(earlier.sequence))
         return Appended(earlier, True)
 
-    async def _authorize(self, principal: Principal, record: RobotRecord, type: EventType) -> None:
+    async def _authorize(
+        self, principal: Principal, record: RobotRecord, type: EventType, body: Any
+    ) -> None:
         if self.policy is None:
             return
         code = record.passport.code
         relationship = relationship_of(principal, record.passport)
-        if not may_write(principal, relationship, type, registry_jurisdiction=code[:2]):
+        disposal = is_disposal(record.passport, type, body)
+        if not may_write(principal, relationship, type, code[:2], disposal):
             error = WriteForbidden(
                 "writes.table",
                 None,

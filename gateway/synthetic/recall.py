@@ -1,6 +1,7 @@
 """The demo's recall: a Chinese manufacturer recalls robots that are now held in Germany and France.
 
-`robopass serve` issues it on the demo database it seeds, so a newcomer (or a
+`robopass serve` issues it on the demo database it seeds, and `robopass demo`
+through both registry nodes (gateway/cli/demo_recall.py), so a newcomer (or a
 German authority, in the README) finds a campaign that crosses borders: the
 maker whose robots are most often owned in DE and FR recalls all of its
 robots by the code's manufacturer segment, and the fan-out reaches them
@@ -29,6 +30,17 @@ def demo_recall(store: Store) -> Campaign | None:
     if found is not None:
         store.run_campaign(DEMO_RECALL)  # finishes a fan-out an earlier start left midway
         return found.campaign
+    campaign = choose_demo_recall(store)
+    if campaign is None:
+        return None
+    store.issue_campaign(campaign)
+    store.run_campaign(DEMO_RECALL)
+    return campaign
+
+
+def choose_demo_recall(store: Store) -> Campaign | None:
+    """The demo recall over this fleet, issued now: the maker whose robots are most often
+    held in DE and FR recalls them all; None when no robot is held there."""
     held: Counter[tuple[str, str]] = Counter()
     for record in store.records(store.codes()).values():
         p = record.passport
@@ -53,6 +65,4 @@ def demo_recall(store: Store) -> Campaign | None:
             "Replace the knee actuator at an authorised service partner.",
         ),
     )
-    store.issue_campaign(campaign)
-    store.run_campaign(DEMO_RECALL)
     return campaign

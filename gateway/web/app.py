@@ -29,6 +29,7 @@ from gateway.report.session import viewer_of
 from gateway.service.context import RequestContext
 from gateway.service.services import Services
 from gateway.service.webhooks import WebhookSender
+from gateway.store.webhooks import WebhookStore
 from gateway.web.bulk import bulk_routes
 from gateway.web.campaign_export import campaign_routes
 from gateway.web.downloads import download_routes
@@ -182,7 +183,7 @@ def _background(services: Services) -> Any:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sender = None
-        if services.webhook_store is not None:
+        if isinstance(services.webhook_store, WebhookStore):  # a federation's nodes send theirs
             client = httpx.AsyncClient()
             work = WebhookSender(services.webhook_store, client, production=services.production)
             sender = asyncio.create_task(work.run())

@@ -32,11 +32,12 @@ from ..campaigns import (
 )
 from ..codec import to_plain
 from ..passport import Severity
-from ..source import Appended, Page
+from ..source import Appended, Page, RegistryUnavailable
 from ..writes import WriteError
 from .mutation import IdempotencyKey, WriteResult, _aware, _error
 from .objects import graphql_enum
 from .pages import PageInfo, check_first, edges, page_info, read_page
+from .registries import registry_unavailable
 from .robot import RobotCodeScalar
 
 graphql_enum(CampaignKind)
@@ -77,6 +78,8 @@ async def _refusable(pending: Awaitable[T]) -> T:
         return await pending
     except WriteError as exc:
         raise _error(exc) from None
+    except RegistryUnavailable as exc:  # a federated node: the error names it, nothing hidden
+        raise registry_unavailable(exc) from None
 
 
 # -- inputs ----------------------------------------------------------------------

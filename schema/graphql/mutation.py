@@ -399,7 +399,12 @@ class Mutation(CredentialMutation):
             info.context.write(code, EventType.SOFTWARE_UPDATED, body, idempotency_key)
         )
 
-    @strawberry.mutation(description="Take the robot out of service for good (the owner).")
+    @strawberry.mutation(
+        description=(
+            "Take the robot out of service for good (the owner), or record a decommissioned"
+            " robot's disposal: disposition SCRAPPED at a named facility (a recycler)."
+        )
+    )
     async def decommission(
         self,
         info: strawberry.Info,

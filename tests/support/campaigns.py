@@ -11,12 +11,12 @@ from gateway.service.local import LocalSource
 from gateway.service.services import Services
 from gateway.store import Store
 from gateway.web.app import create_app
-from policies import TokenVerifier, TrustedIssuer
+from policies import AuditLog, TokenVerifier, TrustedIssuer
 from tests.support.writing import ISSUER, KEY, POLICY
 
 
 class Api:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, audit: AuditLog | None = None) -> None:
         issuer = TrustedIssuer(
             ISSUER, "robopass", frozenset({"CN", "DE", "FR"}),
             jwks={"keys": [KEY.as_dict(private=False)]},
@@ -24,7 +24,7 @@ class Api:
         source = LocalSource(store)
         self.services = Services(
             source, POLICY, verifier=TokenVerifier([issuer]), writer=source,
-            campaign_registry=store, webhook_store=store,
+            campaign_registry=store, webhook_store=store, audit=audit,
         )  # fmt: skip
         self.app = create_app(self.services)
 

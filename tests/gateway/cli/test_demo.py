@@ -55,7 +55,7 @@ def test_demo_serves_both_registries_and_stops_every_part(
     data = tmp_path / "demo"
     argv = [sys.executable, "-m", "gateway.cli", "demo", "--data-dir", str(data)]
     argv += ["--gateway-port", str(gateway), "--auth-port", str(auth)]
-    argv += ["--cn-port", str(cn), "--eu-port", str(eu), "--cn-robots", "12", "--eu-robots", "6"]
+    argv += ["--cn-port", str(cn), "--eu-port", str(eu), "--cn-robots", "45", "--eu-robots", "6"]
     argv += ["--cn-witness-port", str(cn_witness), "--eu-witness-port", str(eu_witness)]
     demo = Server(argv)
     try:
@@ -77,7 +77,7 @@ def test_demo_serves_both_registries_and_stops_every_part(
             ).json()
             assert "errors" not in answer, answer
             page = answer["data"]["robots"]
-            assert page["totalCount"] == (12 if registry == "cn-heis" else 6)
+            assert page["totalCount"] == (45 if registry == "cn-heis" else 6)
             for edge in page["edges"]:
                 assert edge["node"]["identity"]["homeRegistry"] == registry
                 assert edge["node"]["code"].startswith(country)
@@ -103,6 +103,7 @@ def test_demo_serves_both_registries_and_stops_every_part(
         assert "errors" not in fleet, fleet
         homes = [e["node"]["identity"]["homeRegistry"] for e in fleet["data"]["robots"]["edges"]]
         assert homes.count("eu-dpp") == 3
+        assert_demo_recall(gateway, headers, demo.lines)
 
         demo.proc.send_signal(stop_with)
         assert demo.proc.wait(timeout=60) == 0
@@ -112,6 +113,26 @@ def test_demo_serves_both_registries_and_stops_every_part(
     for port in ports:
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def assert_demo_recall(gateway: int, headers: dict, lines: list[str]) -> None:
+    """The demo's recall went out through the nodes (the gateway keeps none) and reached
+    robots held in Germany and France; the German authority counts Germany's only."""
+    (said,) = [line for line in lines if "demo recall" in line]
+    assert "issued through both nodes" in said, said
+    reached = int(said.split(": ")[1].split()[0])
+    query = """{ campaign(id: "CN-DEMO-RECALL-2026-001") { progress { reached done }
+      counts { totals { affected } byCountry { country counts { affected } } } } }"""
+    answer = httpx.post(
+        f"http://127.0.0.1:{gateway}/graphql", json={"query": query}, headers=headers, timeout=30
+    ).json()
+    assert "errors" not in answer, answer
+    campaign = answer["data"]["campaign"]
+    assert campaign["progress"] == {"reached": reached, "done": True} and reached > 0
+    german = campaign["counts"]["byCountry"]
+    assert [c["country"] for c in german] in ([], ["DE"]), "Germany's row only"
+    assert campaign["counts"]["totals"]["affected"] == sum(c["counts"]["affected"] for c in german)
+    assert campaign["counts"]["totals"]["affected"] < reached, "some are held outside Germany"
 
 
 def assert_witnessed(gateway: int, headers: dict, cn_code: str, witnesses: dict) -> None:

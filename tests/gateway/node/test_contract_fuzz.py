@@ -12,11 +12,13 @@ JSON Schema cannot state: `robot-code` (the check character at position 29),
 by the same strategy the code's own tests use, and `robopass-cursor` (issued by
 the node), drawn from cursors a real page handed out.
 
-One check is not asked of the two writes: a schema-valid event or sample is
+One check is not asked of the writes: a schema-valid event or sample is
 accepted only when it applies to the robot as it stands (payload shape per
 event type, ranges, counters that never decrease), and the node answers 422
 `EVENT_REJECTED`, documented, otherwise. The rules are in `schema/writes.py`,
-not in the document.
+not in the document. Likewise a campaign (its rules are `schema/campaigns.py`'s
+and its shape the canonical dataclass), an exemption (the robot must be under
+the campaign) and a webhook (a URL the sender may reach, a `whsec_` secret).
 """
 
 from __future__ import annotations
@@ -63,7 +65,13 @@ CHECKS = [
     checks.allow_header_conformance,
     checks.ignored_auth,
 ]
-WRITES = {("POST", "/robots/{code}/events"), ("POST", "/robots:conditions")}
+WRITES = {
+    ("POST", "/robots/{code}/events"),
+    ("POST", "/robots:conditions"),
+    ("PUT", "/campaigns/{id}"),
+    ("POST", "/campaigns/{id}/exemptions"),
+    ("PUT", "/webhooks/{id}"),
+}
 
 
 @schemathesis.serializer("application/x-ndjson")
