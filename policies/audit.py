@@ -94,22 +94,9 @@ class AuditRecord:
         """The record of a campaign act: `issue` (code '': it names no robot; DETAIL the
         robots reached) or `exempt` (the exempted robot's code; DETAIL its new state), or
         either refused (DETAIL the rule)."""
-        refused = outcome == "refused"
-        paths = ("compliance.campaigns",)
-        return cls(
-            at=at,
-            issuer=principal.issuer,
-            subject=principal.subject,
-            organisation=principal.organisation,
-            role=principal.role.value,
-            token_id=principal.token_id,
-            code=code,
-            served=() if refused else paths,
-            denied=paths if refused else (),
-            purposes=tuple(sorted(principal.purposes)),
-            agreements=(),
-            policy_version=policy_version,
-            action=f"campaign:{act}:{campaign_id}:{outcome}:{detail}",
+        action = f"campaign:{act}:{campaign_id}:{outcome}:{detail}"
+        return cls._act(
+            principal, code, ("compliance.campaigns",), at, outcome, action, policy_version
         )
 
     @classmethod
@@ -125,7 +112,22 @@ class AuditRecord:
         policy_version: str,
     ) -> AuditRecord:
         """The record of a write: the paths it wrote (`served`) or tried to (`denied`)."""
-        written = tuple(sorted(paths))
+        action = f"write:{event_type}:{outcome}:{detail}"
+        return cls._act(principal, code, tuple(sorted(paths)), at, outcome, action, policy_version)
+
+    @classmethod
+    def _act(
+        cls,
+        principal: Principal,
+        code: str,
+        paths: tuple[str, ...],
+        at: datetime,
+        outcome: str,
+        action: str,
+        policy_version: str,
+    ) -> AuditRecord:
+        """An act on the registry (not a read): its paths done (`served`), or tried and
+        refused (`denied`)."""
         refused = outcome == "refused"
         return cls(
             at=at,
@@ -135,12 +137,12 @@ class AuditRecord:
             role=principal.role.value,
             token_id=principal.token_id,
             code=code,
-            served=() if refused else written,
-            denied=written if refused else (),
+            served=() if refused else paths,
+            denied=paths if refused else (),
             purposes=tuple(sorted(principal.purposes)),
             agreements=(),
             policy_version=policy_version,
-            action=f"write:{event_type}:{outcome}:{detail}",
+            action=action,
         )
 
     @classmethod
