@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
 from schema.events import Event
 from tests.support.processes import robopass_server
-from tests.support.seeded import SeededTemplates, search_path_url
+from tests.support.seeded import SeededTemplates, fresh_schema
 from tests.support.stores import PG_SERVER
 
 
@@ -95,14 +94,8 @@ def pg_server() -> str:
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
     """A URL of the test server whose search_path is a fresh schema, dropped afterwards."""
-    import psycopg
-
-    schema = f"robopass_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield search_path_url(pg_server, schema)
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schema(pg_server) as url:
+        yield url
 
 
 @pytest.fixture

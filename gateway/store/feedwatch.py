@@ -9,7 +9,7 @@ subscriptions, `fleetChanges` long polls, a registry node's `GET /changes?wait=`
 wait on its `FeedBell`.
 
 - PostgreSQL (`ListeningWatcher`): every transaction that adds events takes
-  the feed lock, and with it sends `NOTIFY robopass_feed`, delivered when it
+  the feed lock, and with it sends a `NOTIFY` on its schema's channel, delivered when it
   commits (`PostgresStore._lock_feed`). One connection per replica, outside
   the pool, `LISTEN`s on a thread of its own, so a write through any replica,
   or any tool on the database, wakes the subscribers of every replica.
@@ -31,7 +31,10 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-CHANNEL = "robopass_feed"
+CHANNEL_SQL = "'robopass_feed_' || md5(current_schema())"
+"""The store's NOTIFY channel, in SQL: one per schema, so that registries sharing a
+database (as tests do, one schema each) wake only their own subscribers. Hashed,
+since a channel is an identifier of at most 63 bytes and a schema name may be long."""
 RETRY_SECONDS = 1.0
 POLL_SECONDS = 0.25
 """How often the SQLite watcher reads the feed's head, and waiters poll while a
@@ -96,11 +99,14 @@ class ListeningWatcher:
 
     def _run(self) -> None:
         import psycopg
+        from psycopg import sql
 
         while not self._stopped.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    row = conn.execute(f"SELECT {CHANNEL_SQL}").fetchone()
+                    assert row is not None
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(row[0])))
                     self._listening = True
                     self._on_change()  # whatever was sent while nobody listened
                     while not self._stopped.is_set():

@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool
 from gateway.store.base import Store
 from gateway.store.deadline import statement_timeout_ms
 from gateway.store.errors import StoreUnavailable
-from gateway.store.feedwatch import CHANNEL, FeedWatcher, ListeningWatcher
+from gateway.store.feedwatch import CHANNEL_SQL, FeedWatcher, ListeningWatcher
 from gateway.store.sql import Db
 
 __all__ = ["PostgresStore", "StoreUnavailable"]
@@ -145,10 +145,12 @@ class PostgresStore(Store):
 
     def _lock_feed(self, db: Db) -> None:
         """Take the feed lock and tell every replica's watcher, when this commits, that the
-        feed moved: whoever takes the lock adds events (`gateway.store.feedwatch`)."""
+        feed moved: whoever takes the lock adds events (`gateway.store.feedwatch`). Lock
+        and channel are the schema's own: registries in one database neither wait for
+        nor wake each other."""
         db.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('robopass.events.position')),"
-            f" pg_notify('{CHANNEL}', '')"
+            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.events.position')),"
+            f" pg_notify({CHANNEL_SQL}, '')"
         )
 
     def watch_feed(self, on_change: Callable[[], None], interval: float) -> FeedWatcher:

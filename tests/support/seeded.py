@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.store import SqliteStore, Store
@@ -94,6 +95,21 @@ def search_path_url(server: str, schema: str) -> str:
     """`server`'s URL with `schema` as the search_path of every connection made with it."""
     joiner = "&" if "?" in server else "?"
     return f"{server}{joiner}options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def fresh_schema(server: str) -> Iterator[str]:
+    """A URL of `server` whose search_path is a new, empty schema, dropped afterwards."""
+    import psycopg
+
+    schema = f"robopass_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield search_path_url(server, schema)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def copy_sqlite(template: Path, target: Path) -> None:

@@ -29,7 +29,11 @@ SUBSCRIPTION = """subscription ($codes: [RobotCode!]) { passportChanged(codes: $
   code sequence hash type } }"""
 INCIDENT = """mutation ($code: RobotCode!, $input: IncidentInput!, $key: String!) {
   reportIncident(code: $code, input: $input, idempotencyKey: $key) { sequence hash } }"""
-LISTENERS = "SELECT COUNT(*) FROM pg_stat_activity WHERE query = 'LISTEN robopass_feed'"
+# The LISTENs on this schema's own channel (gateway.store.feedwatch.CHANNEL_SQL).
+LISTENERS = (
+    "SELECT COUNT(*) FROM pg_stat_activity"
+    " WHERE query = 'LISTEN \"robopass_feed_' || md5(current_schema()) || '\"'"
+)
 
 
 def sql(url: str, statement: str, params: tuple = ()) -> list[tuple]:
