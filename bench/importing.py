@@ -91,7 +91,11 @@ def backend_cpu(url: str, application: str) -> float:
         ).fetchall()
     seconds = 0.0
     for (pid,) in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:  # a pooled connection closed in the meantime
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
         seconds += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
     return seconds
 

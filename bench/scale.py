@@ -12,7 +12,7 @@ store's queries are written to FILE (docs/operations.md holds the last ones).
 
 Not in CI: a million robots take hours to generate and import on a laptop.
 Usage: `python -m bench.scale [--robots N] [--lookups N] [--postgres URL]
-[--backends sqlite,postgresql] [--explain FILE]`.
+[--backends sqlite,postgresql] [--explain FILE] [--fleet FILE]`.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def write_fleet(path: Path, robots: int) -> tuple[int, float]:
     return events, time.perf_counter() - started
 
 
-def first_lines(path: Path, count: int) -> Path:
-    small = path.with_name(f"first-{count}.ndjson")
+def first_lines(path: Path, count: int, folder: Path) -> Path:
+    small = folder / f"first-{count}.ndjson"
     with path.open("rb") as source, small.open("wb") as out:
         for n, line in enumerate(source):
             if n == count:
@@ -226,7 +226,10 @@ def report(args: argparse.Namespace, events: int, generated: float, results: dic
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    print(f"fleet generated in {generated:.0f} s ({args.robots / generated:.0f} robots/s)\n")
+    if generated:
+        print(f"fleet generated in {generated:.0f} s ({args.robots / generated:.0f} robots/s)\n")
+    else:
+        print(f"fleet read from {args.fleet}\n")
     names = list(results)
     print("| measure | " + " | ".join(names) + " |")
     print("| --- | " + " | ".join("---" for _ in names) + " |")
@@ -274,13 +277,22 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--explain", type=Path, help="write PostgreSQL's plans here (markdown)")
+    parser.add_argument("--fleet", type=Path, help="import this NDJSON of chained logs instead")
     args = parser.parse_args()
     backends = args.backends.split(",")
     with tempfile.TemporaryDirectory(prefix="robopass-scale-") as tmp:
         folder = Path(tmp)
         path = folder / "fleet.ndjson"
-        events, generated = write_fleet(path, args.robots)
-        small = first_lines(path, SMALL)
+        if args.fleet is None:
+            events, generated = write_fleet(path, args.robots)
+        else:  # an earlier run's fleet (`bench.importing --keep`): generating is the slow part
+            path, generated = args.fleet, 0.0
+            with path.open("rb") as lines:
+                args.robots = events = 0
+                for line in lines:
+                    args.robots += 1
+                    events += line.count(b'"prevHash"')
+        small = first_lines(path, SMALL, folder)
         results = {}
         if "sqlite" in backends:
             results["SQLite"] = measure(
