@@ -65,7 +65,8 @@ ISSUE = """mutation ($input: IssueCampaignInput!) { issueCampaign(input: $input)
   created notice campaign { id selector progress { scanned reached done } } } }"""
 COUNTS = """query ($id: String!) { campaign(id: $id) { id counts {
   totals { affected pending remedied overdue exempted }
-  byCountry { country counts { affected pending remedied overdue } } byOwner { ownerId } } } }"""
+  byCountry { country counts { affected pending remedied overdue } }
+  byOwner(first: 50) { edges { node { ownerId } } } } } }"""
 ROBOTS_OF = """query ($id: String!, $after: String) { campaign(id: $id) {
   robots(first: 7, after: $after) { edges { node { code state country } }
   pageInfo { hasNextPage endCursor } } } }"""

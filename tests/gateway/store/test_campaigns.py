@@ -273,3 +273,48 @@ def campaign_reaching_all(store: Store) -> Campaign:
     store.issue_campaign(c)
     store.run_campaign(c.id)
     return c
+
+
+def paged_owners(store: Store, campaign_id: str, first: int, **where) -> list:
+    """Every row of the per-owner aggregate, read a page of `first` owners at a time;
+    each page checked: whole owners, in key order, after the last page's last key."""
+    rows: list = []
+    after = None
+    while True:
+        page = store.campaign_owner_counts(campaign_id, first, after, **where)
+        keys = page.keys()
+        assert len(keys) <= first and (not page.has_next or len(keys) == first)
+        assert after is None or all(k > after for k in keys)
+        assert [(r.country, r.owner_id) for r in page.rows] == sorted(
+            (r.country, r.owner_id) for r in page.rows
+        )
+        rows += page.rows
+        if not page.has_next:
+            return rows
+        after = keys[-1]
+
+
+def test_counts_by_owner_are_paged_by_owner_key_and_add_up_to_a_scan(store):
+    c = campaign()
+    store.issue_campaign(c)
+    store.run_campaign(c.id)
+    scanned = brute_force(store, c)
+    owners = {(country, owner) for country, owner, _ in scanned}
+    assert len(owners) > 3, "enough owners to page"
+    for first in (1, 2, 3, len(owners), 500):
+        rows = paged_owners(store, c.id, first)
+        assert Counter({(r.country, r.owner_id, r.state): r.robots for r in rows}) == scanned
+        assert len(rows) == len({(r.country, r.owner_id, r.state) for r in rows}), "no repeats"
+    country, owner = sorted(owners)[len(owners) // 2]
+    mine = paged_owners(store, c.id, 1, owner_id=owner)
+    assert Counter({(r.country, r.owner_id, r.state): r.robots for r in mine}) == Counter(
+        {k: n for k, n in scanned.items() if k[1] == owner}
+    )
+    there = paged_owners(store, c.id, 2, countries=(country,))
+    assert Counter({(r.country, r.owner_id, r.state): r.robots for r in there}) == Counter(
+        {k: n for k, n in scanned.items() if k[0] == country}
+    )
+    last = max(owners)
+    assert store.campaign_owner_counts(c.id, 5, last).rows == []
+    assert not store.campaign_owner_counts(c.id, 5, last).has_next
+    assert store.campaign_owner_counts("NO-SUCH", 5).rows == []
