@@ -16,7 +16,7 @@ from schema.passport import RobotStatus
 
 from .auth import READ, WRITE
 from .campaigns import openapi_paths as campaign_paths
-from .inputs import MAX_PAGE, MAX_THROUGH
+from .inputs import COUNTRY_LIST, MAX_PAGE, MAX_THROUGH
 from .problems import CODES
 from .routes import MAX_BATCH, MAX_WAIT_MS
 from .telemetry import openapi_path as conditions_path
@@ -71,6 +71,24 @@ FILTERS = [
     _query("status", {"enum": ["", *(s.value for s in RobotStatus)]}, "lifecycle status"),
     _query("owner", {"type": "string", "maxLength": 200}, "current owner's name"),
     _query("owner_id", {"type": "string", "maxLength": 200}, "current owner's party identifier"),
+    _query(
+        "campaign",
+        {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._-]{2,63}$"},
+        "robots this campaign reached",
+    ),
+    _query(
+        "campaign_states",
+        {
+            "type": "string",
+            "pattern": "^(PENDING|REMEDIED|EXEMPTED)(,(PENDING|REMEDIED|EXEMPTED))*$",
+        },
+        "their stored states under it (with campaign)",
+    ),
+    _query(
+        "campaign_countries",
+        {"type": "string", "pattern": COUNTRY_LIST},
+        "their owners' countries under it (with campaign)",
+    ),
 ]
 STANDARD = _problems(400, 401, 403, 503)
 POSITION = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}

@@ -53,7 +53,7 @@ from schema.campaigns import (
     check_selector,
 )
 from schema.events import EventType, RecallRemedy
-from schema.source import Appended, Page
+from schema.source import Appended, Page, RobotFilter
 from schema.writes import (
     WriteConflict,
     WriteError,
@@ -378,6 +378,28 @@ class Campaigns:
             return Page([], [], False)
         countries = tuple(sorted(scope.countries)) if scope.countries is not None else ()
         return await self._store().robots(campaign.id, first, after, stored, countries)
+
+    def robot_filter(
+        self, principal: Principal, campaign: Campaign, states: tuple[RobotState, ...]
+    ) -> RobotFilter | None:
+        """The fleet list's filter for a campaign's robots, by shown state, narrowed as
+        `robots` narrows them: refused to a caller who may not list them, a foreign
+        authority's cut to its country. None when no robot can be in those states (an
+        OVERDUE before the deadline): the list is empty without asking anyone."""
+        scope = self.scope(principal, campaign)
+        if scope.countries is not None and not scope.countries:
+            raise WriteForbidden(
+                "campaigns.robots", None, "listing a campaign's robots is for authorities"
+            )
+        stored = stored_states(campaign, states, self.clock())
+        if stored is None:
+            return None
+        countries = tuple(sorted(scope.countries)) if scope.countries is not None else ()
+        return RobotFilter(
+            campaign=campaign.id,
+            campaign_states=tuple(s.value for s in stored),
+            campaign_countries=countries,
+        )
 
     async def of_robot(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
         if self.registry is None:

@@ -54,6 +54,7 @@ from schema.source import (
     PassportSource,
     RegistryDirectory,
     RegistryStatus,
+    RobotFilter,
     RobotRecord,
     TelemetrySource,
 )
@@ -252,6 +253,11 @@ class RequestContext:
         self, campaign: Campaign, first: int, after: str | None
     ) -> Page[OwnerCount] | None:
         return await self._campaigns().owner_counts(self.principal, campaign, first, after)
+
+    def campaign_robot_filter(
+        self, campaign: Campaign, states: tuple[RobotState, ...]
+    ) -> RobotFilter | None:
+        return self._campaigns().robot_filter(self.principal, campaign, states)
 
     async def campaign_robots(
         self, campaign: Campaign, first: int, after: str | None, states: tuple[RobotState, ...]

@@ -119,4 +119,17 @@ def filter_sql(where: RobotFilter) -> tuple[list[str], list[Any]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if where.campaign is not None:
+        # The campaign's rows by its primary key (campaign_id, code): the robots it
+        # reached, in the state and owner country asked for.
+        inner, values = "campaign_id = ?", [where.campaign]
+        for column, given in (
+            ("state", where.campaign_states),
+            ("country", where.campaign_countries),
+        ):
+            if given:
+                inner += f" AND {column} IN ({', '.join('?' * len(given))})"
+                values.extend(given)
+        clauses.append(f"code IN (SELECT code FROM campaign_robots WHERE {inner})")
+        params.extend(values)
     return clauses, params

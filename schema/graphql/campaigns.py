@@ -38,7 +38,7 @@ from ..campaigns import (
 )
 from ..codec import to_plain
 from ..passport import Severity
-from ..source import Appended, CursorError, Page, RegistryUnavailable
+from ..source import Appended, CursorError, Page, RegistryUnavailable, RobotFilter
 from ..writes import WriteError
 from .mutation import IdempotencyKey, WriteResult, _aware, _error
 from .objects import graphql_enum
@@ -72,6 +72,10 @@ class CampaignContext(Protocol):
     async def campaign_owner_counts(
         self, campaign: Campaign, first: int, after: str | None
     ) -> Page[OwnerCount] | None: ...
+
+    def campaign_robot_filter(
+        self, campaign: Campaign, states: tuple[RobotState, ...]
+    ) -> RobotFilter | None: ...
 
     async def campaign_robots(
         self, campaign: Campaign, first: int, after: str | None, states: tuple[RobotState, ...]
@@ -429,6 +433,21 @@ def not_found(campaign_id: str) -> GraphQLError:
         f"no campaign {campaign_id!r}: check the id or list campaigns",
         extensions={"code": "NOT_FOUND"},
     )
+
+
+async def campaign_filter(
+    context: CampaignContext, campaign_id: str, state: RobotState | None
+) -> RobotFilter | None:
+    """The fleet list's `filter.campaign` and `campaignState` as the source's filter
+    fields, narrowed to what the caller may list (as `Campaign.robots`); None when no
+    robot can match. NOT_FOUND for an unknown campaign, FORBIDDEN as `robots` says."""
+    record = await context.campaign(campaign_id)
+    if record is None:
+        raise not_found(campaign_id)
+    try:
+        return context.campaign_robot_filter(record.campaign, (state,) if state else ())
+    except WriteError as exc:
+        raise _error(exc) from None
 
 
 @strawberry.type

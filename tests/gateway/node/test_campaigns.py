@@ -14,6 +14,7 @@ from schema.campaigns import Campaign, CampaignKind, Issuer, RecallTerms, Select
 from schema.codec import to_plain
 from schema.events import EventType, OwnershipTransfer
 from schema.passport import OwnerKind, Severity
+from schema.source import RobotFilter
 from tests.support.node import Node, federation
 
 
@@ -156,3 +157,46 @@ def scan_owners(store: SqliteStore) -> list[tuple[str, str]]:
         for p in map(store.passport, store.codes())
         if p.current_owner and p.current_owner.owner_id and p.identity.status.value == "ACTIVE"
     ]
+
+
+def test_the_federation_lists_a_campaigns_robots_by_state_the_node_filtering(tmp_path):
+    store = SqliteStore(tmp_path / "node.db")
+    store.import_histories(list(synthetic_fleet(20, seed=7)))
+    try:
+        node = Node(store, "cn-miit", tmp_path / "data")
+        store.issue_campaign(recall())
+        store.run_campaign("CN-NODE-1")
+        reached = [r.code for r in store.campaign_robots("CN-NODE-1", 500).items]
+        store.exempt("CN-NODE-1", reached[1], "destroyed in a fire")
+        exempted = RobotFilter(campaign="CN-NODE-1", campaign_states=("EXEMPTED",))
+        pending = RobotFilter(campaign="CN-NODE-1", campaign_states=("PENDING",))
+        nowhere = RobotFilter(campaign="CN-NODE-1", campaign_countries=("ZZ",))
+
+        async def listed(where: RobotFilter) -> tuple[list[str], int]:
+            source = federation(node)
+            codes: list[str] = []
+            after = None
+            try:
+                while True:
+                    page = await source.robots(where, 3, after)
+                    codes += [r.passport.code for r in page.items]
+                    if not page.has_next_page:
+                        return codes, await source.count(where)
+                    after = page.end_cursor
+            finally:
+                await source.aclose()
+
+        assert asyncio.run(listed(RobotFilter(campaign="CN-NODE-1"))) == (reached, len(reached))
+        assert asyncio.run(listed(exempted)) == ([reached[1]], 1)
+        others = [c for c in reached if c != reached[1]]
+        assert asyncio.run(listed(pending)) == (others, len(others))
+        assert asyncio.run(listed(nowhere)) == ([], 0)
+        for bad in (
+            "campaign_states=PENDING",
+            "campaign=CN-NODE-1&campaign_states=OVERDUE",
+            "campaign=CN-NODE-1&campaign_countries=germany",
+            "campaign=no%20such",
+        ):
+            assert node.get(f"/robots?{bad}").status_code == 400, bad
+    finally:
+        store.close()

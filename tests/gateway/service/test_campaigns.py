@@ -426,3 +426,74 @@ def test_counts_by_owner_page_in_key_order_and_add_up_to_a_scan(store):
     assert refused(bad)["code"] == "BAD_USER_INPUT"
     big = api.ask(OWNERS, {"id": "CN-RC-2026-7", "first": 501}, home)
     assert refused(big)["code"] == "BAD_USER_INPUT"
+
+
+FLEET = """query ($f: RobotFilterInput, $after: String) {
+  robots(filter: $f, first: 2, after: $after) {
+    totalCount edges { node { code } } pageInfo { hasNextPage endCursor } } }"""
+
+
+def fleet(api: Api, where: dict, bearer: str | None) -> tuple[list[str], int]:
+    """Every robot of the fleet list under `where`, two a page, and the total it gave."""
+    codes, after, totals = [], None, set()
+    while True:
+        page = data(api.ask(FLEET, {"f": where, "after": after}, bearer), "robots")
+        codes += [e["node"]["code"] for e in page["edges"]]
+        totals.add(page["totalCount"])
+        if not page["pageInfo"]["hasNextPage"]:
+            (total,) = totals
+            return codes, total
+        after = page["pageInfo"]["endCursor"]
+
+
+def test_the_fleet_list_filters_on_compliance_state_as_campaign_robots_allows(store):
+    maker, segment, codes = maker_of(store)
+    move(store, codes[2], "DE", "reg:DE:HRB100")
+    api = Api(store)
+    maker_token = token("manufacturer", "M", jurisdiction="CN", org_id=maker)
+    deadline = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    issue = {"input": recall_input(segment, deadline=deadline)}
+    data(api.ask(ISSUE, issue, maker_token), "issueCampaign")
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    data(
+        api.ask(REMEDY, {"id": "CN-RC-2026-7", "code": codes[0], "at": at}, maker_token),
+        "remedyCampaign",
+    )
+    data(
+        api.ask(EXEMPT, {"id": "CN-RC-2026-7", "code": codes[1]}, maker_token), "exemptFromCampaign"
+    )
+    rest = sorted(codes[2:])
+    reg = token("regulator", "SAMR", jurisdiction="CN")
+    cid = "CN-RC-2026-7"
+    assert fleet(api, {"campaign": cid}, reg) == (sorted(codes), len(codes))
+    assert fleet(api, {"campaign": cid, "campaignState": "REMEDIED"}, reg) == ([codes[0]], 1)
+    assert fleet(api, {"campaign": cid, "campaignState": "EXEMPTED"}, maker_token) == (
+        [codes[1]],
+        1,
+    )
+    assert fleet(api, {"campaign": cid, "campaignState": "PENDING"}, reg) == (rest, len(rest))
+    assert fleet(api, {"campaign": cid, "campaignState": "OVERDUE"}, reg) == ([], 0)
+    # With the other filters, all must hold.
+    status = store.passport(codes[3]).identity.status.value
+    same = sorted(c for c in rest if store.passport(c).identity.status.value == status)
+    pending = {"campaign": cid, "campaignState": "PENDING", "status": status}
+    assert fleet(api, pending, reg) == (same, len(same))
+
+    api.services.campaigns.clock = lambda: datetime.now(UTC) + timedelta(days=11)
+    assert fleet(api, {"campaign": cid, "campaignState": "OVERDUE"}, reg) == (rest, len(rest))
+    assert fleet(api, {"campaign": cid, "campaignState": "PENDING"}, reg) == ([], 0)
+
+    # A foreign authority lists its own country's robots only, as Campaign.robots does.
+    german = token("regulator", "BAuA", jurisdiction="DE")
+    assert fleet(api, {"campaign": cid}, german) == ([codes[2]], 1)
+    assert fleet(api, {"campaign": cid, "campaignState": "REMEDIED"}, german) == ([], 0)
+    # Whoever may not list a campaign's robots is refused, as there; bad input by name.
+    owner = token("owner", "O", jurisdiction="DE", org_id="reg:DE:HRB100")
+    for bearer in (owner, None):
+        body = api.ask(FLEET, {"f": {"campaign": cid}}, bearer)
+        assert refused(body) == {"code": "FORBIDDEN", "rule": "campaigns.robots"}
+    alone = api.ask(FLEET, {"f": {"campaignState": "PENDING"}}, reg)
+    assert refused(alone)["code"] == "BAD_USER_INPUT"
+    assert "campaignState needs filter.campaign" in alone["errors"][0]["message"]
+    unknown = api.ask(FLEET, {"f": {"campaign": "NO-SUCH-1"}}, reg)
+    assert refused(unknown)["code"] == "NOT_FOUND"
