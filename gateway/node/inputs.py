@@ -128,8 +128,6 @@ def robot_filter(params: Mapping[str, str]) -> RobotFilter:
         known = ", ".join(s.value for s in RobotStatus)
         raise bad_request(f"status must be one of {known}, got {status!r}")
     campaign = {k: values.pop(k) for k in CAMPAIGN_FILTERS if k in values}
-    if campaign and "campaign" not in campaign:
-        raise bad_request("campaign_states and campaign_countries need campaign")
     checks = (
         ("campaign", _CAMPAIGN_ID, "a campaign id (A-Z, 0-9, . _ -)"),
         ("campaign_states", _STORED_STATES, "comma-separated PENDING, REMEDIED, EXEMPTED"),

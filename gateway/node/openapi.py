@@ -16,7 +16,7 @@ from schema.passport import RobotStatus
 
 from .auth import READ, WRITE
 from .campaigns import openapi_paths as campaign_paths
-from .inputs import COUNTRY_LIST, MAX_PAGE, MAX_THROUGH
+from .inputs import COUNTRY_LIST, MAX_FILTER, MAX_PAGE, MAX_THROUGH, STORED_STATES_LIST
 from .problems import CODES
 from .routes import MAX_BATCH, MAX_WAIT_MS
 from .telemetry import openapi_path as conditions_path
@@ -73,21 +73,18 @@ FILTERS = [
     _query("owner_id", {"type": "string", "maxLength": 200}, "current owner's party identifier"),
     _query(
         "campaign",
-        {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._-]{2,63}$"},
+        {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._-]{2,63}$", "maxLength": 64},
         "robots this campaign reached",
     ),
     _query(
         "campaign_states",
-        {
-            "type": "string",
-            "pattern": "^(PENDING|REMEDIED|EXEMPTED)(,(PENDING|REMEDIED|EXEMPTED))*$",
-        },
-        "their stored states under it (with campaign)",
+        {"type": "string", "pattern": STORED_STATES_LIST, "maxLength": MAX_FILTER},
+        "their stored states under it (without campaign: under any)",
     ),
     _query(
         "campaign_countries",
-        {"type": "string", "pattern": COUNTRY_LIST},
-        "their owners' countries under it (with campaign)",
+        {"type": "string", "pattern": COUNTRY_LIST, "maxLength": MAX_FILTER},
+        "their owners' countries under it (without campaign: under any)",
     ),
 ]
 STANDARD = _problems(400, 401, 403, 503)

@@ -192,7 +192,6 @@ def test_the_federation_lists_a_campaigns_robots_by_state_the_node_filtering(tmp
         assert asyncio.run(listed(pending)) == (others, len(others))
         assert asyncio.run(listed(nowhere)) == ([], 0)
         for bad in (
-            "campaign_states=PENDING",
             "campaign=CN-NODE-1&campaign_states=OVERDUE",
             "campaign=CN-NODE-1&campaign_countries=germany",
             "campaign=no%20such",

@@ -374,6 +374,8 @@ def test_the_fleet_list_filters_on_a_campaigns_state_and_owner_country(store):
     ]
     assert second in paged_codes(store, RobotFilter(campaign=c.id, campaign_countries=("DE",)), 5)
     assert paged_codes(store, RobotFilter(campaign="NO-SUCH"), 5) == []
+    # Without a campaign (a node's API allows it): in that state under any campaign.
+    assert paged_codes(store, RobotFilter(campaign_states=("EXEMPTED",)), 5) == [third]
     # The change feed filters the same way (its clauses are read on the robots' rows).
     fed = {ch.event.code for ch in store.changes(0, 10_000, RobotFilter(campaign=c.id))}
     assert fed == set(scanned)
