@@ -105,6 +105,14 @@ def counts_at_scale(store: SqliteStore, rows: int, repeat: int) -> None:
     def by_owner() -> None:
         store.campaign_counts(campaign.id)
 
+    middle = sorted({(c, o) for c, o, _ in tally})[len(tally) // 6]
+
+    def owner_page() -> None:
+        store.campaign_owner_counts(campaign.id, 50)
+
+    def owner_page_midway() -> None:
+        store.campaign_owner_counts(campaign.id, 50, middle)
+
     def one_owner() -> None:
         store.campaign_counts(campaign.id, owners[0])
 
@@ -120,6 +128,8 @@ def counts_at_scale(store: SqliteStore, rows: int, repeat: int) -> None:
         ("by country (aggregate)", by_country),
         ("one owner's (aggregate)", one_owner),
         ("by owner, all 5,000 (aggregate)", by_owner),
+        ("by owner, first page of 50 (aggregate)", owner_page),
+        ("by owner, a page of 50 midway (aggregate)", owner_page_midway),
         ("by country (GROUP BY scan)", scan),
     ):
         times = []

@@ -52,6 +52,26 @@ class StateCount:
     robots: int
 
 
+OwnerCount = tuple[str, str, dict[RobotState, int]]
+"""One owner's counts as shown: its country, its identifier, robots by shown state."""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRows:
+    """One page of the per-owner aggregate: every row of the first owners after a key.
+
+    Paged by owner key (owner country, owner identifier) in bytewise order, so a
+    page never splits one owner's states and pages from several registries merge
+    by key (gateway/federation/campaigns.py).
+    """
+
+    rows: list[StateCount]
+    has_next: bool
+
+    def keys(self) -> list[tuple[str, str]]:
+        return sorted({(r.country, r.owner_id) for r in self.rows})
+
+
 @dataclass(frozen=True, slots=True)
 class Issued:
     """What issuing answers: the record, whether it was new, and how far the fan-out got."""
@@ -107,6 +127,15 @@ class CampaignRegistry(Protocol):
 
     def campaign_country_counts(self, campaign_id: str) -> list[StateCount]: ...
 
+    def campaign_owner_counts(
+        self,
+        campaign_id: str,
+        first: int,
+        after: tuple[str, str] | None = None,
+        owner_id: str | None = None,
+        countries: tuple[str, ...] = (),
+    ) -> OwnerRows: ...
+
     def campaign_robots(
         self,
         campaign_id: str,
@@ -144,6 +173,15 @@ class CampaignBackend(Protocol):
     async def counts(self, campaign_id: str, owner_id: str | None = None) -> list[StateCount]: ...
 
     async def country_counts(self, campaign_id: str) -> list[StateCount]: ...
+
+    async def owner_counts(
+        self,
+        campaign_id: str,
+        first: int,
+        after: tuple[str, str] | None = None,
+        owner_id: str | None = None,
+        countries: tuple[str, ...] = (),
+    ) -> OwnerRows: ...
 
     async def robots(
         self,

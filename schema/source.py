@@ -33,6 +33,13 @@ class RobotFilter:
     owner: str | None = None
     owner_id: str | None = None
     registry: str | None = None
+    campaign: str | None = None
+    """Robots a campaign reached, by id; the two below narrow them (set by the gateway
+    from the caller's scope, never taken from the caller as they are)."""
+    campaign_states: tuple[str, ...] = ()
+    """Stored states (PENDING, REMEDIED, EXEMPTED: OVERDUE already resolved); () any."""
+    campaign_countries: tuple[str, ...] = ()
+    """Current owner's countries, as the campaign row holds them; () any."""
 
 
 @dataclass(frozen=True, slots=True)

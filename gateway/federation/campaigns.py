@@ -29,13 +29,14 @@ import httpx
 
 from gateway.store import UnknownRobot
 from gateway.store.campaigns import UnknownCampaign
-from gateway.store.cursors import decode_code, decode_cursor, encode_cursor
+from gateway.store.cursors import decode_code, decode_cursor, encode_cursor, owner_key_text
 from gateway.store.errors import IdempotencyConflict
 from schema.campaign_source import (
     CampaignFilter,
     CampaignRecord,
     CampaignRobot,
     Issued,
+    OwnerRows,
     Progress,
     StateCount,
 )
@@ -193,6 +194,44 @@ class FederatedCampaigns:
 
     async def country_counts(self, campaign_id: str) -> list[StateCount]:
         return await self._counts(campaign_id, {"by": "country"})
+
+    async def owner_counts(
+        self,
+        campaign_id: str,
+        first: int,
+        after: tuple[str, str] | None = None,
+        owner_id: str | None = None,
+        countries: tuple[str, ...] = (),
+    ) -> OwnerRows:
+        """Every node's page of owners merged by key, each shown owner's rows summed.
+
+        An owner may hold robots on several nodes. Each node answers the rows of its
+        first `first` owners after the key; the merged page is the first `first` keys
+        of them all. Those are complete: a node that has more owners answered `first`
+        keys up to its last, so the `first` smallest keys overall are at or before
+        that last key, and the node gave every row of them. More follow if the union
+        has more keys or any node has more.
+        """
+        path = f"/campaigns/{campaign_id}/owners"
+        params = {"first": str(max(1, min(first, 500)))}
+        if after is not None:
+            params["after"] = owner_key_text(*after)
+        if owner_id is not None:
+            params["owner_id"] = owner_id
+        if countries:
+            params["countries"] = ",".join(countries)
+
+        async def get(client: RegistryClient) -> tuple[list[StateCount], bool]:
+            body = await self._get(client, "GET /campaigns/{id}/owners", path, params) or {}
+            rows = [_decoded(client, StateCount, r) for r in body.get("counts", [])]
+            return rows, bool(body.get("hasNextPage"))
+
+        parts = await self._each(get)
+        rows = [row for part, _ in parts for row in part]
+        keys = sorted({(r.country, r.owner_id) for r in rows})
+        shown = set(keys[:first])
+        more = len(keys) > first or any(has_next for _, has_next in parts)
+        return OwnerRows([r for r in rows if (r.country, r.owner_id) in shown], more)
 
     async def _counts(self, campaign_id: str, params: Mapping[str, str]) -> list[StateCount]:
         """Every node's rows together: a robot is counted on its home node only."""

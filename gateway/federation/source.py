@@ -607,8 +607,14 @@ def _page_size(first: int) -> int:
 
 
 def _filters(where: RobotFilter) -> dict[str, str]:
-    names = ("manufacturer", "category", "status", "owner", "owner_id")
-    return {n: getattr(where, n) for n in names if getattr(where, n) is not None}
+    names = ("manufacturer", "category", "status", "owner", "owner_id", "campaign")
+    found = {n: getattr(where, n) for n in names if getattr(where, n) is not None}
+    # The node answers a campaign filter itself, narrowed as the gateway decided.
+    if where.campaign_states:
+        found["campaign_states"] = ",".join(where.campaign_states)
+    if where.campaign_countries:
+        found["campaign_countries"] = ",".join(where.campaign_countries)
+    return found
 
 
 def _json(client: RegistryClient, response: httpx.Response, expected: int) -> Any:

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from gateway.service.campaigns import StoreCampaigns
 from gateway.store import UnknownRobot
 from gateway.store.campaigns import UnknownCampaign
-from gateway.store.cursors import encode_cursor
+from gateway.store.cursors import encode_cursor, parse_owner_key
 from gateway.store.errors import IdempotencyConflict
 from schema.campaign_source import CampaignFilter, CampaignRecord, Issued
 from schema.campaigns import (
@@ -139,6 +139,32 @@ class NodeCampaigns:
             rows = await self.api.run(self.api.store.campaign_counts, record.campaign.id, owner)
         return json_response({"counts": [to_plain(r) for r in rows]})
 
+    async def owners(self, request: Request) -> Response:
+        """A page of the counts by owner: every row of the first owners after the key
+        `after` (`CC|owner`, the last owner seen), in bytewise key order, the order
+        the gateway merges the nodes' pages in; of one owner or some countries."""
+        await authorize(request, self.api.verifier, READ)
+        params = inputs.known_parameters(request, ("first", "after", "owner_id", "countries"))
+        record = await self._record(request)
+        countries = params.get("countries") or ""
+        if countries and not COUNTRIES_LIST.fullmatch(countries):
+            raise bad_request("countries: comma-separated ISO 3166-1 alpha-2 codes")
+        after = params.get("after")
+        key = parse_owner_key(after) if after else None
+        if after and key is None:
+            raise bad_request("after: the last owner seen, as CC|owner")
+        found = await self.api.run(
+            self.api.store.campaign_owner_counts,
+            record.campaign.id,
+            inputs.first(params),
+            key,
+            params.get("owner_id"),
+            tuple(c for c in countries.split(",") if c),
+        )
+        return json_response(
+            {"counts": [to_plain(r) for r in found.rows], "hasNextPage": found.has_next}
+        )
+
     async def robots(self, request: Request) -> Response:
         await authorize(request, self.api.verifier, READ)
         params = inputs.known_parameters(request, ("first", "after", "states", "countries"))
@@ -191,6 +217,7 @@ class NodeCampaigns:
             Route("/campaigns/{id}", self.campaign, methods=["GET"]),
             Route("/campaigns/{id}", self.issue, methods=["PUT"]),
             Route("/campaigns/{id}/counts", self.counts, methods=["GET"]),
+            Route("/campaigns/{id}/owners", self.owners, methods=["GET"]),
             Route("/campaigns/{id}/robots", self.robots, methods=["GET"]),
             Route("/campaigns/{id}/exemptions", self.exempt, methods=["POST"]),
             Route("/robots/{code}/campaigns", self.of_robot, methods=["GET"]),
@@ -285,6 +312,24 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
                     id_param,
                     query("by", {"enum": ["country", "owner"]}, "breakdown"),
                     query("owner_id", {"type": "string", "maxLength": 200}, "one owner's rows"),
+                ],
+            )
+        },
+        "/campaigns/{id}/owners": {
+            "get": op(
+                "This node's counts by owner, a page of owners in (country, owner) order",
+                read,
+                {"200": _ok("counts, hasNextPage"), **_problems(404)},
+                [
+                    id_param,
+                    first,
+                    query("after", {"type": "string", "maxLength": 260}, "last owner: CC|owner"),
+                    query("owner_id", {"type": "string", "maxLength": 200}, "one owner's rows"),
+                    query(
+                        "countries",
+                        {"type": "string", "pattern": COUNTRIES_LIST.pattern},
+                        "owner countries",
+                    ),
                 ],
             )
         },

@@ -24,7 +24,25 @@ MAX_FILTER = 200
 MAX_THROUGH = 10**12  # a sequence number: far beyond any log, still an exact integer
 REGISTRY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
-FILTERS = ("manufacturer", "category", "status", "owner", "owner_id")
+FILTERS = (
+    "manufacturer",
+    "category",
+    "status",
+    "owner",
+    "owner_id",
+    "campaign",
+    "campaign_states",
+    "campaign_countries",
+)
+CAMPAIGN_FILTERS = ("campaign", "campaign_states", "campaign_countries")
+"""A campaign's robots, narrowed by stored state and owner country: the gateway sets
+them from the caller's scope (gateway/service/campaigns.py) and the node answers."""
+_CAMPAIGN_ID = re.compile(r"[A-Z0-9][A-Z0-9._-]{2,63}")
+STORED = "PENDING|REMEDIED|EXEMPTED"
+STORED_STATES_LIST = f"^({STORED})(,({STORED}))*$"
+COUNTRY_LIST = "^[A-Z]{2}(,[A-Z]{2})*$"
+_STORED_STATES = re.compile(STORED_STATES_LIST)
+_COUNTRIES = re.compile(COUNTRY_LIST)
 
 
 def robot_code(text: str, where: str = "code") -> str:
@@ -109,7 +127,25 @@ def robot_filter(params: Mapping[str, str]) -> RobotFilter:
     if status is not None and status not in {s.value for s in RobotStatus}:
         known = ", ".join(s.value for s in RobotStatus)
         raise bad_request(f"status must be one of {known}, got {status!r}")
-    return RobotFilter(**values)
+    campaign = {k: values.pop(k) for k in CAMPAIGN_FILTERS if k in values}
+    checks = (
+        ("campaign", _CAMPAIGN_ID, "a campaign id (A-Z, 0-9, . _ -)"),
+        ("campaign_states", _STORED_STATES, "comma-separated PENDING, REMEDIED, EXEMPTED"),
+        ("campaign_countries", _COUNTRIES, "comma-separated ISO 3166-1 alpha-2 codes"),
+    )
+    for name, pattern, what in checks:
+        if name in campaign and not pattern.fullmatch(campaign[name]):
+            raise bad_request(f"{name}: {what}")
+    return RobotFilter(
+        **values,
+        campaign=campaign.get("campaign"),
+        campaign_states=tuple(campaign.get("campaign_states", "").split(","))
+        if "campaign_states" in campaign
+        else (),
+        campaign_countries=tuple(campaign.get("campaign_countries", "").split(","))
+        if "campaign_countries" in campaign
+        else (),
+    )
 
 
 async def json_object(request: Request, members: Iterable[str], required: Iterable[str]) -> dict:

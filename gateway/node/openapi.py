@@ -16,7 +16,7 @@ from schema.passport import RobotStatus
 
 from .auth import READ, WRITE
 from .campaigns import openapi_paths as campaign_paths
-from .inputs import MAX_PAGE, MAX_THROUGH
+from .inputs import COUNTRY_LIST, MAX_FILTER, MAX_PAGE, MAX_THROUGH, STORED_STATES_LIST
 from .problems import CODES
 from .routes import MAX_BATCH, MAX_WAIT_MS
 from .telemetry import openapi_path as conditions_path
@@ -71,6 +71,21 @@ FILTERS = [
     _query("status", {"enum": ["", *(s.value for s in RobotStatus)]}, "lifecycle status"),
     _query("owner", {"type": "string", "maxLength": 200}, "current owner's name"),
     _query("owner_id", {"type": "string", "maxLength": 200}, "current owner's party identifier"),
+    _query(
+        "campaign",
+        {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._-]{2,63}$", "maxLength": 64},
+        "robots this campaign reached",
+    ),
+    _query(
+        "campaign_states",
+        {"type": "string", "pattern": STORED_STATES_LIST, "maxLength": MAX_FILTER},
+        "their stored states under it (without campaign: under any)",
+    ),
+    _query(
+        "campaign_countries",
+        {"type": "string", "pattern": COUNTRY_LIST, "maxLength": MAX_FILTER},
+        "their owners' countries under it (without campaign: under any)",
+    ),
 ]
 STANDARD = _problems(400, 401, 403, 503)
 POSITION = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}

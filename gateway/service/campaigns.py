@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 from gateway.service.writes import Writes
 from gateway.store.campaigns import UnknownCampaign
+from gateway.store.cursors import decode_owner_key, encode_owner_key
 from gateway.store.errors import IdempotencyConflict, UnknownRobot
 from policies import WRITE_SCOPE, AuditRecord, PolicySet, Principal
 from policies.campaigns import CountScope, count_scope, may_exempt, scoped_selector
@@ -38,6 +39,8 @@ from schema.campaign_source import (
     CampaignRobot,
     Counts,
     Issued,
+    OwnerCount,
+    OwnerRows,
     Progress,
     StateCount,
 )
@@ -50,7 +53,7 @@ from schema.campaigns import (
     check_selector,
 )
 from schema.events import EventType, RecallRemedy
-from schema.source import Appended, Page
+from schema.source import Appended, Page, RobotFilter
 from schema.writes import (
     WriteConflict,
     WriteError,
@@ -111,6 +114,18 @@ class StoreCampaigns:
     async def country_counts(self, campaign_id: str) -> list[StateCount]:
         return await asyncio.to_thread(self.store.campaign_country_counts, campaign_id)
 
+    async def owner_counts(
+        self,
+        campaign_id: str,
+        first: int,
+        after: tuple[str, str] | None = None,
+        owner_id: str | None = None,
+        countries: tuple[str, ...] = (),
+    ) -> OwnerRows:
+        return await asyncio.to_thread(
+            self.store.campaign_owner_counts, campaign_id, first, after, owner_id, countries
+        )
+
     async def robots(
         self,
         campaign_id: str,
@@ -128,6 +143,9 @@ class StoreCampaigns:
 
     async def exempt(self, campaign_id: str, code: str, reason: str) -> CampaignRobot:
         return await asyncio.to_thread(self.store.exempt, campaign_id, code, reason)
+
+
+OWNER_CURSOR = "own"
 
 
 def backend_of(registry: CampaignRegistry | CampaignBackend | None) -> CampaignBackend | None:
@@ -316,6 +334,31 @@ class Campaigns:
             owners = await store.counts(campaign.id)
         return visible_counts(countries, owners, campaign, scope, principal, now)
 
+    async def owner_counts(
+        self, principal: Principal, campaign: Campaign, first: int, after: str | None
+    ) -> Page[OwnerCount] | None:
+        """A page of the counts by owner the caller may see, in (country, owner) order;
+        None when its scope shows no owners. An owner pages over its own rows only, a
+        caller limited to some countries over their owners only, so neither a row nor
+        a cursor nor `hasNextPage` says anything of an owner it may not see. The cursor
+        holds the last owner key shown, which the caller saw."""
+        scope = self.scope(principal, campaign)
+        if scope.owners == "none":
+            return None
+        key = decode_owner_key(OWNER_CURSOR, after) if after else None
+        own = (principal.organisation_id or "") if scope.owners == "own" else None
+        countries = tuple(sorted(scope.countries)) if scope.countries else ()
+        found = await self._store().owner_counts(campaign.id, first, key, own, countries)
+        late = campaign.deadline_passed(self.clock())
+        per_owner: dict[tuple[str, str], dict[RobotState, int]] = {}
+        for row in found.rows:
+            state = RobotState.OVERDUE if late and row.state is RobotState.PENDING else row.state
+            counts = per_owner.setdefault((row.country, row.owner_id), {})
+            counts[state] = counts.get(state, 0) + row.robots
+        items = [(c, o, n) for (c, o), n in sorted(per_owner.items())]
+        cursors = [encode_owner_key(OWNER_CURSOR, c, o) for c, o, _ in items]
+        return Page(items, cursors, found.has_next)
+
     async def robots(
         self,
         principal: Principal,
@@ -335,6 +378,28 @@ class Campaigns:
             return Page([], [], False)
         countries = tuple(sorted(scope.countries)) if scope.countries is not None else ()
         return await self._store().robots(campaign.id, first, after, stored, countries)
+
+    def robot_filter(
+        self, principal: Principal, campaign: Campaign, states: tuple[RobotState, ...]
+    ) -> RobotFilter | None:
+        """The fleet list's filter for a campaign's robots, by shown state, narrowed as
+        `robots` narrows them: refused to a caller who may not list them, a foreign
+        authority's cut to its country. None when no robot can be in those states (an
+        OVERDUE before the deadline): the list is empty without asking anyone."""
+        scope = self.scope(principal, campaign)
+        if scope.countries is not None and not scope.countries:
+            raise WriteForbidden(
+                "campaigns.robots", None, "listing a campaign's robots is for authorities"
+            )
+        stored = stored_states(campaign, states, self.clock())
+        if stored is None:
+            return None
+        countries = tuple(sorted(scope.countries)) if scope.countries is not None else ()
+        return RobotFilter(
+            campaign=campaign.id,
+            campaign_states=tuple(s.value for s in stored),
+            campaign_countries=countries,
+        )
 
     async def of_robot(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
         if self.registry is None:

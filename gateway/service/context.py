@@ -31,7 +31,14 @@ from policies import (
     relationship_of,
     trail_access,
 )
-from schema.campaign_source import CampaignFilter, CampaignRecord, CampaignRobot, Counts, Issued
+from schema.campaign_source import (
+    CampaignFilter,
+    CampaignRecord,
+    CampaignRobot,
+    Counts,
+    Issued,
+    OwnerCount,
+)
 from schema.campaigns import Campaign, RobotState
 from schema.disclosure import Disclosure, TrailDenied, TrailUnavailable
 from schema.events import EventType, TransferOffer
@@ -47,6 +54,7 @@ from schema.source import (
     PassportSource,
     RegistryDirectory,
     RegistryStatus,
+    RobotFilter,
     RobotRecord,
     TelemetrySource,
 )
@@ -240,6 +248,16 @@ class RequestContext:
 
     async def campaign_counts(self, campaign: Campaign, with_owners: bool = True) -> Counts:
         return await self._campaigns().counts(self.principal, campaign, with_owners)
+
+    async def campaign_owner_counts(
+        self, campaign: Campaign, first: int, after: str | None
+    ) -> Page[OwnerCount] | None:
+        return await self._campaigns().owner_counts(self.principal, campaign, first, after)
+
+    def campaign_robot_filter(
+        self, campaign: Campaign, states: tuple[RobotState, ...]
+    ) -> RobotFilter | None:
+        return self._campaigns().robot_filter(self.principal, campaign, states)
 
     async def campaign_robots(
         self, campaign: Campaign, first: int, after: str | None, states: tuple[RobotState, ...]

@@ -31,6 +31,7 @@ from schema.campaign_source import (
     CampaignFilter,
     CampaignRecord,
     CampaignRobot,
+    OwnerRows,
     Progress,
     StateCount,
 )
@@ -301,6 +302,57 @@ class CampaignStore:
                 (campaign_id,),
             ).fetchall()
         return [StateCount(c, "", RobotState(s), n) for c, s, n in rows]
+
+    def campaign_owner_counts(
+        self,
+        campaign_id: str,
+        first: int,
+        after: tuple[str, str] | None = None,
+        owner_id: str | None = None,
+        countries: tuple[str, ...] = (),
+    ) -> OwnerRows:
+        """The per-owner aggregate's rows of the first `first` owners after the key
+        `after` (owner country, owner), in key order, of one owner or some countries.
+
+        Two reads of the primary key's order: the owners of the page (first + 1, to
+        know whether more follow), then their rows. The columns sort bytewise on both
+        dialects (migration 0008), the order the gateway merges nodes' pages in.
+        """
+        where = " WHERE campaign_id = ? AND robots <> 0"
+        params: list[Any] = [campaign_id]
+        if owner_id is not None:
+            where, params = where + " AND owner_id = ?", [*params, owner_id]
+        if countries:
+            where += f" AND country IN ({', '.join('?' * len(countries))})"
+            params.extend(countries)
+        start = ""
+        if after is not None:
+            start = " AND (country > ? OR (country = ? AND owner_id > ?))"
+            params.extend([after[0], after[0], after[1]])
+        with self._reading() as db:
+            keys = db.execute(
+                *with_limit(
+                    "SELECT DISTINCT country, owner_id FROM campaign_counts"
+                    + where
+                    + start
+                    + " ORDER BY country, owner_id",
+                    params,
+                    first + 1,
+                )
+            ).fetchall()
+            if not keys[:first]:
+                return OwnerRows([], False)
+            last = keys[:first][-1]
+            rows = db.execute(
+                "SELECT country, owner_id, state, robots FROM campaign_counts"
+                + where
+                + start
+                + " AND (country < ? OR (country = ? AND owner_id <= ?))"
+                " ORDER BY country, owner_id, state",
+                [*params, last[0], last[0], last[1]],
+            ).fetchall()
+        counts = [StateCount(c, o, RobotState(s), n) for c, o, s, n in rows]
+        return OwnerRows(counts, len(keys) > first)
 
     def campaign_robots(
         self,

@@ -40,6 +40,35 @@ def decode_cursor(kind: str, cursor: str) -> str:
     return key
 
 
+MAX_OWNER_CHARS = 256
+_OWNER_KEY = re.compile(rf"([A-Z]{{2}}|)\|([^\x00-\x1f\x7f]{{0,{MAX_OWNER_CHARS}}})")
+
+
+def owner_key_text(country: str, owner_id: str) -> str:
+    """A position among a campaign's owners, `CC|owner`: the owner's key only. A
+    registry node's API takes it as it is (`after`), the gateway inside a cursor."""
+    return f"{country}|{owner_id}"
+
+
+def parse_owner_key(text: str) -> tuple[str, str] | None:
+    """(country, owner) from `owner_key_text`: a country of two letters or none, an
+    identifier of bounded length without control characters; None if not that."""
+    match = _OWNER_KEY.fullmatch(text)
+    return None if match is None else (match[1], match[2])
+
+
+def encode_owner_key(kind: str, country: str, owner_id: str) -> str:
+    return encode_cursor(kind, owner_key_text(country, owner_id))
+
+
+def decode_owner_key(kind: str, cursor: str) -> tuple[str, str]:
+    """The (country, owner) inside a cursor of `kind`, else `CursorError`."""
+    key = parse_owner_key(decode_cursor(kind, cursor))
+    if key is None:
+        raise not_issued(cursor)
+    return key
+
+
 def encode_position(kind: str, position: int) -> str:
     return encode_cursor(kind, str(position))
 

@@ -119,4 +119,20 @@ def filter_sql(where: RobotFilter) -> tuple[list[str], list[Any]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if where.campaign is not None or where.campaign_states or where.campaign_countries:
+        # The campaign's rows by its primary key (campaign_id, code): the robots it
+        # reached, in the state and owner country asked for (without a campaign: under
+        # any campaign, which a registry node's API allows and the gateway never asks).
+        conditions = ["campaign_id = ?"] if where.campaign is not None else []
+        values: list[Any] = [where.campaign] if where.campaign is not None else []
+        for column, given in (
+            ("state", where.campaign_states),
+            ("country", where.campaign_countries),
+        ):
+            if given:
+                conditions.append(f"{column} IN ({', '.join('?' * len(given))})")
+                values.extend(given)
+        inner = " AND ".join(conditions)
+        clauses.append(f"code IN (SELECT code FROM campaign_robots WHERE {inner})")
+        params.extend(values)
     return clauses, params

@@ -16,9 +16,15 @@ from typing import Protocol, TypeVar
 import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
-from strawberry.types.nodes import SelectedField
 
-from ..campaign_source import CampaignFilter, CampaignRecord, CampaignRobot, Counts, Issued
+from ..campaign_source import (
+    CampaignFilter,
+    CampaignRecord,
+    CampaignRobot,
+    Counts,
+    Issued,
+    OwnerCount,
+)
 from ..campaigns import (
     Campaign,
     CampaignKind,
@@ -32,11 +38,11 @@ from ..campaigns import (
 )
 from ..codec import to_plain
 from ..passport import Severity
-from ..source import Appended, Page, RegistryUnavailable
+from ..source import Appended, CursorError, Page, RegistryUnavailable, RobotFilter
 from ..writes import WriteError
 from .mutation import IdempotencyKey, WriteResult, _aware, _error
 from .objects import graphql_enum
-from .pages import PageInfo, check_first, edges, page_info, read_page
+from .pages import PageInfo, bad_input, check_first, edges, page_info, read_page
 from .registries import registry_unavailable
 from .robot import RobotCodeScalar
 
@@ -44,6 +50,7 @@ graphql_enum(CampaignKind)
 graphql_enum(RobotState)
 
 CAMPAIGN_PAGE = 100
+OWNER_PAGE = 500
 T = TypeVar("T")
 
 
@@ -61,6 +68,14 @@ class CampaignContext(Protocol):
     ) -> Page[CampaignRecord]: ...
 
     async def campaign_counts(self, campaign: Campaign, with_owners: bool = True) -> Counts: ...
+
+    async def campaign_owner_counts(
+        self, campaign: Campaign, first: int, after: str | None
+    ) -> Page[OwnerCount] | None: ...
+
+    def campaign_robot_filter(
+        self, campaign: Campaign, states: tuple[RobotState, ...]
+    ) -> RobotFilter | None: ...
 
     async def campaign_robots(
         self, campaign: Campaign, first: int, after: str | None, states: tuple[RobotState, ...]
@@ -231,15 +246,49 @@ class OwnerCounts:
     counts: StateCounts = strawberry.field(description="The owner's robots, by state.")
 
 
+@strawberry.type(description="An owner's counts and its cursor.")
+class OwnerCountsEdge:
+    cursor: str = strawberry.field(description="Opaque position: this owner's key only.")
+    node: OwnerCounts = strawberry.field(description="The owner's counts.")
+
+
+@strawberry.type(description="A page of counts by owner, in (country, owner) order.")
+class OwnerCountsConnection:
+    edges: list[OwnerCountsEdge] = strawberry.field(description="The owners of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+
+
 @strawberry.type(description="A campaign's counts, as far as the caller may see them.")
 class CampaignCounts:
     totals: StateCounts = strawberry.field(description="Over the robots the caller may count.")
     by_country: list[CountryCounts] | None = strawberry.field(
         description="By the current owner's country; null when not for this caller."
     )
-    by_owner: list[OwnerCounts] | None = strawberry.field(
-        description="By owner; null when not for this caller, an owner sees its own only."
+    record: strawberry.Private[Campaign]
+
+    @strawberry.field(
+        description="By owner, paged in (country, owner) order; null when not for this"
+        " caller, an owner sees its own only. Read from the per-owner aggregate, a page"
+        " at a time."
     )
+    async def by_owner(
+        self, info: strawberry.Info, first: int = 50, after: str | None = None
+    ) -> OwnerCountsConnection | None:
+        check_first(first, OWNER_PAGE)
+        try:
+            page = await _refusable(info.context.campaign_owner_counts(self.record, first, after))
+        except CursorError as exc:  # a cursor it was not given is the caller's mistake
+            raise bad_input(str(exc)) from None
+        if page is None:
+            return None
+        return OwnerCountsConnection(
+            edges=edges(
+                page,
+                OwnerCountsEdge,
+                lambda o: OwnerCounts(country=o[0], owner_id=o[1], counts=StateCounts.of(o[2])),
+            ),
+            page_info=page_info(page),
+        )
 
 
 @strawberry.type(description="How far the fan-out got.")
@@ -314,23 +363,16 @@ class CampaignType:
 
     @strawberry.field(description="Counts by state, owner country and owner (maintained).")
     async def counts(self, info: strawberry.Info) -> CampaignCounts:
-        # The per-owner aggregate has a row per owner: read it only when asked for (a
-        # fragment may ask for it too).
-        selections = info.selected_fields[0].selections
-        owners = any(not isinstance(f, SelectedField) or f.name == "byOwner" for f in selections)
-        counts = await _refusable(info.context.campaign_counts(self.record, owners))
+        # Totals and countries read the per-country aggregate (a few rows); byOwner
+        # reads the per-owner one a page at a time, only when asked for.
+        counts = await _refusable(info.context.campaign_counts(self.record, False))
         by_country = counts.by_country
-        by_owner = counts.by_owner
         return CampaignCounts(
             totals=StateCounts.of(counts.totals),
             by_country=None
             if by_country is None
             else [CountryCounts(country=c, counts=StateCounts.of(n)) for c, n in by_country],
-            by_owner=None
-            if by_owner is None
-            else [
-                OwnerCounts(country=c, owner_id=o, counts=StateCounts.of(n)) for c, o, n in by_owner
-            ],
+            record=self.record,
         )
 
     @strawberry.field(description="The campaign's robots in code order, by state (authorities).")
@@ -391,6 +433,21 @@ def not_found(campaign_id: str) -> GraphQLError:
         f"no campaign {campaign_id!r}: check the id or list campaigns",
         extensions={"code": "NOT_FOUND"},
     )
+
+
+async def campaign_filter(
+    context: CampaignContext, campaign_id: str, state: RobotState | None
+) -> RobotFilter | None:
+    """The fleet list's `filter.campaign` and `campaignState` as the source's filter
+    fields, narrowed to what the caller may list (as `Campaign.robots`); None when no
+    robot can match. NOT_FOUND for an unknown campaign, FORBIDDEN as `robots` says."""
+    record = await context.campaign(campaign_id)
+    if record is None:
+        raise not_found(campaign_id)
+    try:
+        return context.campaign_robot_filter(record.campaign, (state,) if state else ())
+    except WriteError as exc:
+        raise _error(exc) from None
 
 
 @strawberry.type

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from functools import lru_cache
@@ -26,10 +27,11 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from ..campaigns import RobotState
 from ..code import CodeProfile, RobotCode, RobotCodeError
-from ..source import CursorError, RobotFilter
+from ..source import CursorError, Page, RobotFilter
 from .audit import AuditConnection, audit_trail
-from .campaigns import CampaignMutations, CampaignQueries
+from .campaigns import CampaignMutations, CampaignQueries, campaign_filter
 from .context import DeniedHint, PartialAnswers
 from .credentials import CredentialQuery
 from .feed import (
@@ -92,11 +94,42 @@ class RobotFilterInput:
         description="Current owner's party identifier; under policies only the caller's own.",
     )
     registry: str | None = strawberry.field(default=None, description="Home registry id.")
+    campaign: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Robots this campaign reached; listed to whom Campaign.robots lists them"
+            " (FORBIDDEN otherwise), a foreign authority its own country's."
+        ),
+    )
+    campaign_state: RobotState | None = strawberry.field(
+        default=None,
+        description="With `campaign`: robots in this state under it (OVERDUE after the deadline).",
+    )
+
+
+PLAIN_FILTERS = ("manufacturer", "category", "status", "owner", "owner_id", "registry")
 
 
 def robot_filter(given: RobotFilterInput | None) -> RobotFilter:
-    """The source's filter from the `filter` argument; unset fields match any."""
-    return RobotFilter(**vars(given)) if given else RobotFilter()
+    """The source's filter from the `filter` argument's plain fields; unset fields match
+    any. The campaign fields need the campaign and the caller (`campaign_filter`): a
+    registry node's subgraph, which has neither, refuses them."""
+    if given is not None and (given.campaign is not None or given.campaign_state is not None):
+        raise bad_input("filter.campaign is answered by the gateway, not here")
+    return plain_filter(given)
+
+
+def plain_filter(given: RobotFilterInput | None) -> RobotFilter:
+    if given is None:
+        return RobotFilter()
+    return RobotFilter(**{name: getattr(given, name) for name in PLAIN_FILTERS})
+
+
+def _zero() -> asyncio.Future[int]:
+    """A total known without asking: no robot can match."""
+    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    done.set_result(0)
+    return done
 
 
 @strawberry.type(description="A robot with its cursor.")
@@ -161,7 +194,22 @@ class Query(CredentialQuery, CampaignQueries, WebhookQueries):
         after: str | None = None,
     ) -> RobotConnection:
         check_first(first, MAX_PAGE)
-        where = robot_filter(filter)
+        campaign = filter.campaign if filter else None
+        state = filter.campaign_state if filter else None
+        where = plain_filter(filter)
+        if state is not None and campaign is None:
+            raise bad_input("filter.campaignState needs filter.campaign: the campaign it is under")
+        if campaign is not None:
+            narrowed = await campaign_filter(info.context, campaign, state)
+            if narrowed is None:  # e.g. OVERDUE before the deadline: none can be
+                empty: Page[Any] = Page([], [], False)
+                return RobotConnection(edges=[], page_info=page_info(empty), _total=_zero())
+            where = dataclasses.replace(
+                where,
+                campaign=narrowed.campaign,
+                campaign_states=narrowed.campaign_states,
+                campaign_countries=narrowed.campaign_countries,
+            )
         if where.owner is not None and not info.context.may_filter_by_owner_name():
             raise field_denied("ownership.owner")
         if where.owner_id is not None and not info.context.may_filter_by_owner(where.owner_id):

@@ -194,6 +194,20 @@ def test_a_plan_never_crosses_views(passports, services):
     assert len(set(seen)) >= 2  # the callers' views differ, and each got its own
 
 
+def test_a_campaign_filter_is_left_to_strawberry(services):
+    """The compiler knows the plain filters only: a campaign's needs the campaign and the
+    caller's scope (schema/graphql/campaigns.py), so the plan declines and strawberry
+    answers, here NOT_FOUND (no campaign registry behind these services)."""
+    query = """{ robots(first: 3, filter: {campaign: "CN-RC-1", campaignState: PENDING}) {
+      totalCount edges { node { code } } } }"""
+    plan = compile_plan(SCHEMA, query, None)
+    assert plan is not None and plan.listed
+    caller = Principal("http://127.0.0.1/auth", "cac", role=Role.REGULATOR, jurisdiction="CN")
+    assert both(services, caller, query) == DECLINED
+    answer = asyncio.run(SCHEMA.execute(query, context_value=services.context(caller)))
+    assert answer.errors[0].extensions["code"] == "NOT_FOUND"
+
+
 def test_a_page_plan_answers_each_robot_through_its_own_view(passports, services):
     owner = passports[3].current_owner
     query = """{ p: robots(first: 16) { n: totalCount edges { node { code
@@ -287,6 +301,7 @@ def test_over_http_the_compiled_endpoint_answers_byte_for_byte_alike(apps, passp
         (PAGE, {"f": {"registry": passports[2].identity.home_registry}}),
         (PAGE, {"after": "not a cursor we gave"}),  # declined: strawberry says why
         (PAGE, {"f": {"ownerId": passports[0].current_owner.owner_id}}),  # others' robots
+        (PAGE, {"f": {"campaign": "CN-RC-1", "campaignState": "OVERDUE"}}),  # strawberry's
         (SIZED, {"n": 2}),  # a page size by variable: the cost limit reads it
         (SIZED, {"n": 100}),
         (UNCOMPILED, None),

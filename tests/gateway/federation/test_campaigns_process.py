@@ -65,7 +65,8 @@ ISSUE = """mutation ($input: IssueCampaignInput!) { issueCampaign(input: $input)
   created notice campaign { id selector progress { scanned reached done } } } }"""
 COUNTS = """query ($id: String!) { campaign(id: $id) { id counts {
   totals { affected pending remedied overdue exempted }
-  byCountry { country counts { affected pending remedied overdue } } byOwner { ownerId } } } }"""
+  byCountry { country counts { affected pending remedied overdue } }
+  byOwner(first: 50) { edges { node { ownerId } } } } } }"""
 ROBOTS_OF = """query ($id: String!, $after: String) { campaign(id: $id) {
   robots(first: 7, after: $after) { edges { node { code state country } }
   pageInfo { hasNextPage endCursor } } } }"""
@@ -368,6 +369,15 @@ def test_a_recall_reaches_robots_on_every_node_and_each_party_sees_its_part(worl
     assert german["totals"]["affected"] == by_country["DE"] > 0
     assert german["byOwner"] is None
     german_token = token("regulator", "BAuA", jurisdiction="DE")
+    # The fleet list by compliance state, answered by the nodes: Germany's robots only.
+    pending_de = world.ask(
+        "query ($c: String!) { robots(first: 100, filter: {campaign: $c, campaignState: PENDING})"
+        " { totalCount edges { node { code } } } }",
+        {"c": CAMPAIGN},
+        german_token,
+    )
+    listed = data_of(pending_de, "robots")
+    assert listed["totalCount"] == len(listed["edges"]) == by_country["DE"]
     listing = world.ask("{ campaigns(first: 5) { edges { node { id } } } }", {}, german_token)
     assert [e["node"]["id"] for e in data_of(listing, "campaigns")["edges"]] == [CAMPAIGN]
     table = httpx.get(

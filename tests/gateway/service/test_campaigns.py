@@ -28,7 +28,11 @@ ISSUE = """mutation ($input: IssueCampaignInput!) { issueCampaign(input: $input)
 COUNTS = """query ($id: String!) { campaign(id: $id) { id counts {
   totals { affected pending remedied overdue exempted }
   byCountry { country counts { affected pending remedied overdue exempted } }
-  byOwner { country ownerId counts { affected } } } } }"""
+  byOwner(first: 100) { edges { node { country ownerId counts { affected } } } } } } }"""
+OWNERS = """query ($id: String!, $first: Int!, $after: String) { campaign(id: $id) { counts {
+  byOwner(first: $first, after: $after) {
+    edges { cursor node { country ownerId counts { affected pending overdue } } }
+    pageInfo { hasNextPage endCursor } } } } }"""
 ROBOTS = """query ($id: String!, $states: [RobotState!]) { campaign(id: $id) {
   robots(first: 100, states: $states) { edges { node { code state country reason } } } } }"""
 REMEDY = """mutation ($id: String!, $code: RobotCode!, $at: DateTime!) {
@@ -141,7 +145,12 @@ def test_a_manufacturers_recall_crosses_borders_and_each_authority_counts_its_ow
     assert {c["country"]: c["counts"]["affected"] for c in home["counts"]["byCountry"]} == scan
     owners = Counter(owner_of(store, c)[1] for c in codes)
     assert (
-        Counter({o["ownerId"]: o["counts"]["affected"] for o in home["counts"]["byOwner"]})
+        Counter(
+            {
+                e["node"]["ownerId"]: e["node"]["counts"]["affected"]
+                for e in home["counts"]["byOwner"]["edges"]
+            }
+        )
         == owners
     )
 
@@ -154,9 +163,8 @@ def test_a_manufacturers_recall_crosses_borders_and_each_authority_counts_its_ow
         token("owner", "O", jurisdiction="FR", org_id="reg:FR:RCS200"),
     )
     mine = data(owner, "campaign")["counts"]
-    assert mine["totals"]["affected"] == 1 and [o["ownerId"] for o in mine["byOwner"]] == [
-        "reg:FR:RCS200"
-    ]
+    assert mine["totals"]["affected"] == 1
+    assert [e["node"]["ownerId"] for e in mine["byOwner"]["edges"]] == ["reg:FR:RCS200"]
     forbidden = api.ask(ROBOTS, {"id": "CN-RC-2026-7"}, token("owner", "O", org_id="reg:FR:RCS200"))
     assert refused(forbidden) == {"code": "FORBIDDEN", "rule": "campaigns.robots"}
 
@@ -368,3 +376,124 @@ def test_the_owners_change_feed_carries_the_campaign_event(store):
     ours = [c for c in changes if c["type"] == "RECALL_ISSUED"]
     assert codes[0] in {c["code"] for c in ours}
     assert {c["payload"]["reference"] for c in ours} == {"CN-RC-2026-7"}
+
+
+def owner_pages(api: Api, bearer: str | None, first: int) -> list[list[dict]]:
+    """Every page of byOwner, `first` owners at a time, following endCursor."""
+    pages, after = [], None
+    while True:
+        body = api.ask(OWNERS, {"id": "CN-RC-2026-7", "first": first, "after": after}, bearer)
+        page = data(body, "campaign")["counts"]["byOwner"]
+        pages.append(page["edges"])
+        if not page["pageInfo"]["hasNextPage"]:
+            return pages
+        after = page["pageInfo"]["endCursor"]
+        assert after == page["edges"][-1]["cursor"]
+
+
+def test_counts_by_owner_page_in_key_order_and_add_up_to_a_scan(store):
+    maker, segment, codes = maker_of(store)
+    move(store, codes[0], "DE", "reg:DE:HRB100")
+    move(store, codes[1], "FR", "reg:FR:RCS200")
+    api = Api(store)
+    maker_token = token("manufacturer", "M", jurisdiction="CN", org_id=maker)
+    data(api.ask(ISSUE, {"input": recall_input(segment)}, maker_token), "issueCampaign")
+    scan = Counter(owner_of(store, c) for c in codes)
+    assert len(scan) > 2, "enough owners to page"
+    home = token("regulator", "SAMR", jurisdiction="CN")
+    for first in (1, 2, len(scan)):
+        pages = owner_pages(api, home, first)
+        assert all(0 < len(p) <= first for p in pages)
+        keys = [(e["node"]["country"], e["node"]["ownerId"]) for p in pages for e in p]
+        assert keys == sorted(scan), "each owner once, in (country, owner) order"
+        shown = {
+            (e["node"]["country"], e["node"]["ownerId"]): e["node"]["counts"]["affected"]
+            for p in pages
+            for e in p
+        }
+        assert Counter(shown) == scan
+    # The owner pages over its own row only; the German authority and the public see none.
+    owner = token("owner", "O", jurisdiction="FR", org_id="reg:FR:RCS200")
+    assert [[e["node"]["ownerId"] for e in p] for p in owner_pages(api, owner, 1)] == [
+        ["reg:FR:RCS200"]
+    ]
+    german = token("regulator", "BAuA", jurisdiction="DE")
+    for bearer in (german, None):
+        body = api.ask(OWNERS, {"id": "CN-RC-2026-7", "first": 5}, bearer)
+        assert data(body, "campaign")["counts"]["byOwner"] is None
+    # A cursor not issued, or a page too big, is the caller's mistake, said once.
+    bad = api.ask(OWNERS, {"id": "CN-RC-2026-7", "first": 5, "after": "bm90LWEta2V5"}, home)
+    assert refused(bad)["code"] == "BAD_USER_INPUT"
+    big = api.ask(OWNERS, {"id": "CN-RC-2026-7", "first": 501}, home)
+    assert refused(big)["code"] == "BAD_USER_INPUT"
+
+
+FLEET = """query ($f: RobotFilterInput, $after: String) {
+  robots(filter: $f, first: 2, after: $after) {
+    totalCount edges { node { code } } pageInfo { hasNextPage endCursor } } }"""
+
+
+def fleet(api: Api, where: dict, bearer: str | None) -> tuple[list[str], int]:
+    """Every robot of the fleet list under `where`, two a page, and the total it gave."""
+    codes, after, totals = [], None, set()
+    while True:
+        page = data(api.ask(FLEET, {"f": where, "after": after}, bearer), "robots")
+        codes += [e["node"]["code"] for e in page["edges"]]
+        totals.add(page["totalCount"])
+        if not page["pageInfo"]["hasNextPage"]:
+            (total,) = totals
+            return codes, total
+        after = page["pageInfo"]["endCursor"]
+
+
+def test_the_fleet_list_filters_on_compliance_state_as_campaign_robots_allows(store):
+    maker, segment, codes = maker_of(store)
+    move(store, codes[2], "DE", "reg:DE:HRB100")
+    api = Api(store)
+    maker_token = token("manufacturer", "M", jurisdiction="CN", org_id=maker)
+    deadline = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    issue = {"input": recall_input(segment, deadline=deadline)}
+    data(api.ask(ISSUE, issue, maker_token), "issueCampaign")
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    data(
+        api.ask(REMEDY, {"id": "CN-RC-2026-7", "code": codes[0], "at": at}, maker_token),
+        "remedyCampaign",
+    )
+    data(
+        api.ask(EXEMPT, {"id": "CN-RC-2026-7", "code": codes[1]}, maker_token), "exemptFromCampaign"
+    )
+    rest = sorted(codes[2:])
+    reg = token("regulator", "SAMR", jurisdiction="CN")
+    cid = "CN-RC-2026-7"
+    assert fleet(api, {"campaign": cid}, reg) == (sorted(codes), len(codes))
+    assert fleet(api, {"campaign": cid, "campaignState": "REMEDIED"}, reg) == ([codes[0]], 1)
+    assert fleet(api, {"campaign": cid, "campaignState": "EXEMPTED"}, maker_token) == (
+        [codes[1]],
+        1,
+    )
+    assert fleet(api, {"campaign": cid, "campaignState": "PENDING"}, reg) == (rest, len(rest))
+    assert fleet(api, {"campaign": cid, "campaignState": "OVERDUE"}, reg) == ([], 0)
+    # With the other filters, all must hold.
+    status = store.passport(codes[3]).identity.status.value
+    same = sorted(c for c in rest if store.passport(c).identity.status.value == status)
+    pending = {"campaign": cid, "campaignState": "PENDING", "status": status}
+    assert fleet(api, pending, reg) == (same, len(same))
+
+    api.services.campaigns.clock = lambda: datetime.now(UTC) + timedelta(days=11)
+    assert fleet(api, {"campaign": cid, "campaignState": "OVERDUE"}, reg) == (rest, len(rest))
+    assert fleet(api, {"campaign": cid, "campaignState": "PENDING"}, reg) == ([], 0)
+
+    # A foreign authority lists its own country's robots only, as Campaign.robots does.
+    german = token("regulator", "BAuA", jurisdiction="DE")
+    assert fleet(api, {"campaign": cid}, german) == ([codes[2]], 1)
+    assert fleet(api, {"campaign": cid, "campaignState": "REMEDIED"}, german) == ([], 0)
+    # Whoever may not list a campaign's robots is refused, as there; bad input by name.
+    owner = token("owner", "O", jurisdiction="DE", org_id="reg:DE:HRB100")
+    for bearer in (owner, None):
+        body = api.ask(FLEET, {"f": {"campaign": cid}}, bearer)
+        assert refused(body) == {"code": "FORBIDDEN", "rule": "campaigns.robots"}
+    alone = api.ask(FLEET, {"f": {"campaignState": "PENDING"}}, reg)
+    assert refused(alone)["code"] == "BAD_USER_INPUT"
+    assert "campaignState needs filter.campaign" in alone["errors"][0]["message"]
+    unknown = api.ask(FLEET, {"f": {"campaign": "NO-SUCH-1"}}, reg)
+    assert refused(unknown)["code"] == "NOT_FOUND"

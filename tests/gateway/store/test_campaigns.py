@@ -30,6 +30,7 @@ from schema.campaigns import (
 from schema.codec import to_plain
 from schema.events import EventType, OwnershipTransfer, RecallRemedy, SoftwareUpdate, payload_of
 from schema.passport import EndOfLife, OwnerKind, RobotStatus, Severity
+from schema.source import RobotFilter
 from tests.support.stores import empty_store, reopen
 
 __all__ = ["empty_store"]  # the store on both backends, used by parameter name
@@ -273,3 +274,123 @@ def campaign_reaching_all(store: Store) -> Campaign:
     store.issue_campaign(c)
     store.run_campaign(c.id)
     return c
+
+
+def paged_owners(store: Store, campaign_id: str, first: int, **where) -> list:
+    """Every row of the per-owner aggregate, read a page of `first` owners at a time;
+    each page checked: whole owners, in key order, after the last page's last key."""
+    rows: list = []
+    after = None
+    while True:
+        page = store.campaign_owner_counts(campaign_id, first, after, **where)
+        keys = page.keys()
+        assert len(keys) <= first and (not page.has_next or len(keys) == first)
+        assert after is None or all(k > after for k in keys)
+        assert [(r.country, r.owner_id) for r in page.rows] == sorted(
+            (r.country, r.owner_id) for r in page.rows
+        )
+        rows += page.rows
+        if not page.has_next:
+            return rows
+        after = keys[-1]
+
+
+def test_counts_by_owner_are_paged_by_owner_key_and_add_up_to_a_scan(store):
+    c = campaign()
+    store.issue_campaign(c)
+    store.run_campaign(c.id)
+    scanned = brute_force(store, c)
+    owners = {(country, owner) for country, owner, _ in scanned}
+    assert len(owners) > 3, "enough owners to page"
+    for first in (1, 2, 3, len(owners), 500):
+        rows = paged_owners(store, c.id, first)
+        assert Counter({(r.country, r.owner_id, r.state): r.robots for r in rows}) == scanned
+        assert len(rows) == len({(r.country, r.owner_id, r.state) for r in rows}), "no repeats"
+    country, owner = sorted(owners)[len(owners) // 2]
+    mine = paged_owners(store, c.id, 1, owner_id=owner)
+    assert Counter({(r.country, r.owner_id, r.state): r.robots for r in mine}) == Counter(
+        {k: n for k, n in scanned.items() if k[1] == owner}
+    )
+    there = paged_owners(store, c.id, 2, countries=(country,))
+    assert Counter({(r.country, r.owner_id, r.state): r.robots for r in there}) == Counter(
+        {k: n for k, n in scanned.items() if k[0] == country}
+    )
+    last = max(owners)
+    assert store.campaign_owner_counts(c.id, 5, last).rows == []
+    assert not store.campaign_owner_counts(c.id, 5, last).has_next
+    assert store.campaign_owner_counts("NO-SUCH", 5).rows == []
+
+
+def paged_codes(store: Store, where: RobotFilter, first: int) -> list[str]:
+    codes: list[str] = []
+    after = None
+    while True:
+        page = store.page(where, first, after)
+        codes += [r.passport.code for r in page.items]
+        if not page.has_next_page:
+            return codes
+        after = page.end_cursor
+
+
+def test_the_fleet_list_filters_on_a_campaigns_state_and_owner_country(store):
+    c = campaign()
+    store.issue_campaign(c)
+    store.run_campaign(c.id)
+    first, second, third = active_owned(store, c)[:3]
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    store.append(first, EventType.RECALL_REMEDIED, payload_of(EventType.RECALL_REMEDIED,
+                 RecallRemedy(c.id, at)), at)  # fmt: skip
+    transfer = OwnershipTransfer(
+        at, "Zweite Hand GmbH", OwnerKind.ORGANISATION, "DE", "reg:DE:HRB1"
+    )
+    store.append(second, EventType.OWNERSHIP_TRANSFERRED, to_plain(transfer), at)
+    store.exempt(c.id, third, "destroyed in a fire")
+    scanned = brute_force_codes(store, c)
+    cases = [
+        (RobotFilter(campaign=c.id), lambda s, country, status: True),
+        (
+            RobotFilter(campaign=c.id, campaign_states=("REMEDIED",)),
+            lambda s, country, status: s == "REMEDIED",
+        ),
+        (
+            RobotFilter(campaign=c.id, campaign_states=("PENDING", "EXEMPTED")),
+            lambda s, country, status: s in ("PENDING", "EXEMPTED"),
+        ),
+        (
+            RobotFilter(campaign=c.id, campaign_countries=("DE",)),
+            lambda s, country, status: country == "DE",
+        ),
+        (
+            RobotFilter(status="ACTIVE", campaign=c.id, campaign_states=("PENDING",)),
+            lambda s, country, status: s == "PENDING" and status == "ACTIVE",
+        ),
+    ]
+    for where, keep in cases:
+        expected = sorted(code for code, row in scanned.items() if keep(*row))
+        assert paged_codes(store, where, 2) == expected
+        assert store.count(where) == len(expected)
+    assert paged_codes(store, RobotFilter(campaign=c.id, campaign_states=("REMEDIED",)), 5) == [
+        first
+    ]
+    assert second in paged_codes(store, RobotFilter(campaign=c.id, campaign_countries=("DE",)), 5)
+    assert paged_codes(store, RobotFilter(campaign="NO-SUCH"), 5) == []
+    # Without a campaign (a node's API allows it): in that state under any campaign.
+    assert paged_codes(store, RobotFilter(campaign_states=("EXEMPTED",)), 5) == [third]
+    # The change feed filters the same way (its clauses are read on the robots' rows).
+    fed = {ch.event.code for ch in store.changes(0, 10_000, RobotFilter(campaign=c.id))}
+    assert fed == set(scanned)
+
+
+def brute_force_codes(store: Store, c: Campaign) -> dict[str, tuple[str, str, str]]:
+    """code -> (stored state, owner country, status) for each robot the campaign reached, from
+    the passports and the campaign's events (the exemption from its one record)."""
+    found = {}
+    exempted = {r.code for r in store.campaign_robots(c.id, 500).items if r.reason}
+    for code in store.codes():
+        if store.event_by_key(f"campaign:{c.id}:{code}") is None:
+            continue
+        p = store.passport(code)
+        state = "EXEMPTED" if code in exempted else state_of(c, p).value
+        country = p.current_owner.jurisdiction if p.current_owner else ""
+        found[code] = (state, country, p.identity.status.value)
+    return found

@@ -1,0 +1,3 @@
+-- byOwner of a campaign is paged by (owner country, owner) keys. SQLite compares
+-- text bytewise already, as Python does; PostgreSQL's migration of the same
+-- number makes its columns do the same. Nothing to change here.
