@@ -42,6 +42,7 @@ from schema.writes import WriteRejected
 
 from . import inputs
 from .auth import READ, WRITE, authorize
+from .oas import operation, problems, query
 from .problems import Problem, bad_request, not_found
 from .routes import NodeApi, json_response
 
@@ -229,13 +230,9 @@ def _ok(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _problems(*statuses: int) -> dict[str, Any]:
-    return {str(s): {"$ref": f"#/components/responses/Problem{s}"} for s in statuses}
-
-
 def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
     """The campaign routes in the node's OpenAPI document (gateway/node/openapi.py)."""
-    standard = _problems(400, 401, 403, 503)
+    standard = problems(400, 401, 403, 503)
     id_param = {
         "name": "id",
         "in": "path",
@@ -245,25 +242,9 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
     }
     first = {"$ref": "#/components/parameters/first"}
 
-    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": False, "schema": schema,
-                "description": description}  # fmt: skip
-
     def op(summary: str, scope: str, responses: dict[str, Any], params: list[Any],
            body: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "responses": {**responses, **standard},
-            "parameters": params,
-            "security": [{"serviceToken": [scope]}],
-        }
-        if body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": body}},
-            }
-            operation["responses"].update(_problems(413))
-        return operation
+        return operation(summary, scope, {**responses, **standard}, params, body)
 
     after_id = query("after", {"type": "string", "pattern": ID.pattern}, "the last id seen")
     after_code = query(
@@ -287,13 +268,13 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
             "get": op(
                 "One campaign and this node's fan-out progress",
                 read,
-                {"200": _ok("the record"), **_problems(404)},
+                {"200": _ok("the record"), **problems(404)},
                 [id_param],
             ),
             "put": op(
                 "Store a campaign (checked and narrowed by the gateway) and fan it out here",
                 write,
-                {"200": _ok("a replay"), "201": _ok("stored"), **_problems(409, 422)},
+                {"200": _ok("a replay"), "201": _ok("stored"), **problems(409, 422)},
                 [id_param],
                 body={
                     "type": "object",
@@ -307,7 +288,7 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
             "get": op(
                 "This node's counts, the maintained aggregate",
                 read,
-                {"200": _ok("counts"), **_problems(404)},
+                {"200": _ok("counts"), **problems(404)},
                 [
                     id_param,
                     query("by", {"enum": ["country", "owner"]}, "breakdown"),
@@ -319,7 +300,7 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
             "get": op(
                 "This node's counts by owner, a page of owners in (country, owner) order",
                 read,
-                {"200": _ok("counts, hasNextPage"), **_problems(404)},
+                {"200": _ok("counts, hasNextPage"), **problems(404)},
                 [
                     id_param,
                     first,
@@ -337,7 +318,7 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
             "get": op(
                 "This node's robots under the campaign, in code order",
                 read,
-                {"200": _ok("robots, cursors, hasNextPage"), **_problems(404)},
+                {"200": _ok("robots, cursors, hasNextPage"), **problems(404)},
                 [
                     id_param,
                     first,
@@ -355,7 +336,7 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
             "post": op(
                 "Exempt one robot, with its reason",
                 write,
-                {"200": _ok("the robot's row"), **_problems(404)},
+                {"200": _ok("the robot's row"), **problems(404)},
                 [id_param],
                 body={
                     "type": "object",

@@ -17,12 +17,12 @@ from schema.passport import RobotStatus
 from .auth import READ, WRITE
 from .campaigns import openapi_paths as campaign_paths
 from .inputs import COUNTRY_LIST, MAX_FILTER, MAX_PAGE, MAX_THROUGH, STORED_STATES_LIST
+from .oas import JSON, operation, problems, query
 from .problems import CODES
 from .routes import MAX_BATCH, MAX_WAIT_MS
 from .telemetry import openapi_path as conditions_path
 from .webhooks import openapi_paths as webhook_paths
 
-JSON = "application/json"
 PROBLEM = "application/problem+json"
 
 
@@ -49,45 +49,31 @@ def _object(properties: dict[str, Any], required: list[str] | None = None) -> di
     }
 
 
-def _problems(*statuses: int) -> dict[str, Any]:
-    return {str(s): {"$ref": f"#/components/responses/Problem{s}"} for s in statuses}
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
 FIRST = {"$ref": "#/components/parameters/first"}
 CODE = {"$ref": "#/components/parameters/code"}
 FILTERS = [
-    _query("manufacturer", {"type": "string", "maxLength": 200}, "manufacturer name"),
-    _query("category", {"type": "string", "maxLength": 200}, "model category"),
-    _query("status", {"enum": ["", *(s.value for s in RobotStatus)]}, "lifecycle status"),
-    _query("owner", {"type": "string", "maxLength": 200}, "current owner's name"),
-    _query("owner_id", {"type": "string", "maxLength": 200}, "current owner's party identifier"),
-    _query(
+    query("manufacturer", {"type": "string", "maxLength": 200}, "manufacturer name"),
+    query("category", {"type": "string", "maxLength": 200}, "model category"),
+    query("status", {"enum": ["", *(s.value for s in RobotStatus)]}, "lifecycle status"),
+    query("owner", {"type": "string", "maxLength": 200}, "current owner's name"),
+    query("owner_id", {"type": "string", "maxLength": 200}, "current owner's party identifier"),
+    query(
         "campaign",
         {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._-]{2,63}$", "maxLength": 64},
         "robots this campaign reached",
     ),
-    _query(
+    query(
         "campaign_states",
         {"type": "string", "pattern": STORED_STATES_LIST, "maxLength": MAX_FILTER},
         "their stored states under it (without campaign: under any)",
     ),
-    _query(
+    query(
         "campaign_countries",
         {"type": "string", "pattern": COUNTRY_LIST, "maxLength": MAX_FILTER},
         "their owners' countries under it (without campaign: under any)",
     ),
 ]
-STANDARD = _problems(400, 401, 403, 503)
+STANDARD = problems(400, 401, 403, 503)
 POSITION = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
 ROBOT_CODE_FORMAT = "robot-code"
 CURSOR_FORMAT = "robopass-cursor"  # issued by this node: a client cannot make one up
@@ -111,23 +97,6 @@ GRAPHQL_REQUEST = {
     },
     "required": ["query"],
 }
-
-
-def _operation(
-    summary: str,
-    scope: str | None,
-    responses: dict[str, Any],
-    parameters: list[dict[str, Any]] | None = None,
-    body: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "responses": responses}
-    if parameters:
-        operation["parameters"] = parameters
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
-        responses.update(_problems(413))
-    operation["security"] = [{"serviceToken": [scope]}] if scope else []
-    return operation
 
 
 def _schemas(fmt: str) -> dict[str, Any]:
@@ -242,10 +211,10 @@ def _schemas(fmt: str) -> dict[str, Any]:
 
 def _paths() -> dict[str, Any]:
     ok = "OK"
-    robot_404 = _problems(404)
+    robot_404 = problems(404)
     return {
         "/robots/{code}": {
-            "get": _operation(
+            "get": operation(
                 "One robot now, or as it stood at asOf",
                 READ,
                 {
@@ -264,7 +233,7 @@ def _paths() -> dict[str, Any]:
                 },
                 [
                     CODE,
-                    _query("asOf", {"type": "string", "format": "date-time"}, "a past time"),
+                    query("asOf", {"type": "string", "format": "date-time"}, "a past time"),
                     {
                         "name": "If-None-Match",
                         "in": "header",
@@ -275,7 +244,7 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/robots:batchGet": {
-            "post": _operation(
+            "post": operation(
                 f"Up to {MAX_BATCH} robots at once; duplicates answered once",
                 READ,
                 {
@@ -294,7 +263,7 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/robots": {
-            "get": _operation(
+            "get": operation(
                 "Robots ordered by code, a page after a cursor",
                 READ,
                 {
@@ -313,12 +282,12 @@ def _paths() -> dict[str, Any]:
                 [
                     *FILTERS,
                     FIRST,
-                    _query("after", CURSOR, "a cursor of an earlier page"),
+                    query("after", CURSOR, "a cursor of an earlier page"),
                 ],
             )
         },
         "/robots:count": {
-            "get": _operation(
+            "get": operation(
                 "How many robots match the filters",
                 READ,
                 {
@@ -329,7 +298,7 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/robots/{code}/events": {
-            "get": _operation(
+            "get": operation(
                 "A page of the robot's hash-chained log",
                 READ,
                 {
@@ -347,16 +316,16 @@ def _paths() -> dict[str, Any]:
                 },
                 [
                     CODE,
-                    _query("after", POSITION, "a sequence"),
+                    query("after", POSITION, "a sequence"),
                     FIRST,
-                    _query(
+                    query(
                         "until",
                         {"type": "string", "format": "date-time"},
                         "only events at or before this time (a past view's log)",
                     ),
                 ],
             ),
-            "post": _operation(
+            "post": operation(
                 "Append one event, idempotently by key",
                 WRITE,
                 {
@@ -367,7 +336,7 @@ def _paths() -> dict[str, Any]:
                     },
                     **STANDARD,
                     **robot_404,
-                    **_problems(409, 422),
+                    **problems(409, 422),
                 },
                 [
                     CODE,
@@ -382,13 +351,13 @@ def _paths() -> dict[str, Any]:
             ),
         },
         "/robots/{code}/integrity": {
-            "get": _operation(
+            "get": operation(
                 "Re-hash the stored log",
                 READ,
                 {"200": _json(_ref("Integrity"), ok), **STANDARD, **robot_404},
                 [
                     CODE,
-                    _query(
+                    query(
                         "through",
                         {"type": "integer", "minimum": 1, "maximum": MAX_THROUGH},
                         "re-hash only up to this sequence (a past view's version)",
@@ -397,7 +366,7 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/changes": {
-            "get": _operation(
+            "get": operation(
                 "Events of the whole registry after a feed position, oldest first",
                 READ,
                 {
@@ -422,11 +391,11 @@ def _paths() -> dict[str, Any]:
                     **STANDARD,
                 },
                 [
-                    _query("after", POSITION, "a feed position"),
+                    query("after", POSITION, "a feed position"),
                     FIRST,
                     FILTERS[3],
                     FILTERS[4],
-                    _query(
+                    query(
                         "waitMs",
                         {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_MS},
                         "hold an empty answer until a change arrives, at most this long",
@@ -435,7 +404,7 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/links": {
-            "get": _operation(
+            "get": operation(
                 "Robots of other registries now in this jurisdiction",
                 READ,
                 {
@@ -450,21 +419,21 @@ def _paths() -> dict[str, Any]:
                     ),
                     **STANDARD,
                 },
-                [_query("after", _ref("RobotCode"), "the last code seen"), FIRST],
+                [query("after", _ref("RobotCode"), "the last code seen"), FIRST],
             )
         },
         "/robots:conditions": conditions_path(),
         **campaign_paths(READ, WRITE),
         **webhook_paths(READ, WRITE),
         "/links/{code}": {
-            "put": _operation(
+            "put": operation(
                 "Record or update a link",
                 WRITE,
                 {"200": _json(_object({"link": _ref("Link")}), ok), **STANDARD},
                 [CODE],
                 body=_ref("NewLink"),
             ),
-            "delete": _operation(
+            "delete": operation(
                 "Forget a link",
                 WRITE,
                 {"204": {"description": "forgotten"}, **STANDARD, **robot_404},
@@ -472,32 +441,32 @@ def _paths() -> dict[str, Any]:
             ),
         },
         "/healthz": {
-            "get": _operation(
+            "get": operation(
                 "Liveness", None, {"200": _json(_object({"status": {"const": "ok"}}), ok)}
             )
         },
         "/readyz": {
-            "get": _operation(
+            "get": operation(
                 "The store answers",
                 None,
-                {"200": _json(_object({"status": {"const": "ready"}}), ok), **_problems(503)},
+                {"200": _json(_object({"status": {"const": "ready"}}), ok), **problems(503)},
             )
         },
         "/openapi.json": {
-            "get": _operation("This document", None, {"200": _json({"type": "object"}, ok)})
+            "get": operation("This document", None, {"200": _json({"type": "object"}, ok)})
         },
         "/graphql": {
-            method: _operation(
+            method: operation(
                 "The node as an Apollo Federation v2 subgraph (GraphQL over HTTP):"
                 ' `Robot @key(fields: "code")`, `_service { sdl }`, `_entities`',
                 READ,
                 {
                     "200": _graphql("a GraphQL response"),
                     "400": _graphql("no operation, or one that is not valid: GraphQL errors"),
-                    **_problems(401, 403),
+                    **problems(401, 403),
                     **({"415": _graphql("a body that is not JSON")} if method == "post" else {}),
                 },
-                [{**_query("query", GRAPHQL_TEXT, "the operation"), "required": True}]
+                [{**query("query", GRAPHQL_TEXT, "the operation"), "required": True}]
                 if method == "get"
                 else None,
                 body=GRAPHQL_REQUEST if method == "post" else None,
@@ -505,7 +474,7 @@ def _paths() -> dict[str, Any]:
             for method in ("get", "post")
         },
         "/metrics": {
-            "get": _operation(
+            "get": operation(
                 "Prometheus metrics",
                 None,
                 {
@@ -561,8 +530,8 @@ def _tile(entries: bool, partial: bool) -> dict[str, Any]:
         "headers": {"Cache-Control": {"schema": {"type": "string"}}},
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
-    errors = {**STANDARD, **_problems(404)} if entries else _problems(400, 404, 503)
-    return _operation(
+    errors = {**STANDARD, **problems(404)} if entries else problems(400, 404, 503)
+    return operation(
         f"A {'partial ' if partial else ''}{what}, C2SP tlog-tiles under the prefix /log;"
         " 404 while the log is too small to hold it",
         READ if entries else None,
@@ -586,7 +555,7 @@ def _log_paths() -> dict[str, Any]:
     hashes = {"type": "array", "items": B64_HASH}
     return {
         "/log/checkpoint": {
-            "get": _operation(
+            "get": operation(
                 "The current signed checkpoint (C2SP tlog-checkpoint in a signed note),"
                 " with the cosignatures of the node's witnesses",
                 None,
@@ -597,33 +566,33 @@ def _log_paths() -> dict[str, Any]:
                             "Cache-Control": {"schema": {"const": "no-store"}},
                         },
                     },
-                    **_problems(400, 503),
+                    **problems(400, 503),
                 },
             )
         },
         "/log/key": {
-            "get": _operation(
+            "get": operation(
                 "The log's verifier key, `<origin>+<key ID>+<base64 key>`",
                 None,
-                {"200": _note("the verifier key, one line"), **_problems(400)},
+                {"200": _note("the verifier key, one line"), **problems(400)},
             )
         },
         "/log/proof/consistency": {
-            "get": _operation(
+            "get": operation(
                 "The RFC 9162 consistency proof from the tree of `from` leaves to that of `to`",
                 None,
                 {
                     "200": _json(_object({"from": size, "to": size, "hashes": hashes}), "OK"),
-                    **_problems(400, 404, 503),
+                    **problems(400, 404, 503),
                 },
                 [
-                    _query("from", size, "the older tree size (default 0)"),
-                    _query("to", size, "the newer tree size, at most the log's (default 0)"),
+                    query("from", size, "the older tree size (default 0)"),
+                    query("to", size, "the newer tree size, at most the log's (default 0)"),
                 ],
             )
         },
         "/log/proof/inclusion": {
-            "get": _operation(
+            "get": operation(
                 "Where one event is in the log, and its RFC 9162 inclusion proof",
                 READ,
                 {
@@ -643,25 +612,25 @@ def _log_paths() -> dict[str, Any]:
                         "OK",
                     ),
                     **STANDARD,
-                    **_problems(404),
+                    **problems(404),
                 },
                 [
-                    {**_query("code", _ref("RobotCode"), "the robot"), "required": True},
+                    {**query("code", _ref("RobotCode"), "the robot"), "required": True},
                     {
-                        **_query(
+                        **query(
                             "sequence",
                             {"type": "integer", "minimum": 1, "maximum": MAX_POSITION},
                             "the event's sequence in the robot's chain",
                         ),
                         "required": True,
                     },
-                    _query("size", size, "the tree size to prove against (0 or absent: now)"),
+                    query("size", size, "the tree size to prove against (0 or absent: now)"),
                 ],
             )
         },
         **_tile_paths(),
         "/log/proof/inclusions": {
-            "post": _operation(
+            "post": operation(
                 f"The inclusion proofs of up to {MAX_BATCH} events against one tree size,"
                 " in the order asked; an event not in that tree has a null index",
                 READ,
@@ -690,7 +659,7 @@ def _log_paths() -> dict[str, Any]:
                         "OK",
                     ),
                     **STANDARD,
-                    **_problems(404),
+                    **problems(404),
                 },
                 body={
                     **_object(
@@ -764,7 +733,7 @@ def openapi_document(registry: str, fmt: str, *, log: bool = False) -> dict[str,
                     "description": "a 29-character robot code (the node also takes it with"
                     " spaces or hyphens, which it ignores)",
                 },
-                "first": _query(
+                "first": query(
                     "first", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "page size"
                 ),
             },

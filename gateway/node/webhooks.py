@@ -31,6 +31,7 @@ from schema.writes import WriteRejected
 
 from . import inputs
 from .auth import READ, WRITE, authorize
+from .oas import operation, problems
 from .problems import Problem, bad_request, not_found
 from .routes import NodeApi, json_response
 
@@ -137,9 +138,6 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
     def ok(description: str) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": {}}}}
 
-    def problems(*statuses: int) -> dict[str, Any]:
-        return {str(s): {"$ref": f"#/components/responses/Problem{s}"} for s in statuses}
-
     standard = problems(400, 401, 403, 503)
     id_param = {
         "name": "id",
@@ -158,19 +156,7 @@ def openapi_paths(read: str = READ, write: str = WRITE) -> dict[str, Any]:
 
     def op(summary: str, scope: str, responses: dict[str, Any], params: list[Any],
            body: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "responses": {**responses, **standard},
-            "parameters": params,
-            "security": [{"serviceToken": [scope]}],
-        }
-        if body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": body}},
-            }
-            operation["responses"].update(problems(413))
-        return operation
+        return operation(summary, scope, {**responses, **standard}, params, body)
 
     return {
         "/webhooks": {"get": op("An owner's webhooks", read, {"200": ok("webhooks")}, [owner])},
