@@ -91,12 +91,12 @@ class Issued:
 class Counts:
     """A campaign's counts as one caller may see them, OVERDUE already resolved.
 
-    `by_country` None when the caller may not see the breakdown, `by_owner` likewise.
+    `by_country` None when the caller may not see the breakdown. Counts by owner are
+    paged apart (`OwnerCount`).
     """
 
     totals: dict[RobotState, int]
     by_country: list[tuple[str, dict[RobotState, int]]] | None
-    by_owner: list[tuple[str, str, dict[RobotState, int]]] | None
 
 
 @dataclass(frozen=True, slots=True)

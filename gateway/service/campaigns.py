@@ -315,24 +315,19 @@ class Campaigns:
             return CountScope(None, "all")
         return count_scope(principal, campaign)
 
-    async def counts(
-        self, principal: Principal, campaign: Campaign, with_owners: bool = True
-    ) -> Counts:
-        """The counts the caller may see. Totals and countries read the per-country
-        aggregate; owners (`with_owners`, when the caller may see them) the per-owner
-        one, only its own rows for an owner."""
+    async def counts(self, principal: Principal, campaign: Campaign) -> Counts:
+        """The totals and countries the caller may see, from the per-country aggregate; an
+        owner's from its own rows of the per-owner one. Owners come a page at a time
+        (`owner_counts`)."""
         store = self._store()
         scope = self.scope(principal, campaign)
         now = self.clock()
         if scope.owners == "own":
             own = principal.organisation_id or ""
             rows = await store.counts(campaign.id, own)
-            return visible_counts(rows, rows, campaign, scope, principal, now)
+            return visible_counts(rows, campaign, scope, principal, now)
         countries = await store.country_counts(campaign.id)
-        owners = None
-        if with_owners and scope.owners == "all":
-            owners = await store.counts(campaign.id)
-        return visible_counts(countries, owners, campaign, scope, principal, now)
+        return visible_counts(countries, campaign, scope, principal, now)
 
     async def owner_counts(
         self, principal: Principal, campaign: Campaign, first: int, after: str | None
@@ -430,7 +425,6 @@ def stored_states(
 
 def visible_counts(
     countries: list[StateCount],
-    owners: list[StateCount] | None,
     campaign: Campaign,
     scope: CountScope,
     principal: Principal,
@@ -438,8 +432,8 @@ def visible_counts(
 ) -> Counts:
     """Totals over the rows the caller may count, and the breakdowns its scope shows.
 
-    `countries` are per-country rows (or an owner's own rows), `owners` per-owner
-    rows or None when not asked for. A caller limited to some countries counts
+    `countries` are per-country rows (or an owner's own rows). A caller limited to
+    some countries counts
     those only, an owner its own robots only; one with no breakdown (the public)
     sees the campaign's totals.
     """
@@ -464,10 +458,4 @@ def visible_counts(
     by_country = None
     if scope.countries is None or scope.countries:
         by_country = sorted(per_country.items())
-    by_owner = None
-    if scope.owners != "none" and owners is not None:
-        per_owner: dict[tuple[str, str], dict[RobotState, int]] = {}
-        for row in filter(visible, owners):
-            add(per_owner.setdefault((row.country, row.owner_id), {}), row)
-        by_owner = [(c, o, n) for (c, o), n in sorted(per_owner.items())]
-    return Counts(totals, by_country, by_owner)
+    return Counts(totals, by_country)

@@ -246,8 +246,8 @@ class RequestContext:
             return Page([], [], False)
         return await self.campaigns.page(where, first, after)
 
-    async def campaign_counts(self, campaign: Campaign, with_owners: bool = True) -> Counts:
-        return await self._campaigns().counts(self.principal, campaign, with_owners)
+    async def campaign_counts(self, campaign: Campaign) -> Counts:
+        return await self._campaigns().counts(self.principal, campaign)
 
     async def campaign_owner_counts(
         self, campaign: Campaign, first: int, after: str | None

@@ -67,7 +67,7 @@ class CampaignContext(Protocol):
         self, where: CampaignFilter, first: int, after: str | None
     ) -> Page[CampaignRecord]: ...
 
-    async def campaign_counts(self, campaign: Campaign, with_owners: bool = True) -> Counts: ...
+    async def campaign_counts(self, campaign: Campaign) -> Counts: ...
 
     async def campaign_owner_counts(
         self, campaign: Campaign, first: int, after: str | None
@@ -365,7 +365,7 @@ class CampaignType:
     async def counts(self, info: strawberry.Info) -> CampaignCounts:
         # Totals and countries read the per-country aggregate (a few rows); byOwner
         # reads the per-owner one a page at a time, only when asked for.
-        counts = await _refusable(info.context.campaign_counts(self.record, False))
+        counts = await _refusable(info.context.campaign_counts(self.record))
         by_country = counts.by_country
         return CampaignCounts(
             totals=StateCounts.of(counts.totals),
