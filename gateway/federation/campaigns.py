@@ -21,7 +21,6 @@ rather than answering counts that are short.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,7 +44,7 @@ from schema.codec import DecodeError, from_plain, to_plain
 from schema.source import NotServed, Page, RegistryUnavailable
 from schema.writes import WriteRejected
 
-from .client import RegistryClient
+from .client import RegistryClient, on_every, problem_details
 
 
 def _body(client: RegistryClient, response: httpx.Response) -> Any:
@@ -61,14 +60,6 @@ def _decoded(client: RegistryClient, cls: type[Any], data: Any) -> Any:
     except DecodeError as exc:
         detail = f"sent a campaign record that does not parse: {exc}"
         raise RegistryUnavailable(client.id, detail) from None
-
-
-def _problem(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _summed(records: Sequence[CampaignRecord]) -> CampaignRecord:
@@ -92,11 +83,7 @@ class FederatedCampaigns:
 
     async def _each(self, call: Any) -> list[Any]:
         """`call(client)` on every node at once; the first failure is raised, named."""
-        answers = await asyncio.gather(*(call(c) for c in self.clients), return_exceptions=True)
-        for answer in answers:
-            if isinstance(answer, BaseException):
-                raise answer
-        return answers
+        return await on_every(self.clients, call)
 
     async def _get(
         self, client: RegistryClient, route: str, path: str, params: Mapping[str, Any] | None = None
@@ -106,7 +93,7 @@ class FederatedCampaigns:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            detail = _problem(response).get("detail", f"HTTP {response.status_code}")
+            detail = problem_details(response).get("detail", f"HTTP {response.status_code}")
             raise RegistryUnavailable(client.id, f"answered {response.status_code}: {detail}")
         return _body(client, response)
 
@@ -122,14 +109,16 @@ class FederatedCampaigns:
             )
             status = response.status_code
             if status == 409:
-                raise IdempotencyConflict(_problem(response).get("detail", "another campaign"))
+                raise IdempotencyConflict(
+                    problem_details(response).get("detail", "another campaign")
+                )
             if status == 422:
-                problem = _problem(response)
+                problem = problem_details(response)
                 raise WriteRejected(
                     problem.get("rule"), problem.get("field"), problem.get("detail", "rejected")
                 )
             if status not in (200, 201):
-                detail = _problem(response).get("detail", f"HTTP {status}")
+                detail = problem_details(response).get("detail", f"HTTP {status}")
                 raise RegistryUnavailable(client.id, f"answered {status} to a campaign: {detail}")
             answer = _body(client, response)
             record = _decoded(client, CampaignRecord, answer.get("record"))
@@ -303,7 +292,7 @@ class FederatedCampaigns:
             json={"code": code, "reason": reason},
         )
         if response.status_code == 404:
-            raise UnknownRobot(_problem(response).get("detail", f"robot {code} not found"))
+            raise UnknownRobot(problem_details(response).get("detail", f"robot {code} not found"))
         if response.status_code != 200:
             raise RegistryUnavailable(client.id, f"answered {response.status_code} to an exemption")
         return _decoded(client, CampaignRobot, _body(client, response).get("robot"))

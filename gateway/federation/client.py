@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -165,3 +165,24 @@ class RegistryClient:
     @property
     def state(self) -> State:
         return self.breaker.state
+
+
+def problem_details(response: httpx.Response) -> dict[str, Any]:
+    """The problem details (RFC 9457) of a node's answer; empty when it has none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+async def on_every(
+    clients: Sequence[RegistryClient], call: Callable[[RegistryClient], Any]
+) -> list[Any]:
+    """`call(client)` on every node at once, answers in the clients' order; the first
+    failure is raised (each names its node), after all have ended."""
+    answers = await asyncio.gather(*(call(c) for c in clients), return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return answers

@@ -50,7 +50,7 @@ from schema.writes import WriteRejected
 from . import cursor
 from .batching import RequestSource
 from .cache import PassportCache
-from .client import RegistryClient, UpstreamHook
+from .client import RegistryClient, UpstreamHook, problem_details
 from .config import RegistryConfig
 from .freshness import Follower, Freshness
 from .transparency import LogMonitor
@@ -650,7 +650,7 @@ def _ingested(
         items = _items(client, _json(client, response, status), "events")
         replayed = response.headers.get("idempotent-replayed") == "true"
         return {e.code: Appended(e, replayed) for e in _parsed(client, items, event_of)}
-    problem = _problem(response)
+    problem = problem_details(response)
     detail = _detail(response)
     if status == 404:
         raise UnknownRobot(detail)
@@ -668,16 +668,7 @@ def _place(places: Sequence[int], index: int) -> int:
     return places[index] if 0 <= index < len(places) else index
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
-    """The problem details (RFC 9457) of an answer; empty when it has none."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _detail(response: httpx.Response) -> str:
     """The problem's detail, or its status."""
-    detail = _problem(response).get("detail")
+    detail = problem_details(response).get("detail")
     return detail if isinstance(detail, str) else f"HTTP {response.status_code}"

@@ -12,7 +12,6 @@ together. A node that does not answer fails the call, naming it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ from gateway.service.webhooks import Delivery, Webhook
 from schema.codec import DecodeError, format_datetime, from_plain
 from schema.source import RegistryUnavailable
 
-from .client import RegistryClient
+from .client import RegistryClient, on_every
 
 
 def _decoded(client: RegistryClient, cls: type[Any], items: Any) -> list[Any]:
@@ -37,11 +36,7 @@ class FederatedWebhooks:
         self.clients = list(clients.values())
 
     async def _each(self, call: Any) -> list[Any]:
-        answers = await asyncio.gather(*(call(c) for c in self.clients), return_exceptions=True)
-        for answer in answers:
-            if isinstance(answer, BaseException):
-                raise answer
-        return answers
+        return await on_every(self.clients, call)
 
     @staticmethod
     def _expect(client: RegistryClient, status: int, allowed: tuple[int, ...]) -> None:

@@ -363,24 +363,34 @@ class Campaigns:
         states: tuple[RobotState, ...],
     ) -> Page[CampaignRobot]:
         """The campaign's robots the caller may list, in code order, by shown state."""
-        scope = self.scope(principal, campaign)
-        if scope.countries is not None and not scope.countries:
-            raise WriteForbidden(
-                "campaigns.robots", None, "listing a campaign's robots is for authorities"
-            )
-        stored = stored_states(campaign, states, self.clock())
-        if stored is None:
+        listing = self._listing(principal, campaign, states)
+        if listing is None:
             return Page([], [], False)
-        countries = tuple(sorted(scope.countries)) if scope.countries is not None else ()
+        stored, countries = listing
         return await self._store().robots(campaign.id, first, after, stored, countries)
 
     def robot_filter(
         self, principal: Principal, campaign: Campaign, states: tuple[RobotState, ...]
     ) -> RobotFilter | None:
-        """The fleet list's filter for a campaign's robots, by shown state, narrowed as
-        `robots` narrows them: refused to a caller who may not list them, a foreign
-        authority's cut to its country. None when no robot can be in those states (an
-        OVERDUE before the deadline): the list is empty without asking anyone."""
+        """The fleet list's filter for a campaign's robots, narrowed as `robots` narrows
+        them. None when no robot can be in those states (an OVERDUE before the
+        deadline): the list is empty without asking anyone."""
+        listing = self._listing(principal, campaign, states)
+        if listing is None:
+            return None
+        stored, countries = listing
+        return RobotFilter(
+            campaign=campaign.id,
+            campaign_states=tuple(s.value for s in stored),
+            campaign_countries=countries,
+        )
+
+    def _listing(
+        self, principal: Principal, campaign: Campaign, states: tuple[RobotState, ...]
+    ) -> tuple[tuple[RobotState, ...], tuple[str, ...]] | None:
+        """What a caller's listing of the campaign's robots reads: the stored states behind
+        the shown ones, and the owner countries it is cut to (none: all). Refused to a
+        caller who may not list them; None when no robot can be in those states."""
         scope = self.scope(principal, campaign)
         if scope.countries is not None and not scope.countries:
             raise WriteForbidden(
@@ -390,11 +400,7 @@ class Campaigns:
         if stored is None:
             return None
         countries = tuple(sorted(scope.countries)) if scope.countries is not None else ()
-        return RobotFilter(
-            campaign=campaign.id,
-            campaign_states=tuple(s.value for s in stored),
-            campaign_countries=countries,
-        )
+        return stored, countries
 
     async def of_robot(self, code: str) -> list[tuple[Campaign, CampaignRobot]]:
         if self.registry is None:
