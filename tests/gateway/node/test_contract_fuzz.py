@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import checks
 
+from gateway.node.routes import MAX_WAIT_MS
 from schema.code import check_character
 from tests.support.node_process import node_args, running_robopass, service_token
 from tests.support.processes import Server
@@ -53,6 +54,9 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 EXAMPLES = 25
+TIMEOUT = MAX_WAIT_MS / 1000 + 20
+"""Seconds a request may take: `GET /changes?waitMs=` may hold an answer for MAX_WAIT_MS,
+as long as schemathesis's default timeout, which made a full hold fail now and then."""
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
@@ -88,7 +92,7 @@ def exercise(operation, base: str, auth: dict[str, str], asked: list) -> None:
         max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
     )
     def run(case) -> None:
-        case.call_and_validate(base_url=base, headers=auth, checks=asked)
+        case.call_and_validate(base_url=base, headers=auth, checks=asked, timeout=TIMEOUT)
 
     run()
 
