@@ -6,8 +6,13 @@ cut off. A checkpoint can: the audit log's Merkle tree (one leaf per record,
 its id, salted commitment and hash, `schema.tlog.leaves.audit_leaf`) signed by
 the audit log key and, optionally, cosigned by witnesses. Anyone holding an
 earlier checkpoint can later check that the log still holds those records
-unchanged (`robopass audit verify --checkpoint`). The tree is rebuilt from the
-rows on each use: the command line reads it once.
+unchanged (`robopass audit verify --checkpoint`).
+
+Signing reads only the records added since the last checkpoint (a gateway that
+witnesses its log signs one every few seconds, and rereading a long log each time
+grew with the log): the tree keeps the leaves as they were first read, which is
+what the witnesses hold it to. Checking a checkpoint reads the whole log again,
+since what is checked is what the log holds now.
 """
 
 from __future__ import annotations
@@ -39,14 +44,22 @@ class AuditTransparency:
         self.log = log
         self.signer = signer
         self._tree = Tree()
+        self._last = 0
+        """The id of the last record in the tree."""
 
     def refresh(self) -> int:
-        tree = Tree()
-        for row in self.log.rows():
+        """Read the records added since the last call; the tree's size.
+
+        A log whose newest id is now below the last one read was cut off: the tree is
+        read again from what is left, so its next checkpoint is smaller than the last
+        and every witness refuses it."""
+        if self.log.head()[0] < self._last:
+            self._tree, self._last = Tree(), 0
+        for row in self.log.rows(after=self._last):
             commitment, digest = row[-3], row[-1]
-            tree.append(leaf_hash(audit_leaf(row[0], commitment, digest)))
-        self._tree = tree
-        return len(tree)
+            self._tree.append(leaf_hash(audit_leaf(row[0], commitment, digest)))
+            self._last = row[0]
+        return len(self._tree)
 
     def checkpoint(self) -> str:
         if self.signer is None:
@@ -65,6 +78,7 @@ class AuditTransparency:
             checkpoint = Checkpoint.parse(text)
         except NoteError as exc:
             raise CheckpointMismatch(f"the checkpoint does not verify: {exc}") from None
+        self._tree, self._last = Tree(), 0  # what the log holds now, not what was read
         size = self.refresh()
         if checkpoint.size > size:
             raise CheckpointMismatch(

@@ -10,7 +10,7 @@ import pytest
 from gateway.service.auditlog import AuditTransparency, CheckpointMismatch
 from policies import AuditLog
 from policies.audit import AuditRecord
-from schema.tlog.note import Checkpoint, Signer, sign_note
+from schema.tlog.note import Checkpoint, Signer, sign_note, split_note
 from tests.support.cli_process import robopass_text as robopass
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
@@ -78,3 +78,37 @@ def test_the_command_line_keeps_and_checks_a_checkpoint(audit_db: Path, tmp_path
     assert cut.stdout.startswith("audit log TRUNCATED: checkpoint 7 covers 7 records")
     missing = robopass(*args)
     assert missing.returncode != 0 and "--checkpoint needs --log-key" in missing.stderr
+
+
+def test_signing_again_reads_only_the_new_records_and_a_cut_is_read_anew(audit_db: Path) -> None:
+    signer = Signer.generate("robopass.audit/test")
+    log = AuditLog(audit_db)
+    read: list[int] = []
+    every_row = log.rows
+
+    def counted(after: int = 0, **kwargs):
+        for row in every_row(after, **kwargs):
+            read.append(row[0])
+            yield row
+
+    try:
+        kept = AuditTransparency(log, signer)
+        kept.checkpoint()
+        log.rows = counted  # type: ignore[method-assign]
+        log.append_many([record(7), record(8)])
+        again = _checkpoint(kept.checkpoint())
+        assert read == [8, 9], "only the two new records are read"
+        assert (again.size, again.root) == (
+            9,
+            _checkpoint(AuditTransparency(log, signer).checkpoint()).root,
+        )
+        log.backend.execute("DELETE FROM audit_log WHERE id >= 6")
+        read.clear()
+        assert _checkpoint(kept.checkpoint()).size == 5
+        assert read == [1, 2, 3, 4, 5], "a log cut below what was read is read again whole"
+    finally:
+        log.close()
+
+
+def _checkpoint(note: str) -> Checkpoint:
+    return Checkpoint.parse(split_note(note)[0])
