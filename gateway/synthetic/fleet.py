@@ -963,14 +963,16 @@ def synthetic_fleet(
     country: str = "CN",
     registry: str = "cn-heis",
     now: datetime = NOW,
+    start: int = 0,
 ) -> Iterator[list[Event]]:
     """Yield each robot's full hash-chained event log, REGISTERED first.
 
     Deterministic in (seed, index): robot i is the same in a fleet of 10 or 10,000, on any
     machine. `country` picks the makers (CN, DE or FR) and the registry's jurisdiction.
+    `start` is the first robot's index: a slice of a large fleet without the robots before it.
     """
-    if count < 0:
-        raise ValueError("count must not be negative")
+    if count < 0 or start < 0:
+        raise ValueError("count and start must not be negative")
     if country not in MAKERS:
         raise ValueError(f"no synthetic makers for {country!r}; use one of {sorted(MAKERS)}")
     if now.tzinfo is None:
@@ -979,4 +981,4 @@ def synthetic_fleet(
     if now.date() < PRODUCTION_START + 60 * DAY:
         raise ValueError(f"now must be after {PRODUCTION_START + 60 * DAY}")
     fleet = _fleet(seed, country, registry, now)
-    return (_Life(fleet, i).run() for i in range(count))
+    return (_Life(fleet, i).run() for i in range(start, start + count))
