@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from random import Random
 from typing import Any
 
@@ -63,6 +64,7 @@ from schema.events import (
     payload_of,
 )
 from schema.passport import (
+    Actuator,
     Battery,
     Certification,
     Compliance,
@@ -85,6 +87,7 @@ from schema.passport import (
     RobotStatus,
     RootCause,
     Scenario,
+    Sensor,
     Severity,
 )
 
@@ -348,6 +351,34 @@ def _fleet(seed: int, country: str, registry: str, now: datetime) -> _Fleet:
     return _Fleet(seed, COUNTRIES[country], registry, now, makers, end, offset, recall, mandate)
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What a model's robots share, worked out once per model rather than once per robot."""
+
+    joints: tuple[str, ...]
+    factors: tuple[float, ...]
+    releases: tuple[Release, ...]
+    release_times: tuple[datetime, ...]
+    compute: str
+    sensors: tuple[Sensor, ...]
+    actuators: tuple[Actuator, ...]
+
+
+@cache
+def _parts_of(maker: Maker, spec: ModelSpec) -> _Parts:
+    joints = joints_of(spec)
+    releases = releases_of(maker, spec)
+    return _Parts(
+        joints,
+        tuple(wear_factor(j) for j in joints),
+        releases,
+        tuple(r.at for r in releases),
+        compute_of(spec),
+        tuple(sensors_of(spec)),
+        tuple(actuators_of(spec)),
+    )
+
+
 # -- one robot's life ------------------------------------------------------------------
 
 
@@ -446,8 +477,9 @@ class _Life:
                 self.sequence,
             )
         )
-        self.joints = joints_of(self.spec)
-        self.releases = releases_of(self.maker, self.spec)
+        self.parts = _parts_of(self.maker, self.spec)
+        self.joints = self.parts.joints
+        self.releases = self.parts.releases
         self.release = self._latest_release(_midnight(self.produced))
 
     def _init_condition(self) -> None:
@@ -457,7 +489,7 @@ class _Life:
         self.cycles = self.hours / self.runtime
         self.health = rng.uniform(99.3, 100.0)
         self.fade = _FADE_PER_CYCLE[spec.chemistry]
-        self.factors = [wear_factor(j) for j in self.joints]
+        self.factors = self.parts.factors
         self.wear = [rng.uniform(0, 0.3) for _ in self.joints]
         self.wear_rate = _WEAR_PER_HOUR * rng.uniform(0.75, 1.3)
         self.base_precision = _PRECISION_MM[spec.category] * rng.uniform(0.9, 1.1)
@@ -512,10 +544,10 @@ class _Life:
             len(self.joints),
             spec.mass_kg,
             spec.height_mm,
-            compute_of(spec),
+            self.parts.compute,
             battery,
-            sensors_of(spec),
-            actuators_of(spec),
+            list(self.parts.sensors),
+            list(self.parts.actuators),
         )
 
     def _plan_life(self, registered: datetime) -> None:
@@ -608,9 +640,10 @@ class _Life:
         self.cycles += cycles
         self.health -= cycles * self.fade * rng.uniform(0.7, 1.3)
         k, draw = hours * self.wear_rate, rng.random
-        # rng.uniform(0.8, 1.2) inlined (the same draw, the same float): it is most of the draws
+        # rng.uniform(0.8, 1.2) and min(x, 100.0) inlined (the same draws, the same floats):
+        # this loop is most of the draws
         self.wear = [
-            min(w + k * f * (0.8 + _SPREAD * draw()), 100.0)
+            x if (x := w + k * f * (0.8 + _SPREAD * draw())) <= 100.0 else 100.0
             for w, f in zip(self.wear, self.factors, strict=True)
         ]
         self.drift += hours * _DRIFT_PER_HOUR * rng.uniform(0.5, 1.5)
@@ -808,7 +841,7 @@ class _Life:
     # -- software, mandates, recalls, certificates
 
     def _latest_release(self, t: datetime) -> Release:
-        i = bisect.bisect_right([r.at for r in self.releases], t) - 1
+        i = bisect.bisect_right(self.parts.release_times, t) - 1
         return self.releases[max(i, 0)]
 
     def update_software(self, t: datetime, mandate: str | None = None) -> None:
