@@ -80,6 +80,9 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         return 0
     except OSError as exc:
         raise SystemExit(f"robopass: cannot write {args.out}: {exc.strerror}") from None
+    except KeyboardInterrupt:
+        print("robopass: interrupted; the last line written may be cut short", file=sys.stderr)
+        return 130
     return 0
 
 
