@@ -15,11 +15,13 @@ import itertools
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from random import Random
 
 import orjson
 import pytest
 
 from gateway.node.records import event_json
+from gateway.synthetic import fleet as fleet_module
 from gateway.synthetic.fleet import NOW, synthetic_fleet
 from schema.events import Event
 
@@ -82,3 +84,12 @@ def _digest(robots: Iterator[list[Event]]) -> str:
 )
 def test_fleet_bytes_are_pinned(case: Case, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert _digest(_robots(case, monkeypatch)) == expected
+
+
+def test_inlined_wear_draw_is_random_uniform_to_the_last_bit() -> None:
+    """The digests above round wear to 0.1 %, so a one-ulp change would rarely show in them;
+    the inlined draw must be `Random.uniform(0.8, 1.2)` exactly, not nearly."""
+    spread = fleet_module._SPREAD
+    library, inlined = Random(15), Random(15)
+    for _ in range(20_000):
+        assert library.uniform(0.8, 1.2) == 0.8 + spread * inlined.random()
