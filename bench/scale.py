@@ -30,17 +30,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.lookup import postgres_schema
-from gateway.node.records import event_json
+from gateway.cli.registry.fleet import fleet_lines
 from gateway.service.importing import documents
 from gateway.store.base import Store
 from gateway.store.bulk import Incoming, Rejected, run_import
 from gateway.store.open import open_store
-from gateway.synthetic.fleet import synthetic_fleet
+from gateway.synthetic.fleet import NOW
 from schema.source import RobotFilter
 
 SMALL = 1000
@@ -48,13 +46,16 @@ FILTERS = ("manufacturer", "category", "status", "owner_id")
 
 
 def write_fleet(path: Path, robots: int) -> tuple[int, float]:
-    """The synthetic fleet as chained NDJSON lines; (events, seconds to generate)."""
+    """The synthetic fleet as chained NDJSON lines; (events, seconds to generate).
+
+    `robopass registry fleet`'s writer: streamed, one generating process per core.
+    """
     started, events = time.perf_counter(), 0
+    spec = (1, "CN", "cn-heis", NOW)
     with path.open("wb") as out:
-        for history in synthetic_fleet(robots, seed=1, country="CN", registry="cn-heis"):
-            events += len(history)
-            line = {"code": history[0].code, "events": [event_json(e) for e in history]}
-            out.write(orjson.dumps(line) + b"\n")
+        for chunk in fleet_lines(spec, 0, robots, workers=os.cpu_count() or 1):
+            events += chunk.count(b'"prevHash"')
+            out.write(chunk)
     return events, time.perf_counter() - started
 
 

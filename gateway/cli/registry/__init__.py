@@ -10,6 +10,7 @@ import argparse
 
 from gateway.cli.registry import (
     backup,
+    fleet,
     identify,
     importing,
     recommit,
@@ -20,7 +21,7 @@ from gateway.cli.registry import (
 )
 
 # In the order `robopass registry --help` lists them.
-COMMANDS = (seed, importing, verify, backup, recommit, identify, rollup, serve)
+COMMANDS = (seed, fleet, importing, verify, backup, recommit, identify, rollup, serve)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

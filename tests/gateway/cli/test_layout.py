@@ -19,7 +19,9 @@ TOP_LEVEL = [
     "serve", "config", "token", "auth-server", "demo", "registry", "witness", "sync",
     "export", "verify", "key", "credential", "present", "translate", "mapping", "audit",
 ]  # fmt: skip
-REGISTRY = ["seed", "import", "verify", "backup", "recommit", "identify", "rollup", "serve"]
+REGISTRY = [
+    "seed", "fleet", "import", "verify", "backup", "recommit", "identify", "rollup", "serve",
+]  # fmt: skip
 
 
 def outside_cli() -> list[tuple[Path, ast.Module]]:
