@@ -7,6 +7,7 @@ and the markers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,20 @@ from schema.events import Event
 from tests.support.processes import robopass_server
 from tests.support.seeded import SeededTemplates, fresh_schema
 from tests.support.stores import PG_SERVER
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move everything imported so far out of the collector's sight (`gc.freeze`).
+
+    Collection imports every test module and the code under test: about 190,000 objects
+    that live as long as the session (in each xdist worker). A full collection walks every
+    object not frozen, and the suite's requests leave enough cyclic garbage (an app, its
+    schema, its closures) for dozens of full collections a worker: frozen, those walk only
+    what the tests made. Measured on tests/gateway/aasapi, tests/gateway/store and
+    tests/schema (502 tests): the collector's time falls from about 8 to 3 seconds.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
