@@ -15,7 +15,7 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,7 +25,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import KeyParameters, KeySet, RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -79,25 +79,43 @@ def signing_key(data_dir: str | Path) -> RSAKey:
     """The server's private key, generated and stored (mode 0600) on first use."""
     path = Path(data_dir) / KEY_FILE
     if path.exists():
-        stat = path.stat()
-        return _read_key(str(path), (stat.st_ino, stat.st_mtime_ns, stat.st_size))
+        return _read_key(str(path), _version(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = RSAKey.generate_key(2048, private=True)
-    key = RSAKey.import_key(
-        {**key.as_dict(private=True), "kid": key.thumbprint(), "use": "sig", "alg": ALG}
-    )
+    params: KeyParameters = {"use": "sig", "alg": ALG}
+    key = RSAKey.generate_key(2048, parameters=params, private=True, auto_kid=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(key.as_dict(private=True), f)
+    _remember(str(path), _version(path), key)  # the key just made, not read back and checked
     return key
 
 
-@lru_cache(maxsize=32)
+_KEYS: dict[tuple[str, tuple[int, int, int]], RSAKey] = {}
+"""Keys by file and version, in the order first made or read; the oldest go past `_KEYS_KEPT`."""
+_KEYS_KEPT = 32
+
+
+def _version(path: Path) -> tuple[int, int, int]:
+    """A version of the file at `path`: its inode, mtime and size."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
 def _read_key(path: str, version: tuple[int, int, int]) -> RSAKey:
-    """The key in `path` as of `version` (its inode, mtime and size): loading an RSA key
-    checks it (tens of milliseconds), and every token issued asks for it; a file
-    replaced or rewritten has another version and is read again."""
-    return RSAKey.import_key(json.loads(Path(path).read_text(encoding="utf-8")))
+    """The key in `path` as of `version`: loading an RSA key checks it (tens of
+    milliseconds), and every token issued asks for it; a file replaced or rewritten has
+    another version and is read again."""
+    key = _KEYS.get((path, version))
+    if key is None:
+        key = RSAKey.import_key(json.loads(Path(path).read_text(encoding="utf-8")))
+        _remember(path, version, key)
+    return key
+
+
+def _remember(path: str, version: tuple[int, int, int], key: RSAKey) -> None:
+    _KEYS[(path, version)] = key
+    while len(_KEYS) > _KEYS_KEPT:
+        del _KEYS[next(iter(_KEYS))]
 
 
 #: Seconds an access token of the embedded server is valid. An hour, not authlib's ten days for

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Annotated, Any
 
 import strawberry
@@ -459,19 +459,27 @@ class PassportSchema(strawberry.Schema):
         super().process_errors(unexpected_errors(errors), execution_context)
 
 
-class QuietValidationCache(ValidationCache):
-    """Validation without "Did you mean ...?": suggestions map the schema for a prober."""
+class SchemaValidationCache(ValidationCache):
+    """Validation cached in the schema's own cache (`schema_caches`).
 
-    def __init__(self, maxsize: int) -> None:
-        super().__init__(maxsize)
-        self.cached_validate_document = lru_cache(maxsize)(_validate_quietly)
+    strawberry's ValidationCache shares one module-level cache per size across every
+    schema of the process, keyed by the schema: each schema a process builds stays alive
+    until 512 newer validations push it out (a test session builds hundreds, and the
+    collector then walks them all). A cache made per extension instance would cache
+    nothing: the extension is made again for every request.
+    """
+
+    def __init__(self, validate: Any) -> None:
+        super().__init__(CACHE_SIZE)
+        self.cached_validate_document = validate
 
 
-def _validate_quietly(
-    schema: GraphQLSchema, document: DocumentNode, rules: tuple
+def _validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple, *, hide_suggestions: bool
 ) -> list[GraphQLError]:
+    """strawberry's validation (its own rules added), with or without suggestions."""
     rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
-    return validate(schema, document, rules, hide_suggestions=True)
+    return validate(schema, document, rules, hide_suggestions=hide_suggestions)
 
 
 class QuietExecutor(_ExecutionContext):
@@ -501,7 +509,7 @@ def build_schema(extensions: list | tuple = (), *, suggestions: bool = True) -> 
         config=schema_config(),
         execution_context_class=_ExecutionContext if suggestions else QuietExecutor,
         extensions=[
-            *schema_caches(ValidationCache if suggestions else QuietValidationCache),
+            *schema_caches(suggestions=suggestions),
             *extensions,
         ],
     )
@@ -511,9 +519,17 @@ CACHE_SIZE = 512
 """Documents parsed, and validated, kept per schema."""
 
 
-def schema_caches(validation: type[ValidationCache] = ValidationCache) -> list[Any]:
-    """The parse and validation caches every schema of ours runs with (extensions)."""
-    return [lambda: ParserCache(maxsize=CACHE_SIZE), lambda: validation(maxsize=CACHE_SIZE)]
+def schema_caches(*, suggestions: bool = True) -> list[Any]:
+    """The parse and validation caches every schema of ours runs with (extensions).
+
+    Call it once per schema: the validation cache it makes is that schema's own, and goes
+    with it. `suggestions` False validates without "Did you mean ...?".
+    """
+    validate_cached = lru_cache(CACHE_SIZE)(partial(_validate, hide_suggestions=not suggestions))
+    return [
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: SchemaValidationCache(validate_cached),
+    ]
 
 
 def schema_config() -> StrawberryConfig:

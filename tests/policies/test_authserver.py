@@ -15,7 +15,13 @@ import pytest
 import uvicorn
 
 from policies import InvalidToken, Role, TokenVerifier, TrustedIssuer
-from policies.authserver import TOKEN_LIFETIME, create_auth_app, issue_token, load_clients
+from policies.authserver import (
+    TOKEN_LIFETIME,
+    create_auth_app,
+    issue_token,
+    load_clients,
+    signing_key,
+)
 from tests.support.ports import free_port
 
 
@@ -106,6 +112,21 @@ def test_key_is_kept_private_and_reused(server: tuple[str, Path]) -> None:
     assert served["keys"][0]["kid"] == json.loads(key_file.read_text())["kid"]
     with pytest.raises(KeyError):
         issue_token("nobody", data_dir, issuer)
+
+
+def test_a_new_key_is_the_one_stored_and_a_rewritten_file_is_read_again(tmp_path: Path) -> None:
+    """The key made on first use is returned without reading it back, so it must equal
+    what was stored; a file replaced afterwards is read again, not served from memory."""
+    made = signing_key(tmp_path)
+    stored = json.loads((tmp_path / "signing-key.json").read_text())
+    assert made.as_dict(private=True) == stored
+    assert (stored["use"], stored["alg"], stored["kid"]) == ("sig", "RS256", made.thumbprint())
+    assert signing_key(tmp_path).as_dict(private=True) == stored
+    other = tmp_path / "other"
+    replacement = signing_key(other).as_dict(private=True)
+    (tmp_path / "signing-key.json").unlink()
+    (other / "signing-key.json").rename(tmp_path / "signing-key.json")
+    assert signing_key(tmp_path).as_dict(private=True) == replacement
 
 
 def test_demo_clients_cover_the_brief() -> None:
