@@ -88,6 +88,8 @@ def _encode_expr(hint: Any, value: str, depth: int, names: dict[str, Any]) -> st
         return f"dict({value})"
     if isinstance(hint, type):
         if dataclasses.is_dataclass(hint):
+            if _inlined(hint):  # a dict display in the parent's source, as for decoding
+                return _inline_encode(hint, value, depth, names)
             return f"{_name(names, _encoder(hint))}({value})"
         if issubclass(hint, enum.Enum):
             return f"{value}.name"
@@ -96,6 +98,15 @@ def _encode_expr(hint: Any, value: str, depth: int, names: dict[str, Any]) -> st
         if issubclass(hint, date):
             return f"{_name(names, date.isoformat)}({value})"
     return value
+
+
+def _inline_encode(tp: type, value: str, depth: int, names: dict[str, Any]) -> str:
+    """Source of `tp`'s dict display for `value`, read once (a dict display runs in order)."""
+    var, items = f"v{depth}", []
+    for index, (f, hint) in enumerate(_fields(tp)):
+        base = value if value.isidentifier() else (f"({var} := {value})" if index == 0 else var)
+        items.append(f"{f.name!r}: {_encode_expr(hint, f'{base}.{f.name}', depth + 1, names)}")
+    return f"{{{', '.join(items)}}}"
 
 
 def _name(names: dict[str, Any], obj: Any) -> str:

@@ -85,9 +85,20 @@ class Incoming:
     robot_row: tuple[Any, ...]  # ROBOT_INSERT_COLUMNS, `updated_at` left None
 
     @classmethod
-    def of(cls, line: int, events: Sequence[Event], passport: Passport) -> Incoming:
-        """A checked log and its fold, encoded as the store will hold them."""
-        rows = tuple(event_row(event, "", None)[:10] for event in events)
+    def of(
+        cls,
+        line: int,
+        events: Sequence[Event],
+        passport: Passport,
+        texts: Sequence[bytes] | None = None,
+    ) -> Incoming:
+        """A checked log and its fold, encoded as the store will hold them; `texts` are the
+        payloads' canonical JSON when checking the chain already made them."""
+        if texts is None:
+            rows = tuple(event_row(event, "", None)[:10] for event in events)
+        else:
+            pairs = zip(events, texts, strict=True)
+            rows = tuple(event_row(event, "", None, text.decode())[:10] for event, text in pairs)
         return cls(line, events[0].code, rows, robot_row(passport, events[-1], None))
 
     @property
