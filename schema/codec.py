@@ -34,6 +34,8 @@ class DecodeError(ValueError):
 
 
 def format_datetime(value: datetime) -> str:
+    if value.tzinfo is UTC:  # every parsed time; `isoformat` ends in +00:00
+        return value.isoformat()[:-6] + "Z"
     if value.tzinfo is None:
         raise ValueError("naive datetime: times must be timezone-aware")
     text = value.astimezone(UTC).isoformat()
@@ -249,11 +251,14 @@ def _inlined(tp: type) -> bool:
 def _inline_expr(tp: type, value: str, depth: int, names: dict[str, Any]) -> str:
     """Source building `tp` from `value` as its generated decoder does, failing alike."""
     var = f"v{depth}"
-    keys = _name(names, frozenset(f.name for f in dataclasses.fields(tp)))
-    args = [_decode_expr(h, f"{var}[{f.name!r}]", depth + 1, names) for f, h in _fields(tp)]
+    fields = _fields(tp)
+    args = [_decode_expr(h, f"{var}[{f.name!r}]", depth + 1, names) for f, h in fields]
     build = f"{_name(names, tp)}({', '.join(args)})"
+    # Every field is read (a missing one raises KeyError), so as many keys as fields
+    # means no unknown one: the count stands for comparing the key sets.
+    count = len(fields)
     return (
-        f"({build} if ({var} := {value}).__class__ is dict and {var}.keys() <= {keys} else _bad())"
+        f"({build} if ({var} := {value}).__class__ is dict and len({var}) == {count} else _bad())"
     )
 
 
