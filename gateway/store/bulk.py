@@ -155,11 +155,13 @@ class BulkStore:
             result = BatchResult()
             stored = _stored_content(db, [i.code for i in batch])
             fresh: list[Incoming] = []
+            earlier: dict[str, Incoming] = {}  # added by this batch: compared only if repeated
             for index, incoming in enumerate(batch):
-                known = stored.get(incoming.code)
+                before = earlier.get(incoming.code)
+                known = stored.get(incoming.code) if before is None else before.content()
                 if known is None:
                     fresh.append(incoming)
-                    stored[incoming.code] = incoming.content()
+                    earlier[incoming.code] = incoming
                     result.added.append(index)
                 elif known == incoming.content():
                     result.kept.append(index)
