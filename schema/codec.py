@@ -34,6 +34,8 @@ class DecodeError(ValueError):
 
 
 def format_datetime(value: datetime) -> str:
+    if value.tzinfo is UTC:  # every parsed time; `isoformat` ends in +00:00
+        return value.isoformat()[:-6] + "Z"
     if value.tzinfo is None:
         raise ValueError("naive datetime: times must be timezone-aware")
     text = value.astimezone(UTC).isoformat()
@@ -88,6 +90,8 @@ def _encode_expr(hint: Any, value: str, depth: int, names: dict[str, Any]) -> st
         return f"dict({value})"
     if isinstance(hint, type):
         if dataclasses.is_dataclass(hint):
+            if _inlined(hint):  # a dict display in the parent's source, as for decoding
+                return _inline_encode(hint, value, depth, names)
             return f"{_name(names, _encoder(hint))}({value})"
         if issubclass(hint, enum.Enum):
             return f"{value}.name"
@@ -96,6 +100,15 @@ def _encode_expr(hint: Any, value: str, depth: int, names: dict[str, Any]) -> st
         if issubclass(hint, date):
             return f"{_name(names, date.isoformat)}({value})"
     return value
+
+
+def _inline_encode(tp: type, value: str, depth: int, names: dict[str, Any]) -> str:
+    """Source of `tp`'s dict display for `value`, read once (a dict display runs in order)."""
+    var, items = f"v{depth}", []
+    for index, (f, hint) in enumerate(_fields(tp)):
+        base = value if value.isidentifier() else (f"({var} := {value})" if index == 0 else var)
+        items.append(f"{f.name!r}: {_encode_expr(hint, f'{base}.{f.name}', depth + 1, names)}")
+    return f"{{{', '.join(items)}}}"
 
 
 def _name(names: dict[str, Any], obj: Any) -> str:
@@ -169,13 +182,14 @@ def _generated_decoder(tp: type, checked: Callable[[Any, str], Any]) -> Callable
     """Decode without building a path per field; on any failure, rerun `checked`."""
     names: dict[str, Any] = {"_tp": tp, "_checked": checked, "_failed": _FAILED, "_bad": _bad}
     names["_fields"] = frozenset(f.name for f in dataclasses.fields(tp))
+    names["_numbers"] = (int, float)
     required, optional = [], []
     for f, hint in _fields(tp):
         expr = _decode_expr(hint, f"data[{f.name!r}]", 0, names)
         if _has_default(f):
             optional += [f"if {f.name!r} in data:", f"    kw[{f.name!r}] = {expr}"]
         else:
-            required.append(f"{f.name}={expr}")
+            required.append(expr)  # positional: a dataclass's required fields come first
     call = ", ".join([*required, "**kw"] if optional else required)
     body = [
         "if data.__class__ is not dict or not data.keys() <= _fields:",
@@ -208,6 +222,8 @@ def _decode_expr(hint: Any, value: str, depth: int, names: dict[str, Any]) -> st
         return f"({var} if isinstance({var} := {value}, dict) else _bad())"
     if isinstance(hint, type):
         if dataclasses.is_dataclass(hint):
+            if _inlined(hint):
+                return _inline_expr(hint, value, depth, names)
             return f"{_name(names, _decoder(hint))}({value}, '')"
         if issubclass(hint, enum.Enum):
             return f"{_name(names, hint)}[{value}]"
@@ -215,14 +231,35 @@ def _decode_expr(hint: Any, value: str, depth: int, names: dict[str, Any]) -> st
             return f"{_name(names, parse_datetime)}({value})"
         if issubclass(hint, date):
             return f"{_name(names, date.fromisoformat)}({value})"
-        if hint is float:
-            return f"{_name(names, _number)}({value}, '')"
-        if hint is int:
-            return f"{_name(names, _integer)}({value}, '')"
+        if hint is float:  # as `_number`: an int or a float (not a bool), as a float
+            return f"(float({var}) if ({var} := {value}).__class__ in _numbers else _bad())"
+        if hint is int:  # as `_integer`; a subclass takes the checked way, which keeps it
+            return f"({var} if ({var} := {value}).__class__ is int else _bad())"
         if hint in (str, bool):
             kind = _name(names, hint)
             return f"({var} if isinstance({var} := {value}, {kind}) else _bad())"
     raise TypeError(f"no decoder for {hint!r}")
+
+
+def _inlined(tp: type) -> bool:
+    """Whether a nested dataclass is decoded in its parent's source rather than by a call:
+    one with only required fields (joint-wear readings, sensors), where the call, its
+    checks and its keyword arguments cost more than building the object."""
+    return all(not _has_default(f) for f in dataclasses.fields(tp))
+
+
+def _inline_expr(tp: type, value: str, depth: int, names: dict[str, Any]) -> str:
+    """Source building `tp` from `value` as its generated decoder does, failing alike."""
+    var = f"v{depth}"
+    fields = _fields(tp)
+    args = [_decode_expr(h, f"{var}[{f.name!r}]", depth + 1, names) for f, h in fields]
+    build = f"{_name(names, tp)}({', '.join(args)})"
+    # Every field is read (a missing one raises KeyError), so as many keys as fields
+    # means no unknown one: the count stands for comparing the key sets.
+    count = len(fields)
+    return (
+        f"({build} if ({var} := {value}).__class__ is dict and len({var}) == {count} else _bad())"
+    )
 
 
 def _decoder_for_hint(hint: Any) -> Callable[[Any, str], Any]:

@@ -48,6 +48,7 @@ from schema.events import (
     EventError,
     EventType,
     apply_in_place,
+    canonical_json,
     chain,
     decode_payload,
     verify,
@@ -164,7 +165,12 @@ def parse_line(source: str, number: int, text: bytes) -> Incoming | Rejected:
         return Rejected(source, number, exc.rule, str(exc))
 
 
-def _document(text: bytes) -> tuple[list[Event], Passport]:
+Checked = tuple[list[Event], Passport, list[bytes]]
+"""A document's chained log, the passport it folds to and each payload's canonical JSON
+(the text the commitment covers and the store keeps: encoded once, for both)."""
+
+
+def _document(text: bytes) -> Checked:
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -190,7 +196,7 @@ def _code(value: Any) -> str:
         raise BadDocument(f"code.{exc.rule}", f"robot code {value!r}: {exc}") from None
 
 
-def _fresh(doc: dict[str, Any], events: list[dict[str, Any]]) -> tuple[list[Event], Passport]:
+def _fresh(doc: dict[str, Any], events: list[dict[str, Any]]) -> Checked:
     """A passport and its later events, chained here as single appends would chain them."""
     fmt = doc.get("format", "canonical")
     if fmt not in IMPORT_FORMATS:
@@ -207,7 +213,8 @@ def _fresh(doc: dict[str, Any], events: list[dict[str, Any]]) -> tuple[list[Even
         raise BadDocument("passport", f"not a valid {fmt} passport: {exc}") from None
     code = _code(plain["identity"]["code"])
     at = parse_datetime(plain["identity"]["registered_at"])
-    chained = [chain(code, 1, at, EventType.REGISTERED, plain, GENESIS)]
+    texts = [canonical_json(plain)]
+    chained = [chain(code, 1, at, EventType.REGISTERED, plain, GENESIS, text=texts[0])]
     for index, event in enumerate(events):
         where = f"events[{index}]"
         try:
@@ -219,11 +226,13 @@ def _fresh(doc: dict[str, Any], events: list[dict[str, Any]]) -> tuple[list[Even
         if type_ not in FRESH_TYPES or not isinstance(payload, dict):
             raise BadDocument("event", f"{where}: {type_.value} cannot be imported as an event")
         previous = chained[-1]
-        chained.append(chain(code, previous.sequence + 1, when, type_, payload, previous.hash))
-    return chained, _folded(chained)
+        texts.append(canonical_json(payload))
+        sequence = previous.sequence + 1
+        chained.append(chain(code, sequence, when, type_, payload, previous.hash, text=texts[-1]))
+    return chained, _folded(chained), texts
 
 
-def _chained(doc: dict[str, Any], events: list[dict[str, Any]]) -> tuple[list[Event], Passport]:
+def _chained(doc: dict[str, Any], events: list[dict[str, Any]]) -> Checked:
     """A log with its hashes, from another registry: stored as it stands if it verifies."""
     code = _code(doc["code"])
     if not events:
@@ -236,10 +245,11 @@ def _chained(doc: dict[str, Any], events: list[dict[str, Any]]) -> tuple[list[Ev
             raise BadDocument("event", f"events[{index}] is not a stored event") from None
         if chained[-1].code != code:
             raise BadDocument("event", f"events[{index}] belongs to robot {chained[-1].code}")
-    report = verify(chained)
+    texts = [canonical_json(event.payload) for event in chained]
+    report = verify(chained, texts)
     if not report.verified:
         raise BadDocument("chain", f"chain breaks at sequence {report.first_bad}: {report.reason}")
-    return chained, _folded(chained)
+    return chained, _folded(chained), texts
 
 
 def _event(plain: dict[str, Any]) -> Event:

@@ -85,9 +85,20 @@ class Incoming:
     robot_row: tuple[Any, ...]  # ROBOT_INSERT_COLUMNS, `updated_at` left None
 
     @classmethod
-    def of(cls, line: int, events: Sequence[Event], passport: Passport) -> Incoming:
-        """A checked log and its fold, encoded as the store will hold them."""
-        rows = tuple(event_row(event, "", None)[:10] for event in events)
+    def of(
+        cls,
+        line: int,
+        events: Sequence[Event],
+        passport: Passport,
+        texts: Sequence[bytes] | None = None,
+    ) -> Incoming:
+        """A checked log and its fold, encoded as the store will hold them; `texts` are the
+        payloads' canonical JSON when checking the chain already made them."""
+        if texts is None:
+            rows = tuple(event_row(event, "", None)[:10] for event in events)
+        else:
+            pairs = zip(events, texts, strict=True)
+            rows = tuple(event_row(event, "", None, text.decode())[:10] for event, text in pairs)
         return cls(line, events[0].code, rows, robot_row(passport, events[-1], None))
 
     @property
@@ -144,11 +155,13 @@ class BulkStore:
             result = BatchResult()
             stored = _stored_content(db, [i.code for i in batch])
             fresh: list[Incoming] = []
+            earlier: dict[str, Incoming] = {}  # added by this batch: compared only if repeated
             for index, incoming in enumerate(batch):
-                known = stored.get(incoming.code)
+                before = earlier.get(incoming.code)
+                known = stored.get(incoming.code) if before is None else before.content()
                 if known is None:
                     fresh.append(incoming)
-                    stored[incoming.code] = incoming.content()
+                    earlier[incoming.code] = incoming
                     result.added.append(index)
                 elif known == incoming.content():
                     result.kept.append(index)

@@ -41,14 +41,19 @@ INSERT_EVENT = (
 )
 
 
-def event_row(event: Event, recorded: str, key: str | None) -> tuple[Any, ...]:
-    """An event as the columns of INSERT_EVENT: the text stored is the text hashed."""
+def event_row(
+    event: Event, recorded: str, key: str | None, payload: str | None = None
+) -> tuple[Any, ...]:
+    """An event as the columns of INSERT_EVENT: the text stored is the text hashed.
+
+    `payload` is that text when the caller already has it (`dumps(event.payload)`).
+    """
     return (
         event.code,
         event.sequence,
         format_datetime(event.at),
         event.type.value,
-        dumps(event.payload),
+        dumps(event.payload) if payload is None else payload,
         event.prev_hash,
         event.hash,
         event.scheme,

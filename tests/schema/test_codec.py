@@ -27,6 +27,26 @@ BAD = [
     ("/compliance/end_of_life", ["compliance", "end_of_life"], "soon", "expected an object"),
     ("/ownership/0/owner_kind", ["ownership", 0, "owner_kind"], "ROBOT", "not one of"),
     ("/maintenance/0/at", ["maintenance", 0, "at"], None, "a date-time"),
+    # inside a dataclass decoded inline in its parent's source (codec._inlined)
+    (
+        "/conditions/0/joint_wear/0/wear_pct",
+        ["conditions", 0, "joint_wear", 0, "wear_pct"],
+        True,
+        "expected a number",
+    ),
+    (
+        "/conditions/0/joint_wear/0",
+        ["conditions", 0, "joint_wear", 0],
+        {"joint": "x"},
+        "missing required field 'wear_pct'",
+    ),
+    (
+        "/conditions/0/joint_wear/0",
+        ["conditions", 0, "joint_wear", 0],
+        {"joint": "x", "wear_pct": 1.0, "torque": 2},
+        "unknown field 'torque'",
+    ),
+    ("/hardware/sensors/0/count", ["hardware", "sensors", 0, "count"], 2.0, "an integer"),
 ]
 
 
@@ -65,3 +85,12 @@ def test_a_time_before_year_one_in_utc_is_a_value_error_not_an_overflow() -> Non
     with pytest.raises(ValueError, match="out of range in UTC"):
         parse_datetime("0001-01-01T00:05:30+05:30")
     assert parse_datetime("0001-01-01T05:30:00+05:30").year == 1
+
+
+def test_a_whole_number_decodes_as_a_float_where_a_float_is_declared(plain):
+    given = copy.deepcopy(plain)
+    given["conditions"][0]["joint_wear"][0]["wear_pct"] = 3
+    given["conditions"][0]["operating_hours"] = 12
+    condition = from_plain(Passport, given).conditions[0]
+    assert type(condition.joint_wear[0].wear_pct) is float and condition.joint_wear[0].wear_pct == 3
+    assert type(condition.operating_hours) is float

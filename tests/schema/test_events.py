@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from schema.codec import DecodeError, from_plain, to_plain
+from schema.codec import DecodeError, format_datetime, from_plain, to_plain
 from schema.events import (
     GENESIS,
     LEGACY_SCHEME,
@@ -17,8 +20,11 @@ from schema.events import (
     EventType,
     apply,
     apply_in_place,
+    canonical_json,
     chain,
+    commitment_of,
     fold,
+    is_salt,
     payload_of,
     rechain,
     verify,
@@ -191,3 +197,37 @@ def test_naive_datetimes_are_refused():
 
     with pytest.raises(ValueError, match="naive"):
         format_datetime(datetime(2026, 1, 1))
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    payload=st.dictionaries(st.text(), JSON, max_size=6),
+    at=st.datetimes(timezones=st.just(UTC)),
+    type_=st.sampled_from(EventType),
+    salt=st.binary(min_size=16, max_size=16).map(bytes.hex),
+)
+def test_a_commitment_over_the_payloads_text_is_the_one_over_the_whole_body(
+    payload, at, type_, salt
+):
+    """`commitment_of` splices the payload's canonical JSON (made once by an import) into
+    the body; the bytes hashed are those of encoding the body whole."""
+    body = {"at": format_datetime(at), "type": type_.value, "payload": payload}
+    whole = hashlib.sha256(bytes.fromhex(salt) + canonical_json(body)).hexdigest()
+    assert commitment_of(salt, at, type_, payload) == whole
+    assert commitment_of(salt, at, type_, payload, text=canonical_json(payload)) == whole
+
+
+def test_a_salt_is_32_lowercase_hex_digits():
+    assert is_salt("0123456789abcdef" * 2)
+    for bad in ("0123456789ABCDEF" * 2, "0" * 31, "0" * 33, "0" * 31 + "g", "0" * 32 + "\n", 7):
+        assert not is_salt(bad)
