@@ -199,8 +199,8 @@ PLANS = {
     " commitment FROM events WHERE code = %(code)s AND sequence > 0 ORDER BY sequence LIMIT 101",
     "changes": "SELECT e.position, e.code FROM events e WHERE e.position > %(position)s"
     " ORDER BY e.position LIMIT 501",
-    "changes of one owner": "SELECT e.position, e.code FROM events e JOIN robots r"
-    " ON r.code = e.code WHERE e.position > %(position)s AND r.owner_id = %(owner_id)s"
+    "changes of one owner": "SELECT e.position, e.code FROM events e"
+    " WHERE e.owner_id = %(owner_id)s AND e.position > %(position)s"
     " ORDER BY e.position LIMIT 501",
     "feed head": "SELECT COALESCE(MAX(position), 0) FROM events",
     "idempotency key": "SELECT code FROM events WHERE idempotency_key = 'k'",

@@ -17,6 +17,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -40,6 +41,7 @@ from gateway.store.logleaves import LogLeavesStore
 from gateway.store.recommit import RecommitStore
 from gateway.store.sql import (
     EVENT_COLUMNS,
+    FEED_OWNER,
     Db,
     filter_sql,
     row_event,
@@ -418,17 +420,27 @@ class Store(
 
         A position commits only after every smaller one, so a reader resuming
         after the last position it saw never skips an event. `where` filters
-        on the robot's current columns (its owner now, not at the event).
+        on the robot's current columns (its owner now, not at the event). The
+        owner filters read the copy of the robot's owner every event carries
+        (`sql.FEED_OWNER`): one owner's page is a range of the (owner_id,
+        position) index, however large the feed; other filters join the robot.
         """
-        clauses, params = filter_sql(where or RobotFilter())
+        where = where or RobotFilter()
+        carried = [(c, getattr(where, c)) for c in FEED_OWNER if getattr(where, c) is not None]
+        clauses, params = filter_sql(replace(where, owner=None, owner_id=None))
         columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
         sql = f"SELECT e.position, {columns} FROM events e"
         if clauses:
             sql += " JOIN robots r ON r.code = e.code"
-        conditions = ["e.position > ?", *(f"r.{c}" for c in clauses)]
+        conditions = [
+            *(f"e.{column} = ?" for column, _ in carried),
+            "e.position > ?",
+            *(f"r.{c}" for c in clauses),
+        ]
+        values = [*(value for _, value in carried), after, *params]
         sql += " WHERE " + " AND ".join(conditions) + " ORDER BY e.position"
         with self._reading() as db:
-            rows = db.execute(*with_limit(sql, [after, *params], limit)).fetchall()
+            rows = db.execute(*with_limit(sql, values, limit)).fetchall()
         return [Change(r[0], row_event(r[1:])) for r in rows]
 
     def watch_feed(self, on_change: Callable[[], None], interval: float) -> FeedWatcher:

@@ -41,6 +41,8 @@ EVENT_INSERT_COLUMNS = (
     "commitment",
     "recorded_at",
     "idempotency_key",
+    "owner",
+    "owner_id",
     "position",
 )
 ROBOT_INSERT_COLUMNS = (
@@ -63,6 +65,8 @@ EventRow = tuple[Any, ...]
 """An event as the first ten columns of EVENT_INSERT_COLUMNS (`sql.EVENT_COLUMNS`)."""
 UPDATED_AT = ROBOT_INSERT_COLUMNS.index("updated_at")
 SNAPSHOT = ROBOT_INSERT_COLUMNS.index("snapshot")
+OWNER = slice(ROBOT_INSERT_COLUMNS.index("owner"), ROBOT_INSERT_COLUMNS.index("owner_id") + 1)
+"""The robot's current owner and owner id, which each of its events carries (`sql.FEED_OWNER`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +186,10 @@ class BulkStore:
         (last,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
         rows = []
         for incoming in fresh:
+            owner = incoming.robot_row[OWNER]
             for row in incoming.event_rows:
                 last += 1
-                rows.append((*row, now, None, last))
+                rows.append((*row, now, None, *owner, last))
         self._insert_rows(db, "events", EVENT_INSERT_COLUMNS, rows)
         robots = [(*i.robot_row[:UPDATED_AT], now, *i.robot_row[UPDATED_AT + 1 :]) for i in fresh]
         self._insert_rows(db, "robots", ROBOT_INSERT_COLUMNS, robots)

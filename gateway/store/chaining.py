@@ -4,7 +4,8 @@ A single write (`Store.append`) and a condition batch
 (`TelemetryStore.ingest_conditions`) both append through `append_event`, inside
 their own transaction, so the steps that keep the snapshot and the log in
 agreement are written once: lock the robot's row, read its head and passport,
-apply the event, chain it, insert it, update the row and the robot's campaign rows.
+apply the event, chain it, insert it (re-keying the robot's events when its owner
+changed), update the row and the robot's campaign rows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ import orjson
 
 from gateway.store import campaign_rows
 from gateway.store.errors import EventRejected, UnknownRobot
-from gateway.store.sql import INSERT_EVENT, UPDATE_ROBOT, Db, event_row, robot_row
+from gateway.store.sql import (
+    INSERT_EVENT,
+    REKEY_EVENTS,
+    UPDATE_ROBOT,
+    Db,
+    event_row,
+    owner_key,
+    robot_row,
+)
 from schema.codec import format_datetime, from_plain
 from schema.events import Event, EventType, apply_in_place, chain
 from schema.passport import Passport
@@ -64,6 +73,7 @@ def append_event(
     else:
         sequence, prev, passport = locked
     payload, at = compose(passport)
+    before = owner_key(passport)
     try:
         passport = apply_in_place(passport, type, payload)
     except ValueError as exc:  # an EventError is a ValueError too
@@ -72,7 +82,12 @@ def append_event(
     recorded = recorded or format_datetime(datetime.now(UTC))
     if lock_feed is not None:
         lock_feed(db)
-    db.execute(INSERT_EVENT, event_row(event, recorded, key))
+    after = owner_key(passport)
+    if after != before:
+        # The feed filtered by owner means the robot's owner now: its earlier events
+        # move to the new owner's feed (and leave the old one's) with this commit.
+        db.execute(REKEY_EVENTS, (*after, code))
+    db.execute(INSERT_EVENT, (*event_row(event, recorded, key), *after))
     db.execute(UPDATE_ROBOT, robot_row(passport, event, recorded))
     campaign_rows.refresh(db, passport)
     if type in (EventType.END_OF_LIFE, EventType.STATUS_CHANGED):

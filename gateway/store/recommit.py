@@ -77,7 +77,8 @@ class RecommitStore:
 
         def work(db: Any) -> int:
             found = db.execute(
-                "SELECT head_sequence FROM robots WHERE code = ?" + self.lock_row, (code,)
+                "SELECT head_sequence, owner, owner_id FROM robots WHERE code = ?" + self.lock_row,
+                (code,),
             ).fetchone()
             if found is None:
                 return 0
@@ -103,7 +104,9 @@ class RecommitStore:
             )
             recorded = format_datetime(datetime.now(UTC))
             self._lock_feed(db)
-            db.execute(INSERT_EVENT, event_row(marker, recorded, recommit_key(code)))
+            # The marker joins the feed of the robot's current owner, as its other events are.
+            owner = (found[1], found[2])
+            db.execute(INSERT_EVENT, (*event_row(marker, recorded, recommit_key(code)), *owner))
             db.execute(UPDATE_HEAD, (marker.sequence, marker.hash, recorded, code))
             return len(again)
 

@@ -35,10 +35,28 @@ def dumps(value: Any) -> str:
 
 INSERT_EVENT = (
     "INSERT INTO events (code, sequence, at, type, payload, prev_hash, hash, scheme, salt,"
-    " commitment, recorded_at, idempotency_key, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?,"
+    " commitment, recorded_at, idempotency_key, owner, owner_id, position) VALUES (?, ?, ?, ?,"
+    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
     " (SELECT COALESCE(MAX(position), 0) + 1 FROM events))"
 )
+"""Takes `event_row` followed by `owner_key` of the passport the event leads to."""
+
+REKEY_EVENTS = "UPDATE events SET owner = ?, owner_id = ? WHERE code = ?"
+"""Give all of a robot's events its new current owner (`owner_key`), in the transaction
+that changed it: the feed filtered by owner selects on these columns (`FEED_OWNER`)."""
+
+FEED_OWNER = ("owner", "owner_id")
+"""The filter columns every event row carries as its robot's current value, so one
+owner's feed is a range of an (owner, position) or (owner_id, position) index
+(migration 0009) instead of a walk of the whole feed joined to robots."""
+
+OwnerKey = tuple[str | None, str | None]
+
+
+def owner_key(passport: Passport) -> OwnerKey:
+    """The robot's current owner and owner id, as robots and events store them."""
+    current = passport.current_owner
+    return (current.owner, current.owner_id) if current else (None, None)
 
 
 def event_row(
@@ -76,13 +94,13 @@ UPDATE_ROBOT = (
 
 def robot_row(passport: Passport, head: Event, now: str | None) -> tuple[Any, ...]:
     """A passport and the head of its log as the columns of INSERT_ROBOT and UPDATE_ROBOT."""
-    current = passport.current_owner
+    owner, owner_id = owner_key(passport)
     return (
         passport.manufacturer.name,
         passport.model.category,
         passport.identity.status.value,
-        current.owner if current else None,
-        current.owner_id if current else None,
+        owner,
+        owner_id,
         head.sequence,
         head.hash,
         now,

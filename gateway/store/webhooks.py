@@ -108,12 +108,14 @@ class WebhookStore:
             owner, after = found
             columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
             marks = ", ".join("?" * len(CAMPAIGN_EVENTS))
+            # The owner every event carries (`sql.FEED_OWNER`): a range of the owner's
+            # events from the webhook's position, not the whole feed joined to robots.
             sql = (
-                f"SELECT e.position, {columns} FROM events e JOIN robots r ON r.code = e.code"
-                f" WHERE e.position > ? AND r.owner_id = ? AND e.type IN ({marks})"
+                f"SELECT e.position, {columns} FROM events e"
+                f" WHERE e.owner_id = ? AND e.position > ? AND e.type IN ({marks})"
                 " ORDER BY e.position"
             )
-            params = [after, owner, *(t.value for t in CAMPAIGN_EVENTS)]
+            params = [owner, after, *(t.value for t in CAMPAIGN_EVENTS)]
             rows = db.execute(*with_limit(sql, params, limit)).fetchall()
             (head,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
             for row in rows:

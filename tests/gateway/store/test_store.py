@@ -294,6 +294,10 @@ def test_sqlite_file_from_before_migrations_is_adopted(tmp_path, fleet):
     s.import_histories([rechain(h, LEGACY_SCHEME) for h in fleet[:3]])
     s.close()
     for statement in (
+        "DROP INDEX events_owner_id_position",
+        "DROP INDEX events_owner_position",
+        "ALTER TABLE events DROP COLUMN owner",
+        "ALTER TABLE events DROP COLUMN owner_id",
         "DROP INDEX events_legacy",
         "ALTER TABLE events DROP COLUMN scheme",
         "ALTER TABLE events DROP COLUMN salt",
@@ -414,7 +418,7 @@ def test_constraints_refuse_a_forked_chain(store, fleet):
         outside(
             store,
             "INSERT INTO events SELECT code, sequence, at, type, payload, prev_hash, hash,"
-            " recorded_at, NULL, NULL, scheme, salt, commitment FROM events"
+            " recorded_at, NULL, NULL, scheme, salt, commitment, owner, owner_id FROM events"
             " WHERE code = ? AND sequence = 1",
             (code,),
         )
