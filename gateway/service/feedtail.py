@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import threading
 import time
 import weakref
@@ -228,7 +229,12 @@ class TailFollower:
         return await self._own(first)
 
     async def _own(self, first: int) -> tuple[list[Change], bool]:
-        """The store's filtered read, as every waiter made before the tail."""
+        """The store's filtered read, as every waiter made before the tail; where the tail
+        ends beforehand is where this read has checked up to (it sees at least as far)."""
+        if self._tail is not None and self._tail.end is None:
+            # The replica's first follower starts the tail, so the first move is shared.
+            with contextlib.suppress(Exception):  # if not, this read says why
+                await self._tail.fresh(time.monotonic())
         known = self._tail.end if self._tail is not None else None
         found = await asyncio.to_thread(self._store.changes, self.after, first + 1, self.where)
         shown, more = found[:first], len(found) > first

@@ -15,13 +15,18 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from gateway.service.feedtail import FeedTail, TailFollower, matches, shareable
+import httpx
+
+from gateway.service.feedtail import FeedTail, TailFollower, matches, shareable, tail_of
 from gateway.store import EventRejected, Store
 from gateway.store.feedwatch import Mark
+from policies import AuditLog
 from schema.codec import to_plain
 from schema.events import EventType, OwnershipTransfer
 from schema.passport import OwnerKind
 from schema.source import Change, RobotFilter
+from tests.support.audited import Gateway
+from tests.support.feeds import owner_of_most, owner_token
 from tests.support.stores import empty_store, outside, record, store  # noqa: F401  # both backends
 
 
@@ -185,3 +190,56 @@ def test_a_filter_on_other_columns_is_not_shared() -> None:
     assert not shareable(RobotFilter(campaign="C"))
     assert not shareable(RobotFilter(campaign_states=("PENDING",)))
     assert not matches(RobotFilter(owner_id="B"), "A", None), "a NULL column matches nothing"
+
+
+FEED_HEAD = "query { fleetFeed { headCursor } }"
+WAITING = """query ($after: String) { fleetChanges(first: 10, after: $after, waitSeconds: 8) {
+  edges { node { code sequence type } } } }"""
+
+
+def test_long_polls_one_write_wakes_share_one_read(store: Store, tmp_path) -> None:  # noqa: F811
+    """Through the GraphQL endpoint: 40 `fleetChanges(waitSeconds:)` held at the feed's end,
+    one write, and every one of them answered from one read of the feed."""
+    owner, codes = owner_of_most(store)
+    log = AuditLog(str(tmp_path / "audit.db"))
+    gateway, bearer = Gateway(store, log), owner_token(owner)
+    head = gateway.ask(FEED_HEAD, {}, bearer)["data"]["fleetFeed"]["headCursor"]
+    own_reads, changes = 0, store.changes
+
+    def counted(*args, **kwargs):
+        nonlocal own_reads
+        own_reads += 1
+        return changes(*args, **kwargs)
+
+    store.changes = counted  # type: ignore[method-assign]
+    tail = tail_of(store)
+
+    async def scenario() -> tuple[list[dict], int, int]:
+        transport = httpx.ASGITransport(app=gateway.app)
+        headers = {"authorization": f"Bearer {bearer}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            body = {"query": WAITING, "variables": {"after": head}}
+            polls = [
+                asyncio.create_task(client.post("/graphql", json=body, headers=headers))
+                for _ in range(40)
+            ]
+            await asyncio.sleep(1.5)  # each read the feed once and waits
+            assert not any(p.done() for p in polls)
+            reads, own = tail.reads, own_reads
+            at = datetime.now(UTC) - timedelta(minutes=30)
+            await asyncio.to_thread(
+                store.append, codes[0], EventType.MAINTENANCE_RECORDED, record(777.0), at
+            )
+            answers = [(await p).json() for p in polls]
+            return answers, tail.reads - reads, own_reads - own
+
+    try:
+        answers, shared, own = asyncio.run(scenario())
+    finally:
+        store.feed_bell.stop()
+        log.close()
+    for answer in answers:
+        edges = answer["data"]["fleetChanges"]["edges"]
+        assert [e["node"]["code"] for e in edges] == [codes[0]]
+    assert own == 0, "no long poll read the feed on its own once woken"
+    assert shared <= 2, f"one read per wake, not one per long poll: {shared}"
