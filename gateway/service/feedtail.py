@@ -83,15 +83,17 @@ def matches(where: RobotFilter, owner: str | None, owner_id: str | None) -> bool
 class FeedTail:
     """The newest changes of one store, read once per wake for all of this replica's followers.
 
-    A read runs on a worker thread under a lock, from the tail's end to the feed's
-    head; waiters on one event loop share one read in flight. State is touched under
-    the same lock, so test clients on loops of their own stay consistent.
+    A read runs on a worker thread, one at a time, from the tail's end to the feed's
+    head; waiters on one event loop share one read in flight. The state is swapped in
+    under a short lock that no query holds, so a follower's in-memory answer never
+    waits on the database, and test clients on loops of their own stay consistent.
     """
 
     def __init__(self, store: Store, window: int = TAIL_WINDOW) -> None:
         self._store = store
         self._window = window
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
         self._positions: list[int] = []
         self._rows: list[_Row] = []
         self._by_code: dict[str, deque[_Row]] = {}
@@ -117,23 +119,36 @@ class FeedTail:
         await asyncio.shield(inflight[2])
 
     def _read(self, began: float) -> None:
-        with self._lock:
-            if self.end is None:
+        """Read from the end to the feed's head, then publish it all at once: a follower
+        never sees a tail that stops short of the head it was read to (see the module's
+        docstring: the owner columns of its rows are current only then)."""
+        with self._reading:  # one read at a time, each from where the last ended
+            start = end = self.end
+            if end is None:
                 self.reads += 1
-                self.start = self.end = self._store.feed_head()
+                start = end = self._store.feed_head()
+            new: deque[_Row] = deque(maxlen=self._window)
             while True:
                 self.reads += 1
-                rows = self._store.feed_rows(self.end, TAIL_PAGE)
+                rows = self._store.feed_rows(end, TAIL_PAGE)
                 for change, owner, owner_id in rows:
-                    row = _Row(change, owner, owner_id)
-                    self._positions.append(change.position)
-                    self._rows.append(row)
-                    self._by_code.setdefault(change.event.code, deque()).append(row)
-                    self.end = change.position
+                    if len(new) == self._window:  # a burst longer than the window
+                        start = new[0].change.position
+                    new.append(_Row(change, owner, owner_id))
+                    end = change.position
                 if len(rows) < TAIL_PAGE:
                     break
-            self._trim()
-            self._done_from = max(self._done_from, began)
+            with self._lock:  # no query under this lock: the event loop takes it too
+                if self.end is None or start != self.end:
+                    self._positions, self._rows, self._by_code = [], [], {}
+                    self.start = start
+                for row in new:
+                    self._positions.append(row.change.position)
+                    self._rows.append(row)
+                    self._by_code.setdefault(row.change.event.code, deque()).append(row)
+                self.end = end
+                self._trim()
+                self._done_from = max(self._done_from, began)
 
     def _trim(self) -> None:
         extra = len(self._rows) - self._window
