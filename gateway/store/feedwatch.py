@@ -182,8 +182,9 @@ class FeedBell:
         """True once the feed moved after `mark`; on timeout, True only if the watcher could
         have missed a move (it is reconnecting), so that waiters then poll at the poll pace."""
         listening = self._watcher is not None and self._watcher.listening
-        try:
-            await asyncio.wait_for(mark.wait(), timeout if listening else self.poll_seconds)
+        try:  # `timeout`, not `wait_for`: no task per waiter, a thousand wake at once
+            async with asyncio.timeout(timeout if listening else self.poll_seconds):
+                await mark.wait()
         except TimeoutError:
             return not listening
         return True
