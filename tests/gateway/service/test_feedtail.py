@@ -243,3 +243,27 @@ def test_long_polls_one_write_wakes_share_one_read(store: Store, tmp_path) -> No
         assert [e["node"]["code"] for e in edges] == [codes[0]]
     assert own == 0, "no long poll read the feed on its own once woken"
     assert shared <= 2, f"one read per wake, not one per long poll: {shared}"
+
+
+def test_a_waiter_that_polls_reads_afresh_and_a_failed_shared_read_falls_back(
+    store: Store,  # noqa: F811
+) -> None:
+    """A watcher that is not listening wakes no one: waiters poll (`FeedBell.wait` returns
+    True unrung), and a poll must see what was written since the tail's last read. A tail
+    that cannot read leaves each follower to its own read."""
+    codes = store.codes()
+    tail = FeedTail(store)
+    follower = TailFollower(store, RobotFilter(), store.feed_head(), tail=tail)
+    asyncio.run(follower.next(10, rung()))  # the tail has read up to here
+    at = datetime.now(UTC) - timedelta(minutes=30)
+    event = store.append(codes[1], EventType.MAINTENANCE_RECORDED, record(55.0), at)
+    shown, _ = asyncio.run(follower.next(10, Mark()))  # a poll: no ring
+    assert [c.event.hash for c in shown] == [event.hash]
+
+    def broken(after: int, limit: int) -> list:
+        raise RuntimeError("the tail's read failed")
+
+    store.feed_rows = broken  # type: ignore[method-assign]
+    event = store.append(codes[2], EventType.MAINTENANCE_RECORDED, record(56.0), at)
+    shown, _ = asyncio.run(follower.next(10, rung()))
+    assert [c.event.hash for c in shown] == [event.hash]
