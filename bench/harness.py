@@ -74,7 +74,11 @@ def serving(mode: str, args: Sequence[str], code: Path = ROOT) -> Iterator[Serve
         yield Served(port, server.pid)
     finally:
         server.terminate()
-        server.wait()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a graceful shutdown stuck on open subscriptions
+            server.kill()
+            server.wait()
 
 
 def load(

@@ -306,6 +306,26 @@ class FeedSignal(Protocol):
         ...
 
 
+class FeedFollower(Protocol):
+    """One waiter's position in a feed whose reads are shared (`SharedFeed`)."""
+
+    async def next(self, first: int, woken: object | None) -> Page[Change]:
+        """What `changes(where, first, after)` answers now, `after` being the end of the
+        last page this follower gave (or where it started). `woken` is the `FeedSignal`
+        mark whose move woke the waiter, so a read begun since can serve it; None: read."""
+        ...
+
+
+@runtime_checkable
+class SharedFeed(Protocol):
+    """A source whose waiters on the feed share one read per move (a local store's tail).
+
+    Optional: without it, each waiter reads `changes` on its own.
+    """
+
+    def follow_changes(self, where: RobotFilter, after: str | None) -> FeedFollower: ...
+
+
 @runtime_checkable
 class RobotCodes(Protocol):
     """A source that can list robot codes without reading passports.

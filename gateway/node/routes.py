@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.service.feedtail import TailFollower
 from gateway.store import EventRejected, IdempotencyConflict, Store, UnknownRobot
 from gateway.store.cursors import MAX_POSITION
 from policies import TokenVerifier
@@ -38,6 +39,7 @@ from .records import (
     record_json,
 )
 
+T = TypeVar("T")
 MAX_BATCH = 500
 MAX_WAIT_MS = 10_000
 """The longest `GET /changes?waitMs=` hold."""
@@ -75,8 +77,12 @@ class NodeApi:
 
     async def run(self, work: Callable[..., Any], *args: Any) -> Any:
         """A blocking store call on a worker thread; a database that fails is a 503."""
+        return await self.guarded(run_in_threadpool(work, *args))
+
+    async def guarded(self, call: Awaitable[T]) -> T:
+        """Await store work that runs its own threads; a database that fails is a 503."""
         try:
-            return await run_in_threadpool(work, *args)
+            return await call
         except self._database_errors as exc:
             raise Problem(
                 503, "STORE_UNAVAILABLE", f"the registry store failed: {type(exc).__name__}"
@@ -198,15 +204,17 @@ class NodeApi:
             {"owner": params.get("owner", ""), "owner_id": params.get("owner_id", "")}
         )
         bell = self.store.feed_bell
-        start = monotonic()
+        follower = TailFollower(self.store, where, after)  # wakes share one read (feedtail)
+        start, woken = monotonic(), None
         while True:
             mark = bell.mark() if wait else None
             read_at = monotonic() - start
-            changes = await self.run(self.store.changes, after, count, where)
+            changes, _ = await self.guarded(follower.next(count, woken))
             left = wait - (monotonic() - start)
             if changes or mark is None or left <= 0:
                 break
             await bell.wait(mark, left)  # then read again: the answer is as of that read
+            woken = mark
         last = changes[-1].position if changes else after
         body: dict[str, Any] = {"changes": [change_json(c) for c in changes], "lastPosition": last}
         if wait:

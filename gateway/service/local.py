@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.service.feedtail import TailFollower
 from gateway.store import Store, UnknownRobot
 from gateway.store.cursors import decode_position, encode_cursor
 from schema.events import ChainReport, Event, EventType, decode_payload
@@ -54,6 +55,11 @@ class LocalSource:
         have missed a move (it is reconnecting), so that waiters then poll meanwhile."""
         assert isinstance(mark, asyncio.Event)
         return await self.store.feed_bell.wait(mark, timeout)
+
+    def follow_changes(self, where: RobotFilter, after: str | None) -> SharedFollower:
+        """A waiter's way through the feed that shares the replica's one read per move
+        (`gateway.service.feedtail`); pages and cursors as `changes` gives them."""
+        return SharedFollower(self.store, where, after)
 
     async def stop_following(self) -> None:
         """Stop the feed's watcher (the app's shutdown); the next waiter starts it again."""
@@ -161,6 +167,23 @@ class LocalSource:
         """The newest position of the whole registry: valid for any filter, as positions are."""
         head = await self._run(self.store.feed_head)
         return encode_cursor(FEED_CURSOR, str(head)) if head else None
+
+
+class SharedFollower:
+    """`TailFollower` in `changes`' pages; the cursor is decoded at the first read, so a
+    cursor we did not issue fails there, as it does in `changes`."""
+
+    def __init__(self, store: Store, where: RobotFilter, after: str | None) -> None:
+        self._store, self._where, self._after = store, where, after
+        self._follower: TailFollower | None = None
+
+    async def next(self, first: int, woken: object | None) -> Page[Change]:
+        if self._follower is None:
+            start = feed_position(self._after)
+            self._follower = TailFollower(self._store, self._where, start)
+        shown, more = await self._follower.next(first, woken)
+        cursors = [encode_cursor(FEED_CURSOR, str(c.position)) for c in shown]
+        return Page(shown, cursors, more)
 
 
 def merge_history(

@@ -453,6 +453,20 @@ class Store(
         with self._reading() as db:
             return db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
 
+    def feed_rows(self, after: int, limit: int) -> list[tuple[Change, str | None, str | None]]:
+        """The unfiltered feed after a position, each change with its robot's `owner` and
+        `owner_id` columns as they stand now (None without a robot row): the columns an owner
+        filter of `changes` compares, read in the same statement, so that one read serves
+        every owner's follower (`gateway.service.feedtail`)."""
+        columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
+        sql = (
+            f"SELECT e.position, {columns}, r.owner, r.owner_id FROM events e"
+            " LEFT JOIN robots r ON r.code = e.code WHERE e.position > ? ORDER BY e.position"
+        )
+        with self._reading() as db:
+            rows = db.execute(*with_limit(sql, [after], limit)).fetchall()
+        return [(Change(r[0], row_event(r[1:-2])), r[-2], r[-1]) for r in rows]
+
     def put_link(self, code: str, home: str, since: datetime) -> None:
         """Note that robot `code` of registry `home` is now here; putting it again updates it."""
         with self._transaction() as db:

@@ -17,6 +17,9 @@ wait on its `FeedBell`.
   every `interval` and calls `on_change` when it moved: one query per
   interval, whatever the number of subscribers.
 
+Waking is shared, and so is what the woken read: the first waiter a move wakes
+reads the new changes once for all of them (`gateway.service.feedtail`).
+
 A watcher that is not `listening` (its connection is lost, and until it is
 back) cannot promise a wake-up, so waiters fall back to polling; on
 reconnecting it calls `on_change` once, since notifications sent meanwhile
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -122,6 +126,14 @@ class ListeningWatcher:
         self._stopped.set()
 
 
+class Mark(asyncio.Event):
+    """A waiter's mark; once set by a move of the feed, `rung_at` is when (monotonic):
+    any read of the feed begun after it sees the change that rang, so waiters woken
+    together can share one read (`gateway.service.feedtail`)."""
+
+    rung_at: float | None = None
+
+
 class FeedBell:
     """The event-loop side of a store's one watcher, which every waiter of the process shares.
 
@@ -142,16 +154,16 @@ class FeedBell:
         self._start = start
         self.poll_seconds = poll_seconds
         self._watcher: FeedWatcher | None = None
-        self._moved: asyncio.Event | None = None
+        self._moved: Mark | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def mark(self) -> asyncio.Event:
+    def mark(self) -> Mark:
         """The event the next move of the feed sets."""
         loop = asyncio.get_running_loop()
         if self._moved is None or self._loop is not loop:
             if self._watcher is not None:
                 self._watcher.stop()
-            self._moved, self._loop = asyncio.Event(), loop
+            self._moved, self._loop = Mark(), loop
 
             def changed() -> None:  # on the watcher's thread
                 with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
@@ -161,16 +173,18 @@ class FeedBell:
         return self._moved
 
     def _ring(self) -> None:
-        moved, self._moved = self._moved, asyncio.Event()
+        moved, self._moved = self._moved, Mark()
         if moved is not None:
+            moved.rung_at = time.monotonic()
             moved.set()
 
     async def wait(self, mark: asyncio.Event, timeout: float) -> bool:
         """True once the feed moved after `mark`; on timeout, True only if the watcher could
         have missed a move (it is reconnecting), so that waiters then poll at the poll pace."""
         listening = self._watcher is not None and self._watcher.listening
-        try:
-            await asyncio.wait_for(mark.wait(), timeout if listening else self.poll_seconds)
+        try:  # `timeout`, not `wait_for`: no task per waiter, a thousand wake at once
+            async with asyncio.timeout(timeout if listening else self.poll_seconds):
+                await mark.wait()
         except TimeoutError:
             return not listening
         return True

@@ -10,9 +10,12 @@ The subscription reads `PassportSource.changes` from the feed's head: writers
 may be other processes or replicas, and reading from a gap-free position sees
 them all. A source that can signal moves of its feed (`FeedSignal`: a local
 store's one watcher, PostgreSQL's LISTEN/NOTIFY) wakes it; any other source
-is polled. `fleetChanges(waitSeconds:)` is the same wait for a follower that
-pages: at the feed's end it answers as soon as a change arrives, within the
-wait, instead of the follower polling.
+is polled. A source that shares its reads (`SharedFeed`: a local store's
+tail, one read per move for every waiter of the replica) answers each woken
+waiter from that read, exactly as its own `changes` would.
+`fleetChanges(waitSeconds:)` is the same wait for a follower that pages: at
+the feed's end it answers as soon as a change arrives, within the wait,
+instead of the follower polling.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from ..source import (
     RobotCodes,
     RobotFilter,
     RobotRecord,
+    SharedFeed,
 )
 from .context import PolledFeed
 from .pages import PageInfo, bad_input, check_first, edges, page_info, read_page
@@ -167,9 +171,10 @@ async def _page_or_wait(
     source = context.source
     signal = source if isinstance(source, FeedSignal) and wait > 0 else None
     until = time.monotonic() + wait
+    feed, woken = _Feed(source, where, after), None
     while True:
         mark = signal.feed_mark() if signal is not None else None
-        page = await read_page(source.changes(where, first, after))
+        page = await read_page(feed.next(first, woken))
         left = until - time.monotonic()
         if page.items or first == 0 or left <= 0:
             return page
@@ -180,6 +185,7 @@ async def _page_or_wait(
             await asyncio.sleep(min(interval, left))
         elif not await signal.feed_wait(mark, left):
             return page  # the source is sure nothing moved within the wait
+        woken = mark
         await _still_authenticated(context)
 
 
@@ -221,16 +227,15 @@ async def passport_changed(
     source = context.source
     signal = source if isinstance(source, FeedSignal) else None
     mark = signal.feed_mark() if signal is not None else None
-    after = await feed_head(source, where)
+    feed = _Feed(source, where, await feed_head(source, where))
     interval = context.feed_poll_seconds if isinstance(context, PolledFeed) else POLL_SECONDS
-    moved = True
+    moved, woken = True, None
     while True:
         await _still_authenticated(context)
         if moved:
             if signal is not None:
                 mark = signal.feed_mark()
-            page = await source.changes(where, FEED_PAGE, after)
-            after = page.end_cursor or after
+            page = await feed.next(FEED_PAGE, woken)
             items = [c for c in page.items if wanted is None or c.event.code in wanted]
             records = await _records(context, items)
             for change in items:
@@ -241,6 +246,25 @@ async def passport_changed(
             await asyncio.sleep(interval)
         else:  # woken by the replica's one watcher; the token is re-checked meanwhile
             moved = await signal.feed_wait(mark, IDLE_SECONDS)
+            woken = mark
+
+
+class _Feed:
+    """A waiter's reads of the feed from `after`: through the replica's shared read of each
+    move when the source offers one (`SharedFeed`), else `changes` on its own."""
+
+    def __init__(self, source: PassportSource, where: RobotFilter, after: str | None) -> None:
+        self._source, self._where, self._after = source, where, after
+        self._shared = (
+            source.follow_changes(where, after) if isinstance(source, SharedFeed) else None
+        )
+
+    async def next(self, first: int, woken: object | None) -> Page[Change]:
+        if self._shared is not None:
+            return await self._shared.next(first, woken)
+        page = await self._source.changes(self._where, first, self._after)
+        self._after = page.end_cursor or self._after
+        return page
 
 
 async def _records(context: Any, changes: list[Change]) -> dict[str, RobotRecord | None]:
