@@ -5,6 +5,9 @@ context (`CampaignContext`), which decides who may do and see what
 (gateway/service/campaigns.py, policies/campaigns.py). Counts come from the
 registry's maintained aggregate, cut to what the caller may see: a breakdown it
 may not see is null, never a partial list passed off as the whole.
+
+Over 500 lines because a campaign's selector, counts, robots and connections are one
+concept in the API: split, each half would only make sense with the other open.
 """
 
 from __future__ import annotations
