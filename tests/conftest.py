@@ -26,6 +26,16 @@ from tests.support.seeded import SeededTemplates, fresh_schema
 from tests.support.stores import PG_SERVER
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than the cores.
+
+    A worker often waits rather than computes: on PostgreSQL's server process (whose CPU
+    is not its own), on a long poll it holds on purpose, on a child process. Measured on 2
+    idle cores, the inner loop (1,285 tests): 60 s with 2 workers, 52 s with 3, 53 s with 4.
+    """
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Tune the heap collector for a test session (in each xdist worker); tests/README.md.
 
