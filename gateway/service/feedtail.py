@@ -10,12 +10,12 @@ new changes once, unfiltered, each with its robot's owner columns as they stand
 filters it in memory (`TailFollower`).
 
 The in-memory filter answers what the store's own filtered read would have at
-the moment of the shared read. The store filters `changes` on the robot's
-current columns, with SQL equality (`=`, deterministic collations on both
-backends), so `matches` compares the same two columns (`owner`, `owner_id`) with
-`==`; a robot without a row (a column NULL) matches no owner filter, as a JOIN
-drops it. Any other filter (status, manufacturer, a campaign, ...) is not
-shared: those followers read on their own as before.
+the moment of the shared read. The store filters `changes` by owner on the copy
+of the robot's current owner columns each event row carries (`FEED_OWNER`), with
+SQL equality (`=`, deterministic collations on both backends); `feed_rows` reads
+those same columns and `matches` compares them with `==` (a NULL matches no owner
+filter, as in SQL). Any other filter (status, manufacturer, a campaign, ...) is
+not shared: those followers read on their own as before.
 
 What a follower's own read would return depends on the columns *now*, not
 when the event was written: a robot transferred to owner B brings its events
@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 from gateway.store import Store
 from gateway.store.feedwatch import Mark
+from gateway.store.sql import FEED_OWNER
 from schema.source import Change, RobotFilter
 
 TAIL_PAGE = 500
@@ -56,7 +57,7 @@ TAIL_PAGE = 500
 TAIL_WINDOW = 10_000
 """The newest changes the tail keeps: a follower whose `after` is older and whose filter
 matches a new change reads on its own."""
-_SHAREABLE = frozenset({"owner", "owner_id"})
+_SHAREABLE = frozenset(FEED_OWNER)
 
 
 @dataclass(frozen=True, slots=True)

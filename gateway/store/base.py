@@ -454,14 +454,14 @@ class Store(
             return db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
 
     def feed_rows(self, after: int, limit: int) -> list[tuple[Change, str | None, str | None]]:
-        """The unfiltered feed after a position, each change with its robot's `owner` and
-        `owner_id` columns as they stand now (None without a robot row): the columns an owner
-        filter of `changes` compares, read in the same statement, so that one read serves
-        every owner's follower (`gateway.service.feedtail`)."""
+        """The unfiltered feed after a position, each change with the copy of its robot's
+        current `owner` and `owner_id` the event row carries (`sql.FEED_OWNER`): the very
+        columns an owner filter of `changes` compares, so that one read serves every
+        owner's follower (`gateway.service.feedtail`)."""
         columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
         sql = (
-            f"SELECT e.position, {columns}, r.owner, r.owner_id FROM events e"
-            " LEFT JOIN robots r ON r.code = e.code WHERE e.position > ? ORDER BY e.position"
+            f"SELECT e.position, {columns}, e.owner, e.owner_id FROM events e"
+            " WHERE e.position > ? ORDER BY e.position"
         )
         with self._reading() as db:
             rows = db.execute(*with_limit(sql, [after], limit)).fetchall()
