@@ -16,7 +16,9 @@ from tests.support.writing import ISSUER, KEY, POLICY
 
 
 class Api:
-    def __init__(self, store: Store, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self, store: Store, audit: AuditLog | None = None, production: bool = False
+    ) -> None:
         issuer = TrustedIssuer(
             ISSUER, "robopass", frozenset({"CN", "DE", "FR"}),
             jwks={"keys": [KEY.as_dict(private=False)]},
@@ -24,7 +26,7 @@ class Api:
         source = LocalSource(store)
         self.services = Services(
             source, POLICY, verifier=TokenVerifier([issuer]), writer=source,
-            campaign_registry=store, webhook_store=store, audit=audit,
+            campaign_registry=store, webhook_store=store, audit=audit, production=production,
         )  # fmt: skip
         self.app = create_app(self.services)
 

@@ -169,6 +169,60 @@ def test_a_manufacturers_recall_crosses_borders_and_each_authority_counts_its_ow
     assert refused(forbidden) == {"code": "FORBIDDEN", "rule": "campaigns.robots"}
 
 
+def test_a_foreign_authority_reaches_robots_held_in_its_country_only(store):
+    """A German authority's recall at the Chinese registry reaches the Chinese robots held in
+    Germany and no other; the home registry holds it and shows it on those robots."""
+    _, segment, codes = maker_of(store)
+    move(store, codes[0], "DE", "reg:DE:HRB100")
+    move(store, codes[1], "DE", "reg:DE:HRB101")
+    move(store, codes[2], "FR", "reg:FR:RCS200")
+    api = Api(store)
+    german = token("regulator", "BAuA", jurisdiction="DE", org_id="reg:DE:BAUA")
+    issue = {"input": recall_input(segment, id="DE-RC-2026-1", selector={"registryCountry": "CN"})}
+    issued = data(api.ask(ISSUE, issue, german), "issueCampaign")
+    assert issued["campaign"]["selector"]["jurisdiction"] == "DE", "narrowed to its country"
+    in_service = {
+        c
+        for c in store.codes()
+        if store.passport(c).identity.status.value in ("ACTIVE", "SUSPENDED")
+    }
+    held = {c for c in in_service if owner_of(store, c)[0] == "DE"}
+    assert {codes[0], codes[1]} <= held
+    recalled = {
+        c
+        for c in store.codes()
+        if any(r.reference == "DE-RC-2026-1" for r in store.passport(c).compliance.recalls)
+    }
+    assert recalled == held and issued["campaign"]["progress"]["reached"] == len(held)
+    # The home registry's regulator sees the campaign and each robot's standing under it.
+    home = token("regulator", "SAMR", jurisdiction="CN")
+    record = data(
+        api.ask('{ campaign(id: "DE-RC-2026-1") { id issuerJurisdiction } }', {}, home),
+        "campaign",
+    )
+    assert record == {"id": "DE-RC-2026-1", "issuerJurisdiction": "DE"}
+    standing = api.ask(
+        "query ($c: RobotCode!) { robot(code: $c) { campaigns { campaignId state } } }",
+        {"c": codes[0]},
+        home,
+    )
+    assert data(standing, "robot")["campaigns"] == [
+        {"campaignId": "DE-RC-2026-1", "state": "PENDING"}
+    ]
+    # Its counts are Germany's; another country's owners are not its to name.
+    counts = data(api.ask(COUNTS, {"id": "DE-RC-2026-1"}, german), "campaign")["counts"]
+    assert [c["country"] for c in counts["byCountry"]] == ["DE"]
+    assert counts["totals"]["affected"] == len(held)
+    abroad = {
+        "input": recall_input(segment, id="DE-RC-2026-2", selector={"ownerCountries": ["FR"]})
+    }
+    elsewhere = data(api.ask(ISSUE, abroad, german), "issueCampaign")
+    assert elsewhere["campaign"]["progress"]["reached"] == 0 and elsewhere["notice"]
+    assert not store.passport(codes[2]).compliance.recalls or all(
+        r.reference != "DE-RC-2026-2" for r in store.passport(codes[2]).compliance.recalls
+    )
+
+
 def test_issuing_again_is_a_replay_and_other_terms_conflict(store):
     maker, segment, _ = maker_of(store)
     api = Api(store)
@@ -244,16 +298,59 @@ def test_a_selector_that_matches_nothing_is_accepted_and_says_so(store):
 
 def test_an_unknown_campaign_is_not_found_everywhere(store):
     api = Api(store)
-    assert refused(api.ask(COUNTS, {"id": "NOPE-1"}))["code"] == "NOT_FOUND"
+    before = stored(store)
+    lookup = api.ask(COUNTS, {"id": "NOPE-1"})
+    assert refused(lookup)["code"] == "NOT_FOUND"
+    assert lookup["errors"][0]["message"] == "no campaign 'NOPE-1': check the id or list campaigns"
     code = store.codes()[0]
     at = datetime.now(UTC).isoformat()
     reg = token("regulator", "SAMR", jurisdiction="CN")
-    assert (
-        refused(api.ask(REMEDY, {"id": "NOPE-1", "code": code, "at": at}, reg))["code"]
-        == "NOT_FOUND"
-    )
-    assert refused(api.ask(EXEMPT, {"id": "NOPE-1", "code": code}, reg))["code"] == "NOT_FOUND"
+    remedy = api.ask(REMEDY, {"id": "NOPE-1", "code": code, "at": at}, reg)
+    assert refused(remedy)["code"] == "NOT_FOUND" and "NOPE-1" in remedy["errors"][0]["message"]
+    exempt = api.ask(EXEMPT, {"id": "NOPE-1", "code": code}, reg)
+    assert refused(exempt)["code"] == "NOT_FOUND" and "NOPE-1" in exempt["errors"][0]["message"]
     assert api.request("GET", "/campaigns/NOPE-1/robots.csv", reg).status_code == 404
+    assert stored(store) == before, "no event, no campaign"
+    with store._reading() as db:
+        assert db.execute("SELECT COUNT(*) FROM campaign_robots").fetchone()[0] == 0
+
+
+CAMPAIGNS = """query ($f: CampaignFilterInput, $after: String) {
+  campaigns(filter: $f, first: 1, after: $after) {
+    edges { node { id kind issuerRole } } pageInfo { hasNextPage endCursor } } }"""
+
+
+def listed(api: Api, where: dict | None) -> list[str]:
+    """Every campaign id `campaigns(filter)` lists, one a page."""
+    ids, after = [], None
+    while True:
+        page = data(api.ask(CAMPAIGNS, {"f": where, "after": after}), "campaigns")
+        ids += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return ids
+        after = page["pageInfo"]["endCursor"]
+
+
+def test_campaigns_are_listed_by_kind_and_issuer_in_id_order(store):
+    maker, segment, _ = maker_of(store)
+    api = Api(store)
+    maker_token = token("manufacturer", "M", jurisdiction="CN", org_id=maker)
+    regulator = token("regulator", "SAMR", jurisdiction="CN", org_id="reg:CN:SAMR")
+    deadline = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    mandate = {"kind": "MANDATED_UPDATE", "recall": None, "minimumFirmware": "99.0"}
+    for change, bearer in (
+        ({"id": "CN-RC-B"}, maker_token),
+        ({"id": "CN-MU-A", **mandate, "deadline": deadline}, maker_token),
+        ({"id": "CN-RC-C"}, regulator),
+    ):
+        issued = api.ask(ISSUE, {"input": recall_input(segment, **change)}, bearer)
+        data(issued, "issueCampaign")
+    assert listed(api, None) == ["CN-MU-A", "CN-RC-B", "CN-RC-C"]
+    assert listed(api, {"kind": "RECALL"}) == ["CN-RC-B", "CN-RC-C"]
+    assert listed(api, {"kind": "MANDATED_UPDATE"}) == ["CN-MU-A"]
+    assert listed(api, {"issuerId": maker}) == ["CN-MU-A", "CN-RC-B"]
+    assert listed(api, {"issuerId": maker, "kind": "RECALL"}) == ["CN-RC-B"]
+    assert listed(api, {"kind": "END_OF_LIFE"}) == []
 
 
 def test_remedy_exempt_overdue_and_the_downloads_agree(store):

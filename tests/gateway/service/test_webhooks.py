@@ -218,3 +218,21 @@ def test_a_refused_registration_stores_nothing(store):
     insurer = api.ask(REGISTER, {"url": "https://x.example/h"}, token("insurer", "I"))
     assert insurer["errors"][0]["extensions"] == {"code": "FORBIDDEN", "rule": "webhooks.owner"}
     assert webhook_rows(store) == 0
+
+
+def test_in_production_a_private_address_is_refused_at_registration_and_nothing_stored(store):
+    p = owned_robot(store)
+    owner = token("owner", "O", org_id=p.current_owner.owner_id)
+    production = Api(store, production=True)
+    for url in ("http://127.0.0.1:9/hook", "http://localhost:9/hook", "https://10.0.0.7/h"):
+        body = production.ask(REGISTER, {"url": url, "secret": None}, owner)
+        (error,) = body["errors"]
+        assert error["extensions"]["rule"] == "webhook.private", url
+        assert error["extensions"]["field"] == "url"
+        assert "refused in production mode" in error["message"]
+        assert body["data"] is None
+    assert webhook_rows(store) == 0
+    # The same loopback receiver is fine outside production mode (the tests' own receivers).
+    body = Api(store).ask(REGISTER, {"url": "http://127.0.0.1:9/hook", "secret": None}, owner)
+    assert body["data"]["registerWebhook"]["webhook"]["url"] == "http://127.0.0.1:9/hook"
+    assert webhook_rows(store) == 1
