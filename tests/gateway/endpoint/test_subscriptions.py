@@ -23,7 +23,9 @@ from websockets.sync.client import ClientConnection, connect
 from gateway.store import SqliteStore
 from policies import AuditLog
 from policies.authserver import issue_token, signing_key
+from schema.campaigns import Campaign, CampaignKind, Issuer, RecallTerms, Selector
 from schema.events import EventType
+from schema.passport import Severity
 from tests.support.demo_tokens import OWNER
 from tests.support.feeds import FINDINGS, incident
 from tests.support.processes import running_server
@@ -144,6 +146,62 @@ def test_the_upgrade_header_carries_the_token_and_codes_narrow_the_feed(server):
                 continue
         assert message["payload"]["data"]["passportChanged"]["code"] == owned[1]
         socket.send(json.dumps({"id": "a", "type": "complete"}))
+    finally:
+        socket.close()
+        store.close()
+
+
+def test_a_campaign_reaching_an_owned_robot_arrives_as_its_event(server):
+    """Issue 17: the owner learns of a recall at once, over the subscription it holds."""
+    base, data_dir = server
+    owned, _ = robots(data_dir)
+    token = issue_token("fleet-owner", data_dir, f"{base}/auth")
+    store = SqliteStore(data_dir / "demo-cn.db")
+    code = next(c for c in owned if store.passport(c).identity.status.value == "ACTIVE")
+    socket = opened(base, {"Authorization": f"Bearer {token}"})
+    try:
+        assert receive(socket)["type"] == "connection_ack"
+        payload = {"query": SUBSCRIPTION, "variables": {"codes": [code]}}
+        socket.send(json.dumps({"id": "c", "type": "subscribe", "payload": payload}))
+        at = datetime(2026, 11, 4, 8, tzinfo=UTC)
+        for attempt in range(60):  # the subscription starts at the feed's head: write until seen
+            store.append(code, EventType.MAINTENANCE_RECORDED, record(attempt), at)
+            try:
+                receive(socket, timeout=0.5)
+                break
+            except TimeoutError:
+                continue
+        while True:  # drain the writes made before the first arrived
+            try:
+                receive(socket, timeout=1.0)
+            except TimeoutError:
+                break
+        # A recall of exactly this robot, by its code's segments, fanned out by the registry.
+        selector = Selector(
+            registry_country=code[:2],
+            manufacturer_code=code[2:6],
+            model_code=code[6:12],
+            sequence_from=code[19:28],
+            sequence_until=code[19:28],
+        )
+        store.issue_campaign(
+            Campaign(
+                "CN-RC-WS-1",
+                CampaignKind.RECALL,
+                Issuer("reg:CN:SAMR", "regulator", "CN"),
+                "GB/T 1",
+                "Knee",
+                datetime.now(UTC),
+                selector,
+                recall=RecallTerms("knee may lock", Severity.SERIOUS, "replace it"),
+            )
+        )
+        assert store.run_campaign("CN-RC-WS-1").reached == 1
+        message = receive(socket)
+        node = message["payload"]["data"]["passportChanged"]
+        assert node["code"] == code and node["type"] == "RECALL_ISSUED"
+        assert node["payload"]["reference"] == "CN-RC-WS-1"
+        socket.send(json.dumps({"id": "c", "type": "complete"}))
     finally:
         socket.close()
         store.close()
