@@ -14,6 +14,7 @@ tested the day it is written.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -137,6 +138,29 @@ def test_the_readme_works_as_written_on_another_port(tmp_path: Path) -> None:
         assert '"errors"' not in answer, f"block {number} answered errors:\n{block}\n{answer}"
     writes = (outputs / f"block-{first_with(runnable, 'reportIncident')}.out").read_text()
     assert '"sequence"' in writes and '"replayed":false' in writes
+    german = (outputs / f"block-{first_with(runnable, 'token de-msa)')}.out").read_text()
+    assert_german_authority_sees_germany_only(german)
+
+
+def assert_german_authority_sees_germany_only(output: str) -> None:
+    """The walkthrough as the German authority (issue 17): the demo recall reached robots
+    held in Germany and elsewhere, and the authority counts, lists and downloads Germany's."""
+    answer, end = json.JSONDecoder().raw_decode(output)  # curl's JSON, then the CSV
+    (recall,) = [
+        e["node"]
+        for e in answer["data"]["campaigns"]["edges"]
+        if e["node"]["id"] == "CN-DEMO-RECALL-2026-001"
+    ]
+    counts = recall["counts"]
+    assert [c["country"] for c in counts["byCountry"]] == ["DE"], counts
+    germany = counts["byCountry"][0]["counts"]["affected"]
+    assert germany > 0 and counts["totals"]["affected"] == germany
+    assert recall["progress"]["reached"] > germany, "it reached robots held outside Germany"
+    listed = [e["node"] for e in recall["robots"]["edges"]]
+    assert listed and {r["country"] for r in listed} == {"DE"}
+    header, *rows = output[end:].strip().splitlines()
+    assert header.startswith("code,state,country")
+    assert len(rows) == germany and {r.split(",")[2] for r in rows} == {"DE"}
 
 
 def first_with(runnable: list[str], text: str) -> int:
