@@ -6,7 +6,9 @@ its count, a batch per transaction; it prints the time and events per second.
 Part 2 puts `--rows` robots under one campaign directly (rows and their
 aggregate, spread over 8 countries and 5,000 owners, as the fan-out would
 leave them) and times `campaign_counts` (the maintained aggregate) beside the
-same counts computed by a GROUP BY scan over the rows, median of `--repeat`.
+same counts computed by a GROUP BY scan over the rows, median of `--repeat`,
+then the whole GraphQL request `campaign(id) { counts { totals byCountry
+byOwner(first: 50) } }` as the issuer's regulator sends it, through the real app.
 `--rows` takes several sizes (`10000,100000,1000000`), each its own campaign in
 one database, to show the aggregate's reads do not grow with the fleet.
 `--light` seeds registration-only robots (one event each, cloned from one synthetic
@@ -34,7 +36,9 @@ from gateway.synthetic.fleet import synthetic_fleet
 from gateway.synthetic.seeding import seed
 from schema.campaigns import Campaign, CampaignKind, Issuer, RecallTerms, Selector
 from schema.passport import Severity
+from tests.support.campaigns import Api
 from tests.support.stores import clones
+from tests.support.writing import token
 
 COUNTRIES = ("CN", "DE", "FR", "JP", "NL", "SG", "US", "AE")
 
@@ -147,6 +151,38 @@ def counts_at_scale(store: SqliteStore, rows: int, repeat: int) -> None:
     assert sorted(
         (r.country, r.owner_id, r.state.value, r.robots) for r in store.campaign_counts(campaign.id)
     ) == sorted((c, o, s, n) for (c, o, s), n in tally.items())
+    graphql_counts(store, campaign.id, rows, repeat, tally)
+
+
+COUNTS = """query ($id: String!) { campaign(id: $id) { counts {
+  totals { affected pending remedied overdue exempted }
+  byCountry { country counts { affected pending remedied } }
+  byOwner(first: 50) { edges { node { country ownerId counts { affected } } } } } } }"""
+
+
+def graphql_counts(
+    store: SqliteStore, campaign_id: str, rows: int, repeat: int, tally: dict
+) -> None:
+    """`campaign(id) { counts }` as a regulator of the issuer's country asks it: the whole
+    request through the real app (token check, policies, the aggregate's reads, the
+    answer), in process over HTTP/ASGI; wall median and this process's CPU per request."""
+    api = Api(store)
+    bearer = token("regulator", "SAMR", jurisdiction="CN")
+    walls, cpus = [], []
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        answer = api.ask(COUNTS, {"id": campaign_id}, bearer)
+        cpus.append(time.process_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+    counts = answer["data"]["campaign"]["counts"]
+    assert counts["totals"]["affected"] == rows, answer
+    assert len(counts["byOwner"]["edges"]) == 50
+    assert len(counts["byCountry"]) == len({c for c, _, _ in tally})
+    print(
+        f"counts of {rows} robots, campaign(id) {{ counts {{ totals byCountry byOwner(first: 50)"
+        f" }} }} over GraphQL: median {statistics.median(walls) * 1000:.1f} ms wall,"
+        f" {statistics.median(cpus) * 1000:.1f} ms CPU"
+    )
 
 
 def main() -> None:
