@@ -185,7 +185,9 @@ def check_campaign(campaign: Campaign, now: datetime) -> None:
         raise _bad("required", "deadline", f"a {campaign.kind.value} needs a deadline")
     if campaign.deadline is not None and end_of(campaign.deadline) < now:
         raise _bad(
-            "deadline.past", "deadline", f"{campaign.deadline.isoformat()} has already passed"
+            "deadline.past",
+            "deadline",
+            f"{campaign.deadline.isoformat()} has already passed: give today (UTC) or a later day",
         )
 
 

@@ -83,7 +83,7 @@ def check_url(url: str, production: bool, resolver: Resolver = resolve) -> None:
                 "webhook.private",
                 "url",
                 f"{parts.hostname} points at {address}, a loopback, private or reserved"
-                " address, refused in production mode",
+                " address, refused in production mode: give a publicly reachable one",
             )
 
 

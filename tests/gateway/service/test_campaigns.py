@@ -278,11 +278,14 @@ def test_bad_input_is_refused_by_name_and_stores_nothing(store, change, who, exp
         "owner": token("owner", "O", org_id="reg:DE:HRB1"),
     }[who]
     before = stored(store)
-    assert (
-        refused(Api(store).ask(ISSUE, {"input": recall_input(segment, **change)}, bearer))
-        == expected
-    )
+    body = Api(store).ask(ISSUE, {"input": recall_input(segment, **change)}, bearer)
+    assert refused(body) == expected
     assert stored(store) == before
+    if expected["code"] == "EVENT_REJECTED":  # one line: the field, what is wrong, what to do
+        message = body["errors"][0]["message"]
+        assert "\n" not in message and message.startswith(expected["field"] + ": ")
+    if expected.get("rule") == "deadline.past":
+        assert message.endswith("give today (UTC) or a later day (rule deadline.past)")
 
 
 def test_a_selector_that_matches_nothing_is_accepted_and_says_so(store):

@@ -229,7 +229,7 @@ def test_in_production_a_private_address_is_refused_at_registration_and_nothing_
         (error,) = body["errors"]
         assert error["extensions"]["rule"] == "webhook.private", url
         assert error["extensions"]["field"] == "url"
-        assert "refused in production mode" in error["message"]
+        assert "refused in production mode: give a publicly reachable one" in error["message"]
         assert body["data"] is None
     assert webhook_rows(store) == 0
     # The same loopback receiver is fine outside production mode (the tests' own receivers).
