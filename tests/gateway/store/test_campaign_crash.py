@@ -1,14 +1,14 @@
 """Issue 17: a campaign's fan-out killed with SIGKILL midway is finished by its registry node
 when the node starts again, and no robot gets its event twice.
 
-A child process runs the fan-out a small batch at a time, saying after each how
-far it got, and is killed without warning a little later, mid-batch most of the
-time. What the killed run left must be whole batches: every robot counted as
-reached has its event and its row, and the saved progress says how far that is.
-Then `robopass registry serve` is started on the same database as a user would
-restart a node, and before it serves it finishes the fan-out (it says so). At
-the end every robot has exactly one event, its chain verifies, and the counts
-equal a brute-force scan of the events.
+On SQLite and on PostgreSQL, a child process runs the fan-out a small batch at a
+time, saying after each how far it got, and is killed without warning a little
+later, mid-batch most of the time. What the killed run left must be whole
+batches: every robot counted as reached has its event and its row, and the saved
+progress says how far that is. Then `robopass registry serve` is started on the
+same database as a user would restart a node, and before it serves it finishes
+the fan-out (it says so). At the end every robot has exactly one event, its
+chain verifies, and the counts equal a brute-force scan of the passports.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import SqliteStore
+from gateway.store import Store
+from gateway.store.open import open_store
 from gateway.synthetic.fleet import synthetic_fleet
 from schema.campaigns import Campaign, CampaignKind, Issuer, RecallTerms, Selector
 from schema.passport import Severity
@@ -33,8 +34,8 @@ from tests.support.stores import clones, outside
 
 pytestmark = pytest.mark.process
 
-ROBOTS = 4000
-KILL_AFTER = 1000  # robots examined, as the child reports, before the kill is sent
+ROBOTS = 6000
+KILL_AFTER = 300  # robots examined, as the child reports, before the kill is sent
 CAMPAIGN = "CN-RC-CRASH-1"
 CHILD = """
 import sys
@@ -60,7 +61,7 @@ def recall() -> Campaign:
     )
 
 
-def reached_by_events(store: SqliteStore) -> Counter:
+def reached_by_events(store: Store) -> Counter:
     """code -> how many events the campaign appended to it (its idempotency key)."""
     rows = outside(
         store,
@@ -71,7 +72,7 @@ def reached_by_events(store: SqliteStore) -> Counter:
     return Counter(dict(rows))
 
 
-def rows_and_counts(store: SqliteStore) -> tuple[int, int]:
+def rows_and_counts(store: Store) -> tuple[int, int]:
     (rows,) = outside(
         store, "SELECT COUNT(*) FROM campaign_robots WHERE campaign_id = ?", (CAMPAIGN,)
     )
@@ -83,16 +84,24 @@ def rows_and_counts(store: SqliteStore) -> tuple[int, int]:
     return rows[0], counted[0]
 
 
-def test_a_fan_out_killed_midway_is_finished_by_the_node_when_it_starts_again(tmp_path: Path):
-    db = tmp_path / "node-cn-heis.db"
-    store = SqliteStore(db)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "node-cn-heis.db")
+    return request.getfixturevalue("pg_url")
+
+
+def test_a_fan_out_killed_midway_is_finished_by_the_node_when_it_starts_again(
+    db: str, tmp_path: Path
+):
+    store = open_store(db)
     template = next(iter(synthetic_fleet(1, seed=11, country="CN")))
     store.import_histories(clones(template, ROBOTS))
     store.issue_campaign(recall())
     store.close()
 
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(db), CAMPAIGN],
+        [sys.executable, "-c", CHILD, db, CAMPAIGN],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -106,7 +115,7 @@ def test_a_fan_out_killed_midway_is_finished_by_the_node_when_it_starts_again(tm
     child.communicate(timeout=60)
     assert child.returncode == -signal.SIGKILL
 
-    store = SqliteStore(db)
+    store = open_store(db)
     try:
         partial = store.campaign(CAMPAIGN)
         assert partial is not None
@@ -131,7 +140,7 @@ def test_a_fan_out_killed_midway_is_finished_by_the_node_when_it_starts_again(tm
             "--format",
             "cn-miit",
             "--db",
-            str(db),
+            db,
             "--data-dir",
             str(tmp_path / "node"),
             "--port",
@@ -145,7 +154,7 @@ def test_a_fan_out_killed_midway_is_finished_by_the_node_when_it_starts_again(tm
     finally:
         node.stop()
 
-    store = SqliteStore(db)
+    store = open_store(db)
     try:
         final = store.campaign(CAMPAIGN)
         assert final is not None and final.progress.done
