@@ -19,7 +19,7 @@ from typing import Protocol
 
 import httpx
 
-from schema.tlog.note import Checkpoint, split_note
+from schema.tlog.note import DECIMAL, Checkpoint, split_note
 
 __all__ = ["RETRY_SECONDS", "SignedLog", "WitnessedLog"]
 
@@ -105,7 +105,7 @@ class WitnessedLog:
                 "text/x.tlog.size"
             ):
                 held = answer.text.strip()
-                if held.isdigit() and int(held) != old:
+                if DECIMAL.fullmatch(held) and int(held) != old:
                     witness.known = int(held)
                     continue
             if answer.status_code != 200:

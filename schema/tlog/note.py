@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from typing import Self
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
     "COSIGNATURE",
+    "DECIMAL",
     "ED25519",
     "Checkpoint",
     "NoteError",
@@ -47,6 +49,9 @@ ED25519 = 0x01
 COSIGNATURE = 0x04
 DASH = "\u2014"
 MAX_SIGNATURES = 100
+DECIMAL = re.compile(r"0|[1-9][0-9]*")
+"""A size as the C2SP formats write it: ASCII decimal, no leading zeros (`str.isdigit`
+takes other scripts' digits, which `int` then reads)."""
 
 
 class NoteError(ValueError):
@@ -290,7 +295,7 @@ class Checkpoint:
         origin, size, root = lines[:3]
         if not origin:
             raise NoteError("a checkpoint's origin line is empty")
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not DECIMAL.fullmatch(size):
             raise NoteError("a checkpoint's size is a decimal number without leading zeros")
         digest = _b64decode(root, "the checkpoint's root hash")
         if len(digest) != 32:

@@ -88,7 +88,15 @@ def test_refuses_a_fork_and_keeps_the_evidence(witness: Witness) -> None:
         (b"old 0\n!!\n\n" + note(tree(1)).encode(), 400),
         (b"old 0\n\n" + note(tree(1), signer=Signer.generate("other.example/log")).encode(), 404),
         (b"old 0\n\n" + note(tree(1)).replace("\n1\n", "\n2\n").encode(), 403),
-        (b"old 5\n\n" + note(tree(1)).encode(), 409),
+        # old beyond the checkpoint is malformed (400) before it is stale (409)
+        (b"old 5\n\n" + note(tree(1)).encode(), 400),
+        (b"old 2\n\n" + note(tree(3)).encode(), 409),
+        # sizes are ASCII decimals: int() would read other scripts' digits
+        ("old \u0661\n\n".encode() + note(tree(1)).encode(), 400),
+        ("old \u00b2\n\n".encode() + note(tree(1)).encode(), 400),
+        (b"old 0\n\n" + note(tree(1)).replace("\n1\n", "\n\u0661\n").encode(), 400),
+        # from 0 the proof is empty
+        (b"old 0\n" + base64.b64encode(bytes(32)) + b"\n\n" + note(tree(1)).encode(), 422),
     ],
 )
 def test_malformed_unknown_unsigned_and_stale_requests(

@@ -22,6 +22,9 @@ def test_checkpoint_text_round_trips_with_extensions() -> None:
         ("o\n7\n", "origin, a size and a root"),
         ("o\n7\nAAAA\n", "32 bytes"),
         ("o\n-1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "decimal"),
+        # ASCII digits only: int() reads Arabic-Indic digits and isdigit() takes a superscript
+        ("o\n\u0661\u0662\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "decimal"),
+        ("o\n\u00b2\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "decimal"),
         ("o\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "newline"),
         ("o\n7\n!!!\n", "base64"),
     ],
