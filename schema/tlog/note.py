@@ -49,6 +49,8 @@ ED25519 = 0x01
 COSIGNATURE = 0x04
 DASH = "\u2014"
 MAX_SIGNATURES = 100
+MAX_TIME = 2**63 - 1
+"""A cosignature's timestamp "MUST NOT exceed 2^63 - 1" (tlog-cosignature)."""
 DECIMAL = re.compile(r"0|[1-9][0-9]*")
 """A size as the C2SP formats write it: ASCII decimal, no leading zeros (`str.isdigit`
 takes other scripts' digits, which `int` then reads)."""
@@ -254,8 +256,8 @@ def cosign(text: str, signer: Signer, timestamp: int) -> Signature:
     """A witness's cosignature/v1 of the checkpoint `text` at `timestamp` (Unix seconds)."""
     if signer.kind != COSIGNATURE:
         raise NoteError(f"{signer.name}: a cosignature needs a cosignature (0x04) key")
-    if timestamp < 0:
-        raise NoteError("a cosignature's time is not negative")
+    if not 0 <= timestamp <= MAX_TIME:
+        raise NoteError(f"a cosignature's time is from 0 to {MAX_TIME}")
     body = struct.pack(">Q", timestamp) + signer.sign(_cosigned_message(text, timestamp))
     return Signature(signer.name, signer.verifier.key_id, body)
 
@@ -267,6 +269,8 @@ def verify_cosignature(text: str, signature: Signature, verifier: Verifier) -> i
     if len(signature.body) != 8 + 64:
         return None
     (timestamp,) = struct.unpack(">Q", signature.body[:8])
+    if timestamp > MAX_TIME:
+        return None
     if not verifier.check(_cosigned_message(text, timestamp), signature.body[8:]):
         return None
     return int(timestamp)

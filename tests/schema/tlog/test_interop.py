@@ -22,6 +22,7 @@ from schema.tlog.note import (
     COSIGNATURE,
     Checkpoint,
     NoteError,
+    Signature,
     Signer,
     Verifier,
     cosign,
@@ -130,6 +131,16 @@ def test_cosignature_v1_binds_the_checkpoint_and_the_time() -> None:
     assert (
         verify_cosignature(text.replace("\n3\n", "\n4\n"), signatures[1], witness.verifier) is None
     )
+    # a timestamp beyond 2^63 - 1 is refused, made or read
+    with pytest.raises(NoteError, match="time"):
+        cosign(text, witness, 2**63)
+    high = cosign(text, witness, 2**63 - 1)
+    assert verify_cosignature(text, high, witness.verifier) == 2**63 - 1
+    body = (2**63).to_bytes(8, "big") + witness.sign(
+        f"cosignature/v1\ntime {2**63}\n{text}".encode()
+    )
+    forged = Signature(high.name, high.key_id, body)
+    assert verify_cosignature(text, forged, witness.verifier) is None
     # a log key is not a witness key, even under the witness's name
     assert verify_cosignature(text, signatures[0], witness.verifier) is None
     assert open_note(note, [log.verifier])[1] == [log.verifier]
