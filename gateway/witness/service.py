@@ -29,6 +29,7 @@ from schema.tlog.note import (
     Verifier,
     cosign,
     open_note,
+    split_note,
 )
 
 from .state import WitnessState
@@ -99,7 +100,8 @@ class Witness:
         """The cosignature line(s) for the checkpoint in `body`, or a `Refusal`."""
         request = parse_request(body)
         try:
-            text = request.note.partition("\n\n")[0] + "\n"
+            # the text the log's signature covers: before the note's last blank line
+            text, _ = split_note(request.note)
             checkpoint = Checkpoint.parse(text)
         except NoteError as exc:
             raise Refusal(400, f"the checkpoint: {exc}") from None

@@ -179,11 +179,11 @@ class Signature:
 
 
 def _check_text(text: str) -> None:
+    """The signed-note rules for a text: it ends in a newline and has no ASCII control
+    character but newlines. It may have empty lines (the signatures follow the last)."""
     if not text.endswith("\n"):
         raise NoteError("a note's text ends with a newline")
-    if "\n\n" in text or text.startswith("\n"):
-        raise NoteError("a note's text has no blank line")
-    if any(not c.isprintable() for c in text.replace("\n", "")):
+    if any(c < " " and c != "\n" for c in text):
         raise NoteError("a note's text has a control character")
 
 
@@ -296,9 +296,9 @@ class Checkpoint:
         lines = text[:-1].split("\n")
         if len(lines) < 3:
             raise NoteError("a checkpoint has an origin, a size and a root hash line")
+        if not all(lines):
+            raise NoteError("a checkpoint's lines are not empty (tlog-checkpoint)")
         origin, size, root = lines[:3]
-        if not origin:
-            raise NoteError("a checkpoint's origin line is empty")
         if not DECIMAL.fullmatch(size):
             raise NoteError("a checkpoint's size is a decimal number without leading zeros")
         digest = _b64decode(root, "the checkpoint's root hash")

@@ -95,6 +95,12 @@ def test_refuses_a_fork_and_keeps_the_evidence(witness: Witness) -> None:
         ("old \u0661\n\n".encode() + note(tree(1)).encode(), 400),
         ("old \u00b2\n\n".encode() + note(tree(1)).encode(), 400),
         (b"old 0\n\n" + note(tree(1)).replace("\n1\n", "\n\u0661\n").encode(), 400),
+        # a log signature over more than the checkpoint: the signed text has an empty line
+        (
+            b"old 0\n\n"
+            + sign_note(Checkpoint(ORIGIN, 1, tree(1).root()).text() + "\nx\n", [LOG]).encode(),
+            400,
+        ),
         # from 0 the proof is empty
         (b"old 0\n" + base64.b64encode(bytes(32)) + b"\n\n" + note(tree(1)).encode(), 422),
     ],
