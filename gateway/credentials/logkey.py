@@ -5,7 +5,8 @@ checkpoints. Each is generated on first use into the data directory (mode 0600,
 never logged) in the Go `note` package's `PRIVATE+KEY+...` text, so the key
 also works with other C2SP tools. The key's name is the log's origin (or the
 witness's name) and is part of its key ID: a key file under another name is
-refused rather than silently re-used. Rotation is a new origin; see
+refused rather than silently re-used. Rotation is a new key under the same
+name (so a new key ID), which every party must be given; see
 docs/transparency.md.
 """
 

@@ -210,6 +210,9 @@ class LogMonitor:
                     idempotent=True,
                     params={"from": self.size, "to": size},
                 )
+                if answer.status_code != 404:
+                    # a 5xx or a refused token proves nothing: unavailable, asked again
+                    _answered(self.registry, answer.status_code, "a consistency proof")
                 hashes = _hashes(_body(answer)) if answer.status_code == 200 else []
                 if not verify_consistency(self.size, size, self.root, root, hashes):
                     raise self._distrust(f"{new} does not extend {seen}: no consistency proof")
@@ -229,11 +232,12 @@ class LogMonitor:
         self.last_refusal = None
 
 
-def _answered(registry: str, status: int) -> None:
-    """A 4xx other than 404 (a token the node refused, a request it could not read) says
-    nothing about the log: the registry is unavailable for now, not untrusted."""
+def _answered(registry: str, status: int, what: str = "proofs") -> None:
+    """An answer other than 200 or 404 (a token the node refused, a request it could not
+    read, a 5xx while it restarts) says nothing about the log: the registry is
+    unavailable for now, not untrusted. A 404 (the node holds no such proof) is evidence."""
     if status != 200:
-        raise RegistryUnavailable(registry, f"its log answered HTTP {status} for proofs")
+        raise RegistryUnavailable(registry, f"its log answered HTTP {status} for {what}")
 
 
 def _body(response: Any) -> dict[str, Any]:

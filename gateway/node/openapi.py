@@ -521,7 +521,8 @@ def _tile(entries: bool, partial: bool) -> dict[str, Any]:
         width = {"type": "integer", "minimum": 1, "maximum": 255}
         parameters.append({"name": "width", "in": "path", "required": True, "schema": width})
     what = (
-        "entry bundle (big-endian uint16 length-prefixed leaf data)"
+        "entry bundle (big-endian uint16 length-prefixed leaf data;"
+        " Content-Encoding gzip when accepted)"
         if entries
         else ("Merkle tree tile (concatenated SHA-256 hashes)")
     )

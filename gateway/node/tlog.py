@@ -19,7 +19,8 @@
   prefix is `/log`, so `/log/checkpoint` is the layout's checkpoint too), bytes,
   immutable. Public: hashes only.
 - `GET /log/tile/entries/<N>[.p/<W>]`: an entry bundle, the leaf data of 256
-  events (or W), each length-prefixed. Needs `registry:read`: entries name robots.
+  events (or W), each length-prefixed; gzip-encoded for a client that accepts it,
+  as the layout asks. Needs `registry:read`: entries name robots.
   A path that names no tile, or a tile the log is too small to hold, is 404.
 
 Errors are the node's problem details; a store whose events cannot form a log
@@ -29,6 +30,7 @@ Errors are the node's problem details; a store whose events cannot form a log
 from __future__ import annotations
 
 import base64
+import gzip
 from collections.abc import Callable
 from typing import Any
 
@@ -141,9 +143,16 @@ def log_routes(
         if ref.level is None:
             await authorize(request, verifier, READ)
         inputs.known_parameters(request, ())
-        work = log.entries if ref.level is None else log.tile
-        content = await _run(work, ref)
-        return Response(content, media_type=TILE_TYPE, headers=IMMUTABLE)
+        if ref.level is not None:
+            content = await _run(log.tile, ref)
+            return Response(content, media_type=TILE_TYPE, headers=IMMUTABLE)
+        content = await _run(log.entries, ref)
+        headers = {**IMMUTABLE, "Vary": "Accept-Encoding"}
+        if _accepts_gzip(request.headers.get("accept-encoding", "")):
+            # the layout asks bundles to be compressed; hash tiles would not shrink
+            content = await run_in_threadpool(gzip.compress, content, 6, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+        return Response(content, media_type=TILE_TYPE, headers=headers)
 
     return [
         Route("/log/checkpoint", checkpoint, methods=["GET"]),
@@ -183,6 +192,16 @@ def _leaf_keys(leaves: Any) -> list[tuple[str, int]]:
             raise bad_request(f"leaves[{i}].code must be a robot code string")
         keys.append((inputs.robot_code(leaf["code"], f"leaves[{i}].code"), sequence))
     return keys
+
+
+def _accepts_gzip(header: str) -> bool:
+    """Does an Accept-Encoding header take gzip (named, or `*`, and not with q=0)?"""
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower().removeprefix("q=").strip()
+            return q not in ("0", "0.0", "0.00", "0.000")
+    return False
 
 
 def _whole(value: Any) -> int | None:

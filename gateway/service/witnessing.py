@@ -4,9 +4,10 @@ When the log has grown, the node sends its new signed checkpoint to each
 witness (C2SP tlog-witness `add-checkpoint`) with a consistency proof from the
 size that witness last cosigned, and serves the checkpoint with every
 cosignature line it got back. A witness answering 409 tells the size it
-holds; the node retries once from there. A witness that refuses or cannot be
-reached is left out and asked again a few seconds later: the parties that
-require its cosignature then see the checkpoint without it, which is the point.
+holds; the node retries once from there. A witness that refuses, cannot be
+reached or answers 200 with something other than signature lines is left out
+and asked again a few seconds later: the parties that require its
+cosignature then see the checkpoint without it, which is the point.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Protocol
 
 import httpx
 
-from schema.tlog.note import Checkpoint, split_note
+from schema.tlog.note import DECIMAL, Checkpoint, NoteError, split_note
 
 __all__ = ["RETRY_SECONDS", "SignedLog", "WitnessedLog"]
 
@@ -105,15 +106,35 @@ class WitnessedLog:
                 "text/x.tlog.size"
             ):
                 held = answer.text.strip()
-                if held.isdigit() and int(held) != old:
+                if DECIMAL.fullmatch(held) and int(held) != old:
                     witness.known = int(held)
                     continue
             if answer.status_code != 200:
                 reason = answer.text.strip().splitlines()[0] if answer.text.strip() else ""
                 witness.last_error = f"{answer.status_code} {reason}".strip()
                 return None
+            lines = _signature_lines(answer.text)
+            if lines is None:
+                witness.last_error = "200 with a body that is not note signature lines"
+                return None
             witness.known = size
             witness.last_error = None
-            return answer.text if answer.text.endswith("\n") else answer.text + "\n"
+            return lines
         witness.last_error = "409: the witness's size moved twice"
         return None
+
+
+def _signature_lines(body: str) -> str | None:
+    """The cosignature lines of a witness's 200 answer, or None if it is not one.
+
+    The node relays them unverified (it need not know the witness keys; the parties
+    that require a witness check its cosignature and ignore the rest), but only
+    well-formed lines: a body that is not signature lines (a proxy's error page)
+    would make the served note unreadable, which a gateway takes for a broken log.
+    """
+    text = body if body.endswith("\n") else body + "\n"
+    try:
+        _, signatures = split_note("x\n\n" + text)
+    except NoteError:
+        return None
+    return "".join(s.line() for s in signatures)

@@ -1,7 +1,8 @@
 """The witness over HTTP.
 
 - `POST /add-checkpoint`: C2SP tlog-witness; 200 with the cosignature line, or
-  the spec's status with a one-line reason (409 carries `text/x.tlog.size`).
+  the spec's status with a one-line reason (409 carries exactly
+  `Content-Type: text/x.tlog.size`, no charset).
 - `GET /key`: the witness's verifier key (cosignature/v1, type 0x04).
 - `GET /logs`: the origins it follows and the size it last cosigned for each.
 """
@@ -19,6 +20,8 @@ from .service import MAX_BODY, Refusal, Witness
 
 __all__ = ["create_witness_app"]
 
+SIZE_TYPE = "text/x.tlog.size"
+
 
 def create_witness_app(witness: Witness) -> Starlette:
     async def add_checkpoint(request: Request) -> Response:
@@ -31,7 +34,9 @@ def create_witness_app(witness: Witness) -> Starlette:
             line = await run_in_threadpool(witness.add_checkpoint, body)
         except Refusal as refusal:
             if refusal.status == 409 and refusal.size is not None:
-                return Response(f"{refusal.size}\n", 409, media_type="text/x.tlog.size")
+                # exactly the spec's type: a `text/*` media type would gain a charset,
+                # which strict tlog-witness clients refuse
+                return Response(f"{refusal.size}\n", 409, headers={"Content-Type": SIZE_TYPE})
             return PlainTextResponse(refusal.reason + "\n", refusal.status)
         return PlainTextResponse(line)
 

@@ -3,29 +3,33 @@
 The request body is `old <size>`, one base64 consistency-proof hash per line,
 a blank line, then the log's signed checkpoint. Checks, in the spec's order:
 the body parses (400); the checkpoint's origin is a log this witness follows
-(404); the log's key signed it (403); `old` is the size of the latest
-checkpoint cosigned for that log, 0 if none (409 with that size); `old` is not
-beyond the checkpoint's size (400); the proof shows the latest cosigned tree
-is a prefix of the new one (422; a same-size checkpoint with another root is a
-409). Only then is the new checkpoint recorded, and only after that is it
-cosigned (cosignature/v1).
+(404); the log's key signed it (403); `old` is not beyond the checkpoint's
+size (400, whatever the witness holds: such a request is malformed); `old` is
+the size of the latest checkpoint cosigned for that log, 0 if none (409 with
+that size); the proof shows the latest cosigned tree is a prefix of the new
+one (422; a same-size checkpoint with another root is a 409). Only then is
+the new checkpoint recorded, and only after that is it cosigned
+(cosignature/v1).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from dataclasses import dataclass
 
 from schema.tlog.merkle import EMPTY_ROOT, verify_consistency
 from schema.tlog.note import (
+    DECIMAL,
     Checkpoint,
     NoteError,
     Signer,
     Verifier,
     cosign,
     open_note,
+    split_note,
 )
 
 from .state import WitnessState
@@ -34,6 +38,7 @@ __all__ = ["MAX_BODY", "Refusal", "Witness"]
 
 MAX_BODY = 16 * 1024
 MAX_PROOF = 63
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class Refusal(Exception):
@@ -65,9 +70,9 @@ def parse_request(body: bytes) -> Request:
         raise Refusal(400, "the request has no blank line before the checkpoint")
     lines = head.split("\n")
     first = lines[0].split(" ")
-    if len(first) != 2 or first[0] != "old" or not first[1].isdigit():
-        raise Refusal(400, "the request starts with 'old <size>'")
-    if first[1] != "0" and first[1].startswith("0"):
+    if len(first) != 2 or first[0] != "old" or not _DIGITS.fullmatch(first[1]):
+        raise Refusal(400, "the request starts with 'old <size>', the size in ASCII digits")
+    if not DECIMAL.fullmatch(first[1]):
         raise Refusal(400, "the old size has a leading zero")
     proof = []
     for line in lines[1:]:
@@ -95,7 +100,8 @@ class Witness:
         """The cosignature line(s) for the checkpoint in `body`, or a `Refusal`."""
         request = parse_request(body)
         try:
-            text = request.note.partition("\n\n")[0] + "\n"
+            # the text the log's signature covers: before the note's last blank line
+            text, _ = split_note(request.note)
             checkpoint = Checkpoint.parse(text)
         except NoteError as exc:
             raise Refusal(400, f"the checkpoint: {exc}") from None
@@ -106,14 +112,14 @@ class Witness:
             open_note(request.note, [log])
         except NoteError as exc:
             raise Refusal(403, f"the log's signature: {exc}") from None
-        latest = self.state.latest(checkpoint.origin)
-        known = latest.size if latest else 0
-        if request.old != known:
-            raise Refusal(409, f"the latest cosigned size is {known}, not {request.old}", known)
         if request.old > checkpoint.size:
             raise Refusal(
                 400, f"old size {request.old} is beyond the checkpoint's {checkpoint.size}"
             )
+        latest = self.state.latest(checkpoint.origin)
+        known = latest.size if latest else 0
+        if request.old != known:
+            raise Refusal(409, f"the latest cosigned size is {known}, not {request.old}", known)
         if checkpoint.size == 0 and checkpoint.root != EMPTY_ROOT:
             raise Refusal(422, "an empty checkpoint has the empty tree's root")
         old_root = latest.root if latest else EMPTY_ROOT

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from typing import Self
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
     "COSIGNATURE",
+    "DECIMAL",
     "ED25519",
     "Checkpoint",
     "NoteError",
@@ -47,6 +49,11 @@ ED25519 = 0x01
 COSIGNATURE = 0x04
 DASH = "\u2014"
 MAX_SIGNATURES = 100
+MAX_TIME = 2**63 - 1
+"""A cosignature's timestamp "MUST NOT exceed 2^63 - 1" (tlog-cosignature)."""
+DECIMAL = re.compile(r"0|[1-9][0-9]*")
+"""A size as the C2SP formats write it: ASCII decimal, no leading zeros (`str.isdigit`
+takes other scripts' digits, which `int` then reads)."""
 
 
 class NoteError(ValueError):
@@ -172,11 +179,11 @@ class Signature:
 
 
 def _check_text(text: str) -> None:
+    """The signed-note rules for a text: it ends in a newline and has no ASCII control
+    character but newlines. It may have empty lines (the signatures follow the last)."""
     if not text.endswith("\n"):
         raise NoteError("a note's text ends with a newline")
-    if "\n\n" in text or text.startswith("\n"):
-        raise NoteError("a note's text has no blank line")
-    if any(not c.isprintable() for c in text.replace("\n", "")):
+    if any(c < " " and c != "\n" for c in text):
         raise NoteError("a note's text has a control character")
 
 
@@ -249,8 +256,8 @@ def cosign(text: str, signer: Signer, timestamp: int) -> Signature:
     """A witness's cosignature/v1 of the checkpoint `text` at `timestamp` (Unix seconds)."""
     if signer.kind != COSIGNATURE:
         raise NoteError(f"{signer.name}: a cosignature needs a cosignature (0x04) key")
-    if timestamp < 0:
-        raise NoteError("a cosignature's time is not negative")
+    if not 0 <= timestamp <= MAX_TIME:
+        raise NoteError(f"a cosignature's time is from 0 to {MAX_TIME}")
     body = struct.pack(">Q", timestamp) + signer.sign(_cosigned_message(text, timestamp))
     return Signature(signer.name, signer.verifier.key_id, body)
 
@@ -262,6 +269,8 @@ def verify_cosignature(text: str, signature: Signature, verifier: Verifier) -> i
     if len(signature.body) != 8 + 64:
         return None
     (timestamp,) = struct.unpack(">Q", signature.body[:8])
+    if timestamp > MAX_TIME:
+        return None
     if not verifier.check(_cosigned_message(text, timestamp), signature.body[8:]):
         return None
     return int(timestamp)
@@ -287,10 +296,10 @@ class Checkpoint:
         lines = text[:-1].split("\n")
         if len(lines) < 3:
             raise NoteError("a checkpoint has an origin, a size and a root hash line")
+        if not all(lines):
+            raise NoteError("a checkpoint's lines are not empty (tlog-checkpoint)")
         origin, size, root = lines[:3]
-        if not origin:
-            raise NoteError("a checkpoint's origin line is empty")
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not DECIMAL.fullmatch(size):
             raise NoteError("a checkpoint's size is a decimal number without leading zeros")
         digest = _b64decode(root, "the checkpoint's root hash")
         if len(digest) != 32:

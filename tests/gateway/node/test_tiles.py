@@ -189,3 +189,21 @@ def test_tiles_not_yet_held_and_paths_that_name_no_tile_are_404(node: Node, stor
     # entries name robots: a token is needed; tiles are hashes and public
     assert node.get(f"/log/tile/entries/{last}.p/{width}", token=None).status_code == 401
     assert node.get(f"/log/tile/0/{last}.p/{width}", token=None).status_code == 200
+
+
+def test_entry_bundles_are_gzip_encoded_for_a_client_that_accepts_it(node: Node) -> None:
+    size = checkpoint(node).size
+    path = f"/log/tile/entries/{index_path(size // WIDTH)}.p/{size % WIDTH}"
+    plain = node.get(path, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    for accept in ("gzip", "br;q=0.5, gzip;q=0.8", "*"):
+        packed = node.get(path, headers={"Accept-Encoding": accept})
+        assert packed.headers["content-encoding"] == "gzip", accept
+        assert packed.headers["vary"] == "Accept-Encoding"
+        assert packed.content == plain.content  # httpx undid the gzip
+        assert packed.num_bytes_downloaded < len(plain.content) / 2  # sent compressed
+    refused = node.get(path, headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+    # hash tiles are random bytes: never compressed
+    tile = node.get(f"/log/tile/0/{index_path(size // WIDTH)}.p/{size % WIDTH}", token=None)
+    assert "content-encoding" not in tile.headers

@@ -6,6 +6,7 @@ import asyncio
 import base64
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway.credentials.logkey import event_log_origin
@@ -18,7 +19,7 @@ from gateway.store import SqliteStore
 from policies import TokenVerifier
 from schema.codec import format_datetime
 from schema.events import Event, EventType, rechain
-from schema.source import RegistryUntrusted, RobotFilter
+from schema.source import RegistryUnavailable, RegistryUntrusted, RobotFilter
 from schema.tlog.leaves import event_leaf
 from schema.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from schema.tlog.note import Checkpoint, Signer, Verifier, open_note
@@ -271,3 +272,52 @@ def test_a_change_feed_page_is_proven_and_a_rechained_event_in_it_is_refused(
             await source.aclose()
 
     asyncio.run(feed())
+
+
+class FailingOnce(WithToken):
+    """The node, but its first consistency proof answer is a 429 (a proxy's rate limit;
+    a 5xx the client already turns into unavailable)."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        self.failed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/log/proof/consistency" and not self.failed:
+            self.failed = True
+            return httpx.Response(429, text="slow down")
+        return await super().handle_async_request(request)
+
+
+def test_a_consistency_proof_the_node_cannot_give_now_is_no_evidence(
+    logged: Node, store: SqliteStore
+) -> None:
+    """A 429 for the consistency proof is the registry unavailable for that read, not a
+    rewrite: the gateway does not distrust it, and the next read proves it."""
+    key = Verifier.from_vkey(logged.get("/log/key", token=None).text)
+    config = RegistryConfig(
+        "cn-heis", "cn-miit", "http://node", ("CN",), ("CN",), freshness=0, timeout=30.0,
+        log_key=key,
+    )  # fmt: skip
+    first, second = store.codes()[:2]
+    transport = FailingOnce(logged)
+
+    async def read() -> None:
+        source = FederatedSource([config], transports={"cn-heis": transport})
+        try:
+            assert await source.robot(first) is not None
+            last = store.events(second)[-1]
+            payload = {"at": format_datetime(last.at), "kind": "INSPECTION", "component": "hip",
+                       "part_number": None, "performed_by": "Care", "hours_at_service": 1.0,
+                       "notes": None}  # fmt: skip
+            store.append(second, EventType.MAINTENANCE_RECORDED, payload, last.at)
+            with pytest.raises(RegistryUnavailable, match="429 for a consistency proof"):
+                await source.robot(second)
+            assert transport.failed
+            (status,) = source.registries()
+            assert status.untrusted is None
+            assert await source.robot(second) is not None
+        finally:
+            await source.aclose()
+
+    asyncio.run(read())

@@ -1,13 +1,17 @@
-"""The witness's add-checkpoint decisions, on a real SQLite state file."""
+"""The witness's add-checkpoint decisions, on a real SQLite state file, and the same
+over HTTP as C2SP tlog-witness spells the answers."""
 
 from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from gateway.witness.app import create_witness_app
 from gateway.witness.service import Refusal, Witness
 from gateway.witness.state import WitnessState
 from schema.tlog.merkle import Tree, leaf_hash
@@ -15,10 +19,12 @@ from schema.tlog.note import (
     COSIGNATURE,
     Checkpoint,
     Signer,
+    Verifier,
     sign_note,
     split_note,
     verify_cosignature,
 )
+from tests.support.loopback import serving
 
 ORIGIN = "robopass.registry/test/events"
 LOG = Signer.generate(ORIGIN)
@@ -88,7 +94,21 @@ def test_refuses_a_fork_and_keeps_the_evidence(witness: Witness) -> None:
         (b"old 0\n!!\n\n" + note(tree(1)).encode(), 400),
         (b"old 0\n\n" + note(tree(1), signer=Signer.generate("other.example/log")).encode(), 404),
         (b"old 0\n\n" + note(tree(1)).replace("\n1\n", "\n2\n").encode(), 403),
-        (b"old 5\n\n" + note(tree(1)).encode(), 409),
+        # old beyond the checkpoint is malformed (400) before it is stale (409)
+        (b"old 5\n\n" + note(tree(1)).encode(), 400),
+        (b"old 2\n\n" + note(tree(3)).encode(), 409),
+        # sizes are ASCII decimals: int() would read other scripts' digits
+        ("old \u0661\n\n".encode() + note(tree(1)).encode(), 400),
+        ("old \u00b2\n\n".encode() + note(tree(1)).encode(), 400),
+        (b"old 0\n\n" + note(tree(1)).replace("\n1\n", "\n\u0661\n").encode(), 400),
+        # a log signature over more than the checkpoint: the signed text has an empty line
+        (
+            b"old 0\n\n"
+            + sign_note(Checkpoint(ORIGIN, 1, tree(1).root()).text() + "\nx\n", [LOG]).encode(),
+            400,
+        ),
+        # from 0 the proof is empty
+        (b"old 0\n" + base64.b64encode(bytes(32)) + b"\n\n" + note(tree(1)).encode(), 422),
     ],
 )
 def test_malformed_unknown_unsigned_and_stale_requests(
@@ -128,3 +148,60 @@ def test_two_racing_views_cannot_both_be_cosigned(witness: Witness) -> None:
         thread.join()
     assert sorted(isinstance(r, str) for r in results) == [False, True]
     assert witness.state.latest(ORIGIN).size == 6
+
+
+HTTP_WITNESS = Signer.generate("robopass.witness/http", COSIGNATURE)
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> Iterator[str]:
+    state = WitnessState(tmp_path / "witness.db")
+    witness = Witness(HTTP_WITNESS, [LOG.verifier], state)
+    try:
+        with serving(create_witness_app(witness)) as base:
+            yield base
+    finally:
+        state.close()
+
+
+def post(url: str, old: int, proof: list[bytes], signed: str) -> httpx.Response:
+    lines = "".join(base64.b64encode(h).decode() + "\n" for h in proof)
+    return httpx.post(url + "/add-checkpoint", content=f"old {old}\n{lines}\n{signed}".encode())
+
+
+def test_over_http_the_spec_statuses_and_bodies(url: str) -> None:
+    """A real uvicorn on loopback; a client that knows only the spec checks each status,
+    the 409's `text/x.tlog.size` body (the size held, a newline, no charset on the type)
+    and that a 200's body is one cosignature line that verifies with the `/key` served."""
+    t = tree(20)
+    key = Verifier.from_vkey(httpx.get(url + "/key").text)
+    assert key.kind == COSIGNATURE and key.name == "robopass.witness/http"
+
+    # a log that has never been cosigned, asked from a size the witness does not hold
+    stale = post(url, 3, t.consistency_proof(3, 8), note(t, 8))
+    assert stale.status_code == 409
+    assert stale.headers["content-type"] == "text/x.tlog.size"
+    assert stale.text == "0\n"
+
+    cosigned = post(url, 0, [], note(t, 8))
+    assert cosigned.status_code == 200
+    assert cosigned.text.startswith("\u2014 robopass.witness/http ")
+    assert cosigned.text.endswith("\n") and cosigned.text.count("\n") == 1
+    _, (line,) = split_note("x\n\n" + cosigned.text)
+    assert verify_cosignature(Checkpoint(ORIGIN, 8, t.root(8)).text(), line, key) is not None
+
+    again = post(url, 3, t.consistency_proof(3, 12), note(t, 12))
+    assert (again.status_code, again.text) == (409, "8\n")
+    beyond = post(url, 13, [], note(t, 12))
+    assert beyond.status_code == 400
+    wrong_proof = post(url, 8, t.consistency_proof(7, 12), note(t, 12))
+    assert wrong_proof.status_code == 422
+    forked = tree(8, fork_at=2)
+    assert post(url, 8, [], note(forked, 8)).status_code == 409
+    unknown = Signer.generate("other.example/log")
+    assert post(url, 0, [], note(t, 8, signer=unknown)).status_code == 404
+    unsigned = note(t, 8).replace("\n8\n", "\n9\n")
+    assert post(url, 8, t.consistency_proof(8, 9), unsigned).status_code == 403
+
+    assert post(url, 8, t.consistency_proof(8, 12), note(t, 12)).status_code == 200
+    assert httpx.get(url + "/logs").json() == {"logs": {ORIGIN: 12}}

@@ -5,6 +5,11 @@
 - The published vectors of the Go `golang.org/x/mod/sumdb/note` package and of
   the C2SP signed-note specification: our signer reproduces the Go signature
   byte for byte and our verifier accepts both notes.
+- The RFC 6962 test vectors Certificate Transparency published with its
+  reference log (eight leaves, the root of every prefix, inclusion and
+  consistency proofs; the same values are in transparency-dev/merkle's proof
+  tests): our tree reproduces every root and proof exactly, and our verifiers
+  accept them and refuse each one with any hash changed.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from __future__ import annotations
 import pymerkle
 import pytest
 
-from schema.tlog.merkle import Tree, leaf_hash, verify_consistency
+from schema.tlog.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from schema.tlog.note import (
     COSIGNATURE,
     Checkpoint,
     NoteError,
+    Signature,
     Signer,
     Verifier,
     cosign,
@@ -125,6 +131,102 @@ def test_cosignature_v1_binds_the_checkpoint_and_the_time() -> None:
     assert (
         verify_cosignature(text.replace("\n3\n", "\n4\n"), signatures[1], witness.verifier) is None
     )
+    # a timestamp beyond 2^63 - 1 is refused, made or read
+    with pytest.raises(NoteError, match="time"):
+        cosign(text, witness, 2**63)
+    high = cosign(text, witness, 2**63 - 1)
+    assert verify_cosignature(text, high, witness.verifier) == 2**63 - 1
+    body = (2**63).to_bytes(8, "big") + witness.sign(
+        f"cosignature/v1\ntime {2**63}\n{text}".encode()
+    )
+    forged = Signature(high.name, high.key_id, body)
+    assert verify_cosignature(text, forged, witness.verifier) is None
     # a log key is not a witness key, even under the witness's name
     assert verify_cosignature(text, signatures[0], witness.verifier) is None
     assert open_note(note, [log.verifier])[1] == [log.verifier]
+
+
+# Certificate Transparency's RFC 6962 vectors: the leaves' data, then MTH of the first n.
+CT_LEAVES = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+             "606162636465666768696a6b6c6d6e6f"]  # fmt: skip
+CT_ROOTS = [
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+]
+# (leaf index counted from 0, tree size, PATH)
+CT_INCLUSION = [
+    (0, 1, []),
+    (0, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
+    (5, 8, ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+    (2, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
+    (1, 5, ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+]  # fmt: skip
+# (old size, new size, PROOF)
+CT_CONSISTENCY = [
+    (1, 1, []),
+    (1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
+    (6, 8, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+    (2, 5, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+    (6, 7, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+]  # fmt: skip
+
+
+def _ct_tree() -> Tree:
+    return Tree([leaf_hash(bytes.fromhex(d)) for d in CT_LEAVES])
+
+
+def _flipped(proof: list[bytes], i: int) -> list[bytes]:
+    changed = list(proof)
+    changed[i] = bytes([changed[i][0] ^ 16]) + changed[i][1:]
+    return changed
+
+
+def test_ct_vectors_every_root() -> None:
+    ours = _ct_tree()
+    assert [ours.root(n).hex() for n in range(1, 9)] == CT_ROOTS
+
+
+@pytest.mark.parametrize(("index", "size", "path"), CT_INCLUSION)
+def test_ct_vectors_inclusion(index: int, size: int, path: list[str]) -> None:
+    ours, proof = _ct_tree(), [bytes.fromhex(h) for h in path]
+    assert ours.inclusion_proof(index, size) == proof
+    leaf, root = leaf_hash(bytes.fromhex(CT_LEAVES[index])), bytes.fromhex(CT_ROOTS[size - 1])
+    assert verify_inclusion(index, size, leaf, proof, root)
+    for i in range(len(proof)):
+        assert not verify_inclusion(index, size, leaf, _flipped(proof, i), root)
+    if proof:
+        assert not verify_inclusion(index, size, leaf, proof[:-1], root)
+        assert not verify_inclusion(index ^ 1, size, leaf, proof, root)
+
+
+@pytest.mark.parametrize(("old", "new", "path"), CT_CONSISTENCY)
+def test_ct_vectors_consistency(old: int, new: int, path: list[str]) -> None:
+    ours, proof = _ct_tree(), [bytes.fromhex(h) for h in path]
+    assert ours.consistency_proof(old, new) == proof
+    old_root, new_root = bytes.fromhex(CT_ROOTS[old - 1]), bytes.fromhex(CT_ROOTS[new - 1])
+    assert verify_consistency(old, new, old_root, new_root, proof)
+    for i in range(len(proof)):
+        assert not verify_consistency(old, new, old_root, new_root, _flipped(proof, i))
+    if proof:
+        assert not verify_consistency(old, new, old_root, new_root, proof[:-1])
+        assert not verify_consistency(old, new, new_root, old_root, proof)
+        assert not verify_consistency(old, new, old_root, new_root, [proof[0], *proof])

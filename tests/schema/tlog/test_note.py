@@ -22,6 +22,9 @@ def test_checkpoint_text_round_trips_with_extensions() -> None:
         ("o\n7\n", "origin, a size and a root"),
         ("o\n7\nAAAA\n", "32 bytes"),
         ("o\n-1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "decimal"),
+        # ASCII digits only: int() reads Arabic-Indic digits and isdigit() takes a superscript
+        ("o\n\u0661\u0662\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "decimal"),
+        ("o\n\u00b2\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "decimal"),
         ("o\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "newline"),
         ("o\n7\n!!!\n", "base64"),
     ],
@@ -63,3 +66,27 @@ def test_keys_round_trip_through_their_text_and_refuse_a_wrong_id() -> None:
     assert Verifier.from_vkey(signer.verifier.vkey()) == signer.verifier
     with pytest.raises(NoteError, match="does not match"):
         Signer.from_skey(signer.skey().replace("a.example/log", "b.example/log"))
+
+
+def test_a_note_text_may_hold_empty_lines_but_no_control_character() -> None:
+    """signed-note: the text MAY contain empty lines (the signatures follow the last one)
+    and MUST NOT hold an ASCII control character other than newline."""
+    signer = Signer.generate("quasimodo.example/salvatore")
+    poem = (
+        "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\n"
+        "ed \u00e8 subito sera.\n"
+    )
+    note = sign_note(poem, [signer])
+    assert open_note(note, [signer.verifier]) == (poem, [signer.verifier])
+    assert open_note(sign_note("\u00a0no-break\x7f\n", [signer]), [signer.verifier])
+    for bad in ("tab\there\n", "bell\x07\n", "cr\r\n"):
+        with pytest.raises(NoteError, match="control character"):
+            sign_note(bad, [signer])
+
+
+def test_a_checkpoint_has_no_empty_line() -> None:
+    """tlog-checkpoint: at least three non-empty lines; extension lines non-empty too."""
+    root = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    for text in (f"o\n7\n{root}\n\next\n", f"\no\n7\n{root}\n", f"o\n7\n{root}\n\n"):
+        with pytest.raises(NoteError, match="not empty"):
+            Checkpoint.parse(text)
