@@ -255,6 +255,19 @@ def test_mapping_new_from_aas_says_why_not_and_what_instead(tmp_path, capsys):
     assert not (tmp_path / "draft.mapping.yaml").exists()
 
 
+def test_a_schema_named_by_url_is_refused_not_downloaded(tmp_path, capsys):
+    mapping = _copy(tmp_path, "robot-card.mapping.yaml")
+    line = _edit(
+        mapping,
+        "target_schema: robot-card.schema.json",
+        "target_schema: http://127.0.0.1:9/robot-card.schema.json",
+    )
+    code, out = _test(capsys, mapping, SAMPLES / "edge" / "leap-day.cn-miit.json")
+    assert code == 1
+    assert f"line {line}: target_schema: http://127.0.0.1:9/robot-card.schema.json is a URL" in out
+    assert "nothing is downloaded: save the schema beside the document" in out
+
+
 def test_a_missing_mapping_or_sample_is_a_usage_error(tmp_path, capsys):
     assert main(["mapping", "test", str(tmp_path / "none.yaml"), str(SAMPLES)]) == 2
     assert "cannot read mapping document" in capsys.readouterr().err
