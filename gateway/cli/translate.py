@@ -18,14 +18,23 @@ IN is a JSON file, - for stdin, or an NDJSON batch (one document per line: a .nd
 .jsonl file, or --ndjson). A document that fails is named with every violation and its
 JSON pointer and produces no output; a batch stops there unless --keep-going.
 
+--mapping DOC translates through a mapping document (docs/formats/mapping-documents.md):
+one into canonical reads its foreign format (--from is its own; --to any format, default
+canonical), one from canonical writes its format (--to is its own; --from any format,
+default canonical). Its rules run in a child process with a memory cap (--memory MB).
+
 exit status: 0 every document translated, 1 any was refused, 2 usage (unknown format,
 missing file)."""
 
 
-def add_format_pair(parser: argparse.ArgumentParser) -> None:
+def add_format_pair(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """`--from` and `--to`, as `translate` and `mapping check` both take them."""
-    parser.add_argument("--from", dest="source", required=True, metavar="FORMAT", help=FORMAT_HELP)
-    parser.add_argument("--to", dest="target", required=True, metavar="FORMAT", help=FORMAT_HELP)
+    parser.add_argument(
+        "--from", dest="source", required=required, metavar="FORMAT", help=FORMAT_HELP
+    )
+    parser.add_argument(
+        "--to", dest="target", required=required, metavar="FORMAT", help=FORMAT_HELP
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=TRANSLATE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_format_pair(p)
+    add_format_pair(p, required=False)
+    p.add_argument(
+        "--mapping", metavar="DOC", help="translate through this mapping document (.yaml, .json)"
+    )
+    p.add_argument(
+        "--memory",
+        type=int,
+        default=256,
+        metavar="MB",
+        help="with --mapping: memory its rules may use, in a child (default 256; 0: no cap)",
+    )
     p.add_argument("input", metavar="IN", help="a JSON or NDJSON file, or - for stdin")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
     p.add_argument("--ndjson", action="store_true", help="IN holds one document per line")

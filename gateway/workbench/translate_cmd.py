@@ -16,10 +16,14 @@ from typing import Any
 from tqdm import tqdm
 
 from adapters.errors import InvalidDocument, Violation
-from adapters.translate import FORMATS, Report, translate
+from adapters.mapdoc import MappingError
+from adapters.mapengine import RuleFailed
+from adapters.translate import FORMATS, Report, Translation, translate
+from gateway.service.mapdocs import Loaded, load_mapping
 
 from .documents import Item, dump, is_ndjson, line_count, output, read_items, write_atomically
 from .losses import report_dict, summary_lines, tally, violation_dict
+from .mapped import formats_of, translate_mapped
 
 __all__ = ["cmd_translate", "unknown_format"]
 
@@ -40,7 +44,25 @@ def _fail(message: str) -> int:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    problem = unknown_format(args.source, args.target)
+    loaded: Loaded | None = None
+    if getattr(args, "mapping", None):
+        try:
+            loaded = load_mapping(Path(args.mapping))
+            source, target = formats_of(loaded.compiled.doc, args.source, args.target)
+        except FileNotFoundError as exc:
+            return _fail(str(exc))
+        except MappingError as exc:
+            return _fail(f"{exc}\ntest it with: robopass mapping test {args.mapping} SAMPLES")
+        except ValueError as exc:
+            return _fail(str(exc))
+        doc = loaded.compiled.doc
+        builtin = target if doc.source != "canonical" else source
+        args = argparse.Namespace(**{**vars(args), "source": source, "target": target})
+        problem = unknown_format(builtin)
+    elif args.source is None or args.target is None:
+        return _fail("give --from and --to, or --mapping with a mapping document")
+    else:
+        problem = unknown_format(args.source, args.target)
     if problem:
         return _fail(problem)
     ndjson = args.ndjson or is_ndjson(args.input)
@@ -50,7 +72,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
         return _fail(f"cannot write {args.output}: no such directory")
     try:
         items = read_items(args.input, ndjson)
-        results = _batch(args, items) if ndjson else [_single(args, item) for item in items]
+        results = (
+            _batch(args, items, loaded)
+            if ndjson
+            else [_single(args, item, loaded) for item in items]
+        )
     except OSError as exc:
         return _fail(f"cannot read {args.input}: {exc.strerror or exc}")
     reports = [r.report for r in results if r.report is not None]
@@ -83,13 +109,16 @@ class Outcome:
         return {**head, "error": self.error, "violations": violations}
 
 
-def _attempt(args: argparse.Namespace, item: Item) -> tuple[Any, Outcome]:
+def _attempt(args: argparse.Namespace, item: Item, loaded: Loaded | None) -> tuple[Any, Outcome]:
     """Translate one item: its output and outcome; a refusal is also told on stderr."""
     if item.error is not None:
         _say(f"{item.label}: {item.error}")
         return None, Outcome(item.line, error=item.error)
     try:
-        result = translate(item.value, args.source, args.target)
+        result = _translate(args, item.value, loaded)
+    except RuleFailed as exc:
+        _say(f"{item.label}: mapping {args.mapping}: {exc}")
+        return None, Outcome(item.line, error=str(exc))
     except InvalidDocument as exc:
         where = "input" if exc.format == args.source else f"output as {exc.format}"
         said = f" ({exc.hint})" if exc.hint else ""
@@ -99,24 +128,30 @@ def _attempt(args: argparse.Namespace, item: Item) -> tuple[Any, Outcome]:
     return result.output, Outcome(item.line, report=result.report)
 
 
+def _translate(args: argparse.Namespace, value: Any, loaded: Loaded | None) -> Translation:
+    if loaded is None:
+        return translate(value, args.source, args.target)
+    return translate_mapped(loaded, value, args.source, args.target, args.memory)
+
+
 def _say(message: str) -> None:
     tqdm.write(f"{PROG}: {message}", file=sys.stderr)
 
 
-def _single(args: argparse.Namespace, item: Item) -> Outcome:
-    out, outcome = _attempt(args, item)
+def _single(args: argparse.Namespace, item: Item, loaded: Loaded | None) -> Outcome:
+    out, outcome = _attempt(args, item, loaded)
     if outcome.report is not None:
         with output(args.output) as stream:
             stream.write(dump(out, pretty=True))
     return outcome
 
 
-def _batch(args: argparse.Namespace, items: Iterable[Item]) -> list[Outcome]:
+def _batch(args: argparse.Namespace, items: Iterable[Item], loaded: Loaded | None) -> list[Outcome]:
     outcomes: list[Outcome] = []
     total = line_count(args.input)
     with output(args.output) as stream:
         for item in tqdm(items, total=total, unit="doc", file=sys.stderr, disable=None):
-            out, outcome = _attempt(args, item)
+            out, outcome = _attempt(args, item, loaded)
             outcomes.append(outcome)
             if outcome.report is not None:
                 stream.write(dump(out, pretty=False) + b"\n")

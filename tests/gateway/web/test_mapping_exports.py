@@ -20,6 +20,8 @@ from adapters.mapdoc import canonical_names, parse
 from adapters.mapengine import compile_rules
 from adapters.mapping import values_at
 from gateway.config.settings import ConfigError, load_config
+from gateway.credentials.signing import RegistrySigner
+from gateway.credentials.verification import key_set, verify
 from gateway.service.export import ExportFailed, UnknownFormat, export_document
 from gateway.service.local import LocalSource
 from gateway.service.mapdocs import load_folder
@@ -130,10 +132,13 @@ def test_the_folder_is_a_configuration_key_whose_errors_name_file_rule_and_line(
         export_mappings(settings)
 
 
-def test_every_surface_serves_a_mapping_with_the_callers_mask(store):
+def test_every_surface_serves_a_mapping_with_the_callers_mask(store, tmp_path):
     programs = load_folder(MAPPINGS, ("canonical", "cn-miit", "aas", "untp-dpp"))
     assert set(programs) == {"robot-card"}, "documents into canonical are not export formats"
-    app = create_app(Services(LocalSource(store), PolicySet.demo(), mappings=programs))
+    signer = RegistrySigner.from_data_dir(tmp_path, "https://registry.example", "cn-heis")
+    app = create_app(
+        Services(LocalSource(store), PolicySet.demo(), mappings=programs, signer=signer)
+    )
     code = store.codes(limit=1)[0]
     query = {"query": f'{{ robot(code: "{code}") {{ export(mapping: "robot-card") }} }}'}
 
@@ -146,9 +151,10 @@ def test_every_surface_serves_a_mapping_with_the_callers_mask(store):
                 await client.get("/export/fleet.ndjson", params={"format": "robot-card"}),
                 await client.get(f"/robots/{code}/export/canonical"),
                 await client.get(f"/robots/{code}/export/robot-cards"),
+                await client.get(f"/robots/{code}/export/robot-card", params={"signed": "true"}),
             ]
 
-    single, graphql, bulk, canonical, unknown = asyncio.run(ask())
+    single, graphql, bulk, canonical, unknown, signed = asyncio.run(ask())
     assert single.status_code == 200, single.text
     card = single.json()
     assert card["robotId"] == code
@@ -159,6 +165,11 @@ def test_every_surface_serves_a_mapping_with_the_callers_mask(store):
     assert "contact" not in card["maker"]
     assert unknown.status_code == 400
     assert "robot-card" in unknown.json()["errors"][0]["extensions"]["formats"]
+    # signed: a vc+jwt of the registry's key carrying the same (masked) card
+    assert signed.status_code == 200, signed.text
+    vc = verify(signed.content, key_set(signer.jwks))
+    assert (vc.format, vc.robot_code) == ("robot-card", code)
+    assert vc.credential["credentialSubject"]["document"] == card
 
 
 def test_a_failing_mapping_and_a_wrong_choice_are_clear_answers(store):

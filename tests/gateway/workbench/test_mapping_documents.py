@@ -74,6 +74,21 @@ def test_undeclared_loss_fails_naming_the_field(tmp_path, capsys):
     assert "unmapped does not list it" in out
 
 
+def test_a_rules_fields_override_the_whole_section_listed_unmapped(tmp_path, capsys):
+    mapping = _copy(tmp_path, "robot-card.mapping.yaml")
+    _edit(
+        mapping,
+        "  identity.home_registry: a card does not say which registry keeps the passport\n"
+        "  identity.registered_at: a card does not say when the robot was registered\n",
+        "  identity: a card keeps the code and the status only\n",
+    )
+    code, out = _test(capsys, mapping, SAMPLES / "edge" / "leap-day.cn-miit.json")
+    assert code == 0, out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if "  " in line}
+    assert rows["identity.code"][0] == "LOSSLESS" and rows["identity.code"][-1] == "robot-id"
+    assert rows["identity.registered_at"][0] == "UNMAPPED"
+
+
 def test_a_loss_declared_lossless_fails_naming_the_rule_and_line(tmp_path, capsys):
     mapping = _copy(tmp_path, "robot-card.mapping.yaml")
     line = _rule_line(mapping, "mass")
@@ -238,6 +253,19 @@ def test_mapping_new_from_aas_says_why_not_and_what_instead(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "names no robot field" in err and "canonical, cn-miit" in err
     assert not (tmp_path / "draft.mapping.yaml").exists()
+
+
+def test_a_schema_named_by_url_is_refused_not_downloaded(tmp_path, capsys):
+    mapping = _copy(tmp_path, "robot-card.mapping.yaml")
+    line = _edit(
+        mapping,
+        "target_schema: robot-card.schema.json",
+        "target_schema: http://127.0.0.1:9/robot-card.schema.json",
+    )
+    code, out = _test(capsys, mapping, SAMPLES / "edge" / "leap-day.cn-miit.json")
+    assert code == 1
+    assert f"line {line}: target_schema: http://127.0.0.1:9/robot-card.schema.json is a URL" in out
+    assert "nothing is downloaded: save the schema beside the document" in out
 
 
 def test_a_missing_mapping_or_sample_is_a_usage_error(tmp_path, capsys):
