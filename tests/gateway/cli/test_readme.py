@@ -46,7 +46,7 @@ NOT_RUN = {
         "the documented way of choosing the port: the test sets ROBOPASS_PORT to a free port"
     ),
     "robopass demo ": "the six-process demo federation; tests/gateway/cli/test_demo.py runs it",
-    "TOKEN=$(robopass token de-msa --data-dir $DEMO": "needs `robopass demo` running",
+    "DEMO=~/.local/share/robopass/demo": "needs `robopass demo` running",
     "TOKEN=$(robopass token fleet-owner --data-dir $DEMO": "needs `robopass demo` running",
     "TOKEN=$(robopass token standards-body --data-dir $DEMO": "needs `robopass demo` running",
     "python -m bench.run ": "benchmarks take minutes and measure, they do not check",
