@@ -178,19 +178,25 @@ def test_sync_against_a_dead_gateway_says_what_to_check(tmp_path: Path) -> None:
     line = refusal(["sync", "--gateway", gateway, "--token", "t", "--out", str(out), "--quiet"])
     assert line.startswith(f"robopass: cannot reach the gateway at {gateway}")
     assert "--gateway" in line
+    assert list(tmp_path.iterdir()) == [], "a refused first sync left a mirror file"
 
 
 def test_sync_with_an_owner_name_says_to_leave_it_out(tmp_path: Path) -> None:
     args = ["sync", "--gateway", "http://127.0.0.1:9", "--token", "t", "--out"]
     line = refusal([*args, str(tmp_path / "m.db"), "--owner", "My Org", "--quiet"])
     assert "not a name" in line and "leave it out" in line
+    assert list(tmp_path.iterdir()) == [], "a refused sync left a mirror file"
 
 
-def test_a_document_of_another_format_says_which_it_looks_like(capsys) -> None:
+def test_a_document_of_another_format_says_which_it_looks_like(capsys, tmp_path) -> None:
     aas = SAMPLES / "edge" / "leap-day.aas.json"
-    assert main(["translate", "--from", "cn-miit", "--to", "untp-dpp", str(aas)]) == 1
-    err = capsys.readouterr().err
-    assert "this looks like an AAS environment: translate it from aas" in err
+    report = tmp_path / "report.json"
+    args = ["translate", "--from", "cn-miit", "--to", "untp-dpp", str(aas)]
+    assert main([*args, "--report", str(report)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "this looks like an AAS environment: translate it from aas" in err[0]
+    assert not [line for line in err if "required property" in line], "one line, not 15"
+    assert "'rbt_code' is a required property" in report.read_text(), "the report keeps them"
     cn = SAMPLES / "edge" / "leap-day.cn-miit.json"
     assert main(["translate", "--from", "aas", "--to", "untp-dpp", str(cn)]) == 1
     assert "this looks like a cn-miit registry record" in capsys.readouterr().err
