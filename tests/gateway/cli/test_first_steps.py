@@ -83,13 +83,18 @@ def test_the_serve_banner_prints_the_token_command_of_its_own_port_and_folder() 
 def test_a_token_is_minted_for_the_port_asked(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("ROBOPASS_DATA_DIR", str(tmp_path))
     issuers = []
+    notes = []
     for args, env in (([], None), (["--port", "8124"], None), ([], "8125")):
         if env:
             monkeypatch.setenv("ROBOPASS_PORT", env)
         assert main(["token", "used-robot-buyer", *args]) == 0
-        token = capsys.readouterr().out.strip()
-        payload = token.split(".")[1]
+        printed = capsys.readouterr()
+        payload = printed.out.strip().split(".")[1]
         issuers.append(json.loads(_b64(payload))["iss"])
+        notes.append(printed.err)
+    # The first token made the folder's key, and says so: a server elsewhere would not trust it.
+    assert f"{tmp_path} had no signing key, so one was made" in notes[0]
+    assert "--data-dir" in notes[0] and notes[1:] == ["", ""]
     assert issuers == [
         "http://127.0.0.1:8000/auth",
         "http://127.0.0.1:8124/auth",
