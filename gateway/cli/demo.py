@@ -484,7 +484,8 @@ def run(args: argparse.Namespace) -> int:
     ports = Ports.from_args(args)
     for name, port in asdict(ports).items():
         option = "--gateway-port" if name == "gateway" else f"--{name.replace('_', '-')}-port"
-        check_free(args.host, port, f"{option} or --base-port N")
+        also = " (ROBOPASS_PORT)" if name == "gateway" else ""
+        check_free(args.host, port, f"{option}{also} or --base-port N")
     data_dir = Path(args.data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
     parts = plan(args, ports, data_dir)
@@ -564,7 +565,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             f"--{name.replace('_', '-')}-port",
             type=int,
             default=None,
-            help=f"port of {what} (default {DEFAULT_PORTS[name]})",
+            help=f"port of {what} (default "
+            + ("ROBOPASS_PORT, else " if name == "gateway" else "")
+            + f"{DEFAULT_PORTS[name]})",
         )
     parser.add_argument("--cn-robots", type=count, default=1000, help="robots of the CN node")
     parser.add_argument("--eu-robots", type=count, default=200, help="robots of the EU node")
@@ -579,13 +582,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def with_defaults(args: argparse.Namespace) -> argparse.Namespace:
-    """The options as given, the rest from `demo.*` (ROBOPASS_DEMO_HOST, ..._BASE_PORT, ...)."""
-    demo = configured().demo
+    """The options as given, the rest from `demo.*` (ROBOPASS_DEMO_HOST, ..._BASE_PORT, ...).
+
+    The gateway listens on `server.port` (ROBOPASS_PORT, default 8000) unless
+    `--gateway-port` or a base port says otherwise: the README's examples send to
+    `${ROBOPASS_PORT:-8000}` and `robopass token` mints for that port, so a reader who
+    chose a port the documented way finds the demo's gateway there too.
+    """
+    settings = configured()
+    demo = settings.demo
     folder = demo.data_dir or str(default_data_dir() / "demo")
+    base_port = given(args.base_port, demo.base_port)
     chosen = {
         "host": given(args.host, demo.host),
-        "base_port": given(args.base_port, demo.base_port),
+        "base_port": base_port,
         "data_dir": given(args.data_dir, folder),
+        "gateway_port": args.gateway_port or (None if base_port else settings.server.port),
     }
     return argparse.Namespace(**{**vars(args), **chosen})
 

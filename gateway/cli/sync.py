@@ -28,6 +28,10 @@ from schema.graphql.objects import DENIED_CODE
 from schema.parties import PARTY_ID_SYNTAX, is_party_id
 
 ROBOT_VIEW = "code version export(format: CANONICAL)"
+NOT_A_PARTY_ID = (
+    f"--owner must be a party identifier ({PARTY_ID_SYNTAX}), not a name;"
+    " leave it out to mirror your own organisation's robots (your token's org_id)"
+)
 FEED = """query ($owner: String) { fleetFeed(ownerId: $owner) { ownerId headCursor } }"""
 ROBOTS = f"""query ($owner: String, $first: Int!, $after: String) {{
   robots(filter: {{ownerId: $owner}}, first: $first, after: $after) {{
@@ -199,10 +203,7 @@ def sync(
     from tqdm import tqdm
 
     if owner is not None and not is_party_id(owner):
-        raise SyncError(
-            f"--owner must be a party identifier ({PARTY_ID_SYNTAX}), not a name;"
-            " leave it out to mirror your own organisation's robots (your token's org_id)"
-        )
+        raise SyncError(NOT_A_PARTY_ID)
     state = mirror.state()
     asked = owner or ""
     if not state:
@@ -328,6 +329,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """Mirror the caller's view of a fleet into a SQLite file, incrementally."""
     if args.page_size < 1 or args.page_size > 100:
         raise SystemExit("robopass: --page-size must be between 1 and 100")
+    if args.owner is not None and not is_party_id(args.owner):
+        raise SystemExit(f"robopass: {NOT_A_PARTY_ID}")
     configured_sync = configured().sync
     token = args.token or configured_sync.token
     if not token and not args.token_client:
@@ -341,7 +344,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
         )
     except (SyncError, httpx.HTTPError) as exc:
         raise SystemExit(f"robopass: {failure(exc, args.gateway)}") from None
-    mirror = Mirror(args.out)
+    out = Path(args.out)
+    fresh = not out.exists()
+    mirror = Mirror(out)
+    refused, untouched = None, False
     try:
         result = sync(
             gateway,
@@ -352,10 +358,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
             prune=args.prune,
         )
     except (SyncError, httpx.HTTPError) as exc:
-        raise SystemExit(f"robopass: {failure(exc, args.gateway, args.owner)}") from None
+        refused = failure(exc, args.gateway, args.owner)
+        untouched = fresh and not mirror.state()
     finally:
         mirror.close()
         gateway.close()
+    if refused is not None:
+        if untouched:  # the first call failed: leave no empty mirror behind a refusal
+            for leftover in (out, Path(f"{out}-wal"), Path(f"{out}-shm")):
+                leftover.unlink(missing_ok=True)
+        raise SystemExit(f"robopass: {refused}")
     print(
         f"{args.out}: {result.robots} robots; {result.copied} copied, "
         f"{result.changes} changes followed, {result.pruned} no longer in the fleet removed"

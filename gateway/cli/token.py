@@ -88,15 +88,23 @@ def token_command(host: str, port: int, folder: str | None, client: str = "CLIEN
 
 def cmd_token(args: argparse.Namespace) -> int:
     """Print an access token of a demo client, signed with the demo server's key."""
-    from policies.authserver import issue_token
+    from policies.authserver import KEY_FILE, issue_token
 
     settings = configured()
     server = settings.server
     host, port = given(args.host, server.host), given(args.port, server.port)
     folder = Path(given(args.data_dir, data_dir(settings))).expanduser()
+    new_key = not (folder / KEY_FILE).exists()
     try:
         print(issue_token(args.client, folder, issuer_url(host, port)))
     except KeyError as exc:
         print(f"robopass: {exc.args[0]}", file=sys.stderr)
         return 2
+    if new_key:  # a typo in the folder (or an unset $DEMO) would otherwise end in a bare 401
+        print(
+            f"robopass: {folder} had no signing key, so one was made: only a server run with"
+            " this data folder trusts the token (a server that runs elsewhere answers 401 `no"
+            " trusted key`); check --data-dir or ROBOPASS_DATA_DIR",
+            file=sys.stderr,
+        )
     return 0

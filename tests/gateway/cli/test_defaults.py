@@ -129,6 +129,19 @@ def test_demo_ports_and_data_dir_from_the_variables(tmp_path, monkeypatch) -> No
     assert Ports.from_args(given).gateway == 7100
 
 
+def test_the_demo_gateway_listens_where_the_readme_examples_send(monkeypatch) -> None:
+    """ROBOPASS_PORT, the documented way of choosing the port, moves the demo's gateway too:
+    the README's demo examples send to ${ROBOPASS_PORT:-8000} with tokens minted for it."""
+    monkeypatch.setenv("ROBOPASS_PORT", "8123")
+
+    def ports(*argv: str) -> Ports:
+        return Ports.from_args(with_defaults(build_parser().parse_args(["demo", *argv])))
+
+    assert ports() == Ports(8123, 9000, 8101, 8102, 8103, 8104)
+    assert ports("--gateway-port", "8200").gateway == 8200
+    assert ports("--base-port", "7000").gateway == 7000
+
+
 def test_audit_reads_its_log_from_the_variable(tmp_path, monkeypatch) -> None:
     missing = tmp_path / "elsewhere.audit.db"
     monkeypatch.setenv("ROBOPASS_AUDIT_DB", str(missing))

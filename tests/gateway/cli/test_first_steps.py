@@ -83,13 +83,18 @@ def test_the_serve_banner_prints_the_token_command_of_its_own_port_and_folder() 
 def test_a_token_is_minted_for_the_port_asked(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("ROBOPASS_DATA_DIR", str(tmp_path))
     issuers = []
+    notes = []
     for args, env in (([], None), (["--port", "8124"], None), ([], "8125")):
         if env:
             monkeypatch.setenv("ROBOPASS_PORT", env)
         assert main(["token", "used-robot-buyer", *args]) == 0
-        token = capsys.readouterr().out.strip()
-        payload = token.split(".")[1]
+        printed = capsys.readouterr()
+        payload = printed.out.strip().split(".")[1]
         issuers.append(json.loads(_b64(payload))["iss"])
+        notes.append(printed.err)
+    # The first token made the folder's key, and says so: a server elsewhere would not trust it.
+    assert f"{tmp_path} had no signing key, so one was made" in notes[0]
+    assert "--data-dir" in notes[0] and notes[1:] == ["", ""]
     assert issuers == [
         "http://127.0.0.1:8000/auth",
         "http://127.0.0.1:8124/auth",
@@ -178,19 +183,25 @@ def test_sync_against_a_dead_gateway_says_what_to_check(tmp_path: Path) -> None:
     line = refusal(["sync", "--gateway", gateway, "--token", "t", "--out", str(out), "--quiet"])
     assert line.startswith(f"robopass: cannot reach the gateway at {gateway}")
     assert "--gateway" in line
+    assert list(tmp_path.iterdir()) == [], "a refused first sync left a mirror file"
 
 
 def test_sync_with_an_owner_name_says_to_leave_it_out(tmp_path: Path) -> None:
     args = ["sync", "--gateway", "http://127.0.0.1:9", "--token", "t", "--out"]
     line = refusal([*args, str(tmp_path / "m.db"), "--owner", "My Org", "--quiet"])
     assert "not a name" in line and "leave it out" in line
+    assert list(tmp_path.iterdir()) == [], "a refused sync left a mirror file"
 
 
-def test_a_document_of_another_format_says_which_it_looks_like(capsys) -> None:
+def test_a_document_of_another_format_says_which_it_looks_like(capsys, tmp_path) -> None:
     aas = SAMPLES / "edge" / "leap-day.aas.json"
-    assert main(["translate", "--from", "cn-miit", "--to", "untp-dpp", str(aas)]) == 1
-    err = capsys.readouterr().err
-    assert "this looks like an AAS environment: translate it from aas" in err
+    report = tmp_path / "report.json"
+    args = ["translate", "--from", "cn-miit", "--to", "untp-dpp", str(aas)]
+    assert main([*args, "--report", str(report)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "this looks like an AAS environment: translate it from aas" in err[0]
+    assert not [line for line in err if "required property" in line], "one line, not 15"
+    assert "'rbt_code' is a required property" in report.read_text(), "the report keeps them"
     cn = SAMPLES / "edge" / "leap-day.cn-miit.json"
     assert main(["translate", "--from", "aas", "--to", "untp-dpp", str(cn)]) == 1
     assert "this looks like a cn-miit registry record" in capsys.readouterr().err
