@@ -122,10 +122,11 @@ def _attempt(args: argparse.Namespace, item: Item, loaded: Loaded | None) -> tup
     except InvalidDocument as exc:
         where = "input" if exc.format == args.source else f"output as {exc.format}"
         count = f"{len(exc.violations)} violation(s)"
-        if exc.hint:  # another format's document: its violations of this one are noise
+        if exc.hint and where == "input":  # another format's document: its violations are noise
             _say(f"{item.label}: invalid {where}: {exc.hint} ({count}; --report FILE lists them)")
         else:
-            head = f"{item.label}: invalid {where}, {count}:"
+            said = f" ({exc.hint})" if exc.hint else ""
+            head = f"{item.label}: invalid {where}{said}, {count}:"
             _say("\n".join([head, *(f"  {v}" for v in exc.violations)]))
         return None, Outcome(item.line, error=f"invalid {where}", violations=tuple(exc.violations))
     return result.output, Outcome(item.line, report=result.report)
