@@ -32,6 +32,7 @@ from joserfc.jwk import RSAKey
 from starlette.routing import Route
 from strawberry.http import process_result
 
+from gateway.config.settings import load_config
 from gateway.endpoint.compiled import compile_plan, run_plan
 from gateway.endpoint.http import is_request_error
 from gateway.endpoint.options import GraphQLOptions
@@ -41,6 +42,7 @@ from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
+from gateway.web.serving import graphql_options
 from policies import PUBLIC, AuditLog, Principal, Role, TokenVerifier, TrustedIssuer
 from schema.events import Event, fold
 from schema.passport import Passport
@@ -383,3 +385,24 @@ def test_over_http_the_compiled_endpoint_answers_byte_for_byte_alike(apps, passp
     assert endpoint.plans is not None and endpoint.plans.answered >= 3 * (5 + 2)
     assert compile_plan(SCHEMA, SIZED, None) is None
     assert compile_plan(SCHEMA, UNCOMPILED, None) is None
+
+
+def test_compiled_execution_is_on_by_default_from_the_configuration(tmp_path, histories):
+    """The configuration's default reaches the endpoint `robopass serve` builds: the second
+    request of a document is answered by its plan; `server.compiled = false` turns it off."""
+    store = SqliteStore(tmp_path / "registry.db")
+    store.import_histories(histories[:2])
+    code = fold(histories[0]).code
+    request = {"query": LOOKUP, "variables": {"code": code}}
+    answered = []
+    for environ in ({}, {"ROBOPASS_SERVER_COMPILED": "false"}):
+        options = graphql_options(load_config(None, environ))
+        app = create_app(Services(LocalSource(store), POLICY), options)
+        route = next(r for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
+        endpoint = route.app.app
+        with serving(app) as base:
+            bodies = [httpx.post(f"{base}/graphql", json=request).content for _ in range(2)]
+        assert bodies[0] == bodies[1] and b'"manufacturer"' in bodies[0]
+        answered.append(None if endpoint.plans is None else endpoint.plans.answered)
+    store.close()
+    assert answered == [1, None]
