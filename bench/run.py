@@ -11,6 +11,11 @@ through strawberry and through compiled execution.
 `--stack` instead measures the server underneath: the static ceiling and the
 audited lookup (strawberry and compiled) on uvicorn with asyncio + h11, uvloop +
 h11 (`robopass serve`'s) and uvloop + httptools.
+
+Every server is measured on the same uvicorn stack, by default `robopass serve`'s
+(uvicorn's own loop choice, h11: `--loop` and `--http` choose another). Beside
+each rate is the server process's CPU per request (user + system, from /proc),
+which other tenants of a shared machine distort far less than the wall clock.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.harness import Served
 from gateway.endpoint.limits import Limits, limit_extensions
 from gateway.service.local import LocalSource
 from gateway.service.services import Services
@@ -109,7 +115,10 @@ def http(
     bodies: Path | None = None,
 ) -> dict:
     """`mode` of bench.servers under load; `headers` travel in the environment (a token
-    on a command line is visible to every local user), `bodies` are taken in turn."""
+    on a command line is visible to every local user), `bodies` are taken in turn.
+    Without `--loop`/`--http` in `port_args`, the server runs on `args`' stack."""
+    if "--http" not in port_args:
+        port_args = [*port_args, "--loop", args.loop, "--http", args.http]
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.servers", mode, "--port", str(port), *port_args],
@@ -123,6 +132,8 @@ def http(
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        served = Served(port, server.pid)
+        cpu = served.cpu_seconds()
         load = subprocess.run(
             [
                 sys.executable,
@@ -144,7 +155,10 @@ def http(
             cwd=ROOT,
             env={**os.environ, "LOAD_HEADERS": json.dumps(headers or [])},
         )
-        return json.loads(load.stdout)
+        result = json.loads(load.stdout)
+        spent = served.cpu_seconds() - cpu
+        result["cpu_us"] = round(1e6 * spent / max(result["requests"], 1), 1)
+        return result
     finally:
         server.terminate()
         server.wait()
@@ -164,6 +178,8 @@ def main() -> None:
     parser.add_argument(
         "--stack", action="store_true", help="asyncio+h11, uvloop+h11 and uvloop+httptools only"
     )
+    parser.add_argument("--loop", default="auto", help="uvicorn's loop (robopass serve's: auto)")
+    parser.add_argument("--http", default="h11", help="uvicorn's parser (robopass serve's: h11)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,8 +246,9 @@ def main() -> None:
         f"machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, date {date.today()}"
     )
+    print(f"load average {os.getloadavg()[0]:.1f}; uvicorn loop {args.loop}, http {args.http}")
     print(f"response: {len(document)} bytes; {args.connections} connections, {args.seconds}s each")
-    print(f"{'measurement':<40}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'measurement':<40}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/req':>12}")
     ip, ipp, ipa, ipl = (
         results[f"in_process_{k}"]["ops_per_s"] for k in ("off", "policies", "audit", "limits")
     )
@@ -252,12 +269,14 @@ def main() -> None:
         (f"  same, {PARTY}, {args.robots} robots, compiled", c_many),
         ("static bytes (ceiling)", s),
     ):
-        print(f"{name:<40}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}")
+        print(f"{name:<40}{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['cpu_us']:>12}")
     print(f"ratio GraphQL / ceiling: {g['rps'] / s['rps']:.3f}")
     print(f"ratio {PARTY}, policies and audit, one robot / ceiling: {one['rps'] / s['rps']:.3f}")
     print(f"ratio {PARTY}, policies and audit, many robots / ceiling: {many['rps'] / s['rps']:.3f}")
     print(f"ratio {PARTY}, compiled, one robot / ceiling: {c_one['rps'] / s['rps']:.3f}")
     print(f"ratio {PARTY}, compiled, many robots / ceiling: {c_many['rps'] / s['rps']:.3f}")
+    for name, r in (("one robot", c_one), ("many robots", c_many)):  # server CPU: ceiling's / ours
+        print(f"CPU ratio {PARTY}, compiled, {name} / ceiling: {s['cpu_us'] / r['cpu_us']:.3f}")
     print(f"ratio policies on / off: {p['rps'] / g['rps']:.3f}")
     print(f"ratio limits on / off (in process): {ipl / ip:.3f}")
     print(f"ratio audit on / off (policies on), in process: {ipa / ipp:.3f}")
@@ -304,14 +323,15 @@ def stacks(
         f"{platform.python_version()}, date {date.today()}, load average {os.getloadavg()[0]:.1f}"
     )
     print(f"response: {size} bytes; {args.connections} connections, 2 x {args.seconds}s each")
-    print(f"{'server, stack':<58}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'server, stack':<58}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/req':>12}")
     best: dict[tuple[str, str], float] = {}
     for (name, stack), runs in results.items():
         rps = sum(r["rps"] for r in runs) / len(runs)
         p50 = max(r["p50_ms"] for r in runs)
         p99 = max(r["p99_ms"] for r in runs)
+        cpu = sum(r["cpu_us"] for r in runs) / len(runs)
         best[(name, stack)] = rps
-        print(f"{name + ', ' + stack:<58}{rps:>10.0f}{p50:>9}{p99:>9}")
+        print(f"{name + ', ' + stack:<58}{rps:>10.0f}{p50:>9}{p99:>9}{cpu:>12.1f}")
     slow, *faster = STACKS
     for name in servers:
         for fast in faster:

@@ -8,7 +8,9 @@ the demo policies: the JSON must be byte-identical and the paths the audit log
 would record as served and denied the same. Most operations are drawn from a
 writer narrowed to what the compiler covers (one `robot` root, passport
 fields, aliases, fragments, `asOf`); the rest from the full generator, where a
-document the compiler leaves alone must get no plan at all. Over HTTP, two apps
+document the compiler leaves alone must get no plan at all. The queries the test
+files write out by hand (`tests/support/suite_operations.py`) are answered both
+ways too, as written and over this fleet's robots. Over HTTP, two apps
 (compiled on and off) served on loopback answer the same requests with a real
 token alike.
 """
@@ -30,6 +32,7 @@ from joserfc.jwk import RSAKey
 from starlette.routing import Route
 from strawberry.http import process_result
 
+from gateway.config.settings import load_config
 from gateway.endpoint.compiled import compile_plan, run_plan
 from gateway.endpoint.http import is_request_error
 from gateway.endpoint.options import GraphQLOptions
@@ -39,13 +42,15 @@ from gateway.service.services import Services
 from gateway.store import SqliteStore
 from gateway.synthetic.fleet import synthetic_fleet
 from gateway.web.app import create_app
+from gateway.web.serving import graphql_options
 from policies import PUBLIC, AuditLog, Principal, Role, TokenVerifier, TrustedIssuer
 from schema.events import Event, fold
 from schema.passport import Passport
 from schema.source import RobotFilter
-from tests.support.leaks import POLICY, moments, principals
+from tests.support.leaks import CLIENTS, POLICY, moments, principals
 from tests.support.loopback import serving
 from tests.support.operations import queries
+from tests.support.suite_operations import suite_queries, variables_of, with_code
 
 SCHEMA = passport_schema(GraphQLOptions())
 UNCOVERED = ("history", "export", "integrity", "conditionHistory", "codeSegments", "campaigns")
@@ -90,7 +95,9 @@ def services(tmp_path_factory, histories) -> Iterator[Services]:
     store.close()
 
 
-def both(services: Services, principal: Principal, query: str) -> tuple | None:
+def both(
+    services: Services, principal: Principal, query: str, variables: dict | None = None
+) -> tuple | None:
     """(strawberry's answer, the plan's answer), each as bytes with the audit's paths;
     None when the endpoint would leave the document to strawberry: a request error
     (over a limit), or a document the compiler does not cover. A plan declines a page
@@ -98,14 +105,14 @@ def both(services: Services, principal: Principal, query: str) -> tuple | None:
 
     async def answers() -> tuple | None:
         reference = services.context(principal, batched=True)
-        expected = await SCHEMA.execute(query, context_value=reference)
+        expected = await SCHEMA.execute(query, variable_values=variables, context_value=reference)
         if is_request_error(expected):
             return None
         plan = compile_plan(SCHEMA, query, None)
         if plan is None:
             return None
         compiled = services.context(principal, batched=True)
-        got = await run_plan(plan, SCHEMA, compiled, None)
+        got = await run_plan(plan, SCHEMA, compiled, variables)
         if got is None:
             assert plan.listed and expected.data is None and expected.errors, query
             return DECLINED
@@ -163,6 +170,59 @@ def test_compiled_answers_are_byte_identical_to_strawberry(passports, histories,
     assert compared["narrow"] + compared["full"] >= 2000, compared
     assert compared["full"] > 0 and compared["fallback"] > 0, compared
     assert compared["pages"] >= 500 and compared["declined"] > 0, compared
+
+
+@pytest.mark.slow
+def test_the_suites_own_queries_are_answered_alike(passports, histories, services):
+    """Every query the test files write out (tests/support/suite_operations.py), as
+    written and asking this fleet's robots, for the public, each demo party and the
+    robot's owner: where a plan answers, the same bytes and audited paths as strawberry."""
+    documents = suite_queries(SCHEMA._schema)
+    planned = {q: f for q, f in documents.items() if compile_plan(SCHEMA, q, None) is not None}
+    assert len(documents) >= 100 and len(planned) >= 50, (len(documents), len(planned))
+    assert {"gateway/endpoint/test_limits.py", "schema/test_graphql.py"} <= {*planned.values()}
+    demo = [
+        Principal("http://127.0.0.1/auth", c["client_id"], role=Role(c["role"]),
+                  client_id=c["client_id"], organisation=c["organisation"],
+                  jurisdiction=c["jurisdiction"], purposes=frozenset(c["purposes"]),
+                  organisation_id=c.get("organisation_id"))
+        for c in CLIENTS
+    ]  # fmt: skip
+    compared, declined, unfilled, answered = 0, 0, [], set()
+    for query, where in planned.items():
+        for passport, history in [(None, None), *zip(passports[:3], histories[:3], strict=True)]:
+            code = passports[0].code if passport is None else passport.code
+            asked = query if passport is None else with_code(query, code)
+            at = moments(history or histories[0])[1]
+            owner = (passport or passports[0]).current_owner
+            home = (passport or passports[0]).identity.home_registry
+            values = {"RobotCode": code, "DateTime": at.isoformat()}  # by type, else by name
+            named = {"registry": home, "owner": owner.owner_id, "c": "CN-RC-1"}
+            needed = [
+                (n, values.get(kind, named.get(n)), req) for n, kind, req in variables_of(asked)
+            ]
+            if any(required and value is None for _, value, required in needed):
+                unfilled.append(where)
+                break
+            variables = {name: value for name, value, _ in needed} or None
+            callers = [*demo, PUBLIC, Principal(
+                "http://127.0.0.1/auth", "owner", role=Role.OWNER, organisation=owner.owner,
+                organisation_id=owner.owner_id, jurisdiction="CN")]  # fmt: skip
+            for caller in callers:
+                answers = both(services, caller, asked, variables)
+                if answers is None:  # over a limit of this endpoint: a request error
+                    continue
+                if answers is DECLINED:
+                    declined += 1
+                    continue
+                expected, got = answers
+                assert got == expected, (where, asked, variables, caller.role)
+                compared += 1
+                answered.add(query)
+    assert not unfilled, unfilled  # a required variable the test cannot fill
+    # A plan declines only a page strawberry refuses (`both` checks it): a size out of
+    # range, a cursor not given, a campaign's filter. Most documents are answered by plans.
+    assert compared >= 1000 and len(answered) >= 0.8 * len(planned), (compared, declined)
 
 
 def test_a_plan_never_crosses_views(passports, services):
@@ -325,3 +385,24 @@ def test_over_http_the_compiled_endpoint_answers_byte_for_byte_alike(apps, passp
     assert endpoint.plans is not None and endpoint.plans.answered >= 3 * (5 + 2)
     assert compile_plan(SCHEMA, SIZED, None) is None
     assert compile_plan(SCHEMA, UNCOMPILED, None) is None
+
+
+def test_compiled_execution_is_on_by_default_from_the_configuration(tmp_path, histories):
+    """The configuration's default reaches the endpoint `robopass serve` builds: the second
+    request of a document is answered by its plan; `server.compiled = false` turns it off."""
+    store = SqliteStore(tmp_path / "registry.db")
+    store.import_histories(histories[:2])
+    code = fold(histories[0]).code
+    request = {"query": LOOKUP, "variables": {"code": code}}
+    answered = []
+    for environ in ({}, {"ROBOPASS_SERVER_COMPILED": "false"}):
+        options = graphql_options(load_config(None, environ))
+        app = create_app(Services(LocalSource(store), POLICY), options)
+        route = next(r for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
+        endpoint = route.app.app
+        with serving(app) as base:
+            bodies = [httpx.post(f"{base}/graphql", json=request).content for _ in range(2)]
+        assert bodies[0] == bodies[1] and b'"manufacturer"' in bodies[0]
+        answered.append(None if endpoint.plans is None else endpoint.plans.answered)
+    store.close()
+    assert answered == [1, None]
