@@ -41,6 +41,12 @@ CASES = [
     ("{ robots(first: 5) { ...Counted edges { cursor } } }" + COUNTED, None, "totalCount"),
     ("{ robots(first: 5) { ... on RobotConnection { all: totalCount } } }", None, "all"),
     ("{ robots(first: 5) { ... { totalCount } } }", None, "totalCount"),
+    ("{ robots(first: 5) { ... { ...Counted } } }" + COUNTED, None, "totalCount"),
+    (
+        "{ robots(first: 5) { edges { cursor } } robots(first: 5) { totalCount } }",
+        None,
+        "totalCount",
+    ),
     ("{ robots(first: 5) { totalCount @skip(if: true) edges { cursor } } }", None, None),
     ("{ robots(first: 5) { totalCount @skip(if: false) } }", None, "totalCount"),
     ("{ robots(first: 5) { ...Counted @include(if: false) } }" + COUNTED, None, None),
