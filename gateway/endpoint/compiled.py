@@ -20,9 +20,11 @@ every path is checked against it, so a plan cannot carry one view to another.
 A `robots` page is compiled the same way: its connection's known fields
 (`edges { cursor node }`, `pageInfo { hasNextPage endCursor }`, `totalCount`,
 `__typename`), each node as a single robot, the count read beside the page as
-the resolver reads it. Its request errors (a page size out of range, a filter
-the caller may not use, a cursor it was not given), a page size given by a
-variable, and a filter on a field the compiler does not know are strawberry's.
+the resolver reads it, and only when the plan has a `totalCount` step (a plan has
+no directives, so its steps are exactly what graphql-core would complete). Its
+request errors (a page size out of range, a filter the caller may not use, a
+cursor it was not given), a page size given by a variable, and a filter on a
+field the compiler does not know are strawberry's.
 
 What is not covered falls back to strawberry, which stays the reference:
 documents with directives, several root fields, any resolver
@@ -41,11 +43,11 @@ the steps' types are apart.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -76,6 +78,7 @@ from strawberry.types import ExecutionResult
 
 from schema.graphql import objects, robot
 from schema.graphql.objects import field_denied
+from schema.graphql.pages import Total
 from schema.graphql.query import MAX_PAGE, denied_message
 from schema.graphql.registries import coded, registry_unavailable
 from schema.graphql.robot import robot_not_found
@@ -436,10 +439,11 @@ async def _robots(plan: Plan, context: Any, arguments: dict[str, Any]) -> Execut
         return None
     if where.owner_id is not None and not context.may_filter_by_owner(where.owner_id):
         return None
-    total = asyncio.ensure_future(context.source.count(where))
-    total.add_done_callback(_retrieved)
+    source = context.source
+    counting = any(step.kind == TOTAL for step in plan.children)  # as the resolver's `selects`
+    total = Total(partial(source.count, where), now=counting)
     try:
-        page = await context.source.robots(where, first, after)
+        page = await source.robots(where, first, after)
     except Exception:
         total.cancel()
         return None
@@ -470,7 +474,7 @@ async def _robots(plan: Plan, context: Any, arguments: dict[str, Any]) -> Execut
         error.message = denied_message(error, context)
     for step, into in counts:
         try:
-            into[step.key] = step.serialize(await total)  # type: ignore[misc]
+            into[step.key] = step.serialize(await total.value())  # type: ignore[misc]
         except Exception as exc:
             failure = coded(exc)
             if not (isinstance(failure, GraphQLError) and failure.extensions):
@@ -478,12 +482,6 @@ async def _robots(plan: Plan, context: Any, arguments: dict[str, Any]) -> Execut
             errors.append(located(failure, step, [plan.key, step.key]))
     errors += [registry_unavailable(e, [plan.key]) for e in page.unavailable]
     return ExecutionResult(data={plan.key: out}, errors=errors or None)
-
-
-def _retrieved(future: asyncio.Future[int]) -> None:
-    """A count nobody asked for may fail unseen (as `Query.robots` lets it)."""
-    if not future.cancelled():
-        future.exception()
 
 
 def _edge(steps: tuple[Step, ...], row: tuple, errors: list, path: list) -> dict[str, Any]:

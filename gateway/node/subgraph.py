@@ -27,6 +27,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import orjson
@@ -47,7 +48,7 @@ from gateway.store import Store
 from policies import TokenVerifier
 from schema.events import Event, EventType
 from schema.graphql.objects import EVERYTHING, Node, object_type
-from schema.graphql.pages import check_first, edges, page_info, read_page
+from schema.graphql.pages import Total, check_first, edges, page_info, read_page, selects
 from schema.graphql.query import (
     MAX_PAGE,
     PAGE_ARGUMENTS,
@@ -220,7 +221,11 @@ class SubgraphRobotEdge:
 class SubgraphRobotConnection:
     edges: list[SubgraphRobotEdge] = strawberry.field(description="The robots of this page.")
     page_info: SubgraphPageInfo = strawberry.field(description="Where the page ends.")
-    total_count: int = strawberry.field(description="Robots matching the filter.")
+    _total: strawberry.Private[Total]
+
+    @strawberry.field(description="Robots matching the filter.")
+    async def total_count(self) -> int:
+        return await self._total.value()
 
 
 @strawberry.type(description="Reads of this registry's robots, for trusted service callers.")
@@ -247,11 +252,17 @@ class SubgraphQuery:
         check_first(first, MAX_PAGE)
         where = robot_filter(filter)
         source = info.context.source
-        page = await read_page(source.robots(where, first, after))
+        # Counted only when the caller (the gateway, for its own caller) selects it.
+        total = Total(partial(source.count, where), selects(info, "totalCount", "RobotConnection"))
+        try:
+            page = await read_page(source.robots(where, first, after))
+        except BaseException:
+            total.cancel()
+            raise
         return SubgraphRobotConnection(
             edges=edges(page, SubgraphRobotEdge, lambda record: robot_node(record, EVERYTHING)),
             page_info=page_info(page, SubgraphPageInfo),
-            total_count=await source.count(where),
+            _total=total,
         )
 
 

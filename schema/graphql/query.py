@@ -7,7 +7,6 @@ credentials) and the schema object is built beside it, from it.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncGenerator
 from datetime import datetime
@@ -54,7 +53,7 @@ from .feed import (
 from .formats import PassportFormat, TranslationResult
 from .mutation import Mutation
 from .objects import DENIED_CODE, field_denied, graphql_enum
-from .pages import PageInfo, bad_input, check_first, edges, page_info
+from .pages import PageInfo, Total, bad_input, check_first, edges, page_info, selects
 from .registries import Registry, coded, registry_unavailable
 from .robot import (
     CONDITION_WINDOW,
@@ -130,11 +129,9 @@ def plain_filter(given: RobotFilterInput | None) -> RobotFilter:
     return RobotFilter(**{name: getattr(given, name) for name in PLAIN_FILTERS})
 
 
-def _zero() -> asyncio.Future[int]:
+async def _none() -> int:
     """A total known without asking: no robot can match."""
-    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    done.set_result(0)
-    return done
+    return 0
 
 
 @strawberry.type(description="A robot with its cursor.")
@@ -147,7 +144,7 @@ class RobotEdge:
 class RobotConnection:
     edges: list[RobotEdge] = strawberry.field(description="The robots of this page.")
     page_info: PageInfo = strawberry.field(description="Where the page ends.")
-    _total: strawberry.Private[asyncio.Future[int]]
+    _total: strawberry.Private[Total]
 
     @strawberry.field(
         description=(
@@ -156,7 +153,7 @@ class RobotConnection:
         )
     )
     async def total_count(self) -> int | None:
-        return await self._total
+        return await self._total.value()
 
 
 @strawberry.type(description="The result of checking a robot code, valid or not.")
@@ -208,7 +205,8 @@ class Query(CredentialQuery, CampaignQueries, WebhookQueries):
             narrowed = await campaign_filter(info.context, campaign, state)
             if narrowed is None:  # e.g. OVERDUE before the deadline: none can be
                 empty: Page[Any] = Page([], [], False)
-                return RobotConnection(edges=[], page_info=page_info(empty), _total=_zero())
+                none = Total(_none, now=False)
+                return RobotConnection(edges=[], page_info=page_info(empty), _total=none)
             where = dataclasses.replace(
                 where,
                 campaign=narrowed.campaign,
@@ -219,12 +217,12 @@ class Query(CredentialQuery, CampaignQueries, WebhookQueries):
             raise field_denied("ownership.owner")
         if where.owner_id is not None and not info.context.may_filter_by_owner(where.owner_id):
             raise field_denied("ownership.owner_id")
-        # Counted while the page is read, not after: against registry nodes the two
-        # waits overlap, so a slow node costs the request one timeout, not two.
-        total = asyncio.ensure_future(info.context.source.count(where))
-        total.add_done_callback(_retrieved)
+        # Counted only when selected, and then while the page is read (`Total`).
+        source = info.context.source
+        counting = selects(info, "totalCount", "RobotConnection")
+        total = Total(partial(source.count, where), now=counting)
         try:
-            page = await info.context.source.robots(where, first, after)
+            page = await source.robots(where, first, after)
         except CursorError as exc:
             total.cancel()
             raise bad_input(str(exc)) from None
@@ -349,12 +347,6 @@ class Query(CredentialQuery, CampaignQueries, WebhookQueries):
         to: PassportFormat,
     ) -> TranslationResult:
         return info.context.translate(document, from_.value, to.value)
-
-
-def _retrieved(future: asyncio.Future) -> None:
-    """Mark a count's failure as seen: a query that does not select totalCount never awaits it."""
-    if not future.cancelled():
-        future.exception()
 
 
 @strawberry.type(description="Changes pushed to the client as they are written.")

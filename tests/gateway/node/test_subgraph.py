@@ -14,6 +14,7 @@ from gateway.node.subgraph import create_subgraph_app
 from gateway.service.local import LocalSource
 from gateway.store import SqliteStore
 from schema.code import RobotCode
+from schema.source import RobotFilter
 
 ENTITIES = """query ($reps: [_Any!]!) { _entities(representations: $reps) {
   ... on Robot { code version manufacturer { name } condition { batteryHealthPct } }
@@ -21,15 +22,21 @@ ENTITIES = """query ($reps: [_Any!]!) { _entities(representations: $reps) {
 
 
 class CountingSource(LocalSource):
-    """The store's source, counting reads per call, to see how a request batches."""
+    """The store's source, counting reads per call, to see how a request batches, and the
+    counts it is asked for."""
 
     def __init__(self, store: SqliteStore) -> None:
         super().__init__(store)
         self.reads: list[str] = []
+        self.counted: list[RobotFilter] = []
 
     async def robot(self, code, as_of=None):
         self.reads.append(code)
         return await super().robot(code, as_of)
+
+    async def count(self, where: RobotFilter) -> int:
+        self.counted.append(where)
+        return await super().count(where)
 
 
 @pytest.fixture
@@ -141,6 +148,32 @@ def test_robots_pages_and_unknown_robot(post, store: SqliteStore) -> None:
     gone = post("query ($c: RobotCode!) { robot(code: $c) { code } }", {"c": unknown_code(store)})
     assert gone["data"]["robot"] is None
     assert gone["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        ("{ robots(first: 3) { edges { node { code } } pageInfo { hasNextPage } } }", None),
+        ("{ robots(first: 3) { totalCount @skip(if: true) edges { cursor } } }", None),
+        ("query ($no: Boolean = false) { robots(first: 3) { ...C @include(if: $no) } }", None),
+        ("{ robots(first: 3) { n: totalCount } }", "n"),
+        ("{ robots(first: 3) { ...C edges { cursor } } }", "totalCount"),
+        ("{ robots(first: 3) { ... on RobotConnection { totalCount } } }", "totalCount"),
+    ],
+)
+def test_robots_are_counted_only_when_total_count_is_selected(
+    post, source: CountingSource, store: SqliteStore, query: str, key: str | None
+) -> None:
+    """The gateway asks a node's subgraph for a count only for its own caller's: a page
+    without `totalCount` costs the node no count (at a million robots, more than the page)."""
+    fragment = " fragment C on RobotConnection { totalCount }" if "...C" in query else ""
+    body = post(query + fragment)
+    assert "errors" not in body, body
+    page = body["data"]["robots"]
+    if key is None:
+        assert source.counted == [] and "totalCount" not in page
+    else:
+        assert source.counted == [RobotFilter()] and page[key] == store.count()
 
 
 def test_subgraph_sdl_is_a_valid_schema_apart_from_federation_directives(post) -> None:
