@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from importlib import metadata
+from typing import NoReturn
 
 from gateway.cli import (
     audit,
@@ -75,8 +76,21 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+class Parser(argparse.ArgumentParser):
+    """A usage error is one line: what was wrong, and where the options are listed.
+
+    argparse prints the command's usage above its error, which for most commands
+    is several lines of options the caller did not ask about; the error names the
+    argument and, for our own checks (`--robots -5`), what to give instead.
+    Subcommands' parsers are made of this class too (argparse's default).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` says what it takes)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="robopass", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")

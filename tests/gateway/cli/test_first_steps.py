@@ -133,6 +133,11 @@ def test_seed_refuses_a_negative_count_and_reads_a_country_in_any_case(tmp_path,
     db = tmp_path / "fleet.db"
     assert refusal(["registry", "seed", "--robots", "-5", "--db", str(db)]) == "2"
     assert "--robots: -5 is negative" in capsys.readouterr().err and not db.exists()
+    for usage_error in (["registry", "seed", "--robots", "-5"], ["registry", "import"]):
+        assert refusal(usage_error) == "2"
+        lines = capsys.readouterr().err.splitlines()  # one line, not argparse's usage above it
+        assert len(lines) == 1 and lines[0].startswith(f"robopass {' '.join(usage_error[:2])}:")
+        assert f"`robopass {' '.join(usage_error[:2])} --help`" in lines[0]
     assert refusal(["registry", "seed", "--country", "XX", "--db", str(db)]) == "2"
     assert "use one of CN, DE, FR" in capsys.readouterr().err and not db.exists()
     assert main(["registry", "seed", "--robots", "2", "--country", "de", "--db", str(db)]) == 0
