@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -104,3 +106,15 @@ def load(
     env = {**os.environ, "LOAD_HEADERS": json.dumps(list(headers))}
     done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env, cwd=ROOT)
     return json.loads(done.stdout)
+
+
+def machine_and_load(load_before: Sequence[float]) -> str:
+    """The two header lines of a side-by-side run: the machine, and the load average
+    before and after it (a figure measured on a busy machine says so beside it)."""
+    machine = (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}, date {date.today()}"
+    )
+    before = ", ".join(f"{x:.2f}" for x in load_before)
+    after = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{machine}\nload average (1, 5, 15 min) before {before}; after {after}"

@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -37,7 +35,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, load, serving
+from bench.harness import ROOT, load, machine_and_load, serving
 from bench.run import QUERY
 from gateway.store.open import open_store
 from gateway.synthetic.fleet import synthetic_fleet
@@ -128,16 +126,7 @@ def main() -> None:
                     for k in ("p50_ms", "p99_ms"):
                         t.setdefault(f"all_{k}", []).append(r[k])
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}, date {date.today()}"
-    )
-    print(
-        "load average (1, 5, 15 min) before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after "
-        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    )
+    print(machine_and_load(load_before))
     print(
         f"{args.robots} robots, {PARTY} token, demo policies; {args.connections} connections, "
         f"{args.rounds} rounds of {args.seconds}s per target"

@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import uuid
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -41,7 +39,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, load, serving
+from bench.harness import ROOT, load, machine_and_load, serving
 from gateway.store.open import open_store
 from policies.authserver import issue_token
 from schema.source import RobotFilter
@@ -162,16 +160,7 @@ def main() -> None:
                 for k in ("p50_ms", "p99_ms"):
                     t.setdefault(f"all_{k}", []).append(r[k])
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}, date {date.today()}"
-    )
-    print(
-        "load average (1, 5, 15 min) before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after "
-        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    )
+    print(machine_and_load(load_before))
     print(
         f"PostgreSQL, {robots} robots; robots(first: 100) over {len(afters)} pages, {PARTY}"
         f" token, demo policies, compiled plans; {args.connections} connections,"

@@ -33,19 +33,18 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, Served, serving
+from bench.harness import ROOT, Served, machine_and_load, serving
 from bench.lookup import ISSUER, postgres_schema, seed
 from gateway.store import EventRejected
 from gateway.store.open import open_store
@@ -183,16 +182,7 @@ def main() -> None:
                     )
                 rows.append((backend, tree, none, held, share, writes))
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}, date {date.today()}"
-    )
-    print(
-        "load average (1, 5, 15 min) before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after "
-        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    )
+    print(machine_and_load(load_before))
     print(
         f"one replica, {args.robots} robots, {args.subscriptions} passportChanged"
         f" subscriptions as {CLIENT}, {args.seconds:g} s per measurement; busy: another"
