@@ -12,7 +12,7 @@ store's queries are written to FILE (docs/operations.md holds the last ones).
 
 Not in CI: a million robots take hours to generate and import on a laptop.
 Usage: `python -m bench.scale [--robots N] [--lookups N] [--postgres URL]
-[--backends sqlite,postgresql] [--explain FILE] [--fleet FILE] [--big-db URL]`.
+[--backends sqlite,postgresql] [--explain FILE] [--fleet FILE] [--big-db URL] [--prewarm]`.
 
 A million robots do not fit this machine's disk twice (a fleet file of about 39 GB
 beside about 45 GB of PostgreSQL), so `--big-db` measures a store filled beforehand by
@@ -43,6 +43,7 @@ from gateway.cli.registry.fleet import fleet_lines
 from gateway.service.importing import documents
 from gateway.store.base import Store
 from gateway.store.bulk import Incoming, Rejected, run_import
+from gateway.store.decoded import DecodedPassports
 from gateway.store.open import open_store
 from gateway.synthetic.fleet import NOW
 from schema.source import RobotFilter
@@ -101,16 +102,70 @@ def timed(work: Callable[[], Any], repeat: int = 1) -> float:
     return statistics.median(samples)
 
 
-def lookups(store: Store, codes: list[str]) -> tuple[float, float]:
-    """p50 and p99 in milliseconds of `store.record` over distinct robots, cache cleared."""
-    store.decoded = type(store.decoded)()
-    samples = []
-    for code in codes:
-        started = time.perf_counter()
-        assert store.record(code) is not None
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return samples[len(samples) // 2], samples[min(len(samples) - 1, len(samples) * 99 // 100)]
+def lookups(big: Store, little: Store, codes_big: list[str], codes_small: list[str]) -> dict:
+    """p50, p99 and p99.9 in milliseconds of `store.record` on each store, interleaved.
+
+    One lookup on the large store, then one on the small, and so on: whatever else the
+    machine does in a given second lands on both series alike, which is what makes their
+    ratio mean something on a shared machine. Each lookup decodes its snapshot (the
+    decoded cache is emptied before it), so both series pay the same decoding and differ
+    only in what the database does. The large store's robots are distinct; the small
+    store has only 1,000, so its series goes round them again.
+    """
+    samples: dict[str, list[float]] = {"big": [], "small": []}
+    for n, code in enumerate(codes_big):
+        for name, store, wanted in (
+            ("big", big, code),
+            ("small", little, codes_small[n % len(codes_small)]),
+        ):
+            store.decoded = DecodedPassports()
+            started = time.perf_counter()
+            assert store.record(wanted) is not None
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return {name: percentiles(series) for name, series in samples.items()}
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(samples)
+    return tuple(ordered[min(len(ordered) - 1, len(ordered) * q // 1000)] for q in (500, 990, 999))
+
+
+PREWARMED = """
+    SELECT c.oid::regclass::text, c.oid FROM pg_class c
+    WHERE c.oid IN ('robots'::regclass, 'robots_pkey'::regclass,
+                    (SELECT reltoastrelid FROM pg_class WHERE oid = 'robots'::regclass))
+       OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid =
+                    (SELECT reltoastrelid FROM pg_class WHERE oid = 'robots'::regclass))
+"""
+
+
+def prewarm(url: str) -> tuple[str, int, float]:
+    """What a lookup reads (`robots`, its primary key, its TOAST table and index) loaded
+    with `pg_prewarm`, as an operator would after a restart: (mode, bytes, seconds).
+
+    Into shared buffers when it fits in half of them, else into the operating system's
+    page cache (mode `read`), where a miss in shared buffers costs a copy, not a disk read.
+    """
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA public")
+        home = conn.execute(
+            "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_prewarm'"
+        ).fetchone()[0]
+        relations = conn.execute(PREWARMED).fetchall()
+        size = sum(
+            conn.execute("SELECT pg_relation_size(%s)", (oid,)).fetchone()[0]
+            for _, oid in relations
+        )
+        buffers = conn.execute(
+            "SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"
+        ).fetchone()[0]
+        mode = "buffer" if size < buffers // 2 else "read"
+        for _, oid in relations:
+            conn.execute(f"SELECT {home}.pg_prewarm(%s::oid::regclass, %s)", (oid, mode))
+    return mode, size, time.perf_counter() - started
 
 
 def common_values(store: Store) -> dict[str, str]:
@@ -138,7 +193,9 @@ def disk_bytes(store: Store, db: str) -> int:
     return int(row[0])
 
 
-def measure(db_big: str, db_small: str, path: Path | None, small: Path, n_lookups: int) -> dict:
+def measure(
+    db_big: str, db_small: str, path: Path | None, small: Path, n_lookups: int, warm: bool = False
+) -> dict:
     """Everything but the plans, on `db_big` filled from `path` (None: filled already)."""
     big, little = open_store(db_big), open_store(db_small)
     try:
@@ -146,10 +203,11 @@ def measure(db_big: str, db_small: str, path: Path | None, small: Path, n_lookup
         import_file(little, small)
         rng = random.Random(15)
         codes_small = little.codes()
+        rng.shuffle(codes_small)
         codes_big = rng.sample(big.codes(), min(n_lookups, big.count()))
-        picked_small = rng.sample(codes_small, min(n_lookups, len(codes_small)))
-        result["lookup_big"] = lookups(big, codes_big)
-        result["lookup_small"] = lookups(little, picked_small)
+        if warm:
+            result["prewarm"] = [prewarm(db_big), prewarm(db_small)]
+        result["lookups"] = lookups(big, little, codes_big, codes_small)
         values = common_values(big)
         pages = {}
         for column, value in values.items():
@@ -257,20 +315,35 @@ def report(args: argparse.Namespace, events: int, generated: float, results: dic
             lambda r: f"{r['disk'][3] / r['import']['whole']:.0f}",
         )
     row(
-        f"lookup p50 / p99, {args.robots} robots (ms)",
-        lambda r: "{:.2f} / {:.2f}".format(*r["lookup_big"]),
+        f"lookup p50 / p99 / p99.9, {args.robots} robots (ms)",
+        lambda r: "{:.2f} / {:.2f} / {:.2f}".format(*r["lookups"]["big"]),
     )
     row(
-        f"lookup p50 / p99, {SMALL} robots (ms)",
-        lambda r: "{:.2f} / {:.2f}".format(*r["lookup_small"]),
+        f"lookup p50 / p99 / p99.9, {SMALL} robots (ms)",
+        lambda r: "{:.2f} / {:.2f} / {:.2f}".format(*r["lookups"]["small"]),
     )
     row(
-        "lookup p99 ratio, large / small",
-        lambda r: f"{r['lookup_big'][1] / r['lookup_small'][1]:.2f}x",
+        "lookup ratio large / small: p50 / p99",
+        lambda r: "{:.2f}x / {:.2f}x".format(
+            *(r["lookups"]["big"][i] / r["lookups"]["small"][i] for i in (0, 1))
+        ),
     )
+    if any("prewarm" in r for r in results.values()):
+        row(
+            "pg_prewarm, large / small store: mode, MB, s",
+            lambda r: (
+                " / ".join(
+                    f"{mode}, {size / 1e6:.0f}, {seconds:.1f}"
+                    for mode, size, seconds in r["prewarm"]
+                )
+                if "prewarm" in r
+                else "-"
+            ),
+        )
     for column in [*FILTERS, "(none)"]:
         row(
-            f"robots(first: 100) by {column}: first / next page / count (ms)",
+            f"robots(first: 100) {'no filter' if column == '(none)' else 'by ' + column}:"
+            " first / next page / count (ms)",
             lambda r, c=column: "{:.1f} / {:.1f} / {:.1f}".format(*r["pages"][c][:3]),
         )
     row(
@@ -284,7 +357,12 @@ def report(args: argparse.Namespace, events: int, generated: float, results: dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--robots", type=int, default=20000)
-    parser.add_argument("--lookups", type=int, default=1000)
+    parser.add_argument("--lookups", type=int, default=5000)
+    parser.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="load what a PostgreSQL lookup reads with pg_prewarm before the lookups",
+    )
     parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--explain", type=Path, help="write PostgreSQL's plans here (markdown)")
@@ -323,7 +401,9 @@ def main() -> None:
             )
         if "postgresql" in backends:
             with postgres_schema(args.postgres) as big, postgres_schema(args.postgres) as little:
-                results["PostgreSQL"] = measure(big, little, path, small, args.lookups)
+                results["PostgreSQL"] = measure(
+                    big, little, path, small, args.lookups, args.prewarm
+                )
                 if args.explain:
                     explain(big, results["PostgreSQL"]["values"], args.explain)
         report(args, events, generated, results)
@@ -341,7 +421,9 @@ def measure_filled(args: argparse.Namespace, folder: Path) -> None:
     finally:
         filled.close()
     with postgres_schema(args.postgres) as little:
-        results = {"PostgreSQL": measure(args.big_db, little, None, small, args.lookups)}
+        results = {
+            "PostgreSQL": measure(args.big_db, little, None, small, args.lookups, args.prewarm)
+        }
     if args.explain:
         explain(args.big_db, results["PostgreSQL"]["values"], args.explain)
     report(args, events, 0.0, results)
