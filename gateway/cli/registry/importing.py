@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 MAX_LISTED = 50
@@ -57,6 +58,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise SystemExit("robopass: --workers must be at least 1")
     store = open_store(args.db, args.registry)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         with tqdm(unit="robot", desc="import", disable=args.quiet, file=sys.stderr) as bar:
             lines = documents(sources(args.inputs, sys.stdin.buffer), workers=args.workers)
@@ -83,3 +85,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         f" {len(summary.rejected)} rejected{stop}; {total} in {store.location}"
     )
     return 1 if summary.rejected else 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    """A service manager's stop (SIGTERM) ends the import as Ctrl-C does: the batch being
+    written rolls back, the checking processes leave with their pool instead of dying on a
+    broken pipe, and one line says how to resume."""
+    raise KeyboardInterrupt

@@ -114,6 +114,28 @@ def test_import_killed_three_times_then_rerun_stores_every_robot_once(db, tmp_pa
     store.close()
 
 
+def test_import_stopped_by_sigterm_says_how_to_resume_in_one_line(tmp_path, histories):
+    """A service manager's stop: no traceback from the checking processes, the run resumes."""
+    path = write_lines(tmp_path / "fleet.ndjson", mixed_lines(histories))
+    db = f"sqlite:///{tmp_path / 'import.db'}"
+    proc = start_import(path, db)
+    store = open_store(db)
+    while stored_count(store) < 16 and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.decode().splitlines() == [
+        "robopass: interrupted; run the command again to resume"
+    ]
+    stopped_at = stored_count(store)
+    assert 0 < stopped_at < ROBOTS
+    rerun = robopass("registry", "import", str(path), "--db", db, "--quiet")
+    summary = rerun.stdout.decode()
+    assert f"{ROBOTS - stopped_at} robots added, {stopped_at} already stored" in summary
+    store.close()
+
+
 def test_malformed_lines_are_refused_one_by_one_and_change_nothing_stored(db, tmp_path, histories):
     first = write_lines(tmp_path / "first.ndjson", mixed_lines(histories[:6]))
     assert robopass("registry", "import", str(first), "--db", db, "--quiet").returncode == 0
