@@ -9,10 +9,16 @@ against the small one), `robots(first: 100)` pages with each filter and the
 `count` that `totalCount` runs, `fleetChanges` pages, and bytes on disk per
 robot and per event. With `--explain FILE` the PostgreSQL plans of the
 store's queries are written to FILE (docs/operations.md holds the last ones).
+With `--sync N` one organisation is given a fleet of N robots out of the large
+store by ownership transfers, which a real `robopass sync --owner` process then
+mirrors from a `graphql-policies` server on loopback, from scratch and after
+`--sync-appends` new events (`bench.scale_sync`; the transfers stay in the store,
+and a re-run makes none for robots the organisation owns already).
 
 Not in CI: a million robots take hours to generate and import on a laptop.
 Usage: `python -m bench.scale [--robots N] [--lookups N] [--postgres URL]
-[--backends sqlite,postgresql] [--explain FILE] [--fleet FILE] [--big-db URL] [--prewarm]`.
+[--backends sqlite,postgresql] [--explain FILE] [--fleet FILE] [--big-db URL] [--prewarm]
+[--sync N] [--sync-appends K]`, e.g. `python -m bench.scale --big-db URL --sync 50000`.
 
 A million robots do not fit this machine's disk twice (a fleet file of about 39 GB
 beside about 45 GB of PostgreSQL), so `--big-db` measures a store filled beforehand by
@@ -39,6 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.lookup import postgres_schema
+from bench.scale_sync import ORG, FleetSync, SyncRun, fleet_sync
 from gateway.cli.registry.fleet import fleet_lines
 from gateway.service.importing import documents
 from gateway.store.base import Store
@@ -352,6 +359,45 @@ def report(args: argparse.Namespace, events: int, generated: float, results: dic
     )
     row("disk: bytes per robot", lambda r: f"{r['disk'][1]:.0f}")
     row("disk: bytes per event", lambda r: f"{r['disk'][2]:.0f}")
+    if args.sync:
+        sync_rows(row, args.sync)
+
+
+def sync_rows(row: Callable[[str, Callable[[dict], str]], None], size: int) -> None:
+    """The fleet sync's rows: the transfers that made the fleet, then the two syncs."""
+
+    def cell(text: Callable[[FleetSync], str]) -> Callable[[dict], str]:
+        return lambda r: text(r["sync"])
+
+    def cpu(run: SyncRun) -> str:
+        return f"{run.cpu:.1f} / {run.server_cpu:.1f}; {run.rss_mb:.0f}"
+
+    row(
+        f"fleet of {ORG}: owned before / transferred now (robots)",
+        cell(lambda f: f"{f.prepared.owned_before} / {f.prepared.transferred}"),
+    )
+    row(
+        "transfers (offer + accept): s / appends/s / CPU s of this process",
+        cell(lambda f: f"{f.prepared.seconds:.0f} / {f.prepared.appends_per_second:.0f}"
+             f" / {f.prepared.cpu:.0f}"),
+    )  # fmt: skip
+    row(
+        f"sync --owner from scratch, {size} robots: s / robots/s",
+        cell(lambda f: f"{f.scratch.seconds:.1f} / {size / f.scratch.seconds:.0f}"),
+    )
+    row("sync from scratch: CPU s sync / server; peak RSS (MB)", cell(lambda f: cpu(f.scratch)))
+    row("sync: mirror (MB)", cell(lambda f: f"{f.mirror_bytes / 1e6:.0f}"))
+    row(
+        "sync incremental after new events: events / s / changes/s",
+        cell(lambda f: f"{f.appends} / {f.incremental.seconds:.1f}"
+             f" / {f.appends / f.incremental.seconds:.0f}"),
+    )  # fmt: skip
+    row(
+        "sync incremental: CPU s sync / server; peak RSS (MB)",
+        cell(lambda f: cpu(f.incremental)),
+    )
+    row("sync from scratch: its summary", cell(lambda f: f.scratch.summary))
+    row("sync incremental: its summary", cell(lambda f: f.incremental.summary))
 
 
 def main() -> None:
@@ -371,6 +417,20 @@ def main() -> None:
         "--big-db",
         help="a PostgreSQL URL already holding the synthetic fleet of seed 1 (the pipe above):"
         " measured as it is, against a fresh store of its first 1,000 robots",
+    )
+    parser.add_argument(
+        "--sync",
+        type=int,
+        default=0,
+        metavar="N",
+        help="give one organisation N robots by transfers, then time `robopass sync` of them",
+    )
+    parser.add_argument(
+        "--sync-appends",
+        type=int,
+        default=1000,
+        metavar="K",
+        help="events appended to that fleet before the incremental sync",
     )
     args = parser.parse_args()
     backends = args.backends.split(",")
@@ -399,6 +459,10 @@ def main() -> None:
                 small,
                 args.lookups,
             )
+            if args.sync:
+                results["SQLite"]["sync"] = fleet_sync(
+                    f"sqlite:///{folder / 'big.db'}", args.sync, args.sync_appends
+                )
         if "postgresql" in backends:
             with postgres_schema(args.postgres) as big, postgres_schema(args.postgres) as little:
                 results["PostgreSQL"] = measure(
@@ -406,6 +470,8 @@ def main() -> None:
                 )
                 if args.explain:
                     explain(big, results["PostgreSQL"]["values"], args.explain)
+                if args.sync:
+                    results["PostgreSQL"]["sync"] = fleet_sync(big, args.sync, args.sync_appends)
         report(args, events, generated, results)
 
 
@@ -426,6 +492,8 @@ def measure_filled(args: argparse.Namespace, folder: Path) -> None:
         }
     if args.explain:
         explain(args.big_db, results["PostgreSQL"]["values"], args.explain)
+    if args.sync:  # after the plans: the transfers change the owners' statistics
+        results["PostgreSQL"]["sync"] = fleet_sync(args.big_db, args.sync, args.sync_appends)
     report(args, events, 0.0, results)
 
 
