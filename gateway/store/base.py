@@ -7,7 +7,8 @@ connection: `gateway.store.sqlite.SqliteStore` (the default, WAL mode) and
 `gateway.store.postgres.PostgresStore`. Import them from `gateway.store`.
 
 Over 500 lines because it is the one place both backends' SQL for robots, logs and
-snapshots lives; the other concerns are mixins (telemetry, bulk, campaigns, log leaves).
+snapshots lives; the other concerns are mixins (telemetry, bulk, campaigns, log leaves,
+verification in bulk).
 """
 
 from __future__ import annotations
