@@ -7,7 +7,8 @@ connection: `gateway.store.sqlite.SqliteStore` (the default, WAL mode) and
 `gateway.store.postgres.PostgresStore`. Import them from `gateway.store`.
 
 Over 500 lines because it is the one place both backends' SQL for robots, logs and
-snapshots lives; the other concerns are mixins (telemetry, bulk, campaigns, log leaves).
+snapshots lives; the other concerns are mixins (telemetry, bulk, campaigns, log leaves,
+verification in bulk).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from gateway.store.sql import (
     with_limit,
 )
 from gateway.store.telemetry import TelemetryStore
+from gateway.store.verifying import VerifyStore, check_log
 from gateway.store.webhooks import WebhookStore
 from schema.codec import format_datetime, from_plain, parse_datetime
 from schema.events import ChainReport, Event, EventError, EventType, fold, verify
@@ -70,7 +72,14 @@ T = TypeVar("T")
 
 
 class Store(
-    TelemetryStore, RecommitStore, LogLeavesStore, BulkStore, CampaignStore, WebhookStore, ABC
+    TelemetryStore,
+    VerifyStore,
+    RecommitStore,
+    LogLeavesStore,
+    BulkStore,
+    CampaignStore,
+    WebhookStore,
+    ABC,
 ):
     """One registry's robots on a SQL database; subclasses bring the connection.
 
@@ -519,26 +528,7 @@ class Store(
             ).fetchall()
         if found is None:
             raise UnknownRobot(f"no robot {code} in registry {self.registry}")
-        head = Head(*found)
-        events = []
-        for row in rows:
-            try:
-                events.append(row_event(row))
-            except ValueError:
-                report = verify(events)
-                if report.verified:
-                    return ChainReport(len(events), report.head_hash, row[1], "row does not decode")
-                return report
-        report = verify(events)
-        if through is not None and through < head.sequence:
-            if report.verified and report.length != through:
-                bad = report.length + 1
-                return ChainReport(report.length, report.head_hash, bad, "log ends early")
-            return report
-        if report.verified and (report.length, report.head_hash) != (head.sequence, head.hash):
-            bad = min(report.length, head.sequence) + 1
-            return ChainReport(report.length, report.head_hash, bad, "log and head disagree")
-        return report
+        return check_log(Head(*found), rows, through)[0]
 
 
 def _fold(events: list[Event]) -> Passport:

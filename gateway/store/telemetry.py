@@ -232,7 +232,7 @@ class TelemetryStore:
                     (code, event.sequence),
                 ).fetchall()
             count, late = event.payload["count"], rolled.get(event.sequence, 0)
-            checks.append(_batch_check(event, count, rows, late))
+            checks.append(batch_check(event, count, rows, late))
         return checks
 
 
@@ -261,7 +261,9 @@ def _batch_payload(
     return to_plain(summary), summary.last_at
 
 
-def _batch_check(event: Event, count: int, rows: list[Any], rolled: int) -> BatchCheck:
+def batch_check(event: Event, count: int, rows: list[Any], rolled: int) -> BatchCheck:
+    """One batch against its raw sample rows (SAMPLE_COLUMNS, time order) and the count
+    of its samples rolled up into daily aggregates (`gateway.store.verifying` too)."""
     if len(rows) + rolled != count:
         return BatchCheck(
             event.sequence, count, len(rows), rolled, False, "samples missing or added"
