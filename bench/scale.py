@@ -150,7 +150,7 @@ def prewarm(url: str) -> tuple[str, int, float]:
     """What a lookup reads (`robots`, its primary key, its TOAST table and index) loaded
     with `pg_prewarm`, as an operator would after a restart: (mode, bytes, seconds).
 
-    Into shared buffers when it fits in half of them, else into the operating system's
+    Into shared buffers when it fits in 90% of them, else into the operating system's
     page cache (mode `read`), where a miss in shared buffers costs a copy, not a disk read.
     """
     import psycopg
@@ -169,7 +169,7 @@ def prewarm(url: str) -> tuple[str, int, float]:
         buffers = conn.execute(
             "SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"
         ).fetchone()[0]
-        mode = "buffer" if size < buffers // 2 else "read"
+        mode = "buffer" if size < buffers * 0.9 else "read"
         for _, oid in relations:
             conn.execute(f"SELECT {home}.pg_prewarm(%s::oid::regclass, %s)", (oid, mode))
     return mode, size, time.perf_counter() - started
