@@ -112,7 +112,7 @@ def store_url(backend: str, folder: Path, server: str, name: str) -> Iterator[st
 def measure(backend: str, path: Path, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     items, check_cpu, shares = check_phase(path)
     robots = sum(1 for _, item in items if isinstance(item, Incoming))
-    events = sum(len(item.event_rows) for _, item in items if isinstance(item, Incoming))
+    events = sum(len(item.event_lines) for _, item in items if isinstance(item, Incoming))
     result: dict[str, Any] = {"robots": robots, "events": events, "check": check_cpu}
     result["shares"] = shares
     application = f"robopass-import-{uuid.uuid4().hex[:8]}"

@@ -23,28 +23,12 @@ from typing import Any
 
 import orjson
 
-from gateway.store.sql import Db, event_row, robot_row, row_event
+from gateway.store import copytext
+from gateway.store.sql import Db, robot_row, row_event
 from schema.codec import format_datetime, from_plain
-from schema.events import Event
+from schema.events import Event, canonical_json
 from schema.passport import Passport
 
-EVENT_INSERT_COLUMNS = (
-    "code",
-    "sequence",
-    "at",
-    "type",
-    "payload",
-    "prev_hash",
-    "hash",
-    "scheme",
-    "salt",
-    "commitment",
-    "recorded_at",
-    "idempotency_key",
-    "owner",
-    "owner_id",
-    "position",
-)
 ROBOT_INSERT_COLUMNS = (
     "manufacturer",
     "category",
@@ -61,8 +45,6 @@ ROBOT_INSERT_COLUMNS = (
 CHUNK = 500  # codes per `IN (...)`: well under SQLite's parameter limit
 
 
-EventRow = tuple[Any, ...]
-"""An event as the first ten columns of EVENT_INSERT_COLUMNS (`sql.EVENT_COLUMNS`)."""
 UPDATED_AT = ROBOT_INSERT_COLUMNS.index("updated_at")
 SNAPSHOT = ROBOT_INSERT_COLUMNS.index("snapshot")
 OWNER = slice(ROBOT_INSERT_COLUMNS.index("owner"), ROBOT_INSERT_COLUMNS.index("owner_id") + 1)
@@ -77,15 +59,17 @@ class Incoming:
     Encoding a long history (its payloads and the snapshot, the text the hashes
     cover) costs as much as checking it, so it is done where the document was
     checked: in `registry import`'s worker processes, which hand back these
-    rows (strings pickle cheaply; dataclasses do not). The store's transaction
-    adds only what it alone knows: the time recorded and the feed positions.
-    `line` says where it came from (a line of an import file, a robot of a
-    seeded fleet), so a clash can be reported there.
+    rows (bytes and strings pickle cheaply; dataclasses do not). The events are
+    lines of `COPY` text (`copytext`), one bytes object each, which PostgreSQL
+    takes as they are. The store's transaction adds only what it alone knows:
+    the time recorded and the feed positions. `line` says where it came from (a
+    line of an import file, a robot of a seeded fleet), so a clash can be
+    reported there.
     """
 
     line: int
     code: str
-    event_rows: tuple[EventRow, ...]
+    event_lines: tuple[bytes, ...]  # copytext.LINE_COLUMNS, one line per event
     robot_row: tuple[Any, ...]  # ROBOT_INSERT_COLUMNS, `updated_at` left None
 
     @classmethod
@@ -99,11 +83,17 @@ class Incoming:
         """A checked log and its fold, encoded as the store will hold them; `texts` are the
         payloads' canonical JSON when checking the chain already made them."""
         if texts is None:
-            rows = tuple(event_row(event, "", None)[:10] for event in events)
-        else:
-            pairs = zip(events, texts, strict=True)
-            rows = tuple(event_row(event, "", None, text.decode())[:10] for event, text in pairs)
-        return cls(line, events[0].code, rows, robot_row(passport, events[-1], None))
+            texts = [canonical_json(event.payload) for event in events]
+        row = robot_row(passport, events[-1], None)
+        robot = copytext.robot_columns(*row[OWNER])
+        pairs = zip(events, texts, strict=True)
+        lines = tuple(copytext.event_line(event, text, robot) for event, text in pairs)
+        return cls(line, events[0].code, lines, row)
+
+    @property
+    def event_rows(self) -> tuple[tuple[Any, ...], ...]:
+        """The events as rows of `sql.EVENT_COLUMNS`, read back from their lines."""
+        return copytext.event_rows(self.event_lines)
 
     @property
     def events(self) -> list[Event]:
@@ -147,6 +137,16 @@ class BulkStore:
     _insert_rows: Callable[..., Any]
     reach_new: Callable[..., Any]
 
+    def _insert_events(self, db: Db, lines: Sequence[bytes]) -> None:
+        """Insert events given as whole lines of `copytext.INSERT_COLUMNS`.
+
+        The bulk path's one seam between the backends: PostgreSQL streams the
+        lines to `COPY` as they are; this default, SQLite's, reads them back
+        into rows for `_insert_rows` (one prepared statement over the rows).
+        """
+        rows = [copytext.row_of(line) for line in lines]
+        self._insert_rows(db, "events", copytext.INSERT_COLUMNS, rows)
+
     def store_batch(self, batch: Sequence[Incoming], *, stop_at_clash: bool = False) -> BatchResult:
         """Store the robots of `batch` not yet stored, in one transaction.
 
@@ -184,13 +184,8 @@ class BulkStore:
             return
         self._lock_feed(db)
         (last,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
-        rows = []
-        for incoming in fresh:
-            owner = incoming.robot_row[OWNER]
-            for row in incoming.event_rows:
-                last += 1
-                rows.append((*row, now, None, *owner, last))
-        self._insert_rows(db, "events", EVENT_INSERT_COLUMNS, rows)
+        lines = [line for incoming in fresh for line in incoming.event_lines]
+        self._insert_events(db, copytext.numbered(lines, now, last + 1))
         robots = [(*i.robot_row[:UPDATED_AT], now, *i.robot_row[UPDATED_AT + 1 :]) for i in fresh]
         self._insert_rows(db, "robots", ROBOT_INSERT_COLUMNS, robots)
         # Campaigns already issued reach the robots they select, imported or seeded alike;

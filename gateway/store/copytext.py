@@ -1,0 +1,115 @@
+"""Event rows as lines of PostgreSQL's `COPY ... FROM STDIN` text format: how checked events
+travel from `registry import`'s workers to the process that stores them.
+
+Why this form: handing back rows as tuples cost the storing process, per
+event, unpickling a tuple of ten values and then psycopg formatting and
+escaping each value again for `COPY` (`write_row`, about 8 us of an event's
+1.2 kB payload); that process is the one part of an import that does not
+spread over cores. A line of `COPY` text is made once, where the event was
+checked, pickles as one bytes object, and goes to PostgreSQL as it is; the
+storing process only appends what it alone knows (the time recorded and the
+feed position, `numbered`). SQLite, which has no `COPY`, splits the lines
+back into rows (`row_of`) for its prepared statement.
+
+The format (PostgreSQL's text format, the default of `COPY`): columns
+separated by a tab, NULL as `\\N`, and a backslash, tab, newline or carriage
+return inside a value written as a backslash sequence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from itertools import count
+from typing import Any
+
+from schema.codec import format_datetime
+from schema.events import Event
+
+NULL = "\\N"
+LINE_COLUMNS = (
+    "code",
+    "sequence",
+    "at",
+    "type",
+    "payload",
+    "prev_hash",
+    "hash",
+    "scheme",
+    "salt",
+    "commitment",
+    "idempotency_key",
+    "owner",
+    "owner_id",
+)
+"""What a worker's line holds: the event (`sql.EVENT_COLUMNS`), then the columns its robot
+gives every one of its events; `numbered` appends `recorded_at` and `position`."""
+INSERT_COLUMNS = (*LINE_COLUMNS, "recorded_at", "position")
+INTEGERS = frozenset(
+    i for i, name in enumerate(INSERT_COLUMNS) if name in {"sequence", "scheme", "position"}
+)
+
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {v[1].encode(): k.encode() for k, v in _ESCAPES.items()}
+_ESCAPED = re.compile(rb"\\(.)")
+
+
+def field(value: str | None) -> str:
+    """One text value as `COPY` text: NULL, or the value with its special characters escaped."""
+    if value is None:
+        return NULL
+    if value.isprintable() and "\\" not in value:  # every code, hash, salt and time
+        return value
+    return "".join(_ESCAPES.get(c, c) for c in value)
+
+
+def robot_columns(owner: str | None, owner_id: str | None) -> bytes:
+    """The line's last columns, the same for each of a robot's events: no idempotency key
+    (an imported event was not a request), the robot's current owner and owner id."""
+    return f"\t{NULL}\t{field(owner)}\t{field(owner_id)}".encode()
+
+
+def event_line(event: Event, payload: bytes, robot: bytes) -> bytes:
+    """An event as a line of LINE_COLUMNS, without its newline.
+
+    `payload` is its canonical JSON, the text hashed and stored: JSON has no
+    raw tab, newline or carriage return (not between tokens in canonical form,
+    not inside strings, where they are escaped), so only its backslashes are
+    doubled. `robot` is `robot_columns` of the robot the event belongs to.
+    """
+    hashes = f"{event.prev_hash}{event.hash}{event.salt or ''}{event.commitment or ''}"
+    if hashes.isprintable() and "\\" not in hashes:
+        salt = NULL if event.salt is None else event.salt
+        commitment = NULL if event.commitment is None else event.commitment
+        rest = f"\t{event.prev_hash}\t{event.hash}\t{event.scheme}\t{salt}\t{commitment}"
+    else:  # not a hash a registry makes; stored as given, for `verify` to refuse
+        rest = f"\t{field(event.prev_hash)}\t{field(event.hash)}\t{event.scheme}"
+        rest += f"\t{field(event.salt)}\t{field(event.commitment)}"
+    head = f"{field(event.code)}\t{event.sequence}\t{format_datetime(event.at)}"
+    head += f"\t{event.type.value}\t"
+    return b"".join((head.encode(), payload.replace(b"\\", b"\\\\"), rest.encode(), robot))
+
+
+def numbered(lines: Iterable[bytes], recorded: str, first: int) -> list[bytes]:
+    """Whole lines of INSERT_COLUMNS: each line with the time recorded and the feed
+    position, counting from `first`, appended; newline-terminated, ready for `COPY`."""
+    suffix = b"%b\t" + field(recorded).encode().replace(b"%", b"%%") + b"\t%d\n"
+    return list(map(suffix.__mod__, zip(lines, count(first))))
+
+
+def row_of(line: bytes, integers: frozenset[int] = INTEGERS) -> tuple[Any, ...]:
+    """A line back as the values it was made from (`None` for NULL, numbers as int)."""
+    values: list[Any] = []
+    for index, raw in enumerate(line.rstrip(b"\n").split(b"\t")):
+        if raw == b"\\N":
+            values.append(None)
+            continue
+        if b"\\" in raw:
+            raw = _ESCAPED.sub(lambda m: _UNESCAPES.get(m[1], m[1]), raw)
+        values.append(int(raw) if index in integers else raw.decode())
+    return tuple(values)
+
+
+def event_rows(lines: Sequence[bytes]) -> tuple[tuple[Any, ...], ...]:
+    """The events of worker lines as rows of `sql.EVENT_COLUMNS`."""
+    return tuple(row_of(line)[:10] for line in lines)
