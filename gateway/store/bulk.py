@@ -61,16 +61,16 @@ class Incoming:
     checked: in `registry import`'s worker processes, which hand back these
     rows (bytes and strings pickle cheaply; dataclasses do not). The events are
     lines of `COPY` text (`copytext`), one bytes object each, which PostgreSQL
-    takes as they are. The store's transaction adds only what it alone knows:
-    the time recorded and the feed positions. `line` says where it came from (a
+    takes as they are, and so is the robot. The store's transaction adds only
+    what it alone knows: the time recorded and the feed positions. `line` says where it came from (a
     line of an import file, a robot of a seeded fleet), so a clash can be
     reported there.
     """
 
     line: int
     code: str
-    event_lines: tuple[bytes, ...]  # copytext.LINE_COLUMNS, one line per event
-    robot_row: tuple[Any, ...]  # ROBOT_INSERT_COLUMNS, `updated_at` left None
+    event_lines: tuple[bytes, ...]  # copytext.EVENT_LINE, one line per event
+    robot_line: bytes  # copytext.ROBOT_LINE
 
     @classmethod
     def of(
@@ -88,7 +88,14 @@ class Incoming:
         robot = copytext.robot_columns(*row[OWNER])
         pairs = zip(events, texts, strict=True)
         lines = tuple(copytext.event_line(event, text, robot) for event, text in pairs)
-        return cls(line, events[0].code, lines, row)
+        robot_line = copytext.line(row[:UPDATED_AT] + row[UPDATED_AT + 1 :])
+        return cls(line, events[0].code, lines, robot_line)
+
+    @property
+    def robot_row(self) -> tuple[Any, ...]:
+        """The robot as a row of ROBOT_INSERT_COLUMNS, `updated_at` None, from its line."""
+        values = copytext.row_of(self.robot_line, copytext.ROBOT_LINE)
+        return (*values[:UPDATED_AT], None, *values[UPDATED_AT:])
 
     @property
     def event_rows(self) -> tuple[tuple[Any, ...], ...]:
@@ -134,18 +141,20 @@ class BulkStore:
 
     _write: Callable[..., Any]
     _lock_feed: Callable[..., Any]
-    _insert_rows: Callable[..., Any]
     reach_new: Callable[..., Any]
 
-    def _insert_events(self, db: Db, lines: Sequence[bytes]) -> None:
-        """Insert events given as whole lines of `copytext.INSERT_COLUMNS`.
+    def _insert_lines(
+        self, db: Db, table: str, columns: Sequence[str], lines: Sequence[bytes]
+    ) -> None:
+        """Insert rows given as whole lines of `COPY` text (`copytext`).
 
         The bulk path's one seam between the backends: PostgreSQL streams the
         lines to `COPY` as they are; this default, SQLite's, reads them back
-        into rows for `_insert_rows` (one prepared statement over the rows).
+        into rows for one prepared statement over them.
         """
-        rows = [copytext.row_of(line) for line in lines]
-        self._insert_rows(db, "events", copytext.INSERT_COLUMNS, rows)
+        rows = [copytext.row_of(line, columns) for line in lines]
+        marks = ", ".join("?" * len(columns))
+        db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def store_batch(self, batch: Sequence[Incoming], *, stop_at_clash: bool = False) -> BatchResult:
         """Store the robots of `batch` not yet stored, in one transaction.
@@ -185,9 +194,10 @@ class BulkStore:
         self._lock_feed(db)
         (last,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
         lines = [line for incoming in fresh for line in incoming.event_lines]
-        self._insert_events(db, copytext.numbered(lines, now, last + 1))
-        robots = [(*i.robot_row[:UPDATED_AT], now, *i.robot_row[UPDATED_AT + 1 :]) for i in fresh]
-        self._insert_rows(db, "robots", ROBOT_INSERT_COLUMNS, robots)
+        events = copytext.numbered(lines, now, last + 1)
+        self._insert_lines(db, "events", copytext.EVENT_COLUMNS, events)
+        robots = copytext.stamped([incoming.robot_line for incoming in fresh], now)
+        self._insert_lines(db, "robots", copytext.ROBOT_COLUMNS, robots)
         # Campaigns already issued reach the robots they select, imported or seeded alike;
         # the passports are decoded from their snapshots only when there is a campaign.
         self.reach_new(db, (i.passport for i in fresh))

@@ -27,7 +27,7 @@ from schema.codec import format_datetime
 from schema.events import Event
 
 NULL = "\\N"
-LINE_COLUMNS = (
+EVENT_LINE = (
     "code",
     "sequence",
     "at",
@@ -42,14 +42,28 @@ LINE_COLUMNS = (
     "owner",
     "owner_id",
 )
-"""What a worker's line holds: the event (`sql.EVENT_COLUMNS`), then the columns its robot
-gives every one of its events; `numbered` appends `recorded_at` and `position`."""
-INSERT_COLUMNS = (*LINE_COLUMNS, "recorded_at", "position")
-INTEGERS = frozenset(
-    i for i, name in enumerate(INSERT_COLUMNS) if name in {"sequence", "scheme", "position"}
+"""A worker's line of an event: the event (`sql.EVENT_COLUMNS`), then the columns its robot
+gives every one of its events; the store appends `recorded_at` and `position` (`numbered`)."""
+EVENT_COLUMNS = (*EVENT_LINE, "recorded_at", "position")
+ROBOT_LINE = (
+    "manufacturer",
+    "category",
+    "status",
+    "owner",
+    "owner_id",
+    "head_sequence",
+    "head_hash",
+    "snapshot",
+    "registry",
+    "code",
 )
+"""A worker's line of a robot (`sql.robot_row` without `updated_at`, which the store
+appends: `stamped`)."""
+ROBOT_COLUMNS = (*ROBOT_LINE, "updated_at")
+INTEGERS = frozenset({"sequence", "scheme", "position", "head_sequence"})
 
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_TABLE = str.maketrans(_ESCAPES)
 _UNESCAPES = {v[1].encode(): k.encode() for k, v in _ESCAPES.items()}
 _ESCAPED = re.compile(rb"\\(.)")
 
@@ -60,7 +74,12 @@ def field(value: str | None) -> str:
         return NULL
     if value.isprintable() and "\\" not in value:  # every code, hash, salt and time
         return value
-    return "".join(_ESCAPES.get(c, c) for c in value)
+    return value.translate(_TABLE)
+
+
+def line(values: Iterable[str | int | None]) -> bytes:
+    """Values (text, whole numbers, NULL) as one line, without its newline."""
+    return "\t".join(field(v) if not isinstance(v, int) else str(v) for v in values).encode()
 
 
 def robot_columns(owner: str | None, owner_id: str | None) -> bytes:
@@ -70,7 +89,7 @@ def robot_columns(owner: str | None, owner_id: str | None) -> bytes:
 
 
 def event_line(event: Event, payload: bytes, robot: bytes) -> bytes:
-    """An event as a line of LINE_COLUMNS, without its newline.
+    """An event as a line of EVENT_LINE, without its newline.
 
     `payload` is its canonical JSON, the text hashed and stored: JSON has no
     raw tab, newline or carriage return (not between tokens in canonical form,
@@ -91,25 +110,32 @@ def event_line(event: Event, payload: bytes, robot: bytes) -> bytes:
 
 
 def numbered(lines: Iterable[bytes], recorded: str, first: int) -> list[bytes]:
-    """Whole lines of INSERT_COLUMNS: each line with the time recorded and the feed
+    """Whole lines of EVENT_COLUMNS: each line with the time recorded and the feed
     position, counting from `first`, appended; newline-terminated, ready for `COPY`."""
     suffix = b"%b\t" + field(recorded).encode().replace(b"%", b"%%") + b"\t%d\n"
     return list(map(suffix.__mod__, zip(lines, count(first))))
 
 
-def row_of(line: bytes, integers: frozenset[int] = INTEGERS) -> tuple[Any, ...]:
-    """A line back as the values it was made from (`None` for NULL, numbers as int)."""
+def stamped(lines: Iterable[bytes], recorded: str) -> list[bytes]:
+    """Whole lines of ROBOT_COLUMNS: each robot's line with the time recorded appended."""
+    suffix = b"\t" + field(recorded).encode() + b"\n"
+    return [line + suffix for line in lines]
+
+
+def row_of(text: bytes, columns: Sequence[str]) -> tuple[Any, ...]:
+    """A line of `columns` back as the values it was made from (`None` for NULL, whole
+    numbers as int)."""
     values: list[Any] = []
-    for index, raw in enumerate(line.rstrip(b"\n").split(b"\t")):
+    for column, raw in zip(columns, text.rstrip(b"\n").split(b"\t"), strict=True):
         if raw == b"\\N":
             values.append(None)
             continue
         if b"\\" in raw:
             raw = _ESCAPED.sub(lambda m: _UNESCAPES.get(m[1], m[1]), raw)
-        values.append(int(raw) if index in integers else raw.decode())
+        values.append(int(raw) if column in INTEGERS else raw.decode())
     return tuple(values)
 
 
 def event_rows(lines: Sequence[bytes]) -> tuple[tuple[Any, ...], ...]:
     """The events of worker lines as rows of `sql.EVENT_COLUMNS`."""
-    return tuple(row_of(line)[:10] for line in lines)
+    return tuple(row_of(line, EVENT_LINE)[:10] for line in lines)

@@ -19,7 +19,6 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool
 
-from gateway.store import copytext
 from gateway.store.base import Store
 from gateway.store.deadline import statement_timeout_ms
 from gateway.store.errors import StoreUnavailable
@@ -135,21 +134,13 @@ class PostgresStore(Store):
         with self._pooled() as conn, conn.transaction():
             yield _Connection(conn)
 
-    def _insert_rows(
-        self, db: Db, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    def _insert_lines(
+        self, db: Db, table: str, columns: Sequence[str], lines: Sequence[bytes]
     ) -> None:
-        """COPY the rows in: one stream instead of a statement per row (`registry import`)."""
+        """COPY the lines in as the workers made them (`copytext`): one stream instead
+        of a statement per row, and psycopg neither formats nor escapes a value again."""
         assert isinstance(db, _Connection)
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with db.conn.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-
-    def _insert_events(self, db: Db, lines: Sequence[bytes]) -> None:
-        """COPY the events' lines in as the workers made them (`copytext`): psycopg
-        neither formats nor escapes a value of them again."""
-        assert isinstance(db, _Connection)
-        statement = f"COPY events ({', '.join(copytext.INSERT_COLUMNS)}) FROM STDIN"
         with db.conn.cursor() as cursor, cursor.copy(statement) as copy:
             for start in range(0, len(lines), COPY_LINES):
                 copy.write(b"".join(lines[start : start + COPY_LINES]))
