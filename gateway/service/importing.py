@@ -25,9 +25,13 @@ carries a history that already happened.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
+import os
+import select
 import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -140,7 +144,9 @@ def _in_workers(lines: Iterator[Line], workers: int) -> Iterator[tuple[str, Inco
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    )
     try:
         pending: deque[Future[list[tuple[str, Incoming | Rejected]]]] = deque()
         for chunk in _chunks(lines, CHUNK_LINES):
@@ -163,9 +169,24 @@ def _check_chunk(chunk: list[Line]) -> list[tuple[str, Incoming | Rejected]]:
     return [(name, parse_line(name, number, text)) for name, number, text in chunk]
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C is the importer's to handle (it says how to resume); workers just go with it."""
+def _start_worker(importer: int) -> None:
+    """Ctrl-C is the importer's to handle (it says how to resume); workers just go with it.
+
+    And they go when the importer goes, however it ends: an executor's workers
+    hold both ends of its pipes, so after a `kill -9` of the importer nothing
+    would ever close them, and a worker writing its rows would wait for a reader
+    for ever (with its fork server and the other worker). A thread waits for the
+    importer's end (a pidfd turns readable when the process exits) and ends the
+    worker then.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(importer,), daemon=True).start()
+
+
+def _exit_with(importer: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # not if it is gone already
+        select.select([os.pidfd_open(importer)], [], [])
+    os._exit(1)
 
 
 def parse_line(source: str, number: int, text: bytes) -> Incoming | Rejected:
