@@ -18,9 +18,11 @@ which the rate on an idle machine of N cores follows:
 
 With `--floor`, only the PostgreSQL server's share: the fleet's rows,
 checked and encoded once beforehand, are `COPY`d into fresh schemas a batch per
-transaction, with payloads and snapshots compressed with lz4 (migration 0010)
-and with the default pglz, alternating, and the backend's CPU per robot and per
-event is the least any import of these rows can cost the server.
+transaction, with payloads and snapshots compressed with lz4 (migration 0010),
+with the default pglz, and two variants that show what the foreign key's checks
+and the write-ahead log cost (`FLOORS`), alternating; the backend's CPU per
+robot and per event with the store as migrated is the least any import of
+these rows can cost the server.
 
 Not in CI. Usage: `python -m bench.importing [--robots N] [--workers N]
 [--postgres URL] [--backends sqlite,postgresql] [--fleet FILE] [--floor]`
@@ -160,8 +162,25 @@ def encoded_batches(path: Path, workers: int, batch: int) -> list[tuple[bytes, b
     return batches
 
 
+FLOORS = {  # the store as migrated, then these statements
+    "lz4 (as migrated)": [],
+    "pglz": [
+        "ALTER TABLE events ALTER COLUMN payload SET COMPRESSION pglz",
+        "ALTER TABLE robots ALTER COLUMN snapshot SET COMPRESSION pglz",
+    ],
+    "lz4, no foreign key events -> robots": ["ALTER TABLE events DROP CONSTRAINT events_code_fkey"],
+    "lz4, unlogged tables (no WAL)": [
+        "ALTER TABLE events SET UNLOGGED",
+        "ALTER TABLE robots SET UNLOGGED",
+    ],
+}
+"""What the server's share is with each: the last two are not safe for a registry (no
+integrity check of an event's robot; a table emptied by a crash), only measures of
+what the foreign key's checks and the write-ahead log cost."""
+
+
 def floor(path: Path, args: argparse.Namespace) -> None:
-    """The server's CPU for `COPY` of rows already encoded, with lz4 and with pglz."""
+    """The server's CPU for `COPY` of rows already encoded, store as migrated and variants."""
     import psycopg
 
     batches = encoded_batches(path, args.workers, args.batch)
@@ -169,17 +188,14 @@ def floor(path: Path, args: argparse.Namespace) -> None:
     events = sum(chunk.count(b"\n") for chunk, _ in batches)
     copy_events = f"COPY events ({', '.join(copytext.EVENT_COLUMNS)}) FROM STDIN"
     copy_robots = f"COPY robots ({', '.join(copytext.ROBOT_COLUMNS)}) FROM STDIN"
-    results: dict[str, list[tuple[float, float, float]]] = {"lz4": [], "pglz": []}
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in FLOORS}
     for _ in range(args.rounds):
         for method in results:
             with postgres_schema(args.postgres) as url:
                 open_store(url).close()  # the schema, every migration applied
                 with psycopg.connect(url, autocommit=True) as conn:
-                    if method == "pglz":
-                        for table, column in (("events", "payload"), ("robots", "snapshot")):
-                            conn.execute(
-                                f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION pglz"
-                            )
+                    for statement in FLOORS[method]:
+                        conn.execute(statement)
                     (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone()
                     server, client = process_cpu(pid), time.process_time()
                     started = time.perf_counter()
@@ -210,7 +226,7 @@ def floor(path: Path, args: argparse.Namespace) -> None:
     )
     print(f"load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
     print(
-        "| compression | backend CPU ms per robot | backend CPU us per event |"
+        "| store | backend CPU ms per robot | backend CPU us per event |"
         " client CPU ms per robot | bytes per robot |"
     )
     print("| --- | --- | --- | --- | --- |")
