@@ -59,12 +59,12 @@ class Incoming:
     Encoding a long history (its payloads and the snapshot, the text the hashes
     cover) costs as much as checking it, so it is done where the document was
     checked: in `registry import`'s worker processes, which hand back these
-    rows (bytes and strings pickle cheaply; dataclasses do not). The events are
-    lines of `COPY` text (`copytext`), one bytes object each, which PostgreSQL
-    takes as they are, and so is the robot. The store's transaction adds only
-    what it alone knows: the time recorded and the feed positions. `line` says where it came from (a
-    line of an import file, a robot of a seeded fleet), so a clash can be
-    reported there.
+    rows (bytes pickle cheaply; dataclasses do not): each event, and the robot,
+    as a line of `COPY` text (`copytext`), one bytes object each, which
+    PostgreSQL takes as it is. The store's transaction adds only what it alone
+    knows: the time recorded and the feed positions. `line` says where it came
+    from (a line of an import file, a robot of a seeded fleet), so a clash can
+    be reported there.
     """
 
     line: int

@@ -1,15 +1,16 @@
-"""Event rows as lines of PostgreSQL's `COPY ... FROM STDIN` text format: how checked events
-travel from `registry import`'s workers to the process that stores them.
+"""Rows as lines of PostgreSQL's `COPY ... FROM STDIN` text format: how checked events and
+robots travel from `registry import`'s workers to the process that stores them.
 
 Why this form: handing back rows as tuples cost the storing process, per
 event, unpickling a tuple of ten values and then psycopg formatting and
-escaping each value again for `COPY` (`write_row`, about 8 us of an event's
-1.2 kB payload); that process is the one part of an import that does not
-spread over cores. A line of `COPY` text is made once, where the event was
-checked, pickles as one bytes object, and goes to PostgreSQL as it is; the
-storing process only appends what it alone knows (the time recorded and the
-feed position, `numbered`). SQLite, which has no `COPY`, splits the lines
-back into rows (`row_of`) for its prepared statement.
+escaping each value again for `COPY` (`write_row`, about 8 us an event, most
+of it the 1.2 kB payload; 0.1 ms for a robot's snapshot); that process is the
+one part of an import that does not spread over cores. A line of `COPY` text
+is made once, where the event was checked, pickles as one bytes object, and
+goes to PostgreSQL as it is; the storing process only appends what it alone
+knows (the time recorded and the feed position: `numbered`, `stamped`).
+SQLite, which has no `COPY`, splits the lines back into rows (`row_of`) for
+its prepared statement.
 
 The format (PostgreSQL's text format, the default of `COPY`): columns
 separated by a tab, NULL as `\\N`, and a backslash, tab, newline or carriage
@@ -101,7 +102,7 @@ def event_line(event: Event, payload: bytes, robot: bytes) -> bytes:
         salt = NULL if event.salt is None else event.salt
         commitment = NULL if event.commitment is None else event.commitment
         rest = f"\t{event.prev_hash}\t{event.hash}\t{event.scheme}\t{salt}\t{commitment}"
-    else:  # not a hash a registry makes; stored as given, for `verify` to refuse
+    else:  # not what a chain that verifies holds, but escaped like any text all the same
         rest = f"\t{field(event.prev_hash)}\t{field(event.hash)}\t{event.scheme}"
         rest += f"\t{field(event.salt)}\t{field(event.commitment)}"
     head = f"{field(event.code)}\t{event.sequence}\t{format_datetime(event.at)}"
