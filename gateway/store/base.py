@@ -217,13 +217,6 @@ class Store(
 
         return self._write(work)
 
-    def _insert_rows(
-        self, db: Db, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """Insert many rows at once; PostgreSQL overrides this with COPY."""
-        marks = ", ".join("?" * len(columns))
-        db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-
     def append(
         self,
         code: str,

@@ -23,28 +23,12 @@ from typing import Any
 
 import orjson
 
-from gateway.store.sql import Db, event_row, robot_row, row_event
+from gateway.store import copytext
+from gateway.store.sql import Db, robot_row, row_event
 from schema.codec import format_datetime, from_plain
-from schema.events import Event
+from schema.events import Event, canonical_json
 from schema.passport import Passport
 
-EVENT_INSERT_COLUMNS = (
-    "code",
-    "sequence",
-    "at",
-    "type",
-    "payload",
-    "prev_hash",
-    "hash",
-    "scheme",
-    "salt",
-    "commitment",
-    "recorded_at",
-    "idempotency_key",
-    "owner",
-    "owner_id",
-    "position",
-)
 ROBOT_INSERT_COLUMNS = (
     "manufacturer",
     "category",
@@ -61,8 +45,6 @@ ROBOT_INSERT_COLUMNS = (
 CHUNK = 500  # codes per `IN (...)`: well under SQLite's parameter limit
 
 
-EventRow = tuple[Any, ...]
-"""An event as the first ten columns of EVENT_INSERT_COLUMNS (`sql.EVENT_COLUMNS`)."""
 UPDATED_AT = ROBOT_INSERT_COLUMNS.index("updated_at")
 SNAPSHOT = ROBOT_INSERT_COLUMNS.index("snapshot")
 OWNER = slice(ROBOT_INSERT_COLUMNS.index("owner"), ROBOT_INSERT_COLUMNS.index("owner_id") + 1)
@@ -77,16 +59,18 @@ class Incoming:
     Encoding a long history (its payloads and the snapshot, the text the hashes
     cover) costs as much as checking it, so it is done where the document was
     checked: in `registry import`'s worker processes, which hand back these
-    rows (strings pickle cheaply; dataclasses do not). The store's transaction
-    adds only what it alone knows: the time recorded and the feed positions.
-    `line` says where it came from (a line of an import file, a robot of a
-    seeded fleet), so a clash can be reported there.
+    rows (bytes pickle cheaply; dataclasses do not): each event, and the robot,
+    as a line of `COPY` text (`copytext`), one bytes object each, which
+    PostgreSQL takes as it is. The store's transaction adds only what it alone
+    knows: the time recorded and the feed positions. `line` says where it came
+    from (a line of an import file, a robot of a seeded fleet), so a clash can
+    be reported there.
     """
 
     line: int
     code: str
-    event_rows: tuple[EventRow, ...]
-    robot_row: tuple[Any, ...]  # ROBOT_INSERT_COLUMNS, `updated_at` left None
+    event_lines: tuple[bytes, ...]  # copytext.EVENT_LINE, one line per event
+    robot_line: bytes  # copytext.ROBOT_LINE
 
     @classmethod
     def of(
@@ -99,11 +83,24 @@ class Incoming:
         """A checked log and its fold, encoded as the store will hold them; `texts` are the
         payloads' canonical JSON when checking the chain already made them."""
         if texts is None:
-            rows = tuple(event_row(event, "", None)[:10] for event in events)
-        else:
-            pairs = zip(events, texts, strict=True)
-            rows = tuple(event_row(event, "", None, text.decode())[:10] for event, text in pairs)
-        return cls(line, events[0].code, rows, robot_row(passport, events[-1], None))
+            texts = [canonical_json(event.payload) for event in events]
+        row = robot_row(passport, events[-1], None)
+        robot = copytext.robot_columns(*row[OWNER])
+        pairs = zip(events, texts, strict=True)
+        lines = tuple(copytext.event_line(event, text, robot) for event, text in pairs)
+        robot_line = copytext.line(row[:UPDATED_AT] + row[UPDATED_AT + 1 :])
+        return cls(line, events[0].code, lines, robot_line)
+
+    @property
+    def robot_row(self) -> tuple[Any, ...]:
+        """The robot as a row of ROBOT_INSERT_COLUMNS, `updated_at` None, from its line."""
+        values = copytext.row_of(self.robot_line, copytext.ROBOT_LINE)
+        return (*values[:UPDATED_AT], None, *values[UPDATED_AT:])
+
+    @property
+    def event_rows(self) -> tuple[tuple[Any, ...], ...]:
+        """The events as rows of `sql.EVENT_COLUMNS`, read back from their lines."""
+        return copytext.event_rows(self.event_lines)
 
     @property
     def events(self) -> list[Event]:
@@ -144,8 +141,20 @@ class BulkStore:
 
     _write: Callable[..., Any]
     _lock_feed: Callable[..., Any]
-    _insert_rows: Callable[..., Any]
     reach_new: Callable[..., Any]
+
+    def _insert_lines(
+        self, db: Db, table: str, columns: Sequence[str], lines: Sequence[bytes]
+    ) -> None:
+        """Insert rows given as whole lines of `COPY` text (`copytext`).
+
+        The bulk path's one seam between the backends: PostgreSQL streams the
+        lines to `COPY` as they are; this default, SQLite's, reads them back
+        into rows for one prepared statement over them.
+        """
+        rows = [copytext.row_of(line, columns) for line in lines]
+        marks = ", ".join("?" * len(columns))
+        db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def store_batch(self, batch: Sequence[Incoming], *, stop_at_clash: bool = False) -> BatchResult:
         """Store the robots of `batch` not yet stored, in one transaction.
@@ -184,15 +193,11 @@ class BulkStore:
             return
         self._lock_feed(db)
         (last,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
-        rows = []
-        for incoming in fresh:
-            owner = incoming.robot_row[OWNER]
-            for row in incoming.event_rows:
-                last += 1
-                rows.append((*row, now, None, *owner, last))
-        self._insert_rows(db, "events", EVENT_INSERT_COLUMNS, rows)
-        robots = [(*i.robot_row[:UPDATED_AT], now, *i.robot_row[UPDATED_AT + 1 :]) for i in fresh]
-        self._insert_rows(db, "robots", ROBOT_INSERT_COLUMNS, robots)
+        lines = [line for incoming in fresh for line in incoming.event_lines]
+        events = copytext.numbered(lines, now, last + 1)
+        self._insert_lines(db, "events", copytext.EVENT_COLUMNS, events)
+        robots = copytext.stamped([incoming.robot_line for incoming in fresh], now)
+        self._insert_lines(db, "robots", copytext.ROBOT_COLUMNS, robots)
         # Campaigns already issued reach the robots they select, imported or seeded alike;
         # the passports are decoded from their snapshots only when there is a campaign.
         self.reach_new(db, (i.passport for i in fresh))

@@ -64,10 +64,32 @@ def check_supported(applied: int, known: list[Migration]) -> None:
         )
 
 
+TOKEN = re.compile(r"--[^\n]*|;|\$(?:[A-Za-z_]\w*)?\$")
+"""What `statements` looks for: a comment, a `;`, the tag opening a dollar-quoted body."""
+
+
 def statements(sql: str) -> list[str]:
     """Split a migration into statements: `--` comments dropped, `;` ends a statement.
 
-    Our migration files keep `;` out of literals, which is what makes this enough.
+    A dollar-quoted body (`$$ ... $$`, `$tag$ ... $tag$`: a `DO` block, a
+    function) is kept whole, `;` and all, so a migration can guard a change
+    with a condition. Our migration files keep `;` and `--` out of string
+    literals, which is what makes this enough.
     """
-    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    found: list[str] = []
+    current: list[str] = []
+    at = 0
+    while (token := TOKEN.search(sql, at)) is not None:
+        current.append(sql[at : token.start()])
+        at = token.end()
+        if token[0] == ";":
+            found.append("".join(current))
+            current = []
+        elif token[0].startswith("$"):
+            end = sql.find(token[0], at)
+            if end < 0:
+                raise MigrationError(f"a body opened with {token[0]} is never closed")
+            current.append(sql[token.start() : end + len(token[0])])
+            at = end + len(token[0])
+    found.append("".join([*current, sql[at:]]))
+    return [s.strip() for s in found if s.strip()]

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -70,6 +71,28 @@ def start_import(path, db: str) -> subprocess.Popen:
     )
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs (the fork server and the checking workers)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        found += [int(c) for c in children]
+        todo += [int(c) for c in children]
+    return found
+
+
+def running(pid: int) -> bool:
+    """Still there and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_import_killed_three_times_then_rerun_stores_every_robot_once(db, tmp_path, histories):
     path = write_lines(tmp_path / "fleet.ndjson", mixed_lines(histories))
     store = open_store(db)
@@ -84,9 +107,16 @@ def test_import_killed_three_times_then_rerun_stores_every_robot_once(db, tmp_pa
         while stored_count(store) < target and proc.poll() is None:
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.02))  # somewhere in the next batch: reading, chaining, writing
+        helpers = descendants(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL, f"seed {seed}: finished before the kill"
+        # Its workers and their fork server go with it, not wait on its pipes for ever.
+        for _ in range(600):
+            if not any(running(pid) for pid in helpers):
+                break
+            time.sleep(0.05)
+        assert not [pid for pid in helpers if running(pid)], f"seed {seed}: outlived the kill"
     killed_at = stored_count(store)
     assert 0 < killed_at < ROBOTS, f"seed {seed}"
 

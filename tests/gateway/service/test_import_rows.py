@@ -6,7 +6,10 @@ payload's canonical JSON made once for its commitment and its row. A change that
 alters one stored byte (a payload's text, a snapshot, a hash) fails here. The
 chained file's third robot carries payloads not in canonical form (whole numbers
 where floats are declared, times with an offset), which are stored as sent while
-its snapshot holds them normalized.
+its snapshot holds them normalized. The rows travel to the store as lines of
+`COPY` text (`gateway.store.copytext`); the rows digested here are those lines
+read back, and tests/gateway/store/test_copytext.py reads the same back from both
+databases.
 """
 
 from __future__ import annotations

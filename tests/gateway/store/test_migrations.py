@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.store.migrations import MigrationError, available, check_supported, parse, statements
+from gateway.store.open import open_store
+from tests.support.stores import outside
 
 
 def test_files_are_ordered_by_number():
@@ -51,3 +53,42 @@ def test_newer_database_is_refused_and_older_accepted():
     check_supported(2, known)
     with pytest.raises(MigrationError, match="version 3, newer than this code's 2"):
         check_supported(3, known)
+
+
+def test_a_dollar_quoted_body_is_one_statement_semicolons_and_all():
+    sql = (
+        "-- guarded; as 0010 is\nDO $$\nBEGIN\n  IF true THEN\n    EXECUTE 'SELECT 1';\n"
+        "  END IF;\nEND\n$$;\nCREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$"
+        " LANGUAGE sql;\nSELECT 2;"
+    )
+    assert statements(sql) == [
+        "DO $$\nBEGIN\n  IF true THEN\n    EXECUTE 'SELECT 1';\n  END IF;\nEND\n$$",
+        "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql",
+        "SELECT 2",
+    ]
+
+
+def test_a_dollar_quoted_body_never_closed_is_refused():
+    with pytest.raises(MigrationError, match=r"opened with \$\$ is never closed"):
+        statements("DO $$ BEGIN NULL; END;")
+
+
+def test_payloads_and_snapshots_are_compressed_with_lz4_on_postgresql(pg_url):
+    """Migration 0010, on the test server (built with lz4, as PostgreSQL 15 packages are)."""
+    store = open_store(pg_url)
+    try:
+        rows = outside(
+            store,
+            "SELECT c.relname, a.attname, a.attcompression FROM pg_attribute a"
+            " JOIN pg_class c ON c.oid = a.attrelid"
+            " WHERE c.relnamespace = current_schema()::regnamespace"
+            " AND (c.relname, a.attname) IN (('events', 'payload'), ('robots', 'snapshot'),"
+            " ('events', 'hash'))",
+        )
+    finally:
+        store.close()
+    assert sorted(rows) == [
+        ("events", "hash", ""),
+        ("events", "payload", "l"),
+        ("robots", "snapshot", "l"),
+    ]

@@ -152,7 +152,7 @@ def test_the_migration_fills_the_owner_of_events_stored_before_it(store):
         "DROP INDEX events_owner_position",
         "ALTER TABLE events DROP COLUMN owner",
         "ALTER TABLE events DROP COLUMN owner_id",
-        "DELETE FROM store_migrations WHERE version = 9",
+        "DELETE FROM store_migrations WHERE version >= 9",  # 9 and every later one run again
     ):
         outside(store, statement)
     store.close()

@@ -1,0 +1,2 @@
+-- PostgreSQL's 0010 compresses payloads and snapshots with lz4. SQLite stores values as
+-- they come: nothing to change, and the version numbers stay the same on both backends.
