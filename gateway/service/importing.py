@@ -25,16 +25,8 @@ carries a history that already happened.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import multiprocessing
-import os
-import select
-import signal
-import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +35,7 @@ import orjson
 
 from adapters.errors import InvalidDocument
 from adapters.translate import FORMATS
+from gateway.service.workers import in_order
 from gateway.store.bulk import Incoming, Rejected
 from schema.code import RobotCode, RobotCodeError
 from schema.codec import DecodeError, from_plain, parse_datetime, to_plain
@@ -113,7 +106,6 @@ def documents(
 
 Line = tuple[str, int, bytes]
 CHUNK_LINES = 16  # lines per task: a few hundred milliseconds of work, so pickling is noise
-AHEAD = 4  # tasks in flight per worker: enough to keep them busy, few enough to bound memory
 
 
 def _lines(inputs: Iterable[tuple[str, IO[bytes]]]) -> Iterator[Line]:
@@ -124,39 +116,18 @@ def _lines(inputs: Iterable[tuple[str, IO[bytes]]]) -> Iterator[Line]:
 
 
 def _in_workers(lines: Iterator[Line], workers: int) -> Iterator[tuple[str, Incoming | Rejected]]:
-    """Check lines in `workers` processes, results in input order.
+    """Check lines in `workers` processes (`gateway.service.workers`), results in input order.
 
     Reading lines and storing results stay in the caller's process, so an
     import killed at any point resumes exactly as a one-process import does:
     what the workers had checked but nobody stored is checked again. The
     window of tasks in flight is bounded, so a file of millions of lines is
-    never read ahead into memory. Workers come from a fork server (not a fork
-    of this process, whose database pool runs threads) and leave with the pool
-    when the caller stops reading (`--strict`, an error, the end): what they
-    were checking is dropped.
-
-    A `ProcessPoolExecutor`, not a `multiprocessing.Pool`: the Pool's thread
-    that looks after its workers also wakes whenever a result is waiting in the
-    pipe, and so spins for as long as a worker's rows take to arrive and be
-    unpickled by its other thread; with rows of 40 kB a robot that was a
-    quarter of this process's CPU. The executor's one thread waits for a
-    result and reads it.
+    never read ahead into memory.
     """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
-    )
-    try:
-        pending: deque[Future[list[tuple[str, Incoming | Rejected]]]] = deque()
-        for chunk in _chunks(lines, CHUNK_LINES):
-            pending.append(pool.submit(_check_chunk, chunk))
-            if len(pending) >= workers * AHEAD:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    for checked in in_order(
+        _check_chunk, _chunks(lines, CHUNK_LINES), workers=workers, preload=[__name__]
+    ):
+        yield from checked
 
 
 def _chunks(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
@@ -167,26 +138,6 @@ def _chunks(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
 def _check_chunk(chunk: list[Line]) -> list[tuple[str, Incoming | Rejected]]:
     """A worker's task: lines checked and encoded, as `documents` yields them."""
     return [(name, parse_line(name, number, text)) for name, number, text in chunk]
-
-
-def _start_worker(importer: int) -> None:
-    """Ctrl-C is the importer's to handle (it says how to resume); workers just go with it.
-
-    And they go when the importer goes, however it ends: an executor's workers
-    hold both ends of its pipes, so after a `kill -9` of the importer nothing
-    would ever close them, and a worker writing its rows would wait for a reader
-    for ever (with its fork server and the other worker). A thread waits for the
-    importer's end (a pidfd turns readable when the process exits) and ends the
-    worker then.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(importer,), daemon=True).start()
-
-
-def _exit_with(importer: int) -> None:
-    with contextlib.suppress(ProcessLookupError):  # not if it is gone already
-        select.select([os.pidfd_open(importer)], [], [])
-    os._exit(1)
 
 
 def parse_line(source: str, number: int, text: bytes) -> Incoming | Rejected:

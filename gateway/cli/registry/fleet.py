@@ -16,24 +16,20 @@ holds back the generators instead of filling memory.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import signal
 import sys
-from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
-from multiprocessing.pool import AsyncResult
 from typing import IO
 
 import orjson
 
 from gateway.cli.arguments import count, fleet_country
 from gateway.node.records import event_json
+from gateway.service.workers import in_order
 from gateway.synthetic.fleet import NOW, synthetic_fleet
 
 CHUNK_ROBOTS = 50  # a task: ~50 ms of work and ~2 MB of lines, so pickling is noise
-AHEAD = 4  # tasks in flight per worker: busy workers, bounded memory
 
 Spec = tuple[int, str, str, datetime]  # seed, country, registry, now
 
@@ -99,23 +95,14 @@ def fleet_lines(spec: Spec, start: int, robots: int, *, workers: int = 1) -> Ite
         for first in range(start, start + robots, CHUNK_ROBOTS)
     )
     if workers <= 1 or robots <= CHUNK_ROBOTS:
-        yield from (_chunk(*task) for task in tasks)
+        yield from map(_chunk, tasks)
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    with context.Pool(workers, initializer=_ignore_interrupts) as pool:
-        pending: deque[AsyncResult[bytes]] = deque()
-        for task in tasks:
-            pending.append(pool.apply_async(_chunk, task))
-            if len(pending) >= workers * AHEAD:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+    yield from in_order(_chunk, tasks, workers=workers, preload=[__name__])
 
 
-def _chunk(spec: Spec, first: int, robots: int) -> bytes:
+def _chunk(task: tuple[Spec, int, int]) -> bytes:
     """A task: `robots` robots from index `first`, as the lines a fleet file holds."""
-    seed, country, registry, now = spec
+    (seed, country, registry, now), first, robots = task
     fleet = synthetic_fleet(
         robots, seed=seed, country=country, registry=registry, now=now, start=first
     )
@@ -123,8 +110,3 @@ def _chunk(spec: Spec, first: int, robots: int) -> bytes:
         orjson.dumps({"code": log[0].code, "events": [event_json(e) for e in log]}) + b"\n"
         for log in fleet
     )
-
-
-def _ignore_interrupts() -> None:
-    """Ctrl-C is the parent's to handle; workers go with the pool."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
