@@ -4,11 +4,12 @@ For each backend: `robopass registry import`'s path (`gateway.service.importing`
 reading NDJSON, `gateway.store.bulk.run_import` storing it) fills a store of
 `--robots` synthetic robots (timed: robots/s and events/s, lines checked in
 one worker process per core) and one of 1,000; then, in process against both
-stores, single-robot lookups (p50/p99 over distinct robots, the large store
-against the small one), `robots(first: 100)` pages with each filter and the
-`count` that `totalCount` runs, `fleetChanges` pages, and bytes on disk per
-robot and per event. With `--explain FILE` the PostgreSQL plans of the
-store's queries are written to FILE (docs/operations.md holds the last ones).
+stores, single-robot lookups (p50/p99/p99.9, the two stores interleaved; with
+`--prewarm` what a lookup reads is loaded with `pg_prewarm` first),
+`robots(first: 100)` pages with each filter and the `count` that `totalCount`
+runs, `fleetChanges` pages, and bytes on disk per robot and per event. With
+`--explain FILE` the PostgreSQL plans of the store's queries are written to FILE
+(docs/operations.md holds the last ones).
 With `--sync N` one organisation is given a fleet of N robots out of the large
 store by ownership transfers, which a real `robopass sync --owner` process then
 mirrors from a `graphql-policies` server on loopback, from scratch and after
