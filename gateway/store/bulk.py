@@ -24,30 +24,17 @@ from typing import Any
 import orjson
 
 from gateway.store import copytext
-from gateway.store.sql import Db, robot_row, row_event
+from gateway.store.sql import ROBOT_ROW, Db, robot_row, row_event
 from schema.codec import format_datetime, from_plain
 from schema.events import Event, canonical_json
 from schema.passport import Passport
 
-ROBOT_INSERT_COLUMNS = (
-    "manufacturer",
-    "category",
-    "status",
-    "owner",
-    "owner_id",
-    "head_sequence",
-    "head_hash",
-    "updated_at",
-    "snapshot",
-    "registry",
-    "code",
-)
 CHUNK = 500  # codes per `IN (...)`: well under SQLite's parameter limit
 
 
-UPDATED_AT = ROBOT_INSERT_COLUMNS.index("updated_at")
-SNAPSHOT = ROBOT_INSERT_COLUMNS.index("snapshot")
-OWNER = slice(ROBOT_INSERT_COLUMNS.index("owner"), ROBOT_INSERT_COLUMNS.index("owner_id") + 1)
+UPDATED_AT = ROBOT_ROW.index("updated_at")
+SNAPSHOT = ROBOT_ROW.index("snapshot")
+OWNER = slice(ROBOT_ROW.index("owner"), ROBOT_ROW.index("owner_id") + 1)
 """The robot's current owner and owner id, which each of its events carries (`sql.FEED_OWNER`)."""
 
 
@@ -93,7 +80,7 @@ class Incoming:
 
     @property
     def robot_row(self) -> tuple[Any, ...]:
-        """The robot as a row of ROBOT_INSERT_COLUMNS, `updated_at` None, from its line."""
+        """The robot as a row of ROBOT_ROW, `updated_at` None, from its line."""
         values = copytext.row_of(self.robot_line, copytext.ROBOT_LINE)
         return (*values[:UPDATED_AT], None, *values[UPDATED_AT:])
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from itertools import count
 from typing import Any
 
+from gateway.store.sql import ROBOT_ROW
 from schema.codec import format_datetime
 from schema.events import Event
 
@@ -46,18 +47,7 @@ EVENT_LINE = (
 """A worker's line of an event: the event (`sql.EVENT_COLUMNS`), then the columns its robot
 gives every one of its events; the store appends `recorded_at` and `position` (`numbered`)."""
 EVENT_COLUMNS = (*EVENT_LINE, "recorded_at", "position")
-ROBOT_LINE = (
-    "manufacturer",
-    "category",
-    "status",
-    "owner",
-    "owner_id",
-    "head_sequence",
-    "head_hash",
-    "snapshot",
-    "registry",
-    "code",
-)
+ROBOT_LINE = tuple(column for column in ROBOT_ROW if column != "updated_at")
 """A worker's line of a robot (`sql.robot_row` without `updated_at`, which the store
 appends: `stamped`)."""
 ROBOT_COLUMNS = (*ROBOT_LINE, "updated_at")

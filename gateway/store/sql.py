@@ -82,9 +82,22 @@ def event_row(
     )
 
 
+ROBOT_ROW = (
+    "manufacturer",
+    "category",
+    "status",
+    "owner",
+    "owner_id",
+    "head_sequence",
+    "head_hash",
+    "updated_at",
+    "snapshot",
+    "registry",
+    "code",
+)
+"""The columns of `robot_row`, in its order."""
 INSERT_ROBOT = (
-    "INSERT INTO robots (manufacturer, category, status, owner, owner_id, head_sequence,"
-    " head_hash, updated_at, snapshot, registry, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO robots ({', '.join(ROBOT_ROW)}) VALUES ({', '.join('?' * len(ROBOT_ROW))})"
 )
 UPDATE_ROBOT = (
     "UPDATE robots SET manufacturer = ?, category = ?, status = ?, owner = ?, owner_id = ?,"

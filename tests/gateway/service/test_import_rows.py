@@ -29,7 +29,7 @@ CHAINED = ROOT / "tests" / "data" / "import-three-chained.ndjson"
 FRESH = ROOT / "samples" / "import" / "three-robots.ndjson"  # passports chained afresh
 CHAINED_DIGEST = "8ee540795e59ee4f96d0aee031a93f371a381a886efa57631fce87688edcc6cf"
 FRESH_DIGEST = "e01da967fcc03ccd27baa34f54faf34f014b0c473d057713f10c404e87dca2e7"
-HEAD_HASH = 6  # of ROBOT_INSERT_COLUMNS
+HEAD_HASH = 6  # of sql.ROBOT_ROW
 
 
 def checked(path: Path) -> list[Incoming]:

@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from gateway.service.importing import documents, parse_line
-from gateway.store.bulk import ROBOT_INSERT_COLUMNS, Incoming, Rejected
+from gateway.store.bulk import Incoming, Rejected
+from gateway.store.sql import ROBOT_ROW
 from schema.codec import to_plain
 from schema.events import fold, verify
 from tests.support.imports import chained_line, mixed_lines, passport_line, write_lines
@@ -111,7 +112,7 @@ def test_workers_check_lines_as_this_process_does_in_input_order(fleet, tmp_path
             assert mine == theirs
         else:  # chained afresh: new salts and hashes, the same content and fold
             assert mine.content() == theirs.content()
-            head_hash = ROBOT_INSERT_COLUMNS.index("head_hash")
+            head_hash = ROBOT_ROW.index("head_hash")
             assert mine.robot_row[:head_hash] == theirs.robot_row[:head_hash]
             assert mine.robot_row[head_hash + 1 :] == theirs.robot_row[head_hash + 1 :]
     rejected = [(item.line, item.rule) for _, item in pooled if isinstance(item, Rejected)]
